@@ -1,0 +1,59 @@
+/**
+ * Validation of the feeds passed to a run: every graph input present, no extra
+ * names, dtypes and ranks right, concrete dims equal, and each symbolic dim bound to
+ * one size across all inputs. Errors are InputErrors naming the input.
+ */
+import type { DType } from './dtype.js';
+import { InputError } from './errors.js';
+import type { Graph } from './graph.js';
+import { formatShape, type ConcreteShape } from './shape.js';
+
+/** What a feed must provide: dtype and concrete shape. */
+export interface FeedLike {
+  readonly dtype: DType;
+  readonly shape: ConcreteShape;
+}
+
+/** Checks feeds against the graph inputs; returns the binding of each symbolic dim. */
+export function checkFeeds(g: Graph, feeds: Readonly<Record<string, FeedLike>>): Map<string, number> {
+  const dims = new Map<string, number>();
+  const where = new Map<string, string>();
+  const expected = new Set(g.inputs.map((i) => i.name));
+  for (const k of Object.keys(feeds)) {
+    if (!expected.has(k)) {
+      throw new InputError(`unexpected feed '${k}'; the graph's inputs are: ${[...expected].join(', ') || '(none)'}`, k);
+    }
+  }
+  for (const inp of g.inputs) {
+    const f = feeds[inp.name];
+    if (!f) throw new InputError(`missing feed for input '${inp.name}' (${inp.dtype}${formatShape(inp.shape)})`, inp.name);
+    if (f.dtype !== inp.dtype) {
+      throw new InputError(`input '${inp.name}' expects dtype ${inp.dtype}, got ${f.dtype}`, inp.name);
+    }
+    if (f.shape.length !== inp.shape.length) {
+      throw new InputError(
+        `input '${inp.name}' expects rank ${inp.shape.length} ${formatShape(inp.shape)}, got rank ${f.shape.length} ${formatShape(f.shape)}`,
+        inp.name,
+      );
+    }
+    inp.shape.forEach((d, a) => {
+      const got = f.shape[a]!;
+      if (typeof d === 'number') {
+        if (d !== got) {
+          throw new InputError(`input '${inp.name}' expects shape ${formatShape(inp.shape)}, got ${formatShape(f.shape)} (axis ${a})`, inp.name);
+        }
+      } else {
+        const prev = dims.get(d);
+        if (prev !== undefined && prev !== got) {
+          throw new InputError(
+            `input '${inp.name}' binds dim '${d}' to ${got}, but '${where.get(d)}' bound it to ${prev}`,
+            inp.name,
+          );
+        }
+        dims.set(d, got);
+        where.set(d, inp.name);
+      }
+    });
+  }
+  return dims;
+}

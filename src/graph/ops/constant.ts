@@ -1,0 +1,45 @@
+/** Core ops: Constant (value held in an attribute) and Identity. */
+import { attr } from '../attrs.js';
+import { ShapeError } from '../errors.js';
+import { defineOp } from '../op.js';
+import type { Tensor } from '../tensor.js';
+
+/**
+ * Constant: outputs the tensor held in its `value` attribute. The ONNX importer maps
+ * every `value_*` variant (value_float, value_ints, ...) onto `value`.
+ */
+export const Constant = defineOp({
+  name: 'Constant',
+  inputs: [],
+  outputs: ['output'],
+  attrs: { value: attr.tensor() },
+  category: 'opaque',
+  doc: 'A constant tensor.',
+  infer(_inputs, ctx) {
+    const v = ctx.attrs.value as Tensor;
+    if (!v || !v.shape) throw new ShapeError(`${ctx.node}: Constant needs a tensor value`, ctx.node);
+    return [{ dtype: v.dtype, shape: v.shape }];
+  },
+  cpu(_inputs, ctx) {
+    return [ctx.attrs.value as Tensor];
+  },
+});
+
+/** Identity: output equals input (any dtype). */
+export const Identity = defineOp({
+  name: 'Identity',
+  inputs: ['input'],
+  outputs: ['output'],
+  attrs: {},
+  category: 'injective',
+  doc: 'Returns its input.',
+  infer([x]) {
+    return [{ dtype: x!.dtype, shape: x!.shape }];
+  },
+  cpu([x]) {
+    return [x!];
+  },
+});
+
+/** Core ops every graph may use. */
+export const constantOps = { Constant, Identity } as const;

@@ -1,0 +1,2 @@
+/** Op family: conv. (Being written.) */
+export const convOps = {} as const;

@@ -1,0 +1,2 @@
+/** Op family: gather. (Being written.) */
+export const gatherOps = {} as const;

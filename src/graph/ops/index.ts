@@ -1,0 +1,39 @@
+/**
+ * Every op family. Importing this module registers all ops and installs the
+ * builder's per-op methods. `OPS` is the typed table the builder's methods come from.
+ */
+import { installOpMethods } from '../builder.js';
+import { binaryOps } from './binary.js';
+import { constantOps } from './constant.js';
+import { convOps } from './conv.js';
+import { gatherOps } from './gather.js';
+import { matmulOps } from './matmul.js';
+import { miscOps } from './misc.js';
+import { movementOps } from './movement.js';
+import { normalizationOps } from './normalization.js';
+import { poolOps } from './pool.js';
+import { reduceOps } from './reduce.js';
+import { resizeOps } from './resize.js';
+import { shapeOps } from './shape.js';
+import { softmaxOps } from './softmax.js';
+import { unaryOps } from './unary.js';
+
+/** All ops by name. */
+export const OPS = {
+  ...constantOps,
+  ...unaryOps,
+  ...binaryOps,
+  ...reduceOps,
+  ...softmaxOps,
+  ...normalizationOps,
+  ...matmulOps,
+  ...convOps,
+  ...poolOps,
+  ...shapeOps,
+  ...movementOps,
+  ...gatherOps,
+  ...resizeOps,
+  ...miscOps,
+} as const;
+
+installOpMethods();

@@ -1,0 +1,2 @@
+/** Op family: matmul. (Being written.) */
+export const matmulOps = {} as const;

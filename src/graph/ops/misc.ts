@@ -1,0 +1,2 @@
+/** Op family: misc. (Being written.) */
+export const miscOps = {} as const;

@@ -1,0 +1,2 @@
+/** Op family: movement. (Being written.) */
+export const movementOps = {} as const;

@@ -1,0 +1,2 @@
+/** Op family: normalization. (Being written.) */
+export const normalizationOps = {} as const;

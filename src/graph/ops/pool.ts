@@ -1,0 +1,2 @@
+/** Op family: pool. (Being written.) */
+export const poolOps = {} as const;

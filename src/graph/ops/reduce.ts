@@ -1,0 +1,2 @@
+/** Op family: reduce. (Being written.) */
+export const reduceOps = {} as const;

@@ -1,0 +1,2 @@
+/** Op family: resize. (Being written.) */
+export const resizeOps = {} as const;

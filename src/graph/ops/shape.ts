@@ -1,0 +1,2 @@
+/** Op family: shape. (Being written.) */
+export const shapeOps = {} as const;

@@ -1,0 +1,2 @@
+/** Op family: softmax. (Being written.) */
+export const softmaxOps = {} as const;

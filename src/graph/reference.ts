@@ -1,0 +1,102 @@
+/**
+ * Running one op with its CPU reference implementation. Elementwise ops that give
+ * only an expression are evaluated here with numpy-style broadcasting. Outputs are
+ * coerced to their dtype (float16 rounding, integer truncation).
+ */
+import { coerce, type DType } from './dtype.js';
+import { ExecutionError, KilnError } from './errors.js';
+import { compileExprJs, E } from './expr.js';
+import type { Node } from './graph.js';
+import { checkArity, opContext, opOf } from './infer.js';
+import type { ValueType } from './op.js';
+import { broadcastShapes, isStatic, sizeOf, stridesOf, type ConcreteShape } from './shape.js';
+import { Tensor } from './tensor.js';
+
+/** Broadcast strides of `shape` inside `out` (0 where broadcast). */
+export function broadcastStrides(shape: ConcreteShape, out: ConcreteShape): number[] {
+  const st = stridesOf(shape);
+  const off = out.length - shape.length;
+  return out.map((_, i) => (i < off || shape[i - off] === 1 ? 0 : st[i - off]!));
+}
+
+/** Evaluates a scalar function of broadcast inputs elementwise. */
+export function mapBroadcast(
+  inputs: readonly Tensor[],
+  outDtype: DType,
+  f: (vals: ArrayLike<number>) => number,
+  node = 'elementwise',
+): Tensor {
+  const outShape = broadcastShapes(inputs.map((t) => t.shape), node) as number[];
+  const out = new Tensor(outDtype, outShape);
+  const n = out.size;
+  const k = inputs.length;
+  const vals = new Float64Array(k);
+  const datas = inputs.map((t) => t.data);
+  if (inputs.every((t) => t.size === n)) {
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < k; j++) vals[j] = datas[j]![i]!;
+      out.data[i] = f(vals);
+    }
+    return out;
+  }
+  const rank = outShape.length;
+  const strides = inputs.map((t) => broadcastStrides(t.shape, outShape));
+  const idx = new Array<number>(rank).fill(0);
+  const offs = new Array<number>(k).fill(0);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < k; j++) vals[j] = datas[j]![offs[j]!]!;
+    out.data[i] = f(vals);
+    for (let a = rank - 1; a >= 0; a--) {
+      idx[a]!++;
+      for (let j = 0; j < k; j++) offs[j]! += strides[j]![a]!;
+      if (idx[a]! < outShape[a]!) break;
+      for (let j = 0; j < k; j++) offs[j]! -= strides[j]![a]! * outShape[a]!;
+      idx[a] = 0;
+    }
+  }
+  return out;
+}
+
+function coerceAll(t: Tensor): Tensor {
+  if (t.dtype === 'float16' || t.dtype === 'int64' || t.dtype === 'uint64') {
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) d[i] = coerce(t.dtype, d[i]!);
+  }
+  return t;
+}
+
+/**
+ * Runs a node on concrete input tensors with the op's CPU reference. Output types
+ * are inferred from the actual inputs (so symbolic dims resolve).
+ */
+export function runReference(node: Node, inputs: readonly (Tensor | undefined)[]): Tensor[] {
+  const def = opOf(node);
+  checkArity(def, node);
+  const ctx = opContext(def, node);
+  const infos = inputs.map((t) => (t ? { dtype: t.dtype, shape: t.shape, value: t } : undefined));
+  const outputs: ValueType[] = def.infer(infos, ctx);
+  try {
+    let result: Tensor[];
+    if (def.cpu) {
+      result = def.cpu(inputs, { ...ctx, outputs });
+    } else if (def.expr) {
+      const present = inputs.filter((t): t is Tensor => t !== undefined);
+      const outT = outputs[0]!;
+      const e = def.expr(present.map((t, i) => E.input(i, t.dtype)), ctx.attrs, outT.dtype);
+      result = [mapBroadcast(present, outT.dtype, compileExprJs(e), node.name)];
+    } else {
+      throw new ExecutionError(`${node.name}: ${def.name} has no CPU implementation`, node.name);
+    }
+    result.forEach((t, i) => {
+      const want = outputs[i];
+      if (want && isStatic(want.shape) && sizeOf(want.shape) !== t.size) {
+        throw new ExecutionError(`${node.name}: ${def.name} produced ${t} but inference said ${want.dtype}[${want.shape.join(',')}]`, node.name);
+      }
+      coerceAll(t);
+    });
+    return result;
+  } catch (e) {
+    if (e instanceof KilnError) throw e;
+    throw new ExecutionError(`${node.name}: ${def.name} failed: ${(e as Error).message}`, node.name);
+  }
+}

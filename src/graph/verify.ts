@@ -1,0 +1,68 @@
+/**
+ * verify(graph): the IR's invariants. Rejects duplicate names, dangling references,
+ * cycles, unknown ops, bad attributes, and stored value types that disagree with
+ * inference — each with a GraphError (or the op's own typed error) naming the node.
+ */
+import { GraphError, KilnError } from './errors.js';
+import type { Graph } from './graph.js';
+import { formatShape, shapeEq } from './shape.js';
+import { TypeEnv } from './type-env.js';
+
+/** Checks a graph; throws a typed error naming the first problem found. */
+export function verify(g: Graph): void {
+  const nodeNames = new Set<string>();
+  for (const n of g.nodes) {
+    if (nodeNames.has(n.name)) throw new GraphError(`duplicate node name '${n.name}'`, n.name);
+    nodeNames.add(n.name);
+  }
+  const producers = g.producers;
+  for (const n of g.nodes) {
+    for (const i of n.inputs) {
+      if (i !== '' && !producers.has(i)) {
+        throw new GraphError(`node '${n.name}' (${n.op}) reads '${i}', which no input, initializer or node defines`, n.name);
+      }
+    }
+  }
+  const order = g.topo;
+  const env = new TypeEnv();
+  for (const i of g.inputs) env.define(i.name, i);
+  for (const [name, t] of g.initializers) {
+    if (!env.types.has(name)) env.define(name, { dtype: t.dtype, shape: t.shape }, t);
+  }
+  for (const n of order) {
+    let outs;
+    try {
+      outs = env.addNode(n);
+    } catch (e) {
+      if (e instanceof KilnError) throw e;
+      throw new GraphError(`node '${n.name}' (${n.op}): inference failed: ${(e as Error).message}`, n.name);
+    }
+    n.outputs.forEach((o, k) => {
+      if (o === '') return;
+      const stored = g.valueTypes.get(o);
+      const inferred = outs[k];
+      if (!stored || !inferred) throw new GraphError(`node '${n.name}' (${n.op}): output '${o}' has no type`, n.name);
+      if (stored.dtype !== inferred.dtype) {
+        throw new GraphError(`node '${n.name}' (${n.op}): output '${o}' is stored as ${stored.dtype} but inference gives ${inferred.dtype}`, n.name);
+      }
+      if (!shapeEq(stored.shape, inferred.shape) && stored.shape.length !== inferred.shape.length) {
+        throw new GraphError(
+          `node '${n.name}' (${n.op}): output '${o}' is stored with shape ${formatShape(stored.shape)} but inference gives ${formatShape(inferred.shape)}`,
+          n.name,
+        );
+      }
+      stored.shape.forEach((d, a) => {
+        const e = inferred.shape[a];
+        if (typeof d === 'number' && typeof e === 'number' && d !== e) {
+          throw new GraphError(
+            `node '${n.name}' (${n.op}): output '${o}' is stored with shape ${formatShape(stored.shape)} but inference gives ${formatShape(inferred.shape)}`,
+            n.name,
+          );
+        }
+      });
+    });
+  }
+  for (const o of g.outputs) {
+    if (!producers.has(o.name)) throw new GraphError(`graph output '${o.name}' is not defined`, o.name);
+  }
+}

@@ -1,0 +1,8 @@
+/** The list of subcommands. Each module exports `register(program)`. */
+import type { Command } from 'commander';
+
+/** Registers one subcommand on the program. */
+export type RegisterCommand = (program: Command) => void;
+
+/** Every subcommand, in help order. */
+export const COMMANDS: RegisterCommand[] = [];

@@ -17,9 +17,9 @@ export function opOf(node: Pick<Node, 'op' | 'domain' | 'name'>): OpDef {
 }
 
 /** Builds the context an op's infer/cpu functions receive. */
-export function opContext(def: OpDef, node: Pick<Node, 'name' | 'attrs'>): OpContext<Record<string, unknown>> {
+export function opContext(def: OpDef, node: Pick<Node, 'name' | 'attrs' | 'outputs'>): OpContext<Record<string, unknown>> {
   const attrs = resolveAttrs(def.attrs, node.attrs, node.name, def.name) as Record<string, unknown>;
-  return { node: node.name, attrs, fresh: (tag) => `${node.name}#${tag}` };
+  return { node: node.name, attrs, fresh: (tag) => `${node.name}#${tag}`, numOutputs: node.outputs.length };
 }
 
 /** Checks the number of inputs against the op signature. */

@@ -34,6 +34,8 @@ export interface OpContext<A> {
   readonly attrs: A;
   /** A fresh symbolic dim name, deterministic per node and tag. */
   fresh(tag: string | number): string;
+  /** Number of outputs the node declares (for ops with a variable count, like Split). */
+  readonly numOutputs: number;
 }
 
 /** Context of a CPU implementation: also the inferred output types (concrete where inference could tell). */

@@ -1,0 +1,129 @@
+/**
+ * The contract between the WebGPU executor and op kernels. A kernel is attached to
+ * an op of the registry with {@link registerKernel} (a trait on the op handle) and,
+ * given the concrete input/output types of one node, plans one or more dispatches:
+ * WGSL source, which buffers to bind, uniforms, and the workgroup grid.
+ *
+ * GPU storage: every element is 4 bytes (f32, i32 or u32), except float16 which is
+ * stored as f16 when the device has `shader-f16`. int64 is narrowed to i32 (values
+ * are range-checked at upload), bool is a u32 0/1, narrow ints widen to i32/u32,
+ * float64 narrows to f32.
+ */
+import type { DType } from '../../graph/dtype.js';
+import { getTrait, setTrait, traitKey, type OpDef } from '../../graph/op.js';
+import type { Tensor } from '../../graph/tensor.js';
+
+/** WGSL scalar type used to store a tensor. */
+export type GpuStorage = 'f32' | 'f16' | 'i32' | 'u32';
+
+/** The storage of a dtype on the GPU. */
+export function storageOf(dtype: DType, f16: boolean): GpuStorage {
+  switch (dtype) {
+    case 'float32':
+    case 'float64':
+      return 'f32';
+    case 'float16':
+      return f16 ? 'f16' : 'f32';
+    case 'int8':
+    case 'int16':
+    case 'int32':
+    case 'int64':
+      return 'i32';
+    default:
+      return 'u32';
+  }
+}
+
+/** Bytes per element of a storage type. */
+export function storageBytes(s: GpuStorage): number {
+  return s === 'f16' ? 2 : 4;
+}
+
+/** A tensor as a kernel sees it: concrete type, storage, and its value when constant. */
+export interface GpuTensorInfo {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly storage: GpuStorage;
+  /** The tensor's value when it is an initializer or folded constant (e.g. weights, axes). */
+  readonly value?: Tensor | undefined;
+}
+
+/** Device limits a kernel must respect. */
+export interface KernelLimits {
+  readonly maxComputeInvocationsPerWorkgroup: number;
+  readonly maxComputeWorkgroupSizeX: number;
+  readonly maxComputeWorkgroupSizeY: number;
+  readonly maxComputeWorkgroupsPerDimension: number;
+  readonly maxStorageBuffersPerShaderStage: number;
+  readonly maxComputeWorkgroupStorageSize: number;
+  readonly maxStorageBufferBindingSize: number;
+}
+
+/** What a kernel's planner receives for one node. */
+export interface KernelContext {
+  /** Node name (for error messages only; never put it in WGSL). */
+  readonly node: string;
+  /** Resolved attributes (defaults filled in). */
+  readonly attrs: Readonly<Record<string, unknown>>;
+  /** Inputs (undefined for omitted optional ones). */
+  readonly inputs: readonly (GpuTensorInfo | undefined)[];
+  /** Outputs with concrete shapes. */
+  readonly outputs: readonly GpuTensorInfo[];
+  /** Device limits. */
+  readonly limits: KernelLimits;
+  /** True if shader-f16 is enabled. */
+  readonly f16: boolean;
+  /** True if subgroups are enabled. */
+  readonly subgroups: boolean;
+}
+
+/** A buffer bound to a dispatch, in binding order. */
+export type BindingRef =
+  | { readonly kind: 'input'; readonly index: number }
+  | { readonly kind: 'output'; readonly index: number }
+  | { readonly kind: 'scratch'; readonly index: number };
+
+/** One compute dispatch. */
+export interface Dispatch {
+  /** Complete WGSL module. Storage buffers at @group(0) @binding(i) follow `bindings`; the uniform buffer, if any, comes last. */
+  readonly shader: string;
+  /** Entry point (default `main`). */
+  readonly entryPoint?: string;
+  /** Buffers bound, in binding order. Inputs are read-only storage, outputs and scratch read_write. */
+  readonly bindings: readonly BindingRef[];
+  /** Uniform data (16-byte aligned per WGSL rules), bound after the storage buffers. */
+  readonly uniforms?: ArrayBuffer;
+  /** Workgroup counts, each ≤ maxComputeWorkgroupsPerDimension. */
+  readonly workgroups: readonly [number, number, number];
+  /** Short label for profiles (op and kernel variant; no model strings). */
+  readonly label: string;
+}
+
+/** A kernel's plan for one node. */
+export interface KernelPlan {
+  /** Scratch buffers (bytes) private to this node. */
+  readonly scratch?: readonly number[];
+  /** Dispatches in order. Empty when the node is an alias. */
+  readonly dispatches: readonly Dispatch[];
+  /** Output 0 is the same bytes as input `aliasOf` (reshape-like ops); no dispatch needed. */
+  readonly aliasOf?: number;
+}
+
+/** A WebGPU kernel for one op. */
+export interface GpuKernel {
+  /** Plans the dispatches for one node; throws a typed error naming ctx.node if unsupported. */
+  plan(ctx: KernelContext): KernelPlan;
+}
+
+/** The trait under which an op's WebGPU kernel is stored. */
+export const WEBGPU_KERNEL = traitKey<GpuKernel>('webgpu.kernel');
+
+/** Registers the WebGPU kernel of an op. */
+export function registerKernel(op: OpDef, kernel: GpuKernel): void {
+  setTrait(op, WEBGPU_KERNEL, kernel);
+}
+
+/** The WebGPU kernel of an op, if registered. */
+export function kernelOf(op: OpDef): GpuKernel | undefined {
+  return getTrait(op, WEBGPU_KERNEL);
+}

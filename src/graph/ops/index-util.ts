@@ -1,0 +1,139 @@
+/**
+ * Helpers shared by the shape, movement and gather op families: reading constant
+ * integer inputs, index normalization with typed errors, and fast strided copies
+ * (the one loop behind Transpose, Slice, Expand, Tile and DepthToSpace).
+ */
+import { allocStorage, type DType, type TypedArray } from '../dtype.js';
+import { DTypeError, ExecutionError, ShapeError } from '../errors.js';
+import type { InferInput } from '../op.js';
+import { formatShape, sizeOf, type ConcreteShape, type Dim } from '../shape.js';
+import { Tensor, tensorInts } from '../tensor.js';
+
+/** Integer dtypes accepted for index and shape inputs. */
+export const INDEX_DTYPES: readonly DType[] = ['int32', 'int64'];
+
+/** Throws a DTypeError unless an index/shape input is int32 or int64. */
+export function expectIndexDType(x: InferInput | Tensor, node: string, what: string): void {
+  if (!INDEX_DTYPES.includes(x.dtype)) {
+    throw new DTypeError(`${node}: ${what} must be int32 or int64, got ${x.dtype}`, node);
+  }
+}
+
+/** The integer values of a constant input, or undefined when not known at build time. */
+export function knownInts(x: InferInput | undefined): number[] | undefined {
+  return x?.value ? tensorInts(x.value) : undefined;
+}
+
+/** The integer values of a 1-D (or scalar) input at run time. */
+export function ints(t: Tensor): number[] {
+  return tensorInts(t);
+}
+
+/** The static length of a 1-D shape-like input, or a ShapeError naming the node. */
+export function vectorLength(x: InferInput, node: string, what: string): number {
+  if (x.shape.length > 1) throw new ShapeError(`${node}: ${what} must be 1-D, got ${formatShape(x.shape)}`, node);
+  const n = x.shape.length === 0 ? 1 : x.shape[0]!;
+  if (typeof n !== 'number') {
+    throw new ShapeError(`${node}: ${what} has unknown length ${n}; its rank decides the output rank`, node);
+  }
+  return n;
+}
+
+/**
+ * Normalizes an index against a dim of size `n` (negative counts from the end);
+ * throws an ExecutionError naming the node when it falls outside [-n, n).
+ */
+export function normIndex(i: number, n: number, node: string, what: string): number {
+  const j = i < 0 ? i + n : i;
+  if (!(j >= 0 && j < n)) throw new ExecutionError(`${node}: ${what} ${i} is out of range for a dim of size ${n}`, node);
+  return j;
+}
+
+/** Normalizes axes (negative allowed) for rank `rank`, rejecting duplicates. */
+export function normAxes(axes: readonly number[], rank: number, node: string): number[] {
+  const out = axes.map((a) => {
+    const b = a < 0 ? a + rank : a;
+    if (!Number.isInteger(b) || b < 0 || b >= rank) throw new ShapeError(`${node}: axis ${a} is out of range for rank ${rank}`, node);
+    return b;
+  });
+  if (new Set(out).size !== out.length) throw new ShapeError(`${node}: axes ${JSON.stringify(axes)} repeat an axis`, node);
+  return out;
+}
+
+/**
+ * Copies a strided view of `src` into a new contiguous array: element at output
+ * index (i0..ik) reads `src[offset + Σ i_a * strides[a]]`. Strides may be zero
+ * (broadcast) or negative (reversed slices). No per-element allocation.
+ */
+export function stridedCopy(src: TypedArray, dtype: DType, offset: number, shape: ConcreteShape, strides: readonly number[]): TypedArray {
+  const n = sizeOf(shape);
+  const dst = allocStorage(dtype, n);
+  if (n === 0) return dst;
+  const rank = shape.length;
+  if (rank === 0) {
+    dst[0] = src[offset]!;
+    return dst;
+  }
+  const inner = shape[rank - 1]!;
+  const innerStride = strides[rank - 1]!;
+  const outer = n / inner;
+  const idx = new Int32Array(rank);
+  let base = offset;
+  let o = 0;
+  for (let b = 0; b < outer; b++) {
+    if (innerStride === 1) {
+      dst.set(src.subarray(base, base + inner), o);
+      o += inner;
+    } else {
+      let s = base;
+      for (let i = 0; i < inner; i++, s += innerStride) dst[o++] = src[s]!;
+    }
+    for (let a = rank - 2; a >= 0; a--) {
+      idx[a]!++;
+      base += strides[a]!;
+      if (idx[a]! < shape[a]!) break;
+      base -= strides[a]! * shape[a]!;
+      idx[a] = 0;
+    }
+  }
+  return dst;
+}
+
+/** Returns a new tensor with the axes of `x` permuted (`out.shape[i] = x.shape[perm[i]]`). */
+export function permute(x: Tensor, perm: readonly number[]): Tensor {
+  const st = x.strides;
+  const shape = perm.map((p) => x.shape[p]!);
+  return new Tensor(x.dtype, shape, stridedCopy(x.data, x.dtype, 0, shape, perm.map((p) => st[p]!)));
+}
+
+/** Product of concrete dims from `from` to `to` (exclusive). */
+export function prod(shape: ConcreteShape, from = 0, to = shape.length): number {
+  let n = 1;
+  for (let i = from; i < to; i++) n *= shape[i]!;
+  return n;
+}
+
+/** Product of possibly symbolic dims; a fresh name when any is symbolic (or the dim itself if it is the only factor). */
+export function prodDims(dims: readonly Dim[], fresh: () => string): Dim {
+  let n = 1;
+  const syms: Dim[] = [];
+  for (const d of dims) {
+    if (typeof d === 'number') n *= d;
+    else syms.push(d);
+  }
+  if (syms.length === 0) return n;
+  if (syms.length === 1 && n === 1) return syms[0]!;
+  return n === 0 ? 0 : fresh();
+}
+
+/** Reads an element of `t` as a JS number (for scalars held in tensors). */
+export function scalarOf(t: Tensor, node: string, what: string): number {
+  if (t.size !== 1) throw new ShapeError(`${node}: ${what} must hold one element, got ${t}`, node);
+  return t.data[0]!;
+}
+
+/** ONNX TensorProto data type codes → Kiln dtypes (for `dtype`/`to` attributes). */
+export const ONNX_DTYPE: Readonly<Record<number, DType>> = {
+  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64',
+  9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64',
+};

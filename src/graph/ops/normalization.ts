@@ -1,2 +1,310 @@
-/** Op family: normalization. (Being written.) */
-export const normalizationOps = {} as const;
+/**
+ * Op family: normalization — BatchNormalization (inference), LayerNormalization,
+ * InstanceNormalization, GroupNormalization, LRN, MeanVarianceNormalization,
+ * LpNormalization. CPU references compute moments in float64 (two-pass).
+ */
+import { attr } from '../attrs.js';
+import { FLOATS, expectDType, type DType } from '../dtype.js';
+import { AttributeError, ShapeError } from '../errors.js';
+import { defineOp, type ValueType } from '../op.js';
+import { formatShape, normalizeAxis, type ConcreteShape, type Dim } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { checkBroadcastInto, checkPerChannel, expandTo, moments, tailSize } from './norm-util.js';
+import { mapBroadcast } from '../reference.js';
+import { REDUCE_KINDS, reduceCpu, reducedShape, splitAround } from './reduce-util.js';
+
+function rankAtLeast(shape: readonly Dim[], n: number, node: string, what: string): void {
+  if (shape.length < n) throw new ShapeError(`${node}: ${what} must have rank >= ${n}, got ${formatShape(shape)}`, node);
+}
+
+/**
+ * BatchNormalization in inference mode: y = (x - mean) / sqrt(var + epsilon) * scale + B
+ * per channel (axis 1). Older forms (`spatial`, `is_test`, `consumed_inputs`, up to five
+ * outputs) are accepted; extra outputs return the running statistics unchanged.
+ */
+export const BatchNormalization = defineOp({
+  name: 'BatchNormalization',
+  inputs: ['X', 'scale', 'B', 'input_mean', 'input_var'],
+  outputs: ['Y', 'running_mean?', 'running_var?', 'saved_mean?', 'saved_var?'],
+  attrs: {
+    epsilon: attr.float(1e-5),
+    momentum: attr.float(0.9),
+    training_mode: attr.int(0),
+    spatial: attr.int(1, (v) => (v === 1 ? undefined : 'must be 1 (per-channel statistics)')),
+    is_test: attr.optInt(),
+    consumed_inputs: attr.optInts(),
+  },
+  category: 'opaque',
+  doc: 'Per-channel normalization with given statistics (inference mode).',
+  infer([x, scale, b, mean, v], ctx): ValueType[] {
+    if (ctx.attrs.training_mode !== 0) {
+      throw new AttributeError(`${ctx.node}: BatchNormalization training_mode=${ctx.attrs.training_mode} is not supported (inference only)`, ctx.node);
+    }
+    expectDType(x!.dtype, FLOATS, ctx.node, 'X');
+    rankAtLeast(x!.shape, 2, ctx.node, 'X');
+    const c = x!.shape[1]!;
+    const params = [[scale, 'scale'], [b, 'B'], [mean, 'input_mean'], [v, 'input_var']] as const;
+    for (const [p, what] of params) checkPerChannel(p, c, ctx.node, what);
+    const stat = { dtype: mean!.dtype, shape: [c] };
+    return [{ dtype: x!.dtype, shape: x!.shape }, stat, stat, stat, stat];
+  },
+  cpu([x, scale, b, mean, v], ctx) {
+    const shape = x!.shape;
+    const n = shape[0]!;
+    const c = shape[1]!;
+    const inner = tailSize(shape, 2);
+    const out = new Tensor(x!.dtype, shape);
+    const src = x!.data;
+    const eps = ctx.attrs.epsilon;
+    for (let ch = 0; ch < c; ch++) {
+      const a = scale!.data[ch]! / Math.sqrt(v!.data[ch]! + eps);
+      const off = b!.data[ch]! - mean!.data[ch]! * a;
+      for (let i = 0; i < n; i++) {
+        const base = (i * c + ch) * inner;
+        for (let k = 0; k < inner; k++) out.data[base + k] = src[base + k]! * a + off;
+      }
+    }
+    const extra = [mean!, v!, mean!, v!];
+    return [out, ...extra.slice(0, Math.max(0, ctx.numOutputs - 1))];
+  },
+});
+
+/**
+ * LayerNormalization (opset 17): normalizes over the axes from `axis` to the end, then
+ * applies Scale and optional B (broadcast to the normalized shape). Optional outputs Mean
+ * and InvStdDev have X's shape with the normalized axes set to 1, in float32 when
+ * stash_type = 1.
+ */
+export const LayerNormalization = defineOp({
+  name: 'LayerNormalization',
+  inputs: ['X', 'Scale', 'B?'],
+  outputs: ['Y', 'Mean?', 'InvStdDev?'],
+  attrs: { axis: attr.int(-1), epsilon: attr.float(1e-5), stash_type: attr.int(1) },
+  category: 'opaque',
+  doc: 'Normalization over the trailing axes, with scale and bias.',
+  infer([x, scale, b], ctx): ValueType[] {
+    expectDType(x!.dtype, FLOATS, ctx.node, 'X');
+    const axis = normalizeAxis(ctx.attrs.axis, x!.shape.length, ctx.node);
+    const norm = x!.shape.slice(axis);
+    expectDType(scale!.dtype, FLOATS, ctx.node, 'Scale');
+    checkBroadcastInto(scale!.shape, norm, ctx.node, 'Scale');
+    if (b) {
+      expectDType(b.dtype, FLOATS, ctx.node, 'B');
+      checkBroadcastInto(b.shape, norm, ctx.node, 'B');
+    }
+    const statType: DType = ctx.attrs.stash_type === 1 ? 'float32' : x!.dtype;
+    const statShape = x!.shape.map((d, i) => (i < axis ? d : 1));
+    return [{ dtype: x!.dtype, shape: x!.shape }, { dtype: statType, shape: statShape }, { dtype: statType, shape: statShape }];
+  },
+  cpu([x, scale, b], ctx) {
+    const shape = x!.shape;
+    const axis = normalizeAxis(ctx.attrs.axis, shape.length, ctx.node);
+    const m = tailSize(shape, axis);
+    const rows = m === 0 ? 0 : x!.size / m;
+    const normShape = shape.slice(axis);
+    const sc = expandTo(scale!, normShape, ctx.node, 'Scale');
+    const bias = b ? expandTo(b, normShape, ctx.node, 'B') : new Float64Array(m);
+    const out = new Tensor(x!.dtype, shape);
+    const statT = ctx.outputs[1]?.dtype ?? 'float32';
+    const statShape = shape.map((d, i) => (i < axis ? d : 1));
+    const meanT = new Tensor(statT, statShape);
+    const invT = new Tensor(statT, statShape);
+    const src = x!.data;
+    for (let r = 0; r < rows; r++) {
+      const base = r * m;
+      const { mean, variance } = moments(src, base, m);
+      const inv = 1 / Math.sqrt(variance + ctx.attrs.epsilon);
+      meanT.data[r] = mean;
+      invT.data[r] = inv;
+      for (let k = 0; k < m; k++) out.data[base + k] = (src[base + k]! - mean) * inv * sc[k]! + bias[k]!;
+    }
+    return [out, meanT, invT].slice(0, Math.max(1, ctx.numOutputs));
+  },
+});
+
+/** Normalizes each (n, group) block of `x` in place into `out`, then applies per-channel affine params. */
+function groupNormCpu(x: Tensor, groups: number, scaleOf: (c: number) => number, biasOf: (c: number) => number, eps: number): Tensor {
+  const [n, c] = [x.shape[0]!, x.shape[1]!];
+  const inner = tailSize(x.shape, 2);
+  const per = c / groups;
+  const block = per * inner;
+  const out = new Tensor(x.dtype, x.shape);
+  const src = x.data;
+  for (let i = 0; i < n; i++) {
+    for (let g = 0; g < groups; g++) {
+      const base = (i * groups + g) * block;
+      const { mean, variance } = moments(src, base, block);
+      const inv = 1 / Math.sqrt(variance + eps);
+      for (let cc = 0; cc < per; cc++) {
+        const ch = g * per + cc;
+        const s = scaleOf(ch) * inv;
+        const bb = biasOf(ch);
+        const cb = base + cc * inner;
+        for (let k = 0; k < inner; k++) out.data[cb + k] = (src[cb + k]! - mean) * s + bb;
+      }
+    }
+  }
+  return out;
+}
+
+/** InstanceNormalization: per (n, c) normalization over the spatial axes, then scale and B per channel. */
+export const InstanceNormalization = defineOp({
+  name: 'InstanceNormalization',
+  inputs: ['input', 'scale', 'B'],
+  outputs: ['output'],
+  attrs: { epsilon: attr.float(1e-5) },
+  category: 'opaque',
+  doc: 'Per-instance, per-channel normalization over spatial axes.',
+  infer([x, scale, b], ctx): ValueType[] {
+    expectDType(x!.dtype, FLOATS, ctx.node, 'input');
+    rankAtLeast(x!.shape, 3, ctx.node, 'input');
+    checkPerChannel(scale, x!.shape[1]!, ctx.node, 'scale');
+    checkPerChannel(b, x!.shape[1]!, ctx.node, 'B');
+    return [{ dtype: x!.dtype, shape: x!.shape }];
+  },
+  cpu([x, scale, b], ctx) {
+    const s = scale!.data;
+    const bb = b!.data;
+    return [groupNormCpu(x!, x!.shape[1]!, (c) => s[c]!, (c) => bb[c]!, ctx.attrs.epsilon)];
+  },
+});
+
+/**
+ * GroupNormalization (opset 18): channels split into `num_groups` groups, each (n, group)
+ * block normalized, then scale and bias applied per group (shape [num_groups], opset 18)
+ * or per channel (shape [C], as opset 21).
+ */
+export const GroupNormalization = defineOp({
+  name: 'GroupNormalization',
+  inputs: ['X', 'scale', 'bias'],
+  outputs: ['Y'],
+  attrs: { epsilon: attr.float(1e-5), num_groups: attr.int(undefined, (v) => (v > 0 ? undefined : 'must be positive')) },
+  category: 'opaque',
+  doc: 'Normalization over groups of channels.',
+  infer([x, scale, b], ctx): ValueType[] {
+    expectDType(x!.dtype, FLOATS, ctx.node, 'X');
+    rankAtLeast(x!.shape, 2, ctx.node, 'X');
+    const g = ctx.attrs.num_groups;
+    const c = x!.shape[1]!;
+    if (typeof c === 'number' && c % g !== 0) {
+      throw new ShapeError(`${ctx.node}: GroupNormalization channels ${c} of X ${formatShape(x!.shape)} are not divisible by num_groups=${g}`, ctx.node);
+    }
+    for (const [p, what] of [[scale, 'scale'], [b, 'bias']] as const) {
+      checkPerChannel(p, p!.shape[0] === g ? g : c, ctx.node, what);
+    }
+    return [{ dtype: x!.dtype, shape: x!.shape }];
+  },
+  cpu([x, scale, b], ctx) {
+    const g = ctx.attrs.num_groups;
+    const per = x!.shape[1]! / g;
+    const pick = (t: Tensor) => (t.size === g && per !== 1 ? (c: number) => t.data[Math.floor(c / per)]! : (c: number) => t.data[c]!);
+    return [groupNormCpu(x!, g, pick(scale!), pick(b!), ctx.attrs.epsilon)];
+  },
+});
+
+/** LRN: local response normalization across channels: x / (bias + alpha/size * sum of squares)^beta. */
+export const LRN = defineOp({
+  name: 'LRN',
+  inputs: ['X'],
+  outputs: ['Y'],
+  attrs: {
+    alpha: attr.float(1e-4),
+    beta: attr.float(0.75),
+    bias: attr.float(1),
+    size: attr.int(undefined, (v) => (v > 0 ? undefined : 'must be positive')),
+  },
+  category: 'opaque',
+  doc: 'Local response normalization across channels.',
+  infer([x], ctx): ValueType[] {
+    expectDType(x!.dtype, FLOATS, ctx.node, 'X');
+    rankAtLeast(x!.shape, 3, ctx.node, 'X');
+    return [{ dtype: x!.dtype, shape: x!.shape }];
+  },
+  cpu([x], ctx) {
+    const { alpha, beta, bias, size } = ctx.attrs;
+    const { outer: n, n: c, inner } = splitAround(x!.shape, 1);
+    const lo = Math.floor((size - 1) / 2);
+    const hi = Math.ceil((size - 1) / 2);
+    const out = new Tensor(x!.dtype, x!.shape);
+    const src = x!.data;
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        const c0 = Math.max(0, ch - lo);
+        const c1 = Math.min(c - 1, ch + hi);
+        const base = (i * c + ch) * inner;
+        for (let k = 0; k < inner; k++) {
+          let sq = 0;
+          for (let cc = c0; cc <= c1; cc++) {
+            const v = src[(i * c + cc) * inner + k]!;
+            sq += v * v;
+          }
+          out.data[base + k] = src[base + k]! / Math.pow(bias + (alpha / size) * sq, beta);
+        }
+      }
+    }
+    return [out];
+  },
+});
+
+/** MeanVarianceNormalization: (x - mean) / (sqrt(variance) + 1e-9) over `axes` (default [0, 2, 3]). */
+export const MeanVarianceNormalization = defineOp({
+  name: 'MeanVarianceNormalization',
+  inputs: ['X'],
+  outputs: ['Y'],
+  attrs: { axes: attr.ints([0, 2, 3]) },
+  category: 'opaque',
+  doc: 'Zero-mean, unit-variance normalization over axes.',
+  infer([x], ctx): ValueType[] {
+    expectDType(x!.dtype, FLOATS, ctx.node, 'X');
+    for (const a of ctx.attrs.axes) normalizeAxis(a, x!.shape.length, ctx.node);
+    return [{ dtype: x!.dtype, shape: x!.shape }];
+  },
+  cpu([x], ctx) {
+    const axes = [...new Set(ctx.attrs.axes.map((a) => normalizeAxis(a, x!.rank, ctx.node)))].sort((p, q) => p - q);
+    const kept = reducedShape(x!.shape, axes, true) as ConcreteShape;
+    const mean = reduceCpu(x!, axes, REDUCE_KINDS.ReduceMean, kept, 'float64');
+    const sq = reduceCpu(x!, axes, { ...REDUCE_KINDS.ReduceSumSquare, finish: (a, n) => a / n }, kept, 'float64');
+    const f = (v: ArrayLike<number>) => (v[0]! - v[1]!) / (Math.sqrt(Math.max(0, v[2]! - v[1]! * v[1]!)) + 1e-9);
+    return [mapBroadcast([x!, mean, sq], x!.dtype, f, ctx.node)];
+  },
+});
+
+/** LpNormalization: x divided by its L1 or L2 norm along `axis` (a zero norm gives 0). */
+export const LpNormalization = defineOp({
+  name: 'LpNormalization',
+  inputs: ['input'],
+  outputs: ['output'],
+  attrs: { axis: attr.int(-1), p: attr.int(2, (v) => (v === 1 || v === 2 ? undefined : 'must be 1 or 2')) },
+  category: 'opaque',
+  doc: 'Lp-normalization along an axis.',
+  infer([x], ctx): ValueType[] {
+    expectDType(x!.dtype, FLOATS, ctx.node, 'input');
+    normalizeAxis(ctx.attrs.axis, x!.shape.length, ctx.node);
+    return [{ dtype: x!.dtype, shape: x!.shape }];
+  },
+  cpu([x], ctx) {
+    const { outer, n, inner } = splitAround(x!.shape, normalizeAxis(ctx.attrs.axis, x!.rank, ctx.node));
+    const out = new Tensor(x!.dtype, x!.shape);
+    const src = x!.data;
+    const l2 = ctx.attrs.p === 2;
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        const base = o * n * inner + i;
+        let s = 0;
+        for (let k = 0; k < n; k++) {
+          const v = src[base + k * inner]!;
+          s += l2 ? v * v : Math.abs(v);
+        }
+        const norm = l2 ? Math.sqrt(s) : s;
+        for (let k = 0; k < n; k++) out.data[base + k * inner] = norm === 0 ? 0 : src[base + k * inner]! / norm;
+      }
+    }
+    return [out];
+  },
+});
+
+/** Normalization ops. */
+export const normalizationOps = {
+  BatchNormalization, LayerNormalization, InstanceNormalization, GroupNormalization,
+  LRN, MeanVarianceNormalization, LpNormalization,
+} as const;

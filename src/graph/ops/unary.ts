@@ -1,22 +1,90 @@
-/** Op family: unary math and activations. */
-import { NUMERIC, expectDType } from '../dtype.js';
+/** Op family: unary math and activations (elementwise). */
+import { FLOATS, NUMERIC, INTS, type DType } from '../dtype.js';
 import { E } from '../expr.js';
-import { defineOp } from '../op.js';
+import { attr } from '../attrs.js';
+import { activationOps } from './unary-activation.js';
+import { unaryFn, unaryOp } from './elementwise-util.js';
 import { F } from './scalar-fns.js';
 
-/** Relu: max(x, 0). */
-export const Relu = defineOp({
-  name: 'Relu',
-  inputs: ['X'],
-  outputs: ['Y'],
+/** Signed integers and floats (Neg, Sign of signed values). */
+export const SIGNED: readonly DType[] = [...FLOATS, 'int8', 'int16', 'int32', 'int64'];
+
+/** Abs: |x|. */
+export const Abs = unaryFn('Abs', F.abs, NUMERIC, 'Absolute value.');
+/** Neg: −x. */
+export const Neg = unaryFn('Neg', F.neg, SIGNED, 'Negation.');
+/** Sign: −1, 0 or 1 (NaN stays NaN). */
+export const Sign = unaryFn('Sign', F.sign, NUMERIC, 'Sign of each element.');
+/** Reciprocal: 1/x. */
+export const Reciprocal = unaryFn('Reciprocal', F.reciprocal, FLOATS, 'Reciprocal 1/x.');
+/** Floor. */
+export const Floor = unaryFn('Floor', F.floor, FLOATS, 'Largest integer ≤ x.');
+/** Ceil. */
+export const Ceil = unaryFn('Ceil', F.ceil, FLOATS, 'Smallest integer ≥ x.');
+/** Round: to nearest integer, ties to even. */
+export const Round = unaryFn('Round', F.round, FLOATS, 'Rounds half to even.');
+/** Sqrt. */
+export const Sqrt = unaryFn('Sqrt', F.sqrt, FLOATS, 'Square root (NaN below 0).');
+/** Exp. */
+export const Exp = unaryFn('Exp', F.exp, FLOATS, 'e^x.');
+/** Log: natural logarithm. */
+export const Log = unaryFn('Log', F.log, FLOATS, 'Natural logarithm.');
+/** Sin. */
+export const Sin = unaryFn('Sin', F.sin, FLOATS, 'Sine.');
+/** Cos. */
+export const Cos = unaryFn('Cos', F.cos, FLOATS, 'Cosine.');
+/** Tan. */
+export const Tan = unaryFn('Tan', F.tan, FLOATS, 'Tangent.');
+/** Asin. */
+export const Asin = unaryFn('Asin', F.asin, FLOATS, 'Arcsine.');
+/** Acos. */
+export const Acos = unaryFn('Acos', F.acos, FLOATS, 'Arccosine.');
+/** Atan. */
+export const Atan = unaryFn('Atan', F.atan, FLOATS, 'Arctangent.');
+/** Sinh. */
+export const Sinh = unaryFn('Sinh', F.sinh, FLOATS, 'Hyperbolic sine.');
+/** Cosh. */
+export const Cosh = unaryFn('Cosh', F.cosh, FLOATS, 'Hyperbolic cosine.');
+/** Asinh. */
+export const Asinh = unaryFn('Asinh', F.asinh, FLOATS, 'Inverse hyperbolic sine.');
+/** Acosh. */
+export const Acosh = unaryFn('Acosh', F.acosh, FLOATS, 'Inverse hyperbolic cosine.');
+/** Atanh. */
+export const Atanh = unaryFn('Atanh', F.atanh, FLOATS, 'Inverse hyperbolic tangent.');
+/** Erf: the error function. */
+export const Erf = unaryFn('Erf', F.erf, NUMERIC, 'Error function.');
+/** IsNaN → bool. */
+export const IsNaN = unaryFn('IsNaN', F.isnan, FLOATS, 'True where x is NaN.', 'bool');
+/** Not: logical negation of a bool tensor. */
+export const Not = unaryFn('Not', F.not, ['bool'], 'Logical not.');
+/** BitwiseNot: two's complement bit flip of an integer tensor. */
+export const BitwiseNot = unaryOp({
+  name: 'BitwiseNot',
+  doc: 'Bitwise complement.',
+  types: INTS,
   attrs: {},
-  category: 'elementwise',
-  infer([x], ctx) {
-    expectDType(x!.dtype, NUMERIC, ctx.node, 'X');
-    return [{ dtype: x!.dtype, shape: x!.shape }];
+  expr: (x, _a, out) => E.call(out === 'uint64' ? F.bitnotU64 : F.bitnot, [x], out),
+});
+
+const flag = (v: number): string | undefined => (v === 0 || v === 1 ? undefined : 'must be 0 or 1');
+/** IsInf → bool; `detect_negative` / `detect_positive` choose which infinities count. */
+export const IsInf = unaryOp({
+  name: 'IsInf',
+  doc: 'True where x is infinite (of the selected signs).',
+  types: FLOATS,
+  out: 'bool',
+  attrs: { detect_negative: attr.int(1, flag), detect_positive: attr.int(1, flag) },
+  expr: (x, a, out) => {
+    const fns = [[undefined, F.isposinf], [F.isneginf, F.isinf]] as const;
+    const f = fns[a.detect_negative]?.[a.detect_positive];
+    return f ? E.call(f, [x], out) : E.const(0, out);
   },
-  expr: ([x], _attrs, out) => E.call(F.max, [x!, E.const(0, out)], out),
 });
 
 /** Unary ops. */
-export const unaryOps = { Relu } as const;
+export const unaryOps = {
+  Abs, Neg, Sign, Reciprocal, Floor, Ceil, Round, Sqrt, Exp, Log,
+  Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh,
+  Erf, IsNaN, IsInf, Not, BitwiseNot,
+  ...activationOps,
+} as const;

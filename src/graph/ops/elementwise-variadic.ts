@@ -1,0 +1,56 @@
+/** Op family: variadic broadcasting ops Sum, Mean, Max, Min (1..N inputs, folded pairwise). */
+import { FLOATS, NUMERIC, expectDType, type DType } from '../dtype.js';
+import { DTypeError, GraphError } from '../errors.js';
+import { E, type Expr, type ScalarFn } from '../expr.js';
+import { defineOp, type OpDef } from '../op.js';
+import { broadcastShapes } from '../shape.js';
+import { F } from './scalar-fns.js';
+
+/** Folds `xs` left to right with the binary function `f`. */
+export function foldExpr(f: ScalarFn, xs: readonly Expr[], out: DType): Expr {
+  return xs.slice(1).reduce((acc, x) => E.call(f, [acc, x], out), xs[0]!);
+}
+
+function variadic(
+  name: string,
+  outName: string,
+  types: readonly DType[],
+  doc: string,
+  expr: (xs: readonly Expr[], out: DType) => Expr,
+): OpDef<Record<string, never>, false> {
+  return defineOp({
+    name,
+    inputs: ['...data_0'],
+    outputs: [outName],
+    attrs: {},
+    category: 'broadcast',
+    doc,
+    infer(inputs, ctx) {
+      if (inputs.length === 0) throw new GraphError(`${ctx.node}: ${name} needs at least one input`, ctx.node);
+      const xs = inputs.map((x, i) => {
+        if (!x) throw new GraphError(`${ctx.node}: ${name} input #${i} is missing`, ctx.node);
+        return x;
+      });
+      const d = xs[0]!.dtype;
+      expectDType(d, types, ctx.node, 'data_0');
+      xs.forEach((x, i) => {
+        if (x.dtype !== d) throw new DTypeError(`${ctx.node}: ${name} input #${i} has dtype ${x.dtype}, input #0 has ${d}`, ctx.node);
+      });
+      return [{ dtype: d, shape: broadcastShapes(xs.map((x) => x.shape), ctx.node) }];
+    },
+    expr: (xs, _a, out) => expr(xs, out),
+  });
+}
+
+/** Sum of all inputs. */
+export const Sum = variadic('Sum', 'sum', FLOATS, 'Elementwise sum of N inputs.', (xs, out) => foldExpr(F.add, xs, out));
+/** Mean of all inputs. */
+export const Mean = variadic('Mean', 'mean', FLOATS, 'Elementwise mean of N inputs.',
+  (xs, out) => E.call(F.div, [foldExpr(F.add, xs, out), E.const(xs.length, out)], out));
+/** Max of all inputs (NaN propagates). */
+export const Max = variadic('Max', 'max', NUMERIC, 'Elementwise maximum of N inputs.', (xs, out) => foldExpr(F.max, xs, out));
+/** Min of all inputs (NaN propagates). */
+export const Min = variadic('Min', 'min', NUMERIC, 'Elementwise minimum of N inputs.', (xs, out) => foldExpr(F.min, xs, out));
+
+/** Variadic ops. */
+export const variadicOps = { Sum, Mean, Max, Min } as const;

@@ -50,7 +50,7 @@ describe('ops: misc', () => {
     it('inference: constant K, unknown K, K out of range, missing K', () => {
       const b = new GraphBuilder();
       const xi = b.input('x', 'float32', ['batch', 10]);
-      const [v, i] = b.apply('TopK', [xi, b.constant([3], { dtype: 'int64' })]);
+      const [v, i] = b.TopK([xi, b.constant([3], { dtype: 'int64' })], { largest: 1 });
       expect(v!.shape).to.deep.equal(['batch', 3]);
       expect(i!.dtype).to.equal('int64');
       const k = b.input('k', 'int64', [1]);

@@ -97,11 +97,11 @@ describe('ops: reductions', () => {
     it('keeps symbolic dims and handles constant axes inputs', () => {
       const b = new GraphBuilder();
       const x = b.input('x', 'float32', ['batch', 3, 4]);
-      expect(b.apply('ReduceMean', [x], { axes: [-1] })[0]!.shape).to.deep.equal(['batch', 3, 1]);
+      expect(b.ReduceMean(x, { axes: [-1] }).shape).to.deep.equal(['batch', 3, 1]);
       expect(b.apply('ReduceMax', [x], { axes: [1], keepdims: 0 })[0]!.shape).to.deep.equal(['batch', 4]);
       const axes = b.constant([0, 2], { dtype: 'int64' });
       expect(b.apply('ReduceSum', [x, axes], { keepdims: 0 })[0]!.shape).to.deep.equal([3]);
-      expect(b.apply('ArgMax', [x], { axis: 0, keepdims: 0 })[0]!.dtype).to.equal('int64');
+      expect(b.ArgMax(x, { axis: 0, keepdims: 0 }).dtype).to.equal('int64');
     });
 
     it('gives fresh dims for unknown axes with keepdims=1, and a ShapeError with keepdims=0', () => {

@@ -30,7 +30,7 @@ export const Div = binaryOp({
 export const Mod = binaryOp({
   name: 'Mod', doc: 'Elementwise remainder.', types: NUMERIC,
   attrs: { fmod: attr.int(0, (v) => (v === 0 || v === 1 ? undefined : 'must be 0 or 1')) },
-  expr: (a, b, s, out) => E.call(s.fmod ? F.fmod : F.pymod, [a, b], out),
+  expr: (a, b, s, out) => E.call(s.fmod ? (isInteger(out) ? F.ifmod : F.fmod) : F.pymod, [a, b], out),
 });
 /** BitShift: LEFT or RIGHT shift of unsigned integers. */
 export const BitShift = binaryOp({

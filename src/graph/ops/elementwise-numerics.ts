@@ -59,7 +59,7 @@ export function softplusJs(x: number): number {
 /** Remainder with the sign of the divisor (Python `%`, numpy.mod); NaN for b = 0. */
 export function pyMod(a: number, b: number): number {
   const r = a % b;
-  return r !== 0 && r < 0 !== b < 0 ? r + b : r;
+  return r !== 0 && r < 0 !== b < 0 ? r + b : r + 0;
 }
 
 type BitOp = (a: bigint, b: bigint) => bigint;

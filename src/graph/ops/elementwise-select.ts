@@ -1,6 +1,6 @@
 /** Op family: selection and conversion — Where, Clip, Cast, CastLike. */
 import { attr } from '../attrs.js';
-import { ALL, NUMERIC, expectDType, type DType } from '../dtype.js';
+import { ALL, NUMERIC, expectDType, isFloat, isInteger, type DType } from '../dtype.js';
 import { AttributeError, ShapeError } from '../errors.js';
 import { compileExprJs, E, type Expr } from '../expr.js';
 import { defineOp, type InferInput } from '../op.js';
@@ -89,7 +89,8 @@ export const Clip = defineOp({
 });
 
 function castExpr(x: Expr, out: DType): Expr {
-  return E.call(out === 'bool' ? F.tobool : F.cast, [x], out);
+  const f = out === 'bool' ? F.tobool : isInteger(out) && isFloat(x.dtype) ? F.castint : F.cast;
+  return E.call(f, [x], out);
 }
 
 /** Cast: converts to the dtype given by `to` (an ONNX TensorProto.DataType code). */

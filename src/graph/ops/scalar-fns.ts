@@ -76,12 +76,14 @@ const BINARY = {
   imul: fn('imul', Math.imul, b2('*')),
   div: fn('div', (a, b) => a / b, b2('/')),
   /** Integer division truncating toward zero (0 for b = 0, as WGSL's guard). */
-  idiv: fn('idiv', (a, b) => (b === 0 ? 0 : Math.trunc(a / b)), ([a, b], [ta], out) =>
+  idiv: fn('idiv', (a, b) => (b === 0 ? 0 : Math.trunc(a / b) + 0), ([a, b], [ta], out) =>
     (ta === 'u32' ? `select(${a} / ${b}, 0u, ${b} == 0u)` : `${out}(kiln_divi(i32(${a}), i32(${b})))`), WGSL.divi),
   pow: fn('pow', Math.pow, ([a, b], _t, out) => `${out}(kiln_powf(f32(${a}), f32(${b})))`, WGSL.powf),
   ipow: fn('ipow', intPow, ([a, b], _t, out) => `${out}(kiln_powi(i32(${a}), i32(${b})))`, WGSL.powi),
   /** C fmod: remainder with the sign of the dividend (WGSL `%` on floats and ints). */
   fmod: fn('fmod', (a, b) => a % b, b2('%')),
+  /** C fmod of integers (no negative zero; 0 for b = 0, as WGSL). */
+  ifmod: fn('ifmod', (a, b) => (b === 0 ? 0 : (a % b) + 0), b2('%')),
   /** Python mod: remainder with the sign of the divisor. */
   pymod: fn('pymod', pyMod, ([a, b], [ta], out) =>
     (ta === 'u32' ? `(${a} % ${b})` : ta === 'i32' ? `${out}(kiln_modi(i32(${a}), i32(${b})))` : `${out}(kiln_modf(f32(${a}), f32(${b})))`),
@@ -107,9 +109,11 @@ const BINARY = {
 const MISC = {
   /** where(c, x, y): x where c is nonzero, else y. */
   where: fn('where', (c, x, y) => (c ? x : y), ([c, x, y], [tc]) => `select(${y}, ${x}, ${c} != ${tc}(0))`),
-  /** Conversion to a numeric dtype (the evaluator truncates floats toward zero, NaN → 0). */
-  cast: fn('cast', (a) => a, ([a], [t], out) =>
-    ((t === 'f32' || t === 'f16') && (out === 'i32' || out === 'u32') ? `select(${out}(${a}), ${out}(0), ${a} != ${a})` : `${out}(${a})`)),
+  /** Conversion to a float dtype, or between integer dtypes (the evaluator rounds or wraps). */
+  cast: fn('cast', (a) => a, ([a], _t, out) => `${out}(${a})`),
+  /** Conversion of floats to an integer dtype: truncation toward zero, NaN → 0 (no negative zero). */
+  castint: fn('castint', (a) => (Number.isNaN(a) ? 0 : Math.trunc(a) + 0), ([a], [t], out) =>
+    (t === 'f32' || t === 'f16' ? `select(${out}(${a}), ${out}(0), ${a} != ${a})` : `${out}(${a})`)),
   /** Conversion to bool: nonzero (NaN included) → 1. */
   tobool: fn('tobool', (a) => (a !== 0 ? 1 : 0), ([a], [t]) => `u32(${a} != ${t}(0))`),
 } as const;

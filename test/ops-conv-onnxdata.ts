@@ -65,7 +65,6 @@ export function runNodeTest(name: string, tol = 1e-4): void {
   const dir = path.join(NODE_DATA, name);
   const model = onnx.ModelProto.decode(readFileSync(path.join(dir, 'model.onnx')));
   const g = model.graph!;
-  const node = g.node![0]!;
   const set = path.join(dir, 'test_data_set_0');
   const files = readdirSync(set);
   const load = (prefix: string) => files.filter((f) => f.startsWith(prefix)).sort((a, b) => parseInt(a.slice(prefix.length)) - parseInt(b.slice(prefix.length)))
@@ -74,18 +73,24 @@ export function runNodeTest(name: string, tol = 1e-4): void {
   const outs = load('output_');
   const b = new GraphBuilder(name);
   const feeds: Record<string, Tensor> = {};
-  const inputNames = (g.input ?? []).map((v) => v.name!);
-  const syms: (Sym | undefined)[] = node.input!.map((n) => {
-    if (n === '') return undefined;
-    const i = inputNames.indexOf(n);
+  const env = new Map<string, Sym>();
+  (g.input ?? []).forEach((v, i) => {
     const t = ins[i]!;
-    feeds[n] = t;
-    return b.input(n, t.dtype, t.shape);
+    feeds[v.name!] = t;
+    env.set(v.name!, b.input(v.name!, t.dtype, t.shape));
   });
-  const attrs: Record<string, unknown> = {};
-  for (const a of node.attribute ?? []) attrs[a.name!] = attrValue(a);
-  const res = b.apply(node.opType!, syms, attrs as never, { outputs: node.output!.length });
-  res.forEach((s, i) => b.output(s, `out${i}`));
+  for (const node of g.node ?? []) {
+    const attrs: Record<string, unknown> = {};
+    for (const a of node.attribute ?? []) attrs[a.name!] = attrValue(a);
+    if (node.opType === 'Constant') {
+      env.set(node.output![0]!, b.constant(attrs.value as Tensor));
+      continue;
+    }
+    const syms = node.input!.map((n) => (n === '' ? undefined : env.get(n)!));
+    const res = b.apply(node.opType!, syms, attrs as never, { outputs: node.output!.length });
+    node.output!.forEach((o, i) => env.set(o, res[i]!));
+  }
+  (g.output ?? []).forEach((o, i) => b.output(env.get(o.name!)!, `out${i}`));
   const got = compileCpu(b.build()).run(feeds);
   outs.forEach((want, i) => {
     const t = got[`out${i}`]!;

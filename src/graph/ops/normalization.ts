@@ -5,7 +5,7 @@
  */
 import { attr } from '../attrs.js';
 import { FLOATS, expectDType, type DType } from '../dtype.js';
-import { AttributeError, ShapeError } from '../errors.js';
+import { ShapeError, UnsupportedOpError } from '../errors.js';
 import { defineOp, type ValueType } from '../op.js';
 import { formatShape, normalizeAxis, type ConcreteShape, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -38,7 +38,10 @@ export const BatchNormalization = defineOp({
   doc: 'Per-channel normalization with given statistics (inference mode).',
   infer([x, scale, b, mean, v], ctx): ValueType[] {
     if (ctx.attrs.training_mode !== 0) {
-      throw new AttributeError(`${ctx.node}: BatchNormalization training_mode=${ctx.attrs.training_mode} is not supported (inference only)`, ctx.node);
+      throw new UnsupportedOpError(
+        [{ op: 'BatchNormalization', nodes: [ctx.node] }],
+        `${ctx.node}: training_mode=${ctx.attrs.training_mode} is not supported (inference only)`,
+      );
     }
     expectDType(x!.dtype, FLOATS, ctx.node, 'X');
     rankAtLeast(x!.shape, 2, ctx.node, 'X');

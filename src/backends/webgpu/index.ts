@@ -1,0 +1,73 @@
+/// <reference types="@webgpu/types" />
+/**
+ * The WebGPU backend: `compileWebGpu(graph)` → a {@link WebGpuProgram}.
+ *
+ * - Every op runs as WGSL (kernels/); an op without a kernel is an
+ *   UnsupportedOpError at compile time listing every such op — there is no CPU
+ *   fallback at run time.
+ * - Shape-only work (Shape, Size, shape arithmetic, small ConstantOfShape) is folded
+ *   at compile time and never dispatches.
+ * - int64 is narrowed to i32 on the GPU with a range check at upload (LimitError
+ *   naming the input); bool is u32; float16 is f16 with `shader-f16`, else f32.
+ * - Symbolic dims: each new set of input shapes is planned once and cached.
+ * - NonZero (a data-dependent output shape) has no kernel: UnsupportedOpError.
+ * - Device loss: after `device.lost` resolves, run() rejects with DeviceLostError.
+ */
+import { UnsupportedOpError } from '../../graph/errors.js';
+import type { Graph } from '../../graph/graph.js';
+import { opOf } from '../../graph/infer.js';
+import { verify } from '../../graph/verify.js';
+import '../../graph/ops/index.js';
+import { requestDevice } from './device.js';
+import { kernelOf } from './kernel.js';
+import { registerAllKernels } from './kernels/index.js';
+import { foldGraph } from './plan.js';
+import { WebGpuProgram } from './program.js';
+
+export { WebGpuProgram, type RunOptions, type WebGpuProfileEntry, type Feed } from './program.js';
+export { GpuTensor } from './gpu-tensor.js';
+
+/** Options of {@link compileWebGpu}. */
+export interface CompileWebGpuOptions {
+  /** The device to use (default: a new one from requestDevice()). */
+  readonly device?: GPUDevice;
+  /** Collect per-dispatch GPU times (needs timestamp-query) into `lastProfile`. */
+  readonly profile?: boolean;
+  /** Label of the command buffers. */
+  readonly label?: string;
+  /** Skip verify() (the caller just verified the graph). */
+  readonly skipVerify?: boolean;
+}
+
+/** Throws UnsupportedOpError listing every op (outside folded/shape-only work) that has no WebGPU kernel. */
+export function checkKernels(graph: Graph): void {
+  registerAllKernels();
+  const { folded } = foldGraph(graph, new Map());
+  const missing = new Map<string, string[]>();
+  for (const node of graph.nodes) {
+    if (folded.has(node)) continue;
+    const def = opOf(node);
+    if (def.shapeOnly || kernelOf(def)) continue;
+    const key = node.domain ? `${node.domain}::${node.op}` : node.op;
+    missing.set(key, [...(missing.get(key) ?? []), node.name]);
+  }
+  if (missing.size > 0) {
+    throw new UnsupportedOpError([...missing].map(([op, nodes]) => ({ op, nodes })), 'no WebGPU kernel (there is no CPU fallback at run time)');
+  }
+}
+
+/**
+ * Compiles a graph for WebGPU. When every graph input has a static shape the plan
+ * (pipelines, buffers, dispatch list) is prepared here; otherwise on the first run
+ * of each shape set.
+ */
+export async function compileWebGpu(graph: Graph, opts: CompileWebGpuOptions = {}): Promise<WebGpuProgram> {
+  if (!opts.skipVerify) verify(graph);
+  checkKernels(graph);
+  const device = opts.device ?? (await requestDevice({ label: opts.label ?? 'kiln' })).device;
+  const program = new WebGpuProgram(graph, device, { ...(opts.profile ? { profile: true } : {}), ...(opts.label ? { label: opts.label } : {}) });
+  if (graph.inputs.every((i) => i.shape.every((d) => typeof d === 'number'))) {
+    await program.prepare(Object.fromEntries(graph.inputs.map((i) => [i.name, { dtype: i.dtype, shape: i.shape as number[] }])));
+  }
+  return program;
+}

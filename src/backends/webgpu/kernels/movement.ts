@@ -1,0 +1,220 @@
+/**
+ * Movement kernels. Transpose, Slice, Tile, Concat, Split, DepthToSpace and
+ * SpaceToDepth are strided copies (common.ts) whose views are derived here from
+ * the node's attributes and constant inputs; Pad, Trilu and ReverseSequence have
+ * their own per-element bodies.
+ */
+import { sliceAxis } from '../../../graph/ops/movement.js';
+import { sizeOf, stridesOf } from '../../../graph/shape.js';
+import type { GpuKernel, KernelContext } from '../kernel.js';
+import { coordsOf, ShaderBuilder } from '../wgsl.js';
+import { axisOf, constInts, contiguous, storageUniform, stridedCopy } from './common.js';
+
+const transpose: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const r = x.shape.length;
+    const perm = (ctx.attrs['perm'] as number[] | undefined) ?? Array.from({ length: r }, (_, i) => r - 1 - i);
+    const st = stridesOf(x.shape);
+    const out = ctx.outputs[0]!.shape;
+    return { dispatches: [stridedCopy(ctx, 0, 0, { shape: out, strides: perm.map((p) => st[p]!), offset: 0 }, contiguous(out), 'Transpose.copy')] };
+  },
+};
+
+const concat: GpuKernel = {
+  plan(ctx) {
+    const out = ctx.outputs[0]!.shape;
+    const axis = axisOf(Number(ctx.attrs['axis']), out.length);
+    const ost = stridesOf(out);
+    let pos = 0;
+    const dispatches = ctx.inputs.flatMap((t, k) => {
+      if (!t) return [];
+      const at = pos;
+      pos += t.shape[axis]!;
+      if (sizeOf(t.shape) === 0) return [];
+      return [stridedCopy(ctx, k, 0, contiguous(t.shape), { shape: t.shape, strides: ost, offset: at * ost[axis]! }, 'Concat.copy')];
+    });
+    return { dispatches };
+  },
+};
+
+const split: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const axis = axisOf(Number(ctx.attrs['axis']), x.shape.length);
+    const st = stridesOf(x.shape);
+    let pos = 0;
+    const dispatches = ctx.outputs.flatMap((o, k) => {
+      const at = pos;
+      pos += o.shape[axis]!;
+      if (sizeOf(o.shape) === 0) return [];
+      return [stridedCopy(ctx, 0, k, { shape: o.shape, strides: st, offset: at * st[axis]! }, contiguous(o.shape), 'Split.copy')];
+    });
+    return { dispatches };
+  },
+};
+
+const slice: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const r = x.shape.length;
+    const starts = ctx.inputs[1] ? constInts(ctx, 1, 'Slice starts')! : [...(ctx.attrs['starts'] as number[])];
+    const ends = ctx.inputs[2] ? constInts(ctx, 2, 'Slice ends')! : [...(ctx.attrs['ends'] as number[])];
+    const axesRaw = ctx.inputs[3] ? constInts(ctx, 3, 'Slice axes')! : (ctx.attrs['axes'] as number[] | undefined) ?? starts.map((_, i) => i);
+    const steps = ctx.inputs[4] ? constInts(ctx, 4, 'Slice steps')! : starts.map(() => 1);
+    const st = stridesOf(x.shape);
+    const strides = [...st];
+    let offset = 0;
+    axesRaw.forEach((a0, i) => {
+      const a = axisOf(a0, r);
+      const s = sliceAxis(x.shape[a]!, starts[i]!, ends[i]!, steps[i]!);
+      strides[a] = st[a]! * s.step;
+      offset += s.start * st[a]!;
+    });
+    const out = ctx.outputs[0]!.shape;
+    return { dispatches: [stridedCopy(ctx, 0, 0, { shape: out, strides, offset }, contiguous(out), 'Slice.copy')] };
+  },
+};
+
+const tile: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const out = ctx.outputs[0]!.shape;
+    const st = stridesOf(x.shape);
+    const shape: number[] = [];
+    const strides: number[] = [];
+    x.shape.forEach((d, i) => {
+      shape.push(d === 0 ? 0 : out[i]! / d, d);
+      strides.push(0, st[i]!);
+    });
+    return { dispatches: [stridedCopy(ctx, 0, 0, { shape, strides, offset: 0 }, contiguous(shape), 'Tile.copy')] };
+  },
+};
+
+const depthToSpace: GpuKernel = {
+  plan(ctx) {
+    const [n, c, h, w] = ctx.inputs[0]!.shape as [number, number, number, number];
+    const b = Number(ctx.attrs['blocksize']);
+    const c2 = c / (b * b);
+    const hw = h * w;
+    // Output viewed as [N, C', H, b, W, b] (its own row-major order).
+    const shape = [n, c2, h, b, w, b];
+    const strides = ctx.attrs['mode'] === 'CRD' ? [c * hw, b * b * hw, w, b * hw, 1, hw] : [c * hw, hw, w, b * c2 * hw, 1, c2 * hw];
+    return { dispatches: [stridedCopy(ctx, 0, 0, { shape, strides, offset: 0 }, contiguous(shape), 'DepthToSpace.copy')] };
+  },
+};
+
+const spaceToDepth: GpuKernel = {
+  plan(ctx) {
+    const [n, c, h, w] = ctx.inputs[0]!.shape as [number, number, number, number];
+    const b = Number(ctx.attrs['blocksize']);
+    // Output viewed as [N, b, b, C, H/b, W/b].
+    const shape = [n, b, b, c, h / b, w / b];
+    const strides = [c * h * w, w, 1, h * w, b * w, b];
+    return { dispatches: [stridedCopy(ctx, 0, 0, { shape, strides, offset: 0 }, contiguous(shape), 'SpaceToDepth.copy')] };
+  },
+};
+
+/** WGSL for the source index of one padded axis (`o` shifted by the begin pad) per mode; sets `inside` false for constant fill. */
+const PAD_AXIS: Readonly<Record<string, (o: string, d: string) => string>> = {
+  constant: (o, d) => `if (${o} < 0 || ${o} >= ${d}) { inside = false; }`,
+  edge: (o, d) => `${o} = clamp(${o}, 0, ${d} - 1);`,
+  reflect: (o, d) =>
+    `if (${d} == 1) { ${o} = 0; } else { let p = 2 * (${d} - 1); ${o} = ((${o} % p) + p) % p; if (${o} >= ${d}) { ${o} = p - ${o}; } }`,
+  wrap: (o, d) => `${o} = ((${o} % ${d}) + ${d}) % ${d};`,
+};
+
+const pad: GpuKernel = {
+  plan(ctx: KernelContext) {
+    const x = ctx.inputs[0]!;
+    const out = ctx.outputs[0]!;
+    const r = x.shape.length;
+    const raw = ctx.inputs[1] ? constInts(ctx, 1, 'Pad pads')! : [...(ctx.attrs['pads'] as number[])];
+    const axes = ctx.inputs[3] ? constInts(ctx, 3, 'Pad axes')!.map((a) => axisOf(a, r)) : Array.from({ length: r }, (_, i) => i);
+    const begins = new Array<number>(r).fill(0);
+    axes.forEach((a, i) => (begins[a] = raw[i]!));
+    const cv = ctx.inputs[2]?.value;
+    const fillValue = cv && cv.size > 0 ? cv.data[0]! : Number(ctx.attrs['value'] ?? 0);
+    const mode = String(ctx.attrs['mode']);
+    const sb = new ShaderBuilder(ctx);
+    const xin = sb.input(0);
+    const y = sb.output(0);
+    const value = storageUniform(sb, out, fillValue);
+    const dims = sb.i32s(x.shape);
+    const bs = sb.i32s(begins);
+    const st = sb.i32s(stridesOf(x.shape));
+    const axisCode = PAD_AXIS[mode] ?? PAD_AXIS['constant']!;
+    return {
+      dispatches: [
+        sb.linear(sizeOf(out.shape), (i) => {
+          const { code, coords } = coordsOf(sb, i, out.shape);
+          const lines = [code, '  var inside = true;', '  var src = 0;'];
+          coords.forEach((c, a) => {
+            lines.push(`  { var o = i32(${c}) - ${bs[a]}; ${axisCode('o', dims[a]!)} src += o * ${st[a]}; }`);
+          });
+          lines.push(`  if (inside) { ${y}[${i}] = ${xin}[u32(src)]; } else { ${y}[${i}] = ${value}; }`);
+          return lines.join('\n');
+        }, `Pad.${mode}`),
+      ],
+    };
+  },
+};
+
+const trilu: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const r = x.shape.length;
+    const k = ctx.inputs[1] ? constInts(ctx, 1, 'Trilu k')![0] ?? 0 : 0;
+    const upper = Number(ctx.attrs['upper']) !== 0;
+    const sb = new ShaderBuilder(ctx);
+    const xin = sb.input(0);
+    const y = sb.output(0);
+    const rows = sb.u32(x.shape[r - 2]!);
+    const cols = sb.u32(x.shape[r - 1]!);
+    const kk = sb.i32(k);
+    const zero = storageUniform(sb, ctx.outputs[0]!, 0);
+    const keep = upper ? `c - row >= ${kk}` : `c - row <= ${kk}`;
+    return {
+      dispatches: [
+        sb.linear(sizeOf(x.shape), (i) => `  let c = i32(${i} % ${cols}); let row = i32((${i} / ${cols}) % ${rows});\n  ${y}[${i}] = select(${zero}, ${xin}[${i}], ${keep});`, `Trilu.${upper ? 'upper' : 'lower'}`),
+      ],
+    };
+  },
+};
+
+const reverseSequence: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const t = axisOf(Number(ctx.attrs['time_axis']), x.shape.length);
+    const b = 1 - t;
+    const sb = new ShaderBuilder(ctx);
+    const xin = sb.input(0);
+    const lens = sb.input(1);
+    const y = sb.output(0);
+    const st = stridesOf(x.shape);
+    return {
+      dispatches: [
+        sb.linear(sizeOf(x.shape), (i) => {
+          const { code, coords } = coordsOf(sb, i, x.shape);
+          const stT = sb.i32(st[t]!);
+          return `${code}\n  let len = i32(${lens}[${coords[b]}]);\n  let ti = i32(${coords[t]});\n  var src = i32(${i});\n  if (ti < len) { src += (len - 1 - 2 * ti) * ${stT}; }\n  ${y}[${i}] = ${xin}[u32(src)];`;
+        }, 'ReverseSequence.copy'),
+      ],
+    };
+  },
+};
+
+/** Movement kernels by op name. */
+export const movementKernels: Readonly<Record<string, GpuKernel>> = {
+  Transpose: transpose,
+  Concat: concat,
+  Split: split,
+  Slice: slice,
+  Tile: tile,
+  DepthToSpace: depthToSpace,
+  SpaceToDepth: spaceToDepth,
+  Pad: pad,
+  Trilu: trilu,
+  ReverseSequence: reverseSequence,
+};
+

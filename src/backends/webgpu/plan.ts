@@ -1,0 +1,308 @@
+/**
+ * The execution planner: graph + concrete input types → an {@link ExecPlan}, pure
+ * data with no GPU objects (so it is testable and drawable without a device).
+ *
+ * Algorithm:
+ * 1. Bind symbolic dims from the feed types (checkFeeds) and re-infer every value
+ *    in a {@link TypeEnv}. Nodes whose outputs all become known constants are
+ *    *folded* (Shape → Gather → Concat → Reshape chains, small ConstantOfShape);
+ *    ops marked `shapeOnly` (Shape, Size) are evaluated here from their input's
+ *    shape. Folded values never dispatch.
+ * 2. Walk back from the graph outputs to find the nodes whose results are needed.
+ * 3. Plan each needed node with its op's kernel (kernel.ts). An op without a kernel
+ *    is collected; all of them are reported in one UnsupportedOpError.
+ * 4. Allocate buffer *slots*: graph inputs, constants read by kernels and graph
+ *    outputs are pinned; intermediates take a free slot (best fit by bytes) at
+ *    their producer and return it after their last reader; `aliasOf` outputs share
+ *    their input's slot (reference-counted). A node's outputs are allocated before
+ *    its inputs are released, so no dispatch reads and writes the same buffer.
+ * 5. Check limits: storage bindings per dispatch, bytes per binding.
+ */
+import { ShapeError, LimitError, UnsupportedOpError } from '../../graph/errors.js';
+import type { Graph, Node } from '../../graph/graph.js';
+import { opContext, opOf } from '../../graph/infer.js';
+import type { ValueType } from '../../graph/op.js';
+import { runReference } from '../../graph/reference.js';
+import { formatShape, isStatic, sizeOf, type ConcreteShape } from '../../graph/shape.js';
+import { Tensor } from '../../graph/tensor.js';
+import { TypeEnv } from '../../graph/type-env.js';
+import { kernelOf, storageOf, type GpuStorage, type GpuTensorInfo, type KernelLimits, type KernelPlan } from './kernel.js';
+import type { BindingKind } from './pipelines.js';
+import { bufferBytes } from './storage.js';
+
+/** A value's place on the GPU. */
+export interface PlannedValue {
+  readonly name: string;
+  readonly dtype: ValueType['dtype'];
+  readonly shape: ConcreteShape;
+  readonly storage: GpuStorage;
+  /** Buffer slot, when the value lives on the GPU. */
+  readonly slot?: number;
+  /** The value when it is a constant known at compile time. */
+  readonly constant?: Tensor;
+}
+
+/** One dispatch of the plan, with slots in place of buffers. */
+export interface PlannedDispatch {
+  readonly shader: string;
+  readonly entryPoint: string;
+  readonly kinds: readonly BindingKind[];
+  /** Slot of each storage binding, in order (the uniform buffer is not a slot). */
+  readonly slots: readonly number[];
+  readonly uniforms?: ArrayBuffer;
+  readonly workgroups: readonly [number, number, number];
+  readonly label: string;
+  /** The node's name and op (host-side only: profiles and errors). */
+  readonly node: string;
+  readonly op: string;
+}
+
+/** The complete plan for one set of concrete input types. */
+export interface ExecPlan {
+  /** Bytes of each buffer slot. */
+  readonly slotBytes: readonly number[];
+  readonly inputs: readonly PlannedValue[];
+  readonly outputs: readonly PlannedValue[];
+  /** Constants uploaded once when the plan is realized. */
+  readonly constants: readonly { readonly slot: number; readonly tensor: Tensor; readonly name: string }[];
+  readonly dispatches: readonly PlannedDispatch[];
+  /** Nodes folded at compile time. */
+  readonly folded: number;
+}
+
+/** Options of {@link planGraph}. */
+export interface PlanOptions {
+  readonly limits: KernelLimits;
+  readonly f16: boolean;
+  readonly subgroups: boolean;
+  /** Largest buffer the device can create (maxBufferSize). */
+  readonly maxBufferSize: number;
+}
+
+/** A tensor that has only a shape, for evaluating shape-only ops (Shape, Size) at compile time. */
+function shapeProxy(t: ValueType & { shape: ConcreteShape }): Tensor {
+  const n = sizeOf(t.shape);
+  if (n <= 1 << 16) return new Tensor(t.dtype, t.shape);
+  const proxy = Object.create(Tensor.prototype) as { dtype: unknown; shape: unknown; data: unknown };
+  proxy.dtype = t.dtype;
+  proxy.shape = Object.freeze([...t.shape]);
+  proxy.data = new Float32Array(0);
+  return proxy as unknown as Tensor;
+}
+
+/** Infers concrete types and folds constants; returns the env and the set of folded nodes. */
+export function foldGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueType>): { env: TypeEnv; folded: Set<Node> } {
+  const env = new TypeEnv();
+  for (const i of graph.inputs) env.define(i.name, inputTypes.get(i.name) ?? i);
+  for (const [name, t] of graph.initializers) {
+    if (!env.types.has(name)) {
+      env.types.set(name, { dtype: t.dtype, shape: t.shape });
+      env.values.set(name, t);
+    }
+  }
+  const folded = new Set<Node>();
+  for (const node of graph.topo) {
+    const outs = env.addNode(node);
+    const live = node.outputs.filter((o) => o !== '');
+    if (live.every((o) => env.values.has(o))) {
+      folded.add(node);
+      continue;
+    }
+    const def = opOf(node);
+    const ins = node.inputs.map((n) => (n === '' ? undefined : env.types.get(n)));
+    if (def.shapeOnly && ins.every((t) => !t || isStatic(t.shape))) {
+      const vals = runReference(node, ins.map((t) => (t ? shapeProxy(t as ValueType & { shape: ConcreteShape }) : undefined)));
+      node.outputs.forEach((o, k) => {
+        if (o !== '' && vals[k]) {
+          env.types.set(o, outs[k]!);
+          env.values.set(o, vals[k]!);
+        }
+      });
+      folded.add(node);
+    }
+  }
+  return { env, folded };
+}
+
+interface SlotPool {
+  bytes: number[];
+  free: number[];
+}
+
+function takeSlot(pool: SlotPool, bytes: number): number {
+  let best = -1;
+  for (let k = 0; k < pool.free.length; k++) {
+    const s = pool.free[k]!;
+    if (pool.bytes[s]! >= bytes && (best < 0 || pool.bytes[s]! < pool.bytes[pool.free[best]!]!)) best = k;
+  }
+  if (best >= 0 && pool.bytes[pool.free[best]!]! <= bytes * 2) return pool.free.splice(best, 1)[0]!;
+  pool.bytes.push(bytes);
+  return pool.bytes.length - 1;
+}
+
+/** Plans a graph for concrete input types (graph inputs' names → concrete types). */
+export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueType>, opts: PlanOptions): ExecPlan {
+  const { env, folded } = foldGraph(graph, inputTypes);
+  const typeOf = (name: string, where: string): GpuTensorInfo => {
+    const t = env.types.get(name);
+    if (!t) throw new ShapeError(`${where}: value '${name}' has no type`, where);
+    if (!isStatic(t.shape)) {
+      throw new UnsupportedOpError(
+        [{ op: graph.producerNode(name)?.op ?? 'input', nodes: [graph.producerNode(name)?.name ?? name] }],
+        `value '${name}' has a data-dependent shape ${formatShape(t.shape)}, which the WebGPU backend cannot plan`,
+      );
+    }
+    return { dtype: t.dtype, shape: t.shape, storage: storageOf(t.dtype, opts.f16), value: env.values.get(name) };
+  };
+
+  // 2. Needed nodes.
+  const needed = new Set<Node>();
+  const stack = graph.outputs.map((o) => o.name);
+  const seen = new Set<string>();
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    if (env.values.has(v)) continue;
+    const p = graph.producerNode(v);
+    if (!p || needed.has(p)) continue;
+    needed.add(p);
+    for (const i of p.inputs) if (i !== '') stack.push(i);
+  }
+  const order = graph.topo.filter((n) => needed.has(n) && !folded.has(n));
+
+  // 3. Kernel plans.
+  const missing = new Map<string, string[]>();
+  const plans: KernelPlan[] = [];
+  const infos: { ins: (GpuTensorInfo | undefined)[]; outs: GpuTensorInfo[] }[] = [];
+  for (const node of order) {
+    const def = opOf(node);
+    const kernel = kernelOf(def);
+    const ins = node.inputs.map((n) => (n === '' ? undefined : typeOf(n, node.name)));
+    const outs = node.outputs.map((n) => (n === '' ? { dtype: 'float32' as const, shape: [0], storage: 'f32' as const } : typeOf(n, node.name)));
+    infos.push({ ins, outs });
+    if (!kernel) {
+      const key = node.domain ? `${node.domain}::${node.op}` : node.op;
+      missing.set(key, [...(missing.get(key) ?? []), node.name]);
+      plans.push({ dispatches: [] });
+      continue;
+    }
+    const attrs = opContext(def, node).attrs;
+    plans.push(kernel.plan({ node: node.name, attrs, inputs: ins, outputs: outs, limits: opts.limits, f16: opts.f16, subgroups: opts.subgroups }));
+  }
+  if (missing.size > 0) {
+    throw new UnsupportedOpError([...missing].map(([op, nodes]) => ({ op, nodes })), 'no WebGPU kernel (there is no CPU fallback at run time)');
+  }
+
+  // 4. Slots.
+  const pool: SlotPool = { bytes: [], free: [] };
+  const slotOf = new Map<string, number>();
+  const refs = new Map<number, number>();
+  const pinned = new Set<number>();
+  const constants: { slot: number; tensor: Tensor; name: string }[] = [];
+  const lastUse = new Map<string, number>();
+  order.forEach((n, i) => n.inputs.forEach((v) => v !== '' && lastUse.set(v, i)));
+  const outputNames = new Set(graph.outputs.map((o) => o.name));
+  for (const o of outputNames) lastUse.set(o, Infinity);
+  const checkSize = (name: string, bytes: number, where: string): void => {
+    const max = Math.min(opts.limits.maxStorageBufferBindingSize, opts.maxBufferSize);
+    if (bytes > max) {
+      throw new LimitError(`${where}: tensor '${name}' needs ${bytes} bytes, more than this device's maxStorageBufferBindingSize ${max}`, name);
+    }
+  };
+  const pin = (name: string, info: GpuTensorInfo, where: string): number => {
+    const bytes = bufferBytes(sizeOf(info.shape), info.storage);
+    checkSize(name, bytes, where);
+    pool.bytes.push(bytes);
+    const s = pool.bytes.length - 1;
+    pinned.add(s);
+    slotOf.set(name, s);
+    return s;
+  };
+  const inputs: PlannedValue[] = graph.inputs.map((i) => {
+    const info = typeOf(i.name, i.name);
+    return { name: i.name, dtype: info.dtype, shape: info.shape, storage: info.storage, slot: pin(i.name, info, `input '${i.name}'`) };
+  });
+  const slotForRead = (name: string, where: string): number => {
+    const s = slotOf.get(name);
+    if (s !== undefined) return s;
+    const value = env.values.get(name) ?? graph.initializers.get(name);
+    if (!value) throw new ShapeError(`${where}: value '${name}' is not available on the GPU`, where);
+    const slot = pin(name, { dtype: value.dtype, shape: value.shape, storage: storageOf(value.dtype, opts.f16) }, where);
+    constants.push({ slot, tensor: value, name });
+    return slot;
+  };
+  const release = (name: string): void => {
+    const s = slotOf.get(name);
+    if (s === undefined || pinned.has(s)) return;
+    const r = (refs.get(s) ?? 1) - 1;
+    refs.set(s, r);
+    if (r === 0) pool.free.push(s);
+  };
+
+  const dispatches: PlannedDispatch[] = [];
+  order.forEach((node, idx) => {
+    const plan = plans[idx]!;
+    const { outs } = infos[idx]!;
+    const inSlots = node.inputs.map((n) => (n === '' ? -1 : slotForRead(n, node.name)));
+    const outSlots = node.outputs.map((name, k) => {
+      if (name === '') return -1;
+      if (k === 0 && plan.aliasOf !== undefined) {
+        const s = inSlots[plan.aliasOf]!;
+        slotOf.set(name, s);
+        refs.set(s, (refs.get(s) ?? 1) + 1);
+        if (outputNames.has(name)) pinned.add(s);
+        return s;
+      }
+      const info = outs[k]!;
+      if (outputNames.has(name)) return pin(name, info, `node '${node.name}'`);
+      const bytes = bufferBytes(sizeOf(info.shape), info.storage);
+      checkSize(name, bytes, `node '${node.name}'`);
+      const s = takeSlot(pool, bytes);
+      slotOf.set(name, s);
+      refs.set(s, 1);
+      return s;
+    });
+    const scratch = (plan.scratch ?? []).map((bytes) => takeSlot(pool, Math.max(4, Math.ceil(bytes / 4) * 4)));
+    for (const d of plan.dispatches) {
+      if (d.workgroups.some((w) => w === 0)) continue;
+      const slots = d.bindings.map((b) => {
+        const s = b.kind === 'input' ? inSlots[b.index] : b.kind === 'output' ? outSlots[b.index] : scratch[b.index];
+        if (s === undefined || s < 0) throw new ShapeError(`${node.name}: kernel ${d.label} binds missing ${b.kind} #${b.index}`, node.name);
+        return s;
+      });
+      if (slots.length > opts.limits.maxStorageBuffersPerShaderStage) {
+        throw new LimitError(`${node.name}: kernel ${d.label} needs ${slots.length} storage buffers, the device allows ${opts.limits.maxStorageBuffersPerShaderStage}`, node.name);
+      }
+      const kinds: BindingKind[] = d.bindings.map((b) => (b.kind === 'input' ? 'read' : 'rw'));
+      if (d.uniforms) kinds.push('uniform');
+      dispatches.push({
+        shader: d.shader,
+        entryPoint: d.entryPoint ?? 'main',
+        kinds,
+        slots,
+        ...(d.uniforms ? { uniforms: d.uniforms } : {}),
+        workgroups: d.workgroups,
+        label: d.label,
+        node: node.name,
+        op: node.op,
+      });
+    }
+    pool.free.push(...scratch);
+    for (const v of new Set(node.inputs)) if (v !== '' && lastUse.get(v) === idx) release(v);
+    node.outputs.forEach((o) => {
+      if (o !== '' && !lastUse.has(o)) release(o);
+    });
+  });
+
+  const outputs: PlannedValue[] = graph.outputs.map((o) => {
+    const info = typeOf(o.name, o.name);
+    const constant = env.values.get(o.name) ?? graph.initializers.get(o.name);
+    const slot = slotOf.get(o.name);
+    const base = { name: o.name, dtype: info.dtype, shape: info.shape, storage: info.storage };
+    if (slot !== undefined) return { ...base, slot };
+    if (constant) return { ...base, constant };
+    throw new ShapeError(`graph output '${o.name}' was not planned`, o.name);
+  });
+  return { slotBytes: pool.bytes, inputs, outputs, constants, dispatches, folded: folded.size };
+}

@@ -1,0 +1,285 @@
+/// <reference types="@webgpu/types" />
+/**
+ * A compiled WebGPU program. Plans (plan.ts) are made once per set of concrete
+ * input shapes and cached; *realizing* a plan creates its buffers, uploads its
+ * constants, creates every pipeline in parallel (createComputePipelineAsync, shared
+ * per device) and records bind groups. `run()` then uploads the feeds, encodes one
+ * command buffer, submits once and reads back only the outputs.
+ *
+ * Concurrency: run() calls are serialized on an internal promise queue (a plan's
+ * buffers are reused by every run).
+ *
+ * Device loss: the program watches `device.lost`. After loss every run() (and
+ * prepare()) rejects with a {@link DeviceLostError} carrying the reason; the program
+ * cannot recover — compile a new one on a new device.
+ */
+import { DeviceLostError, ExecutionError, InputError } from '../../graph/errors.js';
+import { checkFeeds } from '../../graph/feeds.js';
+import type { Graph } from '../../graph/graph.js';
+import type { ValueType } from '../../graph/op.js';
+import type { Tensor } from '../../graph/tensor.js';
+import { GpuTensor, GPU_TENSOR_USAGE } from './gpu-tensor.js';
+import type { KernelLimits } from './kernel.js';
+import { getPipeline, pipelineCacheSize } from './pipelines.js';
+import { planGraph, type ExecPlan } from './plan.js';
+import { fromStorage, toStorage } from './storage.js';
+
+/** A feed: a CPU tensor or a GPU-resident one. */
+export type Feed = Tensor | GpuTensor;
+
+/** Options of {@link WebGpuProgram.run}. */
+export interface RunOptions {
+  /** Return outputs as {@link GpuTensor}s (new buffers the caller owns) instead of reading them back. */
+  readonly outputsOnGpu?: boolean;
+}
+
+/** GPU time of one dispatch of the last profiled run. */
+export interface WebGpuProfileEntry {
+  readonly node: string;
+  readonly op: string;
+  readonly label: string;
+  /** GPU nanoseconds between the start and end of the dispatch's compute pass. */
+  readonly ns: number;
+}
+
+interface Realized {
+  readonly plan: ExecPlan;
+  readonly buffers: GPUBuffer[];
+  readonly pipelines: GPUComputePipeline[];
+  readonly bindGroups: GPUBindGroup[];
+  readonly readback: Map<number, GPUBuffer>;
+  readonly uniformBuffers: GPUBuffer[];
+  readonly query?: { set: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer };
+}
+
+/** The device limits kernels see (workgroup invocations capped at 256 for portability). */
+export function kernelLimits(device: GPUDevice): KernelLimits {
+  const l = device.limits;
+  return {
+    maxComputeInvocationsPerWorkgroup: Math.min(256, l.maxComputeInvocationsPerWorkgroup),
+    maxComputeWorkgroupSizeX: Math.min(256, l.maxComputeWorkgroupSizeX),
+    maxComputeWorkgroupSizeY: Math.min(256, l.maxComputeWorkgroupSizeY),
+    maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+  };
+}
+
+/** A graph compiled for one GPU device. Create with `compileWebGpu()`. */
+export class WebGpuProgram {
+  private readonly plans = new Map<string, Promise<Realized>>();
+  private current: Realized | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private lostReason: string | undefined;
+  private released = false;
+  /** True when the device has shader-f16 (float16 tensors are stored as f16). */
+  readonly f16: boolean;
+  /** Per-dispatch GPU times of the last run, when compiled with `profile` and the device has timestamp-query. */
+  lastProfile: WebGpuProfileEntry[] = [];
+
+  /** @internal use compileWebGpu(). */
+  constructor(
+    readonly graph: Graph,
+    readonly device: GPUDevice,
+    private readonly opts: { profile?: boolean; label?: string } = {},
+  ) {
+    this.f16 = device.features.has('shader-f16');
+    void device.lost.then((info) => {
+      this.lostReason = `${info.reason}: ${info.message}`;
+    });
+  }
+
+  /** Number of dispatches per run of the most recently prepared plan. */
+  get dispatchCount(): number { return this.current?.plan.dispatches.length ?? 0; }
+  /** Number of distinct pipelines the most recently prepared plan uses. */
+  get pipelineCount(): number { return new Set(this.current?.pipelines ?? []).size; }
+  /** Pipelines cached on this device across all programs. */
+  get devicePipelineCount(): number { return pipelineCacheSize(this.device); }
+  /** The generated WGSL of each dispatch of the most recently prepared plan, in order. */
+  get shaders(): string[] { return this.current?.plan.dispatches.map((d) => d.shader) ?? []; }
+  /** The most recently prepared plan (pure data), for inspection. */
+  get plan(): ExecPlan | undefined { return this.current?.plan; }
+
+  private checkAlive(): void {
+    if (this.lostReason !== undefined) throw new DeviceLostError(`the WebGPU device was lost (${this.lostReason}); compile the graph again on a new device`);
+    if (this.released) throw new ExecutionError('this WebGPU program was released');
+  }
+
+  /**
+   * Plans and realizes the program for concrete input types (graph input name →
+   * {dtype, shape}); cached per shape set. Runs call it themselves.
+   */
+  async prepare(types: Readonly<Record<string, Pick<ValueType, 'dtype'> & { shape: readonly number[] }>>): Promise<void> {
+    this.current = await this.realize(types);
+  }
+
+  private realize(types: Readonly<Record<string, Pick<ValueType, 'dtype'> & { shape: readonly number[] }>>): Promise<Realized> {
+    this.checkAlive();
+    checkFeeds(this.graph, types);
+    const key = this.graph.inputs.map((i) => `${types[i.name]!.dtype}[${types[i.name]!.shape.join(',')}]`).join(';');
+    let p = this.plans.get(key);
+    if (!p) {
+      const map = new Map<string, ValueType>(this.graph.inputs.map((i) => [i.name, { dtype: types[i.name]!.dtype, shape: types[i.name]!.shape }]));
+      const plan = planGraph(this.graph, map, {
+        limits: kernelLimits(this.device),
+        f16: this.f16,
+        subgroups: this.device.features.has('subgroups'),
+        maxBufferSize: this.device.limits.maxBufferSize,
+      });
+      p = this.build(plan);
+      this.plans.set(key, p);
+      p.catch(() => this.plans.delete(key));
+    }
+    return p;
+  }
+
+  private async build(plan: ExecPlan): Promise<Realized> {
+    const device = this.device;
+    const usage = GPU_TENSOR_USAGE();
+    const pipelines = await Promise.all(
+      plan.dispatches.map((d) => getPipeline(device, d.shader, d.entryPoint, d.kinds, `node '${d.node}' (${d.op}, ${d.label})`)),
+    );
+    const buffers = plan.slotBytes.map((size, k) => device.createBuffer({ size, usage, label: `kiln-slot-${k}` }));
+    for (const c of plan.constants) device.queue.writeBuffer(buffers[c.slot]!, 0, toStorage(c.tensor, this.f16, c.name));
+    const uniformBuffers: GPUBuffer[] = [];
+    const bindGroups = plan.dispatches.map((d, k) => {
+      const entries: GPUBindGroupEntry[] = d.slots.map((s, binding) => ({ binding, resource: { buffer: buffers[s]! } }));
+      if (d.uniforms) {
+        const ub = device.createBuffer({ size: d.uniforms.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+        device.queue.writeBuffer(ub, 0, d.uniforms);
+        uniformBuffers.push(ub);
+        entries.push({ binding: d.slots.length, resource: { buffer: ub } });
+      }
+      return device.createBindGroup({ layout: pipelines[k]!.getBindGroupLayout(0), entries });
+    });
+    const readback = new Map<number, GPUBuffer>();
+    for (const o of plan.outputs) {
+      if (o.slot !== undefined && !readback.has(o.slot)) {
+        readback.set(o.slot, device.createBuffer({ size: plan.slotBytes[o.slot]!, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+      }
+    }
+    let query: Realized['query'];
+    if (this.opts.profile && device.features.has('timestamp-query') && plan.dispatches.length > 0) {
+      const count = plan.dispatches.length * 2;
+      query = {
+        set: device.createQuerySet({ type: 'timestamp', count }),
+        resolve: device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
+        read: device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+      };
+    }
+    return { plan, buffers, pipelines, bindGroups, readback, uniformBuffers, ...(query ? { query } : {}) };
+  }
+
+  /**
+   * Runs the graph. Feeds are CPU tensors or GpuTensors; outputs are CPU tensors,
+   * or GpuTensors with `outputsOnGpu`. Calls are serialized.
+   * @throws InputError for bad feeds, LimitError for int64 values outside i32,
+   *   DeviceLostError after device loss.
+   */
+  run(feeds: Readonly<Record<string, Feed>>, opts: RunOptions = {}): Promise<Record<string, Tensor | GpuTensor>> {
+    const job = this.queue.then(() => this.runNow(feeds, opts));
+    this.queue = job.catch(() => undefined);
+    return job;
+  }
+
+  private async runNow(feeds: Readonly<Record<string, Feed>>, opts: RunOptions): Promise<Record<string, Tensor | GpuTensor>> {
+    this.checkAlive();
+    const r = await this.realize(feeds);
+    this.current = r;
+    const { plan, buffers } = r;
+    const device = this.device;
+    const enc = device.createCommandEncoder({ label: this.opts.label ?? 'kiln' });
+    for (const inp of plan.inputs) {
+      const f = feeds[inp.name]!;
+      if (f instanceof GpuTensor) {
+        if (f.device !== device) throw new InputError(`input '${inp.name}' is a GPU tensor of another device`, inp.name);
+        if (f.byteLength > 0 && f.size > 0) enc.copyBufferToBuffer(f.buffer, 0, buffers[inp.slot!]!, 0, f.byteLength);
+      } else if (f.size > 0) {
+        device.queue.writeBuffer(buffers[inp.slot!]!, 0, toStorage(f, this.f16, `input '${inp.name}'`));
+      }
+    }
+    device.pushErrorScope('validation');
+    if (r.query) {
+      plan.dispatches.forEach((d, k) => {
+        const pass = enc.beginComputePass({ timestampWrites: { querySet: r.query!.set, beginningOfPassWriteIndex: 2 * k, endOfPassWriteIndex: 2 * k + 1 } });
+        pass.setPipeline(r.pipelines[k]!);
+        pass.setBindGroup(0, r.bindGroups[k]!);
+        pass.dispatchWorkgroups(...d.workgroups);
+        pass.end();
+      });
+      enc.resolveQuerySet(r.query.set, 0, plan.dispatches.length * 2, r.query.resolve, 0);
+      enc.copyBufferToBuffer(r.query.resolve, 0, r.query.read, 0, plan.dispatches.length * 16);
+    } else if (plan.dispatches.length > 0) {
+      const pass = enc.beginComputePass();
+      plan.dispatches.forEach((d, k) => {
+        pass.setPipeline(r.pipelines[k]!);
+        pass.setBindGroup(0, r.bindGroups[k]!);
+        pass.dispatchWorkgroups(...d.workgroups);
+      });
+      pass.end();
+    }
+    const gpuOut = new Map<string, GpuTensor>();
+    if (opts.outputsOnGpu) {
+      for (const o of plan.outputs) {
+        if (o.slot === undefined) continue;
+        const bytes = plan.slotBytes[o.slot]!;
+        const buf = device.createBuffer({ size: bytes, usage: GPU_TENSOR_USAGE() });
+        enc.copyBufferToBuffer(buffers[o.slot]!, 0, buf, 0, bytes);
+        gpuOut.set(o.name, new GpuTensor(device, o.dtype, o.shape, buf, this.f16));
+      }
+    } else {
+      for (const [slot, rb] of r.readback) enc.copyBufferToBuffer(buffers[slot]!, 0, rb, 0, plan.slotBytes[slot]!);
+    }
+    device.queue.submit([enc.finish()]);
+    const err = await device.popErrorScope();
+    if (err) throw new ExecutionError(`WebGPU validation error while running: ${err.message}`);
+
+    const result: Record<string, Tensor | GpuTensor> = {};
+    const bytesBySlot = new Map<number, ArrayBuffer>();
+    try {
+      if (!opts.outputsOnGpu) {
+        await Promise.all([...r.readback].map(async ([slot, rb]) => {
+          await rb.mapAsync(GPUMapMode.READ);
+          bytesBySlot.set(slot, rb.getMappedRange().slice(0));
+          rb.unmap();
+        }));
+      }
+      if (r.query) {
+        await r.query.read.mapAsync(GPUMapMode.READ);
+        const ts = new BigUint64Array(r.query.read.getMappedRange().slice(0));
+        r.query.read.unmap();
+        this.lastProfile = plan.dispatches.map((d, k) => ({ node: d.node, op: d.op, label: d.label, ns: Number(ts[2 * k + 1]! - ts[2 * k]!) }));
+      }
+    } catch (e) {
+      this.checkAlive();
+      throw new ExecutionError(`reading WebGPU results failed: ${(e as Error).message}`);
+    }
+    this.checkAlive();
+    for (const o of plan.outputs) {
+      if (o.slot === undefined) {
+        result[o.name] = opts.outputsOnGpu ? GpuTensor.upload(device, o.constant!, o.name) : o.constant!;
+      } else if (opts.outputsOnGpu) {
+        result[o.name] = gpuOut.get(o.name)!;
+      } else {
+        result[o.name] = fromStorage(bytesBySlot.get(o.slot)!, o.dtype, o.shape, this.f16);
+      }
+    }
+    return result;
+  }
+
+  /** Frees every buffer of every cached plan (pipelines stay cached on the device). */
+  release(): void {
+    this.released = true;
+    for (const p of this.plans.values()) {
+      void p.then((r) => {
+        for (const b of r.buffers) b.destroy();
+        for (const b of r.readback.values()) b.destroy();
+        for (const b of r.uniformBuffers) b.destroy();
+        r.query?.set.destroy();
+      }, () => undefined);
+    }
+    this.plans.clear();
+    this.current = undefined;
+  }
+}

@@ -1,0 +1,65 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Helpers for WebGPU op tests: seeded random tensors, and a check that runs one
+ * graph on the CPU reference backend and on WebGPU and compares every output
+ * (dtype, shape, values within a tolerance; NaN equals NaN).
+ */
+import { expect } from 'chai';
+import { compileCpu } from '../../src/backends/cpu/index.js';
+import { compileWebGpu } from '../../src/backends/webgpu/index.js';
+import type { DType } from '../../src/graph/dtype.js';
+import { isFloat } from '../../src/graph/dtype.js';
+import type { Graph } from '../../src/graph/graph.js';
+import { Tensor } from '../../src/graph/tensor.js';
+
+/** A small deterministic PRNG (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A random tensor: floats in [lo, hi), integers in [lo, hi], bool 0/1. */
+export function randomTensor(dtype: DType, shape: readonly number[], seed = 1, lo = -2, hi = 2): Tensor {
+  const r = rng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const vals = Array.from({ length: n }, () => {
+    if (dtype === 'bool') return r() < 0.5 ? 0 : 1;
+    if (isFloat(dtype)) return lo + (hi - lo) * r();
+    return Math.floor(lo + (hi - lo + 1) * r());
+  });
+  return Tensor.from(dtype, shape, vals);
+}
+
+/** Asserts two tensors are equal in dtype and shape, and in values within `tol` (relative to magnitude). */
+export function expectClose(got: Tensor, want: Tensor, tol: number, what: string): void {
+  expect(got.dtype, `${what} dtype`).to.equal(want.dtype);
+  expect([...got.shape], `${what} shape`).to.deep.equal([...want.shape]);
+  let bad = 0;
+  let first = '';
+  for (let i = 0; i < want.size; i++) {
+    const a = got.data[i]!;
+    const b = want.data[i]!;
+    const ok = (Number.isNaN(a) && Number.isNaN(b)) || a === b || Math.abs(a - b) <= tol * Math.max(1, Math.abs(b));
+    if (!ok) {
+      if (!bad) first = `element ${i}: got ${a}, want ${b}`;
+      bad++;
+    }
+  }
+  expect(bad, `${what}: ${bad} of ${want.size} elements differ (${first})`).to.equal(0);
+}
+
+/** Runs `graph` on the CPU reference and on WebGPU with the same feeds and compares all outputs. */
+export async function compareWithCpu(device: GPUDevice, graph: Graph, feeds: Record<string, Tensor>, tol = 1e-5): Promise<Record<string, Tensor>> {
+  const want = compileCpu(graph).run(feeds);
+  const prog = await compileWebGpu(graph, { device });
+  const got = (await prog.run(feeds)) as Record<string, Tensor>;
+  for (const [name, t] of Object.entries(want)) expectClose(got[name]!, t, tol, `${graph.name}/${name}`);
+  prog.release();
+  return got;
+}

@@ -6,6 +6,7 @@ import { installOpMethods } from '../builder.js';
 import { binaryOps } from './binary.js';
 import { constantOps } from './constant.js';
 import { convOps } from './conv.js';
+import { fusedOps } from './fused.js';
 import { gatherOps } from './gather.js';
 import { matmulOps } from './matmul.js';
 import { miscOps } from './misc.js';
@@ -34,6 +35,7 @@ export const OPS = {
   ...gatherOps,
   ...resizeOps,
   ...miscOps,
+  ...fusedOps,
 } as const;
 
 installOpMethods();

@@ -1,0 +1,72 @@
+/**
+ * Constant folding and shape-arithmetic folding.
+ *
+ * Algorithm: one walk in topological order over a working copy of the graph.
+ * - A Constant node becomes an initializer of the same name.
+ * - A node whose inputs are all constants is run with its CPU reference
+ *   (runReference) and its outputs become initializers of the same names — unless
+ *   an output has more than `foldLimit` elements and more elements than all its
+ *   inputs together (Expand/Tile/ConstantOfShape/Range of a large size): folding must
+ *   never inflate the model.
+ * - A shape-only op (op flag `shapeOnly`: Shape, Size) whose data input has a static
+ *   shape is evaluated from the shape alone, so Shape→Gather→Concat→Reshape chains
+ *   collapse into constants as the walk goes on (each folded value feeds the next).
+ * Invariants: value names are kept (readers are untouched); ops without a CPU
+ * reference and Fused nodes are left alone; errors from a reference leave the node
+ * unfolded (the graph must still run and report the error at run time).
+ */
+import { KilnError } from '../graph/errors.js';
+import type { Graph } from '../graph/graph.js';
+import { opOf } from '../graph/infer.js';
+import { runReference } from '../graph/reference.js';
+import { isStatic, sizeOf } from '../graph/shape.js';
+import { Tensor } from '../graph/tensor.js';
+import { GraphEditor } from './editor.js';
+import type { Pass } from './pass-manager.js';
+
+/** Default cap on the element count of a folded value that is larger than its inputs. */
+export const DEFAULT_FOLD_LIMIT = 65536;
+
+/** Largest tensor allocated to stand in for a value whose shape alone a shape-only op reads. */
+const SHAPE_PROBE_LIMIT = 1 << 24;
+
+/** Folds constants in a graph (see file comment). */
+export function foldConstants(g: Graph, foldLimit = DEFAULT_FOLD_LIMIT): Graph {
+  const ed = new GraphEditor(g);
+  for (const n of g.topo) {
+    const def = opOf(n);
+    if (n.op === 'Fused' || (!def.cpu && !def.expr)) continue;
+    let ins: (Tensor | undefined)[] | undefined;
+    if (def.shapeOnly) {
+      const t = ed.typeOf(n.inputs[0]!);
+      if (!isStatic(t.shape) || sizeOf(t.shape) > SHAPE_PROBE_LIMIT) continue;
+      ins = [ed.constantOf(n.inputs[0]!) ?? new Tensor(t.dtype, t.shape)];
+    } else {
+      ins = n.inputs.map((v) => (v === '' ? undefined : ed.constantOf(v)));
+      if (n.inputs.some((v, i) => v !== '' && !ins![i])) continue;
+    }
+    const outs = n.outputs.map((o) => (o === '' ? undefined : ed.typeOf(o)));
+    const inElems = ins.reduce((s, t) => s + (t?.size ?? 0), 0);
+    const tooBig = outs.some((t) => t && (!isStatic(t.shape) || (sizeOf(t.shape) > foldLimit && sizeOf(t.shape) > inElems)));
+    if (tooBig) continue;
+    let results: Tensor[];
+    try {
+      results = runReference(n, ins);
+    } catch (e) {
+      if (e instanceof KilnError) continue;
+      throw e;
+    }
+    if (results.some((t, i) => n.outputs[i] !== '' && n.outputs[i] !== undefined && t.size > foldLimit && t.size > inElems)) continue;
+    ed.removeNode(n);
+    n.outputs.forEach((o, i) => {
+      if (o !== '' && results[i]) ed.initializers.set(o, results[i]!);
+    });
+  }
+  if (ed.edits === 0) return g;
+  return ed.finish();
+}
+
+/** The constant-folding pass. */
+export function foldConstantsPass(): Pass {
+  return { name: 'fold-constants', level: 1, run: (g, ctx) => foldConstants(g, ctx.options.foldLimit ?? DEFAULT_FOLD_LIMIT) };
+}

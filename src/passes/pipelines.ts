@@ -1,0 +1,31 @@
+/**
+ * The standard pipelines. O1 (cleanup) repeats constant and shape folding,
+ * simplification, BatchNorm folding and CSE until nothing changes. O2 adds
+ * recognition of GELU / LayerNorm / attention, then epilogue and elementwise
+ * fusion, then a last DCE. Epilogues are fused before elementwise groups so a
+ * bias-activation chain joins its MatMul/Conv instead of forming its own kernel.
+ */
+import type { Graph } from '../graph/graph.js';
+import { csePass, dcePass } from './cse.js';
+import { foldBatchNormPass } from './fold-batchnorm.js';
+import { foldConstantsPass } from './fold-constants.js';
+import { fuseElementwisePass } from './fuse-elementwise.js';
+import { fuseEpiloguePass } from './fuse-epilogue.js';
+import { runPipeline, sequential, untilFixed, type OptimizeReport, type Pass, type PassOptions } from './pass-manager.js';
+import { attentionPass, recognizePass } from './recognize.js';
+import { simplifyPass } from './simplify.js';
+
+/** The O1 cleanup passes, repeated to a fixed point. */
+export function cleanupPipeline(): Pass {
+  return untilFixed(sequential('cleanup', [foldConstantsPass(), simplifyPass, foldBatchNormPass, csePass, dcePass], 1));
+}
+
+/** Every pass of the O2 pipeline, in order (each pass declares its own level). */
+export function defaultPasses(): Pass[] {
+  return [cleanupPipeline(), recognizePass, attentionPass, cleanupPipeline(), fuseEpiloguePass, fuseElementwisePass, dcePass];
+}
+
+/** Optimizes a graph at a level (default O2); returns the new graph and a report of every pass. */
+export function optimize(graph: Graph, options: PassOptions = {}): { graph: Graph; report: OptimizeReport } {
+  return runPipeline(graph, defaultPasses(), options);
+}

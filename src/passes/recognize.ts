@@ -1,0 +1,140 @@
+/**
+ * Recognition of decomposed high-level ops (pattern rewrites):
+ * - GELU, erf form x·0.5·(1 + erf(x/√2)) in its three Mul groupings (and x·(1/√2)
+ *   for the division), and tanh form 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+ *   → the registry's `Gelu` (approximate 'none' / 'tanh');
+ * - LayerNorm as exported at opset 13: ReduceMean → Sub → Pow(2) → ReduceMean →
+ *   Add(ε) → Sqrt → Div → Mul(γ) → Add(β) over trailing axes → `LayerNormalization`;
+ * - scaled-dot-product attention: MatMul(Q, Kᵀ) → elementwise chain (scale, mask,
+ *   Where) → Softmax(last axis) → MatMul(·, V) → one `Fused` node of kind 'attention'
+ *   holding those nodes.
+ * Invariants: interior nodes of a match have no outside readers (the rewriter checks
+ * it), so nothing is computed twice; constants must match within 1e-6 (relative) for
+ * scalars and 1e-4 for √2-type constants; a rule declines (returns undefined) when the
+ * target op is not registered or rejects the types.
+ */
+import { KilnError } from '../graph/errors.js';
+import type { Node } from '../graph/graph.js';
+import { findOp } from '../graph/op.js';
+import { tensorInts, type Tensor } from '../graph/tensor.js';
+import { buildGroup, isElementwise } from './fusion-util.js';
+import type { Pass } from './pass-manager.js';
+import { P, rewrite, rule, RuleSet, type Match, type MatchEnv, type Pattern, type Rewriter } from './rewriter.js';
+
+const near = (t: Tensor, x: number, tol: number): boolean =>
+  t.size >= 1 && t.size <= 64 && Array.from(t.data as ArrayLike<number>).every((v) => Math.abs(v - x) <= tol * Math.max(1, Math.abs(x)));
+const C = { comm: { commutative: true } } as const;
+
+/** x/√2 or x·(1/√2). */
+const scaledX: Pattern = P.op(['Div', 'Mul'], [P.any('x'), P.any('k')], {
+  where: (n: Node, env: MatchEnv) => {
+    const k = env.constantOf(n.inputs[1]!);
+    return !!k && near(k, n.op === 'Div' ? Math.SQRT2 : Math.SQRT1_2, 1e-4);
+  },
+});
+const erfPart: Pattern = P.op('Add', [P.op('Erf', [scaledX]), P.scalar(1)], C.comm);
+
+const cubic: Pattern = P.op('Add', [P.any('x'), P.op('Mul', [P.op('Pow', [P.any('x'), P.scalar(3)]), P.const('c', (t) => near(t, 0.044715, 1e-4))], C.comm)], C.comm);
+const tanhPart: Pattern = P.op('Add', [P.op('Tanh', [P.op('Mul', [cubic, P.const('s', (t) => near(t, Math.sqrt(2 / Math.PI), 1e-4))], C.comm)]), P.scalar(1)], C.comm);
+
+/** The three ways an exporter groups x · 0.5 · inner. */
+function halfProduct(inner: Pattern): Pattern[] {
+  return [
+    P.op('Mul', [P.op('Mul', [P.any('x'), inner], C.comm), P.scalar(0.5)], C.comm),
+    P.op('Mul', [P.op('Mul', [P.any('x'), P.scalar(0.5)], C.comm), inner], C.comm),
+    P.op('Mul', [P.any('x'), P.op('Mul', [inner, P.scalar(0.5)], C.comm)], C.comm),
+  ];
+}
+
+function gelu(approximate: 'none' | 'tanh') {
+  return (m: Match, rw: Rewriter): readonly string[] | undefined => {
+    if (!findOp('Gelu')) return undefined;
+    return tryNode(() => rw.node('Gelu', [m.values['x']!], approximate === 'none' ? {} : { approximate }));
+  };
+}
+
+function tryNode(f: () => string[]): string[] | undefined {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof KilnError) return undefined;
+    throw e;
+  }
+}
+
+/** The reduced axes of a ReduceMean (attribute or constant input), or undefined. */
+function reduceAxes(n: Node, env: { constantOf(v: string): Tensor | undefined }): number[] | undefined {
+  const a = n.attrs['axes'] as readonly number[] | undefined;
+  if (a) return [...a];
+  const t = n.inputs[1] ? env.constantOf(n.inputs[1]) : undefined;
+  return t ? tensorInts(t) : undefined;
+}
+
+const meanOf = (x: Pattern, as: string): Pattern => P.op('ReduceMean', [x], { as, where: (n) => (n.attrs['keepdims'] ?? 1) === 1 });
+const layerNormPattern = P.op('Add', [
+  P.op('Mul', [
+    P.op('Div', [
+      P.op('Sub', [P.any('x'), meanOf(P.any('x'), 'mean1')], { as: 'sub' }),
+      P.op('Sqrt', [P.op('Add', [meanOf(P.op('Pow', [P.any('d'), P.scalar(2)]), 'mean2'), P.const('eps', (t) => t.size === 1)], C.comm)]),
+    ]),
+    P.const('gamma'),
+  ], C.comm),
+  P.const('beta'),
+], C.comm);
+
+function layerNorm(m: Match, rw: Rewriter): readonly string[] | undefined {
+  if (!findOp('LayerNormalization') || m.values['d'] !== m.nodes['sub']!.outputs[0]) return undefined;
+  const x = m.values['x']!;
+  const rank = rw.ed.typeOf(x).shape.length;
+  const norm = (axes: number[] | undefined) => axes?.map((a) => (a < 0 ? a + rank : a)).sort((p, q) => p - q);
+  const a1 = norm(reduceAxes(m.nodes['mean1']!, rw.ed));
+  const a2 = norm(reduceAxes(m.nodes['mean2']!, rw.ed));
+  if (!a1 || !a2 || a1.length === 0 || a1.join() !== a2.join()) return undefined;
+  if (!a1.every((a, i) => a === rank - a1.length + i)) return undefined;
+  const eps = rw.ed.constantOf(m.values['eps']!)!.data[0]!;
+  return tryNode(() => rw.node('LayerNormalization', [x, m.values['gamma']!, m.values['beta']!], { axis: a1[0]!, epsilon: eps }));
+}
+
+const attentionPattern = P.op('MatMul', [P.op('Softmax', [P.any('scores')], { as: 'softmax' }), P.any('v')]);
+
+function attention(m: Match, rw: Rewriter): readonly string[] | undefined {
+  const sm = m.nodes['softmax']!;
+  const rank = rw.ed.typeOf(sm.outputs[0]!).shape.length;
+  const axis = (sm.attrs['axis'] as number | undefined) ?? -1;
+  if (axis !== -1 && axis !== rank - 1) return undefined;
+  const chain: Node[] = [];
+  let v = m.values['scores']!;
+  let qk: Node | undefined;
+  for (;;) {
+    const p = rw.ed.producerOf(v);
+    if (!p || rw.ed.isOutput(v) || rw.ed.consumersOf(v).length !== 1) return undefined;
+    if (p.op === 'MatMul') { qk = p; break; }
+    if (!isElementwise(p)) return undefined;
+    const private_ = p.inputs.filter((i) => i !== '' && !rw.ed.constantOf(i) && rw.ed.consumersOf(i).length === 1);
+    const next = private_.find((i) => rw.ed.producerOf(i)?.op === 'MatMul') ?? private_.find((i) => {
+      const q = rw.ed.producerOf(i);
+      return !!q && isElementwise(q);
+    });
+    chain.push(p);
+    if (!next) return undefined;
+    v = next;
+  }
+  const members = [qk, ...chain.reverse(), sm, m.root];
+  const g = buildGroup(rw.ed, members, [m.root.outputs[0]!], m.root.name);
+  return rw.node('Fused', g.inputs, { kind: 'attention', graph: g.graph }, { types: g.types });
+}
+
+/** GELU and LayerNorm recognition rules. */
+export const recognizeRules: RuleSet = new RuleSet([
+  ...halfProduct(erfPart).map((p, i) => rule(`gelu-erf-${i}`, p as ReturnType<typeof P.op>, gelu('none'))),
+  ...halfProduct(tanhPart).map((p, i) => rule(`gelu-tanh-${i}`, p as ReturnType<typeof P.op>, gelu('tanh'))),
+  rule('layernorm', layerNormPattern, layerNorm),
+]);
+
+/** The attention recognition rule. */
+export const attentionRules: RuleSet = new RuleSet([rule('attention', attentionPattern, attention)]);
+
+/** Recognition of GELU and LayerNorm (O2). */
+export const recognizePass: Pass = { name: 'recognize', level: 2, run: (g) => rewrite(g, recognizeRules) };
+/** Recognition of scaled-dot-product attention (O2). */
+export const attentionPass: Pass = { name: 'fuse-attention', level: 2, run: (g) => rewrite(g, attentionRules) };

@@ -74,10 +74,16 @@ export function intPow(a: number, b: number): number {
   return Math.pow(a, b);
 }
 
-/** WGSL helpers. Each is emitted once per shader that uses it. */
+/**
+ * WGSL helpers. Each is emitted once per shader that uses it. NaN tests use the bits
+ * (`x != x` is folded away by some drivers), and NaN results come from a private
+ * variable (a NaN constant is a WGSL compile error).
+ */
 export const WGSL = {
-  nan: 'fn kiln_nan() -> f32 { return bitcast<f32>(0x7fc00000u); }',
   isnan: 'fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }',
+  /** asin/acos through atan2 (some drivers' asin/acos are off by 1e-4). */
+  asin: 'fn kiln_asin(x: f32) -> f32 { return atan2(x, sqrt((1.0 - x) * (1.0 + x))); }',
+  acos: 'fn kiln_acos(x: f32) -> f32 { return atan2(sqrt((1.0 - x) * (1.0 + x)), x); }',
   isinf: 'fn kiln_isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }',
   /** Rational approximation of erf on [-4, 4] (Eigen's generic_fast_erf_float), ±1 beyond. */
   erf: `fn kiln_erf(x0: f32) -> f32 {
@@ -96,15 +102,17 @@ export const WGSL = {
   q = fma(x2, q, -1.68282697438203e-03);
   q = fma(x2, q, -7.37332916720468e-03);
   q = fma(x2, q, -1.42647390514189e-02);
-  return select(p / q, x0, x0 != x0);
+  return select(p / q, x0, (bitcast<u32>(x0) & 0x7fffffffu) > 0x7f800000u);
 }`,
-  /** x^y for floats: integer exponents of negative bases get the right sign; NaN for other negative bases. */
-  powf: `fn kiln_powf(x: f32, y: f32) -> f32 {
+  /** x^y for floats: integer exponents of negative bases (and −0) get the right sign; NaN for other negative bases; 0^−y = ∞. */
+  powf: `var<private> kiln_powf_bits: vec2u = vec2u(0x7fc00000u, 0x7f800000u);
+fn kiln_powf(x: f32, y: f32) -> f32 {
   if (y == 0.0 || x == 1.0) { return 1.0; }
-  let r = pow(abs(x), y);
-  if (x >= 0.0) { return r; }
-  if (x < 0.0 && floor(y) == y) { return select(r, -r, abs(y) % 2.0 == 1.0); }
-  return bitcast<f32>(0x7fc00000u);
+  var r: f32;
+  if (x == 0.0) { r = select(0.0, bitcast<f32>(kiln_powf_bits.y), y < 0.0); } else { r = pow(abs(x), y); }
+  if ((bitcast<u32>(x) >> 31u) == 0u) { return r; }
+  if (floor(y) != y) { return select(bitcast<f32>(kiln_powf_bits.x), r, x == 0.0); }
+  return select(r, -r, abs(y) % 2.0 == 1.0);
 }`,
   /** x^y for integers by squaring; negative exponents give 0 except for bases ±1. */
   powi: `fn kiln_powi(x: i32, y: i32) -> i32 {

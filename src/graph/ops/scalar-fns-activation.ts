@@ -47,7 +47,7 @@ export const ACTIVATION_FNS = {
   /** softsign(x) = x / (1 + |x|) */
   softsign: helper('softsign', (x) => x / (1 + Math.abs(x)), 'x: f32', '  return x / (1.0 + abs(x));'),
   /** tanh, with the argument clamped to ±15 in WGSL (some drivers return NaN for large |x|). */
-  tanh: helper('tanh', Math.tanh, 'x: f32', `  return select(${tanhWgsl('x')}, x, x != x);`),
+  tanh: helper('tanh', Math.tanh, 'x: f32', `  return select(${tanhWgsl('x')}, x, (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u);`),
   /** thresholdedrelu(x, alpha) = x > alpha ? x : 0 */
   thresholdedrelu: fn('thresholdedrelu', (x, al) => (x > al! ? x : 0),
     ([x, al], _t, out) => `select(${out}(0), ${x}, ${x} > ${al})`),

@@ -48,8 +48,8 @@ const UNARY = {
   sin: builtin('sin', Math.sin),
   cos: builtin('cos', Math.cos),
   tan: builtin('tan', Math.tan),
-  asin: builtin('asin', Math.asin),
-  acos: builtin('acos', Math.acos),
+  asin: viaF32('asin', Math.asin, 'kiln_asin', WGSL.asin),
+  acos: viaF32('acos', Math.acos, 'kiln_acos', WGSL.acos),
   atan: builtin('atan', Math.atan),
   sinh: builtin('sinh', Math.sinh),
   cosh: builtin('cosh', Math.cosh),
@@ -113,9 +113,10 @@ const MISC = {
   cast: fn('cast', (a) => a, ([a], _t, out) => `${out}(${a})`),
   /** Conversion of floats to an integer dtype: truncation toward zero, NaN → 0 (no negative zero). */
   castint: fn('castint', (a) => (Number.isNaN(a) ? 0 : Math.trunc(a) + 0), ([a], [t], out) =>
-    (t === 'f32' || t === 'f16' ? `select(${out}(${a}), ${out}(0), ${a} != ${a})` : `${out}(${a})`)),
+    (t === 'f32' || t === 'f16' ? `select(${out}(${a}), ${out}(0), kiln_isnan(f32(${a})))` : `${out}(${a})`), WGSL.isnan),
   /** Conversion to bool: nonzero (NaN included) → 1. */
-  tobool: fn('tobool', (a) => (a !== 0 ? 1 : 0), ([a], [t]) => `u32(${a} != ${t}(0))`),
+  tobool: fn('tobool', (a) => (a !== 0 ? 1 : 0), ([a], [t]) =>
+    (t === 'f32' || t === 'f16' ? `u32((bitcast<u32>(f32(${a})) << 1u) != 0u)` : `u32(${a} != ${t}(0))`)),
 } as const;
 
 /** Scalar functions. */

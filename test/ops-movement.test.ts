@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { AttributeError, GraphBuilder, ShapeError, Tensor } from '../src/graph/index.js';
 import '../src/graph/ops/index.js';
 import { OPS } from '../src/graph/ops/index.js';
-import { f32, i64, iota, nodeTests, runNodeTest, runOp } from './ops-shape-onnxdata.js';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { NODE_DATA, f32, i64, iota, nodeTests, runModelTest, runNodeTest, runOp } from './ops-shape-onnxdata.js';
 
 const HUGE = 2 ** 63 - 1; // INT64_MAX as read from an int64 tensor
 const out = (op: string, ins: (Tensor | undefined)[], attrs: Record<string, unknown> = {}) => runOp(op, ins, attrs).outs[0]!;
@@ -155,4 +157,14 @@ describe('ops: movement family (ONNX node tests)', () => {
     'test_depthtospace', 'test_spacetodepth', 'test_tril', 'test_triu', 'test_reversesequence',
   ).filter((t) => !t.endsWith('_expanded'));
   for (const t of tests) it(t, () => runNodeTest(t));
+});
+
+describe('ops: movement/shape ops in old-opset PyTorch exports (pytorch-operator)', () => {
+  const root = path.join(NODE_DATA, '..', 'pytorch-operator');
+  // chunk: Split(split attr); index: Slice(attrs); pad: Pad(pads attr); repeat: Tile; view: Reshape.
+  const names = ['chunk', 'concat2', 'flatten', 'index', 'pad', 'permute2', 'repeat', 'repeat_dim_overflow', 'view'];
+  for (const n of names) {
+    const dir = path.join(root, `test_operator_${n}`);
+    if (existsSync(dir)) it(`test_operator_${n}`, () => runModelTest(dir));
+  }
 });

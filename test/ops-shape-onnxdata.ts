@@ -144,3 +144,46 @@ export const f32 = (shape: number[], v: number[]) => Tensor.from('float32', shap
 export const i64 = (shape: number[], v: number[]) => Tensor.from('int64', shape, v);
 /** Values 0..n-1 as float32 of a shape. */
 export const iota = (shape: number[]) => Tensor.from('float32', shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i));
+
+/**
+ * Runs a small multi-node ONNX test model (e.g. `pytorch-operator/test_operator_pad`):
+ * initializers become constants, graph inputs are fed from test_data_set_0, every
+ * node is applied in file order, and the outputs are compared within `tol`.
+ */
+export function runModelTest(dir: string, tol = 1e-4): void {
+  const model = onnx.ModelProto.decode(readFileSync(path.join(dir, 'model.onnx')));
+  const g = model.graph!;
+  const set = path.join(dir, 'test_data_set_0');
+  const files = readdirSync(set);
+  const load = (prefix: string) => files.filter((f) => f.startsWith(prefix)).sort((a, b) => parseInt(a.slice(prefix.length)) - parseInt(b.slice(prefix.length)))
+    .map((f) => decodeTensor(onnx.TensorProto.decode(readFileSync(path.join(set, f)))));
+  const ins = load('input_');
+  const outs = load('output_');
+  const b = new GraphBuilder(path.basename(dir));
+  const env = new Map<string, Sym>();
+  const inits = new Set((g.initializer ?? []).map((t) => t.name!));
+  for (const t of g.initializer ?? []) env.set(t.name!, b.constant(decodeTensor(t), { name: t.name! }));
+  const feeds: Record<string, Tensor> = {};
+  (g.input ?? []).filter((v) => !inits.has(v.name!)).forEach((v, i) => {
+    const t = ins[i]!;
+    feeds[v.name!] = t;
+    env.set(v.name!, b.input(v.name!, t.dtype, t.shape));
+  });
+  for (const node of g.node ?? []) {
+    const attrs: Record<string, unknown> = {};
+    for (const a of node.attribute ?? []) attrs[a.name!] = attrValue(a);
+    const res = b.apply(node.opType!, node.input!.map((n) => (n === '' ? undefined : env.get(n))), attrs as never, { outputs: node.output!.length });
+    node.output!.forEach((n, i) => env.set(n, res[i]!));
+  }
+  (g.output ?? []).forEach((o, i) => b.output(env.get(o.name!)!, `out${i}`));
+  const got = compileCpu(b.build()).run(feeds);
+  outs.forEach((want, i) => {
+    const t = got[`out${i}`]!;
+    expect(t.shape, `output ${i} shape`).to.deep.equal(want.shape);
+    const a = t.toArray();
+    const e = want.toArray();
+    for (let k = 0; k < e.length; k++) {
+      if (!(Math.abs(a[k]! - e[k]!) <= tol * (1 + Math.abs(e[k]!))) && !(Number.isNaN(a[k]!) && Number.isNaN(e[k]!))) expect.fail(`output ${i}[${k}]: got ${a[k]}, want ${e[k]}`);
+    }
+  });
+}

@@ -134,8 +134,8 @@ export const Split = defineOp({
       }
     }
     const count = given?.length ?? ctx.attrs.num_outputs ?? ctx.numOutputs;
-    if (given && ctx.numOutputs > 1 && given.length !== ctx.numOutputs) {
-      throw new ShapeError(`${ctx.node}: Split has ${given.length} sizes but the node declares ${ctx.numOutputs} outputs`, ctx.node);
+    if (count !== ctx.numOutputs) {
+      throw new ShapeError(`${ctx.node}: Split makes ${count} outputs but the node declares ${ctx.numOutputs} (builder: pass { outputs: ${count} })`, ctx.node);
     }
     const sizes = splitSizes(x!.shape[axis]!, given, ctx.attrs.num_outputs, Math.max(count, 1), ctx.node);
     return Array.from({ length: sizes?.length ?? Math.max(count, 1) }, (_, i) => ({

@@ -1,0 +1,65 @@
+/**
+ * Comparing an output tensor with the expected one, as the ONNX backend tests do:
+ * floats within `atol + rtol * |expected|` (NaN equals NaN, infinities must match),
+ * integers and bools exactly. Shape and dtype must match.
+ */
+import { isFloat } from '../src/graph/dtype.js';
+import { formatShape } from '../src/graph/shape.js';
+import type { Tensor } from '../src/graph/tensor.js';
+
+/** Tolerances for float comparisons. */
+export interface Tolerance {
+  readonly atol: number;
+  readonly rtol: number;
+}
+
+/** The default tolerances (atol 1e-4, rtol 1e-3). */
+export const DEFAULT_TOLERANCE: Tolerance = { atol: 1e-4, rtol: 1e-3 };
+
+/** Result of comparing one output. */
+export interface Comparison {
+  readonly pass: boolean;
+  /** Largest |actual - expected| (Infinity where NaN/inf disagree or shapes differ). */
+  readonly maxAbsErr: number;
+  /** Largest |actual - expected| / |expected| over non-zero expected values. */
+  readonly maxRelErr: number;
+  /** Why it failed, when it did. */
+  readonly detail?: string;
+}
+
+/** Compares `actual` with `expected`. */
+export function compareTensors(expected: Tensor, actual: Tensor, tol: Tolerance = DEFAULT_TOLERANCE): Comparison {
+  if (expected.dtype !== actual.dtype) {
+    return { pass: false, maxAbsErr: Infinity, maxRelErr: Infinity, detail: `dtype ${actual.dtype}, expected ${expected.dtype}` };
+  }
+  if (expected.shape.length !== actual.shape.length || expected.shape.some((d, i) => d !== actual.shape[i])) {
+    return { pass: false, maxAbsErr: Infinity, maxRelErr: Infinity, detail: `shape ${formatShape(actual.shape)}, expected ${formatShape(expected.shape)}` };
+  }
+  const exact = !isFloat(expected.dtype);
+  const e = expected.data;
+  const a = actual.data;
+  let maxAbs = 0;
+  let maxRel = 0;
+  let bad = -1;
+  let badCount = 0;
+  for (let i = 0; i < e.length; i++) {
+    const x = e[i]!;
+    const y = a[i]!;
+    if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue;
+    const diff = Number.isFinite(x) && Number.isFinite(y) ? Math.abs(y - x) : Infinity;
+    if (diff > maxAbs) maxAbs = diff;
+    if (x !== 0) maxRel = Math.max(maxRel, diff / Math.abs(x));
+    const ok = !exact && diff <= tol.atol + tol.rtol * Math.abs(x);
+    if (!ok) {
+      badCount++;
+      if (bad < 0) bad = i;
+    }
+  }
+  if (bad < 0) return { pass: true, maxAbsErr: maxAbs, maxRelErr: maxRel };
+  return {
+    pass: false,
+    maxAbsErr: maxAbs,
+    maxRelErr: maxRel,
+    detail: `${badCount} of ${e.length} elements differ; first at flat index ${bad}: got ${a[bad]}, expected ${e[bad]}`,
+  };
+}

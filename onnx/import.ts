@@ -1,0 +1,394 @@
+/**
+ * ONNX ModelProto → Kiln Graph.
+ *
+ * 1. Decode with onnx-proto; any protobuf failure is a ModelFormatError.
+ * 2. Decode initializers (every encoding, external files relative to `baseDir`),
+ *    graph inputs (initializers listed as inputs stay initializers; `dim_param`
+ *    becomes a symbolic dim, a missing dim a fresh symbolic one) and attributes.
+ * 3. Order the nodes topologically and map each through the op table
+ *    (ops-table.ts): a 1:1 registry op, or a short expansion. Every unsupported op is
+ *    collected first and reported in one UnsupportedOpError.
+ * 4. Infer every value's type with the registry (TypeEnv); the importer has no
+ *    shape logic of its own. ONNX value names and node names are kept for display;
+ *    empty or duplicate node names get generated unique ones.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { AttrValue } from '../src/graph/attrs.js';
+import type { DType } from '../src/graph/dtype.js';
+import { GraphError, KilnError, ModelFormatError, UnsupportedOpError } from '../src/graph/errors.js';
+import { Graph, type Node, type ValueInfo } from '../src/graph/graph.js';
+import { findOp, type ValueType } from '../src/graph/op.js';
+import { isStatic, sizeOf, type Dim, type Shape } from '../src/graph/shape.js';
+import { Tensor } from '../src/graph/tensor.js';
+import { runReference } from '../src/graph/reference.js';
+import { TypeEnv } from '../src/graph/type-env.js';
+import '../src/graph/ops/index.js';
+import { attrsFromProto } from './attributes.js';
+import { findMapping, GLOBAL_DROPPED_ATTRS, type Emitter, type OnnxNode, type OpMapping } from './ops-table.js';
+import { onnx, type pb } from './proto.js';
+import { dtypeFromOnnx, longToNumber, ONNX_DTYPE, tensorFromProto, type TensorDecodeOptions } from './tensor-proto.js';
+
+/** Options of the importer. */
+export interface ImportOptions extends TensorDecodeOptions {
+  /** Shapes for graph inputs whose model type has no shape (unknown rank). */
+  readonly inputShapes?: Readonly<Record<string, Shape>>;
+  /**
+   * Replace shape-only nodes (Shape, Size) of statically shaped values by Constant
+   * nodes (same name and output), so that every consumer, including a backend's
+   * own verification, sees static shapes downstream. Default true.
+   */
+  readonly foldStaticShapes?: boolean;
+  /**
+   * Values to bind graph inputs to: each becomes an initializer and leaves the
+   * input list (used to fix inputs that decide shapes, such as Reshape's shape).
+   */
+  readonly constantInputs?: Readonly<Record<string, Tensor>>;
+}
+
+/** Decodes ModelProto bytes; protobuf failures become a ModelFormatError naming `where`. */
+export function decodeModel(bytes: Uint8Array, where = 'model'): pb.ModelProto {
+  try {
+    return onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw new ModelFormatError(`${where}: not a valid ONNX model (${(e as Error).message})`, where);
+  }
+}
+
+/** Imports a model from bytes. Errors are always KilnErrors (never raw exceptions). */
+export function importModel(bytes: Uint8Array, opts: ImportOptions = {}, where = 'model'): Graph {
+  return guardFormat(where, () => graphFromModel(decodeModel(bytes, where), opts));
+}
+
+/** Imports a model file; external data is resolved relative to its directory. */
+export function importModelFile(file: string, opts: ImportOptions = {}): Graph {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new ModelFormatError(`${file}: cannot read model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+  }
+  return importModel(bytes, { baseDir: path.dirname(file), ...opts }, file);
+}
+
+/** Runs `f`, turning any non-Kiln exception into a ModelFormatError naming `where`. */
+export function guardFormat<T>(where: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof KilnError) throw e;
+    throw new ModelFormatError(`${where}: malformed model (${(e as Error).message})`, where);
+  }
+}
+
+/** Opset version per domain ('' for the default domain). */
+export function opsetsOf(model: pb.IModelProto): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const o of model.opsetImport ?? []) {
+    const d = o.domain === 'ai.onnx' ? '' : o.domain ?? '';
+    m.set(d, longToNumber(o.version));
+  }
+  return m;
+}
+
+const SUPPORTED_CODES = new Set(Object.values(ONNX_DTYPE));
+
+/** Why a graph input/output cannot be represented (sequence, optional, map, string tensor...), or undefined. */
+export function portProblem(v: pb.IValueInfoProto): string | undefined {
+  const t = v.type as pb.TypeProto | null | undefined;
+  if (!t) return undefined;
+  if (!t.tensorType) return `graph value of type ${t.value ?? 'unknown'}`;
+  const code = t.tensorType.elemType ?? 0;
+  if (!SUPPORTED_CODES.has(code)) {
+    try {
+      dtypeFromOnnx(code, v.name ?? '');
+    } catch (e) {
+      if (e instanceof UnsupportedOpError) return e.ops[0]!.op;
+      throw e;
+    }
+  }
+  return undefined;
+}
+
+/** Every graph input and output that is not a supported tensor, as unsupported-op entries. */
+export function nonTensorPorts(model: pb.IModelProto): { op: string; nodes: string[] }[] {
+  const out: { op: string; nodes: string[] }[] = [];
+  for (const v of [...(model.graph?.input ?? []), ...(model.graph?.output ?? [])]) {
+    const p = portProblem(v);
+    if (p) out.push({ op: p, nodes: [v.name ?? ''] });
+  }
+  return out;
+}
+
+function valueInfoType(v: pb.IValueInfoProto, override: Shape | undefined): ValueType {
+  const name = v.name ?? '';
+  const tt = v.type?.tensorType;
+  if (!tt) throw new ModelFormatError(`graph input '${name}' has no type`, name);
+  const dtype: DType = dtypeFromOnnx(tt.elemType ?? 0, name);
+  if (!tt.shape) {
+    if (override) return { dtype, shape: override };
+    throw new ModelFormatError(`graph input '${name}' has no shape (unknown rank); pass inputShapes`, name);
+  }
+  const shape: Dim[] = (tt.shape.dim ?? []).map((d, i) => {
+    if (d.dimParam) return d.dimParam;
+    if (d.dimValue !== null && d.dimValue !== undefined) return longToNumber(d.dimValue);
+    return `${name}_dim${i}`;
+  });
+  return { dtype, shape };
+}
+
+/** Largest input (elements) for which a shape-only op's value is computed at import time. */
+const SHAPE_ONLY_LIMIT = 1 << 22;
+
+/**
+ * A TypeEnv that also knows the values of shape-only ops (Shape, Size) whose input
+ * shapes are static even when the input data is not known, so that shape chains
+ * (Shape → Slice → Concat → Reshape) give static shapes.
+ */
+class ImportEnv extends TypeEnv {
+  /** Shape-only nodes whose value was computed from static shapes alone. */
+  readonly folded = new Map<string, Tensor[]>();
+
+  override addNode(node: Node): ValueType[] {
+    const outs = super.addNode(node);
+    const def = findOp(node.op, node.domain);
+    if (!def?.shapeOnly || node.outputs.every((o) => o === '' || this.values.has(o))) return outs;
+    const ins: (Tensor | undefined)[] = [];
+    for (const name of node.inputs) {
+      if (name === '') {
+        ins.push(undefined);
+        continue;
+      }
+      const t = this.types.get(name);
+      if (!t || !isStatic(t.shape) || sizeOf(t.shape) > SHAPE_ONLY_LIMIT) return outs;
+      ins.push(this.values.get(name) ?? new Tensor(t.dtype, t.shape));
+    }
+    const values = runReference(node, ins);
+    this.folded.set(node.name, values);
+    node.outputs.forEach((o, i) => {
+      if (o !== '' && outs[i] && values[i]) this.define(o, outs[i]!, values[i]);
+    });
+    return outs;
+  }
+}
+
+/** Collects unsupported ops (op label → node names) so they can all be reported at once. */
+class UnsupportedList {
+  private readonly byOp = new Map<string, string[]>();
+  add(op: string, node: string): void {
+    const l = this.byOp.get(op);
+    if (l) l.push(node);
+    else this.byOp.set(op, [node]);
+  }
+  addError(e: UnsupportedOpError): void {
+    for (const o of e.ops) for (const n of o.nodes) this.add(o.op, n);
+  }
+  throwIfAny(): void {
+    if (this.byOp.size) throw new UnsupportedOpError([...this.byOp].map(([op, nodes]) => ({ op, nodes })));
+  }
+}
+
+function uniqueNamer(taken: Set<string>): (base: string) => string {
+  return (base) => {
+    let n = base;
+    for (let k = 1; taken.has(n); k++) n = `${base}_${k}`;
+    taken.add(n);
+    return n;
+  };
+}
+
+/** Orders nodes so that each comes after the producers of its inputs (stable). */
+function topoOrder(nodes: readonly OnnxNode[], defined: ReadonlySet<string>): OnnxNode[] {
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => n.outputs.forEach((o) => {
+    if (o === '') return;
+    if (producer.has(o) || defined.has(o)) throw new ModelFormatError(`value '${o}' is produced twice (node '${n.name}')`, n.name);
+    producer.set(o, i);
+  }));
+  const state = new Uint8Array(nodes.length);
+  const order: OnnxNode[] = [];
+  for (let root = 0; root < nodes.length; root++) {
+    if (state[root]) continue;
+    const stack: [number, number][] = [[root, 0]];
+    state[root] = 1;
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const n = nodes[top[0]]!;
+      if (top[1] < n.inputs.length) {
+        const v = n.inputs[top[1]++]!;
+        if (v === '' || defined.has(v)) continue;
+        const p = producer.get(v);
+        if (p === undefined) throw new ModelFormatError(`node '${n.name}' (${n.op}) reads '${v}', which no input, initializer or node defines`, n.name);
+        if (state[p] === 1) throw new ModelFormatError(`cycle through node '${nodes[p]!.name}' (${nodes[p]!.op})`, nodes[p]!.name);
+        if (!state[p]) {
+          state[p] = 1;
+          stack.push([p, 0]);
+        }
+      } else {
+        state[top[0]] = 2;
+        order.push(n);
+        stack.pop();
+      }
+    }
+  }
+  return order;
+}
+
+function applyAttrRules(m: OpMapping | undefined, attrs: Readonly<Record<string, AttrValue>>): Record<string, AttrValue> {
+  const out: Record<string, AttrValue> = { ...(m?.defaults ?? {}) };
+  for (const [k, v] of Object.entries(attrs)) {
+    if (GLOBAL_DROPPED_ATTRS.includes(k) || m?.drop?.includes(k)) continue;
+    out[m?.rename?.[k] ?? k] = v;
+  }
+  return out;
+}
+
+/** Converts a decoded ModelProto into a Graph. */
+export function graphFromModel(model: pb.IModelProto, opts: ImportOptions = {}): Graph {
+  const g = model.graph;
+  if (!g) throw new ModelFormatError('model has no graph');
+  const opsets = opsetsOf(model);
+  const unsupported = new UnsupportedList();
+
+  const initializers = new Map<string, Tensor>();
+  for (const t of g.initializer ?? []) {
+    if (!t.name) throw new ModelFormatError('an initializer has no name');
+    try {
+      initializers.set(t.name, tensorFromProto(t, t.name, opts));
+    } catch (e) {
+      if (!(e instanceof UnsupportedOpError)) throw e;
+      unsupported.addError(e);
+    }
+  }
+  for (const [name, t] of Object.entries(opts.constantInputs ?? {})) initializers.set(name, t);
+  if ((g.sparseInitializer ?? []).length) unsupported.add('sparse initializer', g.name ?? 'graph');
+
+  const inputs: ValueInfo[] = [];
+  for (const v of g.input ?? []) {
+    const name = v.name ?? '';
+    if (name === '') throw new ModelFormatError('a graph input has no name');
+    if (initializers.has(name)) continue;
+    const problem = portProblem(v);
+    if (problem) unsupported.add(problem, name);
+    else inputs.push({ name, ...valueInfoType(v, opts.inputShapes?.[name]) });
+  }
+  for (const v of g.output ?? []) {
+    const problem = portProblem(v);
+    if (problem) unsupported.add(problem, v.name ?? '');
+  }
+
+  const taken = new Set<string>([...inputs.map((i) => i.name), ...initializers.keys()]);
+  for (const n of g.node ?? []) for (const o of [...(n.output ?? []), ...(n.input ?? [])]) if (o) taken.add(o);
+  const valueName = uniqueNamer(taken);
+  const nodeName = uniqueNamer(new Set<string>());
+
+  const onnxNodes: OnnxNode[] = [];
+  for (const [i, n] of (g.node ?? []).entries()) {
+    const op = n.opType ?? '';
+    if (op === '') throw new ModelFormatError(`node #${i} has no op type`);
+    const name = nodeName(n.name || `${op}_${i}`);
+    const domain = n.domain === 'ai.onnx' ? '' : n.domain ?? '';
+    let attrs: Record<string, AttrValue> = {};
+    try {
+      attrs = attrsFromProto(n.attribute ?? [], name, op, opts);
+    } catch (e) {
+      if (!(e instanceof UnsupportedOpError)) throw e;
+      unsupported.addError(e);
+    }
+    const outputs = [...(n.output ?? [])];
+    while (outputs.length && outputs[outputs.length - 1] === '') outputs.pop();
+    onnxNodes.push({ name, op, domain, inputs: [...(n.input ?? [])], outputs, attrs });
+  }
+  const defined = new Set<string>([...inputs.map((i) => i.name), ...initializers.keys()]);
+  for (const v of g.input ?? []) if (v.name) defined.add(v.name);
+  const order = topoOrder(onnxNodes, defined);
+
+  const kilnNodes: Node[] = [];
+  for (const n of order) {
+    const opset = opsets.get(n.domain) ?? 1;
+    const m = findMapping(n.op, n.domain, opset);
+    const reason = m?.unsupported?.(n);
+    if (reason) {
+      unsupported.add(reason, n.name);
+      continue;
+    }
+    const emitted: Node[] = [];
+    const emitter: Emitter = {
+      opset,
+      node(op, ins, attrs = {}, outs, count = 1) {
+        const outputs = outs ? [...outs] : Array.from({ length: count }, () => valueName(`${n.name}/${op}`));
+        const domain = op === n.op ? n.domain : '';
+        emitted.push({ name: emitted.length === 0 && !m?.emit ? n.name : nodeName(`${n.name}/${op}`), op, domain, inputs: [...ins], outputs, attrs: { ...attrs } });
+        return outputs;
+      },
+      constant(t, hint) {
+        const name = valueName(hint ?? `${n.name}/const`);
+        initializers.set(name, t);
+        return name;
+      },
+    };
+    try {
+      const attrs = applyAttrRules(m, n.attrs);
+      if (m?.emit) m.emit({ ...n, attrs }, emitter);
+      else emitter.node(m?.as ?? n.op, n.inputs, attrs, n.outputs);
+    } catch (e) {
+      if (!(e instanceof UnsupportedOpError)) throw e;
+      unsupported.addError(e);
+      continue;
+    }
+    const missing = [...new Set(emitted.filter((k) => !findOp(k.op, k.domain)).map((k) => (k.domain ? `${k.domain}::${k.op}` : k.op)))];
+    if (missing.length) {
+      const label = n.domain ? `${n.domain}::${n.op}` : n.op;
+      unsupported.add(missing.length === 1 && missing[0] === label ? label : `${label} (needs ${missing.join(', ')})`, n.name);
+      continue;
+    }
+    if (emitted.length === 1 && m?.emit) emitted[0] = { ...emitted[0]!, name: n.name };
+    kilnNodes.push(...emitted);
+  }
+  unsupported.throwIfAny();
+
+  const env = new ImportEnv();
+  for (const i of inputs) env.define(i.name, i);
+  for (const [name, t] of initializers) env.define(name, { dtype: t.dtype, shape: t.shape }, t);
+  const valueTypes = new Map<string, ValueType>();
+  for (const node of kilnNodes) {
+    let outs: ValueType[];
+    try {
+      outs = env.addNode(node);
+    } catch (e) {
+      if (e instanceof KilnError) throw e;
+      throw new GraphError(`${node.name}: ${node.op} failed during type inference: ${(e as Error).message}`, node.name);
+    }
+    node.outputs.forEach((o, k) => {
+      if (o !== '' && outs[k]) valueTypes.set(o, outs[k]!);
+    });
+  }
+
+  const nodes = opts.foldStaticShapes === false
+    ? kilnNodes
+    : kilnNodes.map((n) => {
+      const v = env.folded.get(n.name);
+      return v && n.outputs.length === 1 ? { ...n, op: 'Constant', domain: '', inputs: [], attrs: { value: v[0]! } } : n;
+    });
+
+  const outputs: ValueInfo[] = (g.output ?? []).map((v) => {
+    const name = v.name ?? '';
+    const t = env.types.get(name);
+    if (!t) throw new ModelFormatError(`graph output '${name}' is not produced by any node, input or initializer`, name);
+    return { name, dtype: t.dtype, shape: t.shape };
+  });
+
+  return Graph.create({
+    name: g.name || 'model',
+    inputs,
+    outputs,
+    nodes,
+    initializers,
+    valueTypes,
+    meta: {
+      producer: `${model.producerName ?? ''}${model.producerVersion ? ` ${model.producerVersion}` : ''}`.trim(),
+      opset: opsets.get('') ?? 0,
+      irVersion: longToNumber(model.irVersion),
+    },
+  });
+}

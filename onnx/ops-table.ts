@@ -1,0 +1,134 @@
+/**
+ * The ONNX → Kiln op table. Most ONNX ops map 1:1 by name onto the op registry
+ * (each op is defined in its newest form and accepts the older attribute forms of
+ * its inputs: Squeeze/Unsqueeze/Reduce* `axes`, Clip `min`/`max`, Pad `pads`,
+ * Split `split`, Slice `starts`/`ends`). This table lists only the exceptions, as
+ * data: an ONNX op and opset range, and what to do with it — rename it, drop or
+ * rename attributes, fill old defaults, or emit a short sequence of registry ops.
+ * No entry computes shapes: emitters only wire ops together.
+ */
+import type { AttrValue } from '../src/graph/attrs.js';
+import { Tensor } from '../src/graph/tensor.js';
+import { constantValue } from './attributes.js';
+
+/** An ONNX node after attribute decoding, as the table sees it. */
+export interface OnnxNode {
+  /** Display name (unique). */
+  readonly name: string;
+  readonly op: string;
+  readonly domain: string;
+  /** Input value names ('' for omitted). */
+  readonly inputs: readonly string[];
+  /** Output value names ('' for omitted). */
+  readonly outputs: readonly string[];
+  readonly attrs: Readonly<Record<string, AttrValue>>;
+}
+
+/** What an emitter may do: add registry nodes and constants. */
+export interface Emitter {
+  /** The opset of the node's domain. */
+  readonly opset: number;
+  /**
+   * Adds a node of a registry op. Returns its output names: `outputs` when given,
+   * else `count` (default 1) fresh names.
+   */
+  node(op: string, inputs: readonly string[], attrs?: Readonly<Record<string, AttrValue>>, outputs?: readonly string[], count?: number): string[];
+  /** Adds a constant initializer and returns its value name. */
+  constant(t: Tensor, hint?: string): string;
+}
+
+/** One table entry. Ranges are inclusive; absent bounds are open. */
+export interface OpMapping {
+  readonly op: string;
+  readonly domain?: string;
+  /** First opset the entry applies to. */
+  readonly since?: number;
+  /** Last opset the entry applies to. */
+  readonly until?: number;
+  /** Registry op to map onto (default: the same name). */
+  readonly as?: string;
+  /** Attributes to drop (obsolete: `is_test`, `spatial`, ...). */
+  readonly drop?: readonly string[];
+  /** Attributes to rename (old name → new name). */
+  readonly rename?: Readonly<Record<string, string>>;
+  /** Attribute values to use when absent (old defaults that differ from the newest op's). */
+  readonly defaults?: Readonly<Record<string, AttrValue>>;
+  /** A reason the node cannot be imported (checked before anything is emitted), or undefined. */
+  readonly unsupported?: (n: OnnxNode) => string | undefined;
+  /** Custom expansion into registry ops; must write the node's outputs. */
+  readonly emit?: (n: OnnxNode, e: Emitter) => void;
+}
+
+/** Attributes no op keeps: legacy memory hints. */
+export const GLOBAL_DROPPED_ATTRS: readonly string[] = ['consumed_inputs'];
+
+/** Opset < 13 Softmax/LogSoftmax/Hardmax: coerce to 2-D at `axis`, apply on the last axis, restore the shape. */
+function flattenedSoftmax(n: OnnxNode, e: Emitter): void {
+  const x = n.inputs[0]!;
+  const [flat] = e.node('Flatten', [x], { axis: (n.attrs.axis as number | undefined) ?? 1 });
+  const [y] = e.node(n.op, [flat!], { axis: 1 });
+  const [shape] = e.node('Shape', [x]);
+  e.node('Reshape', [y!, shape!], {}, n.outputs);
+}
+
+/** Resize-10 (inputs X, scales): asymmetric coordinates, floor rounding for nearest, as Upsample. */
+function upsampleAsResize(n: OnnxNode, e: Emitter): void {
+  const { scales, mode, ...rest } = n.attrs;
+  let scalesName = n.inputs[1] ?? '';
+  if (scales !== undefined) scalesName = e.constant(Tensor.from('float32', [(scales as number[]).length], scales as number[]), `${n.name}_scales`);
+  const m = mode === 'bilinear' ? 'linear' : (mode as string | undefined) ?? 'nearest';
+  e.node('Resize', [n.inputs[0]!, '', scalesName], {
+    ...rest,
+    mode: m,
+    coordinate_transformation_mode: 'asymmetric',
+    ...(m === 'nearest' ? { nearest_mode: 'floor' } : {}),
+  }, n.outputs);
+}
+
+/** Moves an attribute holding ints into a new int64 constant input at position `index`. */
+function attrToInput(attrName: string, index: number) {
+  return (n: OnnxNode, e: Emitter): void => {
+    const { [attrName]: v, ...rest } = n.attrs;
+    const inputs = [...n.inputs];
+    while (inputs.length < index) inputs.push('');
+    if (v !== undefined) {
+      const vals = Array.isArray(v) ? (v as number[]) : [v as number];
+      inputs[index] = e.constant(Tensor.from('int64', [vals.length], vals), `${n.name}_${attrName}`);
+    }
+    e.node(n.op, inputs, rest, n.outputs);
+  };
+}
+
+/** ONNX data types Kiln has no dtype for, as `Cast` targets. */
+const UNSUPPORTED_DTYPE_CODES: Readonly<Record<number, string>> = {
+  8: 'Cast to STRING', 14: 'Cast to COMPLEX64', 15: 'Cast to COMPLEX128', 16: 'Cast to BFLOAT16',
+};
+
+const legacyBroadcast = ['broadcast'];
+
+/** The exceptions to the 1:1 mapping, by ONNX op and opset range. */
+export const OP_TABLE: readonly OpMapping[] = [
+  { op: 'Constant', emit: (n, e) => void e.node('Constant', [], { value: constantValue(n.attrs, n.name) }, n.outputs) },
+  { op: 'Softmax', until: 12, emit: flattenedSoftmax },
+  { op: 'LogSoftmax', until: 12, emit: flattenedSoftmax },
+  { op: 'Hardmax', until: 12, emit: flattenedSoftmax },
+  { op: 'Resize', until: 10, emit: upsampleAsResize },
+  { op: 'BatchNormalization', until: 8, drop: ['spatial', 'is_test'] },
+  { op: 'Dropout', until: 11, drop: ['is_test', 'ratio'] },
+  { op: 'Pad', until: 1, rename: { paddings: 'pads' } },
+  { op: 'TopK', until: 9, emit: attrToInput('k', 1) },
+  { op: 'Reshape', until: 4, emit: attrToInput('shape', 1) },
+  { op: 'Scatter', as: 'ScatterElements' },
+  { op: 'Concat', until: 3, defaults: { axis: 1 } },
+  { op: 'Gemm', until: 6, drop: legacyBroadcast },
+  ...['Add', 'Sub', 'Mul', 'Div', 'Pow', 'And', 'Or', 'Xor', 'Equal', 'Greater', 'Less', 'PRelu'].map(
+    (op): OpMapping => ({ op, until: 6, drop: legacyBroadcast }),
+  ),
+  { op: 'Cast', unsupported: (n) => UNSUPPORTED_DTYPE_CODES[n.attrs.to as number] },
+];
+
+/** The table entry for an op at an opset, if any. */
+export function findMapping(op: string, domain: string, opset: number): OpMapping | undefined {
+  const d = domain === 'ai.onnx' ? '' : domain;
+  return OP_TABLE.find((m) => m.op === op && (m.domain ?? '') === d && (m.since ?? 1) <= opset && opset <= (m.until ?? Infinity));
+}

@@ -1,0 +1,211 @@
+/**
+ * TensorProto ⇄ Tensor. Decoding accepts every encoding ONNX allows: `raw_data`
+ * (little-endian), the typed fields (`float_data`; `int32_data`, which also carries
+ * float16 bits, int8/uint8/int16/uint16 and bool; `int64_data`; `double_data`;
+ * `uint64_data`) and external data files. Encoding always writes `raw_data`.
+ *
+ * int64/uint64 values are held as doubles (see src/graph/dtype.ts): values beyond
+ * 2^53 are rounded to the nearest double.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import type Long from 'long';
+import { fromHalfBits, toHalfBits, type DType, dtypeBytes } from '../src/graph/dtype.js';
+import { ModelFormatError, UnsupportedOpError } from '../src/graph/errors.js';
+import { Tensor } from '../src/graph/tensor.js';
+import { sizeOf, MAX_ELEMENTS } from '../src/graph/shape.js';
+import { onnx, type pb } from './proto.js';
+
+/** ONNX TensorProto.DataType codes of the dtypes Kiln supports. */
+export const ONNX_DTYPE: Readonly<Record<DType, number>> = {
+  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7,
+  bool: 9, float16: 10, float64: 11, uint32: 12, uint64: 13,
+};
+
+const BY_CODE = new Map<number, DType>(Object.entries(ONNX_DTYPE).map(([k, v]) => [v, k as DType]));
+
+const CODE_NAMES: Readonly<Record<number, string>> = {
+  0: 'UNDEFINED', 8: 'STRING', 14: 'COMPLEX64', 15: 'COMPLEX128', 16: 'BFLOAT16',
+};
+
+/** Kiln dtype of an ONNX data type code; unsupported codes (string, complex, bfloat16) raise UnsupportedOpError. */
+export function dtypeFromOnnx(code: number, where: string): DType {
+  const d = BY_CODE.get(code);
+  if (d) return d;
+  const label = CODE_NAMES[code] ?? `data type ${code}`;
+  throw new UnsupportedOpError([{ op: `tensor type ${label}`, nodes: [where] }]);
+}
+
+/** A number from a protobuf int64 field (number or Long); values beyond 2^53 round to the nearest double. */
+export function longToNumber(v: number | Long | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  if (typeof v === 'number') return v;
+  return v.toNumber();
+}
+
+/** Options for decoding tensors that may live in external files. */
+export interface TensorDecodeOptions {
+  /** Directory that external data paths are relative to. */
+  readonly baseDir?: string;
+}
+
+/** Checks an external data path: relative, without `..` components. Returns the resolved path. */
+export function resolveExternalPath(location: string, baseDir: string | undefined, where: string): string {
+  if (location === '') throw new ModelFormatError(`${where}: external data has no location`, where);
+  if (path.isAbsolute(location) || path.win32.isAbsolute(location) || /^[a-zA-Z]:/.test(location)) {
+    throw new ModelFormatError(`${where}: external data path '${location}' is absolute; only relative paths are allowed`, where);
+  }
+  if (location.split(/[\\/]+/).some((c) => c === '..')) {
+    throw new ModelFormatError(`${where}: external data path '${location}' leaves the model directory ('..' is not allowed)`, where);
+  }
+  if (baseDir === undefined) {
+    throw new ModelFormatError(`${where}: tensor uses external data '${location}' but no base directory was given`, where);
+  }
+  return path.join(baseDir, location);
+}
+
+function readExternal(t: pb.ITensorProto, where: string, opts: TensorDecodeOptions): Uint8Array {
+  const kv = new Map((t.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
+  const file = resolveExternalPath(kv.get('location') ?? '', opts.baseDir, where);
+  const offset = Number(kv.get('offset') ?? '0');
+  const lengthStr = kv.get('length');
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    throw new ModelFormatError(`${where}: external data file '${kv.get('location')}' cannot be read`, where);
+  }
+  const length = lengthStr === undefined ? size - offset : Number(lengthStr);
+  if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+    throw new ModelFormatError(`${where}: external data range offset=${offset} length=${length} is outside '${kv.get('location')}' (${size} bytes)`, where);
+  }
+  const buf = readFileSync(file);
+  return new Uint8Array(buf.buffer, buf.byteOffset + offset, length);
+}
+
+type RawReader = (dv: DataView, i: number) => number;
+const RAW: Readonly<Record<DType, RawReader>> = {
+  float32: (dv, i) => dv.getFloat32(i * 4, true),
+  float16: (dv, i) => fromHalfBits(dv.getUint16(i * 2, true)),
+  float64: (dv, i) => dv.getFloat64(i * 8, true),
+  int8: (dv, i) => dv.getInt8(i),
+  uint8: (dv, i) => dv.getUint8(i),
+  int16: (dv, i) => dv.getInt16(i * 2, true),
+  uint16: (dv, i) => dv.getUint16(i * 2, true),
+  int32: (dv, i) => dv.getInt32(i * 4, true),
+  uint32: (dv, i) => dv.getUint32(i * 4, true),
+  int64: (dv, i) => Number(dv.getBigInt64(i * 8, true)),
+  uint64: (dv, i) => Number(dv.getBigUint64(i * 8, true)),
+  bool: (dv, i) => (dv.getUint8(i) ? 1 : 0),
+};
+
+type RawWriter = (dv: DataView, i: number, v: number) => void;
+const RAW_WRITE: Readonly<Record<DType, RawWriter>> = {
+  float32: (dv, i, v) => dv.setFloat32(i * 4, v, true),
+  float16: (dv, i, v) => dv.setUint16(i * 2, toHalfBits(v), true),
+  float64: (dv, i, v) => dv.setFloat64(i * 8, v, true),
+  int8: (dv, i, v) => dv.setInt8(i, v),
+  uint8: (dv, i, v) => dv.setUint8(i, v),
+  int16: (dv, i, v) => dv.setInt16(i * 2, v, true),
+  uint16: (dv, i, v) => dv.setUint16(i * 2, v, true),
+  int32: (dv, i, v) => dv.setInt32(i * 4, v, true),
+  uint32: (dv, i, v) => dv.setUint32(i * 4, v, true),
+  int64: (dv, i, v) => dv.setBigInt64(i * 8, BigInt(Math.trunc(v)), true),
+  uint64: (dv, i, v) => dv.setBigUint64(i * 8, BigInt(Math.trunc(v)), true),
+  bool: (dv, i, v) => dv.setUint8(i, v ? 1 : 0),
+};
+
+function decodeRaw(dtype: DType, shape: readonly number[], raw: Uint8Array, where: string): Tensor {
+  const n = sizeOf(shape);
+  const bytes = dtypeBytes(dtype);
+  if (raw.byteLength !== n * bytes) {
+    throw new ModelFormatError(`${where}: raw data has ${raw.byteLength} bytes, ${dtype}[${shape.join(',')}] needs ${n * bytes}`, where);
+  }
+  const t = new Tensor(dtype, shape);
+  if (dtype === 'float32' || dtype === 'int32' || dtype === 'uint32' || dtype === 'float64' || dtype === 'int8' || dtype === 'uint8' || dtype === 'int16' || dtype === 'uint16') {
+    // Same element layout as the storage class (little-endian host): copy bytes.
+    new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).set(raw);
+    return t;
+  }
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const read = RAW[dtype];
+  for (let i = 0; i < n; i++) t.data[i] = read(dv, i);
+  return t;
+}
+
+/** Which typed field of TensorProto holds each dtype, and how to turn an entry into a value. */
+const TYPED_FIELD: Readonly<Record<DType, { field: keyof pb.ITensorProto; conv: (v: number | Long) => number }>> = {
+  float32: { field: 'floatData', conv: (v) => v as number },
+  float16: { field: 'int32Data', conv: (v) => fromHalfBits((v as number) & 0xffff) },
+  float64: { field: 'doubleData', conv: (v) => v as number },
+  int8: { field: 'int32Data', conv: (v) => v as number },
+  uint8: { field: 'int32Data', conv: (v) => v as number },
+  int16: { field: 'int32Data', conv: (v) => v as number },
+  uint16: { field: 'int32Data', conv: (v) => v as number },
+  int32: { field: 'int32Data', conv: (v) => v as number },
+  bool: { field: 'int32Data', conv: (v) => ((v as number) ? 1 : 0) },
+  int64: { field: 'int64Data', conv: longToNumber },
+  uint32: { field: 'uint64Data', conv: longToNumber },
+  uint64: { field: 'uint64Data', conv: longToNumber },
+};
+
+/** The dims of a TensorProto, checked to be non-negative and not absurdly large. */
+export function tensorDims(t: pb.ITensorProto, where: string): number[] {
+  const dims = (t.dims ?? []).map((d) => longToNumber(d));
+  let n = 1;
+  for (const d of dims) {
+    if (!Number.isInteger(d) || d < 0) throw new ModelFormatError(`${where}: invalid dim ${d} in [${dims.join(',')}]`, where);
+    n *= d;
+  }
+  if (n > MAX_ELEMENTS) throw new ModelFormatError(`${where}: tensor [${dims.join(',')}] has too many elements`, where);
+  return dims;
+}
+
+/** Decodes a TensorProto into a Tensor. `where` names it in error messages. */
+export function tensorFromProto(t: pb.ITensorProto, where = t.name || 'tensor', opts: TensorDecodeOptions = {}): Tensor {
+  const dtype = dtypeFromOnnx(t.dataType ?? 0, where);
+  const shape = tensorDims(t, where);
+  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
+    return decodeRaw(dtype, shape, readExternal(t, where, opts), where);
+  }
+  const n = sizeOf(shape);
+  if (t.rawData && t.rawData.byteLength > 0) return decodeRaw(dtype, shape, t.rawData, where);
+  const { field, conv } = TYPED_FIELD[dtype];
+  const values = (t[field] ?? []) as ArrayLike<number | Long>;
+  if (values.length !== n) {
+    throw new ModelFormatError(`${where}: ${String(field)} holds ${values.length} values, ${dtype}[${shape.join(',')}] needs ${n}`, where);
+  }
+  const plain = new Float64Array(n);
+  for (let i = 0; i < n; i++) plain[i] = conv(values[i]!);
+  return Tensor.from(dtype, shape, plain);
+}
+
+/** Encodes a Tensor as a TensorProto with little-endian `raw_data`. */
+export function tensorToProto(t: Tensor, name: string): pb.TensorProto {
+  const raw = new Uint8Array(t.size * dtypeBytes(t.dtype));
+  const dv = new DataView(raw.buffer);
+  const write = RAW_WRITE[t.dtype];
+  for (let i = 0; i < t.size; i++) write(dv, i, t.data[i]!);
+  return onnx.TensorProto.create({ name, dims: [...t.shape], dataType: ONNX_DTYPE[t.dtype], rawData: raw });
+}
+
+/** Decodes protobuf bytes as a TensorProto, turning protobuf errors into ModelFormatError. */
+export function decodeTensorBytes(bytes: Uint8Array, where: string): pb.TensorProto {
+  try {
+    return onnx.TensorProto.decode(bytes);
+  } catch (e) {
+    throw new ModelFormatError(`${where}: not a valid TensorProto (${(e as Error).message})`, where);
+  }
+}
+
+/** Reads a serialized TensorProto file (`input_0.pb`): its name (may be '') and tensor. */
+export function readTensorFile(file: string): { name: string; tensor: Tensor } {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new ModelFormatError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+  }
+  const proto = decodeTensorBytes(bytes, file);
+  return { name: proto.name ?? '', tensor: tensorFromProto(proto, proto.name ? `${file} (${proto.name})` : file, { baseDir: path.dirname(file) }) };
+}

@@ -1,0 +1,46 @@
+/**
+ * `npm run conformance -- --backend cpu|webgpu [--filter REGEX] [--json FILE]
+ *  [--suite node|pytorch-converted|pytorch-operator|simple|all] [--atol X] [--rtol Y] [--verbose]`
+ *
+ * Runs the ONNX backend tests (`$KILN_ONNX_TESTDATA`, default
+ * /usr/share/libonnx-testdata/data) and prints a per-op table and totals.
+ */
+import { writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { KilnError } from '../src/graph/errors.js';
+import { loadBackend, BACKEND_NAMES } from '../onnx/backends.js';
+import { formatReport, runConformance, SUITES, type Suite } from '../onnx/conformance.js';
+
+const program = new Command()
+  .name('conformance')
+  .description('Run the ONNX backend test suites on a Kiln backend')
+  .addOption(new Option('--backend <name>', 'backend').choices(BACKEND_NAMES).default('cpu'))
+  .addOption(new Option('--suite <name>', 'suite').choices([...SUITES, 'all']).default('node'))
+  .option('--filter <regex>', "only cases whose '<suite>/<name>' matches")
+  .option('--json <file>', 'write the report as JSON')
+  .option('--atol <x>', 'absolute tolerance', parseFloat, 1e-4)
+  .option('--rtol <x>', 'relative tolerance', parseFloat, 1e-3)
+  .option('--verbose', 'print every case as it finishes');
+program.parse(process.argv);
+const o = program.opts<{ backend: string; suite: string; filter?: string; json?: string; atol: number; rtol: number; verbose?: boolean }>();
+
+try {
+  const backend = await loadBackend(o.backend);
+  const suites: Suite[] = o.suite === 'all' ? [...SUITES] : [o.suite as Suite];
+  const t0 = performance.now();
+  const report = await runConformance({
+    backend,
+    suites,
+    ...(o.filter ? { filter: new RegExp(o.filter) } : {}),
+    tolerance: { atol: o.atol, rtol: o.rtol },
+    onCase: (r, i, n) => {
+      if (o.verbose) process.stdout.write(`[${i + 1}/${n}] ${r.status.padEnd(11)} ${r.name} (${r.ms.toFixed(0)} ms) ${r.status === 'pass' ? '' : r.detail}\n`);
+    },
+  });
+  process.stdout.write(`${formatReport(report)}\n`);
+  process.stdout.write(`time ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  if (o.json) writeFileSync(o.json, `${JSON.stringify(report, null, 1)}\n`);
+} catch (e) {
+  process.stderr.write(e instanceof KilnError ? `conformance: ${e.message}\n` : `conformance: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+  process.exitCode = e instanceof KilnError ? 2 : 4;
+}

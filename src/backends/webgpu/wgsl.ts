@@ -28,9 +28,9 @@
  *   3-D grid of ≤ maxComputeWorkgroupsPerDimension workgroups; {@link LINEAR_INDEX}
  *   is the WGSL that recovers the linear index from `num_workgroups`.
  * - **Storage.** Arrays are typed by {@link GpuStorage}; `enable f16;` is emitted
- *   when an f16 array or the `f16` type appears. Values are read as their dtype's
- *   WGSL type with {@link loadValue} (bool: `u32 != 0`) and written with
- *   {@link storeValue}.
+ *   when an f16 array or the `f16` type appears. Expressions compute in the
+ *   storage type ({@link valueType}; bool is u32 0/1 as in scalar-fns.ts) and
+ *   {@link storeValue} converts where the output storage differs.
  * - **Broadcasting.** {@link broadcastOffsets} walks the output coordinates once and
  *   accumulates the offset of each input from its broadcast strides (uniforms;
  *   0 on broadcast axes), with fast paths for same-shape and scalar inputs.
@@ -47,20 +47,22 @@ import type { BindingRef, Dispatch, GpuStorage, KernelContext, KernelLimits } fr
 /** Invocations per workgroup used by per-element kernels (portable: SwiftShader allows 256). */
 export const WORKGROUP_SIZE = 256;
 
-/** WGSL type used to compute on values of a dtype (bool is `bool`, the rest their storage). */
+/**
+ * WGSL type used to compute on values of a dtype: its storage type. bool is a u32
+ * 0/1 in expressions too (the convention of the scalar functions in scalar-fns.ts).
+ */
 export function valueType(dtype: DType, f16: boolean): string {
-  if (dtype === 'bool') return 'bool';
   if (dtype === 'float16') return f16 ? 'f16' : 'f32';
   if (isFloat(dtype)) return 'f32';
   return isUnsigned(dtype) ? 'u32' : 'i32';
 }
 
-/** Reads a stored element as its dtype's WGSL value type. */
-export function loadValue(dtype: DType, expr: string): string {
-  return dtype === 'bool' ? `(${expr} != 0u)` : expr;
+/** Reads a stored element as its dtype's WGSL value type (the storage type; bool stays u32 0/1). */
+export function loadValue(_dtype: DType, expr: string): string {
+  return expr;
 }
 
-/** Converts a value of WGSL type `from` to storage `to` for a store. */
+/** Converts a value of WGSL type `from` to storage `to` for a store (a WGSL `bool` becomes u32 0/1). */
 export function storeValue(from: string, to: GpuStorage, expr: string): string {
   if (from === 'bool') return `select(0u, 1u, ${expr})`;
   return from === to ? expr : `${to}(${expr})`;
@@ -69,6 +71,7 @@ export function storeValue(from: string, to: GpuStorage, expr: string): string {
 /** Renders a number as a WGSL literal of the given value type. */
 export function literal(value: number, type: string): string {
   if (type === 'bool') return value !== 0 && !Number.isNaN(value) ? 'true' : 'false';
+  if (type === 'u32' && Number.isNaN(value)) return '0u';
   if (type === 'u32') return `${Math.max(0, Math.min(4294967295, Math.trunc(value))) >>> 0}u`;
   if (type === 'i32') {
     const v = Math.max(-2147483648, Math.min(2147483647, Math.trunc(value)));

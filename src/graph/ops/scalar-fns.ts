@@ -3,7 +3,8 @@
  * JS and WGSL forms of one scalar function (see expr.ts). JS forms follow numpy/ONNX
  * semantics on doubles (the expression evaluator then coerces to the node's dtype);
  * WGSL forms receive rendered arguments, their WGSL scalar types (f32/f16/i32/u32;
- * bool is u32 0/1, int64 is i32) and the output WGSL type.
+ * bool is 0/1 in u32 or i32 — forms test bools against the untyped literal `0` so
+ * either works; int64 is i32) and the output WGSL type.
  */
 import type { ScalarFn } from '../expr.js';
 import { ACTIVATION_FNS } from './scalar-fns-activation.js';
@@ -61,7 +62,7 @@ const UNARY = {
   isinf: fn('isinf', (a) => (a === Infinity || a === -Infinity ? 1 : 0), ([a]) => `u32(kiln_isinf(f32(${a})))`, WGSL.isinf),
   isposinf: fn('isposinf', (a) => (a === Infinity ? 1 : 0), ([a]) => `u32(kiln_isinf(f32(${a})) && ${a} > 0)`, WGSL.isinf),
   isneginf: fn('isneginf', (a) => (a === -Infinity ? 1 : 0), ([a]) => `u32(kiln_isinf(f32(${a})) && ${a} < 0)`, WGSL.isinf),
-  not: fn('not', (a) => (a ? 0 : 1), ([a]) => `u32(${a} == 0u)`),
+  not: fn('not', (a) => (a ? 0 : 1), ([a]) => `u32(${a} == 0)`),
   /** Bitwise complement; the evaluator's wrap-around to the dtype makes -a-1 exact for every width but uint64. */
   bitnot: fn('bitnot', (a) => -a - 1, ([a], _t, out) => `${out}(~${a})`),
   bitnotU64: fn('bitnotU64', (a) => 18446744073709551615 - a, ([a], _t, out) => `${out}(~${a})`),
@@ -100,15 +101,15 @@ const BINARY = {
   le: fn('le', (a, b) => (a <= b ? 1 : 0), cmp('<=')),
   gt: fn('gt', (a, b) => (a > b ? 1 : 0), cmp('>')),
   ge: fn('ge', (a, b) => (a >= b ? 1 : 0), cmp('>=')),
-  and: fn('and', (a, b) => (a && b ? 1 : 0), ([a, b]) => `u32(${a} != 0u && ${b} != 0u)`),
-  or: fn('or', (a, b) => (a || b ? 1 : 0), ([a, b]) => `u32(${a} != 0u || ${b} != 0u)`),
-  xor: fn('xor', (a, b) => ((a ? 1 : 0) ^ (b ? 1 : 0)), ([a, b]) => `u32((${a} != 0u) != (${b} != 0u))`),
+  and: fn('and', (a, b) => (a && b ? 1 : 0), ([a, b]) => `u32(${a} != 0 && ${b} != 0)`),
+  or: fn('or', (a, b) => (a || b ? 1 : 0), ([a, b]) => `u32(${a} != 0 || ${b} != 0)`),
+  xor: fn('xor', (a, b) => ((a ? 1 : 0) ^ (b ? 1 : 0)), ([a, b]) => `u32((${a} != 0) != (${b} != 0))`),
 } as const;
 
 /** Selection and conversion. */
 const MISC = {
   /** where(c, x, y): x where c is nonzero, else y. */
-  where: fn('where', (c, x, y) => (c ? x : y), ([c, x, y], [tc]) => `select(${y}, ${x}, ${c} != ${tc}(0))`),
+  where: fn('where', (c, x, y) => (c ? x : y), ([c, x, y]) => `select(${y}, ${x}, ${c} != 0)`),
   /** Conversion to a float dtype, or between integer dtypes (the evaluator rounds or wraps). */
   cast: fn('cast', (a) => a, ([a], _t, out) => `${out}(${a})`),
   /** Conversion of floats to an integer dtype: truncation toward zero, NaN → 0 (no negative zero). */
@@ -116,7 +117,7 @@ const MISC = {
     (t === 'f32' || t === 'f16' ? `select(${out}(${a}), ${out}(0), kiln_isnan(f32(${a})))` : `${out}(${a})`), WGSL.isnan),
   /** Conversion to bool: nonzero (NaN included) → 1. */
   tobool: fn('tobool', (a) => (a !== 0 ? 1 : 0), ([a], [t]) =>
-    (t === 'f32' || t === 'f16' ? `u32((bitcast<u32>(f32(${a})) << 1u) != 0u)` : `u32(${a} != ${t}(0))`)),
+    (t === 'f32' || t === 'f16' ? `u32((bitcast<u32>(f32(${a})) << 1u) != 0u)` : `u32(${a} != 0)`)),
 } as const;
 
 /** Scalar functions. */

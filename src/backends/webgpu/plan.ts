@@ -244,11 +244,21 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
   order.forEach((node, idx) => {
     const plan = plans[idx]!;
     const { outs } = infos[idx]!;
-    const inSlots = node.inputs.map((n) => (n === '' ? -1 : slotForRead(n, node.name)));
+    const inSlotCache = new Map<number, number>();
+    const inSlot = (k: number): number => {
+      const n = node.inputs[k];
+      if (n === undefined || n === '') return -1;
+      let s = inSlotCache.get(k);
+      if (s === undefined) {
+        s = slotForRead(n, node.name);
+        inSlotCache.set(k, s);
+      }
+      return s;
+    };
     const outSlots = node.outputs.map((name, k) => {
       if (name === '') return -1;
       if (k === 0 && plan.aliasOf !== undefined) {
-        const s = inSlots[plan.aliasOf]!;
+        const s = inSlot(plan.aliasOf);
         slotOf.set(name, s);
         refs.set(s, (refs.get(s) ?? 1) + 1);
         if (outputNames.has(name)) pinned.add(s);
@@ -267,7 +277,7 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
     for (const d of plan.dispatches) {
       if (d.workgroups.some((w) => w === 0)) continue;
       const slots = d.bindings.map((b) => {
-        const s = b.kind === 'input' ? inSlots[b.index] : b.kind === 'output' ? outSlots[b.index] : scratch[b.index];
+        const s = b.kind === 'input' ? inSlot(b.index) : b.kind === 'output' ? outSlots[b.index] : scratch[b.index];
         if (s === undefined || s < 0) throw new ShapeError(`${node.name}: kernel ${d.label} binds missing ${b.kind} #${b.index}`, node.name);
         return s;
       });

@@ -110,3 +110,28 @@ export function nodeTests(...prefixes: string[]): string[] {
   if (!existsSync(NODE_DATA)) return [];
   return readdirSync(NODE_DATA).filter((d) => prefixes.some((p) => d.startsWith(p))).sort();
 }
+
+/** Runs one op on constant inputs with the CPU backend and returns its outputs. */
+export function runOp(op: string, inputs: readonly (Tensor | undefined)[], attrs: Record<string, unknown> = {}, outputs = 1): Tensor[] {
+  const b = new GraphBuilder(op);
+  const syms = inputs.map((t) => (t ? b.constant(t) : undefined));
+  const res = b.apply(op, syms, attrs as never, { outputs });
+  res.forEach((s, i) => b.output(s, `out${i}`));
+  const got = compileCpu(b.build()).run({});
+  return res.map((_, i) => got[`out${i}`]!);
+}
+
+/** Shorthand for a float32 tensor. */
+export function f32(shape: readonly number[], values: readonly number[]): Tensor {
+  return Tensor.from('float32', shape, values);
+}
+
+/** Asserts a tensor's shape and values (within `tol`). */
+export function expectTensor(t: Tensor, shape: readonly number[], values: readonly number[], tol = 1e-5): void {
+  expect(t.shape).to.deep.equal(shape);
+  const a = t.toArray();
+  expect(a.length).to.equal(values.length);
+  a.forEach((v, i) => {
+    if (!(Math.abs(v - values[i]!) <= tol * (1 + Math.abs(values[i]!)))) expect.fail(`element ${i}: got ${v}, want ${values[i]} (all: ${a.join(', ')})`);
+  });
+}

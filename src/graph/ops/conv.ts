@@ -82,7 +82,7 @@ function im2col(x: FloatArray, xOff: number, cg: number, w: Window3, col: FloatA
 }
 
 function isPointwise(w: Window3): boolean {
-  return w.kernel.every((k) => k === 1) && w.strides.every((s) => s === 1) && w.padBegin.every((p) => p === 0);
+  return w.kernel.every((k) => k === 1) && w.strides.every((s) => s === 1) && w.padBegin.every((p) => p === 0) && w.outDims.every((d, i) => d === w.inDims[i]);
 }
 
 /** Conv on float work arrays: y ([N, M, OUT]) must be zeroed. */

@@ -1,8 +1,9 @@
 /** The list of subcommands. Each module exports `register(program)`. */
 import type { Command } from 'commander';
+import { register as doctor } from './doctor.js';
 
 /** Registers one subcommand on the program. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every subcommand, in help order. */
-export const COMMANDS: RegisterCommand[] = [];
+export const COMMANDS: RegisterCommand[] = [doctor];

@@ -9,8 +9,9 @@ import { expect } from 'chai';
 import { GpuUnavailableError, requestDevice, type AcquiredDevice } from '../src/backends/webgpu/device.js';
 import type { ScalarFn } from '../src/graph/expr.js';
 import { F } from '../src/graph/ops/scalar-fns.js';
+import { fromHalfBits, roundHalf, toHalfBits } from '../src/graph/dtype.js';
 
-type W = 'f32' | 'i32' | 'u32';
+type W = 'f32' | 'f16' | 'i32' | 'u32';
 type Gen = (i: number) => number;
 
 /** One check: the function, its argument types and generators, output type and tolerance. */
@@ -107,14 +108,23 @@ const CASES: Case[] = [
   unary('sigmoid', unif(-100, 100)), unary('tanh', unif(-100, 100)), unary('softplus', unif(-100, 100)),
 ];
 
-const ARRAYS = { f32: Float32Array, i32: Int32Array, u32: Uint32Array } as const;
-const ROUND: Record<W, (v: number) => number> = { f32: Math.fround, i32: (v) => (Number.isFinite(v) ? v | 0 : 0), u32: (v) => (Number.isFinite(v) ? v >>> 0 : 0) };
+/** The float cases again in f16 (inputs within f16 range; tolerance of a few half ulps). */
+const F16_CASES: Case[] = CASES
+  .filter((c) => c.out === 'f32' && c.args.every(([t]) => t === 'f32') && !['exp', 'log', 'sinh', 'cosh'].includes(c.fn))
+  .map((c) => ({ ...c, out: 'f16', args: c.args.map(([, g]): [W, Gen] => ['f16', g]), tol: [4e-3, 2e-3] }));
+F16_CASES.push(unary('exp', unif(-10, 10)), unary('log', unif(1e-3, 1e4)), unary('sinh', unif(-5, 5)), unary('cosh', unif(-5, 5)));
+F16_CASES.forEach((c, k) => {
+  if (c.out === 'f32') F16_CASES[k] = { ...c, out: 'f16', args: c.args.map(([, g]): [W, Gen] => ['f16', g]), tol: [4e-3, 2e-3] };
+});
+
+const ARRAYS = { f32: Float32Array, f16: Uint16Array, i32: Int32Array, u32: Uint32Array } as const;
+const ROUND: Record<W, (v: number) => number> = { f32: Math.fround, f16: roundHalf, i32: (v) => (Number.isFinite(v) ? v | 0 : 0), u32: (v) => (Number.isFinite(v) ? v >>> 0 : 0) };
 
 function shaderFor(fn: ScalarFn, c: Case): string {
   const types = c.args.map(([t]) => t);
   const decls = types.map((t, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<${t}>;`).join('\n');
   const body = fn.wgsl(types.map((_, k) => `in${k}[i]`), types, c.out);
-  return `${fn.prelude ?? ''}
+  return `${types.includes('f16') ? 'enable f16;\n' : ''}${fn.prelude ?? ''}
 ${decls}
 @group(0) @binding(${types.length}) var<storage, read_write> out: array<${c.out}>;
 @compute @workgroup_size(64)
@@ -128,18 +138,23 @@ async function runCase(device: GPUDevice, c: Case): Promise<string[]> {
   const fn = F[c.fn] as ScalarFn;
   const inputs = c.args.map(([t, g]) => {
     const a = new ARRAYS[t](N);
-    for (let k = 0; k < N; k++) a[k] = g(k);
+    for (let k = 0; k < N; k++) a[k] = t === 'f16' ? toHalfBits(g(k)) : g(k);
     return a;
   });
   const code = shaderFor(fn, c);
-  device.pushErrorScope('validation');
   const module = device.createShaderModule({ code });
-  const info = await module.getCompilationInfo();
+  const [info, pipeline] = await Promise.all([
+    module.getCompilationInfo(),
+    device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } }).catch((e: Error) => e),
+  ]);
   const errs = info.messages.filter((m) => m.type === 'error').map((m) => m.message);
-  if (errs.length) return [`${c.fn}(${c.args.map(([t]) => t)}): WGSL error ${errs.join('; ')}\n${code}`];
-  const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  if (errs.length || pipeline instanceof Error) {
+    return [`${c.fn}(${c.args.map(([t]) => t)}): WGSL error ${errs.join('; ') || (pipeline as Error).message}\n${code}`];
+  }
+  // No await between push and pop: cases run concurrently and error scopes are a stack.
+  device.pushErrorScope('validation');
   const bufs = inputs.map((a) => {
-    const b = device.createBuffer({ size: a.byteLength, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true });
+    const b = device.createBuffer({ size: Math.ceil(a.byteLength / 4) * 4, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true });
     new Uint8Array(b.getMappedRange()).set(new Uint8Array(a.buffer));
     b.unmap();
     return b;
@@ -157,13 +172,14 @@ async function runCase(device: GPUDevice, c: Case): Promise<string[]> {
   const err = await device.popErrorScope();
   if (err) return [`${c.fn}: ${err.message}`];
   await rb.mapAsync(GPUMapMode.READ);
-  const got = new ARRAYS[c.out](rb.getMappedRange().slice(0));
+  const raw = new ARRAYS[c.out](rb.getMappedRange().slice(0, N * (c.out === 'f16' ? 2 : 4)));
+  const got = c.out === 'f16' ? Array.from(raw, fromHalfBits) : raw;
   rb.unmap();
   [...bufs, outBuf, rb].forEach((b) => b.destroy());
   const bad: string[] = [];
   const [rtol, atol] = c.tol;
   for (let k = 0; k < N && bad.length < 5; k++) {
-    const args = inputs.map((a) => a[k]!);
+    const args = inputs.map((a, j) => (c.args[j]![0] === 'f16' ? fromHalfBits(a[k]!) : a[k]!));
     const want = ROUND[c.out](fn.js(...args));
     const g = got[k]!;
     const ok = Number.isNaN(want) ? Number.isNaN(g) : !Number.isFinite(want) ? g === want : Math.abs(g - want) <= atol + rtol * Math.abs(want);
@@ -193,9 +209,17 @@ describe('ops: elementwise scalar fns, WGSL vs JS forms', function () {
     expect(missing).to.deep.equal([]);
   });
 
-  it('renders, compiles and matches the JS forms on edge-rich inputs', async function () {
-    const failures: string[] = [];
-    for (const c of CASES) failures.push(...(await runCase(acquired!.device, c)));
+  it('renders, compiles and matches the JS forms on edge-rich inputs (f32, i32, u32)', async function () {
+    const failures = (await Promise.all(CASES.map((c) => runCase(acquired!.device, c)))).flat();
+    expect(failures, failures.join('\n')).to.deep.equal([]);
+  });
+
+  it('renders, compiles and matches for f16 arguments and results', async function () {
+    if (!acquired!.features.includes('shader-f16')) {
+      console.log('    (skipped: the adapter has no shader-f16)');
+      this.skip();
+    }
+    const failures = (await Promise.all(F16_CASES.map((c) => runCase(acquired!.device, c)))).flat();
     expect(failures, failures.join('\n')).to.deep.equal([]);
   });
 });

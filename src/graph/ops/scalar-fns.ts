@@ -18,9 +18,13 @@ export function fn(name: string, js: Js, wgsl: Wgsl, prelude?: string): ScalarFn
   return prelude ? { name, js, wgsl, prelude } : { name, js, wgsl };
 }
 
-/** A function mapping to a WGSL builtin of the same arity. */
+/**
+ * A function mapping to a WGSL builtin of the same arity. f16 arguments are computed
+ * in f32 (WGSL allows f16 exp/log/trig errors of several ulps growing with |x|).
+ */
 function builtin(name: string, js: Js, wgslName = name): ScalarFn {
-  return fn(name, js, (a) => `${wgslName}(${a.join(', ')})`);
+  return fn(name, js, (a, t, out) =>
+    (t.includes('f16') ? `${out}(${wgslName}(${a.map((x) => `f32(${x})`).join(', ')}))` : `${wgslName}(${a.join(', ')})`));
 }
 
 /** A float function computed in f32 by a prelude helper, cast to the output type. */
@@ -82,7 +86,7 @@ const BINARY = {
   pow: fn('pow', Math.pow, ([a, b], _t, out) => `${out}(kiln_powf(f32(${a}), f32(${b})))`, WGSL.powf),
   ipow: fn('ipow', intPow, ([a, b], _t, out) => `${out}(kiln_powi(i32(${a}), i32(${b})))`, WGSL.powi),
   /** C fmod: remainder with the sign of the dividend (WGSL `%` on floats and ints). */
-  fmod: fn('fmod', (a, b) => a % b, b2('%')),
+  fmod: fn('fmod', (a, b) => a % b, ([a, b], [ta], out) => (ta === 'f16' ? `${out}(f32(${a}) % f32(${b}))` : `(${a} % ${b})`)),
   /** C fmod of integers (no negative zero; 0 for b = 0, as WGSL). */
   ifmod: fn('ifmod', (a, b) => (b === 0 ? 0 : (a % b) + 0), b2('%')),
   /** Python mod: remainder with the sign of the divisor. */

@@ -12,3 +12,6 @@ export * from './fuse-elementwise.js';
 export * from './fuse-epilogue.js';
 export * from './fusion-util.js';
 export { fusedExpr, fusedExprs } from '../graph/ops/fused.js';
+export * from './structural.js';
+export * from './memory-plan.js';
+export * from './stats.js';

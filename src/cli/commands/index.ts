@@ -1,9 +1,11 @@
 /** The list of subcommands. Each module exports `register(program)`. */
 import type { Command } from 'commander';
+import { register as inspect } from './inspect.js';
+import { register as check } from './check.js';
 import { register as doctor } from './doctor.js';
 
 /** Registers one subcommand on the program. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every subcommand, in help order. */
-export const COMMANDS: RegisterCommand[] = [doctor];
+export const COMMANDS: RegisterCommand[] = [inspect, check, doctor];

@@ -1,0 +1,101 @@
+/**
+ * `kiln inspect MODEL [-O 0|1|2] [--json] [--dim name=size ...]`: what the compiler
+ * makes of a model — inputs and outputs, node count before and after optimization,
+ * op histogram, parameter count, estimated FLOPs, dispatches per inference, and the
+ * total and peak intermediate bytes under the memory plan.
+ */
+import type { Command } from 'commander';
+import { importModelFile } from '../../../onnx/import.js';
+import { InputError } from '../../graph/errors.js';
+import type { Graph, ValueInfo } from '../../graph/graph.js';
+import { formatShape } from '../../graph/shape.js';
+import { optimize } from '../../passes/pipelines.js';
+import { gpuElementBytes, planMemory } from '../../passes/memory-plan.js';
+import { countDispatches, graphFlops, opHistogram, parameterCount } from '../../passes/stats.js';
+import type { OptLevel } from '../../passes/pass-manager.js';
+
+/** The inspect report (also the `--json` output). */
+export interface InspectReport {
+  readonly model: string;
+  readonly level: OptLevel;
+  readonly inputs: { name: string; dtype: string; shape: (number | string)[] }[];
+  readonly outputs: { name: string; dtype: string; shape: (number | string)[] }[];
+  readonly nodesBefore: number;
+  readonly nodes: number;
+  readonly dispatches: number;
+  readonly ops: Record<string, number>;
+  readonly parameters: number;
+  readonly flops: number;
+  readonly totalIntermediateBytes: number;
+  readonly peakIntermediateBytes: number;
+  readonly buffers: number;
+  readonly optimizeMs: number;
+}
+
+const port = (v: ValueInfo) => ({ name: v.name, dtype: v.dtype, shape: [...v.shape] });
+
+/** Builds the inspect report of a graph. */
+export function inspectGraph(g: Graph, model: string, level: OptLevel, dims: Record<string, number> = {}): InspectReport {
+  const { graph, report } = optimize(g, { level });
+  const plan = planMemory(graph, { elementBytes: gpuElementBytes(), dims });
+  return {
+    model,
+    level,
+    inputs: graph.inputs.map(port),
+    outputs: graph.outputs.map(port),
+    nodesBefore: g.nodes.length,
+    nodes: graph.nodes.length,
+    dispatches: countDispatches(graph),
+    ops: Object.fromEntries(opHistogram(graph)),
+    parameters: parameterCount(graph),
+    flops: graphFlops(graph, dims),
+    totalIntermediateBytes: plan.totalBytes,
+    peakIntermediateBytes: plan.peakBytes,
+    buffers: plan.buffers.length,
+    optimizeMs: Math.round(report.totalMs),
+  };
+}
+
+function parseDims(list: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of list) {
+    const m = /^([^=]+)=(\d+)$/.exec(s);
+    if (!m) throw new InputError(`--dim '${s}': expected name=size, e.g. batch=1`, s);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+const mb = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
+
+function printText(r: InspectReport): void {
+  const w = (s: string) => process.stdout.write(`${s}\n`);
+  w(`model: ${r.model}  (O${r.level})`);
+  for (const i of r.inputs) w(`  input  ${i.name}: ${i.dtype}${formatShape(i.shape)}`);
+  for (const o of r.outputs) w(`  output ${o.name}: ${o.dtype}${formatShape(o.shape)}`);
+  w(`nodes: ${r.nodesBefore} → ${r.nodes}   dispatches per inference: ${r.dispatches}`);
+  w(`parameters: ${r.parameters.toLocaleString('en-US')}   estimated FLOPs: ${r.flops.toLocaleString('en-US')}`);
+  w(`intermediate memory: total ${mb(r.totalIntermediateBytes)}, peak ${mb(r.peakIntermediateBytes)} in ${r.buffers} buffers` +
+    ` (${r.totalIntermediateBytes ? ((100 * r.peakIntermediateBytes) / r.totalIntermediateBytes).toFixed(1) : '0'} %)`);
+  w('ops:');
+  for (const [op, n] of Object.entries(r.ops)) w(`  ${String(n).padStart(5)}  ${op}`);
+}
+
+/** Registers `kiln inspect`. */
+export function register(program: Command): void {
+  program
+    .command('inspect')
+    .description('show what the optimizer makes of a model: nodes, dispatches, FLOPs, memory plan')
+    .argument('<model>', 'ONNX model file')
+    .option('-O, --opt-level <level>', 'optimization level 0, 1 or 2', '2')
+    .option('--json', 'print the report as JSON')
+    .option('--dim <name=size...>', 'size of a symbolic dim (repeatable)', [])
+    .action((model: string, opts: { optLevel: string; json?: boolean; dim: string[] }) => {
+      const level = Number(opts.optLevel);
+      if (level !== 0 && level !== 1 && level !== 2) throw new InputError(`-O ${opts.optLevel}: the level must be 0, 1 or 2`);
+      const dims = parseDims(opts.dim);
+      const r = inspectGraph(importModelFile(model), model, level, dims);
+      if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      else printText(r);
+    });
+}

@@ -225,7 +225,7 @@ export class ShaderBuilder {
   /** The complete module text around an entry point (or any module-scope code). */
   module(entry: string): string {
     const parts: string[] = [];
-    if (this.usesF16 || /\bf16\b/.test(entry) || this.fns.some((f) => /\bf16\b/.test(f))) parts.push('enable f16;');
+    if (this.ctx.f16 && (this.usesF16 || /\bf16\b/.test(entry) || this.fns.some((f) => /\bf16\b/.test(f)))) parts.push('enable f16;');
     parts.push(...this.decls);
     if (this.words.length > 0) {
       const n = Math.ceil(this.words.length / 4);

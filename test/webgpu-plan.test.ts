@@ -1,0 +1,93 @@
+/**
+ * The WebGPU planner and WGSL helpers without a device: grid splitting, literals,
+ * constant folding of shape work, buffer reuse by liveness, aliasing, limits and
+ * storage conversion. These run everywhere (no adapter needed).
+ */
+import { expect } from 'chai';
+import { registerAllKernels } from '../src/backends/webgpu/kernels/index.js';
+import type { KernelLimits } from '../src/backends/webgpu/kernel.js';
+import { planGraph } from '../src/backends/webgpu/plan.js';
+import { fromStorage, toStorage } from '../src/backends/webgpu/storage.js';
+import { literal, splitGroups } from '../src/backends/webgpu/wgsl.js';
+import type { Graph } from '../src/graph/graph.js';
+import { GraphBuilder, LimitError, Tensor } from '../src/graph/index.js';
+
+const LIMITS: KernelLimits = {
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupSizeY: 256,
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxStorageBuffersPerShaderStage: 8,
+  maxComputeWorkgroupStorageSize: 16384,
+  maxStorageBufferBindingSize: 1 << 27,
+};
+
+function plan(g: Graph, shapes: Record<string, number[]> = {}) {
+  registerAllKernels();
+  const types = new Map(g.inputs.map((i) => [i.name, { dtype: i.dtype, shape: shapes[i.name] ?? (i.shape as number[]) }]));
+  return planGraph(g, types, { limits: LIMITS, f16: false, subgroups: false, maxBufferSize: 2 ** 32 });
+}
+
+describe('webgpu planner and WGSL helpers (no device)', function () {
+  it('splits workgroup counts into 1-, 2- and 3-D grids within the per-dimension limit', function () {
+    const lim = { maxComputeWorkgroupsPerDimension: 65535 };
+    expect(splitGroups(1000, lim)).to.deep.equal([1000, 1, 1]);
+    for (const n of [65536, 65535 * 3 + 1, 65535 * 65535 + 7]) {
+      const [x, y, z] = splitGroups(n, lim);
+      expect(Math.max(x, y, z)).to.be.at.most(65535);
+      expect(x * y * z).to.be.at.least(n);
+    }
+    expect(splitGroups(65535 * 65535 + 7, lim)[2]).to.be.greaterThan(1);
+  });
+
+  it('renders literals of every WGSL type, including NaN, infinities and INT32_MIN', function () {
+    expect(literal(1.5, 'f32')).to.equal('f32(1.5)');
+    expect(literal(3, 'f32')).to.equal('f32(3.0)');
+    expect(literal(NaN, 'f32')).to.equal('f32(bitcast<f32>(0x7fc00000u))');
+    expect(literal(-Infinity, 'f32')).to.equal('f32(bitcast<f32>(0xff800000u))');
+    expect(literal(-2147483648, 'i32')).to.equal('i32(-2147483647 - 1)');
+    expect(literal(7, 'u32')).to.equal('7u');
+  });
+
+  it('folds Shape/Size arithmetic at compile time and aliases reshapes', function () {
+    const b = new GraphBuilder('fold');
+    const x = b.input('x', 'float32', ['n', 6]);
+    const size = b.Size(x);
+    const rows = b.Div([size, b.constant(3, { dtype: 'int64' })]);
+    const target = b.Concat([b.Unsqueeze([rows, b.constant([0], { dtype: 'int64' })]), b.constant([3], { dtype: 'int64' })], { axis: 0 });
+    b.output(b.Reshape([x, target]), 'y');
+    const p = plan(b.build(), { x: [4, 6] });
+    expect(p.dispatches).to.have.length(0);
+    expect(p.outputs[0]!.shape).to.deep.equal([8, 3]);
+    expect(p.outputs[0]!.slot).to.equal(p.inputs[0]!.slot);
+  });
+
+  it('reuses intermediate slots after their last reader and never binds a slot twice in one dispatch', function () {
+    const b = new GraphBuilder('reuse');
+    const x = b.input('x', 'float32', [64]);
+    let y = x;
+    for (let i = 0; i < 10; i++) y = b.Add([b.Relu(y), x]);
+    b.output(y, 'y');
+    const p = plan(b.build());
+    expect(p.dispatches).to.have.length(20);
+    expect(p.slotBytes.length).to.be.at.most(4);
+    for (const d of p.dispatches) expect(new Set(d.slots).size).to.equal(d.slots.length);
+  });
+
+  it('rejects a tensor over maxStorageBufferBindingSize with a LimitError naming the value', function () {
+    const b = new GraphBuilder('big');
+    const x = b.input('x', 'float32', [1 << 20]);
+    b.output(b.Tile([x, b.constant([64], { dtype: 'int64' })]), 'tiled');
+    expect(() => plan(b.build())).to.throw(LimitError, /node 'Tile': tensor 'Tile_0' needs 536870912 bytes/);
+  });
+
+  it('converts int64 to i32 storage with a range check, bool to u32, and back', function () {
+    const ids = Tensor.from('int64', [3], [-5, 0, 2 ** 31 - 1]);
+    expect(fromStorage(toStorage(ids, false, 'ids'), 'int64', [3], false).toArray()).to.deep.equal([-5, 0, 2 ** 31 - 1]);
+    expect(() => toStorage(Tensor.from('int64', [1], [2 ** 31]), false, 'ids')).to.throw(LimitError, /ids/);
+    const flags = Tensor.from('bool', [3], [1, 0, 1]);
+    expect([...new Uint32Array(toStorage(flags, false, 'f'))].slice(0, 3)).to.deep.equal([1, 0, 1]);
+    const half = Tensor.from('float16', [2], [1.5, -0.25]);
+    expect(fromStorage(toStorage(half, true, 'h'), 'float16', [2], true).toArray()).to.deep.equal([1.5, -0.25]);
+  });
+});

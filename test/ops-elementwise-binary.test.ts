@@ -55,6 +55,7 @@ describe('ops: binary broadcasting', () => {
     expectExact(run1('BitShift', [x, s], { direction: 'LEFT' }), 'uint8', [4], [32, 16, 8, 144]);
     expectExact(run1('BitShift', [x, s], { direction: 'RIGHT' }), 'uint8', [4], [8, 1, 0, 100]);
     expectExact(run1('BitShift', [T('uint32', [3]), T('uint32', [31])], { direction: 'LEFT' }), 'uint32', [1], [2147483648]);
+    expectExact(run1('BitShift', [T('uint64', [2 ** 63 + 2 ** 62, 5]), T('uint64', [1, 64])], { direction: 'LEFT' }), 'uint64', [2], [2 ** 63, 0]);
     expect(() => run1('BitShift', [x, s])).to.throw(AttributeError, /requires attribute 'direction'/);
   });
 

@@ -95,7 +95,8 @@ const BINARY = {
   `${WGSL.modi}\n${WGSL.modf}`),
   max: fn('max', nanMax, ([a, b]) => `max(${a}, ${b})`),
   min: fn('min', nanMin, ([a, b]) => `min(${a}, ${b})`),
-  shl: fn('shl', (a, b) => (b >= 64 ? 0 : a * 2 ** b), ([a, b], [ta, tb]) => `select(${ta}(0), ${a} << ${tb === 'u32' ? b : `u32(${b})`}, ${b} < ${tb}(32))`),
+  /** Left shift; exact modulo 2^64 (narrower widths wrap in the evaluator). */
+  shl: fn('shl', (a, b) => (b >= 64 ? 0 : (a * 2 ** b) % 18446744073709551616), ([a, b], [ta, tb]) => `select(${ta}(0), ${a} << ${tb === 'u32' ? b : `u32(${b})`}, ${b} < ${tb}(32))`),
   shr: fn('shr', (a, b) => (b >= 64 ? 0 : Math.floor(a / 2 ** b)), ([a, b], [ta, tb]) => `select(${ta}(0), ${a} >> ${tb === 'u32' ? b : `u32(${b})`}, ${b} < ${tb}(32))`),
   bitand: fn('bitand', bitwise((a, b) => a & b, (a, b) => a & b), b2('&')),
   bitor: fn('bitor', bitwise((a, b) => a | b, (a, b) => a | b), b2('|')),

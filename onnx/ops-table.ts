@@ -104,6 +104,35 @@ const UNSUPPORTED_DTYPE_CODES: Readonly<Record<number, string>> = {
   8: 'Cast to STRING', 14: 'Cast to COMPLEX64', 15: 'Cast to COMPLEX128', 16: 'Cast to BFLOAT16',
 };
 
+/**
+ * Opset < 7 binary ops with `broadcast=1, axis=k` (and PRelu < 7, whose slope is
+ * per channel): B is aligned with A starting at axis k. Emitted as graph ops —
+ * B reshaped to `shape(B) ++ ones(rank(A) - k - rank(B))` — so the importer needs
+ * no shape logic (the ranks fold to constants for static shapes).
+ */
+function legacyAxisBroadcast(axisOf: (n: OnnxNode) => number | undefined) {
+  return (n: OnnxNode, e: Emitter): void => {
+    const { broadcast: _b, axis: _a, ...rest } = n.attrs;
+    const axis = axisOf(n);
+    const [a, b] = n.inputs;
+    if (axis === undefined) {
+      e.node(n.op, n.inputs, rest, n.outputs);
+      return;
+    }
+    const rankOf = (v: string): string => e.node('Size', e.node('Shape', [v]))[0]!;
+    const int64 = (vals: number[], shape: number[]): string => e.constant(Tensor.from('int64', shape, vals), `${n.name}_const`);
+    const [lead] = e.node('Add', [rankOf(b!), int64([axis], [])]);
+    const [count] = e.node('Sub', [rankOf(a!), lead!]);
+    const [count1d] = e.node('Reshape', [count!, int64([1], [1])]);
+    const [ones] = e.node('ConstantOfShape', [count1d!], { value: Tensor.from('int64', [1], [1]) });
+    const [shapeB] = e.node('Shape', [b!]);
+    const [target] = e.node('Concat', [shapeB!, ones!], { axis: 0 });
+    const [bAligned] = e.node('Reshape', [b!, target!]);
+    e.node(n.op, [a!, bAligned!], rest, n.outputs);
+  };
+}
+
+const legacyBinary = legacyAxisBroadcast((n) => (n.attrs.broadcast && n.attrs.axis !== undefined ? (n.attrs.axis as number) : undefined));
 const legacyBroadcast = ['broadcast'];
 
 /** The exceptions to the 1:1 mapping, by ONNX op and opset range. */
@@ -121,9 +150,10 @@ export const OP_TABLE: readonly OpMapping[] = [
   { op: 'Scatter', as: 'ScatterElements' },
   { op: 'Concat', until: 3, defaults: { axis: 1 } },
   { op: 'Gemm', until: 6, drop: legacyBroadcast },
-  ...['Add', 'Sub', 'Mul', 'Div', 'Pow', 'And', 'Or', 'Xor', 'Equal', 'Greater', 'Less', 'PRelu'].map(
-    (op): OpMapping => ({ op, until: 6, drop: legacyBroadcast }),
+  ...['Add', 'Sub', 'Mul', 'Div', 'Pow', 'And', 'Or', 'Xor', 'Equal', 'Greater', 'Less'].map(
+    (op): OpMapping => ({ op, until: 6, emit: legacyBinary }),
   ),
+  { op: 'PRelu', until: 6, emit: legacyAxisBroadcast(() => 1) },
   { op: 'Cast', unsupported: (n) => UNSUPPORTED_DTYPE_CODES[n.attrs.to as number] },
 ];
 

@@ -14,3 +14,4 @@ export * from './shape.js';
 export * from './tensor.js';
 export * from './type-env.js';
 export * from './verify.js';
+export * from './bind-dims.js';

@@ -1,0 +1,172 @@
+/**
+ * InferenceSession: the public way to run a model, shaped like ONNX Runtime Web's
+ * (`InferenceSession.create(model, options)`, `session.run(feeds)`), so switching
+ * costs an import. A session imports the model (ONNX bytes, a path/URL, or a Kiln
+ * Graph), optimizes it, and compiles it for WebGPU or the CPU.
+ *
+ * Backend choice: `'webgpu'` needs an adapter; `'auto'` (default) uses WebGPU when an
+ * adapter exists and otherwise the CPU with a one-line notice (`onNotice`).
+ */
+import { compileCpu, type CpuProgram } from '../backends/cpu/index.js';
+import { bindDims } from '../graph/bind-dims.js';
+import { ExecutionError, KilnError } from '../graph/errors.js';
+import { checkFeeds } from '../graph/feeds.js';
+import { Graph } from '../graph/graph.js';
+import type { Shape } from '../graph/shape.js';
+import type { DType } from '../graph/dtype.js';
+import type { Tensor } from '../graph/tensor.js';
+import { verify } from '../graph/verify.js';
+import { optimize, type OptLevel } from '../passes/index.js';
+import { importModel } from '../../onnx/import.js';
+import { loadModelBytes, type ModelSource } from './load.js';
+
+/** Which backend runs the session. */
+export type BackendName = 'webgpu' | 'cpu';
+
+/** Options of {@link InferenceSession.create}. */
+export interface SessionOptions {
+  /** 'webgpu', 'cpu', or 'auto' (default: WebGPU when an adapter exists, else CPU). */
+  readonly backend?: BackendName | 'auto';
+  /** ONNX Runtime's spelling: the first of 'webgpu' | 'cpu' | 'wasm' is used ('wasm' means cpu). */
+  readonly executionProviders?: readonly (string | { name: string })[];
+  /** 0: as imported, 1: cleanup, 2: everything (default 2). */
+  readonly optimizationLevel?: OptLevel;
+  /** Sizes for symbolic dims, bound before optimization (e.g. `{ batch: 1 }`). */
+  readonly freeDimensions?: Readonly<Record<string, number>>;
+  /** A GPU device to use (WebGPU backend). */
+  readonly device?: GPUDevice;
+  /** Collect per-kernel timings. */
+  readonly profile?: boolean;
+  /** Receives one-line notices (e.g. the CPU fallback). Default: console.warn. */
+  readonly onNotice?: (message: string) => void;
+}
+
+/** Name, dtype and shape of a model input or output. */
+export interface ValueMetadata {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: Shape;
+}
+
+/** Options of {@link InferenceSession.run}. */
+export interface SessionRunOptions {
+  /** WebGPU only: return outputs as GPU-resident tensors (GpuTensor) instead of reading them back. */
+  readonly outputsOnGpu?: boolean;
+}
+
+interface Runner {
+  run(feeds: Record<string, unknown>, opts: SessionRunOptions): Promise<Record<string, unknown>>;
+  release(): void;
+  readonly dispatchCount?: number;
+  readonly shaders?: readonly string[];
+}
+
+function pickBackend(opts: SessionOptions): BackendName | 'auto' {
+  if (opts.backend) return opts.backend;
+  for (const ep of opts.executionProviders ?? []) {
+    const n = typeof ep === 'string' ? ep : ep.name;
+    if (n === 'webgpu') return 'webgpu';
+    if (n === 'cpu' || n === 'wasm') return 'cpu';
+  }
+  return 'auto';
+}
+
+function cpuRunner(p: CpuProgram): Runner {
+  return {
+    run: async (feeds) => p.run(feeds as Record<string, Tensor>),
+    release: () => {},
+  };
+}
+
+/** A compiled model, ready to run. */
+export class InferenceSession {
+  /** The (optimized) graph this session runs. */
+  readonly graph: Graph;
+  /** The backend in use. */
+  readonly backend: BackendName;
+  private runner: Runner | undefined;
+
+  private constructor(graph: Graph, backend: BackendName, runner: Runner) {
+    this.graph = graph;
+    this.backend = backend;
+    this.runner = runner;
+  }
+
+  /**
+   * Creates a session from ONNX bytes, a path or URL to an .onnx file, or a Kiln Graph.
+   * Throws typed errors: ModelFormatError (bad file), UnsupportedOpError (listing every
+   * unsupported op), GpuUnavailableError when 'webgpu' was asked for and no adapter exists.
+   */
+  static async create(model: ModelSource | Graph, opts: SessionOptions = {}): Promise<InferenceSession> {
+    let graph: Graph;
+    if (model instanceof Graph) {
+      verify(model);
+      graph = model;
+    } else {
+      const { bytes, baseDir } = await loadModelBytes(model);
+      graph = importModel(bytes, baseDir ? { baseDir } : {}, typeof model === 'string' ? model : 'model');
+    }
+    if (opts.freeDimensions) graph = bindDims(graph, opts.freeDimensions);
+    graph = optimize(graph, { level: opts.optimizationLevel ?? 2 }).graph;
+    const want = pickBackend(opts);
+    const notice = opts.onNotice ?? ((m: string) => console.warn(m));
+    if (want === 'cpu') return new InferenceSession(graph, 'cpu', cpuRunner(compileCpu(graph, { profile: opts.profile ?? false })));
+    const webgpu = await import('../backends/webgpu/index.js');
+    try {
+      const program = await webgpu.compileWebGpu(graph, {
+        skipVerify: true,
+        ...(opts.device ? { device: opts.device } : {}),
+        ...(opts.profile ? { profile: true } : {}),
+      });
+      const runner: Runner = {
+        run: (feeds, o) => program.run(feeds as Record<string, Tensor>, o) as Promise<Record<string, unknown>>,
+        release: () => program.release(),
+        get dispatchCount() { return program.dispatchCount; },
+        get shaders() { return program.shaders; },
+      };
+      return new InferenceSession(graph, 'webgpu', runner);
+    } catch (e) {
+      const unavailable = (e as Error)?.name === 'GpuUnavailableError';
+      if (want === 'auto' && unavailable) {
+        notice(`kiln: no WebGPU adapter (${(e as Error).message}); running on the CPU backend`);
+        return new InferenceSession(graph, 'cpu', cpuRunner(compileCpu(graph, { skipVerify: true, profile: opts.profile ?? false })));
+      }
+      throw e;
+    }
+  }
+
+  /** Names of the model inputs, in order. */
+  get inputNames(): string[] { return this.graph.inputs.map((i) => i.name); }
+  /** Names of the model outputs, in order. */
+  get outputNames(): string[] { return this.graph.outputs.map((o) => o.name); }
+  /** Dtype and shape of each input. */
+  get inputMetadata(): ValueMetadata[] { return this.graph.inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape })); }
+  /** Dtype and shape of each output. */
+  get outputMetadata(): ValueMetadata[] { return this.graph.outputs.map(({ name, dtype, shape }) => ({ name, dtype, shape })); }
+  /** Dispatches per inference (WebGPU), for the last planned shape set. */
+  get dispatchCount(): number | undefined { return this.runner?.dispatchCount; }
+  /** Generated WGSL of each dispatch (WebGPU). */
+  get shaders(): readonly string[] { return this.runner?.shaders ?? []; }
+
+  /**
+   * Runs the model. Feeds are checked first (missing/extra names, dtype, rank, shape,
+   * symbolic dims bound consistently) with an InputError naming the input.
+   */
+  async run(feeds: Readonly<Record<string, Tensor | { dtype: DType; shape: readonly number[] }>>, opts: SessionRunOptions = {}): Promise<Record<string, Tensor>> {
+    const r = this.runner;
+    if (!r) throw new ExecutionError('this session was released');
+    checkFeeds(this.graph, feeds);
+    try {
+      return (await r.run(feeds as Record<string, unknown>, opts)) as Record<string, Tensor>;
+    } catch (e) {
+      if (e instanceof KilnError) throw e;
+      throw new ExecutionError(`run failed: ${(e as Error)?.message ?? String(e)}`);
+    }
+  }
+
+  /** Frees every GPU resource of the session. The session cannot run afterwards. */
+  release(): void {
+    this.runner?.release();
+    this.runner = undefined;
+  }
+}

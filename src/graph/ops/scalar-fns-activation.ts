@@ -67,5 +67,5 @@ export const ACTIVATION_FNS = {
   shrink: fn('shrink', (x, b, l) => (x < -l! ? x + b! : x > l! ? x - b! : 0), ([x, b, l], [t], out) =>
     (t === 'u32'
       ? `select(${out}(0), ${x} - ${b}, ${x} > ${l})`
-      : `select(select(${out}(0), ${x} - ${b}, ${x} > ${l}), ${x} + ${b}, ${x} < -${l})`)),
+      : `select(select(${out}(0), ${x} - ${b}, ${x} > ${l}), ${x} + ${b}, ${x} < -(${l}))`)),
 } as const;

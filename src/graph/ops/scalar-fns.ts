@@ -40,7 +40,7 @@ const nanMin = (a: number, b: number): number => (Number.isNaN(a) || Number.isNa
 /** Unary math. */
 const UNARY = {
   abs: builtin('abs', Math.abs),
-  neg: fn('neg', (a) => -a, ([a]) => `(-${a})`),
+  neg: fn('neg', (a) => -a, ([a]) => `(-(${a}))`),
   sign: fn('sign', (a) => (Number.isNaN(a) ? NaN : a > 0 ? 1 : a < 0 ? -1 : 0), ([a], [t]) =>
     (t === 'u32' ? `u32(${a} != 0u)` : `sign(${a})`)),
   reciprocal: fn('reciprocal', (a) => 1 / a, ([a], _t, out) => `(${out}(1) / ${a})`),
@@ -68,8 +68,8 @@ const UNARY = {
   isneginf: fn('isneginf', (a) => (a === -Infinity ? 1 : 0), ([a]) => `u32(kiln_isinf(f32(${a})) && ${a} < 0)`, WGSL.isinf),
   not: fn('not', (a) => (a ? 0 : 1), ([a]) => `u32(${a} == 0)`),
   /** Bitwise complement; the evaluator's wrap-around to the dtype makes -a-1 exact for every width but uint64. */
-  bitnot: fn('bitnot', (a) => -a - 1, ([a], _t, out) => `${out}(~${a})`),
-  bitnotU64: fn('bitnotU64', (a) => 18446744073709551615 - a, ([a], _t, out) => `${out}(~${a})`),
+  bitnot: fn('bitnot', (a) => -a - 1, ([a], _t, out) => `${out}(~(${a}))`),
+  bitnotU64: fn('bitnotU64', (a) => 18446744073709551615 - a, ([a], _t, out) => `${out}(~(${a}))`),
 } as const;
 
 /** Binary arithmetic, comparisons and logic. */

@@ -59,6 +59,25 @@ interface DocJson { format: string; version: number; weightsBytes: number; graph
 
 const ALIGN = 8;
 
+/**
+ * True for a Graph. Also accepts a Graph from a second copy of this module (a test
+ * runner may load a module once through require and once through import), so it
+ * checks the shape of the object rather than `instanceof` alone.
+ */
+export function isGraph(v: unknown): v is Graph {
+  if (v instanceof Graph) return true;
+  const o = v as Partial<Graph> | null;
+  return typeof o === 'object' && o !== null && Array.isArray(o.nodes) && Array.isArray(o.inputs) && Array.isArray(o.outputs)
+    && o.initializers instanceof Map && o.valueTypes instanceof Map && typeof o.name === 'string';
+}
+
+/** True for a Tensor (from any copy of tensor.ts; see {@link isGraph}). */
+export function isTensor(v: unknown): v is Tensor {
+  if (v instanceof Tensor) return true;
+  const o = v as Partial<Tensor> | null;
+  return typeof o === 'object' && o !== null && typeof o.dtype === 'string' && Array.isArray(o.shape) && ArrayBuffer.isView(o.data);
+}
+
 function encodeNum(x: number): JsonNum {
   if (Number.isNaN(x)) return 'NaN';
   if (x === Infinity) return 'Infinity';
@@ -101,8 +120,8 @@ class Writer {
   attr(node: string, key: string, v: AttrValue): AttrJson {
     if (typeof v === 'number') return { t: 'num', v: encodeNum(v) };
     if (typeof v === 'string') return { t: 'str', v };
-    if (v instanceof Tensor) return { t: 'tensor', v: this.tensor(v) };
-    if (v instanceof Graph) return { t: 'graph', v: this.graph(v) };
+    if (isTensor(v)) return { t: 'tensor', v: this.tensor(v) };
+    if (isGraph(v)) return { t: 'graph', v: this.graph(v) };
     if (Array.isArray(v)) {
       if (v.every((x) => typeof x === 'string')) return v.length ? { t: 'strs', v: [...(v as string[])] } : { t: 'nums', v: [] };
       if (v.every((x) => typeof x === 'number')) return { t: 'nums', v: (v as number[]).map(encodeNum) };

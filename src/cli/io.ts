@@ -1,0 +1,349 @@
+/**
+ * File input and output for the CLI: models (.onnx through the ONNX importer, or
+ * Kiln's own .json + .weights.bin), input tensors (.pb TensorProto, .npy, .json),
+ * random inputs, `output_N.pb` files, and access to the optional compiler pieces
+ * (importer, exporter, optimizer) that other modules provide.
+ *
+ * Those pieces are loaded with dynamic imports so that the CLI still works, and
+ * says exactly what is missing, in a build that lacks one of them.
+ */
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, extname, join, resolve } from 'node:path';
+import { isDType, isFloat, type DType } from '../graph/dtype.js';
+import { InputError, KilnError, ModelFormatError } from '../graph/errors.js';
+import type { Graph, ValueInfo } from '../graph/graph.js';
+import { loadGraph, saveGraph } from '../graph/serialize.js';
+import { formatShape, type ConcreteShape } from '../graph/shape.js';
+import { Tensor } from '../graph/tensor.js';
+import '../graph/ops/index.js';
+import { naiveLifetimes, peakBytes, type MemoryBuffer, type MemoryView } from '../viz/memory.js';
+
+/** A compiler piece this build does not have (yet): names the module and export needed. */
+export class MissingComponentError extends KilnError {
+  constructor(message: string) { super('MISSING_COMPONENT', message); }
+}
+
+/**
+ * Imports `rel` (relative to the repository root, with a .js suffix) and returns
+ * its export `name`, or throws a MissingComponentError saying what `what` needs.
+ */
+export async function optionalExport<T>(rel: string, name: string, what: string): Promise<T> {
+  // A specifier relative to this module (not a file URL) so that the module loader
+  // (tsx in development) resolves it to the same instance as static imports.
+  const specifier = `../../${rel}`;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(specifier)) as Record<string, unknown>;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(rel.replace(/\.js$/, ''))) {
+      throw new MissingComponentError(`${what} needs ${rel.replace(/\.js$/, '.ts')}, which is not in this build`);
+    }
+    throw e;
+  }
+  const v = mod[name];
+  if (v === undefined) throw new MissingComponentError(`${what} needs ${rel.replace(/\.js$/, '.ts')} to export ${name}(), which it does not`);
+  return v as T;
+}
+
+function readBytes(file: string, what: string): Buffer {
+  if (!existsSync(file)) throw new InputError(`${what} '${file}' does not exist`, file);
+  if (statSync(file).isDirectory()) throw new InputError(`${what} '${file}' is a directory, not a file`, file);
+  return readFileSync(file);
+}
+
+/** The weights file that belongs to a Kiln graph JSON file (`m.json` → `m.weights.bin`). */
+export function weightsPathFor(jsonFile: string): string {
+  return jsonFile.replace(/\.json$/i, '') + '.weights.bin';
+}
+
+/** Writes a graph in Kiln's format: `file` (.json) and its weights file beside it. */
+export function writeGraphFile(file: string, g: Graph): void {
+  const { json, weights } = saveGraph(g);
+  writeFileSync(file, json);
+  writeFileSync(weightsPathFor(file), weights);
+}
+
+/** Reads a graph written by {@link writeGraphFile}. */
+export function readGraphFile(file: string): Graph {
+  const json = readBytes(file, 'model').toString('utf8');
+  const wfile = weightsPathFor(file);
+  const weights = existsSync(wfile) ? new Uint8Array(readFileSync(wfile)) : new Uint8Array(0);
+  try {
+    return loadGraph(json, weights);
+  } catch (e) {
+    if (e instanceof ModelFormatError) throw new ModelFormatError(`${file}: ${e.message}`, file);
+    throw e;
+  }
+}
+
+/** Loads a model: `.json` in Kiln's format, anything else as ONNX through the importer. */
+export async function loadModel(file: string): Promise<Graph> {
+  if (extname(file).toLowerCase() === '.json') return readGraphFile(file);
+  const bytes = readBytes(file, 'model');
+  const importModel = await optionalExport<(b: Uint8Array, o: { baseDir?: string }, where: string) => Graph>('onnx/import.js', 'importModel', 'reading .onnx models');
+  return importModel(new Uint8Array(bytes), { baseDir: dirname(resolve(file)) }, file);
+}
+
+/** Encodes a graph as standard ONNX bytes through the exporter (onnx/export.ts). */
+export async function exportOnnx(g: Graph): Promise<Uint8Array> {
+  const exportModel = await optionalExport<(g: Graph) => Uint8Array>('onnx/export.js', 'exportModel', 'writing .onnx models');
+  return exportModel(g);
+}
+
+/** Parses repeated `name=value` options into a map, with a clear error for a bad one. */
+export function parsePairs(list: readonly string[], flag: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const item of list) {
+    const i = item.indexOf('=');
+    if (i <= 0 || i === item.length - 1) throw new InputError(`bad ${flag} '${item}': expected NAME=VALUE`, item);
+    m.set(item.slice(0, i), item.slice(i + 1));
+  }
+  return m;
+}
+
+/** Parses `--dim name=value` options. */
+export function parseDims(list: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of parsePairs(list, '--dim')) {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1) throw new InputError(`bad --dim '${k}=${v}': the value must be a non-negative integer`, k);
+    out.set(k, n);
+  }
+  return out;
+}
+
+const NPY_DTYPES: Record<string, DType> = {
+  f2: 'float16', f4: 'float32', f8: 'float64', i1: 'int8', u1: 'uint8', i2: 'int16', u2: 'uint16',
+  i4: 'int32', u4: 'uint32', i8: 'int64', u8: 'uint64', b1: 'bool',
+};
+
+/** Parses a NumPy .npy file (format versions 1–3, little-endian, C order). */
+export function parseNpy(bytes: Uint8Array, where: string): Tensor {
+  const bad = (why: string): never => { throw new InputError(`${where}: not a usable .npy file (${why})`, where); };
+  if (bytes.length < 10 || bytes[0] !== 0x93 || String.fromCharCode(...bytes.subarray(1, 6)) !== 'NUMPY') bad('missing \\x93NUMPY magic');
+  const major = bytes[6]!;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
+  const start = major === 1 ? 10 : 12;
+  if (start + headerLen > bytes.length) bad('header runs past the end');
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
+  const descr = /'descr'\s*:\s*'([<>|=])([a-z]\d+)'/.exec(header);
+  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
+  const shapeM = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
+  if (!descr || !fortran || !shapeM) bad(`cannot read header ${JSON.stringify(header.trim().slice(0, 80))}`);
+  if (descr![1] === '>') bad('big-endian data is not supported');
+  if (fortran![1] === 'True') bad('Fortran-order arrays are not supported; save with np.ascontiguousarray');
+  const dtype = NPY_DTYPES[descr![2]!] ?? bad(`dtype '${descr![2]}' is not supported`);
+  const shape = shapeM![1]!.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  if (shape.some((d) => !Number.isInteger(d) || d < 0)) bad(`bad shape (${shapeM![1]})`);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const elem = Number(descr![2]!.slice(1));
+  const data = bytes.subarray(start + headerLen);
+  if (data.length < n * elem) bad(`needs ${n * elem} data bytes, has ${data.length}`);
+  const ddv = new DataView(data.buffer, data.byteOffset, n * elem);
+  const read: Record<DType, (i: number) => number> = {
+    float16: (i) => halfToNumber(ddv.getUint16(i * 2, true)), float32: (i) => ddv.getFloat32(i * 4, true),
+    float64: (i) => ddv.getFloat64(i * 8, true), int8: (i) => ddv.getInt8(i), uint8: (i) => ddv.getUint8(i),
+    int16: (i) => ddv.getInt16(i * 2, true), uint16: (i) => ddv.getUint16(i * 2, true), int32: (i) => ddv.getInt32(i * 4, true),
+    uint32: (i) => ddv.getUint32(i * 4, true), int64: (i) => Number(ddv.getBigInt64(i * 8, true)),
+    uint64: (i) => Number(ddv.getBigUint64(i * 8, true)), bool: (i) => ddv.getUint8(i),
+  };
+  const values = new Array<number>(n);
+  for (let i = 0; i < n; i++) values[i] = read[dtype](i);
+  return Tensor.from(dtype, shape, values);
+}
+
+function halfToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/**
+ * Parses a JSON tensor: `{ "dtype": "float32", "shape": [2, 2], "data": [1, 2, 3, 4] }`,
+ * or nested arrays (`[[1, 2], [3, 4]]`) whose dtype is the graph input's.
+ */
+export function parseJsonTensor(text: string, where: string, expected?: ValueInfo): Tensor {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${where}: not valid JSON (${(e as Error).message})`, where);
+  }
+  const obj = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  const dtypeIn = obj?.dtype ?? expected?.dtype ?? 'float32';
+  if (typeof dtypeIn !== 'string' || !isDType(dtypeIn)) throw new InputError(`${where}: unknown dtype ${JSON.stringify(dtypeIn)}`, where);
+  const body = obj ? obj.data : v;
+  const flat: number[] = [];
+  const shape: number[] = [];
+  const walk = (x: unknown, depth: number): void => {
+    if (Array.isArray(x)) {
+      if (shape[depth] === undefined) shape[depth] = x.length;
+      else if (shape[depth] !== x.length) throw new InputError(`${where}: ragged nested arrays at depth ${depth}`, where);
+      for (const y of x) walk(y, depth + 1);
+    } else if (typeof x === 'number' || typeof x === 'boolean') {
+      if (depth !== shape.length) throw new InputError(`${where}: ragged nested arrays (a number at depth ${depth})`, where);
+      flat.push(Number(x));
+    } else throw new InputError(`${where}: tensor data must be numbers or nested arrays of numbers`, where);
+  };
+  walk(body, 0);
+  let dims: ConcreteShape = shape;
+  if (obj?.shape !== undefined) {
+    if (!Array.isArray(obj.shape) || !obj.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new InputError(`${where}: "shape" must be a list of non-negative integers`, where);
+    dims = obj.shape as number[];
+  }
+  const n = dims.reduce((a, b) => a * b, 1);
+  if (n !== flat.length) throw new InputError(`${where}: shape ${formatShape(dims)} needs ${n} values, got ${flat.length}`, where);
+  return Tensor.from(dtypeIn, dims, flat);
+}
+
+/** Reads one `--input name=FILE` spec (.pb, .npy or .json). */
+export async function readInputSpec(spec: string, g: Graph): Promise<[string, Tensor]> {
+  const [[name, file]] = [...parsePairs([spec], '--input')] as [[string, string]];
+  const info = g.inputs.find((i) => i.name === name);
+  if (!info) throw new InputError(`--input '${spec}': the model has no input '${name}' (inputs: ${g.inputs.map((i) => i.name).join(', ') || 'none'})`, name);
+  const ext = extname(file).toLowerCase();
+  const readers: Record<string, () => Promise<Tensor>> = {
+    '.npy': async () => parseNpy(readBytes(file, 'input file'), file),
+    '.json': async () => parseJsonTensor(readBytes(file, 'input file').toString('utf8'), file, info),
+    '.pb': async () => {
+      readBytes(file, 'input file');
+      const read = await optionalExport<(f: string) => { tensor: Tensor }>('onnx/tensor-proto.js', 'readTensorFile', 'reading .pb inputs');
+      return read(file).tensor;
+    },
+  };
+  const reader = readers[ext];
+  if (!reader) throw new InputError(`--input '${spec}': unknown file type '${ext || '(none)'}' (use .pb, .npy or .json)`, name);
+  return [name, await reader()];
+}
+
+/** A small deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Random feeds from the declared input types: floats uniform in [-1, 1), integers in
+ * [0, 10) (valid token ids and indices for small vocabularies), bools 0/1. Symbolic
+ * dims come from `dims`; a missing one is an InputError naming it.
+ */
+export function randomFeeds(g: Graph, dims: ReadonlyMap<string, number>, seed = 1): Record<string, Tensor> {
+  const next = rng(seed);
+  const feeds: Record<string, Tensor> = {};
+  for (const inp of g.inputs) {
+    if (g.initializers.has(inp.name)) continue;
+    const shape = inp.shape.map((d) => {
+      if (typeof d === 'number') return d;
+      const v = dims.get(d);
+      if (v === undefined) throw new InputError(`input '${inp.name}' ${formatShape(inp.shape)} has symbolic dim '${d}': pass --dim ${d}=N`, inp.name);
+      return v;
+    });
+    const n = shape.reduce((a, b) => a * b, 1);
+    const values = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      values[i] = isFloat(inp.dtype) ? next() * 2 - 1 : inp.dtype === 'bool' ? (next() < 0.5 ? 0 : 1) : Math.floor(next() * 10);
+    }
+    feeds[inp.name] = Tensor.from(inp.dtype, shape, values);
+  }
+  return feeds;
+}
+
+/** Writes outputs as `output_N.pb` TensorProto files (in graph output order); returns the paths. */
+export async function writeOutputs(dir: string, outputs: readonly [string, Tensor][]): Promise<string[]> {
+  const toProto = await optionalExport<(t: Tensor, name: string) => unknown>('onnx/tensor-proto.js', 'tensorToProto', 'writing output_N.pb files');
+  const onnx = await optionalExport<{ TensorProto: { encode(p: unknown): { finish(): Uint8Array } } }>('onnx/proto.js', 'onnx', 'writing output_N.pb files');
+  mkdirSync(dir, { recursive: true });
+  return outputs.map(([name, t], i) => {
+    const file = join(dir, `output_${i}.pb`);
+    writeFileSync(file, onnx.TensorProto.encode(toProto(t, name)).finish());
+    return file;
+  });
+}
+
+/** One-line summary of a tensor: dtype, shape, first values, min/max/mean. */
+export function summarize(t: Tensor, first = 6): string {
+  const d = t.data;
+  let min = Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  let nan = 0;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i]!;
+    if (Number.isNaN(v)) { nan++; continue; }
+    if (v < min) min = v;
+    if (v > max) max = v;
+    sum += v;
+  }
+  const fmt = (v: number): string => (Number.isInteger(v) ? String(v) : v.toPrecision(5));
+  const head = Array.from(d.subarray(0, first) as ArrayLike<number>, fmt).join(', ');
+  const stats = d.length - nan > 0 ? `min ${fmt(min)} max ${fmt(max)} mean ${fmt(sum / (d.length - nan))}` : 'no finite values';
+  return `${t.dtype}${formatShape(t.shape)} [${head}${d.length > first ? ', ...' : ''}] ${stats}${nan ? ` (${nan} NaN)` : ''}`;
+}
+
+/** What the optimizer gave back, as far as the CLI uses it. */
+export interface Optimized {
+  readonly graph: Graph;
+  /** Buffer lifetimes from the optimizer's memory plan (naive lifetimes when it has none). */
+  readonly memory: MemoryView;
+  /** The optimizer's report (per-pass timings), when it gives one. */
+  readonly report?: unknown;
+}
+
+/** Parses `-O` (0, 1 or 2). */
+export function parseLevel(v: string | undefined): 0 | 1 | 2 {
+  const s = (v ?? '2').replace(/^O/i, '');
+  if (s !== '0' && s !== '1' && s !== '2') throw new InputError(`bad -O level '${v}': use 0, 1 or 2`, '-O');
+  return Number(s) as 0 | 1 | 2;
+}
+
+/**
+ * Adapts a memory plan to the viewer's {@link MemoryView}. Accepts a plan that lists
+ * `buffers` (or `slots`) with a size (`bytes`/`size`) and a live range
+ * (`start`/`end` or `first`/`last`) and optionally the `values` stored in each.
+ * Returns undefined for anything else.
+ */
+export function adaptMemoryPlan(plan: unknown, g: Graph): MemoryView | undefined {
+  if (typeof plan !== 'object' || plan === null) return undefined;
+  const p = plan as Record<string, unknown>;
+  const list = (p.buffers ?? p.slots) as unknown;
+  if (!Array.isArray(list)) return undefined;
+  const num = (o: Record<string, unknown>, ...keys: string[]): number | undefined => {
+    for (const k of keys) if (typeof o[k] === 'number') return o[k] as number;
+    return undefined;
+  };
+  const buffers: MemoryBuffer[] = [];
+  for (const [i, b] of list.entries()) {
+    if (typeof b !== 'object' || b === null) return undefined;
+    const o = b as Record<string, unknown>;
+    const bytes = num(o, 'bytes', 'size', 'byteLength');
+    const start = num(o, 'start', 'first', 'from');
+    const end = num(o, 'end', 'last', 'to');
+    if (bytes === undefined || start === undefined || end === undefined) return undefined;
+    const values = Array.isArray(o.values) ? o.values.map(String) : [];
+    buffers.push({ name: typeof o.name === 'string' ? o.name : `buffer ${i}`, bytes, start, end, values });
+  }
+  const steps = Array.isArray(p.steps) ? p.steps.map(String) : g.topo.filter((n) => n.op !== 'Constant').map((n) => n.name);
+  return { source: 'the optimizer\'s memory plan', steps, buffers, peakBytes: peakBytes(steps.length, buffers) };
+}
+
+/** Optimizes a graph at `level` with the optimizer (src/passes); level 0 returns it unchanged. */
+export async function optimizeModel(g: Graph, level: 0 | 1 | 2): Promise<Optimized> {
+  if (level === 0) return { graph: g, memory: naiveLifetimes(g) };
+  const optimize = await optionalExport<(g: Graph, o: { level: number }) => unknown>('src/passes/index.js', 'optimize', `-O${level}`);
+  const r = optimize(g, { level }) as Graph | { graph: Graph; report?: unknown; memoryPlan?: unknown; plan?: unknown; memory?: unknown };
+  const graph = 'graph' in r && !('nodes' in r) ? r.graph : (r as Graph);
+  const extra = graph === r ? {} : (r as { report?: unknown; memoryPlan?: unknown; plan?: unknown; memory?: unknown });
+  const memory = adaptMemoryPlan(extra.memoryPlan ?? extra.plan ?? extra.memory, graph) ?? naiveLifetimes(graph);
+  return { graph, memory, ...(extra.report !== undefined ? { report: extra.report } : {}) };
+}

@@ -1,0 +1,132 @@
+import { expect } from 'chai';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import '../src/graph/ops/index.js';
+import type { Graph } from '../src/graph/index.js';
+import { naiveLifetimes, renderHtml, scriptJson, type HtmlPaneInput } from '../src/viz/index.js';
+import { fusedGraph, HOSTILE, hostileGraph, largeGraph, smallGraph } from './viz-fixtures.js';
+import { sharedModelGraphs } from './viz-shared.js';
+
+export const ARTIFACTS = join(process.cwd(), 'test-artifacts');
+const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/** Op boxes expected after collapsing, counted independently of the viewer: nodes minus Constants, fused bodies expanded. */
+function expectedOps(g: Graph): number {
+  let n = 0;
+  for (const node of g.nodes) {
+    if (node.op === 'Constant') continue;
+    const body = node.op === 'Fused' ? (node.attrs.graph as Graph | undefined) : undefined;
+    n += body ? expectedOps(body) : 1;
+  }
+  return n;
+}
+
+describe('viz: standalone HTML viewer in headless Chromium', function () {
+  this.timeout(120_000);
+  let browser: Browser;
+  let page: Page;
+  const dialogs: string[] = [];
+  const requests: string[] = [];
+
+  before(async () => {
+    browser = await chromium.launch({ executablePath: process.env.KILN_CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+    page.on('request', (r) => { if (!r.url().startsWith('data:') && !r.url().startsWith('about:')) requests.push(r.url()); });
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+  after(async () => { await browser?.close(); });
+
+  async function open(title: string, panes: HtmlPaneInput[], file?: string): Promise<string> {
+    const html = await renderHtml(title, panes);
+    if (file) writeFileSync(join(ARTIFACTS, file), html);
+    await page.setContent(html, { waitUntil: 'load' });
+    await page.waitForFunction(() => (window as unknown as { __kiln?: { ready: boolean } }).__kiln?.ready === true, undefined, { timeout: 60_000 });
+    return html;
+  }
+
+  it('draws one box per node after collapsing constants, and shows shapes on click', async () => {
+    const g = smallGraph();
+    await open('small', [{ label: 'graph', graph: g, memory: naiveLifetimes(g) }], 'small.html');
+    expect(await page.locator('#panes g.node.op').count()).to.equal(expectedOps(g)).and.to.equal(5);
+    expect(await page.locator('#panes g.node.input').count()).to.equal(1);
+    await page.locator('#panes g.node.op', { hasText: 'Mul' }).click();
+    const details = await page.locator('#details').innerText();
+    expect(details).to.contain('Mul');
+    expect(details).to.contain('float32');
+    expect(details).to.contain('[batch,4]');
+    expect(details).to.contain('scale');
+    await page.fill('#search', 'relu');
+    expect(await page.locator('#search-count').innerText()).to.equal('1 match');
+    expect(await page.locator('g.node.hit').count()).to.equal(1);
+    await page.click('button[data-tab=memory]');
+    // Add, Mul, Relu, Softmax, Identity outputs: one buffer each
+    expect(await page.locator('#memory rect.buffer').count()).to.equal(5);
+    await page.screenshot({ path: join(ARTIFACTS, 'small.png') });
+  });
+
+  it('draws fused kernels as colored clusters, a diff side by side, and a profile heat overlay', async () => {
+    const before = smallGraph();
+    const after = fusedGraph();
+    const profile = [{ kernel: 'fused_add_mul_relu', op: 'Fused', ms: 3 }, { kernel: 'Softmax', op: 'Softmax', ms: 1 }, { kernel: 'Identity_y', op: 'Identity', ms: 0.25 }];
+    await open('diff', [{ label: 'before', graph: before }, { label: 'after -O2', graph: after, profile }], 'diff.html');
+    expect(await page.locator('section.pane').count()).to.equal(2);
+    const panes = page.locator('section.pane');
+    expect(await panes.nth(0).locator('g.node.op').count()).to.equal(expectedOps(before));
+    expect(await panes.nth(1).locator('g.node.op').count()).to.equal(expectedOps(after));
+    expect(await panes.nth(1).locator('rect.cluster').count()).to.equal(1);
+    await panes.nth(1).locator('g.node.op', { hasText: 'Relu' }).click();
+    expect(await page.locator('#details').innerText()).to.contain('fused kernel: fused_add_mul_relu (elementwise)');
+    await page.selectOption('#color', 'heat');
+    const fills = await panes.nth(1).locator('g.node.op rect').evaluateAll((rs) => rs.map((r) => r.getAttribute('fill')));
+    // the 3 ms kernel is the hottest: its three nodes get the hottest color
+    expect(fills.slice(0, 3)).to.deep.equal(Array(3).fill('hsl(0, 90%, 64%)'));
+    await page.click('button[data-tab=profile]');
+    const rows = await page.locator('#profile table.profile tr').allInnerTexts();
+    expect(rows[1]).to.match(/^fused_add_mul_relu\s+Fused\s+3\.000\s+70\.6/);
+    expect(rows[3]).to.match(/^Identity_y/);
+    await page.click('button[data-tab=panes]');
+    await page.screenshot({ path: join(ARTIFACTS, 'diff.png') });
+  });
+
+  it('executes nothing from hostile model strings', async () => {
+    const g = hostileGraph();
+    const html = await open(HOSTILE[1]!, [{ label: HOSTILE[0]!, graph: g }], 'hostile.html');
+    expect(html).not.to.contain('<img src=x');
+    expect(html.match(/<\/script>/g)?.length).to.equal(2); // only the page's own two script blocks
+    for (const n of await page.locator('#panes g.node.op').all()) await n.click();
+    await page.fill('#search', '<img');
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).to.equal(undefined);
+    expect(dialogs).to.deep.equal([]);
+    expect(await page.locator('#panes g.node.op').count()).to.equal(expectedOps(g));
+    expect(await page.locator('#title').innerText()).to.equal(HOSTILE[1]);
+    expect(await page.locator('img').count()).to.equal(0);
+    expect(requests).to.deep.equal([]);
+  });
+
+  it('stays usable on a large model: 1500 Adds + 1500 Constant nodes draw as 1500 boxes', async () => {
+    const g = largeGraph(1500);
+    const t0 = performance.now();
+    await open('large', [{ label: 'large', graph: g }]);
+    const ms = performance.now() - t0;
+    expect(g.nodes.length).to.equal(3001);
+    expect(await page.locator('#panes g.node.op').count()).to.equal(1501);
+    expect(ms).to.be.below(60_000);
+  });
+
+  it('escapes < in the JSON data block', () => {
+    expect(scriptJson({ a: '</script><b>' })).to.equal('{"a":"\\u003c/script>\\u003cb>"}');
+    expect(JSON.parse(scriptJson({ a: '</script>\u2028' }))).to.deep.equal({ a: '</script>\u2028' });
+  });
+
+  for (const { name, load } of sharedModelGraphs()) {
+    it(`screenshots shared model ${name}`, async function () {
+      const loaded = await load();
+      if (!loaded) this.skip();
+      await open(name, [{ label: name, graph: loaded.graph }], `${name}.html`);
+      expect(await page.locator('#panes g.node.op').count()).to.equal(expectedOps(loaded.graph));
+      await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+    });
+  }
+});

@@ -59,6 +59,9 @@ export const Gather = defineOp({
  */
 function forEachAxisIndex(ishape: readonly number[], indices: TypedArray, dshape: readonly number[], axis: number, node: string, visit: (k: number, target: number) => void): void {
   const rank = ishape.length;
+  ishape.forEach((d, a) => {
+    if (a !== axis && d > dshape[a]!) throw new ShapeError(`${node}: indices ${formatShape(ishape)} exceed data ${formatShape(dshape)} on axis ${a}`, node);
+  });
   const dst = new Array<number>(rank);
   for (let a = rank - 1, acc = 1; a >= 0; a--) { dst[a] = acc; acc *= dshape[a]!; }
   const n = sizeOf(ishape);
@@ -79,10 +82,9 @@ function forEachAxisIndex(ishape: readonly number[], indices: TypedArray, dshape
 }
 
 /** Checks index tensors against data for GatherElements/ScatterElements. */
-function checkElementsShapes(x: InferInput, i: InferInput, node: string, op: string): number {
+function checkElementsShapes(x: InferInput, i: InferInput, node: string, op: string): void {
   expectIndexDType(i, node, `${op} indices`);
   if (i.shape.length !== x.shape.length) throw new ShapeError(`${node}: ${op} indices ${formatShape(i.shape)} must have the rank of data ${formatShape(x.shape)}`, node);
-  return 0;
 }
 
 /** GatherElements: `out[i][j] = data[index[i][j]][j]` (for axis 0), shaped like indices. */

@@ -65,10 +65,25 @@ export function normAxes(axes: readonly number[], rank: number, node: string): n
  * index (i0..ik) reads `src[offset + Σ i_a * strides[a]]`. Strides may be zero
  * (broadcast) or negative (reversed slices). No per-element allocation.
  */
-export function stridedCopy(src: TypedArray, dtype: DType, offset: number, shape: ConcreteShape, strides: readonly number[]): TypedArray {
-  const n = sizeOf(shape);
+export function stridedCopy(src: TypedArray, dtype: DType, offset: number, fullShape: ConcreteShape, fullStrides: readonly number[]): TypedArray {
+  const n = sizeOf(fullShape);
   const dst = allocStorage(dtype, n);
   if (n === 0) return dst;
+  // Coalesce: drop size-1 axes and merge neighbours that are contiguous in the source,
+  // so contiguous slices and concats become a few large block copies.
+  const shape: number[] = [];
+  const strides: number[] = [];
+  fullShape.forEach((d, a) => {
+    if (d === 1) return;
+    const k = shape.length - 1;
+    if (k >= 0 && strides[k] === fullStrides[a]! * d) {
+      shape[k] = shape[k]! * d;
+      strides[k] = fullStrides[a]!;
+    } else {
+      shape.push(d);
+      strides.push(fullStrides[a]!);
+    }
+  });
   const rank = shape.length;
   if (rank === 0) {
     dst[0] = src[offset]!;

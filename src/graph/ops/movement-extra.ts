@@ -8,7 +8,7 @@ import { AttributeError, ExecutionError, ShapeError } from '../errors.js';
 import { defineOp } from '../op.js';
 import { formatShape, normalizeAxis, requireStatic, stridesOf, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { expectIndexDType, knownInts, normAxes, permute, prod } from './index-util.js';
+import { expectIndexDType, ints, knownInts, normAxes, permute, prod } from './index-util.js';
 
 type PadMode = 'constant' | 'reflect' | 'edge' | 'wrap';
 
@@ -69,7 +69,7 @@ export const Pad = defineOp({
   },
   cpu([x, p, cv, ax], ctx) {
     const rank = x!.rank;
-    const pads = fullPads(p ? knownInts({ ...p, value: p })! : ctx.attrs.pads!, ax ? knownInts({ ...ax, value: ax }) : undefined, rank, ctx.node);
+    const pads = fullPads(p ? ints(p) : ctx.attrs.pads!, ax ? ints(ax) : undefined, rank, ctx.node);
     const shape = requireStatic(ctx.outputs[0]!.shape, ctx.node, 'output');
     const fill = cv && cv.size > 0 ? cv.data[0]! : ctx.attrs.value ?? 0;
     const src = PAD_SOURCE[ctx.attrs.mode];

@@ -81,6 +81,9 @@ describe('ops: shape family (hand-derived)', () => {
     expect(all.toArray()).to.deep.equal([0, 1, 2, 3, 4, 5]);
     const b = new GraphBuilder();
     expect(() => b.Squeeze(b.input('x', 'float32', [1, 3]), { axes: [1] }, { name: 'sq' })).to.throw(ShapeError, /sq: .*axis 1 .*size 3/);
+    // Axes that are not constant would leave the output rank unknown.
+    expect(() => b.Squeeze([b.input('y', 'float32', [1, 3]), b.input('ax', 'int64', [1])], {}, { name: 'sq2' })).to.throw(ShapeError, /sq2: axes input must be a constant/);
+    expect(b.Squeeze(b.input('z', 'float32', ['n', 1, 4])).shape).to.deep.equal(['n', 4]);
   });
 
   it('Unsqueeze: axes attribute (<13) and input (>=13), negative axes', () => {

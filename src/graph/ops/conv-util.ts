@@ -62,6 +62,23 @@ function perAxis(v: readonly number[] | undefined, n: number, def: number, name:
 }
 
 /**
+ * Per-axis strides, dilations and explicit pads (zero unless auto_pad is NOTSET)
+ * for `n` spatial axes, validated.
+ */
+export function windowParams(a: WindowAttrs, n: number, node: string): Pick<Window, 'strides' | 'dilations' | 'padBegin' | 'padEnd'> {
+  const strides = perAxis(a.strides, n, 1, 'strides', node);
+  const dilations = perAxis(a.dilations, n, 1, 'dilations', node);
+  let padBegin = new Array<number>(n).fill(0);
+  let padEnd = new Array<number>(n).fill(0);
+  if (a.auto_pad === 'NOTSET' && a.pads && a.pads.length > 0) {
+    if (a.pads.length !== 2 * n) throw new AttributeError(`${node}: pads has ${a.pads.length} values, expected ${2 * n}`, node);
+    padBegin = a.pads.slice(0, n);
+    padEnd = a.pads.slice(n);
+  }
+  return { strides, dilations, padBegin, padEnd };
+}
+
+/**
  * Resolves window attributes for spatial input dims `spatial`.
  * `kernel` comes from the weights (Conv) or the `kernel_shape` attribute (pools).
  */
@@ -80,16 +97,7 @@ export function resolveWindow(
     }
   }
   if (kernel.length !== n) throw new ShapeError(`${node}: kernel has ${kernel.length} spatial dims but the input ${formatShape(spatial)} has ${n}`, node);
-  const strides = perAxis(a.strides, n, 1, 'strides', node);
-  const dilations = perAxis(a.dilations, n, 1, 'dilations', node);
-  let padBegin = new Array<number>(n).fill(0);
-  let padEnd = new Array<number>(n).fill(0);
-  if (a.auto_pad === 'NOTSET' && a.pads && a.pads.length > 0) {
-    if (a.pads.length !== 2 * n) throw new AttributeError(`${node}: pads has ${a.pads.length} values, expected ${2 * n}`, node);
-    if (a.pads.some((p) => p < 0)) throw new AttributeError(`${node}: pads must be non-negative, got [${a.pads.join(',')}]`, node);
-    padBegin = a.pads.slice(0, n);
-    padEnd = a.pads.slice(n);
-  }
+  const { strides, dilations, padBegin, padEnd } = windowParams(a, n, node);
   const out: Dim[] = [];
   for (let i = 0; i < n; i++) {
     const d = spatial[i]!;
@@ -115,6 +123,7 @@ export function resolveWindow(
       out.push(identity ? d : fresh(`s${i}`));
       continue;
     }
+    if (padBegin[i]! < 0 || padEnd[i]! < 0) throw new AttributeError(`${node}: pads must be non-negative, got [${a.pads?.join(',')}]`, node);
     const span = d + padBegin[i]! + padEnd[i]! - ek;
     if (span < 0) {
       throw new ShapeError(`${node}: window of size ${ek} (kernel ${k}, dilation ${dilations[i]}) is larger than the padded input ${d + padBegin[i]! + padEnd[i]!} on spatial axis ${i} of ${formatShape(spatial)}`, node);

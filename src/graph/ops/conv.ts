@@ -10,7 +10,7 @@ import { AttributeError, DTypeError, ShapeError } from '../errors.js';
 import { defineOp, type InferInput, type ValueType } from '../op.js';
 import { formatShape, sizeOf, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { fold3, resolveWindow, windowAttrs, type Window, type Window3, type WindowAttrs } from './conv-util.js';
+import { fold3, resolveWindow, windowAttrs, windowParams, type Window, type Window3, type WindowAttrs } from './conv-util.js';
 import { matmulAcc, transpose2d, type FloatArray } from './gemm-kernel.js';
 import { floatData } from './matmul.js';
 
@@ -208,7 +208,9 @@ function convTransposeGeom(x: InferInput, w: InferInput, a: CTAttrs, node: strin
   }
   const spatial = x.shape.slice(2);
   const n = spatial.length;
-  const base = resolveWindow({ ...a, auto_pad: a.auto_pad === 'VALID' ? 'VALID' : 'NOTSET' }, spatial.map(() => 1e9), kernelOf(w, a, node), node, fresh);
+  const kernel = kernelOf(w, a, node);
+  if (kernel.length !== n) throw new ShapeError(`${node}: ConvTranspose kernel [${kernel.join(',')}] does not match X ${formatShape(x.shape)}`, node);
+  const base = { kernel, ...windowParams(a, n, node) };
   const outPad = a.output_padding && a.output_padding.length ? a.output_padding : new Array<number>(n).fill(0);
   if (outPad.length !== n) throw new AttributeError(`${node}: output_padding has ${outPad.length} values, expected ${n}`, node);
   const given = a.output_shape && a.output_shape.length ? a.output_shape.slice(-n) : undefined;

@@ -55,6 +55,11 @@ function batchedMatmul(a: FloatArray, as: readonly number[], b: FloatArray, bs: 
   const m = a2[a2.length - 2]!;
   const k = a2[a2.length - 1]!;
   const n = b2[b2.length - 1]!;
+  if (b2.length === 2) {
+    // One shared right operand: fold A's batch dims into its rows.
+    matmulAcc(a.length / k, n, k, a, 0, b, 0, out, 0);
+    return;
+  }
   const batch = broadcastShapes([a2.slice(0, -2), b2.slice(0, -2)], 'MatMul') as number[];
   const sa = broadcastStrides(a2.slice(0, -2), batch);
   const sb = broadcastStrides(b2.slice(0, -2), batch);

@@ -115,6 +115,11 @@ const RAW_WRITE: Readonly<Record<DType, RawWriter>> = {
   bool: (dv, i, v) => dv.setUint8(i, v ? 1 : 0),
 };
 
+/** Dtypes whose CPU storage has the ONNX raw layout (little-endian host): copied as bytes. */
+const SAME_LAYOUT: ReadonlySet<DType> = new Set<DType>(
+  new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? ['float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32'] : [],
+);
+
 function decodeRaw(dtype: DType, shape: readonly number[], raw: Uint8Array, where: string): Tensor {
   const n = sizeOf(shape);
   const bytes = dtypeBytes(dtype);
@@ -122,8 +127,7 @@ function decodeRaw(dtype: DType, shape: readonly number[], raw: Uint8Array, wher
     throw new ModelFormatError(`${where}: raw data has ${raw.byteLength} bytes, ${dtype}[${shape.join(',')}] needs ${n * bytes}`, where);
   }
   const t = new Tensor(dtype, shape);
-  if (dtype === 'float32' || dtype === 'int32' || dtype === 'uint32' || dtype === 'float64' || dtype === 'int8' || dtype === 'uint8' || dtype === 'int16' || dtype === 'uint16') {
-    // Same element layout as the storage class (little-endian host): copy bytes.
+  if (SAME_LAYOUT.has(dtype)) {
     new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).set(raw);
     return t;
   }
@@ -183,9 +187,13 @@ export function tensorFromProto(t: pb.ITensorProto, where = t.name || 'tensor', 
 /** Encodes a Tensor as a TensorProto with little-endian `raw_data`. */
 export function tensorToProto(t: Tensor, name: string): pb.TensorProto {
   const raw = new Uint8Array(t.size * dtypeBytes(t.dtype));
-  const dv = new DataView(raw.buffer);
-  const write = RAW_WRITE[t.dtype];
-  for (let i = 0; i < t.size; i++) write(dv, i, t.data[i]!);
+  if (SAME_LAYOUT.has(t.dtype)) {
+    raw.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  } else {
+    const dv = new DataView(raw.buffer);
+    const write = RAW_WRITE[t.dtype];
+    for (let i = 0; i < t.size; i++) write(dv, i, t.data[i]!);
+  }
   return onnx.TensorProto.create({ name, dims: [...t.shape], dataType: ONNX_DTYPE[t.dtype], rawData: raw });
 }
 

@@ -11,11 +11,12 @@ import { kernelOf, registerKernel, type GpuKernel } from '../kernel.js';
 import { exprKernel } from './elementwise.js';
 import { fusedKernel } from './fused.js';
 import { gatherKernels } from './gather.js';
+import { heavyKernelTables } from './heavy.js';
 import { movementKernels } from './movement.js';
 import { shapeKernels } from './shape.js';
 
 /** Every family's kernel table. */
-export const KERNEL_TABLES: Readonly<Record<string, GpuKernel>>[] = [shapeKernels, movementKernels, gatherKernels, { Fused: fusedKernel }];
+export const KERNEL_TABLES: Readonly<Record<string, GpuKernel>>[] = [shapeKernels, movementKernels, gatherKernels, { Fused: fusedKernel }, ...heavyKernelTables];
 
 let done = false;
 

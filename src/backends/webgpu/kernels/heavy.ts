@@ -1,0 +1,10 @@
+/**
+ * The heavy-kernel families (matmul/gemm, conv, pooling, reductions, softmax,
+ * norms, resize, misc) as one list of kernel tables for kernels/index.ts, and the
+ * Fused kinds they plan ('epilogue'), registered on import.
+ */
+import type { GpuKernel } from '../kernel.js';
+import { matmulKernels } from './matmul.js';
+
+/** Kernel tables of the heavy families, by op name. */
+export const heavyKernelTables: readonly Readonly<Record<string, GpuKernel>>[] = [matmulKernels];

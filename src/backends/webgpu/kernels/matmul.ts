@@ -1,0 +1,195 @@
+/**
+ * MatMul, Gemm and MatMulInteger on the register-blocked matmul shader
+ * (shaders/matmul.ts). Every product is described as a {@link MatmulProblem} —
+ * which node inputs are A and B, their layouts, batch broadcast, and the epilogue
+ * — and planned by {@link planMatmul}, which Conv (pointwise) and the Fused
+ * 'epilogue' kernel reuse.
+ */
+import { sizeOf, type ConcreteShape } from '../../../graph/shape.js';
+import type { DType } from '../../../graph/dtype.js';
+import type { Dispatch, GpuKernel, KernelContext } from '../kernel.js';
+import { matmulEntry, type MatmulShader } from '../shaders/matmul.js';
+import { broadcastOffsets, broadcastStridesOf, ShaderBuilder, splitGroups, valueType } from '../wgsl.js';
+import { onceInputs, plainEpilogue, retypeBinding, type Epilogue } from '../wgsl-heavy.js';
+
+/** Tile parameters (rows × columns per invocation, invocations per workgroup). */
+export interface MatmulTiles {
+  readonly tm: number;
+  readonly tn: number;
+  readonly wg: number;
+}
+
+/** Default tiles: 4×4 outputs per invocation, 64 invocations per workgroup. */
+export const DEFAULT_TILES: MatmulTiles = { tm: 4, tn: 4, wg: 64 };
+
+/** One (batched) product Y[b] = A[b]·B[b] (+ epilogue), output contiguous [batch..., M, N]. */
+export interface MatmulProblem {
+  /** Node input index of A and B. */
+  readonly a: number;
+  readonly b: number;
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  /** A is stored K×M (Gemm transA) / B is stored N×K (transB). */
+  readonly transA: boolean;
+  readonly transB: boolean;
+  /** Batch shape of the output and of A and B (broadcast into it; may be shorter). */
+  readonly batch: ConcreteShape;
+  readonly aBatch: ConcreteShape;
+  readonly bBatch: ConcreteShape;
+  /** Dtype of the result value before the epilogue (the anchor's output dtype). */
+  readonly dtype: DType;
+  /** Output index written. */
+  readonly output: number;
+  /** Node inputs holding zero points of A (per row or scalar) and B (per column or scalar). */
+  readonly aZero?: number | undefined;
+  readonly bZero?: number | undefined;
+  /** WGSL of the anchor value over `v` (accumulator), `row`, `col`; may bind inputs. Default: `v` converted. */
+  readonly value?: ((sb: ShaderBuilder, input: (k: number) => string) => string) | undefined;
+  /** Epilogue (default: store). */
+  readonly epilogue?: Epilogue | undefined;
+  readonly label: string;
+}
+
+/** The accumulator type for a value dtype (floats accumulate in f32). */
+function accType(dtype: DType, f16: boolean): string {
+  const t = valueType(dtype, f16);
+  return t === 'f16' ? 'f32' : t;
+}
+
+/** Plans one dispatch for a matmul problem. */
+export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTiles = DEFAULT_TILES): Dispatch {
+  const acc = accType(p.dtype, ctx.f16);
+  const sa = ctx.inputs[p.a]!.storage;
+  const sbs = ctx.inputs[p.b]!.storage;
+  const vec = acc === 'f32' && sa === 'f32' && sbs === 'f32' && !p.transA && p.K % 4 === 0 && p.K > 0;
+  const form: MatmulShader['form'] = vec && !p.transB && p.N % 4 === 0 ? 'nn' : vec && p.transB ? 'nt' : 'scalar';
+  const tm = p.M < tiles.tm ? Math.max(1, p.M) : tiles.tm;
+  const tn = form === 'nt' || p.N >= tiles.tn ? tiles.tn : 4;
+  const sb = new ShaderBuilder(ctx);
+  const input = onceInputs(sb);
+  const A = input(p.a);
+  const B = input(p.b);
+  const out = sb.output(p.output);
+  const outStorage = ctx.outputs[p.output]!.storage;
+  const nb = sizeOf(p.batch);
+  const mTiles = Math.ceil(p.M / tm);
+  const nTiles = Math.ceil(p.N / tn);
+  const total = nb * mTiles * nTiles;
+  const { code, offsets } = broadcastOffsets(sb, 'bi', [p.aBatch, p.bBatch], p.batch);
+  const mk = sb.u32(p.M * p.K);
+  const kn = sb.u32(p.K * p.N);
+  const batch = `${code}\n  let aOff = (${offsets[0]}) * ${mk}; let bOff = (${offsets[1]}) * ${kn};`;
+  const zero = (k: number | undefined, idx: string): string => {
+    if (k === undefined || !ctx.inputs[k]) return '';
+    const z = input(k);
+    return ` - ${acc}(${z}[${sizeOf(ctx.inputs[k]!.shape) === 1 ? '0u' : idx}])`;
+  };
+  sb.fn(`fn ldA(i: u32, row: u32) -> ${acc} { return ${acc}(${A}[i])${zero(p.aZero, 'row')}; }`);
+  sb.fn(`fn ldB(i: u32, col: u32) -> ${acc} { return ${acc}(${B}[i])${zero(p.bZero, 'col')}; }`);
+  const value = p.value ? p.value(sb, input) : 'v';
+  (p.epilogue ?? plainEpilogue(outStorage)).declare(sb, acc, input, value);
+  const shader: MatmulShader = {
+    form,
+    tm,
+    tn,
+    wg: tiles.wg,
+    acc,
+    a: A,
+    b: B,
+    out,
+    M: sb.u32(p.M),
+    N: sb.u32(p.N),
+    K: sb.u32(p.K),
+    mTiles: sb.u32(mTiles),
+    nTiles: sb.u32(nTiles),
+    total: sb.u32(total),
+    sam: sb.u32(p.transA ? 1 : p.K),
+    sak: sb.u32(p.transA ? p.M : 1),
+    sbk: sb.u32(p.transB ? 1 : p.N),
+    sbn: sb.u32(p.transB ? p.K : 1),
+    batch,
+  };
+  let src = sb.module(matmulEntry(shader));
+  if (form !== 'scalar') {
+    // ldA/ldB stay valid WGSL over vec4 arrays only if unused: drop them.
+    src = src.replace(/fn ldA\(.*\n/, '').replace(/fn ldB\(.*\n/, '');
+    src = retypeBinding(retypeBinding(src, A, 'vec4<f32>'), B, 'vec4<f32>');
+  }
+  return sb.dispatch(src, splitGroups(Math.ceil(total / tiles.wg), ctx.limits), `${p.label}.${form}${tm}x${tn}${p.epilogue?.label ?? ''}`);
+}
+
+/** The MatMul problem of a node (numpy semantics: 1-D promotion, broadcast batch). */
+export function matmulProblem(ctx: KernelContext, a = 0, b = 1, label = 'MatMul'): MatmulProblem {
+  const as = ctx.inputs[a]!.shape;
+  const bs = ctx.inputs[b]!.shape;
+  const a2 = as.length === 1 ? [1, as[0]!] : as;
+  const b2 = bs.length === 1 ? [bs[0]!, 1] : bs;
+  const out = ctx.outputs[0]!;
+  const M = a2[a2.length - 2]!;
+  const K = a2[a2.length - 1]!;
+  const N = b2[b2.length - 1]!;
+  const aBatch = a2.slice(0, -2);
+  const bBatch = b2.slice(0, -2);
+  const batch = aBatch.length >= bBatch.length ? broadcastBatch(aBatch, bBatch) : broadcastBatch(bBatch, aBatch);
+  return { a, b, M, N, K, transA: false, transB: false, batch, aBatch, bBatch, dtype: out.dtype, output: 0, label };
+}
+
+function broadcastBatch(long: ConcreteShape, short: ConcreteShape): number[] {
+  const off = long.length - short.length;
+  return long.map((d, i) => (i < off ? d : d === 1 ? short[i - off]! : d));
+}
+
+/** The Gemm problem of a node; C (input 2) is added in the value with its broadcast strides. */
+export function gemmProblem(ctx: KernelContext): MatmulProblem {
+  const [a, b, c] = ctx.inputs;
+  const transA = Number(ctx.attrs['transA']) !== 0;
+  const transB = Number(ctx.attrs['transB']) !== 0;
+  const alpha = Number(ctx.attrs['alpha'] ?? 1);
+  const beta = Number(ctx.attrs['beta'] ?? 1);
+  const [M, N] = ctx.outputs[0]!.shape as [number, number];
+  const K = transA ? a!.shape[0]! : a!.shape[1]!;
+  return {
+    a: 0,
+    b: 1,
+    M,
+    N,
+    K,
+    transA,
+    transB,
+    batch: [],
+    aBatch: [],
+    bBatch: [],
+    dtype: ctx.outputs[0]!.dtype,
+    output: 0,
+    label: 'Gemm',
+    value(sb, input) {
+      const vt = accType(ctx.outputs[0]!.dtype, ctx.f16);
+      let e = alpha === 1 ? 'v' : `v * ${vt}(${sb.f32(alpha)})`;
+      if (c && beta !== 0 && sizeOf(c.shape) > 0) {
+        const st = broadcastStridesOf(c.shape, [M, N]);
+        const C = input(2);
+        e = `${e} + ${vt}(${sb.f32(beta)}) * ${vt}(${C}[row * ${sb.u32(st[0]!)} + col * ${sb.u32(st[1]!)}])`;
+      }
+      return e;
+    },
+  };
+}
+
+const matmul: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, matmulProblem(ctx))] }) };
+
+const gemm: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, gemmProblem(ctx))] }) };
+
+const matmulInteger: GpuKernel = {
+  plan(ctx) {
+    const p = matmulProblem(ctx, 0, 1, 'MatMulInteger');
+    return { dispatches: [planMatmul(ctx, { ...p, aZero: ctx.inputs[2] ? 2 : undefined, bZero: ctx.inputs[3] ? 3 : undefined })] };
+  },
+};
+
+/** Matmul-family kernels by op name. */
+export const matmulKernels: Readonly<Record<string, GpuKernel>> = {
+  MatMul: matmul,
+  Gemm: gemm,
+  MatMulInteger: matmulInteger,
+};

@@ -1,0 +1,125 @@
+/**
+ * The register-blocked matmul body: each invocation computes a `tm × tn` tile of
+ * one batch's `M × N` output (tn a multiple of 4, held as vec4 accumulators), with
+ * no shared memory (barriers are costly on software rasterizers such as lavapipe;
+ * tile sizes are parameters so a shared-memory variant can be added for real GPUs).
+ *
+ * Three inner-loop forms:
+ * - `nn`: A rows and B rows loaded as vec4 (A row-major M×K with K % 4 == 0,
+ *   B row-major K×N with N % 4 == 0); 4 k-steps per iteration.
+ * - `nt`: A rows and B^T rows loaded as vec4 along k (B given as N×K, K % 4 == 0);
+ *   products by dot().
+ * - `scalar`: any strides, any dtype; loads go through `ldA(i, row)` / `ldB(i, col)`
+ *   helpers (conversion, zero points) declared by the kernel.
+ *
+ * Every output element goes through the epilogue `epi(acc, row, col, o)` before the
+ * store (o = linear output index), so bias/activation/residual fuse for free.
+ */
+
+/** Parameters of one matmul shader. */
+export interface MatmulShader {
+  /** Inner-loop form (see file comment). */
+  readonly form: 'nn' | 'nt' | 'scalar';
+  /** Rows per invocation. */
+  readonly tm: number;
+  /** Columns per invocation (multiple of 4). */
+  readonly tn: number;
+  /** Invocations per workgroup. */
+  readonly wg: number;
+  /** Accumulator scalar type (f32, i32, u32). */
+  readonly acc: string;
+  /** Array names: A, B (vec4 arrays for the vector forms), output. */
+  readonly a: string;
+  readonly b: string;
+  readonly out: string;
+  /** WGSL expressions (u32) of M, N, K, tile counts and the invocation count. */
+  readonly M: string;
+  readonly N: string;
+  readonly K: string;
+  readonly mTiles: string;
+  readonly nTiles: string;
+  readonly total: string;
+  /** Strides of A (row, k) and B (k, col) in elements, for the scalar form. */
+  readonly sam: string;
+  readonly sak: string;
+  readonly sbk: string;
+  readonly sbn: string;
+  /** WGSL lines computing `aOff` and `bOff` (element offsets) from the batch index `bi`. */
+  readonly batch: string;
+}
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** The entry point of a matmul shader (bindings, uniforms and `epi`/`ldA`/`ldB` come from the builder). */
+export function matmulEntry(p: MatmulShader): string {
+  const { tm, tn, acc } = p;
+  const nc = tn / 4;
+  const v = `vec4<${acc}>`;
+  const L: string[] = [];
+  L.push(`@compute @workgroup_size(${p.wg})`);
+  L.push('fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {');
+  L.push(`  let t = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * ${p.wg}u + lid.x;`);
+  L.push(`  if (t >= ${p.total}) { return; }`);
+  L.push(`  let M = ${p.M}; let N = ${p.N}; let K = ${p.K};`);
+  L.push(`  let nt = t % ${p.nTiles}; let t1 = t / ${p.nTiles}; let mt = t1 % ${p.mTiles}; let bi = t1 / ${p.mTiles};`);
+  L.push(p.batch);
+  L.push(`  let m0 = mt * ${tm}u; let n0 = nt * ${tn}u;`);
+  for (const r of range(tm)) for (const c of range(nc)) L.push(`  var acc${r}_${c} = ${v}();`);
+  for (const r of range(tm)) L.push(`  let row${r} = min(m0 + ${r}u, M - 1u);`);
+  if (p.form === 'nn') {
+    // A as vec4 along k; B as vec4 along n.
+    for (const r of range(tm)) L.push(`  let ar${r} = (aOff + row${r} * K) / 4u;`);
+    for (const c of range(nc)) L.push(`  let bc${c} = (bOff + min(n0 + ${4 * c}u, N - 4u)) / 4u;`);
+    L.push('  let n4 = N / 4u;');
+    L.push('  for (var k = 0u; k < K; k += 4u) {');
+    L.push('    let k4 = k / 4u; let kb = k * n4;');
+    for (const r of range(tm)) L.push(`    let a${r} = ${p.a}[ar${r} + k4];`);
+    for (const c of range(nc)) {
+      for (const j of range(4)) L.push(`    let b${c}_${j} = ${p.b}[bc${c} + kb + ${j}u * n4];`);
+      for (const r of range(tm)) {
+        L.push(`    acc${r}_${c} += a${r}.x * b${c}_0 + a${r}.y * b${c}_1 + a${r}.z * b${c}_2 + a${r}.w * b${c}_3;`);
+      }
+    }
+    L.push('  }');
+  } else if (p.form === 'nt') {
+    // A and B^T as vec4 along k.
+    for (const r of range(tm)) L.push(`  let ar${r} = (aOff + row${r} * K) / 4u;`);
+    for (const j of range(tn)) L.push(`  let br${j} = (bOff + min(n0 + ${j}u, N - 1u) * K) / 4u;`);
+    L.push('  for (var k4 = 0u; k4 < K / 4u; k4++) {');
+    for (const r of range(tm)) L.push(`    let a${r} = ${p.a}[ar${r} + k4];`);
+    for (const j of range(tn)) L.push(`    let b${j} = ${p.b}[br${j} + k4];`);
+    for (const r of range(tm)) {
+      for (const c of range(nc)) {
+        const d = range(4).map((j) => `dot(a${r}, b${4 * c + j})`).join(', ');
+        L.push(`    acc${r}_${c} += vec4<${acc}>(${d});`);
+      }
+    }
+    L.push('  }');
+  } else {
+    for (const r of range(tm)) L.push(`  let ar${r} = aOff + row${r} * ${p.sam};`);
+    for (const j of range(tn)) L.push(`  let col${j} = min(n0 + ${j}u, N - 1u); let bc${j} = bOff + col${j} * ${p.sbn};`);
+    L.push('  for (var k = 0u; k < K; k++) {');
+    L.push(`    let ka = k * ${p.sak}; let kb = k * ${p.sbk};`);
+    for (const r of range(tm)) L.push(`    let a${r} = ldA(ar${r} + ka, row${r});`);
+    for (const c of range(nc)) {
+      const bs = range(4).map((j) => `ldB(bc${4 * c + j} + kb, col${4 * c + j})`).join(', ');
+      L.push(`    let b${c} = ${v}(${bs});`);
+      for (const r of range(tm)) L.push(`    acc${r}_${c} += a${r} * b${c};`);
+    }
+    L.push('  }');
+  }
+  L.push('  let oBase = bi * M * N;');
+  for (const r of range(tm)) {
+    L.push(`  if (m0 + ${r}u < M) {`);
+    L.push(`    let ro = oBase + (m0 + ${r}u) * N;`);
+    for (const c of range(nc)) {
+      for (const j of range(4)) {
+        const col = `n0 + ${4 * c + j}u`;
+        L.push(`    if (${col} < N) { ${p.out}[ro + ${col}] = epi(acc${r}_${c}[${j}], m0 + ${r}u, ${col}, ro + ${col}); }`);
+      }
+    }
+    L.push('  }');
+  }
+  L.push('}');
+  return L.join('\n');
+}

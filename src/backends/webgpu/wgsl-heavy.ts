@@ -1,0 +1,143 @@
+/**
+ * Helpers for the heavy kernels (matmul, conv, pooling, reductions, norms) on top
+ * of the WGSL helper layer (wgsl.ts):
+ *
+ * - {@link retypeBinding} re-declares a bound array with a vector element type
+ *   (`array<vec4<f32>>`), so a kernel can load four floats at once from a buffer
+ *   that the {@link ShaderBuilder} bound as `array<f32>`.
+ * - {@link Epilogue} is the hook the matmul and conv shaders call on every output
+ *   element before the store: `epi(acc, row, col, o)` returns the stored value.
+ *   {@link plainEpilogue} stores the accumulator; {@link exprEpilogue} renders a
+ *   scalar expression (expr.ts, through the elementwise renderer `renderExpr`) whose
+ *   leaf 0 is the accumulator and whose other leaves are node inputs read at the
+ *   output element's broadcast offset (bias, residual, ...).
+ */
+import { E, substitute, type Expr } from '../../graph/expr.js';
+import type { Graph } from '../../graph/graph.js';
+import { opContext, opOf } from '../../graph/infer.js';
+import type { ConcreteShape } from '../../graph/shape.js';
+import { UnsupportedOpError } from '../../graph/errors.js';
+import type { GpuStorage, KernelContext } from './kernel.js';
+import { broadcastOffsets, exprPrelude, renderExpr, type ShaderBuilder, storeValue, valueType } from './wgsl.js';
+
+/** Replaces the element type of the storage array `name` in a module built by ShaderBuilder. */
+export function retypeBinding(src: string, name: string, type: string): string {
+  const re = new RegExp(`(var<storage, (?:read|read_write)> ${name}: array<)[a-z0-9]+(>;)`);
+  if (!re.test(src)) throw new Error(`retypeBinding: no binding '${name}' in module`);
+  return src.replace(re, `$1${type}$2`);
+}
+
+/** An epilogue: adds `fn epi(v: <acc>, row: u32, col: u32, o: u32) -> <out storage>` to a module. */
+export interface Epilogue {
+  /**
+   * Declares `epi` (and anything it needs) in `sb`. `acc` is the accumulator type,
+   * `input(k)` binds node input k once, and `value` is the WGSL expression (over
+   * `v`, `row`, `col`) of the anchor's result in its dtype's value type.
+   */
+  declare(sb: ShaderBuilder, acc: string, input: (k: number) => string, value: string): void;
+  /** Short label suffix for profiles. */
+  readonly label: string;
+}
+
+/** The epilogue storing the accumulator converted to `out`'s storage. */
+export function plainEpilogue(out: GpuStorage): Epilogue {
+  return {
+    label: '',
+    declare(sb, acc, _input, value) {
+      sb.fn(`fn epi(v: ${acc}, row: u32, col: u32, o: u32) -> ${out} { return ${out}(${value}); }`);
+    },
+  };
+}
+
+/**
+ * An epilogue computing `expr` where `E.input(0)` is the accumulator (converted to
+ * the anchor's value type) and `E.input(k + 1)` is node input `extra[k]`, broadcast
+ * from its shape to `outShape` (read at the output element's offset `o`).
+ */
+export function exprEpilogue(ctx: KernelContext, expr: Expr, anchorDtype: Expr['dtype'], extra: readonly number[], outShape: ConcreteShape, outStorage: GpuStorage): Epilogue {
+  return {
+    label: '+epilogue',
+    declare(sb, _acc, input, value) {
+      const names = extra.map((k) => input(k));
+      const shapes = extra.map((k) => ctx.inputs[k]!.shape);
+      const { code, offsets } = broadcastOffsets(sb, 'o', shapes, outShape);
+      const lets = names.map((n, j) => `  let v${j + 1} = ${n}[${offsets[j]}];`);
+      const vt = valueType(anchorDtype, ctx.f16);
+      const body = renderExpr(expr, (i) => (i === 0 ? 'v0' : `v${i}`), ctx.f16);
+      sb.fn(exprPrelude([expr]));
+      sb.fn(
+        [
+          `fn epi(v: ${_acc}, row: u32, col: u32, o: u32) -> ${outStorage} {`,
+          code,
+          `  let v0 = ${vt}(${value});`,
+          ...lets,
+          `  return ${storeValue(valueType(expr.dtype, ctx.f16), outStorage, body)};`,
+          '}',
+        ].join('\n'),
+      );
+    },
+  };
+}
+
+/** `input(k)` for a ShaderBuilder that binds each node input once. */
+export function onceInputs(sb: ShaderBuilder): (k: number) => string {
+  const bound = new Map<number, string>();
+  return (k) => {
+    let n = bound.get(k);
+    if (n === undefined) {
+      n = sb.input(k);
+      bound.set(k, n);
+    }
+    return n;
+  };
+}
+
+/** A Fused 'epilogue' node split into its anchor and the chain's scalar expression. */
+export interface EpilogueSplit {
+  /** The anchor node (MatMul, Gemm, Conv, ...). */
+  readonly anchor: Graph['topo'][number];
+  /** Node input index of each anchor input ('' → -1). */
+  readonly anchorInputs: number[];
+  /** The chain as one expression: `E.input(0)` the anchor's value, `E.input(k+1)` node input `extra[k]`. */
+  readonly expr: Expr;
+  /** Node inputs the chain reads besides the anchor value. */
+  readonly extra: number[];
+}
+
+/** Splits a Fused epilogue sub-graph; throws UnsupportedOpError naming the node for shapes it cannot handle. */
+export function splitEpilogue(node: string, g: Graph): EpilogueSplit {
+  const [anchor, ...chain] = g.topo;
+  if (!anchor) throw new UnsupportedOpError([{ op: 'Fused(epilogue)', nodes: [node] }], 'empty sub-graph');
+  const inputIndex = new Map(g.inputs.map((v, i) => [v.name, i]));
+  const anchorInputs = anchor.inputs.map((v) => {
+    if (v === '') return -1;
+    const i = inputIndex.get(v);
+    if (i === undefined) throw new UnsupportedOpError([{ op: `Fused(epilogue:${anchor.op})`, nodes: [node] }], `anchor input '${v}' is not a sub-graph input`);
+    return i;
+  });
+  const extra: number[] = [];
+  const env = new Map<string, Expr>();
+  env.set(anchor.outputs[0]!, E.input(0, g.typeOf(anchor.outputs[0]!).dtype));
+  for (const [n, t] of g.initializers) {
+    if (t.size === 1) env.set(n, E.const(t.data[0]!, t.dtype));
+  }
+  const leaf = (v: string): Expr => {
+    const e = env.get(v);
+    if (e) return e;
+    const i = inputIndex.get(v);
+    if (i === undefined) throw new UnsupportedOpError([{ op: 'Fused(epilogue)', nodes: [node] }], `operand '${v}' is neither a sub-graph input nor a scalar constant`);
+    extra.push(i);
+    const x = E.input(extra.length, g.typeOf(v).dtype);
+    env.set(v, x);
+    return x;
+  };
+  for (const m of chain) {
+    const def = opOf(m);
+    if (!def.expr) throw new UnsupportedOpError([{ op: `Fused(epilogue:${m.op})`, nodes: [node] }], 'chain member has no scalar expression');
+    const args = m.inputs.filter((v) => v !== '').map(leaf);
+    const raw = def.expr(args.map((a, i) => E.input(i, a.dtype)), opContext(def, m).attrs as never, g.typeOf(m.outputs[0]!).dtype);
+    env.set(m.outputs[0]!, substitute(raw, args));
+  }
+  const last = g.outputs[0]!.name;
+  return { anchor, anchorInputs, expr: env.get(last)!, extra };
+}

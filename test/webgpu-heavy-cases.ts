@@ -1,0 +1,42 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Shared driver of the heavy-kernel WebGPU tests: each case builds a graph from
+ * seeded random inputs; the suite compares WebGPU with the CPU reference.
+ */
+import type { DType } from '../src/graph/dtype.js';
+import { GraphBuilder, type Tensor } from '../src/graph/index.js';
+import type { Sym } from '../src/graph/builder.js';
+import { deviceOrSkip } from './helpers/gpu.js';
+import { compareWithCpu, randomTensor } from './helpers/gpu-compare.js';
+
+/** Declares a graph input fed with a seeded random tensor. */
+export type Feed = (name: string, dtype: DType, shape: number[], lo?: number, hi?: number) => Sym;
+/** Builds one case's outputs. */
+export type Build = (b: GraphBuilder, feed: Feed) => Sym | Sym[];
+
+/** An int64 constant. */
+export const i64 = (b: GraphBuilder, v: number[], shape?: number[]): Sym => b.constant(v, { dtype: 'int64', ...(shape ? { shape } : {}) });
+
+/** A mocha suite comparing every case on WebGPU with the CPU reference (relative tolerance `tol`). */
+export function heavySuite(title: string, cases: Record<string, Build>, tol = 1e-4, seed = 7000): void {
+  describe(title, function () {
+    this.timeout(60000);
+    let device: GPUDevice;
+    before(async function () {
+      device = await deviceOrSkip(this);
+    });
+    Object.entries(cases).forEach(([name, build], k) => {
+      it(name, async function () {
+        const b = new GraphBuilder(name);
+        const feeds: Record<string, Tensor> = {};
+        const feed: Feed = (n, dtype, shape, lo, hi) => {
+          feeds[n] = randomTensor(dtype, shape, seed + 31 * k + Object.keys(feeds).length, lo, hi);
+          return b.input(n, dtype, shape);
+        };
+        const out = build(b, feed);
+        (Array.isArray(out) ? out : [out]).forEach((s, j) => b.output(s, `y${j}`));
+        await compareWithCpu(device, b.build(), feeds, tol);
+      });
+    });
+  });
+}

@@ -6,7 +6,7 @@
  * Each registered op is a method named after it (`b.Conv([x, w], { strides: [2, 2] })`);
  * the method types come from the op definitions in `ops/index.ts`.
  */
-import type { AttrValue, AttrsIn, AttrSchema } from './attrs.js';
+import { resolveAttrs, type AttrValue, type AttrsIn, type AttrSchema } from './attrs.js';
 import type { DType } from './dtype.js';
 import { GraphError, KilnError } from './errors.js';
 import { Graph, type Node, type ValueInfo } from './graph.js';
@@ -110,7 +110,7 @@ export class GraphBuilder {
       if (s && s.builder !== this) throw new GraphError(`${def.name}: input '${s.name}' belongs to another builder`);
     }
     const name = this.unique(opts.name ?? def.name);
-    const nOut = opts.outputs ?? def.outputSig.filter((p) => !p.optional).length;
+    const nOut = opts.outputs ?? this.outputCount(def, list, attrs) ?? def.outputSig.filter((p) => !p.optional).length;
     const outNames = Array.from({ length: Math.max(nOut, 1) }, (_, i) => this.unique(`${name}_${i}`));
     const cleanAttrs: Record<string, AttrValue> = {};
     for (const [k, v] of Object.entries(attrs)) if (v !== undefined) cleanAttrs[k] = v;
@@ -131,6 +131,13 @@ export class GraphBuilder {
     }
     this.nodes.push(node);
     return outNames.map((o, i) => new Sym(this, o, types[i]!.dtype, types[i]!.shape));
+  }
+
+  private outputCount(def: OpDef, list: readonly (Sym | undefined)[], attrs: Readonly<Record<string, unknown>>): number | undefined {
+    if (!def.outputCount) return undefined;
+    const ins = list.map((s) => (s ? this.env.input(s.name) : undefined));
+    const resolved = resolveAttrs(def.attrs, Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined)), def.name, def.name);
+    return def.outputCount(ins, resolved);
   }
 
   /** Marks a symbol as a graph output, optionally renaming it (through an Identity). */

@@ -88,6 +88,11 @@ export interface OpSpec<S extends AttrSchema, M extends boolean> {
    * of the input elements (already broadcast). `out` is the output dtype.
    */
   expr?(inputs: readonly Expr[], attrs: AttrsOf<S>, out: DType): Expr;
+  /**
+   * Number of outputs a builder call creates when the caller does not say (ops with a
+   * variable output count, such as Split). Default: the required outputs of the signature.
+   */
+  outputCount?(inputs: readonly (InferInput | undefined)[], attrs: AttrsOf<S>): number | undefined;
   /** Indices of inputs whose values (not just shapes) decide the output shape. */
   readonly shapeInputs?: readonly number[];
   /** True if the op reads only its inputs' shapes, never their data (Shape, Size). */

@@ -5,11 +5,11 @@
  * that shape computations (Shape → Gather → Concat → Reshape) give static shapes.
  */
 import type { Node } from './graph.js';
-import { inferNode } from './infer.js';
+import { inferNode, opOf } from './infer.js';
 import type { InferInput, ValueType } from './op.js';
 import { runReference } from './reference.js';
 import { sizeOf, isStatic } from './shape.js';
-import type { Tensor } from './tensor.js';
+import { Tensor } from './tensor.js';
 import { KilnError } from './errors.js';
 
 /** Largest tensor (elements) whose value is propagated for inference. */
@@ -43,10 +43,15 @@ export class TypeEnv {
     const ins = node.inputs.map((n) => this.input(n));
     const outs = inferNode(node, ins);
     let values: Tensor[] | undefined;
-    const allKnown = node.inputs.every((n) => n === '' || this.values.has(n));
-    if (allKnown && outs.every((o) => isStatic(o.shape) && sizeOf(o.shape) <= VALUE_PROPAGATION_LIMIT)) {
+    const shapeOnly = opOf(node).shapeOnly === true;
+    const known = (n: string): boolean => {
+      if (n === '' || this.values.has(n)) return true;
+      const t = this.types.get(n);
+      return shapeOnly && t !== undefined && isStatic(t.shape);
+    };
+    if (node.inputs.every(known) && outs.every((o) => isStatic(o.shape) && sizeOf(o.shape) <= VALUE_PROPAGATION_LIMIT)) {
       try {
-        values = runReference(node, node.inputs.map((n) => (n === '' ? undefined : this.values.get(n))));
+        values = runReference(node, node.inputs.map((n) => (n === '' ? undefined : this.values.get(n) ?? shapeOnlyTensor(this.types.get(n)!))));
       } catch (e) {
         if (!(e instanceof KilnError)) throw e;
         values = undefined;
@@ -57,4 +62,16 @@ export class TypeEnv {
     });
     return outs;
   }
+}
+
+/**
+ * A tensor that carries only dtype and shape, for ops that read shapes alone
+ * (Shape, Size): their inputs' data is never allocated during inference.
+ */
+function shapeOnlyTensor(t: ValueType): Tensor {
+  const fake = Object.create(Tensor.prototype) as { dtype: unknown; shape: unknown; data: unknown };
+  fake.dtype = t.dtype;
+  fake.shape = Object.freeze([...t.shape]);
+  fake.data = new Float32Array(0);
+  return fake as unknown as Tensor;
 }

@@ -122,6 +122,9 @@ export const Split = defineOp({
   multi: true,
   shapeInputs: [1],
   doc: 'Splits a tensor into several along an axis.',
+  outputCount([, s], attrs) {
+    return attrs.split?.length ?? attrs.num_outputs ?? s?.value?.size;
+  },
   infer([x, s], ctx) {
     const axis = normalizeAxis(ctx.attrs.axis, x!.shape.length, ctx.node);
     let given = ctx.attrs.split;

@@ -1,0 +1,72 @@
+import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compareTensors } from '../onnx/compare.js';
+import { importModelFile } from '../onnx/import.js';
+import { readTestDataSets } from '../onnx/model-test.js';
+import { compileCpu } from '../src/backends/cpu/index.js';
+import { verify, type Tensor } from '../src/graph/index.js';
+import { inspectGraph } from '../src/cli/commands/inspect.js';
+import { optimize } from '../src/passes/index.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const modelsDir = path.resolve(repoRoot, '../shared/models');
+
+/** Dispatch targets at O2 (issue #5); every model must also keep peak ≤ 40 % of total intermediate bytes. */
+const TARGETS: Record<string, number> = {
+  resnet18: 25, mobilenet_v2: 60, squeezenet1_1: 60,
+  bert_tiny: 60, bert_tiny_opset13: 60, gpt2_tiny: 65, gpt2_tiny_opset13: 65,
+};
+/** Models small enough to also run at O0 on the CPU within the suite's time budget. */
+const COMPARE_O0 = new Set(['bert_tiny', 'bert_tiny_opset13', 'gpt2_tiny', 'gpt2_tiny_opset13', 'squeezenet1_1']);
+
+describe('passes: shared models at O2', function () {
+  this.timeout(300_000);
+  for (const [name, maxDispatches] of Object.entries(TARGETS)) {
+    const dir = path.join(modelsDir, name);
+    const it_ = existsSync(path.join(dir, 'model.onnx')) ? it : it.skip;
+    it_(`${name}: ≤ ${maxDispatches} dispatches, peak ≤ 40 % of intermediates, outputs match the test data`, () => {
+      const g0 = importModelFile(path.join(dir, 'model.onnx'));
+      const r = inspectGraph(g0, name, 2);
+      expect(r.dispatches, 'dispatches').to.be.at.most(maxDispatches);
+      expect(r.peakIntermediateBytes / r.totalIntermediateBytes, 'peak / total').to.be.at.most(0.4);
+      const { graph: g2 } = optimize(g0, { level: 2 });
+      verify(g2);
+      const set = readTestDataSets(dir)[0]!;
+      const feeds: Record<string, Tensor> = {};
+      g2.inputs.forEach((inp, i) => { feeds[inp.name] = set.inputs[i]!.tensor; });
+      const out2 = compileCpu(g2).run(feeds);
+      g2.outputs.forEach((o, i) => {
+        const c = compareTensors(set.outputs[i]!.tensor, out2[o.name]!);
+        expect(c.pass, `${o.name}: ${c.detail ?? ''} (max abs err ${c.maxAbsErr})`).to.equal(true);
+      });
+      if (COMPARE_O0.has(name)) {
+        const out0 = compileCpu(g0).run(feeds);
+        g2.outputs.forEach((o) => {
+          const c = compareTensors(out0[o.name]!, out2[o.name]!, { atol: 1e-4, rtol: 1e-4 });
+          expect(c.pass, `O0 vs O2 ${o.name}: max abs err ${c.maxAbsErr}`).to.equal(true);
+        });
+      }
+    });
+  }
+});
+
+describe('kiln inspect', function () {
+  this.timeout(120_000);
+  const model = path.join(modelsDir, 'resnet18', 'model.onnx');
+  (existsSync(model) ? it : it.skip)('prints a JSON report with the documented keys, and O0 counts every node', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const cli = (args: string[]) => execFileSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'inspect', model, ...args], { encoding: 'utf8' });
+    const r2 = JSON.parse(cli(['--json']));
+    for (const k of ['nodes', 'dispatches', 'peakIntermediateBytes', 'totalIntermediateBytes', 'flops']) expect(r2).to.have.property(k);
+    const r0 = JSON.parse(cli(['-O', '0', '--json']));
+    // resnet18 at O0: 49 nodes, one of them (Flatten) an alias → 48 dispatches.
+    expect(r0.nodes).to.equal(49);
+    expect(r0.dispatches).to.equal(48);
+    // 2·MACs of ResNet-18 at 224² is about 3.6 GFLOPs (1.8 GMACs).
+    expect(r0.flops).to.be.within(3.5e9, 3.8e9);
+    expect(r2.nodes).to.be.below(r0.nodes);
+    expect(r0.parameters).to.equal(r2.parameters);
+  });
+});

@@ -65,6 +65,21 @@ describe('webgpu executor', function () {
     prog.release();
   });
 
+  it('plans shapes that depend on a small feed per feed value (Range fed from an input)', async function () {
+    const b = new GraphBuilder('range');
+    const n = b.input('n', 'int64', []);
+    const half = b.Div([n, b.constant(2, { dtype: 'int64' })]);
+    const r = b.Range([b.constant(0, { dtype: 'int64' }), b.Add([half, b.constant(1, { dtype: 'int64' })]), b.constant(1, { dtype: 'int64' })]);
+    b.output(b.Mul([r, r]), 'sq');
+    const prog = await compileWebGpu(b.build(), { device });
+    for (const v of [5, 9, 5]) {
+      const out = (await prog.run({ n: Tensor.from('int64', [], [v]) })).sq as Tensor;
+      const m = Math.floor(v / 2) + 1;
+      expect(out.toArray()).to.deep.equal(Array.from({ length: m }, (_, i) => i * i));
+    }
+    prog.release();
+  });
+
   it('returns GPU-resident outputs and accepts GPU tensors as feeds', async function () {
     const g = mlp();
     const prog = await compileWebGpu(g, { device });

@@ -21,7 +21,7 @@ import '../../graph/ops/index.js';
 import { requestDevice } from './device.js';
 import { kernelOf } from './kernel.js';
 import { registerAllKernels } from './kernels/index.js';
-import { foldGraph } from './plan.js';
+import { DataDependentShapeError, foldGraph } from './plan.js';
 import { WebGpuProgram } from './program.js';
 
 export { WebGpuProgram, type RunOptions, type WebGpuProfileEntry, type Feed } from './program.js';
@@ -29,7 +29,7 @@ export { GpuTensor } from './gpu-tensor.js';
 
 /** Options of {@link compileWebGpu}. */
 export interface CompileWebGpuOptions {
-  /** The device to use (default: a new one from requestDevice()). */
+  /** The device to use (default: {@link defaultDevice}, one device shared by all programs). */
   readonly device?: GPUDevice;
   /** Collect per-dispatch GPU times (needs timestamp-query) into `lastProfile`. */
   readonly profile?: boolean;
@@ -37,6 +37,28 @@ export interface CompileWebGpuOptions {
   readonly label?: string;
   /** Skip verify() (the caller just verified the graph). */
   readonly skipVerify?: boolean;
+}
+
+let shared: Promise<GPUDevice> | undefined;
+
+/**
+ * The device used when compileWebGpu() is given none: requested once and shared by
+ * every program (so pipelines are shared too); requested again after it is lost.
+ */
+export function defaultDevice(): Promise<GPUDevice> {
+  if (!shared) {
+    const p = requestDevice({ label: 'kiln' }).then((a) => {
+      void a.device.lost.then(() => {
+        if (shared === p) shared = undefined;
+      });
+      return a.device;
+    });
+    p.catch(() => {
+      if (shared === p) shared = undefined;
+    });
+    shared = p;
+  }
+  return shared;
 }
 
 /** Throws UnsupportedOpError listing every op (outside folded/shape-only work) that has no WebGPU kernel. */
@@ -64,10 +86,15 @@ export function checkKernels(graph: Graph): void {
 export async function compileWebGpu(graph: Graph, opts: CompileWebGpuOptions = {}): Promise<WebGpuProgram> {
   if (!opts.skipVerify) verify(graph);
   checkKernels(graph);
-  const device = opts.device ?? (await requestDevice({ label: opts.label ?? 'kiln' })).device;
+  const device = opts.device ?? (await defaultDevice());
   const program = new WebGpuProgram(graph, device, { ...(opts.profile ? { profile: true } : {}), ...(opts.label ? { label: opts.label } : {}) });
   if (graph.inputs.every((i) => i.shape.every((d) => typeof d === 'number'))) {
-    await program.prepare(Object.fromEntries(graph.inputs.map((i) => [i.name, { dtype: i.dtype, shape: i.shape as number[] }])));
+    try {
+      await program.prepare(Object.fromEntries(graph.inputs.map((i) => [i.name, { dtype: i.dtype, shape: i.shape as number[] }])));
+    } catch (e) {
+      // Shapes that depend on feed values are planned at the first run (see program.ts).
+      if (!(e instanceof DataDependentShapeError)) throw e;
+    }
   }
   return program;
 }

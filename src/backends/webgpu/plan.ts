@@ -90,10 +90,26 @@ function shapeProxy(t: ValueType & { shape: ConcreteShape }): Tensor {
   return proxy as unknown as Tensor;
 }
 
-/** Infers concrete types and folds constants; returns the env and the set of folded nodes. */
-export function foldGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueType>): { env: TypeEnv; folded: Set<Node> } {
+/**
+ * A value's shape depends on data not known when planning (NonZero-like ops, or a
+ * Range/Reshape fed from computed values). The executor retries such a graph with
+ * the values of its small feeds as part of the plan key; if that does not help the
+ * error reaches the caller.
+ */
+export class DataDependentShapeError extends UnsupportedOpError {}
+
+/**
+ * Infers concrete types and folds constants; returns the env and the set of folded
+ * nodes. `inputValues` are feeds whose values the plan may depend on (see
+ * {@link DataDependentShapeError}).
+ */
+export function foldGraph(
+  graph: Graph,
+  inputTypes: ReadonlyMap<string, ValueType>,
+  inputValues: ReadonlyMap<string, Tensor> = new Map(),
+): { env: TypeEnv; folded: Set<Node> } {
   const env = new TypeEnv();
-  for (const i of graph.inputs) env.define(i.name, inputTypes.get(i.name) ?? i);
+  for (const i of graph.inputs) env.define(i.name, inputTypes.get(i.name) ?? i, inputValues.get(i.name));
   for (const [name, t] of graph.initializers) {
     if (!env.types.has(name)) {
       env.types.set(name, { dtype: t.dtype, shape: t.shape });
@@ -141,13 +157,13 @@ function takeSlot(pool: SlotPool, bytes: number): number {
 }
 
 /** Plans a graph for concrete input types (graph inputs' names → concrete types). */
-export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueType>, opts: PlanOptions): ExecPlan {
-  const { env, folded } = foldGraph(graph, inputTypes);
+export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueType>, opts: PlanOptions, inputValues?: ReadonlyMap<string, Tensor>): ExecPlan {
+  const { env, folded } = foldGraph(graph, inputTypes, inputValues);
   const typeOf = (name: string, where: string): GpuTensorInfo => {
     const t = env.types.get(name);
     if (!t) throw new ShapeError(`${where}: value '${name}' has no type`, where);
     if (!isStatic(t.shape)) {
-      throw new UnsupportedOpError(
+      throw new DataDependentShapeError(
         [{ op: graph.producerNode(name)?.op ?? 'input', nodes: [graph.producerNode(name)?.name ?? name] }],
         `value '${name}' has a data-dependent shape ${formatShape(t.shape)}, which the WebGPU backend cannot plan`,
       );

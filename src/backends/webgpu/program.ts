@@ -9,6 +9,12 @@
  * Concurrency: run() calls are serialized on an internal promise queue (a plan's
  * buffers are reused by every run).
  *
+ * Shapes that depend on feed values (a Range or Reshape fed from a small input,
+ * through any computation): when planning finds a data-dependent shape, the
+ * program keys its plans on the values of its small CPU feeds (≤ 64 elements) and
+ * plans again; each new value set then compiles a plan once. Shapes that depend on
+ * large or GPU-resident feeds, or on computed tensors, stay an UnsupportedOpError.
+ *
  * Device loss: the program watches `device.lost`. After loss every run() (and
  * prepare()) rejects with a {@link DeviceLostError} carrying the reason; the program
  * cannot recover — compile a new one on a new device.
@@ -17,12 +23,15 @@ import { DeviceLostError, ExecutionError, InputError } from '../../graph/errors.
 import { checkFeeds } from '../../graph/feeds.js';
 import type { Graph } from '../../graph/graph.js';
 import type { ValueType } from '../../graph/op.js';
-import type { Tensor } from '../../graph/tensor.js';
+import { Tensor } from '../../graph/tensor.js';
 import { GpuTensor, GPU_TENSOR_USAGE } from './gpu-tensor.js';
 import type { KernelLimits } from './kernel.js';
 import { getPipeline, pipelineCacheSize } from './pipelines.js';
-import { planGraph, type ExecPlan } from './plan.js';
+import { DataDependentShapeError, planGraph, type ExecPlan } from './plan.js';
 import { fromStorage, toStorage } from './storage.js';
+
+/** Largest feed (elements) whose values may key a plan when shapes depend on them. */
+const MAX_VALUE_KEY = 64;
 
 /** A feed: a CPU tensor or a GPU-resident one. */
 export type Feed = Tensor | GpuTensor;
@@ -72,6 +81,8 @@ export class WebGpuProgram {
   private current: Realized | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private lostReason: string | undefined;
+  /** Graph inputs whose values key the plans (set when a shape turned out to depend on feed values). */
+  private valueInputs: string[] | undefined;
   private released = false;
   /** True when the device has shader-f16 (float16 tensors are stored as f16). */
   readonly f16: boolean;
@@ -117,16 +128,34 @@ export class WebGpuProgram {
   private realize(types: Readonly<Record<string, Pick<ValueType, 'dtype'> & { shape: readonly number[] }>>): Promise<Realized> {
     this.checkAlive();
     checkFeeds(this.graph, types);
-    const key = this.graph.inputs.map((i) => `${types[i.name]!.dtype}[${types[i.name]!.shape.join(',')}]`).join(';');
+    const values = new Map<string, Tensor>();
+    for (const name of this.valueInputs ?? []) {
+      const f = types[name];
+      if (f instanceof Tensor) values.set(name, f);
+    }
+    const key = this.graph.inputs
+      .map((i) => `${types[i.name]!.dtype}[${types[i.name]!.shape.join(',')}]${values.has(i.name) ? `=${values.get(i.name)!.toArray().join(',')}` : ''}`)
+      .join(';');
     let p = this.plans.get(key);
     if (!p) {
       const map = new Map<string, ValueType>(this.graph.inputs.map((i) => [i.name, { dtype: types[i.name]!.dtype, shape: types[i.name]!.shape }]));
-      const plan = planGraph(this.graph, map, {
-        limits: kernelLimits(this.device),
-        f16: this.f16,
-        subgroups: this.device.features.has('subgroups'),
-        maxBufferSize: this.device.limits.maxBufferSize,
-      });
+      let plan: ExecPlan;
+      try {
+        plan = planGraph(this.graph, map, {
+          limits: kernelLimits(this.device),
+          f16: this.f16,
+          subgroups: this.device.features.has('subgroups'),
+          maxBufferSize: this.device.limits.maxBufferSize,
+        }, values);
+      } catch (e) {
+        // A shape depends on data: key plans on the values of the small CPU feeds and retry once.
+        const small = this.graph.inputs.filter((i) => types[i.name] instanceof Tensor && (types[i.name] as Tensor).size <= MAX_VALUE_KEY);
+        if (e instanceof DataDependentShapeError && this.valueInputs === undefined && small.length > 0) {
+          this.valueInputs = small.map((i) => i.name);
+          return this.realize(types);
+        }
+        throw e;
+      }
       p = this.build(plan);
       this.plans.set(key, p);
       p.catch(() => this.plans.delete(key));

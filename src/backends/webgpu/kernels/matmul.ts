@@ -20,7 +20,7 @@ export interface MatmulTiles {
 }
 
 /** Default tiles: 4×4 outputs per invocation, 64 invocations per workgroup. */
-export const DEFAULT_TILES: MatmulTiles = { tm: 4, tn: 4, wg: 64 };
+export const DEFAULT_TILES: MatmulTiles = { tm: 4, tn: 4, wg: 256 };
 
 /** One (batched) product Y[b] = A[b]·B[b] (+ epilogue), output contiguous [batch..., M, N]. */
 export interface MatmulProblem {

@@ -133,13 +133,18 @@ const pad: GpuKernel = {
     const axes = ctx.inputs[3] ? constInts(ctx, 3, 'Pad axes')!.map((a) => axisOf(a, r)) : Array.from({ length: r }, (_, i) => i);
     const begins = new Array<number>(r).fill(0);
     axes.forEach((a, i) => (begins[a] = raw[i]!));
-    const cv = ctx.inputs[2]?.value;
-    const fillValue = cv && cv.size > 0 ? cv.data[0]! : Number(ctx.attrs['value'] ?? 0);
+    const cvInfo = ctx.inputs[2];
     const mode = String(ctx.attrs['mode']);
     const sb = new ShaderBuilder(ctx);
     const xin = sb.input(0);
     const y = sb.output(0);
-    const value = storageUniform(sb, out, fillValue);
+    let value: string;
+    if (cvInfo && sizeOf(cvInfo.shape) > 0 && !cvInfo.value) {
+      value = `${sb.input(2)}[0]`;
+    } else {
+      const cv = cvInfo?.value;
+      value = storageUniform(sb, out, cv && cv.size > 0 ? cv.data[0]! : Number(ctx.attrs['value'] ?? 0));
+    }
     const dims = sb.i32s(x.shape);
     const bs = sb.i32s(begins);
     const st = sb.i32s(stridesOf(x.shape));
@@ -164,14 +169,15 @@ const trilu: GpuKernel = {
   plan(ctx) {
     const x = ctx.inputs[0]!;
     const r = x.shape.length;
-    const k = ctx.inputs[1] ? constInts(ctx, 1, 'Trilu k')![0] ?? 0 : 0;
+    const kInfo = ctx.inputs[1];
     const upper = Number(ctx.attrs['upper']) !== 0;
     const sb = new ShaderBuilder(ctx);
     const xin = sb.input(0);
     const y = sb.output(0);
     const rows = sb.u32(x.shape[r - 2]!);
     const cols = sb.u32(x.shape[r - 1]!);
-    const kk = sb.i32(k);
+    // k may be computed at run time: then it is read from its buffer.
+    const kk = kInfo && !kInfo.value && sizeOf(kInfo.shape) > 0 ? `i32(${sb.input(1)}[0])` : sb.i32(kInfo?.value?.data[0] ?? 0);
     const zero = storageUniform(sb, ctx.outputs[0]!, 0);
     const keep = upper ? `c - row >= ${kk}` : `c - row <= ${kk}`;
     return {

@@ -138,7 +138,7 @@ export function coerce(d: DType, v: number): number {
     default: {
       if (!Number.isFinite(v)) return 0;
       const t = Math.trunc(v);
-      if (d === 'int64' || d === 'uint64') return t;
+      if (d === 'int64' || d === 'uint64') return t + 0;
       const span = INFO[d].max - INFO[d].min + 1;
       let w = (t - INFO[d].min) % span;
       if (w < 0) w += span;

@@ -85,7 +85,8 @@ export interface OpSpec<S extends AttrSchema, M extends boolean> {
   cpu?(inputs: readonly (Tensor | undefined)[], ctx: CpuContext<AttrsOf<S>>): Tensor[];
   /**
    * Scalar form for elementwise/broadcast ops: the output element as an expression
-   * of the input elements (already broadcast). `out` is the output dtype.
+   * of the input elements (already broadcast). `out` is the output dtype. Inputs are
+   * positional: an omitted optional input is `undefined` at its index.
    */
   expr?(inputs: readonly Expr[], attrs: AttrsOf<S>, out: DType): Expr;
   /**

@@ -5,7 +5,7 @@
  */
 import { coerce, type DType } from './dtype.js';
 import { ExecutionError, KilnError } from './errors.js';
-import { compileExprJs, E } from './expr.js';
+import { compileExprJs, E, type Expr } from './expr.js';
 import type { Node } from './graph.js';
 import { checkArity, opContext, opOf } from './infer.js';
 import type { ValueType } from './op.js';
@@ -82,7 +82,9 @@ export function runReference(node: Node, inputs: readonly (Tensor | undefined)[]
     } else if (def.expr) {
       const present = inputs.filter((t): t is Tensor => t !== undefined);
       const outT = outputs[0]!;
-      const e = def.expr(present.map((t, i) => E.input(i, t.dtype)), ctx.attrs, outT.dtype);
+      let k = 0;
+      const positional = inputs.map((t) => (t ? E.input(k++, t.dtype) : undefined)) as Expr[];
+      const e = def.expr(positional, ctx.attrs, outT.dtype);
       result = [mapBroadcast(present, outT.dtype, compileExprJs(e), node.name)];
     } else {
       throw new ExecutionError(`${node.name}: ${def.name} has no CPU implementation`, node.name);

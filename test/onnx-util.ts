@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { fromHalfBits, toHalfBits, type DType } from '../src/graph/dtype.js';
 import { Tensor } from '../src/graph/tensor.js';
+import { onnx, type pb } from '../onnx/proto.js';
 
 /** Repository root. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -51,4 +52,17 @@ export async function runOrt(model: Uint8Array, feeds: Record<string, Tensor>): 
   } finally {
     await session.release();
   }
+}
+
+/** A ValueInfoProto for a tensor (`null` dims are left unknown). */
+export function vi(name: string, elemType: number, dims: readonly (number | string | null)[]): pb.IValueInfoProto {
+  return {
+    name,
+    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (d === null ? {} : typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  };
+}
+
+/** Serializes a model (IR 8) with the given graph parts and default-domain opset. */
+export function model(parts: pb.IGraphProto, opset = 17): Uint8Array {
+  return onnx.ModelProto.encode({ irVersion: 8, opsetImport: [{ domain: '', version: opset }], graph: { name: 'g', ...parts } }).finish();
 }

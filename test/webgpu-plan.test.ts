@@ -57,8 +57,10 @@ describe('webgpu planner and WGSL helpers (no device)', function () {
     const rows = b.Div([size, b.constant(3, { dtype: 'int64' })]);
     const target = b.Concat([b.Unsqueeze([rows, b.constant([0], { dtype: 'int64' })]), b.constant([3], { dtype: 'int64' })], { axis: 0 });
     b.output(b.Reshape([x, target]), 'y');
+    b.output(b.Size(x), 'count');
     const p = plan(b.build(), { x: [4, 6] });
     expect(p.dispatches).to.have.length(0);
+    expect(p.outputs[1]!.constant!.toArray()).to.deep.equal([24]);
     expect(p.outputs[0]!.shape).to.deep.equal([8, 3]);
     expect(p.outputs[0]!.slot).to.equal(p.inputs[0]!.slot);
   });

@@ -20,7 +20,7 @@
  */
 import { ShapeError, LimitError, UnsupportedOpError } from '../../graph/errors.js';
 import type { Graph, Node } from '../../graph/graph.js';
-import { opContext, opOf } from '../../graph/infer.js';
+import { inferNode, opContext, opOf } from '../../graph/infer.js';
 import type { ValueType } from '../../graph/op.js';
 import { runReference } from '../../graph/reference.js';
 import { formatShape, isStatic, sizeOf, type ConcreteShape } from '../../graph/shape.js';
@@ -79,14 +79,16 @@ export interface PlanOptions {
   readonly maxBufferSize: number;
 }
 
-/** A tensor that has only a shape, for evaluating shape-only ops (Shape, Size) at compile time. */
+/**
+ * A tensor that has only a shape (its `size` is right, its data empty), for
+ * evaluating shape-only ops (Shape, Size) at compile time without allocating.
+ */
 function shapeProxy(t: ValueType & { shape: ConcreteShape }): Tensor {
-  const n = sizeOf(t.shape);
-  if (n <= 1 << 16) return new Tensor(t.dtype, t.shape);
   const proxy = Object.create(Tensor.prototype) as { dtype: unknown; shape: unknown; data: unknown };
   proxy.dtype = t.dtype;
   proxy.shape = Object.freeze([...t.shape]);
   proxy.data = new Float32Array(0);
+  Object.defineProperty(proxy, 'size', { value: sizeOf(t.shape) });
   return proxy as unknown as Tensor;
 }
 
@@ -118,24 +120,21 @@ export function foldGraph(
   }
   const folded = new Set<Node>();
   for (const node of graph.topo) {
-    const outs = env.addNode(node);
-    const live = node.outputs.filter((o) => o !== '');
-    if (live.every((o) => env.values.has(o))) {
-      folded.add(node);
-      continue;
-    }
     const def = opOf(node);
     const ins = node.inputs.map((n) => (n === '' ? undefined : env.types.get(n)));
     if (def.shapeOnly && ins.every((t) => !t || isStatic(t.shape))) {
+      const outs = inferNode(node, node.inputs.map((n) => env.input(n)));
       const vals = runReference(node, ins.map((t) => (t ? shapeProxy(t as ValueType & { shape: ConcreteShape }) : undefined)));
       node.outputs.forEach((o, k) => {
-        if (o !== '' && vals[k]) {
-          env.types.set(o, outs[k]!);
-          env.values.set(o, vals[k]!);
-        }
+        if (o === '' || !outs[k]) return;
+        env.types.set(o, outs[k]!);
+        if (vals[k]) env.values.set(o, vals[k]!);
       });
       folded.add(node);
+      continue;
     }
+    env.addNode(node);
+    if (node.outputs.every((o) => o === '' || env.values.has(o))) folded.add(node);
   }
   return { env, folded };
 }

@@ -19,7 +19,7 @@ import { findOp } from '../graph/op.js';
 import { tensorInts, type Tensor } from '../graph/tensor.js';
 import { buildGroup, isElementwise } from './fusion-util.js';
 import type { Pass } from './pass-manager.js';
-import { P, rewrite, rule, RuleSet, type Match, type MatchEnv, type Pattern, type Rewriter } from './rewriter.js';
+import { P, rewrite, rule, RuleSet, type Match, type MatchEnv, type OpPattern, type Pattern, type Rewriter } from './rewriter.js';
 
 const near = (t: Tensor, x: number, tol: number): boolean =>
   t.size >= 1 && t.size <= 64 && Array.from(t.data as ArrayLike<number>).every((v) => Math.abs(v - x) <= tol * Math.max(1, Math.abs(x)));
@@ -38,7 +38,7 @@ const cubic: Pattern = P.op('Add', [P.any('x'), P.op('Mul', [P.op('Pow', [P.any(
 const tanhPart: Pattern = P.op('Add', [P.op('Tanh', [P.op('Mul', [cubic, P.const('s', (t) => near(t, Math.sqrt(2 / Math.PI), 1e-4))], C.comm)]), P.scalar(1)], C.comm);
 
 /** The three ways an exporter groups x · 0.5 · inner. */
-function halfProduct(inner: Pattern): Pattern[] {
+function halfProduct(inner: Pattern): OpPattern[] {
   return [
     P.op('Mul', [P.op('Mul', [P.any('x'), inner], C.comm), P.scalar(0.5)], C.comm),
     P.op('Mul', [P.op('Mul', [P.any('x'), P.scalar(0.5)], C.comm), inner], C.comm),
@@ -126,8 +126,8 @@ function attention(m: Match, rw: Rewriter): readonly string[] | undefined {
 
 /** GELU and LayerNorm recognition rules. */
 export const recognizeRules: RuleSet = new RuleSet([
-  ...halfProduct(erfPart).map((p, i) => rule(`gelu-erf-${i}`, p as ReturnType<typeof P.op>, gelu('none'))),
-  ...halfProduct(tanhPart).map((p, i) => rule(`gelu-tanh-${i}`, p as ReturnType<typeof P.op>, gelu('tanh'))),
+  ...halfProduct(erfPart).map((p, i) => rule(`gelu-erf-${i}`, p, gelu('none'))),
+  ...halfProduct(tanhPart).map((p, i) => rule(`gelu-tanh-${i}`, p, gelu('tanh'))),
   rule('layernorm', layerNormPattern, layerNorm),
 ]);
 

@@ -16,6 +16,8 @@ import { runReference } from '../reference.js';
 import type { Tensor } from '../tensor.js';
 import { TypeEnv } from '../type-env.js';
 
+const kindAttr: AttrSpec<string, false> = { kind: 'string', default: 'elementwise', required: false };
+
 const graphAttr: AttrSpec<object, false> = {
   kind: 'graph',
   default: undefined,
@@ -34,7 +36,7 @@ export const Fused = defineOp({
   name: 'Fused',
   inputs: ['...inputs'],
   outputs: ['...outputs'],
-  attrs: { kind: attr_kind(), graph: graphAttr },
+  attrs: { kind: kindAttr, graph: graphAttr },
   category: 'opaque',
   doc: 'A fused group of nodes (sub-graph in attribute `graph`, kind in `kind`).',
   infer(inputs, ctx) {
@@ -61,10 +63,6 @@ export const Fused = defineOp({
     return runSubgraph(g, inputs, ctx.node);
   },
 });
-
-function attr_kind(): AttrSpec<string, false> {
-  return { kind: 'string', default: 'elementwise', required: false };
-}
 
 /** Runs a sub-graph with the CPU reference (inputs positional, outputs in order). */
 export function runSubgraph(g: Graph, inputs: readonly (Tensor | undefined)[], where = g.name): Tensor[] {
@@ -105,14 +103,14 @@ export function fusedExprs(node: Pick<Node, 'name' | 'attrs'>): Expr[] {
   for (const m of g.topo) {
     const def = opOf(m);
     if (!def.expr) throw new GraphError(`${node.name}: member '${m.name}' (${m.op}) has no scalar expression`, node.name);
-    const args = m.inputs.filter((v) => v !== '').map((v, i) => {
+    const args = m.inputs.filter((v) => v !== '').map((v) => {
       const e = env.get(v);
       if (!e) throw new GraphError(`${node.name}: member '${m.name}' reads '${v}', unknown in the group`, node.name);
-      return { e, i };
+      return e;
     });
     const out = g.typeOf(m.outputs[0]!).dtype;
-    const raw = def.expr(args.map(({ i }) => E.input(i, args[i]!.e.dtype)), opContext(def, m).attrs as never, out);
-    env.set(m.outputs[0]!, substitute(raw, args.map((a) => a.e)));
+    const own = def.expr(args.map((a, i) => E.input(i, a.dtype)), opContext(def, m).attrs as never, out);
+    env.set(m.outputs[0]!, substitute(own, args));
   }
   return g.outputs.map((o) => env.get(o.name)!);
 }

@@ -23,7 +23,7 @@ function poolWindow(x: InferInput, a: WindowAttrs & { ceil_mode: number }, ctx: 
   return resolveWindow(a, x.shape.slice(2), a.kernel_shape, ctx.node, ctx.fresh, a.ceil_mode !== 0);
 }
 
-/** Per output position: calls `visit(inputOffsetInChannel, inPadRange)` for each window tap, then `emit(outIndex)`. */
+/** Folds one window: `start()`, then `tap()` per tap inside the padded input, then `emit(outIndex)`. */
 interface Reducer {
   start(): void;
   /** `off` is the in-channel offset of an in-bounds tap, -1 for a tap in the padding. */
@@ -31,7 +31,11 @@ interface Reducer {
   emit(o: number): void;
 }
 
-/** Walks every window of `w` over `channels` channels, driving `r`. `inPad` taps are those inside the declared padding. */
+/**
+ * Walks every window of `w` over `channels` channels, driving the reducer made for
+ * each channel. Taps beyond the declared padding (the partial last window of
+ * ceil_mode) are skipped; taps inside the padding reach the reducer as -1.
+ */
 function walk(w: Window3, channels: number, padEnd: readonly number[], r: (chanBase: number, outBase: number) => Reducer): void {
   const [ID, IH, IW] = w.inDims;
   const [OD, OH, OW] = w.outDims;

@@ -95,3 +95,19 @@ describe('passes: pattern rewriter', () => {
     expect(() => rewrite(b.build(), [spin], { maxIterations: 5 })).to.throw(RewriteError, /did not converge after 5 sweeps; still firing: spin ×1/);
   });
 });
+
+describe('passes: file dumps', () => {
+  it('writes numbered JSON (and DOT when given) before and after each pass', async () => {
+    const { mkdtempSync, readdirSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { fileDumpInstrument } = await import('../src/passes/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-dump-'));
+    optimize(addRelu(), { level: 1, instruments: [fileDumpInstrument(dir, { dot: (g) => `digraph { n${g.nodes.length} }` })] });
+    const files = readdirSync(dir).sort();
+    expect(files.slice(0, 4)).to.deep.equal(['000-before-cleanup.dot', '000-before-cleanup.json', '001-before-fold-constants.dot', '001-before-fold-constants.json']);
+    // fold-constants turns Add(const, const) into an initializer: 4 nodes → 3.
+    expect(readFileSync(join(dir, '002-after-fold-constants.dot'), 'utf8')).to.equal('digraph { n3 }');
+    expect(JSON.parse(readFileSync(join(dir, '002-after-fold-constants.json'), 'utf8')).format).to.equal('kiln-graph');
+  });
+});

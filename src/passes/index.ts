@@ -15,3 +15,4 @@ export { fusedExpr, fusedExprs } from '../graph/ops/fused.js';
 export * from './structural.js';
 export * from './memory-plan.js';
 export * from './stats.js';
+export * from './dump.js';

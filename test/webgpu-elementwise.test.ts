@@ -102,6 +102,15 @@ describe('webgpu elementwise kernel vs CPU reference', function () {
     });
   });
 
+  it('binds one buffer to two inputs (x * x) and reads an output that is also consumed', async function () {
+    const b = new GraphBuilder('square');
+    const x = b.input('x', 'float32', [9]);
+    const sq = b.Mul([x, x]);
+    b.output(sq, 'sq');
+    b.output(b.Add([sq, x]), 'y');
+    await compareWithCpu(device, b.build(), { x: randomTensor('float32', [9], 3) }, 1e-6);
+  });
+
   it('float16 storage: Add and Cast float32→float16', async function () {
     if (!device.features.has('shader-f16')) this.skip();
     const b = new GraphBuilder('f16');

@@ -206,6 +206,9 @@ export class WebGpuProgram {
    * @throws InputError for bad feeds, LimitError for int64 values outside i32,
    *   DeviceLostError after device loss.
    */
+  run(feeds: Readonly<Record<string, Feed>>, opts?: RunOptions & { readonly outputsOnGpu?: false }): Promise<Record<string, Tensor>>;
+  run(feeds: Readonly<Record<string, Feed>>, opts: RunOptions & { readonly outputsOnGpu: true }): Promise<Record<string, GpuTensor>>;
+  run(feeds: Readonly<Record<string, Feed>>, opts?: RunOptions): Promise<Record<string, Tensor | GpuTensor>>;
   run(feeds: Readonly<Record<string, Feed>>, opts: RunOptions = {}): Promise<Record<string, Tensor | GpuTensor>> {
     const job = this.queue.then(() => this.runNow(feeds, opts));
     this.queue = job.catch(() => undefined);

@@ -100,6 +100,18 @@ const CASES: Record<string, Build> = {
     const c = b.constant([1, 0, 1, 1], { dtype: 'bool' });
     return [b.Compress([x, c], { axis: 1 }), b.Compress([x, c])];
   },
+  'size-0 edges: Transpose [0,3], Gather of no ids, empty Slice': (b, f) => {
+    const x = f('x', 'float32', [4, 3]);
+    return [
+      b.Transpose(f('z', 'float32', [0, 3])),
+      b.Gather([x, f('ids', 'int64', [0])]),
+      b.Slice([x, i64(b, [2]), i64(b, [2]), i64(b, [0])]),
+    ];
+  },
+  'float16 Transpose, Gather and Pad': (b, f) => {
+    const x = f('x', 'float16', [3, 5]);
+    return [b.Transpose(x), b.Gather([x, f('ids', 'int64', [4], -3, 2)]), b.Pad([x, i64(b, [1, 0, 0, 2]), b.constant(0.5, { dtype: 'float16' })])];
+  },
 };
 
 describe('webgpu shape/movement/gather kernels vs CPU reference', function () {

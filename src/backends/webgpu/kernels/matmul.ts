@@ -19,8 +19,8 @@ export interface MatmulTiles {
   readonly wg: number;
 }
 
-/** Default tiles: 4×4 outputs per invocation, 64 invocations per workgroup. */
-export const DEFAULT_TILES: MatmulTiles = { tm: 4, tn: 4, wg: 256 };
+/** Default tiles: 8×4 outputs per invocation, 32 invocations per workgroup (best measured on lavapipe). */
+export const DEFAULT_TILES: MatmulTiles = { tm: 8, tn: 4, wg: 32 };
 
 /** One (batched) product Y[b] = A[b]·B[b] (+ epilogue), output contiguous [batch..., M, N]. */
 export interface MatmulProblem {

@@ -138,6 +138,21 @@ describe('passes: attention, epilogue and elementwise fusion', () => {
     close(run(g, feeds), run(before, feeds));
   });
 
+  it('keeps the anchor\'s scalar operands as inputs, inlines the chain\'s scalars', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', [1, 1, 2, 2]);
+    const conv = b.Conv([x, b.constant([2], { shape: [1, 1, 1, 1] }), b.constant([1], { shape: [1] })]);
+    b.output(b.Mul([b.Relu(conv), b.constant(3)]));
+    const g = fuseEpilogues(b.build());
+    const fused = g.nodes[0]!;
+    expect(g.nodes).to.have.length(1);
+    expect(fused.inputs).to.have.length(3);
+    const sub = fused.attrs['graph'] as Graph;
+    expect([...sub.initializers.values()].map((t) => t.toArray())).to.deep.equal([[3]]);
+    // 3·relu(2x + 1)
+    expect(run(g, { x: Tensor.from('float32', [1, 1, 2, 2], [1, -1, 0, 2]) })).to.deep.equal([9, 0, 3, 15]);
+  });
+
   it('fuses a connected elementwise group into one node whose fusedExpr computes it', () => {
     const b = new GraphBuilder();
     const x = b.input('x', 'float32', [2, 3]);

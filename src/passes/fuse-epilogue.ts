@@ -38,7 +38,7 @@ export function fuseEpilogues(g: Graph): Graph {
         cur = next.outputs[0]!;
       }
       if (chain.length === 0) continue;
-      fuseInPlace(ed, [anchor, ...chain], [cur], 'epilogue', anchor.name);
+      fuseInPlace(ed, [anchor, ...chain], [cur], 'epilogue', anchor.name, new Set([anchor.name]));
     }
   });
 }

@@ -6,7 +6,8 @@
  * A group's sub-graph keeps the members' node and value names (for display). Its
  * inputs are the values the members read from outside, in order of first use —
  * except single-element constants, which are copied into the sub-graph as
- * initializers so a kernel can inline them. Its outputs are the given values.
+ * initializers so a kernel can inline them (not those an epilogue's anchor or an
+ * attention's MatMul/Softmax reads: heavy kernels read their operands from buffers). Its outputs are the given values.
  */
 import { Graph, type Node, type ValueInfo } from '../graph/graph.js';
 import { findOp, type ValueType } from '../graph/op.js';
@@ -34,19 +35,24 @@ export interface Group {
   readonly types: ValueType[];
 }
 
-/** Builds the sub-graph of `members` (any order) producing `outputs`. */
-export function buildGroup(ed: GraphEditor, members: readonly Node[], outputs: readonly string[], name: string): Group {
+/**
+ * Builds the sub-graph of `members` (any order) producing `outputs`. Values read by
+ * a member named in `keepInputs` are never inlined (an epilogue's anchor reads all
+ * its operands from buffers).
+ */
+export function buildGroup(ed: GraphEditor, members: readonly Node[], outputs: readonly string[], name: string, keepInputs: ReadonlySet<string> = new Set()): Group {
   const inside = new Set<string>();
   for (const m of members) for (const o of m.outputs) if (o !== '') inside.add(o);
   const inputs: string[] = [];
   const seen = new Set<string>();
   const inits = new Map<string, Tensor>();
+  const kept = new Set(members.filter((m) => keepInputs.has(m.name)).flatMap((m) => m.inputs));
   for (const m of members) {
     for (const v of m.inputs) {
       if (v === '' || inside.has(v) || seen.has(v)) continue;
       seen.add(v);
       const c = ed.constantOf(v);
-      if (c && c.size === 1) inits.set(v, c);
+      if (c && c.size === 1 && !kept.has(v)) inits.set(v, c);
       else inputs.push(v);
     }
   }
@@ -68,8 +74,8 @@ export function buildGroup(ed: GraphEditor, members: readonly Node[], outputs: r
  * Replaces `members` by one Fused node named `name` that produces the same output
  * value names (so readers are untouched).
  */
-export function fuseInPlace(ed: GraphEditor, members: readonly Node[], outputs: readonly string[], kind: string, name: string): Node {
-  const g = buildGroup(ed, members, outputs, name);
+export function fuseInPlace(ed: GraphEditor, members: readonly Node[], outputs: readonly string[], kind: string, name: string, keepInputs?: ReadonlySet<string>): Node {
+  const g = buildGroup(ed, members, outputs, name, keepInputs);
   for (const m of members) ed.removeNode(m);
   const node: Node = { name, op: 'Fused', domain: '', inputs: g.inputs, outputs: [...outputs], attrs: { kind, graph: g.graph } };
   ed.insertNode(node, g.types);

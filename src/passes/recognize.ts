@@ -120,7 +120,7 @@ function attention(m: Match, rw: Rewriter): readonly string[] | undefined {
     v = next;
   }
   const members = [qk, ...chain.reverse(), sm, m.root];
-  const g = buildGroup(rw.ed, members, [m.root.outputs[0]!], m.root.name);
+  const g = buildGroup(rw.ed, members, [m.root.outputs[0]!], m.root.name, new Set([qk.name, sm.name, m.root.name]));
   return rw.node('Fused', g.inputs, { kind: 'attention', graph: g.graph }, { types: g.types });
 }
 

@@ -16,7 +16,8 @@ import type { Shape } from '../graph/shape.js';
 import type { DType } from '../graph/dtype.js';
 import type { Tensor } from '../graph/tensor.js';
 import { verify } from '../graph/verify.js';
-import { optimize, type OptLevel } from '../passes/index.js';
+import { optimize } from '../passes/pipelines.js';
+import type { OptLevel } from '../passes/pass-manager.js';
 import { importModel } from '../../onnx/import.js';
 import { loadModelBytes, type ModelSource } from './load.js';
 

@@ -4,7 +4,8 @@
  * Fused kinds they plan ('epilogue'), registered on import.
  */
 import type { GpuKernel } from '../kernel.js';
+import { convKernels } from './conv.js';
 import { matmulKernels } from './matmul.js';
 
 /** Kernel tables of the heavy families, by op name. */
-export const heavyKernelTables: readonly Readonly<Record<string, GpuKernel>>[] = [matmulKernels];
+export const heavyKernelTables: readonly Readonly<Record<string, GpuKernel>>[] = [matmulKernels, convKernels];

@@ -1,0 +1,189 @@
+/**
+ * Conv and ConvTranspose. Conv is planned as
+ * - a matmul (planMatmul) when it is pointwise with one group (1×1 kernel, stride 1,
+ *   no pads): W [M, C] · X[b] [C, spatial];
+ * - otherwise the register-blocked direct conv (shaders/conv.ts), 4 output channels
+ *   × 4 positions per invocation, or 1 channel × 4 positions when each group has one
+ *   output channel (depthwise).
+ * Bias and any fused epilogue are applied before the store. ConvTranspose is a
+ * per-output-element gather over the input positions that reach it.
+ */
+import { UnsupportedOpError } from '../../../graph/errors.js';
+import { fold3, resolveWindow, type AutoPad, type Window3, type WindowAttrs } from '../../../graph/ops/conv-util.js';
+import { sizeOf } from '../../../graph/shape.js';
+import type { Dispatch, GpuKernel, KernelContext } from '../kernel.js';
+import { convEntry } from '../shaders/conv.js';
+import { coordsOf, ShaderBuilder, splitGroups } from '../wgsl.js';
+import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-heavy.js';
+import { planMatmul } from './matmul.js';
+
+/** Which node inputs hold X, W and the optional bias. */
+export interface ConvInputs {
+  readonly x: number;
+  readonly w: number;
+  readonly bias?: number | undefined;
+}
+
+/** The folded window of a Conv node with concrete shapes. */
+export function convWindow(ctx: KernelContext, io: ConvInputs): Window3 {
+  const xs = ctx.inputs[io.x]!.shape;
+  const ws = ctx.inputs[io.w]!.shape;
+  const win = resolveWindow(ctx.attrs as unknown as WindowAttrs, xs.slice(2), ws.slice(2), ctx.node, (t) => `_${t}`);
+  return fold3(win, xs.slice(2), ctx.node);
+}
+
+/** Plans a Conv (inputs `io`, output 0) with an optional epilogue. */
+export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue): Dispatch {
+  const x = ctx.inputs[io.x]!;
+  const w = ctx.inputs[io.w]!;
+  const out = ctx.outputs[0]!;
+  if (x.storage !== 'f32' && x.storage !== 'f16') throw new UnsupportedOpError([{ op: 'Conv', nodes: [ctx.node] }], `dtype ${x.dtype}`);
+  const group = Number(ctx.attrs['group'] ?? 1);
+  const win = convWindow(ctx, io);
+  const [nb, C] = x.shape as [number, number];
+  const M = w.shape[0]!;
+  const inS = sizeOf(win.inDims);
+  const outS = sizeOf(win.outDims);
+  const hasBias = io.bias !== undefined && ctx.inputs[io.bias] !== undefined;
+  const biasValue = (sb: ShaderBuilder, input: (k: number) => string, row: string): string => (hasBias ? `v + f32(${input(io.bias!)}[${row}])` : 'v');
+  const pointwise = group === 1 && win.kernel.every((k) => k === 1) && win.strides.every((s) => s === 1) && win.padBegin.every((p) => p === 0) && outS === inS;
+  if (pointwise) {
+    return planMatmul(ctx, {
+      a: io.w, b: io.x, M, N: outS, K: C, transA: false, transB: false,
+      batch: [nb], aBatch: [], bBatch: [nb], dtype: out.dtype, output: 0,
+      value: (sb, input) => biasValue(sb, input, 'row'), epilogue, label: 'Conv.pointwise',
+    });
+  }
+  const mg = M / group;
+  const cg = C / group;
+  const tc = mg === 1 ? 1 : mg === 2 || mg === 3 ? mg : 4;
+  const wg = 64;
+  const sb = new ShaderBuilder(ctx);
+  const input = onceInputs(sb);
+  const X = input(io.x);
+  const W = input(io.w);
+  const Y = sb.output(0);
+  const value = biasValue(sb, input, 'row');
+  (epilogue ?? plainEpilogue(out.storage)).declare(sb, 'f32', input, value);
+  const pTiles = Math.ceil(outS / 4);
+  const cTiles = Math.ceil(mg / tc);
+  const total = nb * group * cTiles * pTiles;
+  const [sD, sH, sW] = sb.i32s(win.strides);
+  const [dD, dH, dW] = sb.i32s(win.dilations);
+  const [pD, pH, pW] = sb.i32s(win.padBegin);
+  const [inD, inH, inW] = sb.u32s(win.inDims);
+  const [outD, outH, outW] = sb.u32s(win.outDims);
+  const [kD, kH, kW] = sb.u32s(win.kernel);
+  const entry = convEntry({
+    tc, wg, x: X, w: W, out: Y,
+    u: {
+      total: sb.u32(total), pTiles: sb.u32(pTiles), cTilesPerGroup: sb.u32(cTiles), groups: sb.u32(group),
+      M: sb.u32(M), mg: sb.u32(mg), cg: sb.u32(cg), C: sb.u32(C),
+      inD: inD!, inH: inH!, inW: inW!, outD: outD!, outH: outH!, outW: outW!, kD: kD!, kH: kH!, kW: kW!,
+      sD: sD!, sH: sH!, sW: sW!, dD: dD!, dH: dH!, dW: dW!, pD: pD!, pH: pH!, pW: pW!,
+    },
+  });
+  const label = `Conv.${mg === 1 && group > 1 ? 'depthwise' : 'direct'}${tc}x4${epilogue?.label ?? ''}`;
+  return sb.dispatch(sb.module(entry), splitGroups(Math.ceil(total / wg), ctx.limits), label);
+}
+
+const conv: GpuKernel = { plan: (ctx) => ({ dispatches: [planConv(ctx, { x: 0, w: 1, bias: 2 })] }) };
+
+/** Per-axis begin pads of a ConvTranspose (same rule as the CPU reference). */
+function convTransposePads(ctx: KernelContext): number[] {
+  const x = ctx.inputs[0]!.shape;
+  const w = ctx.inputs[1]!.shape;
+  const out = ctx.outputs[0]!.shape;
+  const n = x.length - 2;
+  const a = ctx.attrs;
+  const ints = (k: string, def: number): number[] => {
+    const v = a[k] as number[] | undefined;
+    return v && v.length ? [...v] : new Array<number>(n).fill(def);
+  };
+  const strides = ints('strides', 1);
+  const dil = ints('dilations', 1);
+  const outPad = ints('output_padding', 0);
+  const autoPad = String(a['auto_pad'] ?? 'NOTSET') as AutoPad;
+  const given = (a['output_shape'] as number[] | undefined)?.length ?? 0;
+  const pads = a['pads'] as number[] | undefined;
+  return Array.from({ length: n }, (_, i) => {
+    const ek = (w[i + 2]! - 1) * dil[i]! + 1;
+    if (given || autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+      const total = strides[i]! * (x[i + 2]! - 1) + outPad[i]! + ek - out[i + 2]!;
+      const half = Math.floor(total / 2);
+      return autoPad === 'SAME_UPPER' ? half : total - half;
+    }
+    return autoPad === 'VALID' || !pads || pads.length === 0 ? 0 : pads[i]!;
+  });
+}
+
+const convTranspose: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const w = ctx.inputs[1]!;
+    const out = ctx.outputs[0]!;
+    const n = x.shape.length - 2;
+    if (n > 3) throw new UnsupportedOpError([{ op: 'ConvTranspose', nodes: [ctx.node] }], `${n} spatial axes`);
+    const group = Number(ctx.attrs['group'] ?? 1);
+    const f3 = (v: readonly number[], def: number): number[] => [...new Array<number>(3 - n).fill(def), ...v];
+    const ints = (k: string): number[] => {
+      const v = ctx.attrs[k] as number[] | undefined;
+      return v && v.length ? [...v] : new Array<number>(n).fill(1);
+    };
+    const C = x.shape[1]!;
+    const M = out.shape[1]!;
+    const cg = C / group;
+    const mg = M / group;
+    const sb = new ShaderBuilder(ctx);
+    const X = sb.input(0);
+    const W = sb.input(1);
+    const B = ctx.inputs[2] ? sb.input(2) : undefined;
+    const Y = sb.output(0);
+    const inD = sb.i32s(f3(x.shape.slice(2), 1));
+    const kD = sb.i32s(f3(w.shape.slice(2), 1));
+    const st = sb.i32s(f3(ints('strides'), 1));
+    const dl = sb.i32s(f3(ints('dilations'), 1));
+    const pd = sb.i32s(f3(convTransposePads(ctx), 0));
+    const oshape = [out.shape[0]!, M, ...f3(out.shape.slice(2), 1)];
+    const cgU = sb.u32(cg);
+    const mgU = sb.u32(mg);
+    const cU = sb.u32(C);
+    const k3 = sb.u32(sizeOf(w.shape.slice(2)));
+    const inS = sb.u32(sizeOf(x.shape.slice(2)));
+    return {
+      dispatches: [
+        sb.linear(sizeOf(out.shape), (i) => {
+          const { code, coords } = coordsOf(sb, i, oshape);
+          const [b, m, o0, o1, o2] = coords as [string, string, string, string, string];
+          return [
+            code,
+            `  let g = ${m} / ${mgU}; let ml = ${m} % ${mgU};`,
+            `  var acc = ${B ? `f32(${B}[${m}])` : '0.0'};`,
+            `  for (var k0 = 0; k0 < ${kD[0]}; k0++) {`,
+            `    let n0 = i32(${o0}) + ${pd[0]} - k0 * ${dl[0]}; if (n0 < 0 || n0 % ${st[0]} != 0 || n0 / ${st[0]} >= ${inD[0]}) { continue; }`,
+            `    for (var k1 = 0; k1 < ${kD[1]}; k1++) {`,
+            `      let n1 = i32(${o1}) + ${pd[1]} - k1 * ${dl[1]}; if (n1 < 0 || n1 % ${st[1]} != 0 || n1 / ${st[1]} >= ${inD[1]}) { continue; }`,
+            `      for (var k2 = 0; k2 < ${kD[2]}; k2++) {`,
+            `        let n2 = i32(${o2}) + ${pd[2]} - k2 * ${dl[2]}; if (n2 < 0 || n2 % ${st[2]} != 0 || n2 / ${st[2]} >= ${inD[2]}) { continue; }`,
+            `        let xi = u32(((n0 / ${st[0]}) * ${inD[1]} + n1 / ${st[1]}) * ${inD[2]} + n2 / ${st[2]});`,
+            `        let kidx = u32((k0 * ${kD[1]} + k1) * ${kD[2]} + k2);`,
+            `        for (var c = 0u; c < ${cgU}; c++) {`,
+            `          let ch = g * ${cgU} + c;`,
+            `          acc += f32(${X}[(${b} * ${cU} + ch) * ${inS} + xi]) * f32(${W}[(ch * ${mgU} + ml) * ${k3} + kidx]);`,
+            '        }',
+            '      }',
+            '    }',
+            '  }',
+            `  ${Y}[${i}] = ${out.storage}(acc);`,
+          ].join('\n');
+        }, 'ConvTranspose.gather'),
+      ],
+    };
+  },
+};
+
+/** Conv-family kernels by op name. */
+export const convKernels: Readonly<Record<string, GpuKernel>> = {
+  Conv: conv,
+  ConvTranspose: convTranspose,
+};

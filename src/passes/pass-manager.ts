@@ -33,41 +33,57 @@ export interface PassOptions {
 
 /** A hook run around each pass. */
 export interface Instrument {
+  /** Name, for messages. */
   readonly name: string;
+  /** Called with the graph a pass is about to transform. */
   before?(pass: Pass, graph: Graph, ctx: PassContext): void;
+  /** Called with the graph a pass returned. */
   after?(pass: Pass, graph: Graph, ctx: PassContext): void;
 }
 
 /** What a pass sees besides the graph. */
 export interface PassContext {
+  /** The options optimize() was called with. */
   readonly options: PassOptions;
+  /** The effective level. */
   readonly level: OptLevel;
+  /** Instruments run around every pass, in order. */
   readonly instruments: readonly Instrument[];
 }
 
 /** A named graph transformation. */
 export interface Pass {
+  /** Unique name (reports, dumps, `disabled`). */
   readonly name: string;
   /** Lowest level at which the pass runs when it appears in a pipeline (default 1). */
   readonly level?: OptLevel;
+  /** Transforms the graph; returns the input itself when nothing changed. */
   run(graph: Graph, ctx: PassContext): Graph;
 }
 
 /** One pass's line in the report. */
 export interface PassRecord {
+  /** Pass name. */
   readonly name: string;
+  /** Wall time in milliseconds (nested pipelines include their passes). */
   readonly ms: number;
+  /** Node count before and after the pass. */
   readonly nodesBefore: number;
   readonly nodesAfter: number;
+  /** Whether the pass returned a new graph. */
   readonly changed: boolean;
 }
 
 /** What optimize() returns besides the graph. */
 export interface OptimizeReport {
+  /** The level that ran. */
   readonly level: OptLevel;
+  /** One record per pass run, in completion order. */
   readonly passes: PassRecord[];
+  /** Node counts of the input and the result. */
   readonly nodesBefore: number;
   readonly nodesAfter: number;
+  /** Wall time of the whole pipeline in milliseconds. */
   readonly totalMs: number;
 }
 

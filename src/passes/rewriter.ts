@@ -49,8 +49,11 @@ export interface Match {
 
 /** What predicates see while matching. */
 export interface MatchEnv {
+  /** The working graph. */
   readonly ed: GraphEditor;
+  /** A value's type. */
   typeOf(v: string): ValueType;
+  /** A value's constant tensor, if it is a constant. */
   constantOf(v: string): Tensor | undefined;
   /** The node's attributes with defaults filled in. */
   attrsOf(n: Node): Record<string, unknown>;
@@ -62,23 +65,30 @@ export type Pattern = OpPattern | ValuePattern;
 /** Matches a value produced by a node of one of `ops`. */
 export interface OpPattern {
   readonly kind: 'op';
+  /** Op names the node may have ('*': any). */
   readonly ops: readonly string[] | '*';
+  /** Patterns of the node's first inputs (absent: inputs unconstrained). */
   readonly inputs?: readonly Pattern[];
   /** Try both operand orders (for commutative binary ops). */
   readonly commutative?: boolean;
+  /** Capture name of the node (a repeated name must be the same node). */
   readonly as?: string;
   /** Which output of the node the value must be (default 0). */
   readonly output?: number;
   /** Allow this (interior) node to have readers outside the match. */
   readonly shared?: boolean;
+  /** Predicate on the node (attributes, types, constant operands). */
   readonly where?: (n: Node, env: MatchEnv) => boolean;
 }
 
 /** Matches any value (or only constants), optionally with a predicate. */
 export interface ValuePattern {
   readonly kind: 'value';
+  /** Capture name (a repeated name must be the same value). */
   readonly as?: string;
+  /** Only constants (initializers, Constant nodes). */
   readonly constant?: boolean;
+  /** Predicate on the value. */
   readonly where?: (v: string, env: MatchEnv) => boolean;
 }
 
@@ -106,6 +116,7 @@ export const P = {
 
 /** Builds new nodes inside a rewrite callback. */
 export interface Rewriter {
+  /** The working graph. */
   readonly ed: GraphEditor;
   /** Adds a node; returns its outputs. The name defaults to the root's name (kept stable for display). */
   node(op: string, inputs: readonly string[], attrs?: Readonly<Record<string, unknown>>, opts?: { name?: string; outputs?: number; types?: readonly ValueType[] }): string[];
@@ -115,8 +126,11 @@ export interface Rewriter {
 
 /** A rule: a pattern and what to do with a match. Returns the new values of the root's outputs, or undefined to decline. */
 export interface Rule {
+  /** Name (reports and non-convergence errors). */
   readonly name: string;
+  /** Pattern rooted at the node to replace. */
   readonly pattern: OpPattern;
+  /** Builds the replacement values of the root's outputs; undefined declines. */
   readonly rewrite: (m: Match, rw: Rewriter) => readonly string[] | undefined;
 }
 

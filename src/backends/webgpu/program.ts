@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" />
 /**
  * A compiled WebGPU program. Plans (plan.ts) are made once per set of concrete
- * input shapes and cached; *realizing* a plan creates its buffers, uploads its
+ * input shapes and cached (the 16 most recently used); *realizing* a plan creates its buffers, uploads its
  * constants, creates every pipeline in parallel (createComputePipelineAsync, shared
  * per device) and records bind groups. `run()` then uploads the feeds, encodes one
  * command buffer, submits once and reads back only the outputs.
@@ -59,6 +59,19 @@ interface Realized {
   readonly readback: Map<number, GPUBuffer>;
   readonly uniformBuffers: GPUBuffer[];
   readonly query?: { set: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer };
+}
+
+/** Plans kept per program (least recently used evicted, its buffers freed). */
+const MAX_PLANS = 16;
+
+/** Frees the GPU objects of a realized plan (work already submitted completes first). */
+function destroyRealized(r: Realized): void {
+  for (const b of r.buffers) b.destroy();
+  for (const b of r.readback.values()) b.destroy();
+  for (const b of r.uniformBuffers) b.destroy();
+  r.query?.set.destroy();
+  r.query?.resolve.destroy();
+  r.query?.read.destroy();
 }
 
 /** The device limits kernels see (workgroup invocations capped at 256 for portability). */
@@ -159,6 +172,14 @@ export class WebGpuProgram {
       p = this.build(plan);
       this.plans.set(key, p);
       p.catch(() => this.plans.delete(key));
+      while (this.plans.size > MAX_PLANS) {
+        const [oldKey, old] = this.plans.entries().next().value as [string, Promise<Realized>];
+        this.plans.delete(oldKey);
+        void old.then((r) => destroyRealized(r), () => undefined);
+      }
+    } else {
+      this.plans.delete(key);
+      this.plans.set(key, p);
     }
     return p;
   }
@@ -303,14 +324,7 @@ export class WebGpuProgram {
   /** Frees every buffer of every cached plan (pipelines stay cached on the device). */
   release(): void {
     this.released = true;
-    for (const p of this.plans.values()) {
-      void p.then((r) => {
-        for (const b of r.buffers) b.destroy();
-        for (const b of r.readback.values()) b.destroy();
-        for (const b of r.uniformBuffers) b.destroy();
-        r.query?.set.destroy();
-      }, () => undefined);
-    }
+    for (const p of this.plans.values()) void p.then((r) => destroyRealized(r), () => undefined);
     this.plans.clear();
     this.current = undefined;
   }

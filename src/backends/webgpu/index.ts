@@ -10,8 +10,18 @@
  * - int64 is narrowed to i32 on the GPU with a range check at upload (LimitError
  *   naming the input); bool is u32; float16 is f16 with `shader-f16`, else f32.
  * - Symbolic dims: each new set of input shapes is planned once and cached.
- * - NonZero (a data-dependent output shape) has no kernel: UnsupportedOpError.
- * - Device loss: after `device.lost` resolves, run() rejects with DeviceLostError.
+ * - Shapes that depend on the values of small feeds (a Range or Reshape fed from an
+ *   input) are planned per value set (program.ts).
+ * - Device loss: after `device.lost` resolves, run() rejects with DeviceLostError;
+ *   compile again (the default device is re-requested after loss).
+ *
+ * Documented exceptions (UnsupportedOpError at compile time, never a silent CPU run):
+ * - NonZero and Unique: their output shape depends on computed data, which a
+ *   graph compiled to one command buffer cannot know before it runs.
+ * - Compress with a condition computed at run time (same reason; a constant
+ *   condition is supported).
+ * - bfloat16 tensors (no Kiln dtype).
+ * - Out-of-range gather/scatter indices are clamped on the GPU (the CPU raises).
  */
 import { UnsupportedOpError } from '../../graph/errors.js';
 import type { Graph } from '../../graph/graph.js';

@@ -5,6 +5,7 @@
  */
 import type { GpuKernel } from '../kernel.js';
 import { convKernels } from './conv.js';
+import './epilogue.js';
 import { matmulKernels } from './matmul.js';
 
 /** Kernel tables of the heavy families, by op name. */

@@ -141,8 +141,8 @@ function broadcastBatch(long: ConcreteShape, short: ConcreteShape): number[] {
 }
 
 /** The Gemm problem of a node; C (input 2) is added in the value with its broadcast strides. */
-export function gemmProblem(ctx: KernelContext): MatmulProblem {
-  const [a, b, c] = ctx.inputs;
+export function gemmProblem(ctx: KernelContext, io: readonly [number, number, number] = [0, 1, 2]): MatmulProblem {
+  const [a, b, c] = io.map((k) => (k >= 0 ? ctx.inputs[k] : undefined));
   const transA = Number(ctx.attrs['transA']) !== 0;
   const transB = Number(ctx.attrs['transB']) !== 0;
   const alpha = Number(ctx.attrs['alpha'] ?? 1);
@@ -150,8 +150,8 @@ export function gemmProblem(ctx: KernelContext): MatmulProblem {
   const [M, N] = ctx.outputs[0]!.shape as [number, number];
   const K = transA ? a!.shape[0]! : a!.shape[1]!;
   return {
-    a: 0,
-    b: 1,
+    a: io[0],
+    b: io[1],
     M,
     N,
     K,
@@ -168,7 +168,7 @@ export function gemmProblem(ctx: KernelContext): MatmulProblem {
       let e = alpha === 1 ? 'v' : `v * ${vt}(${sb.f32(alpha)})`;
       if (c && beta !== 0 && sizeOf(c.shape) > 0) {
         const st = broadcastStridesOf(c.shape, [M, N]);
-        const C = input(2);
+        const C = input(io[2]);
         e = `${e} + ${vt}(${sb.f32(beta)}) * ${vt}(${C}[row * ${sb.u32(st[0]!)} + col * ${sb.u32(st[1]!)}])`;
       }
       return e;

@@ -1,0 +1,60 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Fused 'epilogue' nodes (fuse-epilogue pass) on WebGPU: one dispatch per group,
+ * result equal to the unfused graph on the CPU reference.
+ */
+import { expect } from 'chai';
+import { compileCpu } from '../src/backends/cpu/index.js';
+import { compileWebGpu } from '../src/backends/webgpu/index.js';
+import { GraphBuilder, type Tensor } from '../src/graph/index.js';
+import { fuseEpilogues } from '../src/passes/fuse-epilogue.js';
+import { deviceOrSkip } from './helpers/gpu.js';
+import { expectClose, randomTensor } from './helpers/gpu-compare.js';
+import type { Build, Feed } from './webgpu-heavy-cases.js';
+
+const CASES: Record<string, Build> = {
+  'Conv + bias Add + Relu + residual Add': (b, f) => {
+    const x = f('x', 'float32', [1, 4, 6, 6]);
+    const c = b.Conv([x, f('w', 'float32', [4, 4, 3, 3])], { pads: [1, 1, 1, 1] });
+    const y = b.Relu(b.Add([c, f('bias', 'float32', [1, 4, 1, 1])]));
+    return b.Add([y, f('r', 'float32', [1, 4, 6, 6])]);
+  },
+  'depthwise Conv(bias) + Clip (ReLU6)': (b, f) =>
+    b.Clip([b.Conv([f('x', 'float32', [1, 3, 5, 5]), f('w', 'float32', [3, 1, 3, 3]), f('b', 'float32', [3])], { group: 3, pads: [1, 1, 1, 1] }), b.constant(0), b.constant(6)]),
+  'pointwise Conv + Sigmoid': (b, f) => b.Sigmoid(b.Conv([f('x', 'float32', [2, 8, 2, 2]), f('w', 'float32', [5, 8, 1, 1])])),
+  'MatMul + bias + Relu': (b, f) => b.Relu(b.Add([b.MatMul([f('a', 'float32', [3, 9, 16]), f('w', 'float32', [16, 12])]), f('bias', 'float32', [12])])),
+  'Gemm transB + Tanh': (b, f) => b.Tanh(b.Gemm([f('a', 'float32', [5, 8]), f('w', 'float32', [6, 8]), f('c', 'float32', [6])], { transB: 1 })),
+  'MatMul + Mul by scalar constant + Add same input twice': (b, f) => {
+    const r = f('r', 'float32', [4, 7]);
+    return b.Add([b.Mul([b.MatMul([f('a', 'float32', [4, 3]), f('w', 'float32', [3, 7])]), b.constant(0.5)]), r]);
+  },
+};
+
+describe('webgpu Fused epilogue kernels vs unfused CPU reference', function () {
+  this.timeout(60000);
+  let device: GPUDevice;
+  before(async function () {
+    device = await deviceOrSkip(this);
+  });
+  Object.entries(CASES).forEach(([name, build], k) => {
+    it(name, async function () {
+      const b = new GraphBuilder(name);
+      const feeds: Record<string, Tensor> = {};
+      const feed: Feed = (n, dtype, shape, lo, hi) => {
+        feeds[n] = randomTensor(dtype, shape, 9100 + 31 * k + Object.keys(feeds).length, lo, hi);
+        return b.input(n, dtype, shape);
+      };
+      b.output(build(b, feed) as never, 'y');
+      const g = b.build();
+      const fused = fuseEpilogues(g);
+      const kinds = fused.topo.map((n) => `${n.op}:${String(n.attrs['kind'] ?? '')}`);
+      expect(kinds, 'the pass fused the group').to.include('Fused:epilogue');
+      const want = compileCpu(g).run(feeds);
+      const prog = await compileWebGpu(fused, { device });
+      const got = (await prog.run(feeds)) as Record<string, Tensor>;
+      expectClose(got['y']!, want['y']!, 1e-4, name);
+      expect(prog.plan!.dispatches.filter((d) => d.op === 'Fused').length).to.equal(1);
+      prog.release();
+    });
+  });
+});

@@ -141,3 +141,12 @@ export function splitEpilogue(node: string, g: Graph): EpilogueSplit {
   const last = g.outputs[0]!.name;
   return { anchor, anchorInputs, expr: env.get(last)!, extra };
 }
+
+/**
+ * A WGSL expression of ±infinity (f32). WGSL rejects a constant-evaluated infinity
+ * (`bitcast<f32>(0x7f800000u)` as a literal), so it is read from a function variable.
+ */
+export function infinity(sb: ShaderBuilder, negative: boolean): string {
+  sb.fn('fn kInf(neg: bool) -> f32 { var b = 0x7f800000u; if (neg) { b = 0xff800000u; } return bitcast<f32>(b); }');
+  return `kInf(${negative})`;
+}

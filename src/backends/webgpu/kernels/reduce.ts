@@ -1,0 +1,116 @@
+/**
+ * Reduce* and ArgMax/ArgMin: one invocation per output element walks its reduced
+ * elements with a generated loop nest (shaders/reduce.ts). Floats accumulate in f32,
+ * integers in their storage type. Axes come from the attribute or a constant input;
+ * `noop_with_empty_axes` with empty axes aliases the input.
+ */
+import { UnsupportedOpError } from '../../../graph/errors.js';
+import { resolveAxes, type ReduceAttrs } from '../../../graph/ops/reduce-util.js';
+import { sizeOf } from '../../../graph/shape.js';
+import type { GpuKernel, GpuStorage, KernelContext } from '../kernel.js';
+import { axisRow, reduceNest } from '../shaders/reduce.js';
+import { ShaderBuilder } from '../wgsl.js';
+import { infinity } from '../wgsl-heavy.js';
+import { axisOf } from './common.js';
+
+/** WGSL of one reduction: initial value, step, optional finish (over `n`, the count as f32). */
+interface ReduceWgsl {
+  init(t: string): string;
+  step(a: string, x: string, t: string): string;
+  finish?(a: string, t: string): string;
+  /** Shift by the per-output maximum first (log-sum-exp). */
+  shift?: boolean;
+}
+
+const INT_MIN = (t: string): string => (t === 'u32' ? '0u' : 'i32(-2147483647 - 1)');
+const INT_MAX = (t: string): string => (t === 'u32' ? '4294967295u' : 'i32(2147483647)');
+const lowest = (t: string): string => (t === 'f32' ? 'kInf(true)' : INT_MIN(t));
+const highest = (t: string): string => (t === 'f32' ? 'kInf(false)' : INT_MAX(t));
+/** `f(x)` computed in f32 and converted back to `t`. */
+const viaF32 = (t: string, f: (x: string) => string, a: string): string => (t === 'f32' ? f(a) : `${t}(${f(`f32(${a})`)})`);
+const absT = (t: string, x: string): string => (t === 'u32' ? x : `abs(${x})`);
+
+const KINDS: Readonly<Record<string, ReduceWgsl>> = {
+  ReduceSum: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x}` },
+  ReduceMean: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x}`, finish: (a, t) => `${a} / ${t}(n)` },
+  ReduceMax: { init: lowest, step: (a, x) => `select(${a}, ${x}, ${x} > ${a} || ${x} != ${x})` },
+  ReduceMin: { init: highest, step: (a, x) => `select(${a}, ${x}, ${x} < ${a} || ${x} != ${x})` },
+  ReduceProd: { init: (t) => `${t}(1)`, step: (a, x) => `${a} * ${x}` },
+  ReduceL1: { init: (t) => `${t}(0)`, step: (a, x, t) => `${a} + ${absT(t, x)}` },
+  ReduceL2: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x} * ${x}`, finish: (a, t) => viaF32(t, (v) => `sqrt(${v})`, a) },
+  ReduceLogSum: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x}`, finish: (a, t) => viaF32(t, (v) => `log(${v})`, a) },
+  ReduceLogSumExp: { init: () => 'f32(0)', step: (a, x) => `${a} + exp(${x} - m)`, finish: (a) => `log(${a}) + m`, shift: true },
+  ReduceSumSquare: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x} * ${x}` },
+};
+
+/** Accumulator type for a storage (f16 accumulates in f32). */
+export function accOf(s: GpuStorage): string {
+  return s === 'f16' ? 'f32' : s;
+}
+
+function reduceKernel(name: string, kind: ReduceWgsl): GpuKernel {
+  return {
+    plan(ctx: KernelContext) {
+      const x = ctx.inputs[0]!;
+      const out = ctx.outputs[0]!;
+      const axes = resolveAxes(ctx.inputs[1], ctx.attrs as unknown as ReduceAttrs, x.shape.length, ctx.node);
+      if (axes === 'noop') return { dispatches: [], aliasOf: 0 };
+      if (axes === 'unknown') throw new UnsupportedOpError([{ op: name, nodes: [ctx.node] }], 'axes input must be constant for the WebGPU backend');
+      const t = accOf(x.storage);
+      if (kind.shift && t !== 'f32') throw new UnsupportedOpError([{ op: name, nodes: [ctx.node] }], `dtype ${x.dtype}`);
+      const sb = new ShaderBuilder(ctx);
+      infinity(sb, false);
+      const X = sb.input(0);
+      const Y = sb.output(0);
+      const nest = reduceNest(sb, 'i', x.shape, axes);
+      const n = sb.f32(nest.count);
+      const ld = `${t}(${X}[q])`;
+      return {
+        dispatches: [
+          sb.linear(sizeOf(out.shape), (i) => [
+            nest.head,
+            `  let n = ${n};`,
+            kind.shift ? `  var mx = ${lowest('f32')};\n  ${nest.loops(`  let xv = ${ld}; mx = select(mx, xv, xv > mx || xv != xv);`)}\n  let m = select(0.0, mx, abs(mx) < kInf(false));` : '',
+            `  var a = ${kind.init(t)};`,
+            `  ${nest.loops(`  a = ${kind.step('a', ld, t)};`)}`,
+            `  ${Y}[${i}] = ${out.storage}(${kind.finish ? kind.finish('a', t) : 'a'});`,
+          ].join('\n'), `${name}.loop`),
+        ],
+      };
+    },
+  };
+}
+
+function argKernel(name: string, cmp: string): GpuKernel {
+  return {
+    plan(ctx) {
+      const x = ctx.inputs[0]!;
+      const out = ctx.outputs[0]!;
+      const axis = axisOf(Number(ctx.attrs['axis']), x.shape.length);
+      const last = Number(ctx.attrs['select_last_index']) !== 0;
+      const sb = new ShaderBuilder(ctx);
+      const X = sb.input(0);
+      const Y = sb.output(0);
+      const row = axisRow(sb, 'i', x.shape, axis);
+      const t = accOf(x.storage);
+      const better = `v ${cmp} best${last ? ` || v == best` : ''}`;
+      return {
+        dispatches: [
+          sb.linear(sizeOf(out.shape), (i) => [
+            row.head,
+            `  var best = ${t}(${X}[base]); var bi = 0u;`,
+            `  for (var k = 1u; k < ${row.n}; k++) { let v = ${t}(${X}[base + k * step]); if (${better}) { best = v; bi = k; } }`,
+            `  ${Y}[${i}] = ${out.storage}(bi);`,
+          ].join('\n'), `${name}.loop`),
+        ],
+      };
+    },
+  };
+}
+
+/** Reduction kernels by op name. */
+export const reduceKernels: Readonly<Record<string, GpuKernel>> = {
+  ...Object.fromEntries(Object.entries(KINDS).map(([name, k]) => [name, reduceKernel(name, k)])),
+  ArgMax: argKernel('ArgMax', '>'),
+  ArgMin: argKernel('ArgMin', '<'),
+};

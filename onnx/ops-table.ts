@@ -8,8 +8,10 @@
  * No entry computes shapes: emitters only wire ops together.
  */
 import type { AttrValue } from '../src/graph/attrs.js';
+import { findOp } from '../src/graph/op.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { constantValue } from './attributes.js';
+import { nllLoss, softmaxCrossEntropyLoss } from './function-ops.js';
 
 /** An ONNX node after attribute decoding, as the table sees it. */
 export interface OnnxNode {
@@ -55,6 +57,8 @@ export interface OpMapping {
   readonly defaults?: Readonly<Record<string, AttrValue>>;
   /** A reason the node cannot be imported (checked before anything is emitted), or undefined. */
   readonly unsupported?: (n: OnnxNode) => string | undefined;
+  /** Use the entry only when the registry has no op of this name (a function expansion). */
+  readonly fallback?: boolean;
   /** Custom expansion into registry ops; must write the node's outputs. */
   readonly emit?: (n: OnnxNode, e: Emitter) => void;
 }
@@ -154,11 +158,14 @@ export const OP_TABLE: readonly OpMapping[] = [
     (op): OpMapping => ({ op, until: 6, emit: legacyBinary }),
   ),
   { op: 'PRelu', until: 6, emit: legacyAxisBroadcast(() => 1) },
+  { op: 'NegativeLogLikelihoodLoss', since: 12, fallback: true, emit: nllLoss },
+  { op: 'SoftmaxCrossEntropyLoss', since: 12, fallback: true, emit: softmaxCrossEntropyLoss },
   { op: 'Cast', unsupported: (n) => UNSUPPORTED_DTYPE_CODES[n.attrs.to as number] },
 ];
 
-/** The table entry for an op at an opset, if any. */
+/** The table entry for an op at an opset, if any (fallback entries only when the registry lacks the op). */
 export function findMapping(op: string, domain: string, opset: number): OpMapping | undefined {
   const d = domain === 'ai.onnx' ? '' : domain;
-  return OP_TABLE.find((m) => m.op === op && (m.domain ?? '') === d && (m.since ?? 1) <= opset && opset <= (m.until ?? Infinity));
+  const m = OP_TABLE.find((e) => e.op === op && (e.domain ?? '') === d && (e.since ?? 1) <= opset && opset <= (e.until ?? Infinity));
+  return m?.fallback && findOp(op, d) ? undefined : m;
 }

@@ -251,4 +251,22 @@ describe('ONNX import: opset migrations', () => {
     }, 1));
     expect(g.nodes[0]!.attrs).to.deep.equal({});
   });
+
+  it('NegativeLogLikelihoodLoss is expanded into registry ops (weights, ignore_index, reductions)', () => {
+    const nll = (attrs: pb.IAttributeProto[], outDims: number[]): Tensor => run(importModel(model({
+      node: [node('NegativeLogLikelihoodLoss', ['x', 't', 'w'], ['loss'], attrs)],
+      input: [vi('x', F.FLOAT, [2, 3]), vi('t', F.INT64, [2])],
+      initializer: [{ name: 'w', dims: [3], dataType: F.FLOAT, floatData: [1, 2, 3] }],
+      output: [vi('loss', F.FLOAT, outDims)],
+    }, 13)), { x: Tensor.from('float32', [2, 3], [-1, -2, -3, -4, -5, -6]), t: Tensor.from('int64', [2], [2, 0]) }).loss!;
+    const str = (s: string): pb.IAttributeProto => ({ name: 'reduction', type: A.STRING, s: new TextEncoder().encode(s) });
+    const ignore0: pb.IAttributeProto = { name: 'ignore_index', type: A.INT, i: 0 };
+    // loss[n] = -x[n, t[n]] * w[t[n]]: [-(-3)*3, -(-4)*1] = [9, 4]; mean divides by the weights used (3 + 1).
+    expect(nll([str('none')], [2]).toArray()).to.deep.equal([9, 4]);
+    expect(nll([str('sum')], []).toArray()).to.deep.equal([13]);
+    expect(nll([], []).toArray()).to.deep.equal([3.25]);
+    // ignore_index 0 drops the second sample: [9, 0], mean 9 / 3.
+    expect(nll([str('none'), ignore0], [2]).toArray()).to.deep.equal([9, 0]);
+    expect(nll([ignore0], []).toArray()).to.deep.equal([3]);
+  });
 });

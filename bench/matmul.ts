@@ -12,8 +12,8 @@ import { requestDevice } from '../src/backends/webgpu/device.js';
 import { GraphBuilder, Tensor } from '../src/graph/index.js';
 
 async function main(): Promise<void> {
-  const [M, N, K, runs] = [1024, 1024, 1024, 10].map((d, i) => Number(process.argv[2 + i] ?? d));
-  const { device, adapterInfo } = (await requestDevice({ label: 'bench' })) as { device: GPUDevice; adapterInfo?: unknown };
+  const [M, N, K, runs] = [1024, 1024, 1024, 10].map((d, i) => Number(process.argv[2 + i] ?? d)) as [number, number, number, number];
+  const { device, info } = await requestDevice({ label: 'bench' });
   const b = new GraphBuilder('matmul');
   b.output(b.MatMul([b.input('a', 'float32', [M, K]), b.input('b', 'float32', [K, N])]), 'y');
   const prog = await compileWebGpu(b.build(), { device });
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const gflops = (2 * M * N * K) / (med * 1e6);
   const cpuMed = cpus[Math.floor(cpus.length / 2)]!;
   const cores = (await import('node:os')).cpus().length;
-  console.log(`adapter: ${JSON.stringify(adapterInfo ?? {})}`);
+  console.log(`adapter: ${JSON.stringify(info)}`);
   console.log(`kernel: ${prog.plan?.dispatches.map((d) => d.label).join(', ')}`);
   console.log(`MatMul ${M}x${N}x${K}: median ${med.toFixed(1)} ms over ${runs} runs → ${gflops.toFixed(2)} GFLOP/s (min ${times[0]!.toFixed(1)} ms)`);
   // Lavapipe computes on this process's CPU threads: on a shared machine, the CPU time

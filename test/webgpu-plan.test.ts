@@ -8,7 +8,7 @@ import { registerAllKernels } from '../src/backends/webgpu/kernels/index.js';
 import type { KernelLimits } from '../src/backends/webgpu/kernel.js';
 import { planGraph } from '../src/backends/webgpu/plan.js';
 import { fromStorage, toStorage } from '../src/backends/webgpu/storage.js';
-import { literal, splitGroups } from '../src/backends/webgpu/wgsl.js';
+import { coalesceAxes, literal, splitGroups } from '../src/backends/webgpu/wgsl.js';
 import type { Graph } from '../src/graph/graph.js';
 import { GraphBuilder, LimitError, Tensor } from '../src/graph/index.js';
 
@@ -38,6 +38,12 @@ describe('webgpu planner and WGSL helpers (no device)', function () {
       expect(x * y * z).to.be.at.least(n);
     }
     expect(splitGroups(65535 * 65535 + 7, lim)[2]).to.be.greaterThan(1);
+  });
+
+  it('coalesces axes walked contiguously by every input ([2,3,4] + [4] → [6,4])', function () {
+    expect(coalesceAxes([2, 3, 4], [[0, 0, 1]])).to.deep.equal({ shape: [6, 4], strides: [[0, 1]] });
+    expect(coalesceAxes([2, 3, 4], [[12, 4, 1], [0, 1, 0]])).to.deep.equal({ shape: [2, 3, 4], strides: [[12, 4, 1], [0, 1, 0]] });
+    expect(coalesceAxes([5, 1, 7], [[7, 0, 1]])).to.deep.equal({ shape: [35], strides: [[1]] });
   });
 
   it('renders literals of every WGSL type, including NaN, infinities and INT32_MIN', function () {

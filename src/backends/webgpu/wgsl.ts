@@ -289,6 +289,29 @@ export function broadcastMode(shape: ConcreteShape, out: ConcreteShape): Broadca
 }
 
 /**
+ * Merges neighbouring axes that every stride list walks contiguously (stride[a] =
+ * stride[a+1]·dim[a+1], or both 0), and drops size-1 axes, so index math runs over
+ * as few axes as possible ([B,S,H] + [H] becomes [B·S, H]).
+ */
+export function coalesceAxes(shape: ConcreteShape, strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const keep = shape.map((d, a) => (d !== 1 ? a : -1)).filter((a) => a >= 0);
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (const a of keep) {
+    const last = outShape.length - 1;
+    const mergeable = last >= 0 && strides.every((st, k) => outStrides[k]![last] === st[a]! * shape[a]!);
+    if (mergeable) {
+      outShape[last] = outShape[last]! * shape[a]!;
+      strides.forEach((st, k) => (outStrides[k]![last] = st[a]!));
+    } else {
+      outShape.push(shape[a]!);
+      strides.forEach((st, k) => outStrides[k]!.push(st[a]!));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+/**
  * WGSL computing the element offset of each input of a broadcast op at output
  * index `idx`. Returns the code and one u32 offset expression per input.
  */
@@ -297,9 +320,10 @@ export function broadcastOffsets(sb: ShaderBuilder, idx: string, shapes: readonl
   const offsets = modes.map((m, k) => (m === 'same' ? idx : m === 'scalar' ? '0u' : `o${k}`));
   const strided = modes.map((m, k) => (m === 'strided' ? k : -1)).filter((k) => k >= 0);
   if (strided.length === 0) return { code: '', offsets };
-  const r = out.length;
-  const dims = sb.u32s(out);
-  const strides = strided.map((k) => sb.u32s(broadcastStridesOf(shapes[k]!, out)));
+  const merged = coalesceAxes(out, strided.map((k) => broadcastStridesOf(shapes[k]!, out)));
+  const r = merged.shape.length;
+  const dims = sb.u32s(merged.shape);
+  const strides = merged.strides.map((st) => sb.u32s(st));
   const lines = [`  var br = ${idx};`, ...strided.map((k) => `  var o${k} = 0u;`)];
   for (let a = r - 1; a >= 0; a--) {
     lines.push(`  { let c = br % ${dims[a]}; br = br / ${dims[a]};${strided.map((k, j) => ` o${k} += c * ${strides[j]![a]};`).join('')} }`);

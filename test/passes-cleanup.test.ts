@@ -173,3 +173,23 @@ describe('passes: BatchNormalization folding', () => {
     same(rewrite(b.build(), foldBatchNormRules), e.build());
   });
 });
+
+describe('passes: folding never inflates the model', () => {
+  const w = Array.from({ length: 300 * 300 }, (_, i) => i % 7);
+  it('folds Transpose of a weight read only by it (the old weight is freed)', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', [1, 300]);
+    b.output(b.MatMul([x, b.Transpose(b.constant(w, { shape: [300, 300] }), { perm: [1, 0] })]));
+    const g = foldConstants(b.build());
+    expect(g.nodes.map((n) => n.op)).to.deep.equal(['MatMul']);
+    expect([...g.initializers.values()].reduce((s, t) => s + t.size, 0)).to.equal(90000);
+  });
+  it('keeps Transpose of a weight that another node also reads', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', [1, 300]);
+    const c = b.constant(w, { shape: [300, 300] });
+    b.output(b.Add([b.MatMul([x, b.Transpose(c, { perm: [1, 0] })]), b.MatMul([x, c])]));
+    const g = b.build();
+    expect(foldConstants(g)).to.equal(g);
+  });
+});

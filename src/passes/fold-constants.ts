@@ -5,9 +5,10 @@
  * - A Constant node becomes an initializer of the same name.
  * - A node whose inputs are all constants is run with its CPU reference
  *   (runReference) and its outputs become initializers of the same names — unless
- *   an output has more than `foldLimit` elements and more elements than all its
- *   inputs together (Expand/Tile/ConstantOfShape/Range of a large size): folding must
- *   never inflate the model.
+ *   its outputs have more than `foldLimit` elements together and more than the
+ *   constant inputs that folding frees (those read by this node alone): folding must
+ *   never inflate the model (Expand/Tile/ConstantOfShape/Range of a large size, or a
+ *   Transpose of a weight that another node still reads).
  * - A shape-only op (op flag `shapeOnly`: Shape, Size) whose data input has a static
  *   shape is evaluated from the shape alone, so Shape→Gather→Concat→Reshape chains
  *   collapse into constants as the walk goes on (each folded value feeds the next).
@@ -46,9 +47,9 @@ export function foldConstants(g: Graph, foldLimit = DEFAULT_FOLD_LIMIT): Graph {
       if (n.inputs.some((v, i) => v !== '' && !ins![i])) continue;
     }
     const outs = n.outputs.map((o) => (o === '' ? undefined : ed.typeOf(o)));
-    const inElems = ins.reduce((s, t) => s + (t?.size ?? 0), 0);
-    const tooBig = outs.some((t) => t && (!isStatic(t.shape) || (sizeOf(t.shape) > foldLimit && sizeOf(t.shape) > inElems)));
-    if (tooBig) continue;
+    const freed = def.shapeOnly ? 0 : n.inputs.reduce((sum, v, i) => sum + (v !== '' && ed.useCount(v) === 1 ? ins![i]!.size : 0), 0);
+    const outElems = outs.reduce((sum, t) => sum + (t && isStatic(t.shape) ? sizeOf(t.shape) : Infinity), 0);
+    if (outElems > foldLimit && outElems > freed) continue;
     let results: Tensor[];
     try {
       results = runReference(n, ins);
@@ -56,7 +57,8 @@ export function foldConstants(g: Graph, foldLimit = DEFAULT_FOLD_LIMIT): Graph {
       if (e instanceof KilnError) continue;
       throw e;
     }
-    if (results.some((t, i) => n.outputs[i] !== '' && n.outputs[i] !== undefined && t.size > foldLimit && t.size > inElems)) continue;
+    const made = results.reduce((sum, t, i) => sum + (n.outputs[i] ? t.size : 0), 0);
+    if (made > foldLimit && made > freed) continue;
     ed.removeNode(n);
     n.outputs.forEach((o, i) => {
       if (o !== '' && results[i]) ed.initializers.set(o, results[i]!);

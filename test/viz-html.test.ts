@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import '../src/graph/ops/index.js';
 import type { Graph } from '../src/graph/index.js';
+import { memoryView } from '../src/cli/io.js';
 import { naiveLifetimes, renderHtml, scriptJson, type HtmlPaneInput } from '../src/viz/index.js';
 import { fusedGraph, HOSTILE, hostileGraph, largeGraph, smallGraph } from './viz-fixtures.js';
 import { sharedModelGraphs } from './viz-shared.js';
@@ -124,9 +125,13 @@ describe('viz: standalone HTML viewer in headless Chromium', function () {
     it(`screenshots shared model ${name}`, async function () {
       const loaded = await load();
       if (!loaded) this.skip();
-      await open(name, [{ label: name, graph: loaded.graph }], `${name}.html`);
+      const memory = memoryView(loaded.graph, new Map([['batch', 1], ['sequence', 8], ['seq', 8]]));
+      await open(name, [{ label: `${name} -O2`, graph: loaded.graph, memory }], `${name}.html`);
       expect(await page.locator('#panes g.node.op').count()).to.equal(expectedOps(loaded.graph));
       await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+      await page.click('button[data-tab=memory]');
+      expect(await page.locator('#memory rect.buffer').count()).to.equal(memory.buffers.length).and.to.be.greaterThan(0);
+      if (name === 'resnet18') await page.screenshot({ path: join(ARTIFACTS, `${name}-memory.png`) });
     });
   }
 });

@@ -2,19 +2,19 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Graph } from '../src/graph/index.js';
-import { loadModel, MissingComponentError, optimizeModel } from '../src/cli/io.js';
+import { loadModel, optimizeModel } from '../src/cli/io.js';
 
 /** Directory of the shared models. */
 export const SHARED_MODELS = resolve(process.cwd(), '../shared/models');
 
-/** One shared model; `load` gives undefined when a compiler piece it needs is missing from this build. */
+/** One shared model: the graph as imported (`raw`) and after -O2 (`graph`). */
 export interface SharedModel {
   readonly name: string;
   readonly file: string;
-  load(): Promise<{ graph: Graph; raw: Graph } | undefined>;
+  load(): Promise<{ graph: Graph; raw: Graph }>;
 }
 
-const cache = new Map<string, Promise<{ graph: Graph; raw: Graph } | undefined>>();
+const cache = new Map<string, Promise<{ graph: Graph; raw: Graph }>>();
 
 /** Every shared model with a model.onnx. */
 export function sharedModelGraphs(): SharedModel[] {
@@ -30,14 +30,9 @@ export function sharedModelGraphs(): SharedModel[] {
           let p = cache.get(name);
           if (!p) {
             p = (async () => {
-              try {
-                const raw = await loadModel(file);
-                const { graph } = await optimizeModel(raw, 2);
-                return { graph, raw };
-              } catch (e) {
-                if (e instanceof MissingComponentError) return undefined;
-                throw e;
-              }
+              const raw = await loadModel(file);
+              const { graph } = optimizeModel(raw, 2);
+              return { graph, raw };
             })();
             cache.set(name, p);
           }

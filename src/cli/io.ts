@@ -1,11 +1,10 @@
 /**
  * File input and output for the CLI: models (.onnx through the ONNX importer, or
  * Kiln's own .json + .weights.bin), input tensors (.pb TensorProto, .npy, .json),
- * random inputs, `output_N.pb` files, and access to the optional compiler pieces
- * (importer, exporter, optimizer) that other modules provide.
+ * random inputs, `output_N.pb` files, and the optimizer with its memory plan.
  *
- * Those pieces are loaded with dynamic imports so that the CLI still works, and
- * says exactly what is missing, in a build that lacks one of them.
+ * The WebGPU backend is loaded on demand with {@link optionalExport}, so commands
+ * that do not run on the GPU never load it, and a build without it says so.
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
@@ -16,7 +15,12 @@ import { loadGraph, saveGraph } from '../graph/serialize.js';
 import { formatShape, type ConcreteShape } from '../graph/shape.js';
 import { Tensor } from '../graph/tensor.js';
 import '../graph/ops/index.js';
-import { naiveLifetimes, peakBytes, type MemoryBuffer, type MemoryView } from '../viz/memory.js';
+import { exportModel } from '../../onnx/export.js';
+import { importModel } from '../../onnx/import.js';
+import { onnx } from '../../onnx/proto.js';
+import { readTensorFile, tensorToProto } from '../../onnx/tensor-proto.js';
+import { optimize, planMemory, type MemoryPlan, type OptimizeReport } from '../passes/index.js';
+import { naiveLifetimes, type MemoryBuffer, type MemoryView } from '../viz/memory.js';
 
 /** A compiler piece this build does not have (yet): names the module and export needed. */
 export class MissingComponentError extends KilnError {
@@ -81,13 +85,11 @@ export function readGraphFile(file: string): Graph {
 export async function loadModel(file: string): Promise<Graph> {
   if (extname(file).toLowerCase() === '.json') return readGraphFile(file);
   const bytes = readBytes(file, 'model');
-  const importModel = await optionalExport<(b: Uint8Array, o: { baseDir?: string }, where: string) => Graph>('onnx/import.js', 'importModel', 'reading .onnx models');
   return importModel(new Uint8Array(bytes), { baseDir: dirname(resolve(file)) }, file);
 }
 
-/** Encodes a graph as standard ONNX bytes through the exporter (onnx/export.ts). */
-export async function exportOnnx(g: Graph): Promise<Uint8Array> {
-  const exportModel = await optionalExport<(g: Graph) => Uint8Array>('onnx/export.js', 'exportModel', 'writing .onnx models');
+/** Encodes a graph as standard ONNX bytes through the exporter (onnx/export.ts; Fused groups expanded). */
+export function exportOnnx(g: Graph): Uint8Array {
   return exportModel(g);
 }
 
@@ -212,8 +214,7 @@ export async function readInputSpec(spec: string, g: Graph): Promise<[string, Te
     '.json': async () => parseJsonTensor(readBytes(file, 'input file').toString('utf8'), file, info),
     '.pb': async () => {
       readBytes(file, 'input file');
-      const read = await optionalExport<(f: string) => { tensor: Tensor }>('onnx/tensor-proto.js', 'readTensorFile', 'reading .pb inputs');
-      return read(file).tensor;
+      return readTensorFile(file).tensor;
     },
   };
   const reader = readers[ext];
@@ -260,13 +261,11 @@ export function randomFeeds(g: Graph, dims: ReadonlyMap<string, number>, seed = 
 }
 
 /** Writes outputs as `output_N.pb` TensorProto files (in graph output order); returns the paths. */
-export async function writeOutputs(dir: string, outputs: readonly [string, Tensor][]): Promise<string[]> {
-  const toProto = await optionalExport<(t: Tensor, name: string) => unknown>('onnx/tensor-proto.js', 'tensorToProto', 'writing output_N.pb files');
-  const onnx = await optionalExport<{ TensorProto: { encode(p: unknown): { finish(): Uint8Array } } }>('onnx/proto.js', 'onnx', 'writing output_N.pb files');
+export function writeOutputs(dir: string, outputs: readonly [string, Tensor][]): string[] {
   mkdirSync(dir, { recursive: true });
   return outputs.map(([name, t], i) => {
     const file = join(dir, `output_${i}.pb`);
-    writeFileSync(file, onnx.TensorProto.encode(toProto(t, name)).finish());
+    writeFileSync(file, onnx.TensorProto.encode(tensorToProto(t, name)).finish());
     return file;
   });
 }
@@ -291,13 +290,11 @@ export function summarize(t: Tensor, first = 6): string {
   return `${t.dtype}${formatShape(t.shape)} [${head}${d.length > first ? ', ...' : ''}] ${stats}${nan ? ` (${nan} NaN)` : ''}`;
 }
 
-/** What the optimizer gave back, as far as the CLI uses it. */
+/** What the optimizer gave back. */
 export interface Optimized {
   readonly graph: Graph;
-  /** Buffer lifetimes from the optimizer's memory plan (naive lifetimes when it has none). */
-  readonly memory: MemoryView;
-  /** The optimizer's report (per-pass timings), when it gives one. */
-  readonly report?: unknown;
+  /** The optimizer's report (per-pass timings and node counts); absent at -O0. */
+  readonly report?: OptimizeReport;
 }
 
 /** Parses `-O` (0, 1 or 2). */
@@ -308,42 +305,58 @@ export function parseLevel(v: string | undefined): 0 | 1 | 2 {
 }
 
 /**
- * Adapts a memory plan to the viewer's {@link MemoryView}. Accepts a plan that lists
- * `buffers` (or `slots`) with a size (`bytes`/`size`) and a live range
- * (`start`/`end` or `first`/`last`) and optionally the `values` stored in each.
- * Returns undefined for anything else.
+ * The optimizer's memory plan as the viewer's {@link MemoryView}: one box per
+ * storage (values sharing bytes through aliasing or in-place updates), with its
+ * buffer, offset, size and live steps. Symbolic dims take their sizes from `dims`;
+ * when the plan cannot be made (a dim left unknown), returns naive lifetimes with
+ * the reason.
  */
-export function adaptMemoryPlan(plan: unknown, g: Graph): MemoryView | undefined {
-  if (typeof plan !== 'object' || plan === null) return undefined;
-  const p = plan as Record<string, unknown>;
-  const list = (p.buffers ?? p.slots) as unknown;
-  if (!Array.isArray(list)) return undefined;
-  const num = (o: Record<string, unknown>, ...keys: string[]): number | undefined => {
-    for (const k of keys) if (typeof o[k] === 'number') return o[k] as number;
-    return undefined;
-  };
-  const buffers: MemoryBuffer[] = [];
-  for (const [i, b] of list.entries()) {
-    if (typeof b !== 'object' || b === null) return undefined;
-    const o = b as Record<string, unknown>;
-    const bytes = num(o, 'bytes', 'size', 'byteLength');
-    const start = num(o, 'start', 'first', 'from');
-    const end = num(o, 'end', 'last', 'to');
-    if (bytes === undefined || start === undefined || end === undefined) return undefined;
-    const values = Array.isArray(o.values) ? o.values.map(String) : [];
-    buffers.push({ name: typeof o.name === 'string' ? o.name : `buffer ${i}`, bytes, start, end, values });
+export function memoryView(g: Graph, dims: ReadonlyMap<string, number> = new Map()): MemoryView {
+  let plan: MemoryPlan;
+  try {
+    plan = planMemory(g, { dims: Object.fromEntries(dims) });
+  } catch (e) {
+    if (!(e instanceof KilnError)) throw e;
+    const naive = naiveLifetimes(g);
+    return { ...naive, source: `${naive.source}; the memory planner said: ${e.message}` };
   }
-  const steps = Array.isArray(p.steps) ? p.steps.map(String) : g.topo.filter((n) => n.op !== 'Constant').map((n) => n.name);
-  return { source: 'the optimizer\'s memory plan', steps, buffers, peakBytes: peakBytes(steps.length, buffers) };
+  const steps = g.topo.map((n) => n.name);
+  const groups = new Map<string, { values: string[]; start: number; end: number; bytes: number; buffer: number; offset: number }>();
+  // values share a storage through aliasing (Reshape...) and in-place updates; follow both to the root
+  const root = (v: string): string => {
+    let r = v;
+    for (let i = 0; i < 10_000; i++) {
+      const next = plan.aliases.get(r) ?? plan.inPlace.get(r);
+      if (next === undefined || next === r) break;
+      r = next;
+    }
+    return r;
+  };
+  for (const l of plan.lifetimes) {
+    const a = plan.assignments.get(l.value);
+    if (!a) continue;
+    const key = root(l.value);
+    const bytes = plan.valueBytes.get(l.value) ?? 0;
+    const gr = groups.get(key);
+    if (gr) {
+      gr.values.push(l.value);
+      gr.start = Math.min(gr.start, l.start);
+      gr.end = Math.max(gr.end, l.end);
+      gr.bytes = Math.max(gr.bytes, bytes);
+    } else groups.set(key, { values: [l.value], start: l.start, end: l.end, bytes, buffer: a.buffer, offset: a.offset });
+  }
+  const buffers: MemoryBuffer[] = [...groups.values()].map((gr) => ({
+    name: gr.values[0]!, bytes: gr.bytes, start: gr.start, end: Math.min(gr.end, steps.length - 1), values: gr.values, buffer: gr.buffer, offset: gr.offset,
+  }));
+  return {
+    source: `memory plan: ${plan.buffers.length} buffer${plan.buffers.length === 1 ? '' : 's'}, ${plan.peakBytes} bytes allocated ` +
+      `(one buffer per value would take ${plan.totalBytes}; most bytes live at once ${plan.maxLiveBytes})`,
+    steps, buffers, peakBytes: plan.peakBytes,
+  };
 }
 
 /** Optimizes a graph at `level` with the optimizer (src/passes); level 0 returns it unchanged. */
-export async function optimizeModel(g: Graph, level: 0 | 1 | 2): Promise<Optimized> {
-  if (level === 0) return { graph: g, memory: naiveLifetimes(g) };
-  const optimize = await optionalExport<(g: Graph, o: { level: number }) => unknown>('src/passes/index.js', 'optimize', `-O${level}`);
-  const r = optimize(g, { level }) as Graph | { graph: Graph; report?: unknown; memoryPlan?: unknown; plan?: unknown; memory?: unknown };
-  const graph = 'graph' in r && !('nodes' in r) ? r.graph : (r as Graph);
-  const extra = graph === r ? {} : (r as { report?: unknown; memoryPlan?: unknown; plan?: unknown; memory?: unknown });
-  const memory = adaptMemoryPlan(extra.memoryPlan ?? extra.plan ?? extra.memory, graph) ?? naiveLifetimes(graph);
-  return { graph, memory, ...(extra.report !== undefined ? { report: extra.report } : {}) };
+export function optimizeModel(g: Graph, level: 0 | 1 | 2): Optimized {
+  const r = level === 0 ? { graph: g } : optimize(g, { level });
+  return { graph: r.graph, ...('report' in r ? { report: r.report } : {}) };
 }

@@ -18,6 +18,9 @@ export interface MemoryBuffer {
   readonly end: number;
   /** The values stored in this buffer over its life. */
   readonly values: readonly string[];
+  /** Physical buffer and byte offset in it, when a memory plan placed the value. */
+  readonly buffer?: number;
+  readonly offset?: number;
 }
 
 /** Buffers along a schedule. */

@@ -12,7 +12,7 @@ import { Command, Option } from 'commander';
 import { InputError } from '../../graph/errors.js';
 import { graphToDot, renderHtml, renderSvg, type HtmlPaneInput } from '../../viz/index.js';
 import type { ProfileRow } from '../../viz/viewer/types.js';
-import { loadModel, optimizeModel, parseLevel } from '../io.js';
+import { loadModel, memoryView, optimizeModel, parseDims, parseLevel } from '../io.js';
 import { step } from '../progress.js';
 import { BACKENDS, buildFeeds, compileFor } from './run.js';
 
@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .option('--diff', 'HTML only: show the graph before and after optimization side by side')
     .option('--profile', 'HTML only: run once on random inputs and overlay per-kernel times')
     .addOption(new Option('--backend <name>', 'backend for --profile').choices(BACKENDS).default('webgpu'))
-    .option('--dim <name=value>', 'size of a symbolic dim for --profile inputs (repeatable)', collect, [])
+    .option('--dim <name=value>', 'size of a symbolic dim, for the memory plan and --profile inputs (repeatable)', collect, [])
     .addHelpText('after', '\nExamples:\n  kiln viz model.onnx -o graph.html --diff\n  kiln viz model.onnx -O0 -o graph.svg\n')
     .action(async (model: string, o: VizOpts) => {
       const level = parseLevel(o.O);
@@ -56,7 +56,7 @@ export function register(program: Command): void {
       if (ext === '.html') {
         const panes: HtmlPaneInput[] = [];
         if (o.diff) panes.push({ label: 'before (as loaded)', graph: raw });
-        panes.push({ label: `after -O${level}`, graph: opt.graph, memory: opt.memory, ...(profile ? { profile } : {}) });
+        panes.push({ label: `after -O${level}`, graph: opt.graph, memory: memoryView(opt.graph, parseDims(o.dim)), ...(profile ? { profile } : {}) });
         const html = await step('writing HTML', () => renderHtml(raw.name || basename(model), panes));
         writeFileSync(o.output, html);
       } else {

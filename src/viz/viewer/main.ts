@@ -223,22 +223,52 @@ function makePane(pane: ViewerPane): PaneView {
   return v;
 }
 
+function memoryTitle(m: MemoryView, b: MemoryView['buffers'][number]): string {
+  const where = b.buffer !== undefined ? ` in buffer ${b.buffer} at offset ${b.offset ?? 0}` : '';
+  return `${b.name}: ${fmtBytes(b.bytes)}${where}, steps ${b.start}–${b.end} (${m.steps[b.start] ?? ''} → ${m.steps[b.end] ?? ''})\n${b.values.join(', ')}`;
+}
+
+/**
+ * Draws buffer lifetimes: x is the schedule step. With a plan that places values
+ * (buffer + offset), y is the address (buffers stacked), so the chart shows how the
+ * plan packs memory; otherwise one row per buffer.
+ */
 function drawMemory(container: HTMLElement, label: string, m: MemoryView): void {
-  container.appendChild(el('h3', undefined, `${label}: ${m.buffers.length} buffers over ${m.steps.length} steps, peak ${fmtBytes(m.peakBytes)}`));
+  container.appendChild(el('h3', undefined, `${label}: ${m.buffers.length} storages over ${m.steps.length} steps, peak ${fmtBytes(m.peakBytes)}`));
   container.appendChild(el('div', 'note', m.source));
-  const rowH = Math.max(4, Math.min(14, Math.floor(480 / Math.max(m.buffers.length, 1))));
   const width = 900;
   const sx = width / Math.max(m.steps.length, 1);
   const maxBytes = Math.max(1, ...m.buffers.map((b) => b.bytes));
+  const placed = m.buffers.length > 0 && m.buffers.every((b) => b.buffer !== undefined && b.offset !== undefined);
+  let height: number;
+  let box: (b: MemoryView['buffers'][number], i: number) => { y: number; h: number };
+  if (placed) {
+    const size = new Map<number, number>();
+    for (const b of m.buffers) size.set(b.buffer!, Math.max(size.get(b.buffer!) ?? 0, b.offset! + b.bytes));
+    const base = new Map<number, number>();
+    let total = 0;
+    for (const id of [...size.keys()].sort((a, b) => a - b)) { base.set(id, total); total += size.get(id)!; }
+    height = 420;
+    const sy = height / Math.max(total, 1);
+    box = (b) => ({ y: (base.get(b.buffer!)! + b.offset!) * sy, h: Math.max(1, b.bytes * sy) });
+  } else {
+    const rowH = Math.max(4, Math.min(14, Math.floor(480 / Math.max(m.buffers.length, 1))));
+    height = m.buffers.length * rowH;
+    box = (_b, i) => ({ y: i * rowH, h: rowH - 1 });
+  }
+  container.appendChild(el('div', 'note', placed
+    ? 'x: schedule step; y: address (buffers stacked). Hover a box for its values, size and offset.'
+    : 'x: schedule step; one row per buffer. Hover a bar for its values and size.'));
   const sorted = [...m.buffers].sort((a, b) => a.start - b.start || b.bytes - a.bytes);
-  const svg = svgEl('svg', { class: 'memory', width: width + 20, height: sorted.length * rowH + 20 });
+  const svg = svgEl('svg', { class: 'memory', width: width + 20, height: height + 20 });
   sorted.forEach((b, i) => {
+    const { y, h } = box(b, i);
     const r = svgEl('rect', {
-      x: 10 + b.start * sx, y: 10 + i * rowH, width: Math.max(2, (b.end - b.start + 1) * sx), height: rowH - 1,
+      x: 10 + b.start * sx, y: 10 + y, width: Math.max(2, (b.end - b.start + 1) * sx), height: h,
       fill: b.bytes ? heatColor(Math.sqrt(b.bytes / maxBytes)) : '#94a3b8', class: 'buffer',
     });
     const t = svgEl('title');
-    t.textContent = `${b.name}: ${fmtBytes(b.bytes)}, steps ${b.start}–${b.end} (${m.steps[b.start] ?? ''} → ${m.steps[b.end] ?? ''})\n${b.values.join(', ')}`;
+    t.textContent = memoryTitle(m, b);
     r.appendChild(t);
     svg.appendChild(r);
   });

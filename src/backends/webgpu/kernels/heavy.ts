@@ -8,8 +8,9 @@ import { convKernels } from './conv.js';
 import './epilogue.js';
 import { matmulKernels } from './matmul.js';
 import { normKernels } from './norm.js';
+import { poolKernels } from './pool.js';
 import { reduceKernels } from './reduce.js';
 import { softmaxKernels } from './softmax.js';
 
 /** Kernel tables of the heavy families, by op name. */
-export const heavyKernelTables: readonly Readonly<Record<string, GpuKernel>>[] = [matmulKernels, convKernels, reduceKernels, softmaxKernels, normKernels];
+export const heavyKernelTables: readonly Readonly<Record<string, GpuKernel>>[] = [matmulKernels, convKernels, reduceKernels, softmaxKernels, normKernels, poolKernels];

@@ -13,9 +13,11 @@ import { miscOps } from './misc.js';
 import { movementOps } from './movement.js';
 import { normalizationOps } from './normalization.js';
 import { poolOps } from './pool.js';
+import { quantizeOps } from './quantize.js';
 import { reduceOps } from './reduce.js';
 import { resizeOps } from './resize.js';
 import { shapeOps } from './shape.js';
+import { signalOps } from './signal.js';
 import { softmaxOps } from './softmax.js';
 import { unaryOps } from './unary.js';
 
@@ -36,6 +38,8 @@ export const OPS = {
   ...resizeOps,
   ...miscOps,
   ...fusedOps,
+  ...quantizeOps,
+  ...signalOps,
 } as const;
 
 installOpMethods();

@@ -1,0 +1,204 @@
+/**
+ * Op family: linear quantization (QuantizeLinear, DequantizeLinear,
+ * DynamicQuantizeLinear, QLinearMatMul, QLinearConv). Per-tensor or per-axis scales
+ * and zero points; rounding is half-to-even and results saturate to the int type.
+ * The QLinear ops dequantize, run the float op's own CPU reference (MatMul, Conv),
+ * and requantize, so their arithmetic lives in one place.
+ */
+import { attr } from '../attrs.js';
+import { expectDType, dtypeRange, FLOATS, type DType } from '../dtype.js';
+import { ShapeError } from '../errors.js';
+import type { Node } from '../graph.js';
+import { inferNode } from '../infer.js';
+import { defineOp, type InferInput } from '../op.js';
+import { runReference } from '../reference.js';
+import { normalizeAxis } from '../shape.js';
+import { Tensor } from '../tensor.js';
+
+const QTYPES: readonly DType[] = ['uint8', 'int8'];
+
+/** Rounds half to even (numpy's rint). */
+export function rint(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+function saturate(dtype: DType, v: number): number {
+  const { min, max } = dtypeRange(dtype);
+  return Number.isNaN(v) ? 0 : Math.min(max, Math.max(min, v));
+}
+
+/** Index of the scale/zero-point element applying to each flat element of `x`. */
+function paramIndex(x: Tensor, param: Tensor | undefined, axis: number, node: string): (i: number) => number {
+  if (!param || param.size === 1) return () => 0;
+  const a = normalizeAxis(axis, x.rank, node);
+  const dim = x.shape[a]!;
+  if (param.size !== dim) throw new ShapeError(`${node}: per-axis parameter has ${param.size} elements, axis ${a} has ${dim}`, node);
+  let inner = 1;
+  for (let k = a + 1; k < x.rank; k++) inner *= x.shape[k]!;
+  return (i) => Math.floor(i / inner) % dim;
+}
+
+function quantize(x: Tensor, scale: Tensor, zp: Tensor | undefined, out: DType, axis: number, node: string): Tensor {
+  const y = new Tensor(out, x.shape);
+  const si = paramIndex(x, scale, axis, node);
+  for (let i = 0; i < x.size; i++) {
+    const k = si(i);
+    y.data[i] = saturate(out, rint(Math.fround(x.data[i]! / scale.data[k]!)) + (zp ? zp.data[k]! : 0));
+  }
+  return y;
+}
+
+function dequantize(x: Tensor, scale: Tensor, zp: Tensor | undefined, axis: number, node: string): Tensor {
+  const y = new Tensor('float32', x.shape);
+  const si = paramIndex(x, scale, axis, node);
+  for (let i = 0; i < x.size; i++) {
+    const k = si(i);
+    y.data[i] = (x.data[i]! - (zp ? zp.data[k]! : 0)) * scale.data[k]!;
+  }
+  return y;
+}
+
+/** QuantizeLinear: y = saturate(round(x / scale) + zero_point). */
+export const QuantizeLinear = defineOp({
+  name: 'QuantizeLinear',
+  inputs: ['x', 'y_scale', 'y_zero_point?'],
+  outputs: ['y'],
+  attrs: { axis: attr.int(1), saturate: attr.int(1) },
+  category: 'elementwise',
+  doc: 'Quantizes floats to uint8/int8.',
+  infer([x, s, zp], ctx) {
+    expectDType(x!.dtype, [...FLOATS, 'int32'], ctx.node, 'x');
+    expectDType(s!.dtype, FLOATS, ctx.node, 'y_scale');
+    if (zp) expectDType(zp.dtype, QTYPES, ctx.node, 'y_zero_point');
+    return [{ dtype: zp?.dtype ?? 'uint8', shape: x!.shape }];
+  },
+  cpu([x, s, zp], ctx) {
+    return [quantize(x!, s!, zp, ctx.outputs[0]!.dtype, ctx.attrs.axis, ctx.node)];
+  },
+});
+
+/** DequantizeLinear: y = (x - zero_point) * scale. */
+export const DequantizeLinear = defineOp({
+  name: 'DequantizeLinear',
+  inputs: ['x', 'x_scale', 'x_zero_point?'],
+  outputs: ['y'],
+  attrs: { axis: attr.int(1) },
+  category: 'elementwise',
+  doc: 'Dequantizes uint8/int8/int32 to float32.',
+  infer([x, s], ctx) {
+    expectDType(x!.dtype, [...QTYPES, 'int32'], ctx.node, 'x');
+    expectDType(s!.dtype, FLOATS, ctx.node, 'x_scale');
+    return [{ dtype: 'float32', shape: x!.shape }];
+  },
+  cpu([x, s, zp], ctx) {
+    return [dequantize(x!, s!, zp, ctx.attrs.axis, ctx.node)];
+  },
+});
+
+/** DynamicQuantizeLinear: uint8 quantization with scale and zero point computed from the data range. */
+export const DynamicQuantizeLinear = defineOp({
+  name: 'DynamicQuantizeLinear',
+  inputs: ['x'],
+  outputs: ['y', 'y_scale', 'y_zero_point'],
+  attrs: {},
+  category: 'opaque',
+  multi: true,
+  doc: 'Quantizes floats to uint8 using the data range.',
+  outputCount: () => 3,
+  infer([x], ctx) {
+    expectDType(x!.dtype, ['float32'], ctx.node, 'x');
+    return [
+      { dtype: 'uint8', shape: x!.shape },
+      { dtype: 'float32', shape: [] },
+      { dtype: 'uint8', shape: [] },
+    ];
+  },
+  cpu([x], ctx) {
+    let lo = 0;
+    let hi = 0;
+    for (const v of x!.data) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    const scale = Math.fround((hi - lo) / 255);
+    const zp = scale === 0 ? 0 : saturate('uint8', rint(Math.fround(0 - Math.fround(lo / scale))));
+    const s = Tensor.scalar('float32', scale);
+    const z = Tensor.scalar('uint8', zp);
+    const y = scale === 0 ? new Tensor('uint8', x!.shape) : quantize(x!, s, z, 'uint8', 1, ctx.node);
+    return [y, s, z];
+  },
+});
+
+function innerNode(op: string, name: string, attrs: Node['attrs'], n: number): Node {
+  return { name, op, domain: '', inputs: Array.from({ length: n }, (_, i) => `in${i}`), outputs: ['out'], attrs };
+}
+
+function floatInfer(op: string, name: string, attrs: Node['attrs'], ins: (InferInput | undefined)[]): InferInput {
+  const node = innerNode(op, name, attrs, ins.length);
+  return inferNode(node, ins.map((t) => (t ? { dtype: 'float32', shape: t.shape } : undefined)))[0]!;
+}
+
+/** QLinearMatMul: quantized matrix product (dequantize, MatMul, requantize). */
+export const QLinearMatMul = defineOp({
+  name: 'QLinearMatMul',
+  inputs: ['a', 'a_scale', 'a_zero_point', 'b', 'b_scale', 'b_zero_point', 'y_scale', 'y_zero_point'],
+  outputs: ['y'],
+  attrs: {},
+  category: 'opaque',
+  doc: 'Quantized MatMul.',
+  infer(ins, ctx) {
+    const [a, , , b, , , , yzp] = ins;
+    expectDType(a!.dtype, QTYPES, ctx.node, 'a');
+    expectDType(b!.dtype, QTYPES, ctx.node, 'b');
+    return [{ dtype: yzp!.dtype, shape: floatInfer('MatMul', ctx.node, {}, [a, b]).shape }];
+  },
+  cpu([a, as, azp, b, bs, bzp, ys, yzp], ctx) {
+    const af = dequantize(a!, as!, azp, 1, ctx.node);
+    const bf = dequantize(b!, bs!, bzp, -1, ctx.node);
+    const [y] = runReference(innerNode('MatMul', ctx.node, {}, 2), [af, bf]);
+    return [quantize(y!, ys!, yzp, yzp!.dtype, 1, ctx.node)];
+  },
+});
+
+const convAttrs = {
+  auto_pad: attr.string('NOTSET', ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID']),
+  dilations: attr.optInts(),
+  group: attr.int(1),
+  kernel_shape: attr.optInts(),
+  pads: attr.optInts(),
+  strides: attr.optInts(),
+};
+
+/** QLinearConv: quantized convolution (dequantize, Conv, requantize); w may have per-channel scales. */
+export const QLinearConv = defineOp({
+  name: 'QLinearConv',
+  inputs: ['x', 'x_scale', 'x_zero_point', 'w', 'w_scale', 'w_zero_point', 'y_scale', 'y_zero_point', 'B?'],
+  outputs: ['y'],
+  attrs: convAttrs,
+  category: 'opaque',
+  doc: 'Quantized Conv.',
+  infer(ins, ctx) {
+    const [x, , , w, , , , yzp] = ins;
+    expectDType(x!.dtype, QTYPES, ctx.node, 'x');
+    expectDType(w!.dtype, QTYPES, ctx.node, 'w');
+    const attrs = Object.fromEntries(Object.entries(ctx.attrs).filter(([, v]) => v !== undefined)) as Node['attrs'];
+    return [{ dtype: yzp!.dtype, shape: floatInfer('Conv', ctx.node, attrs, [x, w]).shape }];
+  },
+  cpu([x, xs, xzp, w, ws, wzp, ys, yzp, bias], ctx) {
+    const xf = dequantize(x!, xs!, xzp, 1, ctx.node);
+    const wf = dequantize(w!, ws!, wzp, 0, ctx.node);
+    const ins = [xf, wf];
+    if (bias) {
+      const bf = new Tensor('float32', bias.shape);
+      for (let c = 0; c < bias.size; c++) bf.data[c] = bias.data[c]! * xs!.data[0]! * ws!.data[ws!.size === 1 ? 0 : c]!;
+      ins.push(bf);
+    }
+    const attrs = Object.fromEntries(Object.entries(ctx.attrs).filter(([, v]) => v !== undefined)) as Node['attrs'];
+    const [y] = runReference(innerNode('Conv', ctx.node, attrs, ins.length), ins);
+    return [quantize(y!, ys!, yzp, yzp!.dtype, 1, ctx.node)];
+  },
+});
+
+/** Quantization ops. */
+export const quantizeOps = { QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul, QLinearConv } as const;

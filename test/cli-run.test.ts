@@ -49,6 +49,22 @@ describe('cli: kiln run', function () {
     expect(c.stderr).to.match(/benchmarking: median/);
   });
 
+  it('runs on WebGPU (lavapipe here), falls back to the CPU without an adapter, and fails under CI', async () => {
+    const noVulkan = { VK_ICD_FILENAMES: '/nonexistent/icd.json' };
+    const args = ['run', model, '--random', '--dim', 'batch=3', '--backend', 'webgpu'];
+    const [gpu, fallback, ci] = await Promise.all([kiln([...args, '--profile']), kiln(args, noVulkan), kiln(args, { ...noVulkan, CI: 'true' })]);
+    expect(gpu.code, gpu.stderr).to.equal(0);
+    const backend = /no WebGPU adapter/.test(gpu.stderr) ? 'cpu' : 'webgpu';
+    expect(gpu.stdout).to.contain(`after -O2) on ${backend}`);
+    expect(gpu.stdout).to.match(/output y: float32\[3,4\] \[.*\] min .* max .* mean 0\.25000/);
+    expect(gpu.stdout).to.match(/profile: \d+ kernels/);
+    expect(fallback.code, fallback.stderr).to.equal(0);
+    expect(fallback.stderr).to.match(/kiln: notice: no WebGPU adapter \(.*\); running on the CPU\n/);
+    expect(fallback.stdout).to.match(/on cpu\n/).and.to.match(/mean 0\.25000/);
+    expect(ci.stderr).to.match(/kiln: NoAdapterError: --backend webgpu: .*CI is set, so Kiln does not fall back to the CPU/);
+    expect(ci.code).to.equal(4);
+  });
+
   it('fails with exit code 2 and a clear message on bad input', async () => {
     const garbage = join(dir, 'bad.onnx');
     writeFileSync(garbage, Buffer.from('this is not a protobuf \xff\xff\xff'));

@@ -60,3 +60,18 @@ export function softmaxCrossEntropyLoss(n: OnnxNode, e: Emitter): void {
   const [lp] = e.node('LogSoftmax', [n.inputs[0]!], { axis: 1 }, logProb);
   nllLossOf(n, e, lp!, n.inputs[1]!, n.inputs[2] ?? '', n.outputs[0]!);
 }
+
+/**
+ * `b` reshaped so that its first axis lines up with axis `axis` of `a`:
+ * `shape(b) ++ ones(rank(a) - axis - rank(b))` (for a negative axis, `-axis - rank(b)` ones).
+ */
+export function alignAxis(e: Emitter, n: OnnxNode, a: string, b: string, axis: number): string {
+  const rankOf = (v: string): string => e.node('Size', e.node('Shape', [v]))[0]!;
+  const int64 = (vals: number[], shape: number[]): string => e.constant(Tensor.from('int64', shape, vals), `${n.name}_const`);
+  const [count] = axis >= 0
+    ? e.node('Sub', [rankOf(a), e.node('Add', [rankOf(b), int64([axis], [])])[0]!])
+    : e.node('Sub', [int64([-axis], []), rankOf(b)]);
+  const [ones] = e.node('ConstantOfShape', [e.node('Reshape', [count!, int64([1], [1])])[0]!], { value: Tensor.from('int64', [1], [1]) });
+  const [target] = e.node('Concat', [e.node('Shape', [b])[0]!, ones!], { axis: 0 });
+  return e.node('Reshape', [b, target!])[0]!;
+}

@@ -13,7 +13,8 @@ import { isStatic, shapeSize, type Shape } from '../src/graph/shape.js';
 import type { Tensor } from '../src/graph/tensor.js';
 import type { Backend, CompiledModel } from './backends.js';
 import { compareTensors, DEFAULT_TOLERANCE, type Tolerance } from './compare.js';
-import { decodeModel, graphFromModel, guardFormat, nonTensorPorts } from './import.js';
+import { decodeModel, graphFromModel, guardFormat, nonTensorPorts, opsetsOf } from './import.js';
+import { findMapping } from './ops-table.js';
 import type { pb } from './proto.js';
 import { readTensorFile } from './tensor-proto.js';
 
@@ -129,9 +130,11 @@ export function loadModelDir(dir: string): ModelDir {
 export function shapeDecidingInputs(model: pb.IModelProto, inputNames: readonly string[]): Set<string> {
   const inputs = new Set(inputNames);
   const out = new Set<string>();
+  const opsets = opsetsOf(model);
   for (const n of model.graph?.node ?? []) {
-    const def = findOp(n.opType ?? '', n.domain ?? '');
-    for (const i of def?.shapeInputs ?? []) {
+    const domain = n.domain === 'ai.onnx' ? '' : n.domain ?? '';
+    const mapped = findMapping(n.opType ?? '', domain, opsets.get(domain) ?? 1)?.shapeInputs;
+    for (const i of mapped ?? findOp(n.opType ?? '', domain)?.shapeInputs ?? []) {
       const v = n.input?.[i];
       if (v && inputs.has(v)) out.add(v);
     }

@@ -11,7 +11,7 @@ import type { AttrValue } from '../src/graph/attrs.js';
 import { findOp } from '../src/graph/op.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { constantValue } from './attributes.js';
-import { nllLoss, softmaxCrossEntropyLoss } from './function-ops.js';
+import { alignAxis, nllLoss, softmaxCrossEntropyLoss } from './function-ops.js';
 
 /** An ONNX node after attribute decoding, as the table sees it. */
 export interface OnnxNode {
@@ -57,6 +57,8 @@ export interface OpMapping {
   readonly defaults?: Readonly<Record<string, AttrValue>>;
   /** A reason the node cannot be imported (checked before anything is emitted), or undefined. */
   readonly unsupported?: (n: OnnxNode) => string | undefined;
+  /** Inputs whose values decide output shapes (as an op's `shapeInputs`), for expansions of ops the registry lacks. */
+  readonly shapeInputs?: readonly number[];
   /** Use the entry only when the registry has no op of this name (a function expansion). */
   readonly fallback?: boolean;
   /** Custom expansion into registry ops; must write the node's outputs. */
@@ -123,16 +125,7 @@ function legacyAxisBroadcast(axisOf: (n: OnnxNode) => number | undefined) {
       e.node(n.op, n.inputs, rest, n.outputs);
       return;
     }
-    const rankOf = (v: string): string => e.node('Size', e.node('Shape', [v]))[0]!;
-    const int64 = (vals: number[], shape: number[]): string => e.constant(Tensor.from('int64', shape, vals), `${n.name}_const`);
-    const [lead] = e.node('Add', [rankOf(b!), int64([axis], [])]);
-    const [count] = e.node('Sub', [rankOf(a!), lead!]);
-    const [count1d] = e.node('Reshape', [count!, int64([1], [1])]);
-    const [ones] = e.node('ConstantOfShape', [count1d!], { value: Tensor.from('int64', [1], [1]) });
-    const [shapeB] = e.node('Shape', [b!]);
-    const [target] = e.node('Concat', [shapeB!, ones!], { axis: 0 });
-    const [bAligned] = e.node('Reshape', [b!, target!]);
-    e.node(n.op, [a!, bAligned!], rest, n.outputs);
+    e.node(n.op, [a!, alignAxis(e, n, a!, b!, axis)], rest, n.outputs);
   };
 }
 

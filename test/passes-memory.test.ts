@@ -81,3 +81,24 @@ describe('passes: memory plan', () => {
     expect(planMemory(g, { dims: { n: 8 } }).totalBytes).to.equal(128);
   });
 });
+
+describe('inspect report on a builder graph', () => {
+  it('takes unknown symbolic dims as 1 and says so; --dim sizes scale bytes and FLOPs', async () => {
+    const { inspectGraph } = await import('../src/cli/commands/inspect.js');
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', ['n', 4]);
+    b.output(b.Softmax(b.MatMul([x, b.constant(Array.from({ length: 8 }, (_, i) => i), { shape: [4, 2] })])));
+    const g = b.build();
+    const r1 = inspectGraph(g, 'm', 2);
+    expect(r1.assumedDims).to.deep.equal(['n']);
+    // MatMul [n,4]×[4,2]: 2·(n·2)·4 = 16n FLOPs; Softmax: n·2 outputs.
+    expect(r1.flops).to.equal(16 + 2);
+    const r8 = inspectGraph(g, 'm', 2, { n: 8 });
+    expect(r8.assumedDims).to.deep.equal([]);
+    expect(r8.flops).to.equal(8 * 18);
+    // two values of n·2 floats: 64 bytes each at n = 8.
+    expect(r8.totalIntermediateBytes).to.equal(128);
+    expect(r8.dispatches).to.equal(2);
+    expect(r8.parameters).to.equal(8);
+  });
+});

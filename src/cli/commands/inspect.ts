@@ -30,13 +30,19 @@ export interface InspectReport {
   readonly peakIntermediateBytes: number;
   readonly buffers: number;
   readonly optimizeMs: number;
+  /** Symbolic dims not given with --dim, taken as 1 for sizes and FLOPs. */
+  readonly assumedDims: string[];
 }
 
 const port = (v: ValueInfo) => ({ name: v.name, dtype: v.dtype, shape: [...v.shape] });
 
 /** Builds the inspect report of a graph. */
-export function inspectGraph(g: Graph, model: string, level: OptLevel, dims: Record<string, number> = {}): InspectReport {
+export function inspectGraph(g: Graph, model: string, level: OptLevel, given: Record<string, number> = {}): InspectReport {
   const { graph, report } = optimize(g, { level });
+  const dims = { ...given };
+  const assumed: string[] = [];
+  const types = [...graph.inputs, ...graph.outputs, ...graph.valueTypes.values()];
+  for (const t of types) for (const d of t.shape) if (typeof d === 'string' && dims[d] === undefined) { dims[d] = 1; assumed.push(d); }
   const plan = planMemory(graph, { elementBytes: gpuElementBytes(), dims });
   return {
     model,
@@ -53,6 +59,7 @@ export function inspectGraph(g: Graph, model: string, level: OptLevel, dims: Rec
     peakIntermediateBytes: plan.peakBytes,
     buffers: plan.buffers.length,
     optimizeMs: Math.round(report.totalMs),
+    assumedDims: assumed,
   };
 }
 
@@ -77,6 +84,7 @@ function printText(r: InspectReport): void {
   w(`parameters: ${r.parameters.toLocaleString('en-US')}   estimated FLOPs: ${r.flops.toLocaleString('en-US')}`);
   w(`intermediate memory: total ${mb(r.totalIntermediateBytes)}, peak ${mb(r.peakIntermediateBytes)} in ${r.buffers} buffers` +
     ` (${r.totalIntermediateBytes ? ((100 * r.peakIntermediateBytes) / r.totalIntermediateBytes).toFixed(1) : '0'} %)`);
+  if (r.assumedDims.length) w(`note: symbolic dims taken as 1 (give --dim name=size): ${r.assumedDims.join(', ')}`);
   w('ops:');
   for (const [op, n] of Object.entries(r.ops)) w(`  ${String(n).padStart(5)}  ${op}`);
 }

@@ -61,6 +61,18 @@ describe('viz: standalone HTML viewer in headless Chromium', function () {
     await page.fill('#search', 'relu');
     expect(await page.locator('#search-count').innerText()).to.equal('1 match');
     expect(await page.locator('g.node.hit').count()).to.equal(1);
+    // wheel zooms in around the cursor; dragging pans
+    const root = page.locator('#panes svg.graph > g');
+    const scaleOf = async (): Promise<number> => Number(/scale\(([\d.e-]+)\)/.exec((await root.getAttribute('transform'))!)![1]);
+    const k0 = await scaleOf();
+    await page.mouse.move(400, 400);
+    await page.mouse.wheel(0, -400);
+    expect(await scaleOf()).to.be.greaterThan(k0 * 1.5);
+    const t0 = await root.getAttribute('transform');
+    await page.mouse.down();
+    await page.mouse.move(460, 430);
+    await page.mouse.up();
+    expect(await root.getAttribute('transform')).not.to.equal(t0);
     await page.click('button[data-tab=memory]');
     // Add, Mul, Relu, Softmax, Identity outputs: one buffer each
     expect(await page.locator('#memory rect.buffer').count()).to.equal(5);

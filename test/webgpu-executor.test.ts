@@ -127,6 +127,19 @@ describe('webgpu executor', function () {
     expect((err as UnsupportedOpError).ops.map((o) => o.op).sort()).to.deep.equal(['NonZero', 'Unique']);
   });
 
+  it('accepts ops without a kernel in shape computations that fold once dims are known', async function () {
+    const b = new GraphBuilder('shape-nonzero');
+    const x = b.input('x', 'float32', ['n', 3]);
+    const nz = b.NonZero(b.Shape(x));
+    b.output(b.Add([x, b.Cast(b.ReduceSum([b.Cast(nz, { to: 1 })], { keepdims: 0 }), { to: 1 })]), 'y');
+    const g = b.build();
+    const prog = await compileWebGpu(g, { device });
+    const feed = randomTensor('float32', [2, 3], 9);
+    expectClose((await prog.run({ x: feed })).y as Tensor, compileCpu(g).run({ x: feed }).y!, 1e-6, 'folded');
+    expect(prog.plan!.dispatches.map((d) => d.op)).to.deep.equal(['Add']);
+    prog.release();
+  });
+
   it('reuses intermediate buffers by liveness and shares pipelines across programs', async function () {
     const b = new GraphBuilder('chain');
     let x = b.input('x', 'float32', [1000]);

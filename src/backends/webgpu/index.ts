@@ -74,12 +74,17 @@ export function defaultDevice(): Promise<GPUDevice> {
 /** Throws UnsupportedOpError listing every op (outside folded/shape-only work) that has no WebGPU kernel. */
 export function checkKernels(graph: Graph): void {
   registerAllKernels();
-  const { folded } = foldGraph(graph, new Map());
+  const { env, folded } = foldGraph(graph, new Map());
+  // Values computed from shapes and constants alone fold once dims are concrete.
+  const shapeDerived = new Set<string>([...graph.initializers.keys(), ...env.values.keys()]);
   const missing = new Map<string, string[]>();
-  for (const node of graph.nodes) {
-    if (folded.has(node)) continue;
+  for (const node of graph.topo) {
     const def = opOf(node);
-    if (def.shapeOnly || kernelOf(def)) continue;
+    if (folded.has(node) || def.shapeOnly || node.inputs.every((v) => v === '' || shapeDerived.has(v))) {
+      for (const o of node.outputs) shapeDerived.add(o);
+      continue;
+    }
+    if (kernelOf(def)) continue;
     const key = node.domain ? `${node.domain}::${node.op}` : node.op;
     missing.set(key, [...(missing.get(key) ?? []), node.name]);
   }

@@ -6,9 +6,10 @@ import { register as doctor } from './doctor.js';
 import { register as run } from './run.js';
 import { register as viz } from './viz.js';
 import { register as optimize } from './optimize.js';
+import { register as bench } from './bench.js';
 
 /** Registers one subcommand on the program. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every subcommand, in help order. */
-export const COMMANDS: RegisterCommand[] = [inspect, check, doctor, run, viz, optimize];
+export const COMMANDS: RegisterCommand[] = [inspect, check, doctor, run, viz, optimize, bench];

@@ -1,0 +1,95 @@
+/**
+ * `npm run bench`: every shared model in ../shared/models plus the synthetic cases
+ * (matmul1024, mlp, convstack), Kiln against ONNX Runtime Web (WebGPU), ONNX
+ * Runtime Node (CPU) and, on synthetic cases, tfjs-webgpu. Writes to results/:
+ * bench.json (every number), bench.md (tables, targets, per-kernel profile of the
+ * slowest model) and bench.svg (ratios Kiln ÷ ORT Web per model), and prints the
+ * tables. Stops starting new cases once the time budget is spent.
+ *
+ *   npx tsx bench/run-all.ts [--runs N] [--warmup N] [--budget-min M] [--only a,b] [--out DIR]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT, SYNTHETIC, sharedModelNames } from './cases.js';
+import { benchCase, type CaseResult } from './harness.js';
+import { markdownTable, profileTable, svgChart } from './report.js';
+import { acquireGpu, requestDevice } from '../src/backends/webgpu/device.js';
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
+}
+
+/** Checks each target; returns lines "met/missed by how much". */
+export function targetLines(results: readonly CaseResult[], shared: ReadonlySet<string>): string[] {
+  const lines: string[] = [];
+  const limits = { warm: 1.0, cold: 0.5, peakBytes: 1.0, dispatches: 0.7 } as const;
+  for (const [k, lim] of Object.entries(limits) as [keyof typeof limits, number][]) {
+    const rows = results.filter((r) => shared.has(r.model) && r.ratiosAgainst === 'ort-webgpu' && r.ratios[k] !== undefined);
+    const missed = rows.filter((r) => r.ratios[k]! > lim);
+    lines.push(`- ${k} ≤ ${lim} on every shared model: ${missed.length === 0 && rows.length ? 'met' : `missed on ${missed.length}/${rows.length}`}` +
+      (missed.length ? ` (${missed.map((r) => `${r.model} ${r.ratios[k]!.toFixed(2)}`).join(', ')})` : ''));
+  }
+  const mm = results.find((r) => r.model === 'matmul1024');
+  const kg = mm?.kiln.gflops;
+  const og = mm?.peers['ort-webgpu']?.gflops;
+  if (kg !== undefined && og !== undefined) {
+    lines.push(`- matmul 1024³ ≥ 2× ORT Web's GFLOP/s: ${kg >= 2 * og ? 'met' : 'missed'} (Kiln ${kg.toFixed(2)} vs ORT Web ${og.toFixed(2)} GFLOP/s: ×${(kg / og).toFixed(2)})`);
+  }
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const runs = Number(arg('runs', '20'));
+  const warmup = Number(arg('warmup', '2'));
+  const budgetMs = Number(arg('budget-min', '14')) * 60_000;
+  const outDir = path.resolve(REPO_ROOT, arg('out', 'results'));
+  const only = arg('only', '');
+  const shared = sharedModelNames();
+  let cases = [...SYNTHETIC, ...shared];
+  if (only) cases = cases.filter((c) => only.split(',').includes(c));
+  const t0 = performance.now();
+  const gpu = await acquireGpu();
+  const info = gpu ? (await requestDevice({ label: 'bench-info' }).catch(() => undefined))?.info : undefined;
+  const machine = `${info ? `${info.description || info.device} (${info.vendor}/${info.architecture})` : 'no WebGPU adapter'}, ${os.cpus().length} vCPUs (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`;
+  console.error(`bench: ${cases.length} cases, ${runs} runs after ${warmup} warm-up; ${machine}; load average ${os.loadavg()[0]!.toFixed(1)}`);
+  const results: CaseResult[] = [];
+  const skipped: string[] = [];
+  for (const c of cases) {
+    if (performance.now() - t0 > budgetMs) { skipped.push(c); continue; }
+    const started = performance.now();
+    results.push(await benchCase(c, { runs, warmup, log: (l) => console.error(l) }));
+    console.error(`bench: ${c} done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  }
+  // Per-kernel profile of the model where Kiln is slowest relative to ORT Web.
+  const worst = results.filter((r) => r.ratios.warm !== undefined && shared.includes(r.model)).sort((a, b) => b.ratios.warm! - a.ratios.warm!)[0];
+  let profileMd = '';
+  if (worst && performance.now() - t0 < budgetMs + 60_000) {
+    const p = await benchCase(worst.model, { runs: 1, warmup: 1, vs: [], profile: true });
+    if (p.kiln.profile) profileMd = `## Kiln kernel profile: ${worst.model} (warm ratio ${worst.ratios.warm!.toFixed(2)})\n\n${profileTable(p.kiln.profile)}\n`;
+  }
+  const table = markdownTable(results);
+  const targets = targetLines(results, new Set(shared));
+  const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const md = [
+    `# Kiln benchmarks`, '',
+    `Measured ${when} on ${machine}; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
+    `${runs} timed runs after ${warmup + 1} untimed ones; each runtime in a fresh \`node --liftoff-only\` process with MESA_SHADER_CACHE_DISABLE=true;`,
+    `cold = session creation (device request included) + first inference. Times include uploading the inputs and reading the outputs back.`,
+    `Peak GPU MiB, dispatches and pipelines are counted by the same wrappers on Dawn's prototypes for every runtime.`, '',
+    table, '', '## Targets (Kiln ÷ ORT Web WebGPU)', '', ...targets, '',
+    skipped.length ? `Not run (time budget spent): ${skipped.join(', ')}\n` : '',
+    profileMd,
+  ].join('\n');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, 'bench.json'), `${JSON.stringify({ machine, when, runs, warmup, results }, null, 2)}\n`);
+  writeFileSync(path.join(outDir, 'bench.md'), md);
+  writeFileSync(path.join(outDir, 'bench.svg'), svgChart(results, `Kiln ÷ ONNX Runtime Web (WebGPU), ${when.slice(0, 10)}, ${info?.device ?? ''}`));
+  console.log(table);
+  console.log(['', ...targets].join('\n'));
+  console.error(`bench: wrote ${path.relative(REPO_ROOT, outDir)}/bench.{md,svg,json} in ${((performance.now() - t0) / 60_000).toFixed(1)} min`);
+  process.exit(0);
+}
+
+await main();

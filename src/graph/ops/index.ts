@@ -16,6 +16,7 @@ import { poolOps } from './pool.js';
 import { quantizeOps } from './quantize.js';
 import { reduceOps } from './reduce.js';
 import { resizeOps } from './resize.js';
+import { rnnOps } from './rnn.js';
 import { shapeOps } from './shape.js';
 import { signalOps } from './signal.js';
 import { softmaxOps } from './softmax.js';
@@ -40,6 +41,7 @@ export const OPS = {
   ...fusedOps,
   ...quantizeOps,
   ...signalOps,
+  ...rnnOps,
 } as const;
 
 installOpMethods();

@@ -17,6 +17,7 @@ import { quantizeOps } from './quantize.js';
 import { reduceOps } from './reduce.js';
 import { resizeOps } from './resize.js';
 import { rnnOps } from './rnn.js';
+import { sampleOps } from './sample.js';
 import { shapeOps } from './shape.js';
 import { signalOps } from './signal.js';
 import { softmaxOps } from './softmax.js';
@@ -42,6 +43,7 @@ export const OPS = {
   ...quantizeOps,
   ...signalOps,
   ...rnnOps,
+  ...sampleOps,
 } as const;
 
 installOpMethods();

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { GraphBuilder, InputError, Tensor } from '../src/graph/index.js';
 import { memoryView, parseDims, parseJsonTensor, parseLevel, parseNpy, randomFeeds, summarize } from '../src/cli/io.js';
 import { naiveLifetimes } from '../src/viz/index.js';
+import { useBars, startTask } from '../src/cli/progress.js';
 import { npyFloat32 } from './cli-helpers.js';
 
 /** A .npy file with any descr, by hand (format version `major`). */
@@ -89,5 +90,26 @@ describe('cli io: input files, dims, summaries, memory view', () => {
     expect(planned.source).to.match(/^memory plan: 1 buffer/);
     expect(planned.buffers.every((m) => m.buffer === 0 && m.offset !== undefined)).to.equal(true);
     expect(planned.steps).to.deep.equal(g.topo.map((n) => n.name));
+  });
+
+  it('draws progress bars only on a TTY outside CI; plain lines otherwise', () => {
+    const saved = process.env.CI;
+    const lines: string[] = [];
+    const fake = (isTTY: boolean) => ({ isTTY, write: (s: string) => { lines.push(s); return true; } }) as unknown as NodeJS.WriteStream;
+    try {
+      delete process.env.CI;
+      expect([useBars(fake(true)), useBars(fake(false))]).to.deep.equal([true, false]);
+      process.env.CI = 'true';
+      expect(useBars(fake(true))).to.equal(false);
+      const t = startTask('compiling', 3, fake(true));
+      t.tick();
+      t.done('ok');
+      expect(lines).to.have.length(2);
+      expect(lines[0]).to.equal('compiling (3)...\n');
+      expect(lines[1]).to.match(/^compiling: ok \([\d.]+ ms\)\n$/);
+    } finally {
+      if (saved === undefined) delete process.env.CI;
+      else process.env.CI = saved;
+    }
   });
 });

@@ -9,7 +9,7 @@
 import { Command, Option } from 'commander';
 import { compileCpu } from '../../backends/cpu/index.js';
 import { GpuUnavailableError, requestDevice } from '../../backends/webgpu/device.js';
-import { InputError, KilnError } from '../../graph/errors.js';
+import { InputError, KilnError, UnsupportedOpError } from '../../graph/errors.js';
 import type { Graph } from '../../graph/graph.js';
 import { formatShape } from '../../graph/shape.js';
 import type { Tensor } from '../../graph/tensor.js';
@@ -64,7 +64,17 @@ export async function compileFor(g: Graph, backend: 'webgpu' | 'cpu', profile: b
       const compileWebGpu = await optionalExport<(g: Graph, o: { device: GPUDevice; profile: boolean }) => Promise<WebGpuProgramLike>>(
         'src/backends/webgpu/index.js', 'compileWebGpu', '--backend webgpu');
       const dev = device;
-      const p = await compileWebGpu(g, { device: dev, profile });
+      let p: WebGpuProgramLike;
+      try {
+        p = await compileWebGpu(g, { device: dev, profile });
+      } catch (e) {
+        dev.destroy();
+        const err = e as Partial<UnsupportedOpError>;
+        if (err.code === 'UNSUPPORTED_OP' && Array.isArray(err.ops)) {
+          throw new UnsupportedOpError(err.ops, 'no WebGPU kernel; --backend cpu runs every op');
+        }
+        throw e;
+      }
       return {
         backend: 'webgpu',
         run: async (feeds) => (await p.run(feeds)) as Record<string, Tensor>,

@@ -4,7 +4,7 @@
  * JSON output follow the documented contract.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
@@ -14,7 +14,7 @@ import { testDataRoot } from '../onnx/conformance.js';
 import { checkModelDir } from '../onnx/model-test.js';
 import { onnx } from '../onnx/proto.js';
 import { tensorToProto } from '../onnx/tensor-proto.js';
-import { REPO_ROOT, SHARED_MODEL_NAMES, SHARED_MODELS } from './onnx-util.js';
+import { model, REPO_ROOT, SHARED_MODEL_NAMES, SHARED_MODELS, vi } from './onnx-util.js';
 
 describe('shared models pass on the CPU backend (kiln check code path)', function () {
   this.timeout(180_000);
@@ -36,7 +36,7 @@ function kiln(...args: string[]): { code: number | null; stdout: string; stderr:
 }
 
 describe('kiln check (CLI)', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   const abs = path.join(testDataRoot(), 'node', 'test_abs');
 
   it('passes a correct model: exit 0, --json with per-output errors', () => {
@@ -59,9 +59,19 @@ describe('kiln check (CLI)', function () {
   });
 
   it('typed errors: unsupported op exits 3, missing directory exits 2, never a stack trace', () => {
-    const u = kiln('check', path.join(testDataRoot(), 'node', 'test_gru_defaults'));
+    const dir = mkdtempSync(path.join(tmpdir(), 'kiln-check-unsupported-'));
+    writeFileSync(path.join(dir, 'model.onnx'), model({
+      node: [{ opType: 'NoSuchOp', input: ['x'], output: ['y'], name: 'mystery' }],
+      input: [vi('x', onnx.TensorProto.DataType.FLOAT, [2])],
+      output: [vi('y', onnx.TensorProto.DataType.FLOAT, [2])],
+    }));
+    mkdirSync(path.join(dir, 'test_data_set_0'));
+    const t = onnx.TensorProto.encode(tensorToProto(Tensor.from('float32', [2], [1, 2]), 'x')).finish();
+    writeFileSync(path.join(dir, 'test_data_set_0', 'input_0.pb'), t);
+    writeFileSync(path.join(dir, 'test_data_set_0', 'output_0.pb'), t);
+    const u = kiln('check', dir);
     expect(u.code).to.equal(3);
-    expect(u.stderr).to.match(/UnsupportedOpError: unsupported op: GRU/);
+    expect(u.stderr).to.match(/UnsupportedOpError: unsupported op: NoSuchOp \(mystery\)/);
     const m = kiln('check', '/nonexistent/model/dir');
     expect(m.code).to.equal(2);
     expect(m.stderr).to.match(/ModelFormatError/);

@@ -10,7 +10,7 @@
  * give the same result as the CPU (last write wins, or the reduction in order).
  * NonZero has a data-dependent output shape and no kernel (UnsupportedOpError).
  */
-import { ShapeError } from '../../../graph/errors.js';
+import { LimitError, ShapeError } from '../../../graph/errors.js';
 import { sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { GpuKernel, KernelContext } from '../kernel.js';
 import { coordsOf, ShaderBuilder, valueType } from '../wgsl.js';
@@ -211,6 +211,9 @@ const oneHot: GpuKernel = {
   },
 };
 
+/** Most slices a Compress kernel keeps (its index table lives in the 64 KiB uniform buffer). */
+const MAX_COMPRESS_KEPT = 4096;
+
 const compress: GpuKernel = {
   plan(ctx) {
     const x = ctx.inputs[0]!;
@@ -223,6 +226,9 @@ const compress: GpuKernel = {
     const axis = flat ? 0 : axisOf(Number(ctx.attrs['axis']), shape.length);
     const keep: number[] = [];
     for (let j = 0; j < cond.value.size; j++) if (cond.value.data[j]) keep.push(j);
+    if (keep.length > MAX_COMPRESS_KEPT) {
+      throw new LimitError(`${ctx.node}: Compress keeps ${keep.length} slices; the WebGPU kernel passes them as uniforms and allows ${MAX_COMPRESS_KEPT}`, ctx.node);
+    }
     const sb = new ShaderBuilder(ctx);
     const xin = sb.input(0);
     const y = sb.output(0);

@@ -11,7 +11,7 @@ import { compileWebGpu, defaultDevice, type WebGpuProgram } from '../src/backend
 import { DeviceLostError, KilnError } from '../src/graph/errors.js';
 import { GraphBuilder } from '../src/graph/index.js';
 import { Tensor } from '../src/graph/tensor.js';
-import { ownDeviceOrSkip } from './helpers/gpu-own-device.js';
+import { ownDeviceOrSkip } from './reliability-gpu-helpers.js';
 
 /** Time bound for anything after a device loss. */
 const BOUND_MS = 10000;

@@ -13,7 +13,7 @@ import { InputError, KilnError, LimitError } from '../src/graph/errors.js';
 import { GraphBuilder } from '../src/graph/index.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { optimize } from '../src/passes/index.js';
-import { countBuffers, ownDeviceOrSkip, settle, type BufferCounter } from './helpers/gpu-own-device.js';
+import { countBuffers, ownDeviceOrSkip, settle, type BufferCounter } from './reliability-gpu-helpers.js';
 
 const RUNS = Number(process.env.KILN_GPU_LEAK_RUNS ?? 10000);
 

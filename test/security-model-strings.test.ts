@@ -125,8 +125,8 @@ describe('security: no model string reaches generated code', function () {
       opType: 'Pad', input: [P7, 'pads'], output: ['padded'], name: 'pad',
       attribute: [{ name: 'mode', type: A.STRING, s: new TextEncoder().encode(P0) }],
     };
-    m.graph!.node = [...m.graph!.node, pad];
-    m.graph!.initializer = [...m.graph!.initializer, { name: 'pads', dims: [4], dataType: T.INT64, int64Data: [0, 0, 1, 1] }];
+    m.graph!.node = [...(m.graph!.node ?? []), pad];
+    m.graph!.initializer = [...(m.graph!.initializer ?? []), { name: 'pads', dims: [4], dataType: T.INT64, int64Data: [0, 0, 1, 1] }];
     m.graph!.output = [{ name: 'padded' }];
     expect(() => importModel(onnx.ModelProto.encode(m).finish())).to.throw(KilnError);
   });

@@ -5,7 +5,7 @@
  * live GPU buffers and their bytes. With CI=true a missing adapter fails; elsewhere
  * the test skips with the reason printed.
  */
-import { GpuUnavailableError, requestDevice } from '../../src/backends/webgpu/device.js';
+import { GpuUnavailableError, requestDevice } from '../src/backends/webgpu/device.js';
 
 /** A new device for this test, or skips it (fails in CI) when WebGPU is unavailable. */
 export async function ownDeviceOrSkip(ctx: Mocha.Context, label: string): Promise<GPUDevice> {

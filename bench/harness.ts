@@ -21,6 +21,8 @@ export interface RuntimeSummary {
   error?: string;
   /** Warm latency, ms: median, min, max over the timed runs. */
   warm?: { median: number; min: number; max: number; runs: number };
+  /** Median CPU time of the process per warm run, ms (all threads; less sensitive to a loaded machine than wall time). */
+  cpuMedianMs?: number;
   /** Session creation + first inference in a fresh process, ms. */
   coldMs?: number;
   /** Session creation alone, ms. */
@@ -46,7 +48,7 @@ export interface RuntimeSummary {
 }
 
 /** Ratios Kiln ÷ peer (below 1: Kiln is faster / smaller / fewer). */
-export interface Ratios { warm?: number; cold?: number; peakBytes?: number; dispatches?: number }
+export interface Ratios { warm?: number; cold?: number; peakBytes?: number; dispatches?: number; warmCpu?: number }
 
 /** The result of one case (the `--json` output of `kiln bench`). */
 export interface CaseResult {
@@ -134,6 +136,7 @@ function summarize(r: WorkerResult, flops: number | undefined): RuntimeSummary {
   const t = r.timesMs ?? [];
   const s: RuntimeSummary = {};
   if (t.length) s.warm = { median: median(t), min: Math.min(...t), max: Math.max(...t), runs: t.length };
+  if (r.cpuMs?.length) s.cpuMedianMs = median(r.cpuMs);
   if (r.coldMs !== undefined) s.coldMs = r.coldMs;
   if (r.createMs !== undefined) s.createMs = r.createMs;
   if (r.gpu) {
@@ -159,6 +162,7 @@ export function ratiosOf(k: RuntimeSummary, p: RuntimeSummary): Ratios {
   set('cold', ratio(k.coldMs, p.coldMs));
   set('peakBytes', ratio(k.peakBytes, p.peakBytes));
   set('dispatches', ratio(k.dispatches, p.dispatches));
+  set('warmCpu', ratio(k.cpuMedianMs, p.cpuMedianMs));
   return r;
 }
 

@@ -40,6 +40,8 @@ export interface WorkerResult {
   createMs?: number;
   /** Timed runs, ms each, in order. */
   timesMs?: number[];
+  /** CPU time of this process (all threads: lavapipe runs on them) during each timed run, ms. */
+  cpuMs?: number[];
   /** GPU runtimes: counters (bytes at peak over the whole process, per-run counts). */
   gpu?: { peakBytes: number; bytesCreated: number; pipelinesCreated: number; perRun: PerRun };
   /** Kiln with profile: per-dispatch GPU times of the last run. */
@@ -62,17 +64,22 @@ export async function runJob(job: WorkerJob): Promise<{ result: WorkerResult; ou
     result.createMs = t1 - t0;
     for (let i = 0; i < job.warmup; i++) await session.run();
     const times: number[] = [];
+    const cpu: number[] = [];
     const counters = currentCounters();
     let perRun: PerRun | undefined;
     for (let i = 0; i < job.runs; i++) {
       const last = i === job.runs - 1;
       const before = last && counters ? snapshot(counters) : undefined;
+      const c0 = process.cpuUsage();
       const s = performance.now();
       await session.run();
       times.push(performance.now() - s);
+      const dc = process.cpuUsage(c0);
+      cpu.push((dc.user + dc.system) / 1000);
       if (before && counters) perRun = since(counters, before);
     }
     result.timesMs = times;
+    result.cpuMs = cpu;
     if (counters && perRun) {
       result.gpu = { peakBytes: counters.peakBytes, bytesCreated: counters.bytesCreated, pipelinesCreated: counters.pipelinesCreated, perRun };
     }

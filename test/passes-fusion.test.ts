@@ -180,9 +180,9 @@ describe('passes: attention, epilogue and elementwise fusion', () => {
     expect(g.nodes.map((n) => n.op).sort()).to.deep.equal(['Add', 'Relu', 'Softmax']);
   });
 
-  it('O0 and O2 give equal outputs on a small MLP-with-LayerNorm graph', () => {
+  for (const batch of [2, 'batch'] as const) it(`O0 and O2 give equal outputs on a small MLP-with-LayerNorm graph (batch dim ${batch})`, () => {
     const b = new GraphBuilder();
-    const x = b.input('x', 'float32', [2, 4]);
+    const x = b.input('x', 'float32', [batch, 4]);
     const h = b.Add([b.MatMul([x, b.constant(Array.from({ length: 16 }, (_, i) => (i % 5) / 5 - 0.3), { shape: [4, 4] })]), b.constant([0.1, 0.2, 0.3, 0.4])]);
     const gelu = b.Mul([b.Mul([h, b.Add([b.Erf(b.Div([h, b.constant(Math.SQRT2)])), b.constant(1)])]), b.constant(0.5)]);
     const d = b.Sub([gelu, b.ReduceMean(gelu, { axes: [-1] })]);

@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { KilnError } from '../src/graph/errors.js';
+import { InputError, KilnError } from '../src/graph/errors.js';
 import { loadBackend, BACKEND_NAMES } from '../onnx/backends.js';
 import { formatReport, runConformance, SUITES, type Suite } from '../onnx/conformance.js';
 
@@ -24,6 +24,14 @@ const program = new Command()
 program.parse(process.argv);
 const o = program.opts<{ backend: string; suite: string; filter?: string; json?: string; atol: number; rtol: number; verbose?: boolean }>();
 
+function filterRegex(src: string): RegExp {
+  try {
+    return new RegExp(src);
+  } catch (e) {
+    throw new InputError(`--filter is not a valid regular expression: ${(e as Error).message}`);
+  }
+}
+
 try {
   const backend = await loadBackend(o.backend);
   const suites: Suite[] = o.suite === 'all' ? [...SUITES] : [o.suite as Suite];
@@ -31,7 +39,7 @@ try {
   const report = await runConformance({
     backend,
     suites,
-    ...(o.filter ? { filter: new RegExp(o.filter) } : {}),
+    ...(o.filter ? { filter: filterRegex(o.filter) } : {}),
     tolerance: { atol: o.atol, rtol: o.rtol },
     onCase: (r, i, n) => {
       if (o.verbose) process.stdout.write(`[${i + 1}/${n}] ${r.status.padEnd(11)} ${r.name} (${r.ms.toFixed(0)} ms) ${r.status === 'pass' ? '' : r.detail}\n`);

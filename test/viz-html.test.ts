@@ -116,6 +116,16 @@ describe('viz: standalone HTML viewer in headless Chromium', function () {
     expect(await page.locator('#title').innerText()).to.equal(HOSTILE[1]);
     expect(await page.locator('img').count()).to.equal(0);
     expect(requests).to.deep.equal([]);
+    // defense in depth: the CSP admits the viewer's script by hash and nothing else
+    expect(html).to.match(/script-src 'sha256-[A-Za-z0-9+/=]+';/);
+    expect(html).not.to.match(/script-src[^;]*unsafe-inline/);
+    await page.evaluate(() => {
+      const d = document.createElement('div');
+      d.innerHTML = '<img src="data:," onerror="window.__pwned=2"><img src=x onerror="window.__pwned=3">';
+      document.body.appendChild(d);
+    });
+    await page.waitForTimeout(300);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), 'CSP blocks inline handlers').to.equal(undefined);
   });
 
   it('stays usable on a large model: 1500 Adds + 1500 Constant nodes draw as 1500 boxes', async () => {

@@ -4,8 +4,10 @@
  * `<script type="application/json">` block with every `<` written as `\u003c` (so no
  * model string can close the script), and the viewer script (viewer/main.ts,
  * bundled with esbuild on first use) and its CSS are inlined. The viewer renders
- * model strings with textContent only.
+ * model strings with textContent only, and the page's Content-Security-Policy lets
+ * no script run but the viewer's own (by hash).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,11 +90,14 @@ export function viewerDoc(title: string, panes: readonly HtmlPaneInput[]): Viewe
 export async function renderHtml(title: string, panes: readonly HtmlPaneInput[]): Promise<string> {
   const { js, css } = await viewerAssets();
   const data = scriptJson(viewerDoc(title, panes));
+  // Only the viewer's own script may run: its hash is the one script source allowed,
+  // so inline event handlers and injected scripts are blocked even if one slipped in.
+  const hash = createHash('sha256').update(js, 'utf8').digest('base64');
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'sha256-${hash}'; style-src 'unsafe-inline'; img-src data:">
 <title>Kiln graph viewer</title>
 <style>${css}</style>
 </head>

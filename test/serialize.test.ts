@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { Graph, GraphBuilder, ModelFormatError, Tensor, type Node } from '../src/graph/index.js';
 import { loadGraph, saveGraph, GRAPH_FORMAT_VERSION } from '../src/graph/serialize.js';
+import { optimize } from '../src/passes/index.js';
 
 /** A graph exercising every field: symbolic dims, several dtypes, attributes, a nested graph. */
 function richGraph(): Graph {
@@ -101,6 +102,20 @@ describe('serialize: graph JSON + weights', () => {
     const again = saveGraph(back);
     expect(again.json).to.equal(json);
     expect(Buffer.from(again.weights).equals(Buffer.from(weights))).to.equal(true);
+  });
+
+  it('round-trips an optimized graph with Fused nodes, which still runs to the unoptimized outputs', () => {
+    const g = richGraph();
+    const opt = optimize(g, { level: 2 }).graph;
+    const fused = opt.nodes.filter((n) => n.op === 'Fused');
+    expect(fused.length).to.be.greaterThan(0);
+    const { json, weights } = saveGraph(opt);
+    const back = loadGraph(json, weights);
+    expectSameGraph(opt, back);
+    const x = Tensor.from('float32', [1, 1, 4], [0.25, -3, 2, 1]);
+    const want = compileCpu(g).run({ x }).y!.toArray();
+    const got = compileCpu(back).run({ x }).y!.toArray();
+    got.forEach((v, i) => expect(v).to.be.closeTo(want[i]!, 1e-6));
   });
 
   it('rejects bad documents with a ModelFormatError naming the path', () => {

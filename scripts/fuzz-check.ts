@@ -103,7 +103,7 @@ function checkOutputs(g: Graph, out: Record<string, Tensor>, dims: Map<string, n
 }
 
 /** Wrapper messages that hide a raw exception inside a typed error. */
-const WRAPPED = /malformed model \(|failed during type inference: |run failed: /;
+const WRAPPED = /malformed model \(|failed during type inference: |run failed: |Maximum call stack|Cannot read prop|is not a function|is not iterable|Invalid array length|Array buffer allocation|undefined/;
 
 /** Runs one case (see the file comment); `baseDir` holds the external-data files. */
 export function runCase(c: WorkerCase, baseDir: string): Omit<WorkerResult, 'id' | 'ms'> {

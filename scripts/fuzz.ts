@@ -7,6 +7,7 @@
  * fuzz-worker.ts) and must end within the time bound, under the memory cap, in a
  * correct result or a typed KilnError. Prints `cases, ok, typed errors, crashes,
  * hangs`, and exits 1 on any crash, hang, untyped exception or wrong result.
+ * `--start I` begins at case I (to split one seed's cases across processes).
  * `--json FILE` writes every failing case (mutations, seeds, error, bytes when
  * small) with the command that rebuilds it.
  */
@@ -23,6 +24,7 @@ interface Options {
   timeLimitMs: number;
   json?: string;
   only?: number;
+  start: number;
   models: string;
   sharedShare: number;
 }
@@ -30,7 +32,7 @@ interface Options {
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { cases: 1000, seed: 1, timeLimitMs: 5000, models: path.resolve(REPO, '../shared/models'), sharedShare: 0.03 };
+  const o: Options = { cases: 1000, seed: 1, timeLimitMs: 5000, models: path.resolve(REPO, '../shared/models'), sharedShare: 0.03, start: 0 };
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n)) throw new Error(`${flag} needs a number`);
@@ -43,11 +45,12 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--seed') o.seed = num(a, v);
     else if (a === '--time-limit-ms') o.timeLimitMs = num(a, v);
     else if (a === '--case') o.only = num(a, v);
+    else if (a === '--start') o.start = num(a, v);
     else if (a === '--shared-share') o.sharedShare = num(a, v);
     else if (a === '--json') o.json = v;
     else if (a === '--models') o.models = path.resolve(v ?? '');
     else if (a === '--help') {
-      console.log('usage: npm run fuzz -- --cases N --seed S [--time-limit-ms T] [--json FILE] [--case I] [--models DIR] [--shared-share F]');
+      console.log('usage: npm run fuzz -- --cases N --seed S [--time-limit-ms T] [--json FILE] [--case I] [--start I] [--models DIR] [--shared-share F]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
     i++;
@@ -88,7 +91,7 @@ async function main(): Promise<void> {
   const wrapped: Record_[] = [];
   const codes = new Map<string, number>();
   const t0 = performance.now();
-  const indices = o.only !== undefined ? [o.only] : Array.from({ length: o.cases }, (_, i) => i);
+  const indices = o.only !== undefined ? [o.only] : Array.from({ length: o.cases }, (_, i) => o.start + i);
   try {
     for (const index of indices) {
       const c: FuzzCase = makeCase(o.seed, index, shared, o.sharedShare);
@@ -125,7 +128,7 @@ async function main(): Promise<void> {
         failures.push(rec());
       }
       if (o.only !== undefined) console.log(JSON.stringify({ ...rec(), bytesBase64: undefined }, null, 2));
-      if (counts.cases % 1000 === 0) {
+      if (counts.cases % 500 === 0) {
         process.stderr.write(`  ${counts.cases}/${indices.length} cases, ${failures.length} failing, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
       }
     }

@@ -12,8 +12,6 @@
  *    shape logic of its own. ONNX value names and node names are kept for display;
  *    empty or duplicate node names get generated unique ones.
  */
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import type { AttrValue } from '../src/graph/attrs.js';
 import type { DType } from '../src/graph/dtype.js';
 import { GraphError, KilnError, ModelFormatError, UnsupportedOpError } from '../src/graph/errors.js';
@@ -28,6 +26,7 @@ import { attrsFromProto } from './attributes.js';
 import { findMapping, GLOBAL_DROPPED_ATTRS, type Emitter, type OnnxNode, type OpMapping } from './ops-table.js';
 import { onnx, type pb } from './proto.js';
 import { dtypeFromOnnx, longToNumber, ONNX_DTYPE, tensorFromProto, type TensorDecodeOptions } from './tensor-proto.js';
+import { path, readFileSync } from './node-io.js';
 
 /** Options of the importer. */
 export interface ImportOptions extends TensorDecodeOptions {

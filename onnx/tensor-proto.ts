@@ -7,14 +7,13 @@
  * int64/uint64 values are held as doubles (see src/graph/dtype.ts): values beyond
  * 2^53 are rounded to the nearest double.
  */
-import { readFileSync, statSync } from 'node:fs';
-import * as path from 'node:path';
 import type Long from 'long';
 import { fromHalfBits, toHalfBits, type DType, dtypeBytes } from '../src/graph/dtype.js';
 import { ModelFormatError, UnsupportedOpError } from '../src/graph/errors.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { sizeOf, MAX_ELEMENTS } from '../src/graph/shape.js';
 import { onnx, type pb } from './proto.js';
+import { readFileSync, statSync, path } from './node-io.js';
 
 /** ONNX TensorProto.DataType codes of the dtypes Kiln supports. */
 export const ONNX_DTYPE: Readonly<Record<DType, number>> = {

@@ -1,6 +1,6 @@
 /// <reference types="@webgpu/types" />
 /**
- * Fused 'epilogue' nodes (fuse-epilogue pass) on WebGPU: one dispatch per group,
+ * Fused 'epilogue' nodes (fuse-epilogue pass) on WebGPU: one compute dispatch per group,
  * result equal to the unfused graph on the CPU reference.
  */
 import { expect } from 'chai';
@@ -53,7 +53,8 @@ describe('webgpu Fused epilogue kernels vs unfused CPU reference', function () {
       const prog = await compileWebGpu(fused, { device });
       const got = (await prog.run(feeds)) as Record<string, Tensor>;
       expectClose(got['y']!, want['y']!, 1e-4, name);
-      expect(prog.plan!.dispatches.filter((d) => d.op === 'Fused').length).to.equal(1);
+      // One dispatch computes the whole group (Conv may add its im2col gather before it).
+      expect(prog.plan!.dispatches.filter((d) => d.op === 'Fused' && !d.label.endsWith('.im2col')).length).to.equal(1);
       prog.release();
     });
   });

@@ -2,7 +2,9 @@
  * Conv and ConvTranspose. Conv is planned as
  * - a matmul (planMatmul) when it is pointwise with one group (1×1 kernel, stride 1,
  *   no pads): W [M, C] · X[b] [C, spatial];
- * - otherwise the register-blocked direct conv (shaders/conv.ts), 4 output channels
+ * - with one group otherwise: im2col into a scratch buffer (positions padded to a
+ *   multiple of 4) followed by the same matmul — the fast path on lavapipe;
+ * - otherwise (groups, or im2col too large) the register-blocked direct conv (shaders/conv.ts), 4 output channels
  *   × 4 positions per invocation, or 1 channel × 4 positions when each group has one
  *   output channel (depthwise).
  * Bias and any fused epilogue are applied before the store. ConvTranspose is a
@@ -11,7 +13,7 @@
 import { UnsupportedOpError } from '../../../graph/errors.js';
 import { fold3, resolveWindow, type AutoPad, type Window3, type WindowAttrs } from '../../../graph/ops/conv-util.js';
 import { sizeOf } from '../../../graph/shape.js';
-import type { Dispatch, GpuKernel, KernelContext } from '../kernel.js';
+import type { Dispatch, GpuKernel, KernelContext, KernelPlan } from '../kernel.js';
 import { convEntry } from '../shaders/conv.js';
 import { coordsOf, ShaderBuilder, splitGroups } from '../wgsl.js';
 import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-heavy.js';
@@ -32,8 +34,55 @@ export function convWindow(ctx: KernelContext, io: ConvInputs): Window3 {
   return fold3(win, xs.slice(2), ctx.node);
 }
 
+/** Largest im2col scratch buffer (bytes) before Conv falls back to the direct kernel. */
+const IM2COL_MAX_BYTES = 128 << 20;
+
+/**
+ * im2col into scratch 0: col[b][k][p] (k over C·K3, p over output positions padded
+ * to a multiple of 4 with zeros) so that the conv is W [M, C·K3] · col[b].
+ */
+function im2col(ctx: KernelContext, io: ConvInputs, win: Window3, p4: number): Dispatch {
+  const x = ctx.inputs[io.x]!;
+  const [nb, C] = x.shape as [number, number];
+  const k3 = sizeOf(win.kernel);
+  const K = C * k3;
+  const sb = new ShaderBuilder(ctx);
+  const X = sb.input(io.x);
+  const col = sb.scratch(0, 'f32');
+  const [IDd, IHd, IWd] = sb.i32s(win.inDims);
+  const [OD, OH, OW] = sb.u32s(win.outDims);
+  const [, KH, KW] = sb.u32s(win.kernel);
+  const [sD, sH, sW] = sb.i32s(win.strides);
+  const [dD, dH, dW] = sb.i32s(win.dilations);
+  const [pD, pH, pW] = sb.i32s(win.padBegin);
+  const P4 = sb.u32(p4);
+  const KU = sb.u32(K);
+  const K3 = sb.u32(k3);
+  const CU = sb.u32(C);
+  const rows = nb * K * win.outDims[0] * win.outDims[1];
+  // One invocation per (b, k, od, oh) output row: index math once, then a strided walk
+  // along ow. Padding columns p ≥ P are left unwritten: they only feed output columns
+  // that the matmul never stores.
+  const body = (i: string): string => [
+    `  let oh = ${i} % ${OH}; let r1 = ${i} / ${OH}; let od = i32(r1 % ${OD}); let r2 = r1 / ${OD}; let k = r2 % ${KU}; let b = r2 / ${KU};`,
+    `  let c = k / ${K3}; let kk = k % ${K3};`,
+    `  let kw = i32(kk % ${KW}); let kh = i32((kk / ${KW}) % ${KH}); let kd = i32(kk / (${KW} * ${KH}));`,
+    `  let id = od * ${sD} - ${pD} + kd * ${dD}; let ih = i32(oh) * ${sH} - ${pH} + kh * ${dH};`,
+    `  let rowOk = id >= 0 && id < ${IDd} && ih >= 0 && ih < ${IHd};`,
+    `  let src = i32((b * ${CU} + c) * u32(${IDd} * ${IHd} * ${IWd})) + select(0, (id * ${IHd} + ih) * ${IWd}, rowOk);`,
+    `  let dst = (b * ${KU} + k) * ${P4} + (u32(od) * ${OH} + oh) * ${OW};`,
+    `  var iw = -${pW} + kw * ${dW};`,
+    `  for (var ow = 0u; ow < ${OW}; ow++) {`,
+    `    let inside = rowOk && iw >= 0 && iw < ${IWd};`,
+    `    ${col}[dst + ow] = select(0.0, f32(${X}[u32(select(0, src + iw, inside))]), inside);`,
+    `    iw += ${sW};`,
+    '  }',
+  ].join('\n');
+  return sb.linear(rows, body, 'Conv.im2col');
+}
+
 /** Plans a Conv (inputs `io`, output 0) with an optional epilogue. */
-export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue): Dispatch {
+export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue): KernelPlan {
   const x = ctx.inputs[io.x]!;
   const w = ctx.inputs[io.w]!;
   const out = ctx.outputs[0]!;
@@ -48,11 +97,31 @@ export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue
   const biasValue = (sb: ShaderBuilder, input: (k: number) => string, row: string): string => (hasBias ? `v + f32(${input(io.bias!)}[${row}])` : 'v');
   const pointwise = group === 1 && win.kernel.every((k) => k === 1) && win.strides.every((s) => s === 1) && win.padBegin.every((p) => p === 0) && outS === inS;
   if (pointwise) {
-    return planMatmul(ctx, {
-      a: io.w, b: io.x, M, N: outS, K: C, transA: false, transB: false,
-      batch: [nb], aBatch: [], bBatch: [nb], dtype: out.dtype, output: 0,
-      value: (sb, input) => biasValue(sb, input, 'row'), epilogue, label: 'Conv.pointwise',
-    });
+    return {
+      dispatches: [
+        planMatmul(ctx, {
+          a: io.w, b: io.x, M, N: outS, K: C, transA: false, transB: false,
+          batch: [nb], aBatch: [], bBatch: [nb], dtype: out.dtype, output: 0,
+          value: (sb, input) => biasValue(sb, input, 'row'), epilogue, label: 'Conv.pointwise',
+        }),
+      ],
+    };
+  }
+  const p4 = Math.ceil(outS / 4) * 4;
+  const K = C * sizeOf(win.kernel);
+  const colBytes = nb * K * p4 * 4;
+  if (group === 1 && w.storage === 'f32' && colBytes <= Math.min(IM2COL_MAX_BYTES, ctx.limits.maxStorageBufferBindingSize)) {
+    return {
+      scratch: [colBytes],
+      dispatches: [
+        im2col(ctx, io, win, p4),
+        planMatmul(ctx, {
+          a: io.w, b: -1, bScratch: true, M, N: p4, nOut: outS, K, transA: false, transB: false,
+          batch: [nb], aBatch: [], bBatch: [nb], dtype: out.dtype, output: 0,
+          value: (sb, input) => biasValue(sb, input, 'row'), epilogue, label: 'Conv.im2col-gemm',
+        }),
+      ],
+    };
   }
   const mg = M / group;
   const cg = C / group;
@@ -84,10 +153,10 @@ export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue
     },
   });
   const label = `Conv.${mg === 1 && group > 1 ? 'depthwise' : 'direct'}${tc}x4${epilogue?.label ?? ''}`;
-  return sb.dispatch(sb.module(entry), splitGroups(Math.ceil(total / wg), ctx.limits), label);
+  return { dispatches: [sb.dispatch(sb.module(entry), splitGroups(Math.ceil(total / wg), ctx.limits), label)] };
 }
 
-const conv: GpuKernel = { plan: (ctx) => ({ dispatches: [planConv(ctx, { x: 0, w: 1, bias: 2 })] }) };
+const conv: GpuKernel = { plan: (ctx) => planConv(ctx, { x: 0, w: 1, bias: 2 }) };
 
 /** Per-axis begin pads of a ConvTranspose (same rule as the CPU reference). */
 function convTransposePads(ctx: KernelContext): number[] {

@@ -7,24 +7,24 @@
 import { UnsupportedOpError } from '../../../graph/errors.js';
 import { Graph } from '../../../graph/graph.js';
 import { opContext, opOf } from '../../../graph/infer.js';
-import type { Dispatch, KernelContext } from '../kernel.js';
+import type { KernelContext, KernelPlan } from '../kernel.js';
 import { exprEpilogue, splitEpilogue, type EpilogueSplit } from '../wgsl-heavy.js';
 import { planConv } from './conv.js';
 import { registerFusedKind } from './fused.js';
 import { gemmProblem, matmulProblem, planMatmul } from './matmul.js';
 import type { Epilogue } from '../wgsl-heavy.js';
 
-type AnchorPlanner = (ctx: KernelContext, io: readonly number[], epi: Epilogue) => Dispatch;
+type AnchorPlanner = (ctx: KernelContext, io: readonly number[], epi: Epilogue) => KernelPlan;
 
 /** Anchor planners by op name; `io` maps the anchor's input slots to node inputs (-1 = omitted). */
 const ANCHORS: Readonly<Record<string, AnchorPlanner>> = {
-  MatMul: (ctx, io, epi) => planMatmul(ctx, { ...matmulProblem(ctx, io[0], io[1], 'Fused.MatMul'), epilogue: epi }),
-  Gemm: (ctx, io, epi) => planMatmul(ctx, { ...gemmProblem(ctx, [io[0]!, io[1]!, io[2] ?? -1]), label: 'Fused.Gemm', epilogue: epi }),
+  MatMul: (ctx, io, epi) => ({ dispatches: [planMatmul(ctx, { ...matmulProblem(ctx, io[0], io[1], 'Fused.MatMul'), epilogue: epi })] }),
+  Gemm: (ctx, io, epi) => ({ dispatches: [planMatmul(ctx, { ...gemmProblem(ctx, [io[0]!, io[1]!, io[2] ?? -1]), label: 'Fused.Gemm', epilogue: epi })] }),
   Conv: (ctx, io, epi) => planConv(ctx, { x: io[0]!, w: io[1]!, bias: io[2] !== undefined && io[2] >= 0 ? io[2] : undefined }, epi),
 };
 
 /** Plans a Fused 'epilogue' node. */
-export function planEpilogue(ctx: KernelContext): { dispatches: Dispatch[] } {
+export function planEpilogue(ctx: KernelContext): KernelPlan {
   const g = ctx.attrs['graph'];
   if (!(g instanceof Graph)) throw new UnsupportedOpError([{ op: 'Fused(epilogue)', nodes: [ctx.node] }], 'no sub-graph');
   if (ctx.outputs.length !== 1) throw new UnsupportedOpError([{ op: 'Fused(epilogue)', nodes: [ctx.node] }], `${ctx.outputs.length} outputs`);
@@ -39,7 +39,7 @@ export function planEpilogue(ctx: KernelContext): { dispatches: Dispatch[] } {
     outputs: [{ ...out, dtype: anchorDtype }],
   };
   const epi = exprEpilogue(ctx, split.expr, anchorDtype, split.extra, out.shape, out.storage);
-  return { dispatches: [planner(anchorCtx, split.anchorInputs, epi)] };
+  return planner(anchorCtx, split.anchorInputs, epi);
 }
 
 registerFusedKind('epilogue', planEpilogue);

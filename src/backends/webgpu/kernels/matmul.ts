@@ -37,6 +37,10 @@ export interface MatmulProblem {
   readonly batch: ConcreteShape;
   readonly aBatch: ConcreteShape;
   readonly bBatch: ConcreteShape;
+  /** B is scratch buffer 0 (f32) instead of a node input (Conv's im2col). */
+  readonly bScratch?: boolean | undefined;
+  /** Output columns when B's N is padded (output row stride). Default: N. */
+  readonly nOut?: number | undefined;
   /** Dtype of the result value before the epilogue (the anchor's output dtype). */
   readonly dtype: DType;
   /** Output index written. */
@@ -61,7 +65,7 @@ function accType(dtype: DType, f16: boolean): string {
 export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTiles = DEFAULT_TILES): Dispatch {
   const acc = accType(p.dtype, ctx.f16);
   const sa = ctx.inputs[p.a]!.storage;
-  const sbs = ctx.inputs[p.b]!.storage;
+  const sbs = p.bScratch ? 'f32' : ctx.inputs[p.b]!.storage;
   const vec = acc === 'f32' && sa === 'f32' && sbs === 'f32' && !p.transA && p.K % 4 === 0 && p.K > 0;
   const form: MatmulShader['form'] = vec && !p.transB && p.N % 4 === 0 ? 'nn' : vec && p.transB ? 'nt' : 'scalar';
   const tm = p.M < tiles.tm ? Math.max(1, p.M) : tiles.tm;
@@ -69,7 +73,7 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   const sb = new ShaderBuilder(ctx);
   const input = onceInputs(sb);
   const A = input(p.a);
-  const B = input(p.b);
+  const B = p.bScratch ? sb.scratch(0, 'f32') : input(p.b);
   const out = sb.output(p.output);
   const outStorage = ctx.outputs[p.output]!.storage;
   const nb = sizeOf(p.batch);
@@ -104,6 +108,7 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
     mTiles: sb.u32(mTiles),
     nTiles: sb.u32(nTiles),
     total: sb.u32(total),
+    nOut: p.nOut === undefined ? undefined : sb.u32(p.nOut),
     sam: sb.u32(p.transA ? 1 : p.K),
     sak: sb.u32(p.transA ? p.M : 1),
     sbk: sb.u32(p.transB ? 1 : p.N),

@@ -39,6 +39,8 @@ export interface MatmulShader {
   readonly mTiles: string;
   readonly nTiles: string;
   readonly total: string;
+  /** Output columns (row stride of the output; N of B may be padded past it). Default: N. */
+  readonly nOut?: string | undefined;
   /** Strides of A (row, k) and B (k, col) in elements, for the scalar form. */
   readonly sam: string;
   readonly sak: string;
@@ -108,14 +110,15 @@ export function matmulEntry(p: MatmulShader): string {
     }
     L.push('  }');
   }
-  L.push('  let oBase = bi * M * N;');
+  L.push(`  let NO = ${p.nOut ?? 'N'};`);
+  L.push('  let oBase = bi * M * NO;');
   for (const r of range(tm)) {
     L.push(`  if (m0 + ${r}u < M) {`);
-    L.push(`    let ro = oBase + (m0 + ${r}u) * N;`);
+    L.push(`    let ro = oBase + (m0 + ${r}u) * NO;`);
     for (const c of range(nc)) {
       for (const j of range(4)) {
         const col = `n0 + ${4 * c + j}u`;
-        L.push(`    if (${col} < N) { ${p.out}[ro + ${col}] = epi(acc${r}_${c}[${j}], m0 + ${r}u, ${col}, ro + ${col}); }`);
+        L.push(`    if (${col} < NO) { ${p.out}[ro + ${col}] = epi(acc${r}_${c}[${j}], m0 + ${r}u, ${col}, ro + ${col}); }`);
       }
     }
     L.push('  }');

@@ -5,12 +5,14 @@
  */
 import type { GpuKernel } from '../kernel.js';
 import { convKernels } from './conv.js';
+import { einsumKernels } from './einsum.js';
 import './epilogue.js';
 import { matmulKernels } from './matmul.js';
+import { miscKernels } from './misc.js';
 import { normKernels } from './norm.js';
 import { poolKernels } from './pool.js';
 import { reduceKernels } from './reduce.js';
 import { softmaxKernels } from './softmax.js';
 
 /** Kernel tables of the heavy families, by op name. */
-export const heavyKernelTables: readonly Readonly<Record<string, GpuKernel>>[] = [matmulKernels, convKernels, reduceKernels, softmaxKernels, normKernels, poolKernels];
+export const heavyKernelTables: readonly Readonly<Record<string, GpuKernel>>[] = [matmulKernels, convKernels, reduceKernels, softmaxKernels, normKernels, poolKernels, miscKernels, einsumKernels];

@@ -125,25 +125,30 @@ describe('webgpu elementwise kernel vs CPU reference', function () {
     prog.release();
   });
 
-  it('splits a dispatch of more than 65 535 workgroups into a 2-D grid', async function () {
+  it('splits a dispatch of more than 65 535 workgroups into a 2-D grid (one invocation per scatter fiber)', async function () {
     this.timeout(120000);
     const n = 65535 * 256 + 4099;
     const b = new GraphBuilder('big');
-    const x = b.input('x', 'float32', [n]);
-    b.output(b.Neg(x), 'y');
-    const g = b.build();
+    const x = b.input('x', 'float32', [n, 1]);
+    const idx = b.input('idx', 'int32', [n, 1]);
+    const upd = b.input('upd', 'float32', [n, 1]);
+    b.output(b.ScatterElements([x, idx, upd], { axis: 1, reduction: 'add' }), 'y');
     const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = (i % 1009) - 500;
-    const prog = await compileWebGpu(g, { device });
-    const wg = prog.plan!.dispatches[0]!.workgroups;
-    expect(wg[0]).to.be.at.most(65535);
-    expect(wg[1]).to.be.greaterThan(1);
-    expect(wg[0] * wg[1] * wg[2] * 256).to.be.at.least(n);
-    const out = (await prog.run({ x: new Tensor('float32', [n], data) })).y as Tensor;
+    const updates = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      data[i] = (i % 1009) - 500;
+      updates[i] = i % 7;
+    }
+    const prog = await compileWebGpu(b.build(), { device });
+    const scatter = prog.plan!.dispatches.find((d) => d.label === 'Scatter.fibers')!;
+    expect(scatter.workgroups[0]).to.be.at.most(65535);
+    expect(scatter.workgroups[1]).to.be.greaterThan(1);
+    expect(scatter.workgroups[0] * scatter.workgroups[1] * scatter.workgroups[2] * 256).to.be.at.least(n);
+    const out = (await prog.run({ x: new Tensor('float32', [n, 1], data), idx: new Tensor('int32', [n, 1], new Int32Array(n)), upd: new Tensor('float32', [n, 1], updates) })).y as Tensor;
     let bad = 0;
-    for (let i = 0; i < n; i++) if (out.data[i] !== -data[i]!) bad++;
+    for (let i = 0; i < n; i++) if (out.data[i] !== data[i]! + updates[i]!) bad++;
     expect(bad).to.equal(0);
-    expect(out.data[n - 1]).to.equal(-((n - 1) % 1009 - 500));
+    expect(out.data[n - 1]).to.equal(((n - 1) % 1009) - 500 + ((n - 1) % 7));
     prog.release();
   });
 });

@@ -7,7 +7,7 @@ import { ShapeError } from '../../../graph/errors.js';
 import { sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import { tensorInts } from '../../../graph/tensor.js';
 import type { Dispatch, GpuTensorInfo, KernelContext } from '../kernel.js';
-import { coordsOf, dotStrides, ShaderBuilder } from '../wgsl.js';
+import { coordsOf, dotStrides, ShaderBuilder, LIGHT_PER_INVOCATION } from '../wgsl.js';
 
 /** A strided view: element `c` of `shape` is at `offset + Σ c[a]·strides[a]` (strides may be 0 or negative). */
 export interface View {
@@ -40,6 +40,7 @@ export function stridedCopy(ctx: KernelContext, input: number, output: number, s
       return `${code}\n  ${y}[${to}] = ${x}[u32(${from})];`;
     },
     label,
+    LIGHT_PER_INVOCATION,
   );
 }
 
@@ -65,7 +66,7 @@ export function fill(ctx: KernelContext, output: number, v: number, label: strin
   const y = sb.output(output);
   const info = ctx.outputs[output]!;
   const val = storageUniform(sb, info, v);
-  return sb.linear(sizeOf(info.shape), (i) => `  ${y}[${i}] = ${val};`, label);
+  return sb.linear(sizeOf(info.shape), (i) => `  ${y}[${i}] = ${val};`, label, LIGHT_PER_INVOCATION);
 }
 
 /** Normalizes an axis attribute against a rank. */

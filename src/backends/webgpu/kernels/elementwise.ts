@@ -7,7 +7,7 @@ import { E, type Expr } from '../../../graph/expr.js';
 import type { OpDef } from '../../../graph/op.js';
 import { sizeOf } from '../../../graph/shape.js';
 import type { Dispatch, GpuKernel, KernelContext } from '../kernel.js';
-import { broadcastOffsets, exprPrelude, loadValue, renderExpr, ShaderBuilder, storeValue, valueType } from '../wgsl.js';
+import { broadcastOffsets, exprPrelude, loadValue, renderExpr, ShaderBuilder, storeValue, valueType, LIGHT_PER_INVOCATION } from '../wgsl.js';
 
 /**
  * A dispatch computing output `output` as `exprs` of the present inputs (`E.input(k)`
@@ -38,6 +38,7 @@ export function elementwiseDispatch(ctx: KernelContext, expr: Expr, label: strin
       return [code, ...lets, `  ${y}[${i}] = ${storeValue(valueType(expr.dtype, ctx.f16), out.storage, value)};`].join('\n');
     },
     label,
+    LIGHT_PER_INVOCATION,
   );
 }
 

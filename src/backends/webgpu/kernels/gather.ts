@@ -13,7 +13,7 @@
 import { LimitError, ShapeError } from '../../../graph/errors.js';
 import { sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { GpuKernel, KernelContext } from '../kernel.js';
-import { coordsOf, ShaderBuilder, valueType } from '../wgsl.js';
+import { coordsOf, ShaderBuilder, valueType, LIGHT_PER_INVOCATION } from '../wgsl.js';
 import { axisOf, contiguous, stridedCopy } from './common.js';
 
 const prod = (s: ConcreteShape, from = 0, to = s.length): number => s.slice(from, to).reduce((a, b) => a * b, 1);
@@ -41,7 +41,7 @@ const gather: GpuKernel = {
             `  let j = q % ${n}; let o = q / ${n};`,
             `  let t = ${normIdx(`i32(${iin}[j])`, dim)};`,
             `  ${y}[${i}] = ${xin}[(o * ${dim} + t) * ${inner} + k];`,
-          ].join('\n'), 'Gather.axis'),
+          ].join('\n'), 'Gather.axis', LIGHT_PER_INVOCATION),
       ],
     };
   },
@@ -64,7 +64,7 @@ const gatherElements: GpuKernel = {
           const { code, coords } = coordsOf(sb, i, idx.shape);
           const terms = coords.map((c, a) => (a === axis ? `${normIdx(`i32(${iin}[${i}])`, dim)} * ${st[a]}` : `${c} * ${st[a]}`));
           return `${code}\n  ${y}[${i}] = ${xin}[${terms.join(' + ') || '0u'}];`;
-        }, 'GatherElements.axis'),
+        }, 'GatherElements.axis', LIGHT_PER_INVOCATION),
       ],
     };
   },
@@ -93,7 +93,7 @@ const gatherND: GpuKernel = {
           for (let a = 0; a < k; a++) lines.push(`  off += ${normIdx(`i32(${iin}[q * ${kk} + ${a}u])`, dims[a]!)} * ${st[a]};`);
           lines.push(`  ${y}[${i}] = ${xin}[off];`);
           return lines.join('\n');
-        }, 'GatherND.rows'),
+        }, 'GatherND.rows', LIGHT_PER_INVOCATION),
       ],
     };
   },
@@ -205,7 +205,7 @@ const oneHot: GpuKernel = {
             `  let src = o * ${inner} + k;`,
             `  var v = ${load}; if (v < 0) { v += ${d}; }`,
             `  ${y}[${i}] = select(${vin}[0], ${vin}[1], v == j);`,
-          ].join('\n'), 'OneHot.fill'),
+          ].join('\n'), 'OneHot.fill', LIGHT_PER_INVOCATION),
       ],
     };
   },
@@ -241,7 +241,7 @@ const compress: GpuKernel = {
       dispatches: [
         sb.linear(sizeOf(ctx.outputs[0]!.shape), (i) =>
           `  let k = ${i} % ${inner}; let q = ${i} / ${inner};\n  let j = q % ${n}; let o = q / ${n};\n  ${y}[${i}] = ${xin}[(o * ${dim} + kept(j)) * ${inner} + k];`,
-          'Compress.rows'),
+          'Compress.rows', LIGHT_PER_INVOCATION),
       ],
     };
   },

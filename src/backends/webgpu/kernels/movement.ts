@@ -7,7 +7,7 @@
 import { sliceAxis } from '../../../graph/ops/movement.js';
 import { sizeOf, stridesOf } from '../../../graph/shape.js';
 import type { GpuKernel, KernelContext } from '../kernel.js';
-import { coordsOf, ShaderBuilder } from '../wgsl.js';
+import { coordsOf, ShaderBuilder, LIGHT_PER_INVOCATION } from '../wgsl.js';
 import { axisOf, constInts, contiguous, storageUniform, stridedCopy } from './common.js';
 
 const transpose: GpuKernel = {
@@ -159,7 +159,7 @@ const pad: GpuKernel = {
           });
           lines.push(`  if (inside) { ${y}[${i}] = ${xin}[u32(src)]; } else { ${y}[${i}] = ${value}; }`);
           return lines.join('\n');
-        }, `Pad.${mode}`),
+        }, `Pad.${mode}`, LIGHT_PER_INVOCATION),
       ],
     };
   },
@@ -182,7 +182,7 @@ const trilu: GpuKernel = {
     const keep = upper ? `c - row >= ${kk}` : `c - row <= ${kk}`;
     return {
       dispatches: [
-        sb.linear(sizeOf(x.shape), (i) => `  let c = i32(${i} % ${cols}); let row = i32((${i} / ${cols}) % ${rows});\n  ${y}[${i}] = select(${zero}, ${xin}[${i}], ${keep});`, `Trilu.${upper ? 'upper' : 'lower'}`),
+        sb.linear(sizeOf(x.shape), (i) => `  let c = i32(${i} % ${cols}); let row = i32((${i} / ${cols}) % ${rows});\n  ${y}[${i}] = select(${zero}, ${xin}[${i}], ${keep});`, `Trilu.${upper ? 'upper' : 'lower'}`, LIGHT_PER_INVOCATION),
       ],
     };
   },
@@ -204,7 +204,7 @@ const reverseSequence: GpuKernel = {
           const { code, coords } = coordsOf(sb, i, x.shape);
           const stT = sb.i32(st[t]!);
           return `${code}\n  let len = i32(${lens}[${coords[b]}]);\n  let ti = i32(${coords[t]});\n  var src = i32(${i});\n  if (ti < len) { src += (len - 1 - 2 * ti) * ${stT}; }\n  ${y}[${i}] = ${xin}[u32(src)];`;
-        }, 'ReverseSequence.copy'),
+        }, 'ReverseSequence.copy', LIGHT_PER_INVOCATION),
       ],
     };
   },

@@ -6,7 +6,7 @@
  */
 import { sizeOf } from '../../../graph/shape.js';
 import type { GpuKernel } from '../kernel.js';
-import { broadcastStridesOf, ShaderBuilder } from '../wgsl.js';
+import { broadcastStridesOf, ShaderBuilder, LIGHT_PER_INVOCATION } from '../wgsl.js';
 import { contiguous, fill, storageUniform, stridedCopy } from './common.js';
 
 /** Output 0 is input 0's bytes. */
@@ -44,7 +44,7 @@ const range: GpuKernel = {
     const y = sb.output(0);
     const s = storageUniform(sb, out, startV);
     const d = storageUniform(sb, out, deltaV);
-    return { dispatches: [sb.linear(sizeOf(out.shape), (i) => `  ${y}[${i}] = ${s} + ${out.storage}(${i}) * ${d};`, 'Range.fill')] };
+    return { dispatches: [sb.linear(sizeOf(out.shape), (i) => `  ${y}[${i}] = ${s} + ${out.storage}(${i}) * ${d};`, 'Range.fill', LIGHT_PER_INVOCATION)] };
   },
 };
 
@@ -60,7 +60,7 @@ const eyeLike: GpuKernel = {
     const zero = storageUniform(sb, out, 0);
     return {
       dispatches: [
-        sb.linear(sizeOf(out.shape), (i) => `  let r = i32(${i} / ${cols}); let c = i32(${i} % ${cols});\n  ${y}[${i}] = select(${zero}, ${one}, c == r + ${k});`, 'EyeLike.fill'),
+        sb.linear(sizeOf(out.shape), (i) => `  let r = i32(${i} / ${cols}); let c = i32(${i} % ${cols});\n  ${y}[${i}] = select(${zero}, ${one}, c == r + ${k});`, 'EyeLike.fill', LIGHT_PER_INVOCATION),
       ],
     };
   },

@@ -12,7 +12,8 @@ import { miscKernels } from './misc.js';
 import { normKernels } from './norm.js';
 import { poolKernels } from './pool.js';
 import { reduceKernels } from './reduce.js';
+import { resizeKernels } from './resize.js';
 import { softmaxKernels } from './softmax.js';
 
 /** Kernel tables of the heavy families, by op name. */
-export const heavyKernelTables: readonly Readonly<Record<string, GpuKernel>>[] = [matmulKernels, convKernels, reduceKernels, softmaxKernels, normKernels, poolKernels, miscKernels, einsumKernels];
+export const heavyKernelTables: readonly Readonly<Record<string, GpuKernel>>[] = [matmulKernels, convKernels, reduceKernels, softmaxKernels, normKernels, poolKernels, miscKernels, einsumKernels, resizeKernels];

@@ -8,11 +8,11 @@
  *
  *   npx tsx bench/run-all.ts [--runs N] [--warmup N] [--budget-min M] [--only a,b] [--out DIR]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT, SYNTHETIC, sharedModelNames } from './cases.js';
-import { benchCase, type CaseResult } from './harness.js';
+import { REPO_ROOT, SHARED_MODELS, SYNTHETIC, sharedModelNames } from './cases.js';
+import { benchCase, spawnWorker, type CaseResult } from './harness.js';
 import { markdownTable, profileTable, svgChart } from './report.js';
 import { acquireGpu, requestDevice } from '../src/backends/webgpu/device.js';
 
@@ -46,46 +46,59 @@ async function main(): Promise<void> {
   const budgetMs = Number(arg('budget-min', '14')) * 60_000;
   const outDir = path.resolve(REPO_ROOT, arg('out', 'results'));
   const only = arg('only', '');
+  const timeoutMs = Number(arg('timeout-s', '300')) * 1000;
   const shared = sharedModelNames();
-  let cases = [...SYNTHETIC, ...shared];
+  // Shared models first (smallest file first), then the synthetic cases: when the budget
+  // runs out on a slow machine, the models the targets are about have been measured.
+  const size = (m: string): number => statSync(path.join(SHARED_MODELS, m, 'model.onnx')).size;
+  let cases = [...[...shared].sort((a, b) => size(a) - size(b)), ...['mlp', 'convstack', ...SYNTHETIC.filter((c) => c !== 'mlp' && c !== 'convstack')]];
   if (only) cases = cases.filter((c) => only.split(',').includes(c));
   const t0 = performance.now();
   const gpu = await acquireGpu();
   const info = gpu ? (await requestDevice({ label: 'bench-info' }).catch(() => undefined))?.info : undefined;
   const machine = `${info ? `${info.description || info.device} (${info.vendor}/${info.architecture})` : 'no WebGPU adapter'}, ${os.cpus().length} vCPUs (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`;
   console.error(`bench: ${cases.length} cases, ${runs} runs after ${warmup} warm-up; ${machine}; load average ${os.loadavg()[0]!.toFixed(1)}`);
+  function write(done: readonly CaseResult[], notRun: readonly string[], profile: string): { table: string; targets: string[] } {
+    const table = markdownTable(done);
+    const targets = targetLines(done, new Set(shared));
+    const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const md = [
+      `# Kiln benchmarks`, '',
+      `Measured ${when} on ${machine}; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
+      `${runs} timed runs after ${warmup + 1} untimed ones; each runtime in a fresh \`node --liftoff-only\` process with MESA_SHADER_CACHE_DISABLE=true;`,
+      `cold = session creation (device request included) + first inference. Times include uploading the inputs and reading the outputs back.`,
+      `CPU ms/run is the process's CPU time (all threads, lavapipe's included) per warm run: on a loaded machine it varies less than wall time.`,
+      `Peak GPU MiB, dispatches and pipelines are counted by the same wrappers on Dawn's prototypes for every runtime.`, '',
+      table, '', '## Targets (Kiln ÷ ORT Web WebGPU)', '', ...targets, '',
+      notRun.length ? `Not run (time budget spent or still to come): ${notRun.join(', ')}\n` : '',
+      profile,
+    ].join('\n');
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(path.join(outDir, 'bench.json'), `${JSON.stringify({ machine, when, runs, warmup, results: done }, null, 2)}\n`);
+    writeFileSync(path.join(outDir, 'bench.md'), md);
+    writeFileSync(path.join(outDir, 'bench.svg'), svgChart(done, `Kiln ÷ ONNX Runtime Web (WebGPU), ${when.slice(0, 10)}, ${info?.device ?? ''}`));
+    return { table, targets };
+  }
   const results: CaseResult[] = [];
   const skipped: string[] = [];
   for (const c of cases) {
     if (performance.now() - t0 > budgetMs) { skipped.push(c); continue; }
     const started = performance.now();
-    results.push(await benchCase(c, { runs, warmup, log: (l) => console.error(l) }));
+    results.push(await benchCase(c, { runs, warmup, timeoutMs, log: (l) => console.error(l) }));
     console.error(`bench: ${c} done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    write(results, [...cases.slice(cases.indexOf(c) + 1)], '');
   }
   // Per-kernel profile of the model where Kiln is slowest relative to ORT Web.
   const worst = results.filter((r) => r.ratios.warm !== undefined && shared.includes(r.model)).sort((a, b) => b.ratios.warm! - a.ratios.warm!)[0];
   let profileMd = '';
   if (worst && performance.now() - t0 < budgetMs + 60_000) {
-    const p = await benchCase(worst.model, { runs: 1, warmup: 1, vs: [], profile: true });
-    if (p.kiln.profile) profileMd = `## Kiln kernel profile: ${worst.model} (warm ratio ${worst.ratios.warm!.toFixed(2)})\n\n${profileTable(p.kiln.profile)}\n`;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-profile-'));
+    const { result: p } = await spawnWorker({ case: worst.model, runtime: 'kiln-webgpu', runs: 1, warmup: 1, profile: true }, dir, timeoutMs);
+    rmSync(dir, { recursive: true, force: true });
+    if (p.error) console.error(`bench: profile of ${worst.model} failed: ${p.error}`);
+    if (p.profile) profileMd = `## Kiln kernel profile: ${worst.model} (warm ratio ${worst.ratios.warm!.toFixed(2)})\n\n${profileTable(p.profile)}\n`;
   }
-  const table = markdownTable(results);
-  const targets = targetLines(results, new Set(shared));
-  const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const md = [
-    `# Kiln benchmarks`, '',
-    `Measured ${when} on ${machine}; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
-    `${runs} timed runs after ${warmup + 1} untimed ones; each runtime in a fresh \`node --liftoff-only\` process with MESA_SHADER_CACHE_DISABLE=true;`,
-    `cold = session creation (device request included) + first inference. Times include uploading the inputs and reading the outputs back.`,
-    `Peak GPU MiB, dispatches and pipelines are counted by the same wrappers on Dawn's prototypes for every runtime.`, '',
-    table, '', '## Targets (Kiln ÷ ORT Web WebGPU)', '', ...targets, '',
-    skipped.length ? `Not run (time budget spent): ${skipped.join(', ')}\n` : '',
-    profileMd,
-  ].join('\n');
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(path.join(outDir, 'bench.json'), `${JSON.stringify({ machine, when, runs, warmup, results }, null, 2)}\n`);
-  writeFileSync(path.join(outDir, 'bench.md'), md);
-  writeFileSync(path.join(outDir, 'bench.svg'), svgChart(results, `Kiln ÷ ONNX Runtime Web (WebGPU), ${when.slice(0, 10)}, ${info?.device ?? ''}`));
+  const { table, targets } = write(results, skipped, profileMd);
   console.log(table);
   console.log(['', ...targets].join('\n'));
   console.error(`bench: wrote ${path.relative(REPO_ROOT, outDir)}/bench.{md,svg,json} in ${((performance.now() - t0) / 60_000).toFixed(1)} min`);

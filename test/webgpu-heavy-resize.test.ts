@@ -10,12 +10,12 @@ heavySuite('webgpu Resize kernels vs CPU reference', {
   'nearest: round_prefer_floor/ceil, floor, ceil (scales 2, 1.7)': (b, f) => {
     const x = f('x', 'float32', [1, 2, 3, 4]);
     const s = sc(b, [1, 1, 2, 1.7]);
-    return ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'].map((m) => b.Resize([x, none(b), s], { mode: 'nearest', nearest_mode: m }));
+    return (['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'] as const).map((m) => b.Resize([x, none(b), s], { mode: 'nearest', nearest_mode: m }));
   },
   'linear half_pixel, align_corners, asymmetric, pytorch_half_pixel (downscale)': (b, f) => {
     const x = f('x', 'float32', [1, 1, 5, 6]);
     const s = sc(b, [1, 1, 0.6, 1.5]);
-    return ['half_pixel', 'align_corners', 'asymmetric', 'pytorch_half_pixel', 'half_pixel_symmetric'].map((c) =>
+    return (['half_pixel', 'align_corners', 'asymmetric', 'pytorch_half_pixel', 'half_pixel_symmetric'] as const).map((c) =>
       b.Resize([x, none(b), s], { mode: 'linear', coordinate_transformation_mode: c }));
   },
   'cubic with exclude_outside, sizes input': (b, f) => {

@@ -80,6 +80,21 @@ describe('webgpu executor', function () {
     prog.release();
   });
 
+  it('plans Pad with pads fed from an input, per pads value', async function () {
+    const b = new GraphBuilder('pad-feed');
+    const x = b.input('x', 'float32', [2, 3]);
+    const pads = b.input('pads', 'int64', [4]);
+    b.output(b.Pad([x, pads, b.constant(-1)]), 'y');
+    const g = b.build();
+    const prog = await compileWebGpu(g, { device });
+    const feed = randomTensor('float32', [2, 3], 4);
+    for (const p of [[0, 1, 1, 0], [1, 0, 0, 2]]) {
+      const feeds = { x: feed, pads: Tensor.from('int64', [4], p) };
+      expectClose((await prog.run(feeds)).y as Tensor, compileCpu(g).run(feeds).y!, 0, `pads ${p}`);
+    }
+    prog.release();
+  });
+
   it('returns GPU-resident outputs and accepts GPU tensors as feeds', async function () {
     const g = mlp();
     const prog = await compileWebGpu(g, { device });

@@ -3,10 +3,10 @@
  * the strided copy (one kernel behind Transpose, Slice, Expand, Tile, Concat,
  * Split, DepthToSpace, SpaceToDepth), fills, and reading constant inputs.
  */
-import { ShapeError } from '../../../graph/errors.js';
 import { sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import { tensorInts } from '../../../graph/tensor.js';
 import type { Dispatch, GpuTensorInfo, KernelContext } from '../kernel.js';
+import { DataDependentShapeError } from '../plan.js';
 import { coordsOf, dotStrides, ShaderBuilder, LIGHT_PER_INVOCATION } from '../wgsl.js';
 
 /** A strided view: element `c` of `shape` is at `offset + Σ c[a]·strides[a]` (strides may be 0 or negative). */
@@ -44,11 +44,18 @@ export function stridedCopy(ctx: KernelContext, input: number, output: number, s
   );
 }
 
-/** The integer values of a constant input, or a ShapeError naming the node when it is not constant. */
+/**
+ * The integer values of a constant input (undefined when the input is omitted).
+ * When the value is not known, throws a {@link DataDependentShapeError}: the program
+ * then plans again with the values of its small feeds known (program.ts), so an
+ * axis or a `k` fed from an input still works.
+ */
 export function constInts(ctx: KernelContext, index: number, what: string): number[] | undefined {
   const t = ctx.inputs[index];
   if (!t) return undefined;
-  if (!t.value) throw new ShapeError(`${ctx.node}: ${what} must be known at compile time for the WebGPU backend`, ctx.node);
+  if (!t.value) {
+    throw new DataDependentShapeError([{ op: what, nodes: [ctx.node] }], `${what} must be known when the WebGPU plan is made`);
+  }
   return tensorInts(t.value);
 }
 

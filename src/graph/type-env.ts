@@ -73,5 +73,6 @@ function shapeOnlyTensor(t: ValueType): Tensor {
   fake.dtype = t.dtype;
   fake.shape = Object.freeze([...t.shape]);
   fake.data = new Float32Array(0);
+  Object.defineProperty(fake, 'size', { value: sizeOf(t.shape as readonly number[]) });
   return fake as unknown as Tensor;
 }

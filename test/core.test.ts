@@ -44,4 +44,13 @@ describe('core: builder, verify, CPU backend', () => {
     expect(() => verify(dangling)).to.throw(GraphError, /reads 'nope'/);
     expect(Graph).to.be.a('function');
   });
+
+  it('folds Shape and Size of static shapes at build time (values known to inference)', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', [2, 3, 4]);
+    expect(b.Size(x).value?.toArray()).to.deep.equal([24]);
+    expect(b.Shape(x).value?.toArray()).to.deep.equal([2, 3, 4]);
+    const y = b.input('y', 'float32', ['n', 3]);
+    expect(b.Size(y).value).to.equal(undefined);
+  });
 });

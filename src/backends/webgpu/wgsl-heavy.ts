@@ -104,9 +104,14 @@ export interface EpilogueSplit {
   readonly extra: number[];
 }
 
-/** Splits a Fused epilogue sub-graph; throws UnsupportedOpError naming the node for shapes it cannot handle. */
-export function splitEpilogue(node: string, g: Graph): EpilogueSplit {
-  const [anchor, ...chain] = g.topo;
+/**
+ * Splits a Fused epilogue sub-graph; throws UnsupportedOpError naming the node for
+ * shapes it cannot handle. `part` restricts it to a prefix: the anchor, the chain
+ * members given, and the value `last` they end in (used by the attention kernel).
+ */
+export function splitEpilogue(node: string, g: Graph, part?: { readonly chain: readonly Graph['topo'][number][]; readonly last: string }): EpilogueSplit {
+  const anchor = g.topo[0];
+  const chain = part ? part.chain : g.topo.slice(1);
   if (!anchor) throw new UnsupportedOpError([{ op: 'Fused(epilogue)', nodes: [node] }], 'empty sub-graph');
   const inputIndex = new Map(g.inputs.map((v, i) => [v.name, i]));
   const anchorInputs = anchor.inputs.map((v) => {
@@ -138,7 +143,7 @@ export function splitEpilogue(node: string, g: Graph): EpilogueSplit {
     const raw = def.expr(args.map((a, i) => E.input(i, a.dtype)), opContext(def, m).attrs as never, g.typeOf(m.outputs[0]!).dtype);
     env.set(m.outputs[0]!, substitute(raw, args));
   }
-  const last = g.outputs[0]!.name;
+  const last = part ? part.last : g.outputs[0]!.name;
   return { anchor, anchorInputs, expr: env.get(last)!, extra };
 }
 

@@ -1,11 +1,12 @@
 /**
  * The heavy-kernel families (matmul/gemm, conv, pooling, reductions, softmax,
  * norms, resize, misc) as one list of kernel tables for kernels/index.ts, and the
- * Fused kinds they plan ('epilogue'), registered on import.
+ * Fused kinds they plan ('epilogue', 'attention'), registered on import.
  */
 import type { GpuKernel } from '../kernel.js';
 import { convKernels } from './conv.js';
 import { einsumKernels } from './einsum.js';
+import './attention.js';
 import './epilogue.js';
 import { matmulKernels } from './matmul.js';
 import { miscKernels } from './misc.js';

@@ -39,6 +39,8 @@ export interface MatmulProblem {
   readonly bBatch: ConcreteShape;
   /** B is scratch buffer 0 (f32) instead of a node input (Conv's im2col). */
   readonly bScratch?: boolean | undefined;
+  /** A is this scratch buffer (f32) instead of a node input (attention's probabilities). */
+  readonly aScratch?: number | undefined;
   /** Output columns when B's N is padded (output row stride). Default: N. */
   readonly nOut?: number | undefined;
   /** Dtype of the result value before the epilogue (the anchor's output dtype). */
@@ -64,7 +66,7 @@ function accType(dtype: DType, f16: boolean): string {
 /** Plans one dispatch for a matmul problem. */
 export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTiles = DEFAULT_TILES): Dispatch {
   const acc = accType(p.dtype, ctx.f16);
-  const sa = ctx.inputs[p.a]!.storage;
+  const sa = p.aScratch !== undefined ? 'f32' : ctx.inputs[p.a]!.storage;
   const sbs = p.bScratch ? 'f32' : ctx.inputs[p.b]!.storage;
   const vec = acc === 'f32' && sa === 'f32' && sbs === 'f32' && !p.transA && p.K % 4 === 0 && p.K > 0;
   const form: MatmulShader['form'] = vec && !p.transB && p.N % 4 === 0 ? 'nn' : vec && p.transB ? 'nt' : 'scalar';
@@ -72,7 +74,7 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   const tn = form === 'nt' || p.N >= tiles.tn ? tiles.tn : 4;
   const sb = new ShaderBuilder(ctx);
   const input = onceInputs(sb);
-  const A = input(p.a);
+  const A = p.aScratch !== undefined ? sb.scratch(p.aScratch, 'f32') : input(p.a);
   const B = p.bScratch ? sb.scratch(0, 'f32') : input(p.b);
   const out = sb.output(p.output);
   const outStorage = ctx.outputs[p.output]!.storage;

@@ -17,7 +17,7 @@
  * `webgpu` (Dawn) package, and names the importing file.
  */
 import * as esbuild from 'esbuild';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -79,6 +79,7 @@ async function writeViewerTemplate(file: string): Promise<void> {
 async function buildExample(name: string): Promise<string[]> {
   const dir = join(ROOT, 'examples', name);
   const dist = join(dir, 'dist');
+  rmSync(dist, { recursive: true, force: true });
   mkdirSync(dist, { recursive: true });
   const inputs = await bundle(join(dir, 'main.ts'), join(dist, 'main.js'));
   const html = readFileSync(join(dir, 'index.html'), 'utf8').replace('src="./main.ts"', 'src="./main.js"');

@@ -9,6 +9,7 @@ import { allOps, findOp } from '../../../graph/op.js';
 import '../../../graph/ops/index.js';
 import { kernelOf, registerKernel, type GpuKernel } from '../kernel.js';
 import { exprKernel } from './elementwise.js';
+import { extraKernelTables } from './extra.js';
 import { fusedKernel } from './fused.js';
 import { gatherKernels } from './gather.js';
 import { heavyKernelTables } from './heavy.js';
@@ -16,7 +17,7 @@ import { movementKernels } from './movement.js';
 import { shapeKernels } from './shape.js';
 
 /** Every family's kernel table. */
-export const KERNEL_TABLES: Readonly<Record<string, GpuKernel>>[] = [shapeKernels, movementKernels, gatherKernels, { Fused: fusedKernel }, ...heavyKernelTables];
+export const KERNEL_TABLES: Readonly<Record<string, GpuKernel>>[] = [shapeKernels, movementKernels, gatherKernels, { Fused: fusedKernel }, ...heavyKernelTables, ...extraKernelTables];
 
 let done = false;
 

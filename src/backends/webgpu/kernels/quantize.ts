@@ -1,0 +1,232 @@
+/**
+ * WebGPU kernels of the quantization family: QuantizeLinear, DequantizeLinear
+ * (per-tensor and per-axis), DynamicQuantizeLinear (one workgroup reduces the
+ * range, a second dispatch quantizes), QLinearMatMul and QLinearConv (direct
+ * kernels: dequantize on load, accumulate in f32 with fma in the reference's
+ * order, requantize). Semantics are those of src/graph/ops/quantize.ts.
+ */
+import { ShapeError } from '../../../graph/errors.js';
+import { normalizeAxis, sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
+import { resolveWindow, type WindowAttrs } from '../../../graph/ops/conv-util.js';
+import type { GpuKernel, GpuTensorInfo, KernelContext } from '../kernel.js';
+import { QUANT_HELPERS, qRange } from '../shaders/quantize.js';
+import { broadcastStridesOf, coordsOf, ShaderBuilder } from '../wgsl.js';
+
+/**
+ * WGSL u32 index of the scale / zero-point element for the element at flat index
+ * `flat` of a tensor of shape `shape` (per-tensor: 0; per-axis: the coordinate on `axis`).
+ */
+export function paramIndex(sb: ShaderBuilder, ctx: KernelContext, shape: ConcreteShape, param: GpuTensorInfo | undefined, axis: number, flat: string): string {
+  if (!param || sizeOf(param.shape) === 1) return '0u';
+  const a = normalizeAxis(axis, shape.length, ctx.node);
+  const dim = shape[a]!;
+  if (sizeOf(param.shape) !== dim) throw new ShapeError(`${ctx.node}: per-axis parameter has ${sizeOf(param.shape)} elements, axis ${a} has ${dim}`, ctx.node);
+  const inner = sizeOf(shape.slice(a + 1));
+  return `((${flat} / ${sb.u32(inner)}) % ${sb.u32(dim)})`;
+}
+
+/** WGSL f32 dequantized value of element `at` of input `x` with scale input `s` and zero point input `z` (index `k`). */
+function deq(sb: ShaderBuilder, ctx: KernelContext, x: number, s: number, z: number, at: string, k: string): string {
+  const X = `in${x}`;
+  const S = `in${s}`;
+  const zp = ctx.inputs[z] ? `i32(in${z}[${k}])` : '0i';
+  void sb;
+  return `(f32(i32(${X}[${at}]) - ${zp}) * f32(${S}[${k}]))`;
+}
+
+/** WGSL storing the requantized f32 value `v` to output 0 at `at` (scale input `s`, zero point input `z`, index `k`). */
+function requant(ctx: KernelContext, v: string, s: number, z: number | undefined, at: string, k: string): string {
+  const out = ctx.outputs[0]!;
+  const [lo, hi] = qRange(out.dtype);
+  const zp = z !== undefined && ctx.inputs[z] ? ` + f32(in${z}[${k}])` : '';
+  return `out0[${at}] = ${out.storage}(kq_sat(round(kq_div(${v}, f32(in${s}[${k}])))${zp}, ${lo}, ${hi}));`;
+}
+
+function bindAll(sb: ShaderBuilder, ctx: KernelContext): void {
+  ctx.inputs.forEach((t, k) => t && sb.input(k));
+  sb.output(0);
+  QUANT_HELPERS.forEach((h) => sb.fn(h));
+}
+
+const quantizeLinear: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const sb = new ShaderBuilder(ctx);
+    bindAll(sb, ctx);
+    const axis = Number(ctx.attrs['axis'] ?? 1);
+    const d = sb.linear(sizeOf(x.shape), (i) => {
+      const k = paramIndex(sb, ctx, x.shape, ctx.inputs[1], axis, i);
+      return `  let k = ${k};\n  ${requant(ctx, `f32(in0[${i}])`, 1, 2, i, 'k')}`;
+    }, 'QuantizeLinear');
+    return { dispatches: [d] };
+  },
+};
+
+const dequantizeLinear: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const sb = new ShaderBuilder(ctx);
+    bindAll(sb, ctx);
+    const axis = Number(ctx.attrs['axis'] ?? 1);
+    const d = sb.linear(sizeOf(x.shape), (i) => {
+      const k = paramIndex(sb, ctx, x.shape, ctx.inputs[1], axis, i);
+      return `  let k = ${k};\n  out0[${i}] = ${ctx.outputs[0]!.storage}(${deq(sb, ctx, 0, 1, 2, i, 'k')});`;
+    }, 'DequantizeLinear');
+    return { dispatches: [d] };
+  },
+};
+
+const RANGE_WG = 256;
+
+const dynamicQuantizeLinear: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const n = sizeOf(x.shape);
+    const hasOut = (k: number): boolean => ctx.outputs[k]!.shape.length === 0;
+    // 1. One workgroup: range (with 0), scale and zero point into tmp0 [scale, zp], and outputs 1/2.
+    const a = new ShaderBuilder(ctx);
+    a.input(0);
+    const tmp = a.scratch(0, 'f32');
+    const o1 = hasOut(1) ? a.output(1) : '';
+    const o2 = hasOut(2) ? a.output(2) : '';
+    QUANT_HELPERS.forEach((h) => a.fn(h));
+    const total = a.u32(n);
+    a.fn(`var<workgroup> lo_s: array<f32, ${RANGE_WG}>;\nvar<workgroup> hi_s: array<f32, ${RANGE_WG}>;`);
+    const entry = `@compute @workgroup_size(${RANGE_WG})
+fn main(@builtin(local_invocation_index) l: u32) {
+  var lo = 0.0; var hi = 0.0;
+  for (var i = l; i < ${total}; i += ${RANGE_WG}u) { let v = f32(in0[i]); lo = min(lo, v); hi = max(hi, v); }
+  lo_s[l] = lo; hi_s[l] = hi;
+  workgroupBarrier();
+  for (var s = ${RANGE_WG / 2}u; s > 0u; s = s / 2u) {
+    if (l < s) { lo_s[l] = min(lo_s[l], lo_s[l + s]); hi_s[l] = max(hi_s[l], hi_s[l + s]); }
+    workgroupBarrier();
+  }
+  if (l != 0u) { return; }
+  let a = hi_s[0]; let b = -lo_s[0];
+  let d = a + b;
+  let e = (a - (d - b)) + (b - (d - (d - b)));
+  let q = d / 255.0;
+  let scale = q + (fma(-q, 255.0, d) + e) / 255.0;
+  var zp = 0.0;
+  if (scale != 0.0) { zp = kq_sat(round(kq_div(b, scale)), 0.0, 255.0); }
+  tmp0[0] = scale; tmp0[1] = zp;
+${o1 ? `  ${o1}[0] = scale;\n` : ''}${o2 ? `  ${o2}[0] = u32(zp);\n` : ''}}`;
+    const d1 = a.dispatch(a.module(entry), [1, 1, 1], 'DynamicQuantizeLinear.range');
+    void tmp;
+    // 2. Quantize.
+    const b = new ShaderBuilder(ctx);
+    b.input(0);
+    b.scratch(0, 'f32');
+    const y = b.output(0);
+    QUANT_HELPERS.forEach((h) => b.fn(h));
+    const d2 = b.linear(n, (i) => `  let s = tmp0[0];\n  ${y}[${i}] = select(u32(kq_sat(round(kq_div(f32(in0[${i}]), s)) + tmp0[1], 0.0, 255.0)), 0u, s == 0.0);`, 'DynamicQuantizeLinear.quantize');
+    return { scratch: [8], dispatches: [d1, d2] };
+  },
+};
+
+/** Broadcast batch strides of a matrix operand (`rank`-2 leading axes) inside the output batch shape. */
+function batchStrides(shape: ConcreteShape, batch: ConcreteShape, matrix: number): number[] {
+  if (shape.length <= 2) return batch.map(() => 0);
+  return broadcastStridesOf(shape.slice(0, -2), batch).map((s) => s * matrix);
+}
+
+const qlinearMatMul: GpuKernel = {
+  plan(ctx) {
+    const A = ctx.inputs[0]!;
+    const B = ctx.inputs[3]!;
+    const out = ctx.outputs[0]!;
+    const aShape = A.shape.length === 1 ? [1, A.shape[0]!] : A.shape;
+    const bShape = B.shape.length === 1 ? [B.shape[0]!, 1] : B.shape;
+    const M = aShape[aShape.length - 2]!;
+    const K = aShape[aShape.length - 1]!;
+    const N = bShape[bShape.length - 1]!;
+    const batch = out.shape.slice(0, Math.max(0, out.shape.length - (A.shape.length === 1 ? 0 : 1) - (B.shape.length === 1 ? 0 : 1)));
+    const full = [...batch, M, N];
+    const sb = new ShaderBuilder(ctx);
+    bindAll(sb, ctx);
+    const d = sb.linear(sizeOf(out.shape), (i) => {
+      const { code, coords } = coordsOf(sb, i, full);
+      const m = coords[batch.length]!;
+      const nn = coords[batch.length + 1]!;
+      const bc = coords.slice(0, batch.length);
+      const as = batchStrides(aShape, batch, M * K);
+      const bs = batchStrides(bShape, batch, K * N);
+      const aBase = ['0u', ...bc.map((c, j) => `${c} * ${sb.u32(as[j]!)}`)].join(' + ');
+      const bBase = ['0u', ...bc.map((c, j) => `${c} * ${sb.u32(bs[j]!)}`)].join(' + ');
+      const kU = sb.u32(K);
+      const nU = sb.u32(N);
+      const ka = paramIndex(sb, ctx, A.shape, ctx.inputs[1], 1, 'ai');
+      const kb = paramIndex(sb, ctx, B.shape, ctx.inputs[4], -1, 'bi');
+      const ky = paramIndex(sb, ctx, out.shape, ctx.inputs[6], 1, i);
+      return `${code}
+  let a0 = ${aBase} + ${m} * ${kU};
+  let b0 = ${bBase} + ${nn};
+  var acc = 0.0;
+  for (var p = 0u; p < ${kU}; p++) {
+    let ai = a0 + p; let bi = b0 + p * ${nU};
+    let ka = ${ka}; let kb = ${kb};
+    acc = fma(${deq(sb, ctx, 0, 1, 2, 'ai', 'ka')}, ${deq(sb, ctx, 3, 4, 5, 'bi', 'kb')}, acc);
+  }
+  let ky = ${ky};
+  ${requant(ctx, 'acc', 6, 7, i, 'ky')}`;
+    }, 'QLinearMatMul.direct');
+    return { dispatches: [d] };
+  },
+};
+
+const qlinearConv: GpuKernel = {
+  plan(ctx) {
+    const X = ctx.inputs[0]!;
+    const W = ctx.inputs[3]!;
+    const out = ctx.outputs[0]!;
+    const sp = X.shape.length - 2;
+    const win = resolveWindow(ctx.attrs as unknown as WindowAttrs, X.shape.slice(2), W.shape.slice(2), ctx.node, (t) => `s${t}`);
+    const group = Number(ctx.attrs['group'] ?? 1);
+    const [, C] = X.shape as [number, number];
+    const M = W.shape[0]!;
+    const cg = C / group;
+    const mg = M / group;
+    const sb = new ShaderBuilder(ctx);
+    bindAll(sb, ctx);
+    const xStr = stridesOf(X.shape);
+    const wStr = stridesOf(W.shape);
+    const d = sb.linear(sizeOf(out.shape), (i) => {
+      const { code, coords } = coordsOf(sb, i, out.shape);
+      const [n, m] = coords as [string, string];
+      const lines = [code, `  let g = ${m} / ${sb.u32(mg)};`, '  var acc = 0.0;', `  for (var c = 0u; c < ${sb.u32(cg)}; c++) {`, `    let ci = g * ${sb.u32(cg)} + c;`];
+      let close = '  }';
+      let xOff = `${n} * ${sb.u32(xStr[0]!)} + ci * ${sb.u32(xStr[1]!)}`;
+      let wOff = `${m} * ${sb.u32(wStr[0]!)} + c * ${sb.u32(wStr[1]!)}`;
+      for (let a = 0; a < sp; a++) {
+        lines.push(`    for (var k${a} = 0u; k${a} < ${sb.u32(win.kernel[a]!)}; k${a}++) {`);
+        lines.push(`      let p${a} = i32(${coords[a + 2]}) * ${sb.i32(win.strides[a]!)} - ${sb.i32(win.padBegin[a]!)} + i32(k${a}) * ${sb.i32(win.dilations[a]!)};`);
+        lines.push(`      if (p${a} < 0 || p${a} >= ${sb.i32(X.shape[a + 2]!)}) { continue; }`);
+        xOff += ` + u32(p${a}) * ${sb.u32(xStr[a + 2]!)}`;
+        wOff += ` + k${a} * ${sb.u32(wStr[a + 2]!)}`;
+        close = `    }\n${close}`;
+      }
+      const kw = paramIndex(sb, ctx, W.shape, ctx.inputs[4], 0, 'wi');
+      lines.push(`      let xi = ${xOff}; let wi = ${wOff}; let kx = ${paramIndex(sb, ctx, X.shape, ctx.inputs[1], 1, 'xi')}; let kw = ${kw};`);
+      lines.push(`      acc = fma(${deq(sb, ctx, 0, 1, 2, 'xi', 'kx')}, ${deq(sb, ctx, 3, 4, 5, 'wi', 'kw')}, acc);`);
+      lines.push(close);
+      if (ctx.inputs[8]) {
+        const wsK = ctx.inputs[4] && sizeOf(ctx.inputs[4].shape) > 1 ? m : '0u';
+        lines.push(`  acc += f32(in8[${m}]) * f32(in1[0]) * f32(in4[${wsK}]);`);
+      }
+      const ky = paramIndex(sb, ctx, out.shape, ctx.inputs[6], 1, i);
+      lines.push(`  let ky = ${ky};`, `  ${requant(ctx, 'acc', 6, 7, i, 'ky')}`);
+      return lines.join('\n');
+    }, 'QLinearConv.direct');
+    return { dispatches: [d] };
+  },
+};
+
+/** Quantization kernels by op name. */
+export const quantizeKernels: Readonly<Record<string, GpuKernel>> = {
+  QuantizeLinear: quantizeLinear,
+  DequantizeLinear: dequantizeLinear,
+  DynamicQuantizeLinear: dynamicQuantizeLinear,
+  QLinearMatMul: qlinearMatMul,
+  QLinearConv: qlinearConv,
+};

@@ -3,6 +3,11 @@ import { GraphBuilder, InputError, Tensor } from '../src/graph/index.js';
 import { memoryView, parseDims, parseJsonTensor, parseLevel, parseNpy, randomFeeds, summarize } from '../src/cli/io.js';
 import { naiveLifetimes } from '../src/viz/index.js';
 import { useBars, startTask } from '../src/cli/progress.js';
+import { buildFeeds } from '../src/cli/commands/run.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from './cli-helpers.js';
+import { smallGraph } from './viz-fixtures.js';
 import { npyFloat32 } from './cli-helpers.js';
 
 /** A .npy file with any descr, by hand (format version `major`). */
@@ -111,5 +116,26 @@ describe('cli io: input files, dims, summaries, memory view', () => {
       if (saved === undefined) delete process.env.CI;
       else process.env.CI = saved;
     }
+  });
+
+  it('builds feeds from --input specs and --random, with errors naming the input', async () => {
+    const g = smallGraph();
+    const dir = tempDir('io');
+    const npyFile = join(dir, 'x.npy');
+    writeFileSync(npyFile, npyFloat32([2, 4], [1, 2, 3, 4, 5, 6, 7, 8]));
+    const feeds = await buildFeeds(g, [`x=${npyFile}`], false, []);
+    expect(feeds.x!.toArray()).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect((await buildFeeds(g, [], true, ['batch=5'])).x!.shape).to.deep.equal([5, 4]);
+    const fails = async (p: Promise<unknown>, re: RegExp): Promise<void> => {
+      let err: unknown;
+      try { await p; } catch (e) { err = e; }
+      expect(err).to.be.instanceOf(InputError);
+      expect((err as Error).message).to.match(re);
+    };
+    await fails(buildFeeds(g, [`nope=${npyFile}`], false, []), /--input 'nope=.*': the model has no input 'nope' \(inputs: x\)/);
+    await fails(buildFeeds(g, [`x=${join(dir, 'none.pb')}`], false, []), /input file '.*none\.pb' does not exist/);
+    await fails(buildFeeds(g, [`x=${join(dir, 'x.txt')}`], false, []), /unknown file type '\.txt' \(use \.pb, \.npy or \.json\)/);
+    await fails(buildFeeds(g, [], false, []), /no value for input 'x' \(float32\[batch,4\]\): pass --input NAME=FILE or --random/);
+    await fails(buildFeeds(g, [], true, []), /symbolic dim 'batch': pass --dim batch=N/);
   });
 });

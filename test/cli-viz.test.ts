@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readTensorFile } from '../onnx/tensor-proto.js';
@@ -9,11 +9,13 @@ import { hostileGraph, smallGraph } from './viz-fixtures.js';
 import { SHARED_MODELS } from './viz-shared.js';
 
 describe('cli: kiln viz and kiln optimize', function () {
-  this.timeout(240_000);
+  this.timeout(600_000);
   const dir = tempDir('viz');
   const model = join(dir, 'small.json');
   const hostile = join(dir, 'hostile.json');
+  const garbage = join(dir, 'garbage.onnx');
   before(() => {
+    writeFileSync(garbage, Buffer.from('this is not a protobuf \xff\xff\xff'));
     writeGraphFile(model, smallGraph());
     writeGraphFile(hostile, hostileGraph());
   });
@@ -42,13 +44,13 @@ describe('cli: kiln viz and kiln optimize', function () {
     expect(h.match(/<\/script>/g)!.length).to.equal(2);
   });
 
-  it('fails clearly: no Graphviz for .svg, unknown extension, --diff with .dot, missing model', async () => {
+  it('fails clearly with exit 2: no Graphviz for .svg, unknown extension, missing or bad model', async () => {
     const cases: [string[], Record<string, string>, RegExp][] = [
       [['viz', model, '-o', join(dir, 'x.svg')], { KILN_DOT: '/nonexistent/dot' }, /Graphviz '\/nonexistent\/dot' was not found; install Graphviz/],
       [['viz', model, '-o', join(dir, 'x.png')], {}, /unknown output type '\.png' \(use \.html, \.dot or \.svg\)/],
-      [['viz', model, '--diff', '-o', join(dir, 'x.dot')], {}, /--diff and --profile need an \.html output/],
       [['viz', join(dir, 'missing.json'), '-o', join(dir, 'x.html')], {}, /model '.*missing\.json' does not exist/],
       [['optimize', join(dir, 'missing.onnx'), join(dir, 'o.onnx')], {}, /does not exist/],
+      [['optimize', garbage, join(dir, 'o.onnx')], {}, /garbage\.onnx: not a valid ONNX model/],
       [['optimize', model, join(dir, 'o.txt')], {}, /use a \.onnx or \.json file name/],
     ];
     const results = await Promise.all(cases.map(([args, env]) => kiln(args, env)));

@@ -107,7 +107,7 @@ fn main(@builtin(local_invocation_index) l: u32) {
   let d = a + b;
   let e = (a - (d - b)) + (b - (d - (d - b)));
   let q = d / 255.0;
-  let scale = q + (fma(-q, 255.0, d) + e) / 255.0;
+  let scale = q + (kq_resid(d, q, 255.0) + e) / 255.0;
   var zp = 0.0;
   if (scale != 0.0) { zp = kq_sat(round(kq_div(b, scale)), 0.0, 255.0); }
   tmp0[0] = scale; tmp0[1] = zp;

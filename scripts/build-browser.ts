@@ -56,8 +56,8 @@ function baseOptions(entry: string, outfile: string): esbuild.BuildOptions {
 }
 
 /** Bundles `entry` and returns the list of bundled input files (for leak checks). */
-export async function bundle(entry: string, outfile: string): Promise<string[]> {
-  const res = await esbuild.build(baseOptions(entry, outfile));
+export async function bundle(entry: string, outfile: string, logLevel: esbuild.LogLevel = 'warning'): Promise<string[]> {
+  const res = await esbuild.build({ ...baseOptions(entry, outfile), logLevel });
   return Object.keys(res.metafile!.inputs);
 }
 

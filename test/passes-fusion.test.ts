@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileExprJs, GraphBuilder, Tensor, verify, type Graph, type Sym } from '../src/graph/index.js';
 import {
-  attentionRules, fusedExpr, fuseElementwise, fuseEpilogues, optimize, recognizeRules, rewrite, structuralForm,
+  attentionRules, fusedExpr, fuseElementwise, fuseEpilogues, MAX_FUSED_INPUTS, optimize, recognizeRules, rewrite, structuralForm,
 } from '../src/passes/index.js';
 
 function same(actual: Graph, expected: Graph): void {
@@ -194,5 +194,22 @@ describe('passes: attention, epilogue and elementwise fusion', () => {
     expect(report.passes.length).to.be.greaterThan(3);
     const feed = { x: Tensor.from('float32', [2, 4], [1, -2, 3, 0.5, 0, 0.25, -1, 2]) };
     close(run(g2, feed), run(g0, feed), 1e-5);
+  });
+});
+
+describe('passes: fused group size', () => {
+  it('splits a chain reading 10 distinct values into groups of at most MAX_FUSED_INPUTS inputs', () => {
+    const b = new GraphBuilder();
+    const xs = Array.from({ length: 10 }, (_, i) => b.input(`x${i}`, 'float32', [4]));
+    let acc = xs[0]!;
+    for (const x of xs.slice(1)) acc = b.Add([acc, x]);
+    b.output(b.Relu(acc), 'y');
+    const g = b.build();
+    const fused = fuseElementwise(g);
+    verify(fused);
+    for (const n of fused.nodes) expect(new Set(n.inputs).size).to.be.at.most(MAX_FUSED_INPUTS);
+    expect(fused.nodes.length).to.be.lessThan(g.nodes.length);
+    const feeds = Object.fromEntries(xs.map((x, i) => [x.name, Tensor.from('float32', [4], [i, -i, 1, 2])]));
+    expect(compileCpu(fused).run(feeds).y!.toArray()).to.deep.equal(compileCpu(g).run(feeds).y!.toArray());
   });
 });

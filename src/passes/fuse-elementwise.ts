@@ -12,12 +12,22 @@
  * members, so no path leaves the group and comes back): fusing never makes a cycle;
  * each group has exactly one output, so no intermediate is written to memory;
  * broadcasting is kept because each member's expression reads its inputs at the
- * output element (elementwise ops commute with broadcasting).
+ * output element (elementwise ops commute with broadcasting); a group reads at most
+ * MAX_FUSED_INPUTS distinct values, so its kernel fits WebGPU's default limit of 8
+ * storage buffers per shader stage (inputs plus the output).
  */
 import type { Graph, Node } from '../graph/graph.js';
 import { editGraph } from './editor.js';
 import { fuseInPlace, isElementwise } from './fusion-util.js';
 import type { Pass } from './pass-manager.js';
+
+/** Most distinct values one fused elementwise group may read (8 storage buffers minus the output). */
+export const MAX_FUSED_INPUTS = 7;
+
+function externalInputs(members: readonly Node[]): number {
+  const produced = new Set(members.flatMap((m) => m.outputs));
+  return new Set(members.flatMap((m) => m.inputs).filter((v) => v !== '' && !produced.has(v))).size;
+}
 
 /** Fuses elementwise groups (see file comment). */
 export function fuseElementwise(g: Graph): Graph {
@@ -36,6 +46,7 @@ export function fuseElementwise(g: Graph): Graph {
             const p = v === '' ? undefined : ed.producerOf(v);
             if (!p || members.has(p.name) || assigned.has(p.name) || !isElementwise(p) || ed.isOutput(v)) continue;
             if (!ed.consumersOf(v).every((c) => members.has(c.name))) continue;
+            if (externalInputs([...members.values(), p]) > MAX_FUSED_INPUTS) continue;
             members.set(p.name, p);
             assigned.add(p.name);
             grew = true;

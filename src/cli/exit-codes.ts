@@ -7,6 +7,6 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, unsupported: 3, internal: 4 } 
 /** Exit code for a typed error. */
 export function exitCodeFor(e: KilnError): number {
   if (e instanceof UnsupportedOpError) return EXIT.unsupported;
-  if (e instanceof DeviceLostError) return EXIT.internal;
+  if (e instanceof DeviceLostError || e.code === 'NO_ADAPTER') return EXIT.internal;
   return EXIT.usage;
 }

@@ -26,6 +26,8 @@
  * @module
  */
 
+import { KilnError } from '../../graph/errors.js';
+
 /** Flags passed to `dawn.node`'s `create()` on Linux. Elsewhere none are passed. */
 const LINUX_DAWN_FLAGS: readonly string[] = ['backend=vulkan'];
 
@@ -68,11 +70,10 @@ let gpuPromise: Promise<GPU | null> | undefined;
 let unavailableReason = '';
 
 /** Thrown by {@link requestDevice} when no WebGPU implementation or adapter exists. */
-export class GpuUnavailableError extends Error {
+export class GpuUnavailableError extends KilnError {
   /** @param message why no adapter could be had. */
   constructor(message: string) {
-    super(message);
-    this.name = 'GpuUnavailableError';
+    super('NO_ADAPTER', message);
   }
 }
 

@@ -73,6 +73,10 @@ suite('webgpu quantization kernels vs CPU reference (exact)', 1e-7, {
       f('w', rnd('int8', [6, 2, 2, 2], 25, -128, 127)), c(b, 'float32', [], [0.01]), c(b, 'int8', [], [0]),
       c(b, 'float32', [], [0.4]), c(b, 'int8', [], [3]),
     ], { group: 2 }),
+  'ConvInteger uint8 with zero points (per-channel w), pads; int8 without zero points': (b, f) => [
+    ...b.apply('ConvInteger', [f('x', rnd('uint8', [1, 2, 5, 4], 26, 0, 255)), f('w', rnd('uint8', [3, 2, 2, 3], 27, 0, 255)), c(b, 'uint8', [], [100]), c(b, 'uint8', [3], [120, 128, 131])], { pads: [1, 1, 0, 1] }),
+    ...b.apply('ConvInteger', [f('q', rnd('int8', [2, 2, 6], 28, -128, 127)), f('v', rnd('int8', [4, 2, 3], 29, -128, 127))], { strides: [2] }),
+  ],
 });
 
 suite('webgpu window and Det kernels vs CPU reference', 1e-4, {
@@ -112,6 +116,10 @@ suite('webgpu RNN/GRU/LSTM kernels vs CPU reference', 1e-4, {
       hidden_size: 3, direction: 'bidirectional', input_forget: 1, layout: 1,
       activations: ['HardSigmoid', 'Tanh', 'Tanh', 'Sigmoid', 'ScaledTanh', 'Tanh'], activation_alpha: [0.3, 0.9], activation_beta: [0.4, 1.1],
     }),
+  'LSTM with only Y (no Y_h / Y_c outputs) and RNN with only Y_h': (b, f) => [
+    ...b.apply('LSTM', [f('x', rnd('float32', [3, 1, 2], 67)), f('w', w(1, 4, 4, 2, 68)), f('r', w(1, 4, 4, 4, 69))], { hidden_size: 4 }, { outputs: 1 }),
+    b.apply('RNN', [f('z', rnd('float32', [3, 2, 2], 70)), f('v', w(1, 1, 3, 2, 71)), f('u', w(1, 1, 3, 3, 72))], { hidden_size: 3 })[1]!,
+  ],
 });
 
 const grid = (shape: number[], seed: number): Tensor => rnd('float32', shape, seed, -1.3, 1.3);

@@ -1,7 +1,7 @@
 /**
  * WebGPU kernels of the quantization family: QuantizeLinear, DequantizeLinear
  * (per-tensor and per-axis), DynamicQuantizeLinear (one workgroup reduces the
- * range, a second dispatch quantizes), QLinearMatMul and QLinearConv (direct
+ * range, a second dispatch quantizes), QLinearMatMul, QLinearConv and ConvInteger (direct
  * kernels: dequantize on load, accumulate in f32 with fma in the reference's
  * order, requantize). Semantics are those of src/graph/ops/quantize.ts.
  */
@@ -82,7 +82,7 @@ const dynamicQuantizeLinear: GpuKernel = {
   plan(ctx) {
     const x = ctx.inputs[0]!;
     const n = sizeOf(x.shape);
-    const hasOut = (k: number): boolean => ctx.outputs[k]!.shape.length === 0;
+    const hasOut = (k: number): boolean => ctx.outputs[k]?.shape.length === 0;
     // 1. One workgroup: range (with 0), scale and zero point into tmp0 [scale, zp], and outputs 1/2.
     const a = new ShaderBuilder(ctx);
     a.input(0);
@@ -175,49 +175,77 @@ const qlinearMatMul: GpuKernel = {
   },
 };
 
+/**
+ * A direct convolution over output element `i`: WGSL lines that leave the sum of
+ * `term(xi, wi, m)` over the window in `acc` (type `acc`), for x input `xIn` and
+ * w input `wIn` (indices xi, wi and output channel m in scope of the term).
+ */
+function convNest(sb: ShaderBuilder, ctx: KernelContext, xIn: number, wIn: number, i: string, accType: string, term: string): string {
+  const X = ctx.inputs[xIn]!;
+  const W = ctx.inputs[wIn]!;
+  const out = ctx.outputs[0]!;
+  const sp = X.shape.length - 2;
+  const win = resolveWindow(ctx.attrs as unknown as WindowAttrs, X.shape.slice(2), W.shape.slice(2), ctx.node, (t) => `s${t}`);
+  const group = Number(ctx.attrs['group'] ?? 1);
+  const cg = X.shape[1]! / group;
+  const mg = W.shape[0]! / group;
+  const xStr = stridesOf(X.shape);
+  const wStr = stridesOf(W.shape);
+  const { code, coords } = coordsOf(sb, i, out.shape);
+  const [n, m] = coords as [string, string];
+  const lines = [code, `  let m = ${m};`, `  let g = m / ${sb.u32(mg)};`, `  var acc = ${accType}(0);`, `  for (var c = 0u; c < ${sb.u32(cg)}; c++) {`, `    let ci = g * ${sb.u32(cg)} + c;`];
+  let close = '  }';
+  let xOff = `${n} * ${sb.u32(xStr[0]!)} + ci * ${sb.u32(xStr[1]!)}`;
+  let wOff = `m * ${sb.u32(wStr[0]!)} + c * ${sb.u32(wStr[1]!)}`;
+  for (let a = 0; a < sp; a++) {
+    lines.push(`    for (var k${a} = 0u; k${a} < ${sb.u32(win.kernel[a]!)}; k${a}++) {`);
+    lines.push(`      let p${a} = i32(${coords[a + 2]}) * ${sb.i32(win.strides[a]!)} - ${sb.i32(win.padBegin[a]!)} + i32(k${a}) * ${sb.i32(win.dilations[a]!)};`);
+    lines.push(`      if (p${a} < 0 || p${a} >= ${sb.i32(X.shape[a + 2]!)}) { continue; }`);
+    xOff += ` + u32(p${a}) * ${sb.u32(xStr[a + 2]!)}`;
+    wOff += ` + k${a} * ${sb.u32(wStr[a + 2]!)}`;
+    close = `    }\n${close}`;
+  }
+  lines.push(`      let xi = ${xOff}; let wi = ${wOff};`, `      ${term}`, close);
+  return lines.join('\n');
+}
+
 const qlinearConv: GpuKernel = {
   plan(ctx) {
     const X = ctx.inputs[0]!;
     const W = ctx.inputs[3]!;
     const out = ctx.outputs[0]!;
-    const sp = X.shape.length - 2;
-    const win = resolveWindow(ctx.attrs as unknown as WindowAttrs, X.shape.slice(2), W.shape.slice(2), ctx.node, (t) => `s${t}`);
-    const group = Number(ctx.attrs['group'] ?? 1);
-    const [, C] = X.shape as [number, number];
-    const M = W.shape[0]!;
-    const cg = C / group;
-    const mg = M / group;
     const sb = new ShaderBuilder(ctx);
     bindAll(sb, ctx);
-    const xStr = stridesOf(X.shape);
-    const wStr = stridesOf(W.shape);
     const d = sb.linear(sizeOf(out.shape), (i) => {
-      const { code, coords } = coordsOf(sb, i, out.shape);
-      const [n, m] = coords as [string, string];
-      const lines = [code, `  let g = ${m} / ${sb.u32(mg)};`, '  var acc = 0.0;', `  for (var c = 0u; c < ${sb.u32(cg)}; c++) {`, `    let ci = g * ${sb.u32(cg)} + c;`];
-      let close = '  }';
-      let xOff = `${n} * ${sb.u32(xStr[0]!)} + ci * ${sb.u32(xStr[1]!)}`;
-      let wOff = `${m} * ${sb.u32(wStr[0]!)} + c * ${sb.u32(wStr[1]!)}`;
-      for (let a = 0; a < sp; a++) {
-        lines.push(`    for (var k${a} = 0u; k${a} < ${sb.u32(win.kernel[a]!)}; k${a}++) {`);
-        lines.push(`      let p${a} = i32(${coords[a + 2]}) * ${sb.i32(win.strides[a]!)} - ${sb.i32(win.padBegin[a]!)} + i32(k${a}) * ${sb.i32(win.dilations[a]!)};`);
-        lines.push(`      if (p${a} < 0 || p${a} >= ${sb.i32(X.shape[a + 2]!)}) { continue; }`);
-        xOff += ` + u32(p${a}) * ${sb.u32(xStr[a + 2]!)}`;
-        wOff += ` + k${a} * ${sb.u32(wStr[a + 2]!)}`;
-        close = `    }\n${close}`;
-      }
+      const kx = paramIndex(sb, ctx, X.shape, ctx.inputs[1], 1, 'xi');
       const kw = paramIndex(sb, ctx, W.shape, ctx.inputs[4], 0, 'wi');
-      lines.push(`      let xi = ${xOff}; let wi = ${wOff}; let kx = ${paramIndex(sb, ctx, X.shape, ctx.inputs[1], 1, 'xi')}; let kw = ${kw};`);
-      lines.push(`      acc = fma(${deq(sb, ctx, 0, 1, 2, 'xi', 'kx')}, ${deq(sb, ctx, 3, 4, 5, 'wi', 'kw')}, acc);`);
-      lines.push(close);
+      const term = `let kx = ${kx}; let kw = ${kw}; acc = fma(${deq(sb, ctx, 0, 1, 2, 'xi', 'kx')}, ${deq(sb, ctx, 3, 4, 5, 'wi', 'kw')}, acc);`;
+      const lines = [convNest(sb, ctx, 0, 3, i, 'f32', term)];
       if (ctx.inputs[8]) {
-        const wsK = ctx.inputs[4] && sizeOf(ctx.inputs[4].shape) > 1 ? m : '0u';
-        lines.push(`  acc += f32(in8[${m}]) * f32(in1[0]) * f32(in4[${wsK}]);`);
+        const wsK = ctx.inputs[4] && sizeOf(ctx.inputs[4].shape) > 1 ? 'm' : '0u';
+        lines.push(`  acc += f32(in8[m]) * f32(in1[0]) * f32(in4[${wsK}]);`);
       }
       const ky = paramIndex(sb, ctx, out.shape, ctx.inputs[6], 1, i);
       lines.push(`  let ky = ${ky};`, `  ${requant(ctx, 'acc', 6, 7, i, 'ky')}`);
       return lines.join('\n');
     }, 'QLinearConv.direct');
+    return { dispatches: [d] };
+  },
+};
+
+/** ConvInteger: Σ (x - x_zero_point)(w - w_zero_point) in i32 (w_zero_point scalar or per output channel). */
+const convInteger: GpuKernel = {
+  plan(ctx) {
+    const out = ctx.outputs[0]!;
+    const sb = new ShaderBuilder(ctx);
+    ctx.inputs.forEach((t, k) => t && sb.input(k));
+    sb.output(0);
+    const zx = ctx.inputs[2] ? 'i32(in2[0])' : '0i';
+    const zw = ctx.inputs[3] ? (sizeOf(ctx.inputs[3].shape) > 1 ? 'i32(in3[m])' : 'i32(in3[0])') : '0i';
+    const d = sb.linear(sizeOf(out.shape), (i) => {
+      const term = `acc += (i32(in0[xi]) - ${zx}) * (i32(in1[wi]) - ${zw});`;
+      return `${convNest(sb, ctx, 0, 1, i, 'i32', term)}\n  out0[${i}] = ${out.storage}(acc);`;
+    }, 'ConvInteger.direct');
     return { dispatches: [d] };
   },
 };
@@ -229,4 +257,5 @@ export const quantizeKernels: Readonly<Record<string, GpuKernel>> = {
   DynamicQuantizeLinear: dynamicQuantizeLinear,
   QLinearMatMul: qlinearMatMul,
   QLinearConv: qlinearConv,
+  ConvInteger: convInteger,
 };

@@ -68,9 +68,9 @@ function recurrentKernel(spec: Spec): GpuKernel {
       const sb = new ShaderBuilder(ctx);
       const has = (k: number): boolean => ctx.inputs[k] !== undefined;
       ctx.inputs.forEach((t, k) => t && sb.input(k));
-      const yOut = ctx.outputs[0]!.shape.length === 4;
-      const hOut = ctx.outputs[1]!.shape.length === 3;
-      const cOut = spec.cell && ctx.outputs[2]!.shape.length === 3;
+      const yOut = ctx.outputs[0]?.shape.length === 4;
+      const hOut = ctx.outputs[1]?.shape.length === 3;
+      const cOut = spec.cell && ctx.outputs[2]?.shape.length === 3;
       if (yOut) sb.output(0);
       if (hOut) sb.output(1);
       if (cOut) sb.output(2);
@@ -81,7 +81,7 @@ function recurrentKernel(spec: Spec): GpuKernel {
       const xAt = batchFirst ? `(b * ${SEQ} + t) * ${IN}` : `(t * ${BAT} + b) * ${IN}`;
       const yIdx = (t: string): string => (batchFirst ? `((b * ${SEQ} + ${t}) * ${DIRS} + d) * ${HID} + j` : `((${t} * ${DIRS} + d) * ${BAT} + b) * ${HID} + j`);
       const stIdx = batchFirst ? `(b * ${DIRS} + d) * ${HID} + j` : `(d * ${BAT} + b) * ${HID} + j`;
-      const st = (k: number): string => ctx.outputs[k]!.storage;
+      const st = (k: number): string => ctx.outputs[k]?.storage ?? 'f32';
       // gate(q, src): x·W + Wb + src·R + Rb for unit j, where src is a scratch base.
       sb.fn(`fn gate(q: u32, j: u32, t: u32, d: u32, b: u32, src: u32, rb: bool) -> f32 {
   var v = 0.0;

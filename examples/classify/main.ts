@@ -89,7 +89,7 @@ async function load(): Promise<void> {
   try {
     session = await InferenceSession.create(url, {
       backend,
-      onNotice: (m) => notice(`WebGPU is not available here, so this page runs on Kiln's CPU backend (${m})`),
+      onNotice: notice, // e.g. no WebGPU adapter: the session says it runs on the CPU
     });
   } catch (e) {
     // 'auto' also falls back when the WebGPU backend lacks a kernel the model needs.

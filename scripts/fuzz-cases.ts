@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { onnx } from '../onnx/proto.js';
+import { onnx, type pb } from '../onnx/proto.js';
 import { BYTE_MUTATION_NAMES, HOSTILE_NAMES, hostile, mutateBytes } from './fuzz-bytes.js';
 import { BASE_NAMES, baseModel, caseSeed, encodeModel, Rng } from './fuzz-models.js';
 import { MUTATION_NAMES, mutate } from './fuzz-mutate.js';
@@ -64,5 +64,16 @@ export function makeCase(seed: number, index: number, shared: ReadonlyMap<string
     const name = r.pick(MUTATION_NAMES);
     mutations.push(`${name}: ${mutate(name, model, r)}`);
   }
+  sanitize(model.graph);
   return { index, caseSeed: cs, base, mutations, bytes: encodeModel(model) };
+}
+
+/** Mutations may leave holes (undefined names) that protobuf cannot encode: make them ''. */
+function sanitize(g: pb.IGraphProto | null | undefined): void {
+  if (!g) return;
+  for (const n of g.node ?? []) {
+    n.input = (n.input ?? []).map((v) => v ?? '');
+    n.output = (n.output ?? []).map((v) => v ?? '');
+  }
+  for (const v of [...(g.input ?? []), ...(g.output ?? [])]) v.name = v.name ?? '';
 }

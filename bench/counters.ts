@@ -36,6 +36,12 @@ export interface GpuCounters {
   readonly pipelinesUsed: Set<unknown>;
   /** Bytes passed to `GPUQueue.writeBuffer`. */
   bytesWritten: number;
+  /**
+   * ms spent creating compute pipelines: the duration of each `createComputePipeline`
+   * call plus, for `createComputePipelineAsync`, the time until its promise resolved
+   * (summed, so overlapping async compiles count more than once).
+   */
+  pipelineMs: number;
 }
 
 /** What one inference did, from {@link snapshot} differences. */
@@ -87,7 +93,7 @@ export function installGpuCounters(): GpuCounters {
   if (counters) return counters;
   const c: GpuCounters = {
     buffersCreated: 0, bytesCreated: 0, liveBytes: 0, peakBytes: 0,
-    pipelinesCreated: 0, dispatches: 0, pipelinesUsed: new Set(), bytesWritten: 0,
+    pipelinesCreated: 0, dispatches: 0, pipelinesUsed: new Set(), bytesWritten: 0, pipelineMs: 0,
   };
   counters = c;
   const sizes = new WeakMap<object, number>();
@@ -112,7 +118,13 @@ export function installGpuCounters(): GpuCounters {
   for (const name of ['createComputePipeline', 'createComputePipelineAsync']) {
     patch(protoOf('GPUDevice'), name, (orig) => function (this: unknown, ...args: unknown[]) {
       c.pipelinesCreated++;
-      return orig.apply(this, args);
+      const t0 = performance.now();
+      const r = orig.apply(this, args);
+      if (r instanceof Promise) {
+        return r.then((p: unknown) => { c.pipelineMs += performance.now() - t0; return p; });
+      }
+      c.pipelineMs += performance.now() - t0;
+      return r;
     });
   }
   for (const name of ['dispatchWorkgroups', 'dispatchWorkgroupsIndirect']) {

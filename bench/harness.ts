@@ -35,6 +35,8 @@ export interface RuntimeSummary {
   pipelines?: number;
   /** Pipelines created in the process. */
   pipelinesCreated?: number;
+  /** ms spent creating pipelines (see counters.ts: async compiles summed). */
+  pipelineMs?: number;
   /** GPU buffers created by one warm inference. */
   buffersPerRun?: number;
   /** GFLOP/s at the warm median (cases with a FLOP count). */
@@ -144,6 +146,7 @@ function summarize(r: WorkerResult, flops: number | undefined): RuntimeSummary {
     s.dispatches = r.gpu.perRun.dispatches;
     s.pipelines = r.gpu.perRun.pipelines;
     s.pipelinesCreated = r.gpu.pipelinesCreated;
+    s.pipelineMs = r.gpu.pipelineMs;
     s.buffersPerRun = r.gpu.perRun.buffersCreated;
   }
   if (flops && s.warm) s.gflops = flops / (s.warm.median * 1e6);

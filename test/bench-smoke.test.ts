@@ -40,8 +40,8 @@ describe('bench helpers', () => {
       ratiosByPeer: { 'ort-webgpu': { warm: 0.5, cold: 0.25, peakBytes: 0.5, dispatches: 0.5 } },
     };
     const md = markdownTable([res]);
-    expect(md).to.contain('| toy | **kiln** (webgpu) | 2.00 | 1.00–3.00 | – | 10 | 1.0 | 2 |');
-    expect(md).to.contain('| toy | ort-webgpu | 4.00 | 3.00–5.00 | – | 40 | 2.0 | 4 |');
+    expect(md).to.contain('| toy | **kiln** (webgpu) | 2.00 | 1.00–3.00 | – | 10 | – | 1.0 | 2 |');
+    expect(md).to.contain('| toy | ort-webgpu | 4.00 | 3.00–5.00 | – | 40 | – | 2.0 | 4 |');
     expect(md).to.contain('| toy | 0.50 / 0.25 / 0.50 / 0.50 / – |');
     expect(svgChart([res], 't').match(/<rect [^>]*><title>/g)).to.have.length(4);
   });

@@ -40,7 +40,7 @@
  * order, then the uniform buffer (if any uniform was used) last.
  */
 import type { DType } from '../../graph/dtype.js';
-import { isFloat, isUnsigned } from '../../graph/dtype.js';
+import { isFloat, isInteger, isUnsigned } from '../../graph/dtype.js';
 import { exprPreludes, type Expr } from '../../graph/expr.js';
 import { sizeOf, stridesOf, type ConcreteShape } from '../../graph/shape.js';
 import type { BindingRef, Dispatch, GpuStorage, KernelContext, KernelLimits } from './kernel.js';
@@ -81,8 +81,8 @@ export function literal(value: number, type: string): string {
     const v = Math.max(-2147483648, Math.min(2147483647, Math.trunc(value)));
     return v === -2147483648 ? 'i32(-2147483647 - 1)' : `i32(${v})`;
   }
-  if (Number.isNaN(value)) return `${type}(bitcast<f32>(0x7fc00000u))`;
-  if (!Number.isFinite(value)) return `${type}(bitcast<f32>(${value > 0 ? '0x7f800000u' : '0xff800000u'}))`;
+  if (Number.isNaN(value)) return `${type}(bitcast<f32>(${NON_FINITE_BITS.nan}))`;
+  if (!Number.isFinite(value)) return `${type}(bitcast<f32>(${value > 0 ? NON_FINITE_BITS.posInf : NON_FINITE_BITS.negInf}))`;
   const f = Math.fround(value);
   let s = String(f);
   if (!/[.eE]/.test(s)) s += '.0';
@@ -106,9 +106,28 @@ export function renderExpr(e: Expr, leaf: (index: number) => string, f16: boolea
   }
 }
 
-/** The helper functions an expression needs. */
+/**
+ * Private variables holding the bits of NaN and ±Inf. WGSL evaluates
+ * `bitcast<f32>(0x7f800000u)` at shader-creation time and rejects it ("value inf
+ * cannot be represented"); reading a private variable is a run-time value.
+ */
+const NON_FINITE_BITS = { nan: 'kiln_nan_bits', posInf: 'kiln_pos_inf_bits', negInf: 'kiln_neg_inf_bits' } as const;
+const NON_FINITE_DECLS = [
+  `var<private> ${NON_FINITE_BITS.nan}: u32 = 0x7fc00000u;`,
+  `var<private> ${NON_FINITE_BITS.posInf}: u32 = 0x7f800000u;`,
+  `var<private> ${NON_FINITE_BITS.negInf}: u32 = 0xff800000u;`,
+].join('\n');
+
+function hasNonFiniteConst(e: Expr): boolean {
+  if (e.kind === 'const') return !Number.isFinite(e.value) && e.dtype !== 'bool' && !isInteger(e.dtype);
+  return e.kind === 'call' && e.args.some(hasNonFiniteConst);
+}
+
+/** The helper functions (and non-finite constant bits) an expression needs. */
 export function exprPrelude(es: readonly Expr[]): string {
-  return exprPreludes(es).join('\n');
+  const parts = exprPreludes(es);
+  if (es.some(hasNonFiniteConst)) parts.push(NON_FINITE_DECLS);
+  return parts.join('\n');
 }
 
 /** A workgroup grid for `groups` workgroups, each dim ≤ the device limit. */

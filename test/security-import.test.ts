@@ -93,7 +93,7 @@ describe('security: hostile model files', function () {
   });
 
   it('refuses external data with a bad offset/length, or without a base directory', () => {
-    for (const extra of [{ offset: '-4' }, { length: '1e12' }, { offset: '8', length: '16' }, { offset: 'abc' }]) {
+    for (const extra of [{ offset: '-4' }, { length: '1e12' }, { offset: '8', length: '16' }, { offset: 'abc' }] as Record<string, string>[]) {
       typedError(() => importModel(encodeModel(addModel(external('weights.bin', extra))), { baseDir: modelDir }), ModelFormatError);
     }
     typedError(() => importModel(encodeModel(addModel(external('weights.bin')))), ModelFormatError, /base directory/);

@@ -73,6 +73,11 @@ suite('webgpu quantization kernels vs CPU reference (exact)', 1e-7, {
       f('w', rnd('int8', [6, 2, 2, 2], 25, -128, 127)), c(b, 'float32', [], [0.01]), c(b, 'int8', [], [0]),
       c(b, 'float32', [], [0.4]), c(b, 'int8', [], [3]),
     ], { group: 2 }),
+  'edge shapes: size 0 and size 1 (QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear)': (b, f) => [
+    ...b.apply('QuantizeLinear', [f('e', T.from('float32', [0, 4], [])), c(b, 'float32', [], [0.1]), c(b, 'int8', [], [1])]),
+    ...b.apply('DequantizeLinear', [f('o', T.from('uint8', [1], [200])), c(b, 'float32', [], [0.1]), c(b, 'uint8', [], [1])]),
+    ...b.apply('DynamicQuantizeLinear', [f('z', T.from('float32', [0], []))]),
+  ],
   'ConvInteger uint8 with zero points (per-channel w), pads; int8 without zero points': (b, f) => [
     ...b.apply('ConvInteger', [f('x', rnd('uint8', [1, 2, 5, 4], 26, 0, 255)), f('w', rnd('uint8', [3, 2, 2, 3], 27, 0, 255)), c(b, 'uint8', [], [100]), c(b, 'uint8', [3], [120, 128, 131])], { pads: [1, 1, 0, 1] }),
     ...b.apply('ConvInteger', [f('q', rnd('int8', [2, 2, 6], 28, -128, 127)), f('v', rnd('int8', [4, 2, 3], 29, -128, 127))], { strides: [2] }),

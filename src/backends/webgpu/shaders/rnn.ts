@@ -29,12 +29,3 @@ function f(v: number): string {
 /** Overflow-safe tanh and sigmoid (WGSL's tanh may give NaN for large |x| on some drivers). */
 export const RNN_HELPERS = `fn kr_tanh(x: f32) -> f32 { let e = exp(-2.0 * abs(x)); return sign(x) * (1.0 - e) / (1.0 + e); }
 fn kr_sigmoid(x: f32) -> f32 { if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); } let e = exp(x); return e / (1.0 + e); }`;
-
-/**
- * WGSL of one unit's gate pre-activation for gate `q` (an expression with `j`, `t`,
- * `d`, `hp` — the offset of the previous h in scratch — in scope): x·W + Wb + h·R + Rb,
- * with `hsrc` the scratch base whose values multiply R (h, or GRU's r⊙h).
- */
-export function gatePre(q: number, hsrc: string, withRb = true): string {
-  return `gate(${q}u, j, t, d, b, ${hsrc}, ${withRb ? 'true' : 'false'})`;
-}

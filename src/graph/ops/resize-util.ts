@@ -71,7 +71,8 @@ function cubicCoeffs(t: number, a: number): number[] {
   ];
 }
 
-interface Taps {
+/** The taps of one resized axis: `count` (index, weight) pairs per output coordinate. */
+export interface ResizeTaps {
   readonly count: number;
   readonly index: Int32Array;
   readonly weight: Float64Array;
@@ -79,7 +80,7 @@ interface Taps {
   readonly outside: Uint8Array;
 }
 
-function axisTaps(p: ResizeParams, axis: number, inLen: number, outLen: number): Taps {
+function axisTaps(p: ResizeParams, axis: number, inLen: number, outLen: number): ResizeTaps {
   const count = p.mode === 'nearest' ? 1 : p.mode === 'linear' ? 2 : 4;
   const index = new Int32Array(outLen * count);
   const weight = new Float64Array(outLen * count);
@@ -119,17 +120,26 @@ function axisTaps(p: ResizeParams, axis: number, inLen: number, outLen: number):
   return { count, index, weight, outside };
 }
 
+/**
+ * Taps of every axis resizing `inShape` to `outShape` (same rank); undefined for an
+ * axis that stays as it is (same length, scale 1, not tf_crop_and_resize).
+ */
+export function resizeTaps(p: ResizeParams, inShape: readonly number[], outShape: readonly number[]): (ResizeTaps | undefined)[] {
+  return inShape.map((inLen, ax) =>
+    inLen === outShape[ax] && p.scales[ax] === 1 && p.coord !== 'tf_crop_and_resize' ? undefined : axisTaps(p, ax, inLen, outShape[ax]!),
+  );
+}
+
 /** Resizes `x` to `outShape` (same rank) on the CPU. */
 export function resizeCpu(x: Tensor, outShape: readonly number[], p: ResizeParams): Tensor {
   let shape = [...x.shape];
   let data = Float64Array.from(x.data);
-  const taps: (Taps | undefined)[] = [];
+  const taps = resizeTaps(p, x.shape, outShape);
   for (let ax = 0; ax < shape.length; ax++) {
     const inLen = shape[ax]!;
     const outLen = outShape[ax]!;
-    if (inLen === outLen && p.scales[ax] === 1 && p.coord !== 'tf_crop_and_resize') { taps.push(undefined); continue; }
-    const t = axisTaps(p, ax, inLen, outLen);
-    taps.push(t);
+    const t = taps[ax];
+    if (!t) continue;
     const outer = shape.slice(0, ax).reduce((a, b) => a * b, 1);
     const inner = shape.slice(ax + 1).reduce((a, b) => a * b, 1);
     const next = new Float64Array(outer * outLen * inner);
@@ -156,7 +166,7 @@ export function resizeCpu(x: Tensor, outShape: readonly number[], p: ResizeParam
   return out;
 }
 
-function extrapolate(data: Float64Array, shape: readonly number[], taps: readonly (Taps | undefined)[], value: number): void {
+function extrapolate(data: Float64Array, shape: readonly number[], taps: readonly (ResizeTaps | undefined)[], value: number): void {
   const st = stridesOf(shape);
   for (let i = 0; i < data.length; i++) {
     for (let ax = 0; ax < shape.length; ax++) {

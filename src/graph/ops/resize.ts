@@ -13,7 +13,8 @@ import { COORD_MODES, NEAREST_MODES, RESIZE_MODES, resizeCpu, type ResizeParams 
 
 const KEEP_ASPECT = ['stretch', 'not_larger', 'not_smaller'] as const;
 
-interface Plan {
+/** Output shape, per-axis scales and roi of a Resize or Upsample node. */
+export interface ResizePlan {
   readonly shape: Dim[];
   /** Per-axis scales; known when the output shape is. */
   readonly scales: number[];
@@ -25,12 +26,20 @@ function given(v: InferInput | undefined): v is InferInput {
   return v !== undefined && !v.shape.some((d) => d === 0);
 }
 
-interface PlanAttrs {
+/** The attributes resizePlan reads. */
+export interface ResizePlanAttrs {
   readonly axes?: readonly number[] | undefined;
   readonly keep_aspect_ratio_policy: (typeof KEEP_ASPECT)[number];
 }
 
-function resizePlan(x: InferInput, roi: InferInput | undefined, sc: InferInput | undefined, sz: InferInput | undefined, a: PlanAttrs, ctx: OpContext<unknown>, op: string): Plan {
+/**
+ * Output shape, scales and roi of a Resize (`op` names it in errors) from X and its
+ * optional roi / scales / sizes inputs; axes without a known value get fresh dims.
+ */
+export function resizePlan(
+  x: InferInput, roi: InferInput | undefined, sc: InferInput | undefined, sz: InferInput | undefined,
+  a: ResizePlanAttrs, ctx: Pick<OpContext<unknown>, 'node' | 'fresh'>, op: string,
+): ResizePlan {
   const rank = x.shape.length;
   const axes = a.axes && a.axes.length ? a.axes.map((v) => normalizeAxis(v, rank, ctx.node)) : Array.from({ length: rank }, (_, i) => i);
   const scales = new Array<number>(rank).fill(1);
@@ -78,6 +87,32 @@ function resizePlan(x: InferInput, roi: InferInput | undefined, sc: InferInput |
   return { shape, scales, roi: roiRanges };
 }
 
+/** The Resize attributes that resizeParams reads. */
+export interface ResizeModeAttrs {
+  readonly mode: ResizeParams['mode'];
+  readonly coordinate_transformation_mode: ResizeParams['coord'];
+  readonly nearest_mode: ResizeParams['nearest'];
+  readonly cubic_coeff_a: number;
+  readonly exclude_outside: number;
+  readonly extrapolation_value: number;
+}
+
+/** Interpolation parameters of a Resize node (resolved attributes) for its plan. */
+export function resizeParams(a: ResizeModeAttrs, plan: ResizePlan): ResizeParams {
+  return {
+    mode: a.mode, coord: a.coordinate_transformation_mode, nearest: a.nearest_mode, cubicA: a.cubic_coeff_a,
+    excludeOutside: a.exclude_outside !== 0, extrapolation: a.extrapolation_value, scales: plan.scales, roi: plan.roi,
+  };
+}
+
+/** Interpolation parameters of an Upsample node (asymmetric coordinates, nearest uses floor). */
+export function upsampleParams(mode: string, plan: ResizePlan): ResizeParams {
+  return {
+    mode: mode === 'nearest' ? 'nearest' : 'linear', coord: 'asymmetric', nearest: 'floor', cubicA: -0.75,
+    excludeOutside: false, extrapolation: 0, scales: plan.scales, roi: plan.roi,
+  };
+}
+
 /** Resize: nearest / n-linear / n-cubic resampling with ONNX coordinate transformation modes. */
 export const Resize = defineOp({
   name: 'Resize',
@@ -107,11 +142,7 @@ export const Resize = defineOp({
     const info = (t: Tensor | undefined) => (t ? { dtype: t.dtype, shape: t.shape, value: t } : undefined);
     const a = ctx.attrs;
     const plan = resizePlan(info(x)!, info(roi), info(sc), info(sz), a, ctx, 'Resize');
-    const p: ResizeParams = {
-      mode: a.mode, coord: a.coordinate_transformation_mode, nearest: a.nearest_mode, cubicA: a.cubic_coeff_a,
-      excludeOutside: a.exclude_outside !== 0, extrapolation: a.extrapolation_value, scales: plan.scales, roi: plan.roi,
-    };
-    return [resizeCpu(x!, plan.shape as number[], p)];
+    return [resizeCpu(x!, plan.shape as number[], resizeParams(a, plan))];
   },
 });
 
@@ -135,19 +166,19 @@ export const Upsample = defineOp({
   },
   cpu([x, sc], ctx) {
     const plan = upsamplePlan({ dtype: x!.dtype, shape: x!.shape }, sc ? { dtype: sc.dtype, shape: sc.shape, value: sc } : undefined, ctx);
-    const p: ResizeParams = {
-      mode: ctx.attrs.mode === 'nearest' ? 'nearest' : 'linear', coord: 'asymmetric', nearest: 'floor', cubicA: -0.75,
-      excludeOutside: false, extrapolation: 0, scales: plan.scales, roi: plan.roi,
-    };
-    return [resizeCpu(x!, plan.shape as number[], p)];
+    return [resizeCpu(x!, plan.shape as number[], upsampleParams(ctx.attrs.mode, plan))];
   },
 });
 
-function upsamplePlan(
-  x: InferInput,
-  sc: InferInput | undefined,
-  ctx: OpContext<{ readonly scales?: readonly number[] | undefined; readonly height_scale?: number | undefined; readonly width_scale?: number | undefined }>,
-): Plan {
+/** The attributes upsamplePlan reads. */
+export interface UpsamplePlanAttrs {
+  readonly scales?: readonly number[] | undefined;
+  readonly height_scale?: number | undefined;
+  readonly width_scale?: number | undefined;
+}
+
+/** Output shape, scales and roi of an Upsample: scales from the attributes or the scales input. */
+export function upsamplePlan(x: InferInput, sc: InferInput | undefined, ctx: Pick<OpContext<UpsamplePlanAttrs>, 'node' | 'fresh' | 'attrs'>): ResizePlan {
   const a = ctx.attrs;
   let scales = a.scales;
   if (!scales && a.height_scale !== undefined && a.width_scale !== undefined) {

@@ -10,10 +10,11 @@ import { ShapeError } from '../errors.js';
 import { broadcastDim, formatShape, stridesOf, type Dim, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
-interface Parsed {
+/** A parsed Einsum equation: the labels of each operand's axes and of the output. */
+export interface EinsumLabels {
   readonly inputs: string[][];
   readonly output: string[];
-  /** Size of each label. */
+  /** Size of each label, in order of first appearance. */
   readonly dims: Map<string, Dim>;
 }
 
@@ -29,7 +30,8 @@ function parseTerm(term: string, rank: number | undefined, ell: number, node: st
   return [...parts[0]!, ...e, ...parts[1]!];
 }
 
-function parse(equation: string, shapes: readonly Shape[], node: string): Parsed {
+/** Parses and checks an Einsum equation against its operands' shapes (ShapeError naming `node`). */
+export function parseEinsum(equation: string, shapes: readonly Shape[], node: string): EinsumLabels {
   const eq = equation.replace(/\s+/g, '');
   const [lhs, rhs] = eq.split('->') as [string, string | undefined];
   const terms = lhs.split(',');
@@ -77,13 +79,13 @@ function parse(equation: string, shapes: readonly Shape[], node: string): Parsed
 
 /** Output shape of an Einsum. */
 export function einsumInfer(equation: string, shapes: readonly Shape[], node: string): Dim[] {
-  const p = parse(equation, shapes, node);
+  const p = parseEinsum(equation, shapes, node);
   return p.output.map((l) => p.dims.get(l)!);
 }
 
 /** Evaluates an Einsum on concrete tensors (float64 accumulation). */
 export function einsumCpu(equation: string, inputs: readonly Tensor[], node: string): Tensor {
-  const p = parse(equation, inputs.map((t) => t.shape), node);
+  const p = parseEinsum(equation, inputs.map((t) => t.shape), node);
   const summed = [...p.dims.keys()].filter((l) => !p.output.includes(l));
   const labels = [...p.output, ...summed];
   const sizes = labels.map((l) => p.dims.get(l) as number);

@@ -5,49 +5,16 @@
  * with stride 0). Covers every equation the CPU reference accepts — batched
  * matmul, transposes, reductions, traces, outer products — at per-element speed.
  */
-import { UnsupportedOpError } from '../../../graph/errors.js';
+import { parseEinsum } from '../../../graph/ops/einsum.js';
 import { sizeOf, stridesOf } from '../../../graph/shape.js';
 import type { GpuKernel, KernelContext } from '../kernel.js';
 import { coordsOf, ShaderBuilder } from '../wgsl.js';
 import { accOf } from './reduce.js';
 
-interface Labels {
-  readonly inputs: string[][];
-  readonly output: string[];
-  readonly size: Map<string, number>;
-}
-
-function labelsOf(ctx: KernelContext): Labels {
-  const eq = String(ctx.attrs['equation']).replace(/\s+/g, '');
-  const fail = (why: string): never => {
-    throw new UnsupportedOpError([{ op: 'Einsum', nodes: [ctx.node] }], `equation '${eq}': ${why}`);
-  };
-  const [lhs, rhs] = eq.split('->') as [string, string | undefined];
-  const terms = lhs.split(',');
-  const shapes = ctx.inputs.map((t) => t!.shape);
-  if (terms.length !== shapes.length) fail(`${terms.length} terms for ${shapes.length} inputs`);
-  const ellOf = (term: string, rank: number): number => (term.includes('...') ? rank - term.replace('...', '').length : 0);
-  const ell = Math.max(0, ...terms.map((t, i) => ellOf(t, shapes[i]!.length)));
-  const expand = (term: string, n: number): string[] => {
-    const [a, b] = term.split('...') as [string, string | undefined];
-    if (b === undefined) return [...a];
-    return [...a, ...Array.from({ length: n }, (_, i) => `.${ell - n + i}`), ...b];
-  };
-  const inputs = terms.map((t, i) => expand(t, ellOf(t, shapes[i]!.length)));
-  const size = new Map<string, number>();
-  inputs.forEach((ls, i) => {
-    if (ls.length !== shapes[i]!.length) fail(`term '${terms[i]}' does not match rank ${shapes[i]!.length}`);
-    ls.forEach((l, a) => size.set(l, Math.max(size.get(l) ?? 1, shapes[i]![a]!)));
-  });
-  let output: string[];
-  if (rhs !== undefined) output = expand(rhs, ell);
-  else {
-    const count = new Map<string, number>();
-    for (const ls of inputs) for (const l of ls) if (!l.startsWith('.')) count.set(l, (count.get(l) ?? 0) + 1);
-    const once = [...count].filter(([, c]) => c === 1).map(([l]) => l).sort();
-    output = [...Array.from({ length: ell }, (_, i) => `.${i}`), ...once];
-  }
-  return { inputs, output, size };
+/** The equation's labels (parsed by the CPU reference) with concrete sizes. */
+function labelsOf(ctx: KernelContext): { inputs: string[][]; output: string[]; size: Map<string, number> } {
+  const { inputs, output, dims } = parseEinsum(String(ctx.attrs['equation']), ctx.inputs.map((t) => t!.shape), ctx.node);
+  return { inputs, output, size: dims as Map<string, number> };
 }
 
 const einsum: GpuKernel = {

@@ -16,7 +16,8 @@ import { floatData } from './matmul.js';
 
 const convAttrs = { ...windowAttrs, group: attr.int(1, (v) => (v >= 1 ? undefined : 'must be >= 1')) };
 
-interface ConvGeom {
+/** Resolved window and output shape of a Conv or ConvTranspose node. */
+export interface ConvGeom {
   readonly win: Window;
   readonly shape: Dim[];
 }
@@ -191,14 +192,15 @@ export const ConvInteger = defineOp({
 });
 
 const convTransposeAttrs = { ...convAttrs, output_padding: attr.optInts(), output_shape: attr.optInts() };
-type CTAttrs = WindowAttrs & { group: number; output_padding?: readonly number[] | undefined; output_shape?: readonly number[] | undefined };
+/** The attributes of a ConvTranspose node that its geometry reads. */
+export type CTAttrs = WindowAttrs & { group: number; output_padding?: readonly number[] | undefined; output_shape?: readonly number[] | undefined };
 
 /**
  * ConvTranspose geometry. Output size `s*(in-1) + output_padding + ek - pb - pe`;
  * with `output_shape` (or SAME auto_pad, giving `in*s`) the pads are derived from
  * the total padding, the odd unit at the end for SAME_UPPER, else at the start.
  */
-function convTransposeGeom(x: InferInput, w: InferInput, a: CTAttrs, node: string, fresh: (t: string | number) => string): ConvGeom {
+export function convTransposeGeom(x: InferInput, w: InferInput, a: CTAttrs, node: string, fresh: (t: string | number) => string): ConvGeom {
   if (x.shape.length < 3 || w.shape.length !== x.shape.length) {
     throw new ShapeError(`${node}: ConvTranspose needs X (N, C, spatial...) and W of the same rank, got X ${formatShape(x.shape)} and W ${formatShape(w.shape)}`, node);
   }

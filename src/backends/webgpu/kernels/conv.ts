@@ -11,7 +11,8 @@
  * per-output-element gather over the input positions that reach it.
  */
 import { UnsupportedOpError } from '../../../graph/errors.js';
-import { fold3, resolveWindow, type AutoPad, type Window3, type WindowAttrs } from '../../../graph/ops/conv-util.js';
+import { convTransposeGeom, type CTAttrs } from '../../../graph/ops/conv.js';
+import { fold3, resolveWindow, type Window3, type WindowAttrs } from '../../../graph/ops/conv-util.js';
 import { sizeOf } from '../../../graph/shape.js';
 import type { Dispatch, GpuKernel, KernelContext, KernelPlan } from '../kernel.js';
 import { convEntry } from '../shaders/conv.js';
@@ -158,34 +159,6 @@ export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue
 
 const conv: GpuKernel = { plan: (ctx) => planConv(ctx, { x: 0, w: 1, bias: 2 }) };
 
-/** Per-axis begin pads of a ConvTranspose (same rule as the CPU reference). */
-function convTransposePads(ctx: KernelContext): number[] {
-  const x = ctx.inputs[0]!.shape;
-  const w = ctx.inputs[1]!.shape;
-  const out = ctx.outputs[0]!.shape;
-  const n = x.length - 2;
-  const a = ctx.attrs;
-  const ints = (k: string, def: number): number[] => {
-    const v = a[k] as number[] | undefined;
-    return v && v.length ? [...v] : new Array<number>(n).fill(def);
-  };
-  const strides = ints('strides', 1);
-  const dil = ints('dilations', 1);
-  const outPad = ints('output_padding', 0);
-  const autoPad = String(a['auto_pad'] ?? 'NOTSET') as AutoPad;
-  const given = (a['output_shape'] as number[] | undefined)?.length ?? 0;
-  const pads = a['pads'] as number[] | undefined;
-  return Array.from({ length: n }, (_, i) => {
-    const ek = (w[i + 2]! - 1) * dil[i]! + 1;
-    if (given || autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-      const total = strides[i]! * (x[i + 2]! - 1) + outPad[i]! + ek - out[i + 2]!;
-      const half = Math.floor(total / 2);
-      return autoPad === 'SAME_UPPER' ? half : total - half;
-    }
-    return autoPad === 'VALID' || !pads || pads.length === 0 ? 0 : pads[i]!;
-  });
-}
-
 const convTranspose: GpuKernel = {
   plan(ctx) {
     const x = ctx.inputs[0]!;
@@ -195,10 +168,7 @@ const convTranspose: GpuKernel = {
     if (n > 3) throw new UnsupportedOpError([{ op: 'ConvTranspose', nodes: [ctx.node] }], `${n} spatial axes`);
     const group = Number(ctx.attrs['group'] ?? 1);
     const f3 = (v: readonly number[], def: number): number[] => [...new Array<number>(3 - n).fill(def), ...v];
-    const ints = (k: string): number[] => {
-      const v = ctx.attrs[k] as number[] | undefined;
-      return v && v.length ? [...v] : new Array<number>(n).fill(1);
-    };
+    const { win } = convTransposeGeom(x, w, ctx.attrs as unknown as CTAttrs, ctx.node, (t) => `_${t}`);
     const C = x.shape[1]!;
     const M = out.shape[1]!;
     const cg = C / group;
@@ -210,9 +180,9 @@ const convTranspose: GpuKernel = {
     const Y = sb.output(0);
     const inD = sb.i32s(f3(x.shape.slice(2), 1));
     const kD = sb.i32s(f3(w.shape.slice(2), 1));
-    const st = sb.i32s(f3(ints('strides'), 1));
-    const dl = sb.i32s(f3(ints('dilations'), 1));
-    const pd = sb.i32s(f3(convTransposePads(ctx), 0));
+    const st = sb.i32s(f3(win.strides, 1));
+    const dl = sb.i32s(f3(win.dilations, 1));
+    const pd = sb.i32s(f3(win.padBegin, 0));
     const oshape = [out.shape[0]!, M, ...f3(out.shape.slice(2), 1)];
     const cgU = sb.u32(cg);
     const mgU = sb.u32(mg);

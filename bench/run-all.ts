@@ -6,9 +6,11 @@
  * slowest model) and bench.svg (ratios Kiln ÷ ORT Web per model), and prints the
  * tables. Stops starting new cases once the time budget is spent.
  *
- *   npx tsx bench/run-all.ts [--runs N] [--warmup N] [--budget-min M] [--only a,b] [--out DIR]
+ *   npx tsx bench/run-all.ts [--runs N] [--warmup N] [--budget-min M] [--timeout-s S] [--only a,b] [--merge] [--out DIR]
+ *
+ * `--merge` keeps the other cases of an earlier results/bench.json (to re-run a few).
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, SHARED_MODELS, SYNTHETIC, sharedModelNames } from './cases.js';
@@ -80,6 +82,10 @@ async function main(): Promise<void> {
     return { table, targets };
   }
   const results: CaseResult[] = [];
+  const earlier: CaseResult[] = process.argv.includes('--merge') && existsSync(path.join(outDir, 'bench.json'))
+    ? (JSON.parse(readFileSync(path.join(outDir, 'bench.json'), 'utf8')) as { results: CaseResult[] }).results.filter((r) => !cases.includes(r.model))
+    : [];
+  results.push(...earlier);
   const skipped: string[] = [];
   for (const c of cases) {
     if (performance.now() - t0 > budgetMs) { skipped.push(c); continue; }

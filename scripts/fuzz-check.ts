@@ -106,20 +106,25 @@ function checkOutputs(g: Graph, out: Record<string, Tensor>, dims: Map<string, n
 const WRAPPED = /malformed model \(|failed during type inference: |run failed: |Maximum call stack|Cannot read prop|is not a function|is not iterable|Invalid array length|Array buffer allocation|undefined/;
 
 /** Runs one case (see the file comment); `baseDir` holds the external-data files. */
-export function runCase(c: WorkerCase, baseDir: string): Omit<WorkerResult, 'id' | 'ms'> {
+export function runCase(c: WorkerCase, baseDir: string, onStage: (stage: string) => void = () => {}): Omit<WorkerResult, 'id' | 'ms'> {
   let stage = 'import';
+  const enter = (s: string): void => {
+    stage = s;
+    onStage(s);
+  };
+  onStage(stage);
   try {
     const g = importModel(c.bytes, { baseDir }, 'fuzz-model');
     const r = new Rng(c.caseSeed ^ 0x5bd1e995);
     const { feeds, dims } = randomFeeds(g, r);
     if (estimateWork(g, dims) > RUN_BUDGET) return { kind: 'ok', ran: false };
-    stage = 'run O0';
+    enter('run O0');
     const out0 = compileCpu(g).run(feeds);
     const bad0 = checkOutputs(g, out0, dims, 'O0');
     if (bad0) return { kind: 'mismatch', error: bad0 };
-    stage = 'optimize O2';
+    enter('optimize O2');
     const g2 = optimize(g, { level: 2 }).graph;
-    stage = 'run O2';
+    enter('run O2');
     const out2 = compileCpu(g2).run(feeds);
     const bad2 = checkOutputs(g, out2, dims, 'O2');
     if (bad2) return { kind: 'mismatch', error: bad2 };

@@ -105,19 +105,24 @@ export class WorkerHost {
         resolve(o);
       };
       const ms = (): number => performance.now() - t0;
-      const onMsg = (m: WorkerResult): void => {
+      let stage = 'start';
+      const onMsg = (m: WorkerResult | { id: number; stage: string }): void => {
         if (m.id !== c.id) return;
+        if ('stage' in m) {
+          stage = m.stage;
+          return;
+        }
         const peak = resourceUsage().maxRSS * 1024;
         if (peak > peak0 && peak - rss0 > capBytes) {
           finish({ id: c.id, kind: 'crash', error: `memory: peak RSS grew by ${((peak - rss0) / MiB).toFixed(0)} MiB, cap ${(capBytes / MiB).toFixed(0)} MiB (result was ${m.kind})`, ms: ms() }, true);
         } else finish(m, false);
       };
-      const onError = (e: Error): void => finish({ id: c.id, kind: 'crash', error: `worker died: ${e.name}: ${e.message} ${(e as { code?: string }).code ?? ''}`.trim(), ms: ms() }, true);
-      const onExit = (code: number): void => finish({ id: c.id, kind: 'crash', error: `worker exited with code ${code}`, ms: ms() }, true);
-      const timer = setTimeout(() => finish({ id: c.id, kind: 'hang', error: `no result within ${timeoutMs} ms`, ms: ms() }, true), timeoutMs);
+      const onError = (e: Error): void => finish({ id: c.id, kind: 'crash', error: `worker died during ${stage}: ${e.name}: ${e.message} ${(e as { code?: string }).code ?? ''}`.trim(), ms: ms() }, true);
+      const onExit = (code: number): void => finish({ id: c.id, kind: 'crash', error: `worker exited with code ${code} during ${stage}`, ms: ms() }, true);
+      const timer = setTimeout(() => finish({ id: c.id, kind: 'hang', error: `no result within ${timeoutMs} ms (stuck in ${stage})`, ms: ms() }, true), timeoutMs);
       const poll = setInterval(() => {
         const grown = process.memoryUsage.rss() - rss0;
-        if (grown > capBytes) finish({ id: c.id, kind: 'crash', error: `memory: RSS grew by ${(grown / MiB).toFixed(0)} MiB, cap ${(capBytes / MiB).toFixed(0)} MiB`, ms: ms() }, true);
+        if (grown > capBytes) finish({ id: c.id, kind: 'crash', error: `memory: RSS grew by ${(grown / MiB).toFixed(0)} MiB during ${stage}, cap ${(capBytes / MiB).toFixed(0)} MiB`, ms: ms() }, true);
       }, 20);
       w.on('message', onMsg);
       w.once('error', onError);

@@ -75,7 +75,7 @@ interface Record_ {
 }
 
 function signature(e: string): string {
-  return e.replace(/'[^']*'/g, "'…'").replace(/-?\d+(\.\d+)?(e[+-]?\d+)?/g, 'N').slice(0, 160);
+  return e.replace(/'[^']*'/g, "'…'").replace(/\b-?\d+(\.\d+)?(e[+-]?\d+)?\b/g, 'N').slice(0, 160);
 }
 
 async function main(): Promise<void> {

@@ -4,6 +4,13 @@
  * range, a second dispatch quantizes), QLinearMatMul, QLinearConv and ConvInteger (direct
  * kernels: dequantize on load, accumulate in f32 with fma in the reference's
  * order, requantize). Semantics are those of src/graph/ops/quantize.ts.
+ *
+ * The x / scale that decides rounding is computed with an exact residual
+ * (shaders/quantize.ts), so QuantizeLinear and DynamicQuantizeLinear match the CPU
+ * exactly, ties included. QLinearMatMul / QLinearConv accumulate in f32 like the
+ * reference; where a driver does not fuse fma, or the reference's blocked matmul
+ * sums in another order, a sum landing within an f32 ulp of a .5 boundary may
+ * requantize one step off (not seen in the tests or the ONNX data).
  */
 import { ShapeError } from '../../../graph/errors.js';
 import { normalizeAxis, sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';

@@ -42,6 +42,8 @@ export interface GpuCounters {
    * (summed, so overlapping async compiles count more than once).
    */
   pipelineMs: number;
+  /** Each pipeline creation: its label (or its shader's) and ms, as summed into `pipelineMs`. */
+  readonly pipelineTimes: { label: string; ms: number }[];
 }
 
 /** What one inference did, from {@link snapshot} differences. */
@@ -93,7 +95,7 @@ export function installGpuCounters(): GpuCounters {
   if (counters) return counters;
   const c: GpuCounters = {
     buffersCreated: 0, bytesCreated: 0, liveBytes: 0, peakBytes: 0,
-    pipelinesCreated: 0, dispatches: 0, pipelinesUsed: new Set(), bytesWritten: 0, pipelineMs: 0,
+    pipelinesCreated: 0, dispatches: 0, pipelinesUsed: new Set(), bytesWritten: 0, pipelineMs: 0, pipelineTimes: [],
   };
   counters = c;
   const sizes = new WeakMap<object, number>();
@@ -118,12 +120,17 @@ export function installGpuCounters(): GpuCounters {
   for (const name of ['createComputePipeline', 'createComputePipelineAsync']) {
     patch(protoOf('GPUDevice'), name, (orig) => function (this: unknown, ...args: unknown[]) {
       c.pipelinesCreated++;
+      const d = args[0] as GPUComputePipelineDescriptor | undefined;
+      const label = d?.label || d?.compute?.module?.label || d?.compute?.entryPoint || '?';
       const t0 = performance.now();
+      const done = (): void => {
+        const ms = performance.now() - t0;
+        c.pipelineMs += ms;
+        c.pipelineTimes.push({ label, ms });
+      };
       const r = orig.apply(this, args);
-      if (r instanceof Promise) {
-        return r.then((p: unknown) => { c.pipelineMs += performance.now() - t0; return p; });
-      }
-      c.pipelineMs += performance.now() - t0;
+      if (r instanceof Promise) return r.then((p: unknown) => { done(); return p; });
+      done();
       return r;
     });
   }
@@ -154,14 +161,14 @@ export function currentCounters(): GpuCounters | undefined {
 }
 
 /** A copy of the totals (for differences around one run); clears the used-pipeline set. */
-export function snapshot(c: GpuCounters): Omit<GpuCounters, 'pipelinesUsed'> {
+export function snapshot(c: GpuCounters): Omit<GpuCounters, 'pipelinesUsed' | 'pipelineTimes'> {
   c.pipelinesUsed.clear();
-  const { pipelinesUsed: _used, ...rest } = c;
+  const { pipelinesUsed: _used, pipelineTimes: _times, ...rest } = c;
   return { ...rest };
 }
 
 /** What happened between `before` (from {@link snapshot}) and now. */
-export function since(c: GpuCounters, before: Omit<GpuCounters, 'pipelinesUsed'>): PerRun {
+export function since(c: GpuCounters, before: Omit<GpuCounters, 'pipelinesUsed' | 'pipelineTimes'>): PerRun {
   return {
     dispatches: c.dispatches - before.dispatches,
     pipelines: c.pipelinesUsed.size,

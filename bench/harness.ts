@@ -37,6 +37,8 @@ export interface RuntimeSummary {
   pipelinesCreated?: number;
   /** ms spent creating pipelines (see counters.ts: async compiles summed). */
   pipelineMs?: number;
+  /** The five slowest pipeline creations (label, ms). */
+  slowestPipelines?: { label: string; ms: number }[];
   /** GPU buffers created by one warm inference. */
   buffersPerRun?: number;
   /** GFLOP/s at the warm median (cases with a FLOP count). */
@@ -147,6 +149,7 @@ function summarize(r: WorkerResult, flops: number | undefined): RuntimeSummary {
     s.pipelines = r.gpu.perRun.pipelines;
     s.pipelinesCreated = r.gpu.pipelinesCreated;
     s.pipelineMs = r.gpu.pipelineMs;
+    s.slowestPipelines = r.gpu.slowestPipelines;
     s.buffersPerRun = r.gpu.perRun.buffersCreated;
   }
   if (flops && s.warm) s.gflops = flops / (s.warm.median * 1e6);

@@ -43,7 +43,7 @@ export interface WorkerResult {
   /** CPU time of this process (all threads: lavapipe runs on them) during each timed run, ms. */
   cpuMs?: number[];
   /** GPU runtimes: counters (bytes at peak over the whole process, per-run counts). */
-  gpu?: { peakBytes: number; bytesCreated: number; pipelinesCreated: number; pipelineMs: number; perRun: PerRun };
+  gpu?: { peakBytes: number; bytesCreated: number; pipelinesCreated: number; pipelineMs: number; slowestPipelines: { label: string; ms: number }[]; perRun: PerRun };
   /** Kiln with profile: per-dispatch GPU times of the last run. */
   profile?: ProfileEntry[];
 }
@@ -81,7 +81,7 @@ export async function runJob(job: WorkerJob): Promise<{ result: WorkerResult; ou
     result.timesMs = times;
     result.cpuMs = cpu;
     if (counters && perRun) {
-      result.gpu = { peakBytes: counters.peakBytes, bytesCreated: counters.bytesCreated, pipelinesCreated: counters.pipelinesCreated, pipelineMs: counters.pipelineMs, perRun };
+      result.gpu = { peakBytes: counters.peakBytes, bytesCreated: counters.bytesCreated, pipelinesCreated: counters.pipelinesCreated, pipelineMs: counters.pipelineMs, slowestPipelines: [...counters.pipelineTimes].sort((a, b) => b.ms - a.ms).slice(0, 5), perRun };
     }
     if (session.profile) result.profile = session.profile();
     await session.release();

@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
-import { isDType, isFloat, type DType } from '../graph/dtype.js';
+import { fromHalfBits, isDType, isFloat, type DType } from '../graph/dtype.js';
 import { InputError, KilnError, ModelFormatError } from '../graph/errors.js';
 import type { Graph, ValueInfo } from '../graph/graph.js';
 import { loadGraph, saveGraph } from '../graph/serialize.js';
@@ -145,7 +145,7 @@ export function parseNpy(bytes: Uint8Array, where: string): Tensor {
   if (data.length < n * elem) bad(`needs ${n * elem} data bytes, has ${data.length}`);
   const ddv = new DataView(data.buffer, data.byteOffset, n * elem);
   const read: Record<DType, (i: number) => number> = {
-    float16: (i) => halfToNumber(ddv.getUint16(i * 2, true)), float32: (i) => ddv.getFloat32(i * 4, true),
+    float16: (i) => fromHalfBits(ddv.getUint16(i * 2, true)), float32: (i) => ddv.getFloat32(i * 4, true),
     float64: (i) => ddv.getFloat64(i * 8, true), int8: (i) => ddv.getInt8(i), uint8: (i) => ddv.getUint8(i),
     int16: (i) => ddv.getInt16(i * 2, true), uint16: (i) => ddv.getUint16(i * 2, true), int32: (i) => ddv.getInt32(i * 4, true),
     uint32: (i) => ddv.getUint32(i * 4, true), int64: (i) => Number(ddv.getBigInt64(i * 8, true)),
@@ -154,15 +154,6 @@ export function parseNpy(bytes: Uint8Array, where: string): Tensor {
   const values = new Array<number>(n);
   for (let i = 0; i < n; i++) values[i] = read[dtype](i);
   return Tensor.from(dtype, shape, values);
-}
-
-function halfToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
 /**

@@ -11,6 +11,7 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { fromHalfBits, isDType, isFloat, type DType } from '../graph/dtype.js';
 import { InputError, KilnError, ModelFormatError } from '../graph/errors.js';
 import type { Graph, ValueInfo } from '../graph/graph.js';
+import { Rng } from '../graph/random.js';
 import { loadGraph, saveGraph } from '../graph/serialize.js';
 import { formatShape, type ConcreteShape } from '../graph/shape.js';
 import { Tensor } from '../graph/tensor.js';
@@ -213,25 +214,14 @@ export async function readInputSpec(spec: string, g: Graph): Promise<[string, Te
   return [name, await reader()];
 }
 
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Random feeds from the declared input types: floats uniform in [-1, 1), integers in
  * [0, 10) (valid token ids and indices for small vocabularies), bools 0/1. Symbolic
  * dims come from `dims`; a missing one is an InputError naming it.
  */
 export function randomFeeds(g: Graph, dims: ReadonlyMap<string, number>, seed = 1): Record<string, Tensor> {
-  const next = rng(seed);
+  const r = new Rng(seed);
+  const next = (): number => r.next();
   const feeds: Record<string, Tensor> = {};
   for (const inp of g.inputs) {
     if (g.initializers.has(inp.name)) continue;

@@ -10,18 +10,13 @@ import { compileWebGpu } from '../../src/backends/webgpu/index.js';
 import type { DType } from '../../src/graph/dtype.js';
 import { isFloat } from '../../src/graph/dtype.js';
 import type { Graph } from '../../src/graph/graph.js';
+import { Rng } from '../../src/graph/random.js';
 import { Tensor } from '../../src/graph/tensor.js';
 
-/** A small deterministic PRNG (mulberry32). */
+/** A small deterministic PRNG (mulberry32, src/graph/random.ts) as a function. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** A random tensor: floats in [lo, hi), integers in [lo, hi], bool 0/1. */

@@ -14,8 +14,25 @@ export interface FeedLike {
   readonly shape: ConcreteShape;
 }
 
+/** Options of {@link checkFeeds}. */
+export interface CheckFeedsOptions {
+  /** Also require each feed to be a tensor: CPU data of the right length, or a GPU buffer. */
+  readonly requireData?: boolean;
+}
+
+function checkData(name: string, f: FeedLike): void {
+  const { data, buffer } = f as { data?: { length?: unknown }; buffer?: unknown };
+  if (data === undefined && buffer === undefined) {
+    throw new InputError(`feed '${name}' is not a tensor: it has neither data nor a GPU buffer`, name);
+  }
+  const n = f.shape.reduce((a, b) => a * b, 1);
+  if (data !== undefined && data.length !== n) {
+    throw new InputError(`feed '${name}' has ${String(data.length)} elements but its shape ${formatShape(f.shape)} needs ${n}`, name);
+  }
+}
+
 /** Checks feeds against the graph inputs; returns the binding of each symbolic dim. */
-export function checkFeeds(g: Graph, feeds: Readonly<Record<string, FeedLike>>): Map<string, number> {
+export function checkFeeds(g: Graph, feeds: Readonly<Record<string, FeedLike>>, opts: CheckFeedsOptions = {}): Map<string, number> {
   const dims = new Map<string, number>();
   const where = new Map<string, string>();
   const expected = new Set(g.inputs.map((i) => i.name));
@@ -26,7 +43,8 @@ export function checkFeeds(g: Graph, feeds: Readonly<Record<string, FeedLike>>):
   }
   for (const inp of g.inputs) {
     const f = feeds[inp.name];
-    if (!f) throw new InputError(`missing feed for input '${inp.name}' (${inp.dtype}${formatShape(inp.shape)})`, inp.name);
+    if (!f || typeof f !== 'object') throw new InputError(`missing feed for input '${inp.name}' (${inp.dtype}${formatShape(inp.shape)})`, inp.name);
+    if (!Array.isArray(f.shape)) throw new InputError(`feed '${inp.name}' is not a tensor: it has no shape`, inp.name);
     if (f.dtype !== inp.dtype) {
       throw new InputError(`input '${inp.name}' expects dtype ${inp.dtype}, got ${f.dtype}`, inp.name);
     }
@@ -55,5 +73,6 @@ export function checkFeeds(g: Graph, feeds: Readonly<Record<string, FeedLike>>):
       }
     });
   }
+  if (opts.requireData) for (const inp of g.inputs) checkData(inp.name, feeds[inp.name]!);
   return dims;
 }

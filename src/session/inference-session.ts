@@ -5,11 +5,12 @@
  * Graph), optimizes it, and compiles it for WebGPU or the CPU.
  *
  * Backend choice: `'webgpu'` needs an adapter; `'auto'` (default) uses WebGPU when an
- * adapter exists and otherwise the CPU with a one-line notice (`onNotice`).
+ * adapter exists and the model compiles for it, and otherwise the CPU with a one-line
+ * notice (`onNotice`).
  */
 import { compileCpu, type CpuProgram } from '../backends/cpu/index.js';
 import { bindDims } from '../graph/bind-dims.js';
-import { ExecutionError, KilnError } from '../graph/errors.js';
+import { ExecutionError, KilnError, UnsupportedOpError } from '../graph/errors.js';
 import { checkFeeds } from '../graph/feeds.js';
 import { Graph } from '../graph/graph.js';
 import type { Shape } from '../graph/shape.js';
@@ -128,8 +129,10 @@ export class InferenceSession {
       return new InferenceSession(graph, 'webgpu', runner);
     } catch (e) {
       const unavailable = (e as Error)?.name === 'GpuUnavailableError';
-      if (want === 'auto' && unavailable) {
-        notice(`kiln: no WebGPU adapter (${(e as Error).message}); running on the CPU backend`);
+      const noKernel = e instanceof UnsupportedOpError;
+      if (want === 'auto' && (unavailable || noKernel)) {
+        const why = unavailable ? `no WebGPU adapter (${(e as Error).message})` : `WebGPU cannot run this model (${(e as Error).message})`;
+        notice(`kiln: ${why}; running on the CPU backend`);
         return new InferenceSession(graph, 'cpu', cpuRunner(compileCpu(graph, { skipVerify: true, profile: opts.profile ?? false })));
       }
       throw e;
@@ -156,7 +159,7 @@ export class InferenceSession {
   async run(feeds: Readonly<Record<string, Tensor | { dtype: DType; shape: readonly number[] }>>, opts: SessionRunOptions = {}): Promise<Record<string, Tensor>> {
     const r = this.runner;
     if (!r) throw new ExecutionError('this session was released');
-    checkFeeds(this.graph, feeds);
+    checkFeeds(this.graph, feeds, { requireData: true });
     try {
       return (await r.run(feeds as Record<string, unknown>, opts)) as Record<string, Tensor>;
     } catch (e) {

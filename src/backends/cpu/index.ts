@@ -33,7 +33,7 @@ export class CpuProgram {
 
   /** Runs the graph on named feeds and returns the named outputs. */
   run(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
-    checkFeeds(this.graph, feeds);
+    checkFeeds(this.graph, feeds, { requireData: true });
     const env = new Map<string, Tensor>();
     for (const [k, t] of this.graph.initializers) env.set(k, t);
     for (const i of this.graph.inputs) env.set(i.name, feeds[i.name]!);

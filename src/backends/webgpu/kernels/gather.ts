@@ -11,12 +11,11 @@
  * NonZero has a data-dependent output shape and no kernel (UnsupportedOpError).
  */
 import { LimitError, ShapeError } from '../../../graph/errors.js';
-import { sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
+import { prod } from '../../../graph/ops/index-util.js';
+import { sizeOf, stridesOf } from '../../../graph/shape.js';
 import type { GpuKernel, KernelContext } from '../kernel.js';
 import { coordsOf, ShaderBuilder, valueType, LIGHT_PER_INVOCATION } from '../wgsl.js';
 import { axisOf, contiguous, stridedCopy } from './common.js';
-
-const prod = (s: ConcreteShape, from = 0, to = s.length): number => s.slice(from, to).reduce((a, b) => a * b, 1);
 
 /** WGSL: index value `v` normalized and clamped into [0, d). */
 const normIdx = (v: string, d: string): string => `u32(clamp(select(${v}, ${v} + i32(${d}), ${v} < 0), 0, i32(${d}) - 1))`;

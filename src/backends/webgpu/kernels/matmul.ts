@@ -5,7 +5,7 @@
  * — and planned by {@link planMatmul}, which Conv (pointwise) and the Fused
  * 'epilogue' kernel reuse.
  */
-import { sizeOf, type ConcreteShape } from '../../../graph/shape.js';
+import { broadcastShapes, sizeOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { DType } from '../../../graph/dtype.js';
 import type { Dispatch, GpuKernel, KernelContext } from '../kernel.js';
 import { matmulEntry, type MatmulShader } from '../shaders/matmul.js';
@@ -138,13 +138,8 @@ export function matmulProblem(ctx: KernelContext, a = 0, b = 1, label = 'MatMul'
   const N = b2[b2.length - 1]!;
   const aBatch = a2.slice(0, -2);
   const bBatch = b2.slice(0, -2);
-  const batch = aBatch.length >= bBatch.length ? broadcastBatch(aBatch, bBatch) : broadcastBatch(bBatch, aBatch);
+  const batch = broadcastShapes([aBatch, bBatch], ctx.node) as number[];
   return { a, b, M, N, K, transA: false, transB: false, batch, aBatch, bBatch, dtype: out.dtype, output: 0, label };
-}
-
-function broadcastBatch(long: ConcreteShape, short: ConcreteShape): number[] {
-  const off = long.length - short.length;
-  return long.map((d, i) => (i < off ? d : d === 1 ? short[i - off]! : d));
 }
 
 /** The Gemm problem of a node; C (input 2) is added in the value with its broadcast strides. */

@@ -6,9 +6,16 @@ import { defineOp, type OpDef } from '../op.js';
 import { broadcastShapes } from '../shape.js';
 import { F } from './scalar-fns.js';
 
+/** Inputs up to which the fold runs left to right (ONNX's order). */
+const LEFT_FOLD_MAX = 16;
+
 /** Folds `xs` left to right with the binary function `f`. */
 export function foldExpr(f: ScalarFn, xs: readonly Expr[], out: DType): Expr {
-  return xs.slice(1).reduce((acc, x) => E.call(f, [acc, x], out), xs[0]!);
+  if (xs.length <= LEFT_FOLD_MAX) return xs.slice(1).reduce((acc, x) => E.call(f, [acc, x], out), xs[0]!);
+  // Many inputs: a balanced tree keeps the expression depth logarithmic (a left fold of
+  // 50 000 inputs would overflow the stack when compiled or rendered).
+  const mid = xs.length >> 1;
+  return E.call(f, [foldExpr(f, xs.slice(0, mid), out), foldExpr(f, xs.slice(mid), out)], out);
 }
 
 function variadic(

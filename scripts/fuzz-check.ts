@@ -10,6 +10,7 @@
  */
 import { importModel } from '../onnx/import.js';
 import { compileCpu } from '../src/backends/cpu/index.js';
+import { memoryCap } from './fuzz-host.js';
 import { isFloat, type DType } from '../src/graph/dtype.js';
 import { KilnError } from '../src/graph/errors.js';
 import type { Graph } from '../src/graph/graph.js';
@@ -119,13 +120,14 @@ export function runCase(c: WorkerCase, baseDir: string, onStage: (stage: string)
     const { feeds, dims } = randomFeeds(g, r);
     if (estimateWork(g, dims) > RUN_BUDGET) return { kind: 'ok', ran: false };
     enter('run O0');
-    const out0 = compileCpu(g).run(feeds);
+    const budget = { maxTensorBytes: Math.floor(memoryCap(c.bytes.length) / 4) };
+    const out0 = compileCpu(g, budget).run(feeds);
     const bad0 = checkOutputs(g, out0, dims, 'O0');
     if (bad0) return { kind: 'mismatch', error: bad0 };
     enter('optimize O2');
     const g2 = optimize(g, { level: 2 }).graph;
     enter('run O2');
-    const out2 = compileCpu(g2).run(feeds);
+    const out2 = compileCpu(g2, budget).run(feeds);
     const bad2 = checkOutputs(g, out2, dims, 'O2');
     if (bad2) return { kind: 'mismatch', error: bad2 };
     for (const o of g.outputs) {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { compileCpu } from '../src/backends/cpu/index.js';
-import { GraphBuilder, Tensor, ShapeError, DTypeError, AttributeError, GraphError, Graph, verify } from '../src/graph/index.js';
+import { GraphBuilder, Tensor, ShapeError, DTypeError, AttributeError, GraphError, Graph, LimitError, verify } from '../src/graph/index.js';
 
 describe('core: builder, verify, CPU backend', () => {
   it('builds and runs Add + Relu with broadcasting', () => {
@@ -52,5 +52,16 @@ describe('core: builder, verify, CPU backend', () => {
     expect(b.Shape(x).value?.toArray()).to.deep.equal([2, 3, 4]);
     const y = b.input('y', 'float32', ['n', 3]);
     expect(b.Size(y).value).to.equal(undefined);
+  });
+
+  it('refuses an allocation past the tensor budget with a LimitError naming the node', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', [4]);
+    const reps = b.input('reps', 'int64', [1]);
+    b.output(b.Tile([x, reps]), 'y');
+    const p = compileCpu(b.build(), { maxTensorBytes: 1 << 20 });
+    expect(() => p.run({ x: Tensor.from('float32', [4], [1, 2, 3, 4]), reps: Tensor.from('int64', [1], [1 << 20]) }))
+      .to.throw(LimitError, /Tile.*would allocate 16777216 bytes/);
+    expect(p.run({ x: Tensor.from('float32', [4], [1, 2, 3, 4]), reps: Tensor.from('int64', [1], [2]) }).y!.size).to.equal(8);
   });
 });

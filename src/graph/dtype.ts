@@ -65,7 +65,7 @@ export function allocStorage(d: DType, n: number): TypedArray {
 }
 
 /** The typed-array class used to store `d` on the CPU. */
-export function storageClass(d: DType): { new (n: number): TypedArray } { return INFO[d].storage; }
+export function storageClass(d: DType): { new (n: number): TypedArray; readonly BYTES_PER_ELEMENT: number } { return INFO[d].storage as { new (n: number): TypedArray; readonly BYTES_PER_ELEMENT: number }; }
 
 /** Dtype groups used in op signatures. */
 export const FLOATS: readonly DType[] = ['float32', 'float16', 'float64'];

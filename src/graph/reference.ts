@@ -3,13 +3,13 @@
  * only an expression are evaluated here with numpy-style broadcasting. Outputs are
  * coerced to their dtype (float16 rounding, integer truncation).
  */
-import { coerce, type DType } from './dtype.js';
-import { ExecutionError, KilnError } from './errors.js';
+import { coerce, storageClass, type DType } from './dtype.js';
+import { ExecutionError, KilnError, LimitError } from './errors.js';
 import { compileExprJs, E, type Expr } from './expr.js';
 import type { Node } from './graph.js';
 import { checkArity, opContext, opOf } from './infer.js';
 import type { ValueType } from './op.js';
-import { broadcastShapes, isStatic, sizeOf, stridesOf, type ConcreteShape } from './shape.js';
+import { broadcastShapes, checkDims, isStatic, sizeOf, stridesOf, type ConcreteShape } from './shape.js';
 import { Tensor } from './tensor.js';
 
 /** Broadcast strides of `shape` inside `out` (0 where broadcast). */
@@ -65,16 +65,37 @@ function coerceAll(t: Tensor): Tensor {
   return t;
 }
 
+/** Largest CPU tensor the reference allocates by default (2 GiB). */
+export const DEFAULT_MAX_TENSOR_BYTES = 2 ** 31;
+
+/** Options of {@link runReference}. */
+export interface ReferenceOptions {
+  /** Largest output tensor, in bytes of CPU storage, a node may allocate (LimitError beyond). */
+  readonly maxTensorBytes?: number;
+}
+
+function checkBudget(node: Node, outputs: readonly ValueType[], maxBytes: number): void {
+  for (const o of outputs) {
+    checkDims(o.shape, node.name);
+    if (!isStatic(o.shape)) continue;
+    const bytes = sizeOf(o.shape) * storageClass(o.dtype).BYTES_PER_ELEMENT;
+    if (bytes > maxBytes) {
+      throw new LimitError(`${node.name}: ${node.op} would allocate ${bytes} bytes for a ${o.dtype}[${o.shape.join(',')}] output, more than the limit of ${maxBytes}`, node.name);
+    }
+  }
+}
+
 /**
  * Runs a node on concrete input tensors with the op's CPU reference. Output types
  * are inferred from the actual inputs (so symbolic dims resolve).
  */
-export function runReference(node: Node, inputs: readonly (Tensor | undefined)[]): Tensor[] {
+export function runReference(node: Node, inputs: readonly (Tensor | undefined)[], opts: ReferenceOptions = {}): Tensor[] {
   const def = opOf(node);
   checkArity(def, node);
   const ctx = opContext(def, node);
   const infos = inputs.map((t) => (t ? { dtype: t.dtype, shape: t.shape, value: t } : undefined));
   const outputs: ValueType[] = def.infer(infos, ctx);
+  checkBudget(node, outputs, opts.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES);
   try {
     let result: Tensor[];
     if (def.cpu) {

@@ -25,7 +25,7 @@ export class CpuProgram {
   lastProfile: CpuProfileEntry[] = [];
 
   /** @internal use {@link compileCpu}. */
-  constructor(readonly graph: Graph, private readonly profile = false) {
+  constructor(readonly graph: Graph, private readonly profile = false, private readonly maxTensorBytes?: number) {
     const order = graph.topo;
     order.forEach((n, i) => n.inputs.forEach((v) => v !== '' && this.lastUse.set(v, i)));
     for (const o of graph.outputs) this.lastUse.set(o.name, Infinity);
@@ -47,7 +47,7 @@ export class CpuProgram {
         return t;
       });
       const t0 = this.profile ? performance.now() : 0;
-      const outs = runReference(node, ins);
+      const outs = runReference(node, ins, this.maxTensorBytes !== undefined ? { maxTensorBytes: this.maxTensorBytes } : {});
       if (this.profile) prof.push({ node: node.name, op: node.op, ms: performance.now() - t0 });
       node.outputs.forEach((o, k) => {
         if (o === '') return;
@@ -70,8 +70,12 @@ export class CpuProgram {
   }
 }
 
-/** Verifies a graph and prepares it for the CPU backend. */
-export function compileCpu(graph: Graph, opts: { profile?: boolean; skipVerify?: boolean } = {}): CpuProgram {
+/**
+ * Verifies a graph and prepares it for the CPU backend. `maxTensorBytes` bounds each
+ * tensor a node allocates (default 2 GiB): beyond it the run fails with a LimitError
+ * naming the node instead of exhausting memory.
+ */
+export function compileCpu(graph: Graph, opts: { profile?: boolean; skipVerify?: boolean; maxTensorBytes?: number } = {}): CpuProgram {
   if (!opts.skipVerify) verify(graph);
-  return new CpuProgram(graph, opts.profile ?? false);
+  return new CpuProgram(graph, opts.profile ?? false, opts.maxTensorBytes);
 }

@@ -190,35 +190,47 @@ export class WebGpuProgram {
     const pipelines = await Promise.all(
       plan.dispatches.map((d) => getPipeline(device, d.shader, d.entryPoint, d.kinds, `node '${d.node}' (${d.op}, ${d.label})`)),
     );
-    const buffers = plan.slotBytes.map((size, k) => device.createBuffer({ size, usage, label: `kiln-slot-${k}` }));
-    for (const c of plan.constants) device.queue.writeBuffer(buffers[c.slot]!, 0, toStorage(c.tensor, this.f16, c.name));
-    const uniformBuffers: GPUBuffer[] = [];
-    const bindGroups = plan.dispatches.map((d, k) => {
-      const entries: GPUBindGroupEntry[] = d.slots.map((s, binding) => ({ binding, resource: { buffer: buffers[s]! } }));
-      if (d.uniforms) {
-        const ub = device.createBuffer({ size: d.uniforms.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-        device.queue.writeBuffer(ub, 0, d.uniforms);
-        uniformBuffers.push(ub);
-        entries.push({ binding: d.slots.length, resource: { buffer: ub } });
+    // Everything created here is destroyed again if a later step throws (e.g. a
+    // constant outside the GPU's int range), so a failed build leaks nothing.
+    const created: { destroy(): void }[] = [];
+    const track = <T extends { destroy(): void }>(x: T): T => {
+      created.push(x);
+      return x;
+    };
+    try {
+      const buffers = plan.slotBytes.map((size, k) => track(device.createBuffer({ size, usage, label: `kiln-slot-${k}` })));
+      for (const c of plan.constants) device.queue.writeBuffer(buffers[c.slot]!, 0, toStorage(c.tensor, this.f16, c.name));
+      const uniformBuffers: GPUBuffer[] = [];
+      const bindGroups = plan.dispatches.map((d, k) => {
+        const entries: GPUBindGroupEntry[] = d.slots.map((s, binding) => ({ binding, resource: { buffer: buffers[s]! } }));
+        if (d.uniforms) {
+          const ub = track(device.createBuffer({ size: d.uniforms.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
+          device.queue.writeBuffer(ub, 0, d.uniforms);
+          uniformBuffers.push(ub);
+          entries.push({ binding: d.slots.length, resource: { buffer: ub } });
+        }
+        return device.createBindGroup({ layout: pipelines[k]!.getBindGroupLayout(0), entries });
+      });
+      const readback = new Map<number, GPUBuffer>();
+      for (const o of plan.outputs) {
+        if (o.slot !== undefined && !readback.has(o.slot)) {
+          readback.set(o.slot, track(device.createBuffer({ size: plan.slotBytes[o.slot]!, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })));
+        }
       }
-      return device.createBindGroup({ layout: pipelines[k]!.getBindGroupLayout(0), entries });
-    });
-    const readback = new Map<number, GPUBuffer>();
-    for (const o of plan.outputs) {
-      if (o.slot !== undefined && !readback.has(o.slot)) {
-        readback.set(o.slot, device.createBuffer({ size: plan.slotBytes[o.slot]!, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+      let query: Realized['query'];
+      if (this.opts.profile && device.features.has('timestamp-query') && plan.dispatches.length > 0) {
+        const count = plan.dispatches.length * 2;
+        query = {
+          set: track(device.createQuerySet({ type: 'timestamp', count })),
+          resolve: track(device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC })),
+          read: track(device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })),
+        };
       }
+      return { plan, buffers, pipelines, bindGroups, readback, uniformBuffers, ...(query ? { query } : {}) };
+    } catch (e) {
+      for (const x of created) x.destroy();
+      throw e;
     }
-    let query: Realized['query'];
-    if (this.opts.profile && device.features.has('timestamp-query') && plan.dispatches.length > 0) {
-      const count = plan.dispatches.length * 2;
-      query = {
-        set: device.createQuerySet({ type: 'timestamp', count }),
-        resolve: device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
-        read: device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
-      };
-    }
-    return { plan, buffers, pipelines, bindGroups, readback, uniformBuffers, ...(query ? { query } : {}) };
   }
 
   /**

@@ -28,6 +28,11 @@ export function readFileSync(file: string): Uint8Array {
   return builtin<typeof Fs>('node:fs', file).readFileSync(file);
 }
 
+/** `fs.realpathSync(file)`: the path with every symbolic link resolved. */
+export function realpathSync(file: string): string {
+  return builtin<typeof Fs>('node:fs', file).realpathSync(file);
+}
+
 /** `fs.statSync(file)`. */
 export function statSync(file: string): Fs.Stats {
   return builtin<typeof Fs>('node:fs', file).statSync(file);

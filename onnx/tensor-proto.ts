@@ -13,7 +13,7 @@ import { ModelFormatError, UnsupportedOpError } from '../src/graph/errors.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { sizeOf, MAX_ELEMENTS } from '../src/graph/shape.js';
 import { onnx, type pb } from './proto.js';
-import { readFileSync, statSync, path } from './node-io.js';
+import { readFileSync, realpathSync, statSync, path } from './node-io.js';
 
 /** ONNX TensorProto.DataType codes of the dtypes Kiln supports. */
 export const ONNX_DTYPE: Readonly<Record<DType, number>> = {
@@ -70,8 +70,17 @@ function readExternal(t: pb.ITensorProto, where: string, opts: TensorDecodeOptio
   const lengthStr = kv.get('length');
   let size: number;
   try {
-    size = statSync(file).size;
-  } catch {
+    // Symbolic links may not lead out of the model directory, and only regular files are read.
+    const real = realpathSync(file);
+    const root = realpathSync(opts.baseDir!);
+    if (!real.startsWith(root + path.sep)) {
+      throw new ModelFormatError(`${where}: external data file '${kv.get('location')}' resolves outside the model directory`, where);
+    }
+    const st = statSync(real);
+    if (!st.isFile()) throw new ModelFormatError(`${where}: external data '${kv.get('location')}' is not a regular file`, where);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof ModelFormatError) throw e;
     throw new ModelFormatError(`${where}: external data file '${kv.get('location')}' cannot be read`, where);
   }
   const length = lengthStr === undefined ? size - offset : Number(lengthStr);

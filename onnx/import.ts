@@ -250,6 +250,9 @@ export function graphFromModel(model: pb.IModelProto, opts: ImportOptions = {}):
   const unsupported = new UnsupportedList();
 
   const initializers = new Map<string, Tensor>();
+  // Initializers Kiln cannot decode (e.g. an unknown dtype) are reported as unsupported,
+  // and still count as defined so their readers are not reported as dangling.
+  const undecodable = new Set<string>();
   for (const t of g.initializer ?? []) {
     if (!t.name) throw new ModelFormatError('an initializer has no name');
     try {
@@ -257,6 +260,7 @@ export function graphFromModel(model: pb.IModelProto, opts: ImportOptions = {}):
     } catch (e) {
       if (!(e instanceof UnsupportedOpError)) throw e;
       unsupported.addError(e);
+      undecodable.add(t.name);
     }
   }
   for (const [name, t] of Object.entries(opts.constantInputs ?? {})) initializers.set(name, t);
@@ -300,6 +304,7 @@ export function graphFromModel(model: pb.IModelProto, opts: ImportOptions = {}):
   }
   const defined = new Set<string>([...inputs.map((i) => i.name), ...initializers.keys()]);
   for (const v of g.input ?? []) if (v.name) defined.add(v.name);
+  for (const name of undecodable) defined.add(name);
   const order = topoOrder(onnxNodes, defined);
 
   const kilnNodes: Node[] = [];

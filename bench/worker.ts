@@ -46,6 +46,11 @@ export interface WorkerResult {
   gpu?: { peakBytes: number; bytesCreated: number; pipelinesCreated: number; pipelineMs: number; slowestPipelines: { label: string; ms: number }[]; perRun: PerRun };
   /** Kiln with profile: per-dispatch GPU times of the last run. */
   profile?: ProfileEntry[];
+  /**
+   * Kiln with profile: per-dispatch GPU times of the first run. On lavapipe a shader is
+   * compiled to machine code (LLVM) at its first dispatch, so this shows where cold start goes.
+   */
+  firstProfile?: ProfileEntry[];
 }
 
 /** Runs one job; exported for in-process use by tests. */
@@ -62,6 +67,7 @@ export async function runJob(job: WorkerJob): Promise<{ result: WorkerResult; ou
     const outputs = await session.run();
     result.coldMs = performance.now() - t0;
     result.createMs = t1 - t0;
+    if (session.profile) result.firstProfile = session.profile();
     for (let i = 0; i < job.warmup; i++) await session.run();
     const times: number[] = [];
     const cpu: number[] = [];

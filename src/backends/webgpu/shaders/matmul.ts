@@ -110,19 +110,22 @@ export function matmulEntry(p: MatmulShader): string {
     }
     L.push('  }');
   }
+  // The epilogue runs in a loop (not unrolled per element): on lavapipe every
+  // storage access compiles to a per-lane loop, so tm × tn inlined epilogues made
+  // the shader's first dispatch cost seconds. The bound depends on M, so the
+  // compiler cannot unroll it fully either.
+  const accs = range(tm).flatMap((r) => range(nc).map((c) => `acc${r}_${c}`));
+  L.push(`  var res = array<${v}, ${tm * nc}>(${accs.join(', ')});`);
   L.push(`  let NO = ${p.nOut ?? 'N'};`);
   L.push('  let oBase = bi * M * NO;');
-  for (const r of range(tm)) {
-    L.push(`  if (m0 + ${r}u < M) {`);
-    L.push(`    let ro = oBase + (m0 + ${r}u) * NO;`);
-    for (const c of range(nc)) {
-      for (const j of range(4)) {
-        const col = `n0 + ${4 * c + j}u`;
-        L.push(`    if (${col} < NO) { ${p.out}[ro + ${col}] = epi(acc${r}_${c}[${j}], m0 + ${r}u, ${col}, ro + ${col}); }`);
-      }
-    }
-    L.push('  }');
-  }
+  L.push(`  let cells = min(${tm}u, M - m0) * ${tn}u;`);
+  L.push('  for (var e = 0u; e < cells; e++) {');
+  L.push(`    let r = e / ${tn}u; let cc = e % ${tn}u; let col = n0 + cc;`);
+  L.push('    if (col < NO) {');
+  L.push('      let o = oBase + (m0 + r) * NO + col;');
+  L.push(`      ${p.out}[o] = epi(res[r * ${nc}u + cc / 4u][cc % 4u], m0 + r, col, o);`);
+  L.push('    }');
+  L.push('  }');
   L.push('}');
   return L.join('\n');
 }

@@ -6,7 +6,7 @@
  * still pass on CPU), so the list can only shrink.
  *
  * Runs the whole node suite, each case on CPU then WebGPU (measured on lavapipe,
- * 2 cores: 43 s for 907 in-scope cases, 50 s with mocha's start-up). With
+ * 2 cores: 18–43 s for 907 in-scope cases, depending on load). With
  * KILN_WEBGPU_CONFORMANCE=subset it runs only the cases whose name matches
  * `subset` in the exceptions file (a quick local check: 196 cases, 8 s).
  * Without an adapter it skips with the reason printed; with CI=true it fails.

@@ -41,6 +41,10 @@ const CASES: Record<string, Build> = {
     const x = f('x', 'float32', [2, 4, 3]);
     return [...b.apply('Split', [x], { axis: 1 }, { outputs: 2 }), ...b.apply('Split', [x, i64(b, [1, 3])], { axis: 1 }, { outputs: 2 })];
   },
+  'Split uneven along a middle axis with an empty output, and along the last axis': (b, f) => {
+    const x = f('x', 'float32', [2, 7, 3]);
+    return [...b.apply('Split', [x, i64(b, [2, 0, 5])], { axis: 1 }, { outputs: 3 }), ...b.apply('Split', [x, i64(b, [1, 2])], { axis: -1 }, { outputs: 2 })];
+  },
   'Slice with steps, negative step, clamped ends': (b, f) => {
     const x = f('x', 'float32', [5, 7, 3]);
     return [

@@ -38,19 +38,52 @@ const concat: GpuKernel = {
   },
 };
 
+/**
+ * Split in one dispatch: each invocation reads one input element, finds the output
+ * whose range along the axis holds it, and writes it there (outputs are bound as
+ * separate arrays, so the choice is a generated if-chain over Kiln's own names).
+ * Falls back to one strided copy per output when the bindings would not fit.
+ */
 const split: GpuKernel = {
   plan(ctx) {
     const x = ctx.inputs[0]!;
     const axis = axisOf(Number(ctx.attrs['axis']), x.shape.length);
     const st = stridesOf(x.shape);
-    let pos = 0;
-    const dispatches = ctx.outputs.flatMap((o, k) => {
-      const at = pos;
-      pos += o.shape[axis]!;
-      if (sizeOf(o.shape) === 0) return [];
-      return [stridedCopy(ctx, 0, k, { shape: o.shape, strides: st, offset: at * st[axis]! }, contiguous(o.shape), 'Split.copy')];
+    const live = ctx.outputs.map((o, k) => ({ o, k })).filter(({ o }) => sizeOf(o.shape) > 0);
+    if (live.length === 0) return { dispatches: [] };
+    if (live.length + 1 > ctx.limits.maxStorageBuffersPerShaderStage) {
+      let pos = 0;
+      const dispatches = ctx.outputs.flatMap((o, k) => {
+        const at = pos;
+        pos += o.shape[axis]!;
+        if (sizeOf(o.shape) === 0) return [];
+        return [stridedCopy(ctx, 0, k, { shape: o.shape, strides: st, offset: at * st[axis]! }, contiguous(o.shape), 'Split.copy')];
+      });
+      return { dispatches };
+    }
+    const sb = new ShaderBuilder(ctx);
+    const xin = sb.input(0);
+    const inner = sb.u32(st[axis]!);
+    const dim = sb.u32(x.shape[axis]!);
+    let start = 0;
+    const starts = ctx.outputs.map((o) => {
+      const at = start;
+      start += o.shape[axis]!;
+      return at;
     });
-    return { dispatches };
+    const branches = live.map(({ o, k }) => {
+      const out = sb.output(k);
+      const lo = sb.u32(starts[k]!);
+      const len = sb.u32(o.shape[axis]!);
+      return `if (a >= ${lo} && a < ${lo} + ${len}) { ${out}[(outer * ${len} + a - ${lo}) * ${inner} + r] = ${xin}[i]; }`;
+    });
+    const body = [
+      `let r = i % ${inner};`,
+      `let a = (i / ${inner}) % ${dim};`,
+      `let outer = i / (${inner} * ${dim});`,
+      branches.join(' else '),
+    ].join('\n');
+    return { dispatches: [sb.linear(sizeOf(x.shape), () => body, 'Split.scatter', LIGHT_PER_INVOCATION)] };
   },
 };
 

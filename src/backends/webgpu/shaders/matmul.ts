@@ -5,8 +5,8 @@
  * tile sizes are parameters so a shared-memory variant can be added for real GPUs).
  *
  * Three inner-loop forms:
- * - `nn`: A rows and B rows loaded as vec4 (A row-major M×K with K % 4 == 0,
- *   B row-major K×N with N % 4 == 0); 4 k-steps per iteration.
+ * - `nn`: A read as scalars (row-major M×K), B rows loaded as vec4 (row-major
+ *   K×N with N % 4 == 0); one k-step per iteration.
  * - `nt`: A rows and B^T rows loaded as vec4 along k (B given as N×K, K % 4 == 0);
  *   products by dot().
  * - `scalar`: any strides, any dtype; loads go through `ldA(i, row)` / `ldB(i, col)`
@@ -69,18 +69,19 @@ export function matmulEntry(p: MatmulShader): string {
   for (const r of range(tm)) for (const c of range(nc)) L.push(`  var acc${r}_${c} = ${v}();`);
   for (const r of range(tm)) L.push(`  let row${r} = min(m0 + ${r}u, M - 1u);`);
   if (p.form === 'nn') {
-    // A as vec4 along k; B as vec4 along n.
-    for (const r of range(tm)) L.push(`  let ar${r} = (aOff + row${r} * K) / 4u;`);
+    // A read as scalars (row-major, any K), B rows as vec4 along n; one k per
+    // iteration: a software rasterizer (lavapipe) compiles every vector component
+    // load separately, so unrolling k by 4 with vec4 A loads only made the shader
+    // 4x larger (and its first dispatch seconds slower) for the same work per load.
+    for (const r of range(tm)) L.push(`  let ar${r} = aOff + row${r} * K;`);
     for (const c of range(nc)) L.push(`  let bc${c} = (bOff + min(n0 + ${4 * c}u, N - 4u)) / 4u;`);
     L.push('  let n4 = N / 4u;');
-    L.push('  for (var k = 0u; k < K; k += 4u) {');
-    L.push('    let k4 = k / 4u; let kb = k * n4;');
-    for (const r of range(tm)) L.push(`    let a${r} = ${p.a}[ar${r} + k4];`);
+    L.push('  for (var k = 0u; k < K; k++) {');
+    L.push('    let kb = k * n4;');
+    for (const r of range(tm)) L.push(`    let a${r} = ${p.a}[ar${r} + k];`);
     for (const c of range(nc)) {
-      for (const j of range(4)) L.push(`    let b${c}_${j} = ${p.b}[bc${c} + kb + ${j}u * n4];`);
-      for (const r of range(tm)) {
-        L.push(`    acc${r}_${c} += a${r}.x * b${c}_0 + a${r}.y * b${c}_1 + a${r}.z * b${c}_2 + a${r}.w * b${c}_3;`);
-      }
+      L.push(`    let b${c} = ${p.b}[bc${c} + kb];`);
+      for (const r of range(tm)) L.push(`    acc${r}_${c} += a${r} * b${c};`);
     }
     L.push('  }');
   } else if (p.form === 'nt') {

@@ -13,6 +13,40 @@ import { optimize } from '../../passes/pipelines.js';
 import { gpuElementBytes, planMemory } from '../../passes/memory-plan.js';
 import { countDispatches, graphFlops, opHistogram, parameterCount } from '../../passes/stats.js';
 import type { OptLevel } from '../../passes/pass-manager.js';
+import { KilnError } from '../../graph/errors.js';
+import type { ValueType } from '../../graph/op.js';
+import { registerAllKernels } from '../../backends/webgpu/kernels/index.js';
+import { planGraph } from '../../backends/webgpu/plan.js';
+
+/** WebGPU's default limits (what every adapter grants), used to plan without a device. */
+const DEFAULT_LIMITS = {
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupSizeY: 256,
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxStorageBuffersPerShaderStage: 8,
+  maxComputeWorkgroupStorageSize: 16384,
+  maxStorageBufferBindingSize: 134217728,
+} as const;
+
+/**
+ * Dispatches per inference as the WebGPU backend plans them (its planner is data only,
+ * so no device is needed), under WebGPU's default limits. Falls back to one per
+ * non-folded node when the graph cannot be planned for WebGPU (`webgpuPlanned` false).
+ */
+function webgpuDispatches(graph: Graph, dims: Readonly<Record<string, number>>): { count: number; planned: boolean } {
+  registerAllKernels();
+  const types = new Map<string, ValueType>(
+    graph.inputs.map((i) => [i.name, { dtype: i.dtype, shape: i.shape.map((d) => (typeof d === 'number' ? d : dims[d] ?? 1)) }]),
+  );
+  try {
+    const plan = planGraph(graph, types, { limits: DEFAULT_LIMITS, f16: false, subgroups: false, maxBufferSize: 2 ** 31 });
+    return { count: plan.dispatches.length, planned: true };
+  } catch (e) {
+    if (!(e instanceof KilnError)) throw e;
+    return { count: countDispatches(graph), planned: false };
+  }
+}
 
 /** The inspect report (also the `--json` output). */
 export interface InspectReport {
@@ -22,7 +56,12 @@ export interface InspectReport {
   readonly outputs: { name: string; dtype: string; shape: (number | string)[] }[];
   readonly nodesBefore: number;
   readonly nodes: number;
+  /** Dispatches per inference of the WebGPU plan (or per node, when it cannot be planned). */
   readonly dispatches: number;
+  /** True when `dispatches` comes from the WebGPU planner. */
+  readonly webgpuPlanned: boolean;
+  /** Nodes that run a kernel after optimization (not folded, aliased or shape-only). */
+  readonly kernelNodes: number;
   readonly ops: Record<string, number>;
   readonly parameters: number;
   readonly flops: number;
@@ -44,6 +83,7 @@ export function inspectGraph(g: Graph, model: string, level: OptLevel, given: Re
   const types = [...graph.inputs, ...graph.outputs, ...graph.valueTypes.values()];
   for (const t of types) for (const d of t.shape) if (typeof d === 'string' && dims[d] === undefined) { dims[d] = 1; assumed.push(d); }
   const plan = planMemory(graph, { elementBytes: gpuElementBytes(), dims });
+  const gpu = webgpuDispatches(graph, dims);
   return {
     model,
     level,
@@ -51,7 +91,9 @@ export function inspectGraph(g: Graph, model: string, level: OptLevel, given: Re
     outputs: graph.outputs.map(port),
     nodesBefore: g.nodes.length,
     nodes: graph.nodes.length,
-    dispatches: countDispatches(graph),
+    dispatches: gpu.count,
+    webgpuPlanned: gpu.planned,
+    kernelNodes: countDispatches(graph),
     ops: Object.fromEntries(opHistogram(graph)),
     parameters: parameterCount(graph),
     flops: graphFlops(graph, dims),
@@ -80,7 +122,7 @@ function printText(r: InspectReport): void {
   w(`model: ${r.model}  (O${r.level})`);
   for (const i of r.inputs) w(`  input  ${i.name}: ${i.dtype}${formatShape(i.shape)}`);
   for (const o of r.outputs) w(`  output ${o.name}: ${o.dtype}${formatShape(o.shape)}`);
-  w(`nodes: ${r.nodesBefore} → ${r.nodes}   dispatches per inference: ${r.dispatches}`);
+  w(`nodes: ${r.nodesBefore} → ${r.nodes}   kernel nodes: ${r.kernelNodes}   WebGPU dispatches per inference: ${r.dispatches}${r.webgpuPlanned ? '' : ' (not plannable for WebGPU: counted per node)'}`);
   w(`parameters: ${r.parameters.toLocaleString('en-US')}   estimated FLOPs: ${r.flops.toLocaleString('en-US')}`);
   w(`intermediate memory: total ${mb(r.totalIntermediateBytes)}, peak ${mb(r.peakIntermediateBytes)} in ${r.buffers} buffers` +
     ` (${r.totalIntermediateBytes ? ((100 * r.peakIntermediateBytes) / r.totalIntermediateBytes).toFixed(1) : '0'} %)`);

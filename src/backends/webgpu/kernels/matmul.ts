@@ -69,14 +69,14 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   const sa = p.aScratch !== undefined ? 'f32' : ctx.inputs[p.a]!.storage;
   const sbs = p.bScratch ? 'f32' : ctx.inputs[p.b]!.storage;
   const vec = acc === 'f32' && sa === 'f32' && sbs === 'f32' && !p.transA && p.K > 0;
-  let form: MatmulShader['form'] = vec && !p.transB && p.N % 4 === 0 ? 'nn' : vec && p.transB && p.K % 4 === 0 ? 'nt' : 'scalar';
+  let form: MatmulShader['form'] = vec && !p.transB && p.N % 4 === 0 && p.K % 2 === 0 ? 'nn' : vec && p.transB && p.K % 4 === 0 ? 'nt' : 'scalar';
   const tm = p.M < tiles.tm ? Math.max(1, p.M) : tiles.tm;
   const tn = form === 'nt' || p.N >= tiles.tn ? tiles.tn : 4;
   const sb = new ShaderBuilder(ctx);
   const input = onceInputs(sb);
   const A = p.aScratch !== undefined ? sb.scratch(p.aScratch, 'f32') : input(p.a);
   const B = p.bScratch ? sb.scratch(0, 'f32') : input(p.b);
-  // nn reads A as f32 and B as vec4: one binding cannot be both.
+  // nn reads A as vec2 and B as vec4: one binding cannot be both.
   if (form === 'nn' && A === B) form = 'scalar';
   const out = sb.output(p.output);
   const outStorage = ctx.outputs[p.output]!.storage;
@@ -123,7 +123,7 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   if (form !== 'scalar') {
     // ldA/ldB stay valid WGSL over vec4 arrays only if unused: drop them.
     src = src.replace(/fn ldA\(.*\n/, '').replace(/fn ldB\(.*\n/, '');
-    src = retypeBinding(form === 'nt' ? retypeBinding(src, A, 'vec4<f32>') : src, B, 'vec4<f32>');
+    src = retypeBinding(retypeBinding(src, A, form === 'nt' ? 'vec4<f32>' : 'vec2<f32>'), B, 'vec4<f32>');
   }
   return sb.dispatch(src, splitGroups(Math.ceil(total / tiles.wg), ctx.limits), `${p.label}.${form}${tm}x${tn}${p.epilogue?.label ?? ''}`);
 }

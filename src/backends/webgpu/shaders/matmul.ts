@@ -5,8 +5,8 @@
  * tile sizes are parameters so a shared-memory variant can be added for real GPUs).
  *
  * Three inner-loop forms:
- * - `nn`: A read as scalars (row-major M×K), B rows loaded as vec4 (row-major
- *   K×N with N % 4 == 0); one k-step per iteration.
+ * - `nn`: A rows loaded as vec2 along k (row-major M×K, K even), B rows as vec4
+ *   (row-major K×N with N % 4 == 0); two k-steps per iteration.
  * - `nt`: A rows and B^T rows loaded as vec4 along k (B given as N×K, K % 4 == 0);
  *   products by dot().
  * - `scalar`: any strides, any dtype; loads go through `ldA(i, row)` / `ldB(i, col)`
@@ -69,19 +69,19 @@ export function matmulEntry(p: MatmulShader): string {
   for (const r of range(tm)) for (const c of range(nc)) L.push(`  var acc${r}_${c} = ${v}();`);
   for (const r of range(tm)) L.push(`  let row${r} = min(m0 + ${r}u, M - 1u);`);
   if (p.form === 'nn') {
-    // A read as scalars (row-major, any K), B rows as vec4 along n; one k per
-    // iteration: a software rasterizer (lavapipe) compiles every vector component
-    // load separately, so unrolling k by 4 with vec4 A loads only made the shader
-    // 4x larger (and its first dispatch seconds slower) for the same work per load.
-    for (const r of range(tm)) L.push(`  let ar${r} = aOff + row${r} * K;`);
+    // A as vec2 along k (K even), B rows as vec4 along n; two k per iteration. A
+    // software rasterizer (lavapipe) compiles every vector component load
+    // separately, so 4 k per iteration with vec4 A loads made the shader twice as
+    // large (its first dispatch seconds slower); one k per iteration ran slower.
+    for (const r of range(tm)) L.push(`  let ar${r} = (aOff + row${r} * K) / 2u;`);
     for (const c of range(nc)) L.push(`  let bc${c} = (bOff + min(n0 + ${4 * c}u, N - 4u)) / 4u;`);
     L.push('  let n4 = N / 4u;');
-    L.push('  for (var k = 0u; k < K; k++) {');
-    L.push('    let kb = k * n4;');
-    for (const r of range(tm)) L.push(`    let a${r} = ${p.a}[ar${r} + k];`);
+    L.push('  for (var k = 0u; k < K; k += 2u) {');
+    L.push('    let kb = k * n4; let k2 = k / 2u;');
+    for (const r of range(tm)) L.push(`    let a${r} = ${p.a}[ar${r} + k2];`);
     for (const c of range(nc)) {
-      L.push(`    let b${c} = ${p.b}[bc${c} + kb];`);
-      for (const r of range(tm)) L.push(`    acc${r}_${c} += a${r} * b${c};`);
+      L.push(`    let b${c}_0 = ${p.b}[bc${c} + kb]; let b${c}_1 = ${p.b}[bc${c} + kb + n4];`);
+      for (const r of range(tm)) L.push(`    acc${r}_${c} += a${r}.x * b${c}_0 + a${r}.y * b${c}_1;`);
     }
     L.push('  }');
   } else if (p.form === 'nt') {

@@ -37,6 +37,10 @@ const CASES: Record<string, Build> = {
   },
   'Concat axis 1 (with a size-0 input)': (b, f) => b.Concat([f('a', 'float32', [2, 3, 2]), f('z', 'float32', [2, 0, 2]), f('c', 'float32', [2, 1, 2])], { axis: 1 }),
   'Concat bool axis -1': (b, f) => b.Concat([f('a', 'bool', [3, 1]), f('c', 'bool', [3, 2])], { axis: -1 }),
+  'Concat of three inputs along axis 0 and along the last axis': (b, f) => {
+    const [p, q, r] = [f('p', 'float32', [1, 3]), f('q', 'float32', [2, 3]), f('r', 'float32', [4, 3])];
+    return [b.Concat([p, q, r], { axis: 0 }), b.Concat([b.Transpose(p), b.Transpose(q), b.Transpose(r)], { axis: 1 })];
+  },
   'Split equal and by sizes': (b, f) => {
     const x = f('x', 'float32', [2, 4, 3]);
     return [...b.apply('Split', [x], { axis: 1 }, { outputs: 2 }), ...b.apply('Split', [x, i64(b, [1, 3])], { axis: 1 }, { outputs: 2 })];

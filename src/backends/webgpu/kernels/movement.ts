@@ -21,20 +21,46 @@ const transpose: GpuKernel = {
   },
 };
 
+/**
+ * Concat in one dispatch: each invocation writes one output element, reading it from
+ * the input whose range along the axis holds it (a generated if-chain over Kiln's
+ * own array names). Falls back to one strided copy per input when the bindings
+ * would not fit.
+ */
 const concat: GpuKernel = {
   plan(ctx) {
     const out = ctx.outputs[0]!.shape;
     const axis = axisOf(Number(ctx.attrs['axis']), out.length);
     const ost = stridesOf(out);
     let pos = 0;
-    const dispatches = ctx.inputs.flatMap((t, k) => {
-      if (!t) return [];
+    const parts = ctx.inputs.map((t, k) => {
       const at = pos;
-      pos += t.shape[axis]!;
-      if (sizeOf(t.shape) === 0) return [];
-      return [stridedCopy(ctx, k, 0, contiguous(t.shape), { shape: t.shape, strides: ost, offset: at * ost[axis]! }, 'Concat.copy')];
+      pos += t ? t.shape[axis]! : 0;
+      return { t, k, at };
+    }).filter((p) => p.t && sizeOf(p.t.shape) > 0);
+    if (parts.length === 0 || sizeOf(out) === 0) return { dispatches: [] };
+    if (parts.length + 1 > ctx.limits.maxStorageBuffersPerShaderStage) {
+      const dispatches = parts.map(({ t, k, at }) =>
+        stridedCopy(ctx, k, 0, contiguous(t!.shape), { shape: t!.shape, strides: ost, offset: at * ost[axis]! }, 'Concat.copy'));
+      return { dispatches };
+    }
+    const sb = new ShaderBuilder(ctx);
+    const y = sb.output(0);
+    const inner = sb.u32(ost[axis]!);
+    const dim = sb.u32(out[axis]!);
+    const branches = parts.map(({ t, k, at }) => {
+      const src = sb.input(k);
+      const lo = sb.u32(at);
+      const len = sb.u32(t!.shape[axis]!);
+      return `if (a >= ${lo} && a < ${lo} + ${len}) { ${y}[i] = ${src}[(outer * ${len} + a - ${lo}) * ${inner} + r]; }`;
     });
-    return { dispatches };
+    const body = [
+      `let r = i % ${inner};`,
+      `let a = (i / ${inner}) % ${dim};`,
+      `let outer = i / (${inner} * ${dim});`,
+      branches.join(' else '),
+    ].join('\n');
+    return { dispatches: [sb.linear(sizeOf(out), () => body, 'Concat.gather', LIGHT_PER_INVOCATION)] };
   },
 };
 

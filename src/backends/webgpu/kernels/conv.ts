@@ -15,7 +15,7 @@ import { convTransposeGeom, type CTAttrs } from '../../../graph/ops/conv.js';
 import { fold3, resolveWindow, type Window3, type WindowAttrs } from '../../../graph/ops/conv-util.js';
 import { sizeOf } from '../../../graph/shape.js';
 import type { Dispatch, GpuKernel, KernelContext, KernelPlan } from '../kernel.js';
-import { convEntry } from '../shaders/conv.js';
+import { convEntry } from '../../../../shaders/conv.js';
 import { coordsOf, ShaderBuilder, splitGroups } from '../wgsl.js';
 import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-heavy.js';
 import { planMatmul } from './matmul.js';

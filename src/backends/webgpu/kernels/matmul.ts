@@ -8,7 +8,7 @@
 import { broadcastShapes, sizeOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { DType } from '../../../graph/dtype.js';
 import type { Dispatch, GpuKernel, KernelContext } from '../kernel.js';
-import { matmulEntry, type MatmulShader } from '../shaders/matmul.js';
+import { matmulEntry, type MatmulShader } from '../../../../shaders/matmul.js';
 import { broadcastOffsets, broadcastStridesOf, ShaderBuilder, splitGroups, valueType } from '../wgsl.js';
 import { onceInputs, plainEpilogue, retypeBinding, type Epilogue } from '../wgsl-heavy.js';
 

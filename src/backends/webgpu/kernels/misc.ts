@@ -7,7 +7,7 @@
 import { ShapeError } from '../../../graph/errors.js';
 import { sizeOf } from '../../../graph/shape.js';
 import type { GpuKernel } from '../kernel.js';
-import { axisRow, splitAxis } from '../shaders/reduce.js';
+import { axisRow, splitAxis } from '../../../../shaders/reduce.js';
 import { ShaderBuilder } from '../wgsl.js';
 import { axisOf, constInts } from './common.js';
 import { accOf } from './reduce.js';

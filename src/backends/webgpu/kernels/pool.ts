@@ -6,7 +6,7 @@
 import { fold3, resolveWindow, type Window, type WindowAttrs } from '../../../graph/ops/conv-util.js';
 import { sizeOf } from '../../../graph/shape.js';
 import type { GpuKernel, KernelContext } from '../kernel.js';
-import { poolBody, type PoolBody, type PoolGeometry } from '../shaders/pool.js';
+import { poolBody, type PoolBody, type PoolGeometry } from '../../../../shaders/pool.js';
 import { ShaderBuilder } from '../wgsl.js';
 import { infinity } from '../wgsl-heavy.js';
 

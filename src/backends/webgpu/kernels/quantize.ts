@@ -16,7 +16,7 @@ import { ShapeError } from '../../../graph/errors.js';
 import { normalizeAxis, sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import { resolveWindow, type WindowAttrs } from '../../../graph/ops/conv-util.js';
 import type { GpuKernel, GpuTensorInfo, KernelContext } from '../kernel.js';
-import { QUANT_HELPERS, qRange } from '../shaders/quantize.js';
+import { QUANT_HELPERS, qRange } from '../../../../shaders/quantize.js';
 import { broadcastStridesOf, coordsOf, ShaderBuilder } from '../wgsl.js';
 
 /**

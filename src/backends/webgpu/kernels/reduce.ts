@@ -8,7 +8,7 @@ import { UnsupportedOpError } from '../../../graph/errors.js';
 import { resolveAxes, type ReduceAttrs } from '../../../graph/ops/reduce-util.js';
 import { sizeOf } from '../../../graph/shape.js';
 import type { GpuKernel, GpuStorage, KernelContext } from '../kernel.js';
-import { axisRow, reduceNest } from '../shaders/reduce.js';
+import { axisRow, reduceNest } from '../../../../shaders/reduce.js';
 import { ShaderBuilder } from '../wgsl.js';
 import { infinity } from '../wgsl-heavy.js';
 import { axisOf } from './common.js';

@@ -7,7 +7,7 @@
  */
 import { AttributeError, LimitError } from '../../../graph/errors.js';
 import type { GpuKernel, KernelContext } from '../kernel.js';
-import { RNN_HELPERS, WGSL_ACTIVATIONS } from '../shaders/rnn.js';
+import { RNN_HELPERS, WGSL_ACTIVATIONS } from '../../../../shaders/rnn.js';
 import { ShaderBuilder } from '../wgsl.js';
 
 interface Spec {

@@ -7,7 +7,7 @@
  */
 import { sizeOf } from '../../../graph/shape.js';
 import type { GpuKernel } from '../kernel.js';
-import { CUBIC, REFLECT } from '../shaders/sample.js';
+import { CUBIC, REFLECT } from '../../../../shaders/sample.js';
 import { coordsOf, ShaderBuilder, LIGHT_PER_INVOCATION } from '../wgsl.js';
 import { fill } from './common.js';
 

@@ -5,7 +5,7 @@
  */
 import { sizeOf } from '../../../graph/shape.js';
 import type { GpuKernel, KernelContext } from '../kernel.js';
-import { axisRow, splitAxis } from '../shaders/reduce.js';
+import { axisRow, splitAxis } from '../../../../shaders/reduce.js';
 import { ShaderBuilder } from '../wgsl.js';
 import { infinity } from '../wgsl-heavy.js';
 import { axisOf } from './common.js';

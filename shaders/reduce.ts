@@ -4,8 +4,8 @@
  * elements it reduces with a loop nest generated in TypeScript (rank is part of
  * the source, dims and strides are uniforms).
  */
-import { stridesOf, type ConcreteShape } from '../../../graph/shape.js';
-import { coordsOf, type ShaderBuilder } from '../wgsl.js';
+import { stridesOf, type ConcreteShape } from '../src/graph/shape.js';
+import { coordsOf, type ShaderBuilder } from '../src/backends/webgpu/wgsl.js';
 
 /** A generated loop nest over the reduced axes of one output element. */
 export interface ReduceNest {

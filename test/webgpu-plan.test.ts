@@ -5,22 +5,14 @@
  */
 import { expect } from 'chai';
 import { registerAllKernels } from '../src/backends/webgpu/kernels/index.js';
-import type { KernelLimits } from '../src/backends/webgpu/kernel.js';
+import { DEFAULT_KERNEL_LIMITS, type KernelLimits } from '../src/backends/webgpu/kernel.js';
 import { planGraph } from '../src/backends/webgpu/plan.js';
 import { fromStorage, toStorage } from '../src/backends/webgpu/storage.js';
 import { coalesceAxes, literal, splitGroups } from '../src/backends/webgpu/wgsl.js';
 import type { Graph } from '../src/graph/graph.js';
 import { GraphBuilder, LimitError, Tensor } from '../src/graph/index.js';
 
-const LIMITS: KernelLimits = {
-  maxComputeInvocationsPerWorkgroup: 256,
-  maxComputeWorkgroupSizeX: 256,
-  maxComputeWorkgroupSizeY: 256,
-  maxComputeWorkgroupsPerDimension: 65535,
-  maxStorageBuffersPerShaderStage: 8,
-  maxComputeWorkgroupStorageSize: 16384,
-  maxStorageBufferBindingSize: 1 << 27,
-};
+const LIMITS: KernelLimits = DEFAULT_KERNEL_LIMITS;
 
 function plan(g: Graph, shapes: Record<string, number[]> = {}) {
   registerAllKernels();

@@ -59,6 +59,17 @@ export interface KernelLimits {
   readonly maxStorageBufferBindingSize: number;
 }
 
+/** WebGPU's default limits: what every adapter grants (used to plan without a device). */
+export const DEFAULT_KERNEL_LIMITS: KernelLimits = {
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupSizeY: 256,
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxStorageBuffersPerShaderStage: 8,
+  maxComputeWorkgroupStorageSize: 16384,
+  maxStorageBufferBindingSize: 134217728,
+};
+
 /** What a kernel's planner receives for one node. */
 export interface KernelContext {
   /** Node name (for error messages only; never put it in WGSL). */

@@ -17,17 +17,8 @@ import { KilnError } from '../../graph/errors.js';
 import type { ValueType } from '../../graph/op.js';
 import { registerAllKernels } from '../../backends/webgpu/kernels/index.js';
 import { planGraph } from '../../backends/webgpu/plan.js';
+import { DEFAULT_KERNEL_LIMITS } from '../../backends/webgpu/kernel.js';
 
-/** WebGPU's default limits (what every adapter grants), used to plan without a device. */
-const DEFAULT_LIMITS = {
-  maxComputeInvocationsPerWorkgroup: 256,
-  maxComputeWorkgroupSizeX: 256,
-  maxComputeWorkgroupSizeY: 256,
-  maxComputeWorkgroupsPerDimension: 65535,
-  maxStorageBuffersPerShaderStage: 8,
-  maxComputeWorkgroupStorageSize: 16384,
-  maxStorageBufferBindingSize: 134217728,
-} as const;
 
 /**
  * Dispatches per inference as the WebGPU backend plans them (its planner is data only,
@@ -40,7 +31,7 @@ function webgpuDispatches(graph: Graph, dims: Readonly<Record<string, number>>):
     graph.inputs.map((i) => [i.name, { dtype: i.dtype, shape: i.shape.map((d) => (typeof d === 'number' ? d : dims[d] ?? 1)) }]),
   );
   try {
-    const plan = planGraph(graph, types, { limits: DEFAULT_LIMITS, f16: false, subgroups: false, maxBufferSize: 2 ** 31 });
+    const plan = planGraph(graph, types, { limits: DEFAULT_KERNEL_LIMITS, f16: false, subgroups: false, maxBufferSize: 2 ** 31 });
     return { count: plan.dispatches.length, planned: true };
   } catch (e) {
     if (!(e instanceof KilnError)) throw e;

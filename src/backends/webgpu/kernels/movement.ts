@@ -22,6 +22,15 @@ const transpose: GpuKernel = {
 };
 
 /**
+ * WGSL body for element `i` of a tensor cut into ranges along one axis (Concat's
+ * output, Split's input): `r` (offset inside the axis), `a` (coordinate on the
+ * axis), `outer`, then the branch of the range that holds `a`.
+ */
+function rangeBody(inner: string, dim: string, branches: readonly string[]): string {
+  return [`let r = i % ${inner};`, `let a = (i / ${inner}) % ${dim};`, `let outer = i / (${inner} * ${dim});`, branches.join(' else ')].join('\n');
+}
+
+/**
  * Concat in one dispatch: each invocation writes one output element, reading it from
  * the input whose range along the axis holds it (a generated if-chain over Kiln's
  * own array names). Falls back to one strided copy per input when the bindings
@@ -54,13 +63,7 @@ const concat: GpuKernel = {
       const len = sb.u32(t!.shape[axis]!);
       return `if (a >= ${lo} && a < ${lo} + ${len}) { ${y}[i] = ${src}[(outer * ${len} + a - ${lo}) * ${inner} + r]; }`;
     });
-    const body = [
-      `let r = i % ${inner};`,
-      `let a = (i / ${inner}) % ${dim};`,
-      `let outer = i / (${inner} * ${dim});`,
-      branches.join(' else '),
-    ].join('\n');
-    return { dispatches: [sb.linear(sizeOf(out), () => body, 'Concat.gather', LIGHT_PER_INVOCATION)] };
+    return { dispatches: [sb.linear(sizeOf(out), () => rangeBody(inner, dim, branches), 'Concat.gather', LIGHT_PER_INVOCATION)] };
   },
 };
 
@@ -103,13 +106,7 @@ const split: GpuKernel = {
       const len = sb.u32(o.shape[axis]!);
       return `if (a >= ${lo} && a < ${lo} + ${len}) { ${out}[(outer * ${len} + a - ${lo}) * ${inner} + r] = ${xin}[i]; }`;
     });
-    const body = [
-      `let r = i % ${inner};`,
-      `let a = (i / ${inner}) % ${dim};`,
-      `let outer = i / (${inner} * ${dim});`,
-      branches.join(' else '),
-    ].join('\n');
-    return { dispatches: [sb.linear(sizeOf(x.shape), () => body, 'Split.scatter', LIGHT_PER_INVOCATION)] };
+    return { dispatches: [sb.linear(sizeOf(x.shape), () => rangeBody(inner, dim, branches), 'Split.scatter', LIGHT_PER_INVOCATION)] };
   },
 };
 

@@ -174,6 +174,11 @@ export function deepGraphModel(depth: number, graphs: boolean): Uint8Array {
     prefixes.push([...gr, ...nd, ...attr]);
   }
   const head = [0x08, 8, ...ld(8, 2), 0x10, 17, ...ld(7, size)];
+  return nest(head, prefixes, size);
+}
+
+/** The head, then the nesting prefixes outermost first (they were built innermost first), in `size` bytes after the head. */
+function nest(head: readonly number[], prefixes: readonly number[][], size: number): Uint8Array {
   const out = new Uint8Array(head.length + size);
   out.set(head, 0);
   let p = head.length;
@@ -200,14 +205,7 @@ export function deepTypeModel(depth: number): Uint8Array {
   const graph = ld(11, viSize);
   const graphSize = graph.length + viSize;
   const head = [0x08, 8, ...ld(8, 2), 0x10, 17, ...ld(7, graphSize), ...graph, ...vi];
-  const out = new Uint8Array(head.length + size);
-  out.set(head, 0);
-  let p = head.length;
-  for (let i = prefixes.length - 1; i >= 0; i--) {
-    out.set(prefixes[i]!, p);
-    p += prefixes[i]!.length;
-  }
-  return out;
+  return nest(head, prefixes, size);
 }
 
 const F = onnx.TensorProto.DataType.FLOAT;

@@ -68,7 +68,7 @@ export class TypeEnv {
  * A tensor that carries only dtype and shape, for ops that read shapes alone
  * (Shape, Size): their inputs' data is never allocated during inference.
  */
-function shapeOnlyTensor(t: ValueType): Tensor {
+export function shapeOnlyTensor(t: ValueType): Tensor {
   const fake = Object.create(Tensor.prototype) as { dtype: unknown; shape: unknown; data: unknown };
   fake.dtype = t.dtype;
   fake.shape = Object.freeze([...t.shape]);

@@ -25,7 +25,7 @@ import type { ValueType } from '../../graph/op.js';
 import { runReference } from '../../graph/reference.js';
 import { formatShape, isStatic, sizeOf, type ConcreteShape } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
-import { TypeEnv } from '../../graph/type-env.js';
+import { shapeOnlyTensor, TypeEnv } from '../../graph/type-env.js';
 import { kernelOf, storageOf, type GpuStorage, type GpuTensorInfo, type KernelLimits, type KernelPlan } from './kernel.js';
 import type { BindingKind } from './pipelines.js';
 import { bufferBytes } from './storage.js';
@@ -80,19 +80,6 @@ export interface PlanOptions {
 }
 
 /**
- * A tensor that has only a shape (its `size` is right, its data empty), for
- * evaluating shape-only ops (Shape, Size) at compile time without allocating.
- */
-function shapeProxy(t: ValueType & { shape: ConcreteShape }): Tensor {
-  const proxy = Object.create(Tensor.prototype) as { dtype: unknown; shape: unknown; data: unknown };
-  proxy.dtype = t.dtype;
-  proxy.shape = Object.freeze([...t.shape]);
-  proxy.data = new Float32Array(0);
-  Object.defineProperty(proxy, 'size', { value: sizeOf(t.shape) });
-  return proxy as unknown as Tensor;
-}
-
-/**
  * A value's shape depends on data not known when planning (NonZero-like ops, or a
  * Range/Reshape fed from computed values). The executor retries such a graph with
  * the values of its small feeds as part of the plan key; if that does not help the
@@ -124,7 +111,7 @@ export function foldGraph(
     const ins = node.inputs.map((n) => (n === '' ? undefined : env.types.get(n)));
     if (def.shapeOnly && ins.every((t) => !t || isStatic(t.shape))) {
       const outs = inferNode(node, node.inputs.map((n) => env.input(n)));
-      const vals = runReference(node, ins.map((t) => (t ? shapeProxy(t as ValueType & { shape: ConcreteShape }) : undefined)));
+      const vals = runReference(node, ins.map((t) => (t ? shapeOnlyTensor(t) : undefined)));
       node.outputs.forEach((o, k) => {
         if (o === '' || !outs[k]) return;
         env.types.set(o, outs[k]!);

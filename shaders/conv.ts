@@ -96,3 +96,124 @@ export function convEntry(p: ConvShader): string {
   L.push('}');
   return L.join('\n');
 }
+
+/** Parameters of one implicit-GEMM conv shader (2-D windows, one group). */
+export interface ConvGemmShader {
+  /** Output channels per invocation (4 or 8). */
+  readonly tm: number;
+  /** Output columns per invocation (4 or 8). */
+  readonly tn: number;
+  /** Invocations per workgroup. */
+  readonly wg: number;
+  /** Kernel width, stride and dilation along W: compile-time, the kw loop is unrolled. */
+  readonly KW: number;
+  readonly sW: number;
+  readonly dW: number;
+  /**
+   * X is read as vec<xVec> blocks (bound as array<vec<xVec><f32>>; needs IW and
+   * tn·sW multiples of xVec): xShift is the offset of the first needed column in
+   * its block, (-pW) mod xVec. Undefined: scalar loads.
+   */
+  readonly xShift?: number | undefined;
+  readonly xVec: 2 | 4;
+  /** Array names: X, W^T (array<vec4<f32>>, [K][Mp]), output. */
+  readonly x: string;
+  readonly w: string;
+  readonly out: string;
+  /** WGSL expressions of the geometry (u32 unless noted). */
+  readonly u: {
+    readonly total: string;
+    readonly owTiles: string;
+    readonly mTiles: string;
+    readonly M: string;
+    /** Padded output channels / 4 (vec4s per W^T row). */
+    readonly mp4: string;
+    readonly C: string;
+    readonly KH: string;
+    readonly OH: string;
+    readonly OW: string;
+    /** i32 expressions. */
+    readonly IH: string; readonly IW: string;
+    readonly sH: string; readonly dH: string;
+    readonly pH: string; readonly pW: string;
+  };
+}
+
+/**
+ * The entry point of an implicit-GEMM convolution: the GEMM W [M, K] · col [K, P]
+ * of im2col, without materializing col. Each invocation computes `tm` output
+ * channels × 4 consecutive output columns of one output row (vec4 accumulators).
+ * Weights come transposed, W^T [K][Mp] with k = (c, kh, kw), so one vec4 load
+ * brings 4 channels of one k. For each (c, kh) the input row segment that the
+ * 4 columns × KW taps read is loaded once (each distinct offset kw·dW + j·sW
+ * once: 6 loads for a 3×3 stride-1 window instead of 12), zero outside the padded
+ * input, and reused by every tap and every channel. The store goes through
+ * `epi(acc, channel, position, o)` in a loop, as in the matmul shader.
+ */
+export function convGemmEntry(p: ConvGemmShader): string {
+  const { u, tm } = p;
+  const tn = p.tn;
+  const nc = tn / 4;
+  const offs = [...new Set(range(p.KW).flatMap((kw) => range(tn).map((j) => kw * p.dW + j * p.sW)))].sort((a, b) => a - b);
+  const L: string[] = [];
+  L.push(`@compute @workgroup_size(${p.wg})`);
+  L.push('fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {');
+  L.push(`  let t = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * ${p.wg}u + lid.x;`);
+  L.push(`  if (t >= ${u.total}) { return; }`);
+  L.push(`  let M = ${u.M}; let OH = ${u.OH}; let OW = ${u.OW}; let IH = ${u.IH}; let IW = ${u.IW}; let mp4 = ${u.mp4};`);
+  L.push(`  let ot = t % ${u.owTiles}; let t1 = t / ${u.owTiles}; let oh = t1 % OH; let t2 = t1 / OH; let mt = t2 % ${u.mTiles}; let b = t2 / ${u.mTiles};`);
+  L.push(`  let m0 = mt * ${tm}u; let ow0 = ot * ${tn}u;`);
+  L.push(`  let ih0 = i32(oh) * ${u.sH} - ${u.pH}; let iw0 = i32(ow0) * ${p.sW} - ${u.pW};`);
+  // X loads: `xLoads` are the lines run per (c, kh) (with `rb` the row's start), `xOf(i)` the value at offset i.
+  const xLoads: string[] = [];
+  let xOf: (i: number) => string;
+  const sh = p.xShift;
+  if (sh === undefined) {
+    for (const i of offs) L.push(`  let ci${i} = iw0 + ${i}; let cok${i} = u32(ci${i}) < u32(IW);`);
+    for (const i of offs) xLoads.push(`      let ok${i} = rok && cok${i}; let x${i} = select(0.0, f32(${p.x}[u32(select(0, rb + ci${i}, ok${i}))]), ok${i});`);
+    xOf = (i) => `x${i}`;
+  } else {
+    // X as vec<vw>: rows start vw-aligned (IW % vw == 0) and so does the first
+    // block (column iw0 - sh); a block is wholly inside or outside the row.
+    const vw = p.xVec;
+    const blocks = Math.ceil((sh + offs[offs.length - 1]! + 1) / vw);
+    L.push(`  let cb = iw0 - ${sh};`);
+    for (const q of range(blocks)) L.push(`  let bok${q} = u32(cb + ${vw * q}) < u32(IW); let bq${q} = (cb + ${vw * q}) / ${vw};`);
+    for (const q of range(blocks)) xLoads.push(`      let ok${q} = rok && bok${q}; let v${q} = select(vec${vw}<f32>(), ${p.x}[u32(select(0, rb + bq${q}, ok${q}))], ok${q});`);
+    xOf = (i) => `v${Math.floor((sh + i) / vw)}.${'xyzw'[(sh + i) % vw]}`;
+  }
+  for (const r of range(tm)) for (const c of range(nc)) L.push(`  var acc${r}_${c} = vec4<f32>();`);
+  // Row starts and channel strides in elements (in vec4s when X is read as vec4).
+  L.push(`  let IWx = IW${sh === undefined ? '' : ` / ${p.xVec}`}; let inS = IH * IWx;`);
+  L.push(`  var xr = i32(b * ${u.C}) * inS;`);
+  L.push(`  var wk = m0 / 4u;`);
+  L.push(`  let kwStep = ${p.KW}u * mp4;`);
+  L.push(`  for (var c = 0u; c < ${u.C}; c++) {`);
+  L.push(`    for (var kh = 0u; kh < ${u.KH}; kh++) {`);
+  L.push(`      let ih = ih0 + i32(kh) * ${u.dH}; let rok = u32(ih) < u32(IH); let rb = xr + ih * IWx;`);
+  L.push(...xLoads);
+  for (const kw of range(p.KW)) {
+    for (const h of range(tm / 4)) L.push(`      let w${kw}_${h} = ${p.w}[wk + ${kw}u * mp4 + ${h}u];`);
+    for (const c of range(nc)) {
+      L.push(`      let xv${kw}_${c} = vec4<f32>(${range(4).map((j) => xOf(kw * p.dW + (4 * c + j) * p.sW)).join(', ')});`);
+      for (const r of range(tm)) L.push(`      acc${r}_${c} += w${kw}_${r >> 2}.${'xyzw'[r & 3]} * xv${kw}_${c};`);
+    }
+  }
+  L.push('      wk += kwStep;');
+  L.push('    }');
+  L.push('    xr += inS;');
+  L.push('  }');
+  const accs = range(tm).flatMap((r) => range(nc).map((c) => `acc${r}_${c}`));
+  L.push(`  var res = array<vec4<f32>, ${tm * nc}>(${accs.join(', ')});`);
+  L.push(`  let cells = min(${tm}u, M - m0) * ${tn}u;`);
+  L.push('  let pb = oh * OW + ow0; let OS = OH * OW;');
+  L.push('  for (var e = 0u; e < cells; e++) {');
+  L.push(`    let r = e / ${tn}u; let j = e % ${tn}u;`);
+  L.push('    if (ow0 + j < OW) {');
+  L.push('      let o = (b * M + m0 + r) * OS + pb + j;');
+  L.push(`      ${p.out}[o] = epi(res[r * ${nc}u + j / 4u][j % 4u], m0 + r, pb + j, o);`);
+  L.push('    }');
+  L.push('  }');
+  L.push('}');
+  return L.join('\n');
+}

@@ -22,13 +22,6 @@ const TARGETS: Record<string, number> = {
   resnet18: 25, mobilenet_v2: 60, squeezenet1_1: 60,
   bert_tiny: 60, bert_tiny_opset13: 60, gpt2_tiny: 65, gpt2_tiny_opset13: 65,
 };
-/**
- * Documented exceptions to the WebGPU dispatch target, with the current count as a
- * ratchet (it may only go down).
- */
-const WEBGPU_EXCEPTIONS: Record<string, { max: number; reason: string }> = {
-  resnet18: { max: 43, reason: 'non-1×1 convolutions run as im2col + GEMM (two dispatches each), ~2× faster on lavapipe than the direct kernel' },
-};
 /** Models small enough to also run at O0 on the CPU within the suite's time budget. */
 const COMPARE_O0 = new Set(['bert_tiny', 'bert_tiny_opset13', 'gpt2_tiny', 'gpt2_tiny_opset13', 'squeezenet1_1']);
 
@@ -37,13 +30,12 @@ describe('passes: shared models at O2', function () {
   for (const [name, maxDispatches] of Object.entries(TARGETS)) {
     const dir = path.join(modelsDir, name);
     const it_ = existsSync(path.join(dir, 'model.onnx')) ? it : it.skip;
-    it_(`${name}: ≤ ${maxDispatches} kernel nodes and WebGPU dispatches${WEBGPU_EXCEPTIONS[name] ? ` (documented exception: ≤ ${WEBGPU_EXCEPTIONS[name]!.max})` : ''}, peak ≤ 40 % of intermediates, outputs match the test data`, () => {
+    it_(`${name}: ≤ ${maxDispatches} kernel nodes and WebGPU dispatches, peak ≤ 40 % of intermediates, outputs match the test data`, () => {
       const g0 = importModelFile(path.join(dir, 'model.onnx'));
       const r = inspectGraph(g0, name, 2);
       expect(r.kernelNodes, 'kernel nodes').to.be.at.most(maxDispatches);
       expect(r.webgpuPlanned, 'planned for WebGPU').to.equal(true);
-      const exception = WEBGPU_EXCEPTIONS[name];
-      expect(r.dispatches, `WebGPU dispatches${exception ? ` (exception: ${exception.reason})` : ''}`).to.be.at.most(exception?.max ?? maxDispatches);
+      expect(r.dispatches, 'WebGPU dispatches').to.be.at.most(maxDispatches);
       expect(r.peakIntermediateBytes / r.totalIntermediateBytes, 'peak / total').to.be.at.most(0.4);
       const { graph: g2 } = optimize(g0, { level: 2 });
       verify(g2);

@@ -1,4 +1,7 @@
 /** WebGPU Conv / ConvTranspose kernels against the CPU reference (pads, strides, dilations, groups, depthwise, 1-D/3-D). */
+import type { GraphBuilder } from '../src/graph/index.js';
+import type { Sym } from '../src/graph/builder.js';
+import { randomTensor } from './helpers/gpu-compare.js';
 import { heavySuite } from './webgpu-heavy-cases.js';
 
 heavySuite('webgpu Conv kernels vs CPU reference', {
@@ -17,4 +20,34 @@ heavySuite('webgpu Conv kernels vs CPU reference', {
     b.ConvTranspose([f('x', 'float32', [2, 4, 3, 3]), f('w', 'float32', [4, 1, 2, 2])], { group: 2, dilations: [2, 1], strides: [2, 3], output_padding: [1, 1] }),
   'ConvTranspose 1-D output_shape': (b, f) => b.ConvTranspose([f('x', 'float32', [1, 2, 5]), f('w', 'float32', [2, 3, 3])], { strides: [2], output_shape: [10] }),
   'ConvTranspose SAME_UPPER': (b, f) => b.ConvTranspose([f('x', 'float32', [1, 2, 3, 3]), f('w', 'float32', [2, 2, 3, 3])], { strides: [2, 2], auto_pad: 'SAME_UPPER' }),
+});
+
+/** A constant weight (the implicit-GEMM conv needs weights known at plan time). */
+const wc = (b: GraphBuilder, shape: number[], seed: number): Sym => b.constant(randomTensor('float32', shape, seed, -1, 1));
+
+heavySuite('webgpu Conv implicit GEMM (constant weights) vs CPU reference', {
+  '3x3 pads 1, 16→12 channels, batch 2, bias': (b, f) => b.Conv([f('x', 'float32', [2, 16, 9, 10]), wc(b, [12, 16, 3, 3], 1), wc(b, [12], 2)], { pads: [1, 1, 1, 1] }),
+  '3x3 stride 2, 8→16, output width 7 (partial column tile)': (b, f) => b.Conv([f('x', 'float32', [1, 8, 14, 14]), wc(b, [16, 8, 3, 3], 3)], { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  '7x7 stride 2 pads 3, 3→5 channels (odd K, channels padded to 8)': (b, f) => b.Conv([f('x', 'float32', [1, 3, 20, 18]), wc(b, [5, 3, 7, 7], 4)], { strides: [2, 2], pads: [3, 3, 3, 3] }),
+  '1x1 stride 2, 4 channels (tm 4)': (b, f) => b.Conv([f('x', 'float32', [1, 6, 9, 9]), wc(b, [4, 6, 1, 1], 5)], { strides: [2, 2] }),
+  'dilations 2x3, asymmetric pads, 3 output channels': (b, f) => b.Conv([f('x', 'float32', [1, 5, 11, 13]), wc(b, [3, 5, 3, 2], 6)], { dilations: [2, 3], pads: [2, 0, 1, 3] }),
+  '1-D conv, stride 3': (b, f) => b.Conv([f('x', 'float32', [2, 4, 23]), wc(b, [9, 4, 5], 7)], { strides: [3], pads: [2, 2] }),
+  'SAME_UPPER, 2x4 kernel': (b, f) => b.Conv([f('x', 'float32', [1, 7, 6, 9]), wc(b, [10, 7, 2, 4], 8), wc(b, [10], 9)], { auto_pad: 'SAME_UPPER' }),
+  'rows of 3 outputs (4 columns per invocation), stride 2': (b, f) => b.Conv([f('x', 'float32', [1, 9, 6, 6]), wc(b, [11, 9, 3, 3], 12)], { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  'vec4 input rows (width 16), pads 1 and 2, stride 1 and 2': (b, f) => {
+    const x = f('x', 'float32', [2, 8, 10, 16]);
+    return [b.Conv([x, wc(b, [12, 8, 3, 3], 13)], { pads: [1, 1, 1, 1] }), b.Conv([x, wc(b, [8, 8, 5, 5], 14)], { pads: [2, 2, 2, 2], strides: [2, 2] }), b.Conv([x, wc(b, [4, 8, 1, 1], 15)], { strides: [1, 2] })];
+  },
+  'vec2 input rows (width 14), pads 1, 3x3 stride 1 and 2, 7x7 pads 3': (b, f) => {
+    const x = f('x', 'float32', [1, 6, 9, 14]);
+    return [b.Conv([x, wc(b, [9, 6, 3, 3], 18)], { pads: [1, 1, 1, 1] }), b.Conv([x, wc(b, [8, 6, 3, 3], 19)], { pads: [1, 1, 1, 1], strides: [2, 2] }), b.Conv([x, wc(b, [5, 6, 7, 7], 20)], { pads: [3, 3, 3, 3] })];
+  },
+  'vec4 input rows, residual Add of the conv input itself': (b, f) => {
+    const x = f('x', 'float32', [1, 8, 5, 8]);
+    return b.Relu([b.Add([b.Conv([x, wc(b, [8, 8, 3, 3], 16), wc(b, [8], 17)], { pads: [1, 1, 1, 1] }), x])]);
+  },
+  'fused epilogue: bias + residual Add + Relu': (b, f) => {
+    const y = b.Conv([f('x', 'float32', [1, 8, 6, 6]), wc(b, [8, 8, 3, 3], 10), wc(b, [8], 11)], { pads: [1, 1, 1, 1] });
+    return b.Relu([b.Add([y, f('r', 'float32', [1, 8, 6, 6])])]);
+  },
 });

@@ -38,6 +38,26 @@ describe('webgpu planner and WGSL helpers (no device)', function () {
     expect(coalesceAxes([5, 1, 7], [[7, 0, 1]])).to.deep.equal({ shape: [35], strides: [[1]] });
   });
 
+  it('plans a Conv with constant weights as one implicit-GEMM dispatch over weights transposed at plan time', function () {
+    const b = new GraphBuilder('conv');
+    const w = Tensor.from('float32', [6, 2, 3, 3], Array.from({ length: 108 }, (_, i) => i));
+    b.output(b.Conv([b.input('x', 'float32', [1, 2, 9, 9]), b.constant(w, { name: 'w' })], { pads: [1, 1, 1, 1] }), 'y');
+    const p = plan(b.build());
+    expect(p.dispatches.map((d) => d.label)).to.deep.equal(['Conv.gemm3w1s8x8']);
+    // The original weights are not uploaded: only the transposed copy, [K = 18][M padded to 8].
+    expect(p.constants.map((c) => c.name)).to.deep.equal([`${p.dispatches[0]!.node}:prepared0`]);
+    const t = p.constants[0]!.tensor;
+    expect(t.shape).to.deep.equal([18, 8]);
+    expect(t.data[1 * 8 + 2]).to.equal(w.data[2 * 18 + 1]);
+    expect(t.data[17 * 8 + 7]).to.equal(0);
+  });
+
+  it('keeps im2col + GEMM (two dispatches) for a Conv whose weights are a graph input', function () {
+    const b = new GraphBuilder('conv');
+    b.output(b.Conv([b.input('x', 'float32', [1, 2, 9, 9]), b.input('w', 'float32', [6, 2, 3, 3])], { pads: [1, 1, 1, 1] }), 'y');
+    expect(plan(b.build()).dispatches.map((d) => d.label)).to.deep.equal(['Conv.im2col', 'Conv.im2col-gemm.nn6x4']);
+  });
+
   it('renders literals of every WGSL type, including NaN, infinities and INT32_MIN', function () {
     expect(literal(1.5, 'f32')).to.equal('f32(1.5)');
     expect(literal(3, 'f32')).to.equal('f32(3.0)');

@@ -92,7 +92,9 @@ export interface KernelContext {
 export type BindingRef =
   | { readonly kind: 'input'; readonly index: number }
   | { readonly kind: 'output'; readonly index: number }
-  | { readonly kind: 'scratch'; readonly index: number };
+  | { readonly kind: 'scratch'; readonly index: number }
+  /** A tensor the kernel prepared at plan time (see {@link KernelPlan.constants}). */
+  | { readonly kind: 'constant'; readonly index: number };
 
 /** One compute dispatch. */
 export interface Dispatch {
@@ -112,6 +114,12 @@ export interface Dispatch {
 
 /** A kernel's plan for one node. */
 export interface KernelPlan {
+  /**
+   * Tensors derived at plan time from constant inputs (e.g. weights re-laid out for
+   * a kernel), uploaded once with the plan and bound read-only as `constant`
+   * bindings. A constant input that no dispatch binds is not uploaded at all.
+   */
+  readonly constants?: readonly Tensor[];
   /** Scratch buffers (bytes) private to this node. */
   readonly scratch?: readonly number[];
   /** Dispatches in order. Empty when the node is an alias. */

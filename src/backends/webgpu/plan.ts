@@ -11,8 +11,9 @@
  * 2. Walk back from the graph outputs to find the nodes whose results are needed.
  * 3. Plan each needed node with its op's kernel (kernel.ts). An op without a kernel
  *    is collected; all of them are reported in one UnsupportedOpError.
- * 4. Allocate buffer *slots*: graph inputs, constants read by kernels and graph
- *    outputs are pinned; intermediates take a free slot (best fit by bytes) at
+ * 4. Allocate buffer *slots*: graph inputs, constants read by kernels (and the
+ *    tensors kernels prepared from them, KernelPlan.constants) and graph outputs
+ *    are pinned; intermediates take a free slot (best fit by bytes) at
  *    their producer and return it after their last reader; `aliasOf` outputs share
  *    their input's slot (reference-counted). A node's outputs are allocated before
  *    its inputs are released, so no dispatch reads and writes the same buffer.
@@ -276,17 +277,23 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
       return s;
     });
     const scratch = (plan.scratch ?? []).map((bytes) => takeSlot(pool, Math.max(4, Math.ceil(bytes / 4) * 4)));
+    const prepared = (plan.constants ?? []).map((tensor, j) => {
+      const name = `${node.name}:prepared${j}`;
+      const slot = pin(name, { dtype: tensor.dtype, shape: tensor.shape, storage: storageOf(tensor.dtype, opts.f16) }, node.name);
+      constants.push({ slot, tensor, name });
+      return slot;
+    });
     for (const d of plan.dispatches) {
       if (d.workgroups.some((w) => w === 0)) continue;
       const slots = d.bindings.map((b) => {
-        const s = b.kind === 'input' ? inSlot(b.index) : b.kind === 'output' ? outSlots[b.index] : scratch[b.index];
+        const s = b.kind === 'input' ? inSlot(b.index) : b.kind === 'output' ? outSlots[b.index] : b.kind === 'constant' ? prepared[b.index] : scratch[b.index];
         if (s === undefined || s < 0) throw new ShapeError(`${node.name}: kernel ${d.label} binds missing ${b.kind} #${b.index}`, node.name);
         return s;
       });
       if (slots.length > opts.limits.maxStorageBuffersPerShaderStage) {
         throw new LimitError(`${node.name}: kernel ${d.label} needs ${slots.length} storage buffers, the device allows ${opts.limits.maxStorageBuffersPerShaderStage}`, node.name);
       }
-      const kinds: BindingKind[] = d.bindings.map((b) => (b.kind === 'input' ? 'read' : 'rw'));
+      const kinds: BindingKind[] = d.bindings.map((b) => (b.kind === 'input' || b.kind === 'constant' ? 'read' : 'rw'));
       if (d.uniforms) kinds.push('uniform');
       dispatches.push({
         shader: d.shader,

@@ -181,16 +181,24 @@ export class ShaderBuilder {
     return name;
   }
 
-  /** Binds kernel input `index` read-only (storage from the context unless given); returns its array name. */
-  input(index: number, storage?: GpuStorage): string {
+  /**
+   * Binds kernel input `index` read-only (storage from the context unless given);
+   * returns its array name (`in<index>`, or `name` for a second binding of the same input).
+   */
+  input(index: number, storage?: GpuStorage, name = `in${index}`): string {
     const s = storage ?? this.ctx.inputs[index]?.storage ?? 'f32';
-    return this.bind({ kind: 'input', index }, s, 'read', `in${index}`);
+    return this.bind({ kind: 'input', index }, s, 'read', name);
   }
 
   /** Binds kernel output `index` read_write; returns its array name. */
   output(index: number, storage?: GpuStorage): string {
     const s = storage ?? this.ctx.outputs[index]?.storage ?? 'f32';
     return this.bind({ kind: 'output', index }, s, 'read_write', `out${index}`);
+  }
+
+  /** Binds prepared constant `index` (declared in the plan's `constants`) read-only. */
+  constant(index: number, storage: GpuStorage): string {
+    return this.bind({ kind: 'constant', index }, storage, 'read', `cst${index}`);
   }
 
   /** Binds scratch buffer `index` (declared in the plan's `scratch`) read_write. */

@@ -2,8 +2,12 @@
  * Conv and ConvTranspose. Conv is planned as
  * - a matmul (planMatmul) when it is pointwise with one group (1×1 kernel, stride 1,
  *   no pads): W [M, C] · X[b] [C, spatial];
- * - with one group otherwise: im2col into a scratch buffer (positions padded to a
- *   multiple of 4) followed by the same matmul — the fast path on lavapipe;
+ * - with one group, 2-D (or 1-D) windows and constant weights: an implicit GEMM
+ *   (shaders/conv.ts `convGemmEntry`), one dispatch; the weights are transposed
+ *   once at plan time into a prepared constant (the original is then not uploaded);
+ * - with one group otherwise (weights computed at run time, 3-D windows): im2col
+ *   into a scratch buffer (positions padded to a multiple of 4) followed by the
+ *   same matmul;
  * - otherwise (groups, or im2col too large) the register-blocked direct conv (shaders/conv.ts), 4 output channels
  *   × 4 positions per invocation, or 1 channel × 4 positions when each group has one
  *   output channel (depthwise).
@@ -14,10 +18,11 @@ import { UnsupportedOpError } from '../../../graph/errors.js';
 import { convTransposeGeom, type CTAttrs } from '../../../graph/ops/conv.js';
 import { fold3, resolveWindow, type Window3, type WindowAttrs } from '../../../graph/ops/conv-util.js';
 import { sizeOf } from '../../../graph/shape.js';
+import { Tensor } from '../../../graph/tensor.js';
 import type { Dispatch, GpuKernel, KernelContext, KernelPlan } from '../kernel.js';
-import { convEntry } from '../../../../shaders/conv.js';
+import { convEntry, convGemmEntry } from '../../../../shaders/conv.js';
 import { coordsOf, ShaderBuilder, splitGroups } from '../wgsl.js';
-import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-heavy.js';
+import { onceInputs, plainEpilogue, retypeBinding, type Epilogue } from '../wgsl-heavy.js';
 import { planMatmul } from './matmul.js';
 
 /** Which node inputs hold X, W and the optional bias. */
@@ -82,6 +87,91 @@ function im2col(ctx: KernelContext, io: ConvInputs, win: Window3, p4: number): D
   return sb.linear(rows, body, 'Conv.im2col');
 }
 
+/** Switch for benchmarks comparing implicit GEMM with im2col + GEMM (always on in the library). */
+export const IMPLICIT_GEMM = { enabled: true };
+
+
+
+/** Most distinct input offsets per window row the implicit GEMM unrolls (else im2col). */
+const MAX_ROW_OFFSETS = 32;
+
+/** W [M, K] transposed to [K, Mp] (zero-padded channels), cached per weight tensor. */
+const transposedWeights = new WeakMap<Tensor, Map<number, Tensor>>();
+
+function transposeWeights(w: Tensor, M: number, K: number, mp: number): Tensor {
+  let byPad = transposedWeights.get(w);
+  if (!byPad) transposedWeights.set(w, (byPad = new Map()));
+  let t = byPad.get(mp);
+  if (!t) {
+    const out = new Float32Array(K * mp);
+    const src = w.data;
+    for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) out[k * mp + m] = Number(src[m * K + k]);
+    t = new Tensor('float32', [K, mp], out);
+    byPad.set(mp, t);
+  }
+  return t;
+}
+
+/**
+ * One dispatch computing a 2-D, one-group conv with constant weights as an
+ * implicit GEMM (shaders/conv.ts `convGemmEntry`), or undefined when the shape does
+ * not suit it. The weights are transposed once at plan time into a prepared
+ * constant; the original weight tensor is then never uploaded.
+ */
+function implicitGemm(ctx: KernelContext, io: ConvInputs, win: Window3, value: (sb: ShaderBuilder, input: (k: number) => string) => string, epilogue?: Epilogue): KernelPlan | undefined {
+  const x = ctx.inputs[io.x]!;
+  const w = ctx.inputs[io.w]!;
+  const out = ctx.outputs[0]!;
+  const twoD = win.inDims[0] === 1 && win.kernel[0] === 1 && win.outDims[0] === 1;
+  const group = Number(ctx.attrs['group'] ?? 1);
+  if (!IMPLICIT_GEMM.enabled || !twoD || group !== 1 || !w.value || !/^float(16|32|64)$/.test(w.dtype) || (x.storage !== 'f32' && x.storage !== 'f16')) return undefined;
+  const [, KW] = win.kernel.slice(1) as [number, number];
+  const [, sW] = win.strides.slice(1) as [number, number];
+  const [, dW] = win.dilations.slice(1) as [number, number];
+  const OW = win.outDims[2]!;
+  const M = w.shape[0]!;
+  // 8 channels × 8 columns per invocation measured fastest on lavapipe (bench/conv.ts);
+  // 4 columns when a row has no more.
+  const tm = M > 4 ? 8 : 4;
+  const tn = OW > 4 ? 8 : 4;
+  const offsets = new Set<number>();
+  for (let kw = 0; kw < KW; kw++) for (let j = 0; j < tn; j++) offsets.add(kw * dW + j * sW);
+  if (offsets.size > MAX_ROW_OFFSETS) return undefined;
+  const [nb, C] = x.shape as [number, number];
+  const K = C * sizeOf(win.kernel);
+  const mp = Math.ceil(M / tm) * tm;
+  const OH = win.outDims[1]!;
+  const owTiles = Math.ceil(OW / tn);
+  const mTiles = mp / tm;
+  const total = nb * mTiles * OH * owTiles;
+  const wg = 32;
+  const sb = new ShaderBuilder(ctx);
+  const input = onceInputs(sb);
+  // X as vec4 (or vec2) blocks when rows are so aligned; bound on its own so that an
+  // epilogue reading the same input keeps a scalar binding.
+  const xVec = ([4, 2] as const).find((v) => x.storage === 'f32' && win.inDims[2]! % v === 0 && (tn * sW) % v === 0);
+  const X = xVec ? sb.input(io.x, 'f32', 'xv') : input(io.x);
+  const W = sb.constant(0, 'f32');
+  const Y = sb.output(0);
+  (epilogue ?? plainEpilogue(out.storage)).declare(sb, 'f32', input, value(sb, input));
+  const [, IH, IW] = win.inDims as [number, number, number];
+  const entry = convGemmEntry({
+    tm, tn, wg, KW, sW, dW, xVec: xVec ?? 4, xShift: xVec ? (xVec - (win.padBegin[2]! % xVec)) % xVec : undefined, x: X, w: W, out: Y,
+    u: {
+      total: sb.u32(total), owTiles: sb.u32(owTiles), mTiles: sb.u32(mTiles), M: sb.u32(M), mp4: sb.u32(mp / 4),
+      C: sb.u32(C), KH: sb.u32(win.kernel[1]!), OH: sb.u32(OH), OW: sb.u32(OW),
+      IH: sb.i32(IH), IW: sb.i32(IW), sH: sb.i32(win.strides[1]!), dH: sb.i32(win.dilations[1]!),
+      pH: sb.i32(win.padBegin[1]!), pW: sb.i32(win.padBegin[2]!),
+    },
+  });
+  let src = retypeBinding(sb.module(entry), W, 'vec4<f32>');
+  if (xVec) src = retypeBinding(src, X, `vec${xVec}<f32>`);
+  return {
+    constants: [transposeWeights(w.value, M, K, mp)],
+    dispatches: [sb.dispatch(src, splitGroups(Math.ceil(total / wg), ctx.limits), `Conv.gemm${KW}w${sW}s${tm}x${tn}${xVec ? `v${xVec}` : ''}${epilogue?.label ?? ''}`)],
+  };
+}
+
 /** Plans a Conv (inputs `io`, output 0) with an optional epilogue. */
 export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue): KernelPlan {
   const x = ctx.inputs[io.x]!;
@@ -108,6 +198,8 @@ export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue
       ],
     };
   }
+  const gemm = implicitGemm(ctx, io, win, (sb, input) => biasValue(sb, input, 'row'), epilogue);
+  if (gemm) return gemm;
   const p4 = Math.ceil(outS / 4) * 4;
   const K = C * sizeOf(win.kernel);
   const colBytes = nb * K * p4 * 4;

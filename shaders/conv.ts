@@ -192,13 +192,19 @@ export function convGemmEntry(p: ConvGemmShader): string {
   L.push(`    for (var kh = 0u; kh < ${u.KH}; kh++) {`);
   L.push(`      let ih = ih0 + i32(kh) * ${u.dH}; let rok = u32(ih) < u32(IH); let rb = xr + ih * IWx;`);
   L.push(...xLoads);
-  for (const kw of range(p.KW)) {
-    for (const h of range(tm / 4)) L.push(`      let w${kw}_${h} = ${p.w}[wk + ${kw}u * mp4 + ${h}u];`);
-    for (const c of range(nc)) {
-      L.push(`      let xv${kw}_${c} = vec4<f32>(${range(4).map((j) => xOf(kw * p.dW + (4 * c + j) * p.sW)).join(', ')});`);
-      for (const r of range(tm)) L.push(`      acc${r}_${c} += w${kw}_${r >> 2}.${'xyzw'[r & 3]} * xv${kw}_${c};`);
-    }
+  // The taps of a row run in a loop over a private copy of the row's values: unrolled,
+  // KW × tm × tn multiply-adds made lavapipe's first-dispatch compile 2–3× slower
+  // for no run-time gain (bench/cold-start.ts --shaders).
+  const n = offs[offs.length - 1]! + 1;
+  L.push(`      var xs = array<f32, ${n}>(${range(n).map((i) => (offs.includes(i) ? xOf(i) : '0.0')).join(', ')});`);
+  L.push(`      for (var kw = 0u; kw < ${p.KW}u; kw++) {`);
+  L.push(`        let xo = kw * ${p.dW}u; let wo = wk + kw * mp4;`);
+  for (const h of range(tm / 4)) L.push(`        let w${h} = ${p.w}[wo + ${h}u];`);
+  for (const c of range(nc)) {
+    L.push(`        let xv${c} = vec4<f32>(${range(4).map((j) => `xs[xo + ${(4 * c + j) * p.sW}u]`).join(', ')});`);
+    for (const r of range(tm)) L.push(`        acc${r}_${c} += w${r >> 2}.${'xyzw'[r & 3]} * xv${c};`);
   }
+  L.push('      }');
   L.push('      wk += kwStep;');
   L.push('    }');
   L.push('    xr += inS;');

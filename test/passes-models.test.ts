@@ -22,14 +22,13 @@ const TARGETS: Record<string, number> = {
   resnet18: 25, mobilenet_v2: 60, squeezenet1_1: 60,
   bert_tiny: 60, bert_tiny_opset13: 60, gpt2_tiny: 65, gpt2_tiny_opset13: 65,
 };
-/** Models small enough to also run at O0 on the CPU within the suite's time budget. */
-const COMPARE_O0 = new Set(['bert_tiny', 'bert_tiny_opset13', 'gpt2_tiny', 'gpt2_tiny_opset13', 'squeezenet1_1']);
 
 describe('passes: shared models at O2', function () {
   this.timeout(300_000);
   for (const [name, maxDispatches] of Object.entries(TARGETS)) {
     const dir = path.join(modelsDir, name);
-    const it_ = existsSync(path.join(dir, 'model.onnx')) ? it : it.skip;
+    // Under CI a missing model fails (the import throws); elsewhere the case is skipped.
+    const it_ = existsSync(path.join(dir, 'model.onnx')) || process.env.CI === 'true' ? it : it.skip;
     it_(`${name}: ≤ ${maxDispatches} kernel nodes and WebGPU dispatches, peak ≤ 40 % of intermediates, outputs match the test data`, () => {
       const g0 = importModelFile(path.join(dir, 'model.onnx'));
       const r = inspectGraph(g0, name, 2);
@@ -47,13 +46,6 @@ describe('passes: shared models at O2', function () {
         const c = compareTensors(set.outputs[i]!.tensor, out2[o.name]!);
         expect(c.pass, `${o.name}: ${c.detail ?? ''} (max abs err ${c.maxAbsErr})`).to.equal(true);
       });
-      if (COMPARE_O0.has(name)) {
-        const out0 = compileCpu(g0).run(feeds);
-        g2.outputs.forEach((o) => {
-          const c = compareTensors(out0[o.name]!, out2[o.name]!, { atol: 1e-4, rtol: 1e-4 });
-          expect(c.pass, `O0 vs O2 ${o.name}: max abs err ${c.maxAbsErr}`).to.equal(true);
-        });
-      }
     });
   }
 });
@@ -61,7 +53,7 @@ describe('passes: shared models at O2', function () {
 describe('kiln inspect', function () {
   this.timeout(120_000);
   const model = path.join(modelsDir, 'resnet18', 'model.onnx');
-  (existsSync(model) ? it : it.skip)('prints a JSON report with the documented keys, and O0 counts every node', async () => {
+  (existsSync(model) || process.env.CI === 'true' ? it : it.skip)('prints a JSON report with the documented keys, and O0 counts every node', async () => {
     const { execFileSync } = await import('node:child_process');
     const cli = (args: string[]) => execFileSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'inspect', model, ...args], { encoding: 'utf8' });
     const r2 = JSON.parse(cli(['--json']));

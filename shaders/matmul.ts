@@ -39,14 +39,20 @@ export interface MatmulShader {
   readonly mTiles: string;
   readonly nTiles: string;
   readonly total: string;
-  /** Output columns (row stride of the output; N of B may be padded past it). Default: N. */
+  /** Output columns stored (N of B may be padded past it). Default: N. */
   readonly nOut?: string | undefined;
-  /** Strides of A (row, k) and B (k, col) in elements, for the scalar form. */
+  /** Row stride of the output in elements. */
+  readonly ldo: string;
+  /**
+   * Strides of A (row, k) and B (k, col) in elements. The vector forms read along
+   * the unit stride: nn needs sak = sbn = 1 (sam even, sbk a multiple of 4); nt
+   * needs sak = sbk = 1 (sam and sbn multiples of 4).
+   */
   readonly sam: string;
   readonly sak: string;
   readonly sbk: string;
   readonly sbn: string;
-  /** WGSL lines computing `aOff` and `bOff` (element offsets) from the batch index `bi`. */
+  /** WGSL lines computing `aOff`, `bOff` and `oOff` (element offsets) from the batch index `bi`. */
   readonly batch: string;
 }
 
@@ -73,9 +79,9 @@ export function matmulEntry(p: MatmulShader): string {
     // software rasterizer (lavapipe) compiles every vector component load
     // separately, so 4 k per iteration with vec4 A loads made the shader twice as
     // large (its first dispatch seconds slower); one k per iteration ran slower.
-    for (const r of range(tm)) L.push(`  let ar${r} = (aOff + row${r} * K) / 2u;`);
+    for (const r of range(tm)) L.push(`  let ar${r} = (aOff + row${r} * ${p.sam}) / 2u;`);
     for (const c of range(nc)) L.push(`  let bc${c} = (bOff + min(n0 + ${4 * c}u, N - 4u)) / 4u;`);
-    L.push('  let n4 = N / 4u;');
+    L.push(`  let n4 = ${p.sbk} / 4u;`);
     L.push('  for (var k = 0u; k < K; k += 2u) {');
     L.push('    let kb = k * n4; let k2 = k / 2u;');
     for (const r of range(tm)) L.push(`    let a${r} = ${p.a}[ar${r} + k2];`);
@@ -86,8 +92,8 @@ export function matmulEntry(p: MatmulShader): string {
     L.push('  }');
   } else if (p.form === 'nt') {
     // A and B^T as vec4 along k.
-    for (const r of range(tm)) L.push(`  let ar${r} = (aOff + row${r} * K) / 4u;`);
-    for (const j of range(tn)) L.push(`  let br${j} = (bOff + min(n0 + ${j}u, N - 1u) * K) / 4u;`);
+    for (const r of range(tm)) L.push(`  let ar${r} = (aOff + row${r} * ${p.sam}) / 4u;`);
+    for (const j of range(tn)) L.push(`  let br${j} = (bOff + min(n0 + ${j}u, N - 1u) * ${p.sbn}) / 4u;`);
     L.push('  for (var k4 = 0u; k4 < K / 4u; k4++) {');
     for (const r of range(tm)) L.push(`    let a${r} = ${p.a}[ar${r} + k4];`);
     for (const j of range(tn)) L.push(`    let b${j} = ${p.b}[br${j} + k4];`);
@@ -117,13 +123,12 @@ export function matmulEntry(p: MatmulShader): string {
   // compiler cannot unroll it fully either.
   const accs = range(tm).flatMap((r) => range(nc).map((c) => `acc${r}_${c}`));
   L.push(`  var res = array<${v}, ${tm * nc}>(${accs.join(', ')});`);
-  L.push(`  let NO = ${p.nOut ?? 'N'};`);
-  L.push('  let oBase = bi * M * NO;');
+  L.push(`  let NO = ${p.nOut ?? 'N'}; let ldo = ${p.ldo};`);
   L.push(`  let cells = min(${tm}u, M - m0) * ${tn}u;`);
   L.push('  for (var e = 0u; e < cells; e++) {');
   L.push(`    let r = e / ${tn}u; let cc = e % ${tn}u; let col = n0 + cc;`);
   L.push('    if (col < NO) {');
-  L.push('      let o = oBase + (m0 + r) * NO + col;');
+  L.push('      let o = oOff + (m0 + r) * ldo + col;');
   L.push(`      ${p.out}[o] = epi(res[r * ${nc}u + cc / 4u][cc % 4u], m0 + r, col, o);`);
   L.push('    }');
   L.push('  }');

@@ -7,14 +7,16 @@
  *   Add(ε) → Sqrt → Div → Mul(γ) → Add(β) over trailing axes → `LayerNormalization`;
  * - scaled-dot-product attention: MatMul(Q, Kᵀ) → elementwise chain (scale, mask,
  *   Where) → Softmax(last axis) → MatMul(·, V) → one `Fused` node of kind 'attention'
- *   holding those nodes.
+ *   holding those nodes, plus the Transposes of Q, K, V that only it reads and a
+ *   Transpose of its result that keeps the last axis (the kernel reads and writes
+ *   them as strided views, so they cost no dispatch).
  * Invariants: interior nodes of a match have no outside readers (the rewriter checks
  * it), so nothing is computed twice; constants must match within 1e-6 (relative) for
  * scalars and 1e-4 for √2-type constants; a rule declines (returns undefined) when the
  * target op is not registered or rejects the types.
  */
 import { KilnError } from '../graph/errors.js';
-import type { Node } from '../graph/graph.js';
+import { Graph, type Node } from '../graph/graph.js';
 import { findOp } from '../graph/op.js';
 import { tensorInts, type Tensor } from '../graph/tensor.js';
 import { buildGroup, isElementwise } from './fusion-util.js';
@@ -119,9 +121,46 @@ function attention(m: Match, rw: Rewriter): readonly string[] | undefined {
     if (!next) return undefined;
     v = next;
   }
-  const members = [qk, ...chain.reverse(), sm, m.root];
-  const g = buildGroup(rw.ed, members, [m.root.outputs[0]!], m.root.name, new Set([qk.name, sm.name, m.root.name]));
+  // Transposes of Q, K or V read only here join the group: the kernel reads them as strided views.
+  const pre: Node[] = [];
+  for (const x of [qk.inputs[0]!, qk.inputs[1]!, m.root.inputs[1]!]) {
+    const t = rw.ed.producerOf(x);
+    if (t && t.op === 'Transpose' && !rw.ed.isOutput(x) && rw.ed.consumersOf(x).length === 1 && !pre.includes(t)) pre.push(t);
+  }
+  const members = [...pre, qk, ...chain.reverse(), sm, m.root];
+  const keep = new Set([qk.name, sm.name, m.root.name, ...pre.map((t) => t.name)]);
+  const g = buildGroup(rw.ed, members, [m.root.outputs[0]!], m.root.name, keep);
   return rw.node('Fused', g.inputs, { kind: 'attention', graph: g.graph }, { types: g.types });
+}
+
+/** A Transpose (keeping the last axis) of an attention group's result, which has no other reader. */
+const attentionTransposePattern = P.op('Transpose', [P.op('Fused', undefined, { as: 'att', where: (n) => n.attrs['kind'] === 'attention' })], {
+  where: (n, env) => {
+    const rank = env.typeOf(n.outputs[0]!).shape.length;
+    const perm = env.attrsOf(n)['perm'] as readonly number[] | undefined;
+    return rank >= 2 && !!perm && Number(perm[rank - 1]) === rank - 1;
+  },
+});
+
+/** Moves a Transpose of an attention result into the group: the kernel writes the transposed layout directly. */
+function attentionTranspose(m: Match, rw: Rewriter): readonly string[] | undefined {
+  const att = m.nodes['att']!;
+  const old = att.attrs['graph'];
+  if (!(old instanceof Graph) || old.outputs.length !== 1) return undefined;
+  const last = old.producerNode(old.outputs[0]!.name);
+  if (!last || last.op !== 'MatMul' || old.typeOf(last.inputs[1]!).shape.length < 2) return undefined;
+  const out = m.root.outputs[0]!;
+  const type = rw.ed.typeOf(out);
+  const t: Node = { ...m.root, inputs: [old.outputs[0]!.name], outputs: [out] };
+  const g = Graph.create({
+    name: old.name,
+    inputs: old.inputs,
+    outputs: [{ name: out, ...type }],
+    nodes: [...old.nodes, t],
+    initializers: old.initializers,
+    valueTypes: new Map([...old.valueTypes, [out, type]]),
+  });
+  return rw.node('Fused', att.inputs, { kind: 'attention', graph: g.with({ nodes: g.topo }) }, { types: [type] });
 }
 
 /** GELU and LayerNorm recognition rules. */
@@ -132,7 +171,7 @@ export const recognizeRules: RuleSet = new RuleSet([
 ]);
 
 /** The attention recognition rule. */
-export const attentionRules: RuleSet = new RuleSet([rule('attention', attentionPattern, attention)]);
+export const attentionRules: RuleSet = new RuleSet([rule('attention', attentionPattern, attention), rule('attention-transpose', attentionTransposePattern, attentionTranspose)]);
 
 /** Recognition of GELU and LayerNorm (O2). */
 export const recognizePass: Pass = { name: 'recognize', level: 2, run: (g) => rewrite(g, recognizeRules) };

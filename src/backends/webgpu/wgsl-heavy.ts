@@ -106,17 +106,20 @@ export interface EpilogueSplit {
 
 /**
  * Splits a Fused epilogue sub-graph; throws UnsupportedOpError naming the node for
- * shapes it cannot handle. `part` restricts it to a prefix: the anchor, the chain
- * members given, and the value `last` they end in (used by the attention kernel).
+ * shapes it cannot handle. `part` restricts it to a part of the sub-graph: the
+ * anchor given, the chain members given, and the value `last` they end in (used by
+ * the attention kernel, which resolves the anchor's operands itself: those that are
+ * not sub-graph inputs get index -1 instead of an error).
  */
-export function splitEpilogue(node: string, g: Graph, part?: { readonly chain: readonly Graph['topo'][number][]; readonly last: string }): EpilogueSplit {
-  const anchor = g.topo[0];
+export function splitEpilogue(node: string, g: Graph, part?: { readonly anchor: Graph['topo'][number]; readonly chain: readonly Graph['topo'][number][]; readonly last: string }): EpilogueSplit {
+  const anchor = part ? part.anchor : g.topo[0];
   const chain = part ? part.chain : g.topo.slice(1);
   if (!anchor) throw new UnsupportedOpError([{ op: 'Fused(epilogue)', nodes: [node] }], 'empty sub-graph');
   const inputIndex = new Map(g.inputs.map((v, i) => [v.name, i]));
   const anchorInputs = anchor.inputs.map((v) => {
     if (v === '') return -1;
     const i = inputIndex.get(v);
+    if (i === undefined && part) return -1;
     if (i === undefined) throw new UnsupportedOpError([{ op: `Fused(epilogue:${anchor.op})`, nodes: [node] }], `anchor input '${v}' is not a sub-graph input`);
     return i;
   });

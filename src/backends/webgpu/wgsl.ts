@@ -360,13 +360,24 @@ export function broadcastOffsets(sb: ShaderBuilder, idx: string, shapes: readonl
   const offsets = modes.map((m, k) => (m === 'same' ? idx : m === 'scalar' ? '0u' : `o${k}`));
   const strided = modes.map((m, k) => (m === 'strided' ? k : -1)).filter((k) => k >= 0);
   if (strided.length === 0) return { code: '', offsets };
-  const merged = coalesceAxes(out, strided.map((k) => broadcastStridesOf(shapes[k]!, out)));
+  const { code } = stridedOffsets(sb, idx, out, strided.map((k) => broadcastStridesOf(shapes[k]!, out)), strided.map((k) => `o${k}`));
+  return { code, offsets };
+}
+
+/**
+ * WGSL declaring `names[k]` (u32) = Σ coordinate(idx over `shape`) × `strides[k]`
+ * for each stride vector: element offsets of several strided views walked by one
+ * linear index (axes that every view walks contiguously are merged first).
+ */
+export function stridedOffsets(sb: ShaderBuilder, idx: string, shape: ConcreteShape, strides: readonly (readonly number[])[], names: readonly string[]): { code: string } {
+  if (strides.every((st) => st.every((x) => x === 0))) return { code: names.map((n) => `  let ${n} = 0u;`).join('\n') };
+  const merged = coalesceAxes(shape, strides);
   const r = merged.shape.length;
   const dims = sb.u32s(merged.shape);
-  const strides = merged.strides.map((st) => sb.u32s(st));
-  const lines = [`  var br = ${idx};`, ...strided.map((k) => `  var o${k} = 0u;`)];
+  const st = merged.strides.map((v) => sb.u32s(v));
+  const lines = [`  var br = ${idx};`, ...names.map((n) => `  var ${n} = 0u;`)];
   for (let a = r - 1; a >= 0; a--) {
-    lines.push(`  { let c = br % ${dims[a]}; br = br / ${dims[a]};${strided.map((k, j) => ` o${k} += c * ${strides[j]![a]};`).join('')} }`);
+    lines.push(`  { let c = br % ${dims[a]}; br = br / ${dims[a]};${names.map((n, j) => ` ${n} += c * ${st[j]![a]};`).join('')} }`);
   }
-  return { code: lines.join('\n'), offsets };
+  return { code: lines.join('\n') };
 }

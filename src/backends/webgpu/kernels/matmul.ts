@@ -5,11 +5,11 @@
  * — and planned by {@link planMatmul}, which Conv (pointwise) and the Fused
  * 'epilogue' kernel reuse.
  */
-import { broadcastShapes, sizeOf, type ConcreteShape } from '../../../graph/shape.js';
+import { broadcastShapes, sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { DType } from '../../../graph/dtype.js';
 import type { Dispatch, GpuKernel, KernelContext } from '../kernel.js';
 import { matmulEntry, type MatmulShader } from '../../../../shaders/matmul.js';
-import { broadcastOffsets, broadcastStridesOf, ShaderBuilder, splitGroups, valueType } from '../wgsl.js';
+import { broadcastStridesOf, ShaderBuilder, splitGroups, stridedOffsets, valueType } from '../wgsl.js';
 import { onceInputs, plainEpilogue, retypeBinding, type Epilogue } from '../wgsl-heavy.js';
 
 /** Tile parameters (rows × columns per invocation, invocations per workgroup). */
@@ -22,7 +22,17 @@ export interface MatmulTiles {
 /** Default tiles: 8×4 outputs per invocation, 32 invocations per workgroup (best measured on lavapipe). */
 export const DEFAULT_TILES: MatmulTiles = { tm: 8, tn: 4, wg: 32 };
 
-/** One (batched) product Y[b] = A[b]·B[b] (+ epilogue), output contiguous [batch..., M, N]. */
+/**
+ * Element strides of a strided matrix view: one per axis of the problem's batch
+ * shape (0 where broadcast), then between rows and between columns.
+ */
+export interface MatrixLayout {
+  readonly batch: readonly number[];
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/** One (batched) product Y[b] = A[b]·B[b] (+ epilogue), output contiguous [batch..., M, N] unless `outLayout` says otherwise. */
 export interface MatmulProblem {
   /** Node input index of A and B. */
   readonly a: number;
@@ -43,6 +53,15 @@ export interface MatmulProblem {
   readonly aScratch?: number | undefined;
   /** Output columns when B's N is padded (output row stride). Default: N. */
   readonly nOut?: number | undefined;
+  /**
+   * Layouts of A ([M, K] per batch), B ([K, N]) and the output ([M, N]; columns
+   * must be contiguous, and only a plain epilogue may use it) when they are
+   * strided views (attention's transposed operands). Default: contiguous per
+   * transA/transB, batches broadcast from aBatch/bBatch.
+   */
+  readonly aLayout?: MatrixLayout | undefined;
+  readonly bLayout?: MatrixLayout | undefined;
+  readonly outLayout?: MatrixLayout | undefined;
   /** Dtype of the result value before the epilogue (the anchor's output dtype). */
   readonly dtype: DType;
   /** Output index written. */
@@ -63,13 +82,31 @@ function accType(dtype: DType, f16: boolean): string {
   return t === 'f16' ? 'f32' : t;
 }
 
+/** The layouts of a problem's A, B and output (given, or contiguous). */
+function layoutsOf(p: MatmulProblem): { a: MatrixLayout; b: MatrixLayout; o: MatrixLayout } {
+  const NO = p.nOut ?? p.N;
+  const scaled = (st: readonly number[], k: number): number[] => st.map((x) => x * k);
+  return {
+    a: p.aLayout ?? { batch: scaled(broadcastStridesOf(p.aBatch, p.batch), p.M * p.K), rows: p.transA ? 1 : p.K, cols: p.transA ? p.M : 1 },
+    b: p.bLayout ?? { batch: scaled(broadcastStridesOf(p.bBatch, p.batch), p.K * p.N), rows: p.transB ? 1 : p.N, cols: p.transB ? p.K : 1 },
+    o: p.outLayout ?? { batch: scaled(stridesOf(p.batch), p.M * NO), rows: NO, cols: 1 },
+  };
+}
+
+/** Every stride of a layout's batch is a multiple of `n`. */
+const batchAligned = (l: MatrixLayout, n: number): boolean => l.batch.every((x) => x % n === 0);
+
 /** Plans one dispatch for a matmul problem. */
 export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTiles = DEFAULT_TILES): Dispatch {
   const acc = accType(p.dtype, ctx.f16);
   const sa = p.aScratch !== undefined ? 'f32' : ctx.inputs[p.a]!.storage;
   const sbs = p.bScratch ? 'f32' : ctx.inputs[p.b]!.storage;
-  const vec = acc === 'f32' && sa === 'f32' && sbs === 'f32' && !p.transA && p.K > 0;
-  let form: MatmulShader['form'] = vec && !p.transB && p.N % 4 === 0 && p.K % 2 === 0 ? 'nn' : vec && p.transB && p.K % 4 === 0 ? 'nt' : 'scalar';
+  const L = layoutsOf(p);
+  if (L.o.cols !== 1) throw new Error(`planMatmul: output columns must be contiguous (stride ${L.o.cols})`);
+  const vec = acc === 'f32' && sa === 'f32' && sbs === 'f32' && p.K > 0 && L.a.cols === 1;
+  const nn = vec && p.N % 4 === 0 && p.K % 2 === 0 && L.a.rows % 2 === 0 && batchAligned(L.a, 2) && L.b.cols === 1 && L.b.rows % 4 === 0 && batchAligned(L.b, 4);
+  const nt = vec && p.K % 4 === 0 && L.a.rows % 4 === 0 && batchAligned(L.a, 4) && L.b.rows === 1 && L.b.cols % 4 === 0 && batchAligned(L.b, 4);
+  let form: MatmulShader['form'] = nn ? 'nn' : nt ? 'nt' : 'scalar';
   const tm = p.M < tiles.tm ? Math.max(1, p.M) : tiles.tm;
   const tn = form === 'nt' || p.N >= tiles.tn ? tiles.tn : 4;
   const sb = new ShaderBuilder(ctx);
@@ -84,10 +121,7 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   const mTiles = Math.ceil(p.M / tm);
   const nTiles = Math.ceil(p.N / tn);
   const total = nb * mTiles * nTiles;
-  const { code, offsets } = broadcastOffsets(sb, 'bi', [p.aBatch, p.bBatch], p.batch);
-  const mk = sb.u32(p.M * p.K);
-  const kn = sb.u32(p.K * p.N);
-  const batch = `${code}\n  let aOff = (${offsets[0]}) * ${mk}; let bOff = (${offsets[1]}) * ${kn};`;
+  const batch = stridedOffsets(sb, 'bi', p.batch, [L.a.batch, L.b.batch, L.o.batch], ['aOff', 'bOff', 'oOff']).code;
   const zero = (k: number | undefined, idx: string): string => {
     if (k === undefined || !ctx.inputs[k]) return '';
     const z = input(k);
@@ -113,10 +147,11 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
     nTiles: sb.u32(nTiles),
     total: sb.u32(total),
     nOut: p.nOut === undefined ? undefined : sb.u32(p.nOut),
-    sam: sb.u32(p.transA ? 1 : p.K),
-    sak: sb.u32(p.transA ? p.M : 1),
-    sbk: sb.u32(p.transB ? 1 : p.N),
-    sbn: sb.u32(p.transB ? p.K : 1),
+    ldo: sb.u32(L.o.rows),
+    sam: sb.u32(L.a.rows),
+    sak: sb.u32(L.a.cols),
+    sbk: sb.u32(L.b.rows),
+    sbn: sb.u32(L.b.cols),
     batch,
   };
   let src = sb.module(matmulEntry(shader));

@@ -7,7 +7,7 @@
  * Three inner-loop forms:
  * - `nn`: A rows loaded as vec2 along k (row-major M×K, K even), B rows as vec4
  *   (row-major K×N with N % 4 == 0); two k-steps per iteration.
- * - `nt`: A rows and B^T rows loaded as vec4 along k (B given as N×K, K % 4 == 0);
+ * - `nt`: A rows and B^T rows loaded as vec2 along k (B given as N×K, K even);
  *   products by dot().
  * - `scalar`: any strides, any dtype; loads go through `ldA(i, row)` / `ldB(i, col)`
  *   helpers (conversion, zero points) declared by the kernel.
@@ -46,7 +46,7 @@ export interface MatmulShader {
   /**
    * Strides of A (row, k) and B (k, col) in elements. The vector forms read along
    * the unit stride: nn needs sak = sbn = 1 (sam even, sbk a multiple of 4); nt
-   * needs sak = sbk = 1 (sam and sbn multiples of 4).
+   * needs sak = sbk = 1 (sam and sbn even).
    */
   readonly sam: string;
   readonly sak: string;
@@ -91,12 +91,13 @@ export function matmulEntry(p: MatmulShader): string {
     }
     L.push('  }');
   } else if (p.form === 'nt') {
-    // A and B^T as vec4 along k.
-    for (const r of range(tm)) L.push(`  let ar${r} = (aOff + row${r} * ${p.sam}) / 4u;`);
-    for (const j of range(tn)) L.push(`  let br${j} = (bOff + min(n0 + ${j}u, N - 1u) * ${p.sbn}) / 4u;`);
-    L.push('  for (var k4 = 0u; k4 < K / 4u; k4++) {');
-    for (const r of range(tm)) L.push(`    let a${r} = ${p.a}[ar${r} + k4];`);
-    for (const j of range(tn)) L.push(`    let b${j} = ${p.b}[br${j} + k4];`);
+    // A and B^T as vec2 along k (two k per iteration): vec4 loads made the loop
+    // body twice as large and the shader's first dispatch on lavapipe ~2× slower.
+    for (const r of range(tm)) L.push(`  let ar${r} = (aOff + row${r} * ${p.sam}) / 2u;`);
+    for (const j of range(tn)) L.push(`  let br${j} = (bOff + min(n0 + ${j}u, N - 1u) * ${p.sbn}) / 2u;`);
+    L.push('  for (var k2 = 0u; k2 < K / 2u; k2++) {');
+    for (const r of range(tm)) L.push(`    let a${r} = ${p.a}[ar${r} + k2];`);
+    for (const j of range(tn)) L.push(`    let b${j} = ${p.b}[br${j} + k2];`);
     for (const r of range(tm)) {
       for (const c of range(nc)) {
         const d = range(4).map((j) => `dot(a${r}, b${4 * c + j})`).join(', ');

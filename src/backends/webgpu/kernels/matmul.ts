@@ -105,7 +105,7 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   if (L.o.cols !== 1) throw new Error(`planMatmul: output columns must be contiguous (stride ${L.o.cols})`);
   const vec = acc === 'f32' && sa === 'f32' && sbs === 'f32' && p.K > 0 && L.a.cols === 1;
   const nn = vec && p.N % 4 === 0 && p.K % 2 === 0 && L.a.rows % 2 === 0 && batchAligned(L.a, 2) && L.b.cols === 1 && L.b.rows % 4 === 0 && batchAligned(L.b, 4);
-  const nt = vec && p.K % 4 === 0 && L.a.rows % 4 === 0 && batchAligned(L.a, 4) && L.b.rows === 1 && L.b.cols % 4 === 0 && batchAligned(L.b, 4);
+  const nt = vec && p.K % 2 === 0 && L.a.rows % 2 === 0 && batchAligned(L.a, 2) && L.b.rows === 1 && L.b.cols % 2 === 0 && batchAligned(L.b, 2);
   let form: MatmulShader['form'] = nn ? 'nn' : nt ? 'nt' : 'scalar';
   const tm = p.M < tiles.tm ? Math.max(1, p.M) : tiles.tm;
   const tn = form === 'nt' || p.N >= tiles.tn ? tiles.tn : 4;
@@ -158,7 +158,7 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   if (form !== 'scalar') {
     // ldA/ldB stay valid WGSL over vec4 arrays only if unused: drop them.
     src = src.replace(/fn ldA\(.*\n/, '').replace(/fn ldB\(.*\n/, '');
-    src = retypeBinding(retypeBinding(src, A, form === 'nt' ? 'vec4<f32>' : 'vec2<f32>'), B, 'vec4<f32>');
+    src = retypeBinding(retypeBinding(src, A, 'vec2<f32>'), B, form === 'nt' ? 'vec2<f32>' : 'vec4<f32>');
   }
   return sb.dispatch(src, splitGroups(Math.ceil(total / tiles.wg), ctx.limits), `${p.label}.${form}${tm}x${tn}${p.epilogue?.label ?? ''}`);
 }

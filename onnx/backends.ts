@@ -7,6 +7,7 @@ import { compileCpu } from '../src/backends/cpu/index.js';
 import { KilnError } from '../src/graph/errors.js';
 import type { Graph } from '../src/graph/graph.js';
 import type { Tensor } from '../src/graph/tensor.js';
+import { optimize } from '../src/passes/index.js';
 
 /** A compiled graph on some backend. */
 export interface CompiledModel {
@@ -65,4 +66,13 @@ export async function loadBackend(name: string): Promise<Backend> {
   if (name === 'cpu') return cpu;
   if (name === 'webgpu') return webgpu();
   throw new BackendUnavailableError(`unknown backend '${name}' (known: ${BACKEND_NAMES.join(', ')})`);
+}
+
+/**
+ * The backend compiling each graph after optimizing it at `level` (0: as imported,
+ * 1: cleanup, 2: every pass — what InferenceSession does by default).
+ */
+export function atLevel(backend: Backend, level: 0 | 1 | 2): Backend {
+  if (level === 0) return backend;
+  return { name: backend.name, compile: (graph) => backend.compile(optimize(graph, { level }).graph) };
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run conformance -- --backend cpu|webgpu [--filter REGEX] [--json FILE]
+ * `npm run conformance -- --backend cpu|webgpu [-O 0|1|2] [--filter REGEX] [--json FILE]
  *  [--suite node|pytorch-converted|pytorch-operator|simple|all] [--atol X] [--rtol Y] [--verbose]`
  *
  * Runs the ONNX backend tests (`$KILN_ONNX_TESTDATA`, default
@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { InputError, KilnError } from '../src/graph/errors.js';
-import { loadBackend, BACKEND_NAMES } from '../onnx/backends.js';
+import { atLevel, loadBackend, BACKEND_NAMES } from '../onnx/backends.js';
 import { formatReport, runConformance, SUITES, type Suite } from '../onnx/conformance.js';
 
 const program = new Command()
@@ -16,13 +16,14 @@ const program = new Command()
   .description('Run the ONNX backend test suites on a Kiln backend')
   .addOption(new Option('--backend <name>', 'backend').choices(BACKEND_NAMES).default('cpu'))
   .addOption(new Option('--suite <name>', 'suite').choices([...SUITES, 'all']).default('node'))
+  .addOption(new Option('-O, --level <n>', 'optimization level applied before compiling each case').choices(['0', '1', '2']).default('0'))
   .option('--filter <regex>', "only cases whose '<suite>/<name>' matches")
   .option('--json <file>', 'write the report as JSON')
   .option('--atol <x>', 'absolute tolerance', parseFloat, 1e-4)
   .option('--rtol <x>', 'relative tolerance', parseFloat, 1e-3)
   .option('--verbose', 'print every case as it finishes');
 program.parse(process.argv);
-const o = program.opts<{ backend: string; suite: string; filter?: string; json?: string; atol: number; rtol: number; verbose?: boolean }>();
+const o = program.opts<{ backend: string; level: string; suite: string; filter?: string; json?: string; atol: number; rtol: number; verbose?: boolean }>();
 
 function filterRegex(src: string): RegExp {
   try {
@@ -33,7 +34,7 @@ function filterRegex(src: string): RegExp {
 }
 
 try {
-  const backend = await loadBackend(o.backend);
+  const backend = atLevel(await loadBackend(o.backend), Number(o.level) as 0 | 1 | 2);
   const suites: Suite[] = o.suite === 'all' ? [...SUITES] : [o.suite as Suite];
   const t0 = performance.now();
   const report = await runConformance({

@@ -3,7 +3,8 @@
  * WebGPU conformance ratchet on the ONNX node suite: every case that passes on the
  * CPU backend must pass on WebGPU, unless conformance/webgpu-exceptions.json lists
  * it with a reason; and every listed exception must still fail on WebGPU (and
- * still pass on CPU), so the list can only shrink.
+ * still pass on CPU), so the list can only shrink. Every case passing on WebGPU as
+ * imported (O0) must also pass after the O2 passes.
  *
  * Runs the whole node suite, each case on CPU then WebGPU (measured on lavapipe,
  * 2 cores: 18–43 s for 907 in-scope cases, depending on load). With
@@ -14,7 +15,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
-import { loadBackend, type Backend } from '../onnx/backends.js';
+import { atLevel, loadBackend, type Backend } from '../onnx/backends.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
 import { listCases, readOutOfScope, REPO_ROOT, runCase, testDataRoot, type CaseResult } from '../onnx/conformance.js';
 import { deviceOrSkip } from './helpers/gpu.js';
@@ -36,6 +37,7 @@ describe('ONNX conformance on WebGPU (node suite, ratchet with exceptions)', fun
   let gpu: Backend;
   const cpuResults = new Map<string, CaseResult>();
   const gpuResults = new Map<string, CaseResult>();
+  const gpuO2Results = new Map<string, CaseResult>();
 
   before(async function () {
     await deviceOrSkip(this);
@@ -56,11 +58,12 @@ describe('ONNX conformance on WebGPU (node suite, ratchet with exceptions)', fun
     for (const c of listCases(['node']).filter((c) => cases.some((x) => x.name === c.name) || listed.has(c.name))) {
       cpuResults.set(c.name, await runCase(c.name, c.dir, { backend: cpu, suites: ['node'], tolerance: TOL }));
       gpuResults.set(c.name, await runCase(c.name, c.dir, { backend: gpu, suites: ['node'], tolerance: TOL }));
+      if (gpuResults.get(c.name)!.status === 'pass') gpuO2Results.set(c.name, await runCase(c.name, c.dir, { backend: atLevel(gpu, 2), suites: ['node'], tolerance: TOL }));
     }
     const count = (s: string): number => [...gpuResults.values()].filter((r) => r.status === s).length;
     console.log(
       `      webgpu node${subset ? ' (subset)' : ''}: total ${gpuResults.size}, passed ${count('pass')}, failed ${count('fail')}, unsupported ${count('unsupported')} ` +
-        `in ${((performance.now() - t0) / 1000).toFixed(1)} s (CPU and WebGPU)`,
+        `(${[...gpuO2Results.values()].filter((r) => r.status === 'pass').length} of them also at O2) in ${((performance.now() - t0) / 1000).toFixed(1)} s (CPU, WebGPU O0 and O2)`,
     );
   });
 
@@ -82,6 +85,12 @@ describe('ONNX conformance on WebGPU (node suite, ratchet with exceptions)', fun
       .map((c) => `${c.name}: ${gpuResults.get(c.name)?.status} — ${gpuResults.get(c.name)?.detail}`);
     expect(cpuResults.size).to.be.greaterThan(0);
     expect(bad, `passes on CPU, not on WebGPU:\n${bad.join('\n')}`).to.deep.equal([]);
+  });
+
+  it('every case that passes on WebGPU at O0 passes at O2', () => {
+    const lost = [...gpuO2Results.values()].filter((r) => r.status !== 'pass').map((r) => `${r.name}: ${r.status} — ${r.detail}`);
+    expect(gpuO2Results.size).to.be.greaterThan(0);
+    expect(lost, `pass at O0, not at O2:\n${lost.join('\n')}`).to.deep.equal([]);
   });
 
   it('every listed exception still passes on CPU and still fails on WebGPU (the list only shrinks)', () => {

@@ -3,6 +3,7 @@
  * runtime, then the ratios Kiln ÷ ONNX Runtime Web), an SVG bar chart of the ratios
  * per model (log scale, a line at 1), and a per-kernel profile table.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { CaseResult, RuntimeSummary } from './harness.js';
 import type { ProfileEntry } from './worker.js';
 
@@ -100,4 +101,16 @@ export function svgChart(results: readonly CaseResult[], title: string): string 
   out.push(`<text x="12" y="${top + h / 2}" transform="rotate(-90 12 ${top + h / 2})" text-anchor="middle">Kiln ÷ ${escapeXml(rows[0]?.ratiosAgainst ?? 'peer')} (log scale)</text>`);
   out.push('</svg>');
   return out.join('\n');
+}
+
+/** Replaces the README text between the bench markers with `block`; false when the markers are missing. */
+export function syncReadme(file: string, block: string): boolean {
+  const text = readFileSync(file, 'utf8');
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) return false;
+  writeFileSync(file, `${text.slice(0, a + start.length)}\n${block}\n${text.slice(b)}`);
+  return true;
 }

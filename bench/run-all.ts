@@ -9,13 +9,16 @@
  *   npx tsx bench/run-all.ts [--runs N] [--warmup N] [--budget-min M] [--timeout-s S] [--only a,b] [--merge] [--out DIR]
  *
  * `--merge` keeps the other cases of an earlier results/bench.json (to re-run a few).
+ * When every shared model was measured (and --out is the default), the README's
+ * benchmark section (between `<!-- bench:start -->` and `<!-- bench:end -->`) is
+ * rewritten from the same tables, so it never mixes runs.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, SHARED_MODELS, SYNTHETIC, sharedModelNames } from './cases.js';
 import { benchCase, spawnWorker, type CaseResult } from './harness.js';
-import { markdownTable, profileTable, svgChart } from './report.js';
+import { markdownTable, profileTable, svgChart, syncReadme } from './report.js';
 import { acquireGpu, requestDevice } from '../src/backends/webgpu/device.js';
 
 function arg(name: string, dflt: string): string {
@@ -60,10 +63,11 @@ async function main(): Promise<void> {
   const info = gpu ? (await requestDevice({ label: 'bench-info' }).catch(() => undefined))?.info : undefined;
   const machine = `${info ? `${info.description || info.device} (${info.vendor}/${info.architecture})` : 'no WebGPU adapter'}, ${os.cpus().length} vCPUs (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`;
   console.error(`bench: ${cases.length} cases, ${runs} runs after ${warmup} warm-up; ${machine}; load average ${os.loadavg()[0]!.toFixed(1)}`);
+  let when = '';
   function write(done: readonly CaseResult[], notRun: readonly string[], profile: string): { table: string; targets: string[] } {
     const table = markdownTable(done);
     const targets = targetLines(done, new Set(shared));
-    const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const md = [
       `# Kiln benchmarks`, '',
       `Measured ${when} on ${machine}; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
@@ -105,6 +109,13 @@ async function main(): Promise<void> {
     if (p.profile) profileMd = `## Kiln kernel profile: ${worst.model} (warm ratio ${worst.ratios.warm!.toFixed(2)})\n\n${profileTable(p.profile)}\n`;
   }
   const { table, targets } = write(results, skipped, profileMd);
+  if (arg('out', 'results') === 'results' && shared.every((m) => results.some((r) => r.model === m))) {
+    const block = [
+      `Latest run (${when}, ${machine}; full report with the kernel profile in \`results/bench.md\`):`, '',
+      table, '', 'Targets, Kiln ÷ ORT Web WebGPU:', '', ...targets, '', '![Kiln ÷ ORT Web](results/bench.svg)',
+    ].join('\n');
+    if (syncReadme(path.join(REPO_ROOT, 'README.md'), block)) console.error('bench: README.md benchmark section updated');
+  }
   console.log(table);
   console.log(['', ...targets].join('\n'));
   console.error(`bench: wrote ${path.relative(REPO_ROOT, outDir)}/bench.{md,svg,json} in ${((performance.now() - t0) / 60_000).toFixed(1)} min`);

@@ -5,7 +5,10 @@
  */
 import { expect } from 'chai';
 import { maxAbsDiff, median, ratiosOf, type CaseResult } from '../bench/harness.js';
-import { markdownTable, svgChart } from '../bench/report.js';
+import { markdownTable, svgChart, syncReadme } from '../bench/report.js';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { hashValues, resolveCase } from '../bench/cases.js';
 import { acquireGpu } from '../src/backends/webgpu/device.js';
 import { kiln } from './cli-helpers.js';
@@ -15,6 +18,16 @@ import { InputError } from '../src/graph/errors.js';
 const f64 = (xs: number[]): Float64Array => Float64Array.from(xs);
 
 describe('bench helpers', () => {
+  it('rewrites only the README text between the bench markers (and reports missing markers)', () => {
+    const f = path.join(mkdtempSync(path.join(tmpdir(), 'kiln-readme-')), 'README.md');
+    writeFileSync(f, 'intro\n<!-- bench:start -->\nold table\n<!-- bench:end -->\noutro\n');
+    expect(syncReadme(f, 'new table')).to.equal(true);
+    expect(readFileSync(f, 'utf8')).to.equal('intro\n<!-- bench:start -->\nnew table\n<!-- bench:end -->\noutro\n');
+    writeFileSync(f, 'no markers\n');
+    expect(syncReadme(f, 'x')).to.equal(false);
+    expect(readFileSync(f, 'utf8')).to.equal('no markers\n');
+  });
+
   it('median of odd and even lists', () => {
     expect(median([3, 1, 2])).to.equal(2);
     expect(median([4, 1, 3, 2])).to.equal(2.5);

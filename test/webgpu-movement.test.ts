@@ -36,6 +36,12 @@ const CASES: Record<string, Build> = {
     return [b.Transpose(x, { perm: [2, 0, 1] }), b.Transpose(x)];
   },
   'Concat axis 1 (with a size-0 input)': (b, f) => b.Concat([f('a', 'float32', [2, 3, 2]), f('z', 'float32', [2, 0, 2]), f('c', 'float32', [2, 1, 2])], { axis: 1 }),
+  'Concat written in place by its producers (blocks of 256 and 512 bytes), then read by a Relu': (b, f) =>
+    b.Relu(b.Concat([b.Neg(f('a', 'float32', [1, 8, 8])), b.Sigmoid(f('c', 'float32', [1, 16, 8])), b.Abs(f('d', 'float32', [1, 8, 8]))], { axis: 1 })),
+  'Concat written in place as a graph output, beside a misaligned one': (b, f) => {
+    const x = f('x', 'float32', [1, 64]);
+    return [b.Concat([b.Neg(x), b.Exp(f('y', 'float32', [1, 64]))], { axis: 1 }), b.Concat([b.Relu(f('z', 'float32', [1, 3])), b.Sigmoid(x)], { axis: 1 })];
+  },
   'Concat bool axis -1': (b, f) => b.Concat([f('a', 'bool', [3, 1]), f('c', 'bool', [3, 2])], { axis: -1 }),
   'Concat of three inputs along axis 0 and along the last axis': (b, f) => {
     const [p, q, r] = [f('p', 'float32', [1, 3]), f('q', 'float32', [2, 3]), f('r', 'float32', [4, 3])];

@@ -58,6 +58,35 @@ describe('webgpu planner and WGSL helpers (no device)', function () {
     expect(plan(b.build()).dispatches.map((d) => d.label)).to.deep.equal(['Conv.im2col', 'Conv.im2col-gemm.nn6x4']);
   });
 
+  it('lets the producers of a Concat (nothing outside its axis, 256-byte aligned blocks) write into its output: no Concat dispatch', function () {
+    const b = new GraphBuilder('cat');
+    const y = b.Concat([b.Relu(b.input('x1', 'float32', [1, 64, 2])), b.Sigmoid(b.input('x2', 'float32', [1, 32, 2]))], { axis: 1 });
+    b.output(b.Relu(y), 'y');
+    const p = plan(b.build());
+    expect(p.dispatches.map((d) => d.op)).to.deep.equal(['Relu', 'Sigmoid', 'Relu']);
+    const [r, sg] = p.dispatches;
+    // Both write the same buffer: bytes [0, 512) and [512, 768).
+    expect(r!.slots[1]).to.equal(sg!.slots[1]);
+    expect(r!.views).to.deep.equal([undefined, { offset: 0, size: 512 }]);
+    expect(sg!.views).to.deep.equal([undefined, { offset: 512, size: 256 }]);
+    expect(p.dispatches[2]!.slots[0]).to.equal(r!.slots[1]);
+    expect(p.dispatches[2]!.views).to.equal(undefined);
+  });
+
+  it('keeps the Concat dispatch when a block is misaligned, the batch is > 1 or an input has another reader', function () {
+    const cat = (shape1: number[], shape2: number[], extraReader: boolean) => {
+      const b = new GraphBuilder('cat');
+      const a = b.Relu(b.input('x1', 'float32', shape1));
+      b.output(b.Concat([a, b.Sigmoid(b.input('x2', 'float32', shape2))], { axis: 1 }), 'y');
+      if (extraReader) b.output(b.Neg(a), 'z');
+      return plan(b.build()).dispatches.map((d) => d.op);
+    };
+    expect(cat([1, 25, 1], [1, 7, 1], false)).to.include('Concat');
+    expect(cat([2, 64, 1], [2, 64, 1], false)).to.include('Concat');
+    expect(cat([1, 64, 1], [1, 64, 1], true)).to.include('Concat');
+    expect(cat([1, 64, 1], [1, 64, 1], false)).to.not.include('Concat');
+  });
+
   it('renders literals of every WGSL type, including NaN, infinities and INT32_MIN', function () {
     expect(literal(1.5, 'f32')).to.equal('f32(1.5)');
     expect(literal(3, 'f32')).to.equal('f32(3.0)');

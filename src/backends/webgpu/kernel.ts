@@ -57,6 +57,8 @@ export interface KernelLimits {
   readonly maxStorageBuffersPerShaderStage: number;
   readonly maxComputeWorkgroupStorageSize: number;
   readonly maxStorageBufferBindingSize: number;
+  /** Alignment (bytes) of a storage binding's offset into its buffer. */
+  readonly minStorageBufferOffsetAlignment: number;
 }
 
 /** WebGPU's default limits: what every adapter grants (used to plan without a device). */
@@ -68,6 +70,7 @@ export const DEFAULT_KERNEL_LIMITS: KernelLimits = {
   maxStorageBuffersPerShaderStage: 8,
   maxComputeWorkgroupStorageSize: 16384,
   maxStorageBufferBindingSize: 134217728,
+  minStorageBufferOffsetAlignment: 256,
 };
 
 /** What a kernel's planner receives for one node. */
@@ -126,6 +129,12 @@ export interface KernelPlan {
   readonly dispatches: readonly Dispatch[];
   /** Output 0 is the same bytes as input `aliasOf` (reshape-like ops); no dispatch needed. */
   readonly aliasOf?: number;
+  /**
+   * Input k may instead be written by its producer directly at byte offset
+   * `inPlaceInputs[k]` of output 0 (Concat along an axis with nothing outside it);
+   * when the planner arranges that for every input, the node needs no dispatch.
+   */
+  readonly inPlaceInputs?: readonly number[];
 }
 
 /** A WebGPU kernel for one op. */

@@ -27,7 +27,7 @@ import { runReference } from '../../graph/reference.js';
 import { formatShape, isStatic, sizeOf, type ConcreteShape } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
 import { shapeOnlyTensor, TypeEnv } from '../../graph/type-env.js';
-import { kernelOf, storageOf, type GpuStorage, type GpuTensorInfo, type KernelLimits, type KernelPlan } from './kernel.js';
+import { kernelOf, storageBytes, storageOf, type GpuStorage, type GpuTensorInfo, type KernelLimits, type KernelPlan } from './kernel.js';
 import type { BindingKind } from './pipelines.js';
 import { bufferBytes } from './storage.js';
 
@@ -53,6 +53,8 @@ export interface PlannedDispatch {
   readonly uniforms?: ArrayBuffer;
   readonly workgroups: readonly [number, number, number];
   readonly label: string;
+  /** Per binding: a byte range of the slot's buffer instead of all of it (values written in place into a Concat's output). */
+  readonly views?: readonly ({ readonly offset: number; readonly size: number } | undefined)[];
   /** The node's name and op (host-side only: profiles and errors). */
   readonly node: string;
   readonly op: string;
@@ -207,6 +209,32 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
   order.forEach((n, i) => n.inputs.forEach((v) => v !== '' && lastUse.set(v, i)));
   const outputNames = new Set(graph.outputs.map((o) => o.name));
   for (const o of outputNames) lastUse.set(o, Infinity);
+  // Nodes whose inputs their producers can write in place
+  // (KernelPlan.inPlaceInputs): every input must be a distinct value computed by an
+  // earlier dispatching node, read by nothing else, not a graph output, and at an
+  // offset the device can bind.
+  const readers = new Map<string, number>();
+  order.forEach((n) => new Set(n.inputs).forEach((v) => v !== '' && readers.set(v, (readers.get(v) ?? 0) + 1)));
+  const producerAt = new Map<string, number>();
+  order.forEach((n, i) => n.outputs.forEach((o) => o !== '' && producerAt.set(o, i)));
+  const inPlace = new Map<string, { readonly target: string; readonly offset: number; readonly size: number }>();
+  const skipped = new Set<number>();
+  order.forEach((node, idx) => {
+    const offsets = plans[idx]!.inPlaceInputs;
+    if (!offsets || node.outputs.length !== 1) return;
+    const ok = node.inputs.every((v, k) => {
+      const p = producerAt.get(v);
+      const info = infos[idx]!.ins[k];
+      if (v === '' || p === undefined || !info || node.inputs.indexOf(v) !== k || readers.get(v) !== 1 || outputNames.has(v)) return false;
+      const bytes = sizeOf(info.shape) * storageBytes(info.storage);
+      const prod = plans[p]!;
+      return bytes > 0 && bytes % 4 === 0 && offsets[k]! % opts.limits.minStorageBufferOffsetAlignment === 0 && !skipped.has(p) && prod.dispatches.length > 0 && prod.aliasOf === undefined;
+    });
+    if (!ok) return;
+    skipped.add(idx);
+    node.inputs.forEach((v, k) => inPlace.set(v, { target: node.outputs[0]!, offset: offsets[k]!, size: sizeOf(infos[idx]!.ins[k]!.shape) * storageBytes(infos[idx]!.ins[k]!.storage) }));
+  });
+
   const checkSize = (name: string, bytes: number, where: string): void => {
     const max = Math.min(opts.limits.maxStorageBufferBindingSize, opts.maxBufferSize);
     if (bytes > max) {
@@ -260,6 +288,23 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
     };
     const outSlots = node.outputs.map((name, k) => {
       if (name === '') return -1;
+      if (skipped.has(idx)) return slotOf.get(name)!;
+      const place = inPlace.get(name);
+      if (place) {
+        // Written in place: the target's buffer is allocated by its first in-place producer.
+        let s = slotOf.get(place.target);
+        if (s === undefined) {
+          const info = typeOf(place.target, node.name);
+          const bytes = bufferBytes(sizeOf(info.shape), info.storage);
+          checkSize(place.target, bytes, `node '${node.name}'`);
+          s = outputNames.has(place.target) ? pin(place.target, info, `node '${node.name}'`) : takeSlot(pool, bytes);
+          slotOf.set(place.target, s);
+          refs.set(s, 1);
+        }
+        slotOf.set(name, s);
+        refs.set(s, (refs.get(s) ?? 1) + 1);
+        return s;
+      }
       if (k === 0 && plan.aliasOf !== undefined) {
         const s = inSlot(plan.aliasOf);
         slotOf.set(name, s);
@@ -283,7 +328,7 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
       constants.push({ slot, tensor, name });
       return slot;
     });
-    for (const d of plan.dispatches) {
+    for (const d of skipped.has(idx) ? [] : plan.dispatches) {
       if (d.workgroups.some((w) => w === 0)) continue;
       const slots = d.bindings.map((b) => {
         const s = b.kind === 'input' ? inSlot(b.index) : b.kind === 'output' ? outSlots[b.index] : b.kind === 'constant' ? prepared[b.index] : scratch[b.index];
@@ -294,6 +339,11 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
         throw new LimitError(`${node.name}: kernel ${d.label} needs ${slots.length} storage buffers, the device allows ${opts.limits.maxStorageBuffersPerShaderStage}`, node.name);
       }
       const kinds: BindingKind[] = d.bindings.map((b) => (b.kind === 'input' || b.kind === 'constant' ? 'read' : 'rw'));
+      const valueOf = (b: (typeof d.bindings)[number]): string | undefined => (b.kind === 'input' ? node.inputs[b.index] : b.kind === 'output' ? node.outputs[b.index] : undefined);
+      const views = d.bindings.map((b) => {
+        const place = inPlace.get(valueOf(b) ?? '');
+        return place ? { offset: place.offset, size: place.size } : undefined;
+      });
       if (d.uniforms) kinds.push('uniform');
       dispatches.push({
         shader: d.shader,
@@ -303,6 +353,7 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
         ...(d.uniforms ? { uniforms: d.uniforms } : {}),
         workgroups: d.workgroups,
         label: d.label,
+        ...(views.some((v) => v) ? { views } : {}),
         node: node.name,
         op: node.op,
       });

@@ -85,6 +85,7 @@ export function kernelLimits(device: GPUDevice): KernelLimits {
     maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
     maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
     maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
   };
 }
 
@@ -202,7 +203,10 @@ export class WebGpuProgram {
       for (const c of plan.constants) device.queue.writeBuffer(buffers[c.slot]!, 0, toStorage(c.tensor, this.f16, c.name));
       const uniformBuffers: GPUBuffer[] = [];
       const bindGroups = plan.dispatches.map((d, k) => {
-        const entries: GPUBindGroupEntry[] = d.slots.map((s, binding) => ({ binding, resource: { buffer: buffers[s]! } }));
+        const entries: GPUBindGroupEntry[] = d.slots.map((s, binding) => {
+          const view = d.views?.[binding];
+          return { binding, resource: view ? { buffer: buffers[s]!, offset: view.offset, size: view.size } : { buffer: buffers[s]! } };
+        });
         if (d.uniforms) {
           const ub = track(device.createBuffer({ size: d.uniforms.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
           device.queue.writeBuffer(ub, 0, d.uniforms);

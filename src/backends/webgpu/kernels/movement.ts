@@ -6,7 +6,7 @@
  */
 import { sliceAxis } from '../../../graph/ops/movement.js';
 import { sizeOf, stridesOf } from '../../../graph/shape.js';
-import type { GpuKernel, KernelContext } from '../kernel.js';
+import { storageBytes, type GpuKernel, type KernelContext } from '../kernel.js';
 import { coordsOf, ShaderBuilder, LIGHT_PER_INVOCATION } from '../wgsl.js';
 import { axisOf, constInts, contiguous, storageUniform, stridedCopy } from './common.js';
 
@@ -63,7 +63,10 @@ const concat: GpuKernel = {
       const len = sb.u32(t!.shape[axis]!);
       return `if (a >= ${lo} && a < ${lo} + ${len}) { ${y}[i] = ${src}[(outer * ${len} + a - ${lo}) * ${inner} + r]; }`;
     });
-    return { dispatches: [sb.linear(sizeOf(out), () => rangeBody(inner, dim, branches), 'Concat.gather', LIGHT_PER_INVOCATION)] };
+    // With nothing outside the axis, input k is one contiguous block of the output.
+    const bytes = storageBytes(ctx.outputs[0]!.storage);
+    const inPlace = sizeOf(out.slice(0, axis)) === 1 && parts.length === ctx.inputs.length ? { inPlaceInputs: parts.map(({ at }) => at * ost[axis]! * bytes) } : {};
+    return { ...inPlace, dispatches: [sb.linear(sizeOf(out), () => rangeBody(inner, dim, branches), 'Concat.gather', LIGHT_PER_INVOCATION)] };
   },
 };
 

@@ -17,6 +17,11 @@
  *    their producer and return it after their last reader; `aliasOf` outputs share
  *    their input's slot (reference-counted). A node's outputs are allocated before
  *    its inputs are released, so no dispatch reads and writes the same buffer.
+ *    A node whose kernel offers `inPlaceInputs` (Concat of contiguous blocks) does
+ *    not dispatch when every input qualifies: its output's slot is allocated by the
+ *    first producer, and each producer writes its block through a binding view
+ *    (offset, size); such inputs have no other reader, so no dispatch binds two
+ *    overlapping ranges.
  * 5. Check limits: storage bindings per dispatch, bytes per binding.
  */
 import { ShapeError, LimitError, UnsupportedOpError } from '../../graph/errors.js';

@@ -110,12 +110,11 @@ export interface ConvGemmShader {
   readonly sW: number;
   readonly dW: number;
   /**
-   * X is read as vec<xVec> blocks (bound as array<vec<xVec><f32>>; needs IW and
-   * tn·sW multiples of xVec): xShift is the offset of the first needed column in
-   * its block, (-pW) mod xVec. Undefined: scalar loads.
+   * X read as vec<width> blocks (bound as array<vec<width><f32>>; needs IW and
+   * tn·sW multiples of width); `shift` is the offset of the first needed column in
+   * its block, (-pW) mod width. Undefined: scalar loads.
    */
-  readonly xShift?: number | undefined;
-  readonly xVec: 2 | 4;
+  readonly xBlocks?: { readonly width: 2 | 4; readonly shift: number } | undefined;
   /** Array names: X, W^T (array<vec4<f32>>, [K][Mp]), output. */
   readonly x: string;
   readonly w: string;
@@ -151,8 +150,7 @@ export interface ConvGemmShader {
  * `epi(acc, channel, position, o)` in a loop, as in the matmul shader.
  */
 export function convGemmEntry(p: ConvGemmShader): string {
-  const { u, tm } = p;
-  const tn = p.tn;
+  const { u, tm, tn } = p;
   const nc = tn / 4;
   const offs = [...new Set(range(p.KW).flatMap((kw) => range(tn).map((j) => kw * p.dW + j * p.sW)))].sort((a, b) => a - b);
   const L: string[] = [];
@@ -167,15 +165,15 @@ export function convGemmEntry(p: ConvGemmShader): string {
   // X loads: `xLoads` are the lines run per (c, kh) (with `rb` the row's start), `xOf(i)` the value at offset i.
   const xLoads: string[] = [];
   let xOf: (i: number) => string;
-  const sh = p.xShift;
-  if (sh === undefined) {
+  const xb = p.xBlocks;
+  if (!xb) {
     for (const i of offs) L.push(`  let ci${i} = iw0 + ${i}; let cok${i} = u32(ci${i}) < u32(IW);`);
     for (const i of offs) xLoads.push(`      let ok${i} = rok && cok${i}; let x${i} = select(0.0, f32(${p.x}[u32(select(0, rb + ci${i}, ok${i}))]), ok${i});`);
     xOf = (i) => `x${i}`;
   } else {
     // X as vec<vw>: rows start vw-aligned (IW % vw == 0) and so does the first
     // block (column iw0 - sh); a block is wholly inside or outside the row.
-    const vw = p.xVec;
+    const { width: vw, shift: sh } = xb;
     const blocks = Math.ceil((sh + offs[offs.length - 1]! + 1) / vw);
     L.push(`  let cb = iw0 - ${sh};`);
     for (const q of range(blocks)) L.push(`  let bok${q} = u32(cb + ${vw * q}) < u32(IW); let bq${q} = (cb + ${vw * q}) / ${vw};`);
@@ -183,8 +181,8 @@ export function convGemmEntry(p: ConvGemmShader): string {
     xOf = (i) => `v${Math.floor((sh + i) / vw)}.${'xyzw'[(sh + i) % vw]}`;
   }
   for (const r of range(tm)) for (const c of range(nc)) L.push(`  var acc${r}_${c} = vec4<f32>();`);
-  // Row starts and channel strides in elements (in vec4s when X is read as vec4).
-  L.push(`  let IWx = IW${sh === undefined ? '' : ` / ${p.xVec}`}; let inS = IH * IWx;`);
+  // Row starts and channel strides in elements (in blocks when X is read as vectors).
+  L.push(`  let IWx = IW${xb ? ` / ${xb.width}` : ''}; let inS = IH * IWx;`);
   L.push(`  var xr = i32(b * ${u.C}) * inS;`);
   L.push(`  var wk = m0 / 4u;`);
   L.push(`  let kwStep = ${p.KW}u * mp4;`);

@@ -157,7 +157,7 @@ function implicitGemm(ctx: KernelContext, io: ConvInputs, win: Window3, value: (
   (epilogue ?? plainEpilogue(out.storage)).declare(sb, 'f32', input, value(sb, input));
   const [, IH, IW] = win.inDims as [number, number, number];
   const entry = convGemmEntry({
-    tm, tn, wg, KW, sW, dW, xVec: xVec ?? 4, xShift: xVec ? (xVec - (win.padBegin[2]! % xVec)) % xVec : undefined, x: X, w: W, out: Y,
+    tm, tn, wg, KW, sW, dW, xBlocks: xVec ? { width: xVec, shift: (xVec - (win.padBegin[2]! % xVec)) % xVec } : undefined, x: X, w: W, out: Y,
     u: {
       total: sb.u32(total), owTiles: sb.u32(owTiles), mTiles: sb.u32(mTiles), M: sb.u32(M), mp4: sb.u32(mp / 4),
       C: sb.u32(C), KH: sb.u32(win.kernel[1]!), OH: sb.u32(OH), OW: sb.u32(OW),

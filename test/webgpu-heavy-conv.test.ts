@@ -51,3 +51,13 @@ heavySuite('webgpu Conv implicit GEMM (constant weights) vs CPU reference', {
     return b.Relu([b.Add([y, f('r', 'float32', [1, 8, 6, 6])])]);
   },
 });
+
+/** A constant float16 weight. */
+const wc16 = (b: GraphBuilder, shape: number[], seed: number): Sym => b.constant(randomTensor('float16', shape, seed, -1, 1));
+
+// float16 activations and weights: the implicit GEMM reads X as f16 (scalar loads)
+// and accumulates in f32; the CPU reference rounds to half after each op, hence the
+// looser tolerance.
+heavySuite('webgpu Conv implicit GEMM, float16 vs CPU reference', {
+  '3x3 pads 1, 8→12 channels, bias, Relu epilogue': (b, f) => b.Relu(b.Conv([f('x', 'float16', [1, 8, 7, 10]), wc16(b, [12, 8, 3, 3], 21), wc16(b, [12], 22)], { pads: [1, 1, 1, 1] })),
+}, 2e-2);

@@ -140,6 +140,7 @@ function implicitGemm(ctx: KernelContext, io: ConvInputs, win: Window3, value: (
   const [nb, C] = x.shape as [number, number];
   const K = C * sizeOf(win.kernel);
   const mp = Math.ceil(M / tm) * tm;
+  if (K * mp * 4 > ctx.limits.maxStorageBufferBindingSize) return undefined;
   const OH = win.outDims[1]!;
   const owTiles = Math.ceil(OW / tn);
   const mTiles = mp / tm;

@@ -23,6 +23,19 @@ describe('webgpu Conv implicit GEMM on seeded random shapes vs CPU reference', f
     device = await deviceOrSkip(this);
   });
 
+  it('a realized program keeps no host copy of the transposed weights (they live on the GPU only)', async function () {
+    const b = new GraphBuilder('conv');
+    b.output(b.Conv([b.input('x', 'float32', [1, 4, 6, 6]), b.constant(randomTensor('float32', [8, 4, 3, 3], 1), { name: 'w' })], { pads: [1, 1, 1, 1] }), 'y');
+    const prog = await compileWebGpu(b.build(), { device });
+    try {
+      expect(prog.plan!.dispatches.map((d) => d.label)).to.deep.equal(['Conv.gemm3w1s8x8v2']);
+      expect(prog.plan!.constants.filter((c) => c.prepared)).to.deep.equal([]);
+      expect(prog.plan!.constants.map((c) => c.name)).to.not.include('w');
+    } finally {
+      prog.release();
+    }
+  });
+
   for (let k = 0; k < CASES; k++) {
     const r = rng(9100 + k);
     const int = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));

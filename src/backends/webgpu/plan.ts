@@ -71,8 +71,11 @@ export interface ExecPlan {
   readonly slotBytes: readonly number[];
   readonly inputs: readonly PlannedValue[];
   readonly outputs: readonly PlannedValue[];
-  /** Constants uploaded once when the plan is realized. */
-  readonly constants: readonly { readonly slot: number; readonly tensor: Tensor; readonly name: string }[];
+  /**
+   * Constants uploaded once when the plan is realized; `prepared` marks tensors a
+   * kernel derived at plan time (a realized program drops them after the upload).
+   */
+  readonly constants: readonly { readonly slot: number; readonly tensor: Tensor; readonly name: string; readonly prepared?: boolean }[];
   readonly dispatches: readonly PlannedDispatch[];
   /** Nodes folded at compile time. */
   readonly folded: number;
@@ -209,7 +212,7 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
   const slotOf = new Map<string, number>();
   const refs = new Map<number, number>();
   const pinned = new Set<number>();
-  const constants: { slot: number; tensor: Tensor; name: string }[] = [];
+  const constants: { slot: number; tensor: Tensor; name: string; prepared?: boolean }[] = [];
   const lastUse = new Map<string, number>();
   order.forEach((n, i) => n.inputs.forEach((v) => v !== '' && lastUse.set(v, i)));
   const outputNames = new Set(graph.outputs.map((o) => o.name));
@@ -330,7 +333,7 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
     const prepared = (plan.constants ?? []).map((tensor, j) => {
       const name = `${node.name}:prepared${j}`;
       const slot = pin(name, { dtype: tensor.dtype, shape: tensor.shape, storage: storageOf(tensor.dtype, opts.f16) }, node.name);
-      constants.push({ slot, tensor, name });
+      constants.push({ slot, tensor, name, prepared: true });
       return slot;
     });
     for (const d of skipped.has(idx) ? [] : plan.dispatches) {

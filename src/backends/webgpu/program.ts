@@ -230,7 +230,10 @@ export class WebGpuProgram {
           read: track(device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })),
         };
       }
-      return { plan, buffers, pipelines, bindGroups, readback, uniformBuffers, ...(query ? { query } : {}) };
+      // Prepared tensors (e.g. transposed conv weights) live on the GPU now; keeping
+      // them would hold a second host copy of those weights for the program's life.
+      const kept = plan.constants.some((c) => c.prepared) ? { ...plan, constants: plan.constants.filter((c) => !c.prepared) } : plan;
+      return { plan: kept, buffers, pipelines, bindGroups, readback, uniformBuffers, ...(query ? { query } : {}) };
     } catch (e) {
       for (const x of created) x.destroy();
       throw e;

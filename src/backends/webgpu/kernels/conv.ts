@@ -95,21 +95,12 @@ export const IMPLICIT_GEMM = { enabled: true };
 /** Most distinct input offsets per window row the implicit GEMM unrolls (else im2col). */
 const MAX_ROW_OFFSETS = 32;
 
-/** W [M, K] transposed to [K, Mp] (zero-padded channels), cached per weight tensor. */
-const transposedWeights = new WeakMap<Tensor, Map<number, Tensor>>();
-
+/** W [M, K] transposed to [K, Mp] (zero-padded channels). */
 function transposeWeights(w: Tensor, M: number, K: number, mp: number): Tensor {
-  let byPad = transposedWeights.get(w);
-  if (!byPad) transposedWeights.set(w, (byPad = new Map()));
-  let t = byPad.get(mp);
-  if (!t) {
-    const out = new Float32Array(K * mp);
-    const src = w.data;
-    for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) out[k * mp + m] = Number(src[m * K + k]);
-    t = new Tensor('float32', [K, mp], out);
-    byPad.set(mp, t);
-  }
-  return t;
+  const out = new Float32Array(K * mp);
+  const src = w.data;
+  for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) out[k * mp + m] = Number(src[m * K + k]);
+  return new Tensor('float32', [K, mp], out);
 }
 
 /**

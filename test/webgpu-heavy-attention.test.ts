@@ -47,18 +47,22 @@ describe('webgpu Fused attention kernel vs unfused CPU reference', function () {
   // Multi-head layout as exported models have it: heads split out of [B, S, H·D]
   // by Reshape + Transpose, merged back by Transpose + Reshape. The Transposes join
   // the attention group (strided views), leaving 3 dispatches for the whole block.
-  for (const [D, S] of [[8, 6], [6, 5]] as const) {
-    it(`multi-head attention with Q/K/V and output transposes folded in (head dim ${D}, ${S} tokens${D % 4 ? ', scalar matmul form' : ''})`, async function () {
+  for (const [D, S, fusedQkv] of [[8, 6, false], [6, 5, false], [8, 6, true], [6, 5, true]] as const) {
+    it(`multi-head attention with Q/K/V and output transposes folded in (head dim ${D}, ${S} tokens${D % 4 ? ', scalar matmul form' : ''}${fusedQkv ? ', Q/K/V split from one projection' : ''})`, async function () {
       const [B, H] = [2, 3];
       const b = new GraphBuilder('mha');
-      const heads = (name: string, perm: number[]) => b.Transpose(b.Reshape([b.input(name, 'float32', [B, S, H * D]), b.constant([B, S, H, D], { dtype: 'int64' })]), { perm });
+      const qkv = fusedQkv ? b.Split([b.input('qkv', 'float32', [B, S, 3 * H * D]), b.constant([H * D, H * D, H * D], { dtype: 'int64' })], { axis: 2 }) : undefined;
+      const heads = (name: string, perm: number[]) =>
+        b.Transpose(b.Reshape([qkv ? qkv[['q', 'k', 'v'].indexOf(name)]! : b.input(name, 'float32', [B, S, H * D]), b.constant([B, S, H, D], { dtype: 'int64' })]), { perm });
       const s = b.Mul([b.MatMul([heads('q', [0, 2, 1, 3]), heads('k', [0, 2, 3, 1])]), b.constant(1 / Math.sqrt(D))]);
       const o = b.MatMul([b.Softmax(s, { axis: -1 }), heads('v', [0, 2, 1, 3])]);
       b.output(b.Reshape([b.Transpose(o, { perm: [0, 2, 1, 3] }), b.constant([B, S, H * D], { dtype: 'int64' })]), 'y');
       const g = b.build();
       const { graph } = optimize(g);
-      expect(graph.topo.filter((n) => n.op === 'Transpose'), 'Transposes left outside the group').to.have.length(0);
-      const feeds: Record<string, Tensor> = Object.fromEntries(['q', 'k', 'v'].map((n, i) => [n, randomTensor('float32', [B, S, H * D], 10 + i)]));
+      expect(graph.topo.filter((n) => n.op === 'Transpose' || n.op === 'Split'), 'Transposes or Split left outside the group').to.have.length(0);
+      const feeds: Record<string, Tensor> = fusedQkv
+        ? { qkv: randomTensor('float32', [B, S, 3 * H * D], 10) }
+        : Object.fromEntries(['q', 'k', 'v'].map((n, i) => [n, randomTensor('float32', [B, S, H * D], 10 + i)]));
       const want = compileCpu(g).run(feeds);
       const prog = await compileWebGpu(graph, { device });
       expect(prog.plan!.dispatches.map((d) => d.label.replace(/\..*$/, ''))).to.deep.equal(['Fused', 'Softmax', 'Fused']);

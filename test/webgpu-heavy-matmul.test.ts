@@ -14,10 +14,14 @@ heavySuite('webgpu MatMul/Gemm kernels vs CPU reference', {
   'MatMul int32': (b, f) => b.MatMul([f('a', 'int32', [3, 6], -5, 5), f('b', 'int32', [2, 6, 5], -5, 5)]),
   'Gemm alpha/beta, C row broadcast': (b, f) => b.Gemm([f('a', 'float32', [7, 12]), f('b', 'float32', [12, 9]), f('c', 'float32', [9])], { alpha: 0.5, beta: 2 }),
   'Gemm transA transB, C column broadcast': (b, f) => b.Gemm([f('a', 'float32', [12, 7]), f('b', 'float32', [9, 12]), f('c', 'float32', [7, 1])], { transA: 1, transB: 1 }),
-  'Gemm transB (nt vec4 form), scalar C, no C': (b, f) => {
+  'Gemm transB (nt vec2 form), scalar C, no C': (b, f) => {
     const a = f('a', 'float32', [10, 16]);
     const w = f('w', 'float32', [13, 16]);
     return [b.Gemm([a, w, f('c', 'float32', [1])], { transB: 1, beta: -1 }), b.Gemm([a, w], { transB: 1 })];
+  },
+  'Gemm x·xᵀ (one binding read as A and Bᵀ by the nt form)': (b, f) => {
+    const x = f('x', 'float32', [9, 14]);
+    return b.Gemm([x, x], { transB: 1 });
   },
   'MatMulInteger uint8 with per-row/per-column zero points': (b, f) =>
     b.MatMulInteger([f('a', 'uint8', [5, 7], 0, 255), f('b', 'uint8', [7, 6], 0, 255), f('za', 'uint8', [5], 0, 255), f('zb', 'uint8', [6], 0, 255)]),

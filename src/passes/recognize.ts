@@ -7,9 +7,10 @@
  *   Add(ε) → Sqrt → Div → Mul(γ) → Add(β) over trailing axes → `LayerNormalization`;
  * - scaled-dot-product attention: MatMul(Q, Kᵀ) → elementwise chain (scale, mask,
  *   Where) → Softmax(last axis) → MatMul(·, V) → one `Fused` node of kind 'attention'
- *   holding those nodes, plus the Transposes of Q, K, V that only it reads and a
- *   Transpose of its result that keeps the last axis (the kernel reads and writes
- *   them as strided views, so they cost no dispatch).
+ *   holding those nodes, plus the Transposes of Q, K, V that only it reads (and the
+ *   Reshapes and Split of a fused QKV projection before them), and a Transpose of its
+ *   result that keeps the last axis (the kernel reads and writes them as strided
+ *   views, so they cost no dispatch).
  * Invariants: interior nodes of a match have no outside readers (the rewriter checks
  * it), so nothing is computed twice; constants must match within 1e-6 (relative) for
  * scalars and 1e-4 for √2-type constants; a rule declines (returns undefined) when the
@@ -18,6 +19,7 @@
 import { KilnError } from '../graph/errors.js';
 import { Graph, type Node } from '../graph/graph.js';
 import { findOp } from '../graph/op.js';
+import { opContext, opOf } from '../graph/infer.js';
 import { tensorInts, type Tensor } from '../graph/tensor.js';
 import { buildGroup, isElementwise } from './fusion-util.js';
 import type { Pass } from './pass-manager.js';
@@ -127,10 +129,41 @@ function attention(m: Match, rw: Rewriter): readonly string[] | undefined {
     const t = rw.ed.producerOf(x);
     if (t && t.op === 'Transpose' && !rw.ed.isOutput(x) && rw.ed.consumersOf(x).length === 1 && !pre.includes(t)) pre.push(t);
   }
-  const members = [...pre, qk, ...chain.reverse(), sm, m.root];
-  const keep = new Set([qk.name, sm.name, m.root.name, ...pre.map((t) => t.name)]);
+  const views = [...splitViews(rw, pre), ...pre];
+  const members = [...views, qk, ...chain.reverse(), sm, m.root];
+  const keep = new Set([qk.name, sm.name, m.root.name, ...views.map((t) => t.name)]);
   const g = buildGroup(rw.ed, members, [m.root.outputs[0]!], m.root.name, keep);
   return rw.node('Fused', g.inputs, { kind: 'attention', graph: g.graph }, { types: g.types });
+}
+
+/**
+ * A Split (of the fused QKV projection) whose every output is read only by a
+ * Reshape that only regroups the dims from the split axis on and feeds one of the
+ * group's Transposes: returns [Split, Reshapes...] for each such Split, so that the
+ * kernel reads Q, K and V at offsets of the projection instead of a Split dispatch.
+ */
+function splitViews(rw: Rewriter, transposes: readonly Node[]): Node[] {
+  const ed = rw.ed;
+  const sole = (v: string): Node | undefined => {
+    const c = ed.consumersOf(v);
+    return !ed.isOutput(v) && c.length === 1 ? c[0] : undefined;
+  };
+  const reshapes = transposes.map((t) => ed.producerOf(t.inputs[0]!)).filter((r): r is Node => !!r && r.op === 'Reshape' && sole(r.outputs[0]!) !== undefined);
+  const out: Node[] = [];
+  for (const sp of new Set(reshapes.map((r) => ed.producerOf(r.inputs[0]!)))) {
+    if (!sp || sp.op !== 'Split') continue;
+    const rank = ed.typeOf(sp.inputs[0]!).shape.length;
+    const axis = ((Number(opContext(opOf(sp), sp).attrs['axis'] ?? 0) % rank) + rank) % rank;
+    const mine = sp.outputs.map((o) => (o === '' ? undefined : sole(o)));
+    const ok = mine.every((r) => {
+      if (!r || !reshapes.includes(r)) return false;
+      const a = ed.typeOf(r.inputs[0]!).shape;
+      const b = ed.typeOf(r.outputs[0]!).shape;
+      return b.length >= axis && a.slice(0, axis).every((d, i) => d === b[i]);
+    });
+    if (ok) out.push(sp, ...(mine as Node[]));
+  }
+  return out;
 }
 
 /** A Transpose (keeping the last axis) of an attention group's result, which has no other reader. */

@@ -365,17 +365,18 @@ export function broadcastOffsets(sb: ShaderBuilder, idx: string, shapes: readonl
 }
 
 /**
- * WGSL declaring `names[k]` (u32) = Σ coordinate(idx over `shape`) × `strides[k]`
- * for each stride vector: element offsets of several strided views walked by one
- * linear index (axes that every view walks contiguously are merged first).
+ * WGSL declaring `names[k]` (u32) = `bases[k]` + Σ coordinate(idx over `shape`) ×
+ * `strides[k]` for each stride vector: element offsets of several strided views
+ * walked by one linear index (axes that every view walks contiguously are merged first).
  */
-export function stridedOffsets(sb: ShaderBuilder, idx: string, shape: ConcreteShape, strides: readonly (readonly number[])[], names: readonly string[]): { code: string } {
-  if (strides.every((st) => st.every((x) => x === 0))) return { code: names.map((n) => `  let ${n} = 0u;`).join('\n') };
+export function stridedOffsets(sb: ShaderBuilder, idx: string, shape: ConcreteShape, strides: readonly (readonly number[])[], names: readonly string[], bases?: readonly number[]): { code: string } {
+  const base = (k: number): string => (bases?.[k] ? sb.u32(bases[k]!) : '0u');
+  if (strides.every((st) => st.every((x) => x === 0))) return { code: names.map((n, k) => `  let ${n} = ${base(k)};`).join('\n') };
   const merged = coalesceAxes(shape, strides);
   const r = merged.shape.length;
   const dims = sb.u32s(merged.shape);
   const st = merged.strides.map((v) => sb.u32s(v));
-  const lines = [`  var br = ${idx};`, ...names.map((n) => `  var ${n} = 0u;`)];
+  const lines = [`  var br = ${idx};`, ...names.map((n, k) => `  var ${n} = ${base(k)};`)];
   for (let a = r - 1; a >= 0; a--) {
     lines.push(`  { let c = br % ${dims[a]}; br = br / ${dims[a]};${names.map((n, j) => ` ${n} += c * ${st[j]![a]};`).join('')} }`);
   }

@@ -5,13 +5,16 @@
  * 1. scores = chain(Q·Kᵀ) — the register-blocked matmul with the chain as its epilogue;
  * 2. probabilities = Softmax(scores) — the softmax row kernel;
  * 3. output = probabilities · V — the matmul again.
- * Transposes that the pass folded into the group — of Q, K or V before the
- * products, and of the result after the last one (keeping its last axis) — cost no
- * dispatch: the matmuls read and write those tensors as strided views.
+ * The views the pass folded into the group — Transposes, Reshapes and a Split of Q,
+ * K or V before the products, a Transpose of the result after the last one
+ * (keeping its last axis) — cost no dispatch: the matmuls read and write those
+ * tensors as strided views with offsets.
  * Registered on import through registerFusedKind (kernels/fused.ts).
  */
 import { UnsupportedOpError } from '../../../graph/errors.js';
 import { Graph, type Node } from '../../../graph/graph.js';
+import { inferNode } from '../../../graph/infer.js';
+import type { InferInput } from '../../../graph/op.js';
 import { broadcastShapes, sizeOf, stridesOf } from '../../../graph/shape.js';
 import type { BindingRef, Dispatch, GpuTensorInfo, KernelContext, KernelPlan } from '../kernel.js';
 import { exprEpilogue, splitEpilogue } from '../wgsl-heavy.js';
@@ -30,11 +33,12 @@ function rebind(d: Dispatch, map: (b: BindingRef) => BindingRef): Dispatch {
   return { ...d, shader, bindings };
 }
 
-/** A group operand as a strided view of a node input: its logical shape and element strides. */
+/** A group operand as a strided view of a node input: its logical shape, element strides and offset. */
 interface View {
   readonly index: number;
   readonly shape: readonly number[];
   readonly strides: readonly number[];
+  readonly offset: number;
 }
 
 /** The matrix layout of a view inside a problem with batch shape `batch` (broadcast batch axes get stride 0). */
@@ -46,6 +50,7 @@ function layoutOf(v: View, batch: readonly number[]): MatrixLayout {
     batch: batch.map((_, i) => (i < off || vb[i - off] === 1 ? 0 : v.strides[i - off]!)),
     rows: v.strides[r - 2]!,
     cols: v.strides[r - 1]!,
+    offset: v.offset,
   };
 }
 
@@ -54,6 +59,52 @@ function permOf(n: Node, rank: number): number[] {
   const p = n.attrs['perm'] as readonly (number | bigint)[] | undefined;
   return p ? p.map(Number) : Array.from({ length: rank }, (_, i) => rank - 1 - i);
 }
+
+/**
+ * The view `v` reshaped to `shape` without copying, or undefined when the dims it
+ * merges are not contiguous in memory (NumPy's no-copy reshape rule).
+ */
+function reshapeView(v: View, shape: readonly number[]): View | undefined {
+  const od = v.shape.filter((d) => d !== 1);
+  const os = v.strides.filter((_, i) => v.shape[i] !== 1);
+  const strides = new Array<number>(shape.length).fill(0);
+  let i = 0;
+  let j = 0;
+  while (j < shape.length) {
+    if (shape[j] === 1) { j++; continue; }
+    if (i >= od.length) return undefined;
+    let [i2, j2, po, pn] = [i, j, od[i]!, shape[j]!];
+    while (po !== pn) {
+      if (po < pn) { i2++; if (i2 >= od.length) return undefined; po *= od[i2]!; } else { j2++; if (j2 >= shape.length) return undefined; pn *= shape[j2]!; }
+    }
+    for (let k = i; k < i2; k++) if (os[k] !== os[k + 1]! * od[k + 1]!) return undefined;
+    let st = os[i2]!;
+    for (let k = j2; k >= j; k--) { strides[k] = st; st *= shape[k]!; }
+    i = i2 + 1;
+    j = j2 + 1;
+  }
+  return i === od.length ? { index: v.index, shape, strides, offset: v.offset } : undefined;
+}
+
+/**
+ * How the ops a group may hold between its inputs and the products turn a view of
+ * their first input into a view of output `k` (a table: Transpose permutes,
+ * Reshape splits or merges contiguous dims, Split narrows one axis and moves the
+ * offset). `out` is the output's concrete type.
+ */
+const VIEW_OPS: Readonly<Record<string, (n: Node, v: View, k: number, out: readonly number[], outs: readonly (readonly number[])[]) => View | undefined>> = {
+  Transpose: (n, v) => {
+    const perm = permOf(n, v.shape.length);
+    return { index: v.index, shape: perm.map((p) => v.shape[p]!), strides: perm.map((p) => v.strides[p]!), offset: v.offset };
+  },
+  Reshape: (_n, v, _k, out) => reshapeView(v, out),
+  Split: (n, v, k, out, outs) => {
+    const rank = v.shape.length;
+    const axis = ((Number(n.attrs['axis'] ?? 0) % rank) + rank) % rank;
+    const start = outs.slice(0, k).reduce((a, s) => a + s[axis]!, 0);
+    return { index: v.index, shape: out, strides: v.strides, offset: v.offset + start * v.strides[axis]! };
+  },
+};
 
 /** Plans a Fused 'attention' node. */
 export function planAttention(ctx: KernelContext): KernelPlan {
@@ -69,23 +120,34 @@ export function planAttention(ctx: KernelContext): KernelPlan {
   if (!sm || !pv || !qk) return unsupported('expected MatMul → elementwise chain → Softmax → MatMul');
   const post = topo.find((n) => n.op === 'Transpose' && n.inputs[0] === pv.outputs[0]);
   if (g.outputs[0]!.name !== (post ?? pv).outputs[0]) return unsupported('the group must end in the second MatMul or its Transpose');
-  const pre = topo.filter((n) => n.op === 'Transpose' && n !== post);
+  const pre = topo.filter((n) => VIEW_OPS[n.op] !== undefined && n !== post);
   const chain = topo.filter((n) => n !== qk && n !== sm && n !== pv && n !== post && !pre.includes(n));
   const split = splitEpilogue(ctx.node, g, { anchor: qk, chain, last: sm.inputs[0]! });
   const inputIndex = new Map(g.inputs.map((v, i) => [v.name, i]));
+  // Concrete types of the group's values, inferred from the node's input types.
+  const types = new Map<string, InferInput>();
+  g.inputs.forEach((v, i) => { if (ctx.inputs[i]) types.set(v.name, ctx.inputs[i]!); });
+  const typeOf = (v: string): InferInput => {
+    const known = types.get(v);
+    if (known) return known;
+    const n = g.producerNode(v);
+    if (!n) return unsupported(`value '${v}' has no producer in the group`);
+    const outs = inferNode(n, n.inputs.map((x) => (x === '' ? undefined : typeOf(x))));
+    n.outputs.forEach((o, k) => { if (o !== '' && outs[k]) types.set(o, outs[k]!); });
+    return types.get(v)!;
+  };
   const view = (v: string): View => {
     const direct = inputIndex.get(v);
     if (direct !== undefined) {
       const shape = ctx.inputs[direct]!.shape;
-      return { index: direct, shape, strides: stridesOf(shape) };
+      return { index: direct, shape, strides: stridesOf(shape), offset: 0 };
     }
-    const t = pre.find((n) => n.outputs[0] === v);
-    const index = t ? inputIndex.get(t.inputs[0]!) : undefined;
-    if (!t || index === undefined) return unsupported(`operand '${v}' is neither a group input nor a Transpose of one`);
-    const shape = ctx.inputs[index]!.shape;
-    const st = stridesOf(shape);
-    const perm = permOf(t, shape.length);
-    return { index, shape: perm.map((p) => shape[p]!), strides: perm.map((p) => st[p]!) };
+    const n = g.producerNode(v);
+    const rule = n && VIEW_OPS[n.op];
+    if (!n || !rule || !pre.includes(n)) return unsupported(`operand '${v}' is neither a group input nor a view of one`);
+    const shapeOf = (x: string): number[] => typeOf(x).shape as number[];
+    const r = rule(n, view(n.inputs[0]!), n.outputs.indexOf(v), shapeOf(v), n.outputs.map(shapeOf));
+    return r ?? unsupported(`${n.op} '${n.name}' cannot be read as a strided view`);
   };
   const q = view(qk.inputs[0]!);
   const k = view(qk.inputs[1]!);
@@ -127,7 +189,7 @@ export function planAttention(ctx: KernelContext): KernelPlan {
       const phys = stridesOf(out.shape);
       outStrides = logical.map((_, i) => phys[perm.indexOf(i)]!);
     }
-    const outLayout = layoutOf({ index: 0, shape: logical, strides: outStrides }, pvBatch);
+    const outLayout = layoutOf({ index: 0, shape: logical, strides: outStrides, offset: 0 }, pvBatch);
     if (outLayout.cols !== 1) return unsupported('the Transpose of the result must keep the last axis');
     d3 = planMatmul(ctx, {
       a: -1, aScratch: 1, b: v.index, M, K: N, N: logical[logical.length - 1]!, transA: false, transB: false,

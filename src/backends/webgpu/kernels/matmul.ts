@@ -30,6 +30,8 @@ export interface MatrixLayout {
   readonly batch: readonly number[];
   readonly rows: number;
   readonly cols: number;
+  /** Element offset of the first element (default 0). */
+  readonly offset?: number | undefined;
 }
 
 /** One (batched) product Y[b] = A[b]·B[b] (+ epilogue), output contiguous [batch..., M, N] unless `outLayout` says otherwise. */
@@ -93,8 +95,8 @@ function layoutsOf(p: MatmulProblem): { a: MatrixLayout; b: MatrixLayout; o: Mat
   };
 }
 
-/** Every stride of a layout's batch is a multiple of `n`. */
-const batchAligned = (l: MatrixLayout, n: number): boolean => l.batch.every((x) => x % n === 0);
+/** The layout's offset and every stride of its batch are multiples of `n`. */
+const batchAligned = (l: MatrixLayout, n: number): boolean => (l.offset ?? 0) % n === 0 && l.batch.every((x) => x % n === 0);
 
 /** Plans one dispatch for a matmul problem. */
 export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTiles = DEFAULT_TILES): Dispatch {
@@ -121,7 +123,7 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   const mTiles = Math.ceil(p.M / tm);
   const nTiles = Math.ceil(p.N / tn);
   const total = nb * mTiles * nTiles;
-  const batch = stridedOffsets(sb, 'bi', p.batch, [L.a.batch, L.b.batch, L.o.batch], ['aOff', 'bOff', 'oOff']).code;
+  const batch = stridedOffsets(sb, 'bi', p.batch, [L.a.batch, L.b.batch, L.o.batch], ['aOff', 'bOff', 'oOff'], [L.a.offset ?? 0, L.b.offset ?? 0, L.o.offset ?? 0]).code;
   const zero = (k: number | undefined, idx: string): string => {
     if (k === undefined || !ctx.inputs[k]) return '';
     const z = input(k);
@@ -158,7 +160,9 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   if (form !== 'scalar') {
     // ldA/ldB stay valid WGSL over vec4 arrays only if unused: drop them.
     src = src.replace(/fn ldA\(.*\n/, '').replace(/fn ldB\(.*\n/, '');
-    src = retypeBinding(retypeBinding(src, A, 'vec2<f32>'), B, form === 'nt' ? 'vec2<f32>' : 'vec4<f32>');
+    // A and B may be one binding (x·xᵀ, or Q and K views of one projection): nt reads both as vec2.
+    src = retypeBinding(src, A, 'vec2<f32>');
+    if (B !== A) src = retypeBinding(src, B, form === 'nt' ? 'vec2<f32>' : 'vec4<f32>');
   }
   return sb.dispatch(src, splitGroups(Math.ceil(total / tiles.wg), ctx.limits), `${p.label}.${form}${tm}x${tn}${p.epilogue?.label ?? ''}`);
 }

@@ -66,11 +66,14 @@ describe('kiln inspect', function () {
     for (const k of ['nodes', 'dispatches', 'peakIntermediateBytes', 'totalIntermediateBytes', 'flops']) expect(r2).to.have.property(k);
     const r0 = JSON.parse(cli(['-O', '0', '--json']));
     // resnet18 at O0: 49 nodes, one of them (Flatten) an alias → 48 kernel nodes;
-    // the WebGPU plan dispatches at least once per kernel node (convs may take two).
+    // the WebGPU plan dispatches once per kernel node (every conv is one implicit GEMM).
     expect(r0.nodes).to.equal(49);
     expect(r0.kernelNodes).to.equal(48);
     expect(r0.webgpuPlanned).to.equal(true);
-    expect(r0.dispatches).to.be.at.least(48);
+    expect(r0.dispatches).to.equal(48);
+    // The kernel histogram adds up to the dispatches; at O2 the 20 convs carry their epilogues.
+    expect(Object.values(r2.kernels as Record<string, number>).reduce((a, n) => a + n, 0)).to.equal(r2.dispatches);
+    expect(Object.entries(r2.kernels as Record<string, number>).filter(([k]) => k.startsWith('Conv.gemm')).reduce((a, [, n]) => a + n, 0)).to.equal(20);
     // 2·MACs of ResNet-18 at 224² is about 3.6 GFLOPs (1.8 GMACs).
     expect(r0.flops).to.be.within(3.5e9, 3.8e9);
     expect(r2.nodes).to.be.below(r0.nodes);

@@ -1,8 +1,9 @@
 /**
  * `kiln inspect MODEL [-O 0|1|2] [--json] [--dim name=size ...]`: what the compiler
  * makes of a model — inputs and outputs, node count before and after optimization,
- * op histogram, parameter count, estimated FLOPs, dispatches per inference, and the
- * total and peak intermediate bytes under the memory plan.
+ * op histogram, parameter count, estimated FLOPs, dispatches per inference (and the
+ * WebGPU kernel variants they run), and the total and peak intermediate bytes under
+ * the memory plan.
  */
 import type { Command } from 'commander';
 import { importModelFile } from '../../../onnx/import.js';
@@ -25,17 +26,19 @@ import { DEFAULT_KERNEL_LIMITS } from '../../backends/webgpu/kernel.js';
  * so no device is needed), under WebGPU's default limits. Falls back to one per
  * non-folded node when the graph cannot be planned for WebGPU (`webgpuPlanned` false).
  */
-function webgpuDispatches(graph: Graph, dims: Readonly<Record<string, number>>): { count: number; planned: boolean } {
+function webgpuDispatches(graph: Graph, dims: Readonly<Record<string, number>>): { count: number; planned: boolean; kernels: Record<string, number> } {
   registerAllKernels();
   const types = new Map<string, ValueType>(
     graph.inputs.map((i) => [i.name, { dtype: i.dtype, shape: i.shape.map((d) => (typeof d === 'number' ? d : dims[d] ?? 1)) }]),
   );
   try {
     const plan = planGraph(graph, types, { limits: DEFAULT_KERNEL_LIMITS, f16: false, subgroups: false, maxBufferSize: 2 ** 31 });
-    return { count: plan.dispatches.length, planned: true };
+    const kernels: Record<string, number> = {};
+    for (const d of plan.dispatches) kernels[d.label] = (kernels[d.label] ?? 0) + 1;
+    return { count: plan.dispatches.length, planned: true, kernels };
   } catch (e) {
     if (!(e instanceof KilnError)) throw e;
-    return { count: countDispatches(graph), planned: false };
+    return { count: countDispatches(graph), planned: false, kernels: {} };
   }
 }
 
@@ -51,6 +54,8 @@ export interface InspectReport {
   readonly dispatches: number;
   /** True when `dispatches` comes from the WebGPU planner. */
   readonly webgpuPlanned: boolean;
+  /** WebGPU dispatches per kernel variant (label: op, form, tile, epilogue), when planned. */
+  readonly kernels: Record<string, number>;
   /** Nodes that run a kernel after optimization (not folded, aliased or shape-only). */
   readonly kernelNodes: number;
   readonly ops: Record<string, number>;
@@ -84,6 +89,7 @@ export function inspectGraph(g: Graph, model: string, level: OptLevel, given: Re
     nodes: graph.nodes.length,
     dispatches: gpu.count,
     webgpuPlanned: gpu.planned,
+    kernels: gpu.kernels,
     kernelNodes: countDispatches(graph),
     ops: Object.fromEntries(opHistogram(graph)),
     parameters: parameterCount(graph),
@@ -120,6 +126,10 @@ function printText(r: InspectReport): void {
   if (r.assumedDims.length) w(`note: symbolic dims taken as 1 (give --dim name=size): ${r.assumedDims.join(', ')}`);
   w('ops:');
   for (const [op, n] of Object.entries(r.ops)) w(`  ${String(n).padStart(5)}  ${op}`);
+  if (Object.keys(r.kernels).length) {
+    w('WebGPU kernels (dispatches per inference):');
+    for (const [k, n] of Object.entries(r.kernels).sort((a, b) => b[1] - a[1])) w(`  ${String(n).padStart(5)}  ${k}`);
+  }
 }
 
 /** Registers `kiln inspect`. */

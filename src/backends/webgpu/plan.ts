@@ -153,6 +153,51 @@ function takeSlot(pool: SlotPool, bytes: number): number {
   return pool.bytes.length - 1;
 }
 
+/** A value its producer writes into a byte range of another node's output. */
+interface InPlaceValue {
+  readonly target: string;
+  readonly offset: number;
+  readonly size: number;
+}
+
+/**
+ * Nodes whose inputs their producers can write in place (KernelPlan.inPlaceInputs):
+ * every input must be a distinct value computed by an earlier dispatching node, read
+ * by nothing else, not a graph output, with a byte size and offset the device can
+ * bind. Returns where each such value goes and the indexes (in `order`) of the nodes
+ * that then need no dispatch.
+ */
+function planInPlace(
+  order: readonly Node[],
+  plans: readonly KernelPlan[],
+  infos: readonly { ins: (GpuTensorInfo | undefined)[] }[],
+  outputNames: ReadonlySet<string>,
+  alignment: number,
+): { inPlace: Map<string, InPlaceValue>; skipped: Set<number> } {
+  const readers = new Map<string, number>();
+  order.forEach((n) => new Set(n.inputs).forEach((v) => v !== '' && readers.set(v, (readers.get(v) ?? 0) + 1)));
+  const producerAt = new Map<string, number>();
+  order.forEach((n, i) => n.outputs.forEach((o) => o !== '' && producerAt.set(o, i)));
+  const inPlace = new Map<string, InPlaceValue>();
+  const skipped = new Set<number>();
+  const bytesOf = (info: GpuTensorInfo): number => sizeOf(info.shape) * storageBytes(info.storage);
+  order.forEach((node, idx) => {
+    const offsets = plans[idx]!.inPlaceInputs;
+    if (!offsets || node.outputs.length !== 1) return;
+    const ok = node.inputs.every((v, k) => {
+      const p = producerAt.get(v);
+      const info = infos[idx]!.ins[k];
+      if (v === '' || p === undefined || !info || node.inputs.indexOf(v) !== k || readers.get(v) !== 1 || outputNames.has(v)) return false;
+      const prod = plans[p]!;
+      return bytesOf(info) > 0 && bytesOf(info) % 4 === 0 && offsets[k]! % alignment === 0 && !skipped.has(p) && prod.dispatches.length > 0 && prod.aliasOf === undefined;
+    });
+    if (!ok) return;
+    skipped.add(idx);
+    node.inputs.forEach((v, k) => inPlace.set(v, { target: node.outputs[0]!, offset: offsets[k]!, size: bytesOf(infos[idx]!.ins[k]!) }));
+  });
+  return { inPlace, skipped };
+}
+
 /** Plans a graph for concrete input types (graph inputs' names → concrete types). */
 export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueType>, opts: PlanOptions, inputValues?: ReadonlyMap<string, Tensor>): ExecPlan {
   const { env, folded } = foldGraph(graph, inputTypes, inputValues);
@@ -217,31 +262,7 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
   order.forEach((n, i) => n.inputs.forEach((v) => v !== '' && lastUse.set(v, i)));
   const outputNames = new Set(graph.outputs.map((o) => o.name));
   for (const o of outputNames) lastUse.set(o, Infinity);
-  // Nodes whose inputs their producers can write in place
-  // (KernelPlan.inPlaceInputs): every input must be a distinct value computed by an
-  // earlier dispatching node, read by nothing else, not a graph output, and at an
-  // offset the device can bind.
-  const readers = new Map<string, number>();
-  order.forEach((n) => new Set(n.inputs).forEach((v) => v !== '' && readers.set(v, (readers.get(v) ?? 0) + 1)));
-  const producerAt = new Map<string, number>();
-  order.forEach((n, i) => n.outputs.forEach((o) => o !== '' && producerAt.set(o, i)));
-  const inPlace = new Map<string, { readonly target: string; readonly offset: number; readonly size: number }>();
-  const skipped = new Set<number>();
-  order.forEach((node, idx) => {
-    const offsets = plans[idx]!.inPlaceInputs;
-    if (!offsets || node.outputs.length !== 1) return;
-    const ok = node.inputs.every((v, k) => {
-      const p = producerAt.get(v);
-      const info = infos[idx]!.ins[k];
-      if (v === '' || p === undefined || !info || node.inputs.indexOf(v) !== k || readers.get(v) !== 1 || outputNames.has(v)) return false;
-      const bytes = sizeOf(info.shape) * storageBytes(info.storage);
-      const prod = plans[p]!;
-      return bytes > 0 && bytes % 4 === 0 && offsets[k]! % opts.limits.minStorageBufferOffsetAlignment === 0 && !skipped.has(p) && prod.dispatches.length > 0 && prod.aliasOf === undefined;
-    });
-    if (!ok) return;
-    skipped.add(idx);
-    node.inputs.forEach((v, k) => inPlace.set(v, { target: node.outputs[0]!, offset: offsets[k]!, size: sizeOf(infos[idx]!.ins[k]!.shape) * storageBytes(infos[idx]!.ins[k]!.storage) }));
-  });
+  const { inPlace, skipped } = planInPlace(order, plans, infos, outputNames, opts.limits.minStorageBufferOffsetAlignment);
 
   const checkSize = (name: string, bytes: number, where: string): void => {
     const max = Math.min(opts.limits.maxStorageBufferBindingSize, opts.maxBufferSize);

@@ -15,6 +15,7 @@ import { compileWebGpu, GpuTensor } from '../src/backends/webgpu/index.js';
 import { requestDevice } from '../src/backends/webgpu/device.js';
 import { IMPLICIT_GEMM } from '../src/backends/webgpu/kernels/conv.js';
 import { GraphBuilder, Tensor, type Graph } from '../src/graph/index.js';
+import { alternate, median } from './alternate.js';
 import { importModelFile } from '../onnx/import.js';
 import { readTestDataSets } from '../onnx/model-test.js';
 import { optimize } from '../src/passes/index.js';
@@ -30,36 +31,25 @@ const SHAPES: readonly [string, number, number, number, number, number, number][
   ['1x1/2 256→512 @14', 256, 512, 14, 1, 2, 0],
 ];
 
-const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-
 /** Runs `graph` compiled both ways alternately; returns [implicit ms, im2col ms] medians and dispatch counts. */
-async function pair(device: GPUDevice, graph: Graph, feeds: Record<string, GpuTensor>, output: string, runs: number): Promise<{ ms: [number, number]; dispatches: [number, number] }> {
+async function pair(device: GPUDevice, graph: Graph, feeds: Record<string, GpuTensor>, runs: number): Promise<{ ms: [number, number]; dispatches: [number, number] }> {
   const progs = [];
   for (const on of [true, false]) {
     IMPLICIT_GEMM.enabled = on;
     progs.push(await compileWebGpu(graph, { device }));
   }
   IMPLICIT_GEMM.enabled = true;
-  const times: number[][] = [[], []];
-  for (let i = 0; i < runs + 1; i++) {
-    for (const [j, prog] of progs.entries()) {
-      const t0 = performance.now();
-      const out = await prog.run(feeds, { outputsOnGpu: true });
-      await device.queue.onSubmittedWorkDone();
-      if (i > 0) times[j]!.push(performance.now() - t0);
-      (out[output] as GpuTensor).destroy();
-    }
-  }
+  const ms = (await alternate(device, progs, feeds, runs)) as [number, number];
   const dispatches = progs.map((p) => p.plan?.dispatches.length ?? 0) as [number, number];
   for (const prog of progs) prog.release();
-  return { ms: [median(times[0]!), median(times[1]!)], dispatches };
+  return { ms, dispatches };
 }
 
 async function model(device: GPUDevice, dir: string, runs: number): Promise<void> {
   const { graph } = optimize(importModelFile(`${dir}/model.onnx`), { level: 2 });
   const set = readTestDataSets(dir)[0]!;
   const feeds = Object.fromEntries(graph.inputs.map((inp, i) => [inp.name, GpuTensor.upload(device, set.inputs[i]!.tensor, inp.name)]));
-  const { ms, dispatches } = await pair(device, graph, feeds, graph.outputs[0]!.name, runs);
+  const { ms, dispatches } = await pair(device, graph, feeds, runs);
   console.log(`${dir}: implicit GEMM ${ms[0].toFixed(1)} ms (${dispatches[0]} dispatches), im2col + GEMM ${ms[1].toFixed(1)} ms (${dispatches[1]} dispatches), ratio ${(ms[0] / ms[1]).toFixed(2)} over ${runs} alternating runs`);
 }
 
@@ -77,7 +67,7 @@ async function main(): Promise<void> {
     b.output(b.Conv([b.input('x', 'float32', [1, C, H, H]), b.constant(Tensor.from('float32', [M, C, k, k], rand(M * C * k * k)), { name: 'w' })], { strides: [s, s], pads: [p, p, p, p] }), 'y');
     const g = b.build();
     const x = GpuTensor.upload(device, Tensor.from('float32', [1, C, H, H], rand(C * H * H)), 'x');
-    const { ms } = await pair(device, g, { x }, 'y', runs);
+    const { ms } = await pair(device, g, { x }, runs);
     const [a, c] = ms;
     ratios.push(a / c);
     console.log(`| ${name} | ${a.toFixed(1)} | ${c.toFixed(1)} | ${(a / c).toFixed(2)} |`);

@@ -15,9 +15,8 @@ import { compileWebGpu, GpuTensor } from '../src/backends/webgpu/index.js';
 import { requestDevice } from '../src/backends/webgpu/device.js';
 import { inspectGraph } from '../src/cli/commands/inspect.js';
 import { optimize } from '../src/passes/index.js';
+import { alternate } from './alternate.js';
 import { SHARED_MODELS, sharedModelNames } from './cases.js';
-
-const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 9);
@@ -33,19 +32,9 @@ async function main(): Promise<void> {
     const set = readTestDataSets(dir)[0]!;
     const feeds = Object.fromEntries(g.inputs.map((inp, i) => [inp.name, GpuTensor.upload(device, set.inputs[i]!.tensor, inp.name)]));
     const progs = [await compileWebGpu(g, { device }), await compileWebGpu(optimize(g, { level: 2 }).graph, { device })];
-    const times: number[][] = [[], []];
-    for (let i = 0; i < runs + 1; i++) {
-      for (const [j, p] of progs.entries()) {
-        const t0 = performance.now();
-        const out = await p.run(feeds, { outputsOnGpu: true });
-        await device.queue.onSubmittedWorkDone();
-        if (i > 0) times[j]!.push(performance.now() - t0);
-        for (const t of Object.values(out)) (t as GpuTensor).destroy();
-      }
-    }
+    const [w0, w2] = (await alternate(device, progs, feeds, runs)) as [number, number];
     for (const p of progs) p.release();
     for (const t of Object.values(feeds)) t.destroy();
-    const [w0, w2] = [median(times[0]!), median(times[1]!)];
     const pct = (100 * r2.peakIntermediateBytes / r2.totalIntermediateBytes).toFixed(1);
     console.log(`| ${name} | ${r0.nodes} → ${r2.nodes} | ${r0.dispatches} → ${r2.dispatches} | ${pct} % | ${w0.toFixed(1)} → ${w2.toFixed(1)} (${(w2 / w0).toFixed(2)}) |`);
   }

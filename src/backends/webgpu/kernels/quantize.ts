@@ -33,11 +33,10 @@ export function paramIndex(sb: ShaderBuilder, ctx: KernelContext, shape: Concret
 }
 
 /** WGSL f32 dequantized value of element `at` of input `x` with scale input `s` and zero point input `z` (index `k`). */
-function deq(sb: ShaderBuilder, ctx: KernelContext, x: number, s: number, z: number, at: string, k: string): string {
+function deq(ctx: KernelContext, x: number, s: number, z: number, at: string, k: string): string {
   const X = `in${x}`;
   const S = `in${s}`;
   const zp = ctx.inputs[z] ? `i32(in${z}[${k}])` : '0i';
-  void sb;
   return `(f32(i32(${X}[${at}]) - ${zp}) * f32(${S}[${k}]))`;
 }
 
@@ -55,33 +54,27 @@ function bindAll(sb: ShaderBuilder, ctx: KernelContext): void {
   QUANT_HELPERS.forEach((h) => sb.fn(h));
 }
 
-const quantizeLinear: GpuKernel = {
-  plan(ctx) {
-    const x = ctx.inputs[0]!;
-    const sb = new ShaderBuilder(ctx);
-    bindAll(sb, ctx);
-    const axis = Number(ctx.attrs['axis'] ?? 1);
-    const d = sb.linear(sizeOf(x.shape), (i) => {
-      const k = paramIndex(sb, ctx, x.shape, ctx.inputs[1], axis, i);
-      return `  let k = ${k};\n  ${requant(ctx, `f32(in0[${i}])`, 1, 2, i, 'k')}`;
-    }, 'QuantizeLinear');
-    return { dispatches: [d] };
-  },
-};
+/**
+ * A per-element kernel over input 0 whose scale / zero point (inputs 1 and 2) are
+ * per tensor or along attribute `axis`: `body(ctx, i)` is the WGSL for element `i`,
+ * run with `k` bound to that element's parameter index.
+ */
+function perAxisKernel(label: string, body: (ctx: KernelContext, i: string) => string): GpuKernel {
+  return {
+    plan(ctx) {
+      const x = ctx.inputs[0]!;
+      const sb = new ShaderBuilder(ctx);
+      bindAll(sb, ctx);
+      const axis = Number(ctx.attrs['axis'] ?? 1);
+      const d = sb.linear(sizeOf(x.shape), (i) => `  let k = ${paramIndex(sb, ctx, x.shape, ctx.inputs[1], axis, i)};\n  ${body(ctx, i)}`, label);
+      return { dispatches: [d] };
+    },
+  };
+}
 
-const dequantizeLinear: GpuKernel = {
-  plan(ctx) {
-    const x = ctx.inputs[0]!;
-    const sb = new ShaderBuilder(ctx);
-    bindAll(sb, ctx);
-    const axis = Number(ctx.attrs['axis'] ?? 1);
-    const d = sb.linear(sizeOf(x.shape), (i) => {
-      const k = paramIndex(sb, ctx, x.shape, ctx.inputs[1], axis, i);
-      return `  let k = ${k};\n  out0[${i}] = ${ctx.outputs[0]!.storage}(${deq(sb, ctx, 0, 1, 2, i, 'k')});`;
-    }, 'DequantizeLinear');
-    return { dispatches: [d] };
-  },
-};
+const quantizeLinear = perAxisKernel('QuantizeLinear', (ctx, i) => requant(ctx, `f32(in0[${i}])`, 1, 2, i, 'k'));
+
+const dequantizeLinear = perAxisKernel('DequantizeLinear', (ctx, i) => `out0[${i}] = ${ctx.outputs[0]!.storage}(${deq(ctx, 0, 1, 2, i, 'k')});`);
 
 const RANGE_WG = 256;
 
@@ -173,7 +166,7 @@ const qlinearMatMul: GpuKernel = {
   for (var p = 0u; p < ${kU}; p++) {
     let ai = a0 + p; let bi = b0 + p * ${nU};
     let ka = ${ka}; let kb = ${kb};
-    acc = fma(${deq(sb, ctx, 0, 1, 2, 'ai', 'ka')}, ${deq(sb, ctx, 3, 4, 5, 'bi', 'kb')}, acc);
+    acc = fma(${deq(ctx, 0, 1, 2, 'ai', 'ka')}, ${deq(ctx, 3, 4, 5, 'bi', 'kb')}, acc);
   }
   let ky = ${ky};
   ${requant(ctx, 'acc', 6, 7, i, 'ky')}`;
@@ -226,7 +219,7 @@ const qlinearConv: GpuKernel = {
     const d = sb.linear(sizeOf(out.shape), (i) => {
       const kx = paramIndex(sb, ctx, X.shape, ctx.inputs[1], 1, 'xi');
       const kw = paramIndex(sb, ctx, W.shape, ctx.inputs[4], 0, 'wi');
-      const term = `let kx = ${kx}; let kw = ${kw}; acc = fma(${deq(sb, ctx, 0, 1, 2, 'xi', 'kx')}, ${deq(sb, ctx, 3, 4, 5, 'wi', 'kw')}, acc);`;
+      const term = `let kx = ${kx}; let kw = ${kw}; acc = fma(${deq(ctx, 0, 1, 2, 'xi', 'kx')}, ${deq(ctx, 3, 4, 5, 'wi', 'kw')}, acc);`;
       const lines = [convNest(sb, ctx, 0, 3, i, 'f32', term)];
       if (ctx.inputs[8]) {
         const wsK = ctx.inputs[4] && sizeOf(ctx.inputs[4].shape) > 1 ? 'm' : '0u';

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { GraphBuilder, type Sym } from '../src/graph/builder.js';
 import type { Graph } from '../src/graph/graph.js';
 import { Tensor } from '../src/graph/tensor.js';
+import { permute } from '../src/graph/ops/index-util.js';
 import '../src/graph/ops/index.js';
 import { exportModel } from '../onnx/export.js';
 import { readTensorFile } from '../onnx/tensor-proto.js';
@@ -87,26 +88,10 @@ function tensor(shape: number[], seed: number, scale = 0.5): Tensor {
 }
 
 /** OIHW → HWIO (tfjs filter layout). */
-function toHwio(w: Tensor): Float32Array {
-  const [O, I, H, W] = w.shape as [number, number, number, number];
-  const src = w.data as Float32Array;
-  const out = new Float32Array(src.length);
-  for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) for (let h = 0; h < H; h++) for (let x = 0; x < W; x++) {
-    out[((h * W + x) * I + i) * O + o] = src[((o * I + i) * H + h) * W + x]!;
-  }
-  return out;
-}
+const toHwio = (w: Tensor): Float32Array => permute(w, [2, 3, 1, 0]).data as Float32Array;
 
 /** NCHW → NHWC. */
-function toNhwc(t: Tensor): Float32Array {
-  const [N, C, H, W] = t.shape as [number, number, number, number];
-  const src = t.data as Float32Array;
-  const out = new Float32Array(src.length);
-  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) {
-    out[((n * H + h) * W + w) * C + c] = src[((n * C + c) * H + h) * W + w]!;
-  }
-  return out;
-}
+const toNhwc = (t: Tensor): Float32Array => permute(t, [0, 2, 3, 1]).data as Float32Array;
 
 function synthetic(name: string, build: () => { graph: Graph; feeds: Record<string, Tensor> }, flops: number,
   tfjs: (tf: TfLike, feeds: Record<string, Tensor>, graph: Graph) => TfModel): BenchCase {

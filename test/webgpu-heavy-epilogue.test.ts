@@ -6,11 +6,11 @@
 import { expect } from 'chai';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
-import { GraphBuilder, type Tensor } from '../src/graph/index.js';
+import type { Tensor } from '../src/graph/index.js';
 import { fuseEpilogues } from '../src/passes/fuse-epilogue.js';
 import { deviceOrSkip } from './helpers/gpu.js';
-import { expectClose, randomTensor } from './helpers/gpu-compare.js';
-import type { Build, Feed } from './webgpu-heavy-cases.js';
+import { expectClose } from './helpers/gpu-compare.js';
+import { buildCase, type Build } from './webgpu-heavy-cases.js';
 
 const CASES: Record<string, Build> = {
   'Conv + bias Add + Relu + residual Add': (b, f) => {
@@ -38,21 +38,14 @@ describe('webgpu Fused epilogue kernels vs unfused CPU reference', function () {
   });
   Object.entries(CASES).forEach(([name, build], k) => {
     it(name, async function () {
-      const b = new GraphBuilder(name);
-      const feeds: Record<string, Tensor> = {};
-      const feed: Feed = (n, dtype, shape, lo, hi) => {
-        feeds[n] = randomTensor(dtype, shape, 9100 + 31 * k + Object.keys(feeds).length, lo, hi);
-        return b.input(n, dtype, shape);
-      };
-      b.output(build(b, feed) as never, 'y');
-      const g = b.build();
+      const { graph: g, feeds } = buildCase(name, build, 9100 + 31 * k);
       const fused = fuseEpilogues(g);
       const kinds = fused.topo.map((n) => `${n.op}:${String(n.attrs['kind'] ?? '')}`);
       expect(kinds, 'the pass fused the group').to.include('Fused:epilogue');
       const want = compileCpu(g).run(feeds);
       const prog = await compileWebGpu(fused, { device });
       const got = (await prog.run(feeds)) as Record<string, Tensor>;
-      expectClose(got['y']!, want['y']!, 1e-4, name);
+      expectClose(got['y0']!, want['y0']!, 1e-4, name);
       // One dispatch computes the whole group (Conv may add its im2col gather before it).
       expect(prog.plan!.dispatches.filter((d) => d.op === 'Fused' && !d.label.endsWith('.im2col')).length).to.equal(1);
       prog.release();

@@ -5,15 +5,11 @@
  */
 import { expect } from 'chai';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
-import type { DType } from '../src/graph/dtype.js';
 import { GraphBuilder, Tensor, UnsupportedOpError } from '../src/graph/index.js';
-import type { Sym } from '../src/graph/builder.js';
 import { deviceOrSkip } from './helpers/gpu.js';
+import { buildCase, i64, type Build } from './webgpu-heavy-cases.js';
 import { compareWithCpu, randomTensor } from './helpers/gpu-compare.js';
 
-type Build = (b: GraphBuilder, feed: (name: string, dtype: DType, shape: number[], lo?: number, hi?: number) => Sym) => Sym | Sym[];
-
-const i64 = (b: GraphBuilder, v: number[], shape?: number[]): Sym => b.constant(v, { dtype: 'int64', ...(shape ? { shape } : {}) });
 
 const CASES: Record<string, Build> = {
   'Reshape/Flatten/Squeeze/Unsqueeze/Identity alias chain': (b, f) => {
@@ -136,15 +132,8 @@ describe('webgpu shape/movement/gather kernels vs CPU reference', function () {
 
   Object.entries(CASES).forEach(([title, build], k) => {
     it(title, async function () {
-      const b = new GraphBuilder(title);
-      const feeds: Record<string, Tensor> = {};
-      const feed = (name: string, dtype: DType, shape: number[], lo?: number, hi?: number): Sym => {
-        feeds[name] = randomTensor(dtype, shape, 1000 + 17 * k + Object.keys(feeds).length, lo, hi);
-        return b.input(name, dtype, shape);
-      };
-      const out = build(b, feed);
-      (Array.isArray(out) ? out : [out]).forEach((s, j) => b.output(s, `y${j}`));
-      await compareWithCpu(device, b.build(), feeds, 1e-6);
+      const { graph, feeds } = buildCase(title, build, 1000 + 17 * k);
+      await compareWithCpu(device, graph, feeds, 1e-6);
     });
   });
 

@@ -138,6 +138,11 @@ export interface ConvGemmShader {
   };
 }
 
+/** The distinct input-column offsets one window row reads for `tn` output columns, ascending (kw·dW + j·sW). */
+export function gemmRowOffsets(KW: number, dW: number, tn: number, sW: number): number[] {
+  return [...new Set(range(KW).flatMap((kw) => range(tn).map((j) => kw * dW + j * sW)))].sort((a, b) => a - b);
+}
+
 /**
  * The entry point of an implicit-GEMM convolution: the GEMM W [M, K] · col [K, P]
  * of im2col, without materializing col. Each invocation computes `tm` output
@@ -152,7 +157,7 @@ export interface ConvGemmShader {
 export function convGemmEntry(p: ConvGemmShader): string {
   const { u, tm, tn } = p;
   const nc = tn / 4;
-  const offs = [...new Set(range(p.KW).flatMap((kw) => range(tn).map((j) => kw * p.dW + j * p.sW)))].sort((a, b) => a - b);
+  const offs = gemmRowOffsets(p.KW, p.dW, tn, p.sW);
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${p.wg})`);
   L.push('fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {');

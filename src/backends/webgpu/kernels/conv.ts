@@ -20,7 +20,7 @@ import { fold3, resolveWindow, type Window3, type WindowAttrs } from '../../../g
 import { sizeOf } from '../../../graph/shape.js';
 import { Tensor } from '../../../graph/tensor.js';
 import type { Dispatch, GpuKernel, KernelContext, KernelPlan } from '../kernel.js';
-import { convEntry, convGemmEntry } from '../../../../shaders/conv.js';
+import { convEntry, convGemmEntry, gemmRowOffsets } from '../../../../shaders/conv.js';
 import { coordsOf, ShaderBuilder, splitGroups } from '../wgsl.js';
 import { onceInputs, plainEpilogue, retypeBinding, type Epilogue } from '../wgsl-heavy.js';
 import { planMatmul } from './matmul.js';
@@ -90,8 +90,6 @@ function im2col(ctx: KernelContext, io: ConvInputs, win: Window3, p4: number): D
 /** Switch for benchmarks comparing implicit GEMM with im2col + GEMM (always on in the library). */
 export const IMPLICIT_GEMM = { enabled: true };
 
-
-
 /** Most distinct input offsets per window row the implicit GEMM unrolls (else im2col). */
 const MAX_ROW_OFFSETS = 32;
 
@@ -125,9 +123,7 @@ function implicitGemm(ctx: KernelContext, io: ConvInputs, win: Window3, value: (
   // 4 columns when a row has no more.
   const tm = M > 4 ? 8 : 4;
   const tn = OW > 4 ? 8 : 4;
-  const offsets = new Set<number>();
-  for (let kw = 0; kw < KW; kw++) for (let j = 0; j < tn; j++) offsets.add(kw * dW + j * sW);
-  if (offsets.size > MAX_ROW_OFFSETS) return undefined;
+  if (gemmRowOffsets(KW, dW, tn, sW).length > MAX_ROW_OFFSETS) return undefined;
   const [nb, C] = x.shape as [number, number];
   const K = C * sizeOf(win.kernel);
   const mp = Math.ceil(M / tm) * tm;

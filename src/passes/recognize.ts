@@ -20,6 +20,7 @@ import { KilnError } from '../graph/errors.js';
 import { Graph, type Node } from '../graph/graph.js';
 import { findOp } from '../graph/op.js';
 import { opContext, opOf } from '../graph/infer.js';
+import { normalizeAxis } from '../graph/shape.js';
 import { tensorInts, type Tensor } from '../graph/tensor.js';
 import { buildGroup, isElementwise } from './fusion-util.js';
 import type { Pass } from './pass-manager.js';
@@ -153,7 +154,7 @@ function splitViews(rw: Rewriter, transposes: readonly Node[]): Node[] {
   for (const sp of new Set(reshapes.map((r) => ed.producerOf(r.inputs[0]!)))) {
     if (!sp || sp.op !== 'Split') continue;
     const rank = ed.typeOf(sp.inputs[0]!).shape.length;
-    const axis = ((Number(opContext(opOf(sp), sp).attrs['axis'] ?? 0) % rank) + rank) % rank;
+    const axis = normalizeAxis(Number(opContext(opOf(sp), sp).attrs['axis'] ?? 0), rank, sp.name);
     const mine = sp.outputs.map((o) => (o === '' ? undefined : sole(o)));
     const ok = mine.every((r) => {
       if (!r || !reshapes.includes(r)) return false;

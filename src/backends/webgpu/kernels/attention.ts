@@ -15,7 +15,7 @@ import { UnsupportedOpError } from '../../../graph/errors.js';
 import { Graph, type Node } from '../../../graph/graph.js';
 import { inferNode } from '../../../graph/infer.js';
 import type { InferInput } from '../../../graph/op.js';
-import { broadcastShapes, sizeOf, stridesOf } from '../../../graph/shape.js';
+import { broadcastShapes, normalizeAxis, sizeOf, stridesOf } from '../../../graph/shape.js';
 import type { BindingRef, Dispatch, GpuTensorInfo, KernelContext, KernelPlan } from '../kernel.js';
 import { exprEpilogue, splitEpilogue } from '../wgsl-heavy.js';
 import { registerFusedKind } from './fused.js';
@@ -100,7 +100,7 @@ const VIEW_OPS: Readonly<Record<string, (n: Node, v: View, k: number, out: reado
   Reshape: (_n, v, _k, out) => reshapeView(v, out),
   Split: (n, v, k, out, outs) => {
     const rank = v.shape.length;
-    const axis = ((Number(n.attrs['axis'] ?? 0) % rank) + rank) % rank;
+    const axis = normalizeAxis(Number(n.attrs['axis'] ?? 0), rank, n.name);
     const start = outs.slice(0, k).reduce((a, s) => a + s[axis]!, 0);
     return { index: v.index, shape: out, strides: v.strides, offset: v.offset + start * v.strides[axis]! };
   },

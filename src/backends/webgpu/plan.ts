@@ -315,33 +315,8 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
       }
       return s;
     };
-    const outSlots = node.outputs.map((name, k) => {
-      if (name === '') return -1;
-      if (skipped.has(idx)) return slotOf.get(name)!;
-      const place = inPlace.get(name);
-      if (place) {
-        // Written in place: the target's buffer is allocated by its first in-place producer.
-        let s = slotOf.get(place.target);
-        if (s === undefined) {
-          const info = typeOf(place.target, node.name);
-          const bytes = bufferBytes(sizeOf(info.shape), info.storage);
-          checkSize(place.target, bytes, `node '${node.name}'`);
-          s = outputNames.has(place.target) ? pin(place.target, info, `node '${node.name}'`) : takeSlot(pool, bytes);
-          slotOf.set(place.target, s);
-          refs.set(s, 1);
-        }
-        slotOf.set(name, s);
-        refs.set(s, (refs.get(s) ?? 1) + 1);
-        return s;
-      }
-      if (k === 0 && plan.aliasOf !== undefined) {
-        const s = inSlot(plan.aliasOf);
-        slotOf.set(name, s);
-        refs.set(s, (refs.get(s) ?? 1) + 1);
-        if (outputNames.has(name)) pinned.add(s);
-        return s;
-      }
-      const info = outs[k]!;
+    // A fresh buffer for `name` (pinned when it is a graph output), or another value's, shared.
+    const allocate = (name: string, info: GpuTensorInfo): number => {
       if (outputNames.has(name)) return pin(name, info, `node '${node.name}'`);
       const bytes = bufferBytes(sizeOf(info.shape), info.storage);
       checkSize(name, bytes, `node '${node.name}'`);
@@ -349,6 +324,24 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
       slotOf.set(name, s);
       refs.set(s, 1);
       return s;
+    };
+    const share = (name: string, s: number): number => {
+      slotOf.set(name, s);
+      refs.set(s, (refs.get(s) ?? 1) + 1);
+      return s;
+    };
+    const outSlots = node.outputs.map((name, k) => {
+      if (name === '') return -1;
+      if (skipped.has(idx)) return slotOf.get(name)!;
+      const place = inPlace.get(name);
+      // Written in place: the target's buffer is allocated by its first in-place producer.
+      if (place) return share(name, slotOf.get(place.target) ?? allocate(place.target, typeOf(place.target, node.name)));
+      if (k === 0 && plan.aliasOf !== undefined) {
+        const s = share(name, inSlot(plan.aliasOf));
+        if (outputNames.has(name)) pinned.add(s);
+        return s;
+      }
+      return allocate(name, outs[k]!);
     });
     const scratch = (plan.scratch ?? []).map((bytes) => takeSlot(pool, Math.max(4, Math.ceil(bytes / 4) * 4)));
     const prepared = (plan.constants ?? []).map((tensor, j) => {

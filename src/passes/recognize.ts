@@ -128,13 +128,19 @@ function attention(m: Match, rw: Rewriter): readonly string[] | undefined {
   const pre: Node[] = [];
   for (const x of [qk.inputs[0]!, qk.inputs[1]!, m.root.inputs[1]!]) {
     const t = rw.ed.producerOf(x);
-    if (t && t.op === 'Transpose' && !rw.ed.isOutput(x) && rw.ed.consumersOf(x).length === 1 && !pre.includes(t)) pre.push(t);
+    if (t && t.op === 'Transpose' && soleReader(rw.ed, x) && !pre.includes(t)) pre.push(t);
   }
-  const views = [...splitViews(rw, pre), ...pre];
+  const views = [...splitViews(rw.ed, pre), ...pre];
   const members = [...views, qk, ...chain.reverse(), sm, m.root];
   const keep = new Set([qk.name, sm.name, m.root.name, ...views.map((t) => t.name)]);
   const g = buildGroup(rw.ed, members, [m.root.outputs[0]!], m.root.name, keep);
   return rw.node('Fused', g.inputs, { kind: 'attention', graph: g.graph }, { types: g.types });
+}
+
+/** The one node reading `v`, when `v` is not a graph output and has exactly one reader. */
+function soleReader(ed: Rewriter['ed'], v: string): Node | undefined {
+  const c = ed.consumersOf(v);
+  return !ed.isOutput(v) && c.length === 1 ? c[0] : undefined;
 }
 
 /**
@@ -143,12 +149,8 @@ function attention(m: Match, rw: Rewriter): readonly string[] | undefined {
  * group's Transposes: returns [Split, Reshapes...] for each such Split, so that the
  * kernel reads Q, K and V at offsets of the projection instead of a Split dispatch.
  */
-function splitViews(rw: Rewriter, transposes: readonly Node[]): Node[] {
-  const ed = rw.ed;
-  const sole = (v: string): Node | undefined => {
-    const c = ed.consumersOf(v);
-    return !ed.isOutput(v) && c.length === 1 ? c[0] : undefined;
-  };
+function splitViews(ed: Rewriter['ed'], transposes: readonly Node[]): Node[] {
+  const sole = (v: string): Node | undefined => soleReader(ed, v);
   const reshapes = transposes.map((t) => ed.producerOf(t.inputs[0]!)).filter((r): r is Node => !!r && r.op === 'Reshape' && sole(r.outputs[0]!) !== undefined);
   const out: Node[] = [];
   for (const sp of new Set(reshapes.map((r) => ed.producerOf(r.inputs[0]!)))) {

@@ -92,8 +92,9 @@ describe('cli io: input files, dims, summaries, memory view', () => {
     const unknown = memoryView(g);
     expect(unknown.source).to.match(/no memory plan given\); the memory planner said: .*unknown dim 'n'/);
     const planned = memoryView(g, new Map([['n', 4]]));
-    expect(planned.source).to.match(/^memory plan: 1 buffer/);
-    expect(planned.buffers.every((m) => m.buffer === 0 && m.offset !== undefined)).to.equal(true);
+    // the plan the WebGPU backend runs: whole buffers reused (offset 0), one per live storage
+    expect(planned.source).to.match(/^WebGPU execution plan: \d+ reused buffers? of \d+ bytes/);
+    expect(planned.buffers.every((m) => m.buffer !== undefined && m.offset === 0)).to.equal(true);
     expect(planned.steps).to.deep.equal(g.topo.map((n) => n.name));
   });
 

@@ -15,8 +15,13 @@ const modelsDir = path.resolve(repoRoot, '../shared/models');
 
 /**
  * Dispatch targets at O2 (issue #5): kernel nodes after optimization and WebGPU
- * dispatches per inference must both meet them; every model must also keep
- * peak ≤ 40 % of total intermediate bytes.
+ * dispatches per inference must both meet them. Memory: the WebGPU execution plan
+ * (the one that runs) must allocate no more GPU bytes in all — weights, inputs and
+ * intermediates — than {@link REACHED_BYTES}, and keep its reused buffers ≤ 45 % of
+ * the bytes one buffer per value would take. (Before issue 17 this test bounded
+ * at 40 % an arena plan the executor never ran; the executor's own buffers were
+ * then 58 % for resnet18. Whole buffers, which WebGPU's binding rules ask for,
+ * give resnet18 44.8 %.)
  */
 const TARGETS: Record<string, number> = {
   resnet18: 25, mobilenet_v2: 60, squeezenet1_1: 60,
@@ -28,20 +33,27 @@ const REACHED: Record<string, number> = {
   bert_tiny: 39, bert_tiny_opset13: 39, gpt2_tiny: 40, gpt2_tiny_opset13: 40,
 };
 
+/** GPU bytes the O2 plan allocates (all buffers): a ratchet, lower it when a change saves memory. Before issue 17 the executor allocated resnet18 53568832, mobilenet_v2 28837568, squeezenet1_1 11752512, bert_tiny 15612416, gpt2_tiny 15778048. */
+const REACHED_BYTES: Record<string, number> = {
+  resnet18: 52157856, mobilenet_v2: 21578016, squeezenet1_1: 9657440,
+  bert_tiny: 15088128, bert_tiny_opset13: 15088128, gpt2_tiny: 15325440, gpt2_tiny_opset13: 15325440,
+};
+
 describe('passes: shared models at O2', function () {
   this.timeout(300_000);
   for (const [name, maxDispatches] of Object.entries(TARGETS)) {
     const dir = path.join(modelsDir, name);
     // Under CI a missing model fails (the import throws); elsewhere the case is skipped.
     const it_ = existsSync(path.join(dir, 'model.onnx')) || process.env.CI === 'true' ? it : it.skip;
-    it_(`${name}: ≤ ${maxDispatches} kernel nodes and WebGPU dispatches, peak ≤ 40 % of intermediates, outputs match the test data`, () => {
+    it_(`${name}: ≤ ${maxDispatches} kernel nodes and WebGPU dispatches, ≤ ${REACHED_BYTES[name]} GPU bytes, reused ≤ 45 % of intermediates, outputs match the test data`, () => {
       const g0 = importModelFile(path.join(dir, 'model.onnx'));
       const r = inspectGraph(g0, name, 2);
       expect(r.kernelNodes, 'kernel nodes').to.be.at.most(maxDispatches);
       expect(r.webgpuPlanned, 'planned for WebGPU').to.equal(true);
       expect(r.dispatches, 'WebGPU dispatches').to.be.at.most(maxDispatches);
       expect(r.dispatches, `WebGPU dispatches (reached ${REACHED[name]} before)`).to.be.at.most(REACHED[name]!);
-      expect(r.peakIntermediateBytes / r.totalIntermediateBytes, 'peak / total').to.be.at.most(0.4);
+      expect(r.peakBytes, 'GPU bytes of the plan').to.be.at.most(REACHED_BYTES[name]!);
+      expect(r.peakIntermediateBytes / r.totalIntermediateBytes, 'reused / total').to.be.at.most(0.45);
       const { graph: g2 } = optimize(g0, { level: 2 });
       verify(g2);
       const set = readTestDataSets(dir)[0]!;

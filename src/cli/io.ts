@@ -20,7 +20,11 @@ import { exportModel } from '../../onnx/export.js';
 import { importModel } from '../../onnx/import.js';
 import { onnx } from '../../onnx/proto.js';
 import { readTensorFile, tensorToProto } from '../../onnx/tensor-proto.js';
-import { optimize, planMemory, type MemoryPlan, type OptimizeReport } from '../passes/index.js';
+import { concreteInputTypes, optimize, planExecution, type ExecutionPlan, type OptimizeReport } from '../passes/index.js';
+import { cpuTarget } from '../backends/cpu/index.js';
+import { registerAllKernels } from '../backends/webgpu/kernels/index.js';
+import { DEFAULT_KERNEL_LIMITS } from '../backends/webgpu/kernel.js';
+import { planGraph } from '../backends/webgpu/plan.js';
 import { naiveLifetimes, type MemoryBuffer, type MemoryView } from '../viz/memory.js';
 
 /** A compiler piece this build does not have (yet): names the module and export needed. */
@@ -285,29 +289,61 @@ export function parseLevel(v: string | undefined): 0 | 1 | 2 {
   return Number(s) as 0 | 1 | 2;
 }
 
+/** What {@link planForGraph} found. */
+export interface GraphPlan {
+  /** The execution plan the backend runs. */
+  readonly plan: ExecutionPlan;
+  /** True when it is the WebGPU plan; false: the CPU plan (the graph cannot be planned for WebGPU, `why`). */
+  readonly planned: boolean;
+  /** WebGPU dispatches per kernel variant (label), when planned for WebGPU. */
+  readonly kernels: Record<string, number>;
+  readonly why?: string;
+}
+
 /**
- * The optimizer's memory plan as the viewer's {@link MemoryView}: one box per
- * storage (values sharing bytes through aliasing or in-place updates), with its
- * buffer, offset, size and live steps. Symbolic dims take their sizes from `dims`;
- * when the plan cannot be made (a dim left unknown), returns naive lifetimes with
- * the reason.
+ * The execution plan the WebGPU backend runs for a graph (its planner is data only,
+ * so no device is needed), under WebGPU's default limits, symbolic dims from `dims`;
+ * when the graph cannot be planned for WebGPU, the CPU backend's plan. `kiln
+ * inspect` and the viewer's memory view both read this plan.
+ */
+export function planForGraph(graph: Graph, dims: Readonly<Record<string, number>>): GraphPlan {
+  registerAllKernels();
+  const types = concreteInputTypes(graph, dims);
+  try {
+    const p = planGraph(graph, types, { limits: DEFAULT_KERNEL_LIMITS, f16: false, subgroups: false, maxBufferSize: 2 ** 31 });
+    const kernels: Record<string, number> = {};
+    for (const d of p.dispatches) kernels[d.label] = (kernels[d.label] ?? 0) + 1;
+    return { plan: p.plan, planned: true, kernels };
+  } catch (e) {
+    if (!(e instanceof KilnError)) throw e;
+    return { plan: planExecution(graph, types, cpuTarget()), planned: false, kernels: {}, why: e.message };
+  }
+}
+
+/**
+ * The execution plan (see {@link planForGraph}) as the viewer's {@link MemoryView}:
+ * one box per storage (values sharing bytes through aliasing, in-place updates or
+ * write-into views), with its buffer, offset, size and live steps. Symbolic dims
+ * take their sizes from `dims`; when no plan can be made (a dim left unknown),
+ * returns naive lifetimes with the reason.
  */
 export function memoryView(g: Graph, dims: ReadonlyMap<string, number> = new Map()): MemoryView {
-  let plan: MemoryPlan;
+  let gp: GraphPlan;
   try {
-    plan = planMemory(g, { dims: Object.fromEntries(dims) });
+    gp = planForGraph(g, Object.fromEntries(dims));
   } catch (e) {
     if (!(e instanceof KilnError)) throw e;
     const naive = naiveLifetimes(g);
     return { ...naive, source: `${naive.source}; the memory planner said: ${e.message}` };
   }
-  const steps = g.topo.map((n) => n.name);
+  const plan = gp.plan;
+  const steps = plan.steps.map((s) => s.node.name);
   const groups = new Map<string, { values: string[]; start: number; end: number; bytes: number; buffer: number; offset: number }>();
-  // values share a storage through aliasing (Reshape...) and in-place updates; follow both to the root
+  // values share a storage through aliasing (Reshape...), in-place updates and views; follow them to the root
   const root = (v: string): string => {
     let r = v;
     for (let i = 0; i < 10_000; i++) {
-      const next = plan.aliases.get(r) ?? plan.inPlace.get(r);
+      const next = plan.aliases.get(r) ?? plan.inPlace.get(r) ?? plan.views.get(r)?.target;
       if (next === undefined || next === r) break;
       r = next;
     }
@@ -318,21 +354,24 @@ export function memoryView(g: Graph, dims: ReadonlyMap<string, number> = new Map
     if (!a) continue;
     const key = root(l.value);
     const bytes = plan.valueBytes.get(l.value) ?? 0;
+    const start = Math.max(0, l.start);
     const gr = groups.get(key);
     if (gr) {
       gr.values.push(l.value);
-      gr.start = Math.min(gr.start, l.start);
+      gr.start = Math.min(gr.start, start);
       gr.end = Math.max(gr.end, l.end);
       gr.bytes = Math.max(gr.bytes, bytes);
-    } else groups.set(key, { values: [l.value], start: l.start, end: l.end, bytes, buffer: a.buffer, offset: a.offset });
+    } else groups.set(key, { values: [l.value], start, end: l.end, bytes, buffer: a.buffer, offset: plan.assignments.get(key)?.offset ?? a.offset });
   }
   const buffers: MemoryBuffer[] = [...groups.values()].map((gr) => ({
     name: gr.values[0]!, bytes: gr.bytes, start: gr.start, end: Math.min(gr.end, steps.length - 1), values: gr.values, buffer: gr.buffer, offset: gr.offset,
   }));
+  const pinned = plan.buffers.filter((b) => b.kind === 'pinned').length;
   return {
-    source: `memory plan: ${plan.buffers.length} buffer${plan.buffers.length === 1 ? '' : 's'}, ${plan.peakBytes} bytes allocated ` +
-      `(one buffer per value would take ${plan.totalBytes}; most bytes live at once ${plan.maxLiveBytes})`,
-    steps, buffers, peakBytes: plan.peakBytes,
+    source: `${plan.target} execution plan${gp.planned ? '' : ` (not plannable for WebGPU: ${gp.why ?? ''})`}: ${plan.buffers.length - pinned} reused buffer${plan.buffers.length - pinned === 1 ? '' : 's'}` +
+      ` of ${plan.intermediateBytes} bytes (one buffer per value would take ${plan.totalBytes}; most bytes live at once ${plan.maxLiveBytes})` +
+      `, ${pinned} constant buffer${pinned === 1 ? '' : 's'}; ${plan.dispatchCount} dispatches`,
+    steps, buffers, peakBytes: plan.intermediateBytes,
   };
 }
 

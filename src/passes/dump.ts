@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Graph } from '../graph/graph.js';
 import { saveGraph } from '../graph/serialize.js';
-import type { MemoryPlan } from './memory-plan.js';
+import type { ExecutionPlan } from './exec-plan.js';
 import type { Instrument } from './pass-manager.js';
 
 /** Options of {@link fileDumpInstrument}. */
@@ -37,14 +37,19 @@ export function fileDumpInstrument(dir: string, opts: FileDumpOptions = {}): Ins
 }
 
 /** A memory plan as plain JSON data (maps become objects). */
-export function memoryPlanJson(plan: MemoryPlan): Record<string, unknown> {
+export function memoryPlanJson(plan: ExecutionPlan): Record<string, unknown> {
   return {
+    target: plan.target,
+    steps: plan.steps.map((s) => ({ node: s.node.name, op: s.node.op, dispatches: s.dispatches, ...(s.writtenInto ? { writtenInto: true } : {}) })),
     buffers: plan.buffers,
     assignments: Object.fromEntries(plan.assignments),
     lifetimes: plan.lifetimes,
     aliases: Object.fromEntries(plan.aliases),
     inPlace: Object.fromEntries(plan.inPlace),
+    views: Object.fromEntries(plan.views),
     peakBytes: plan.peakBytes,
+    intermediateBytes: plan.intermediateBytes,
+    dispatchCount: plan.dispatchCount,
     totalBytes: plan.totalBytes,
     maxLiveBytes: plan.maxLiveBytes,
   };

@@ -13,6 +13,6 @@ export * from './fuse-epilogue.js';
 export * from './fusion-util.js';
 export { fusedExpr, fusedExprs } from '../graph/ops/fused.js';
 export * from './structural.js';
-export * from './memory-plan.js';
+export * from './exec-plan.js';
 export * from './stats.js';
 export * from './dump.js';

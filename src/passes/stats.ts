@@ -6,13 +6,12 @@
  * Conv (and the transposed form per input element), the input size for reductions,
  * and one per output element for every other op; a Fused node counts its
  * sub-graph. The per-op rules are a table keyed by op name (data, not branches).
- * A dispatch is a node that runs a kernel: not an alias (memory-plan ALIAS), not a
- * shape-only op (Shape, Size) and not a Constant.
+ * Dispatches per inference are not counted here: they are a figure of the execution
+ * plan (exec-plan.ts, `dispatchCount`), the same object the executors run.
  */
 import type { Graph, Node } from '../graph/graph.js';
 import { findOp, type ValueType } from '../graph/op.js';
 import type { Shape } from '../graph/shape.js';
-import { isAliasNode } from './memory-plan.js';
 
 type TypeOf = (v: string) => ValueType;
 const elems = (s: Shape, dims: Readonly<Record<string, number>>): number =>
@@ -63,17 +62,6 @@ export function nodeFlops(n: Node, typeOf: TypeOf, dims: Readonly<Record<string,
 /** Estimated FLOPs of a graph. */
 export function graphFlops(g: Graph, dims: Readonly<Record<string, number>> = {}): number {
   return g.nodes.reduce((s, n) => s + nodeFlops(n, (v) => g.typeOf(v), dims), 0);
-}
-
-/** True if a node runs a kernel (see file comment). */
-export function isDispatch(g: Graph, n: Node): boolean {
-  const def = findOp(n.op, n.domain);
-  return !(n.op === 'Constant' || def?.shapeOnly || isAliasNode(g, n));
-}
-
-/** Number of kernel dispatches per inference. */
-export function countDispatches(g: Graph): number {
-  return g.nodes.filter((n) => isDispatch(g, n)).length;
 }
 
 /** Node count per op (Fused nodes as `Fused:<kind>`), most frequent first. */

@@ -1,40 +1,33 @@
 /**
- * The execution planner: graph + concrete input types → an {@link ExecPlan}, pure
- * data with no GPU objects (so it is testable and drawable without a device).
+ * The WebGPU side of planning: graph + concrete input types → an {@link ExecPlan}
+ * (pure data, no GPU objects, so it is testable without a device).
  *
- * Algorithm:
- * 1. Bind symbolic dims from the feed types (checkFeeds) and re-infer every value
- *    in a {@link TypeEnv}. Nodes whose outputs all become known constants are
- *    *folded* (Shape → Gather → Concat → Reshape chains, small ConstantOfShape);
- *    ops marked `shapeOnly` (Shape, Size) are evaluated here from their input's
- *    shape. Folded values never dispatch.
- * 2. Walk back from the graph outputs to find the nodes whose results are needed.
- * 3. Plan each needed node with its op's kernel (kernel.ts). An op without a kernel
- *    is collected; all of them are reported in one UnsupportedOpError.
- * 4. Allocate buffer *slots*: graph inputs, constants read by kernels (and the
- *    tensors kernels prepared from them, KernelPlan.constants) and graph outputs
- *    are pinned; intermediates take a free slot (best fit by bytes) at
- *    their producer and return it after their last reader; `aliasOf` outputs share
- *    their input's slot (reference-counted). A node's outputs are allocated before
- *    its inputs are released, so no dispatch reads and writes the same buffer.
- *    A node whose kernel offers `inPlaceInputs` (Concat of contiguous blocks) does
- *    not dispatch when every input qualifies: its output's slot is allocated by the
- *    first producer, and each producer writes its block through a binding view
- *    (offset, size); such inputs have no other reader, so no dispatch binds two
- *    overlapping ranges.
- * 5. Check limits: storage bindings per dispatch, bytes per binding.
+ * 1. The backend-neutral execution plan (src/passes/exec-plan.ts) decides the
+ *    schedule, folding, liveness, buffers, aliasing and write-into views. This file
+ *    contributes the WebGPU facts through the op's kernel (an op trait): each
+ *    scheduled node is planned with its kernel, which says how many dispatches it
+ *    records, whether its output is a view of an input (`aliasOf`), whether its
+ *    producers may write into its output (`inPlaceInputs`), its scratch bytes, the
+ *    constants it prepared, and which inputs its shaders bind. GPU buffers are
+ *    reused whole ('pool'): a dispatch may not bind one buffer both read-only and
+ *    writable.
+ * 2. The kernels' dispatches then get their bindings: each binding names the plan
+ *    buffer of the value (or scratch / prepared constant), and a byte range of it
+ *    for values written into a Concat's output.
+ * 3. Limits: storage bindings per dispatch here; bytes per binding in the planner.
  */
-import { ShapeError, LimitError, UnsupportedOpError } from '../../graph/errors.js';
+import { ShapeError, LimitError } from '../../graph/errors.js';
 import type { Graph, Node } from '../../graph/graph.js';
-import { inferNode, opContext, opOf } from '../../graph/infer.js';
+import { opOf as opOfNode } from '../../graph/infer.js';
 import type { ValueType } from '../../graph/op.js';
-import { runReference } from '../../graph/reference.js';
-import { formatShape, isStatic, sizeOf, type ConcreteShape } from '../../graph/shape.js';
-import { Tensor } from '../../graph/tensor.js';
-import { shapeOnlyTensor, TypeEnv } from '../../graph/type-env.js';
-import { kernelOf, storageBytes, storageOf, type GpuStorage, type GpuTensorInfo, type KernelLimits, type KernelPlan } from './kernel.js';
+import type { ConcreteShape } from '../../graph/shape.js';
+import type { Tensor } from '../../graph/tensor.js';
+import { DataDependentShapeError, foldGraph, planExecution, type ExecutionPlan, type PlanTarget } from '../../passes/exec-plan.js';
+import { kernelOf, storageOf, type GpuStorage, type KernelLimits, type KernelPlan } from './kernel.js';
 import type { BindingKind } from './pipelines.js';
 import { bufferBytes } from './storage.js';
+
+export { DataDependentShapeError, foldGraph };
 
 /** A value's place on the GPU. */
 export interface PlannedValue {
@@ -42,32 +35,38 @@ export interface PlannedValue {
   readonly dtype: ValueType['dtype'];
   readonly shape: ConcreteShape;
   readonly storage: GpuStorage;
-  /** Buffer slot, when the value lives on the GPU. */
+  /** Buffer (plan buffer id), when the value lives on the GPU. */
   readonly slot?: number;
+  /** Bytes of the value in its buffer. */
+  readonly bytes?: number;
+  /** Byte offset of the value in its buffer. */
+  readonly offset?: number;
   /** The value when it is a constant known at compile time. */
   readonly constant?: Tensor;
 }
 
-/** One dispatch of the plan, with slots in place of buffers. */
+/** One dispatch of the plan, with buffer ids in place of buffers. */
 export interface PlannedDispatch {
   readonly shader: string;
   readonly entryPoint: string;
   readonly kinds: readonly BindingKind[];
-  /** Slot of each storage binding, in order (the uniform buffer is not a slot). */
+  /** Buffer of each storage binding, in order (the uniform buffer is not a slot). */
   readonly slots: readonly number[];
   readonly uniforms?: ArrayBuffer;
   readonly workgroups: readonly [number, number, number];
   readonly label: string;
-  /** Per binding: a byte range of the slot's buffer instead of all of it (values written in place into a Concat's output). */
+  /** Per binding: a byte range of the buffer instead of all of it (values written in place into a Concat's output). */
   readonly views?: readonly ({ readonly offset: number; readonly size: number } | undefined)[];
   /** The node's name and op (host-side only: profiles and errors). */
   readonly node: string;
   readonly op: string;
 }
 
-/** The complete plan for one set of concrete input types. */
+/** The complete WebGPU plan for one set of concrete input types. */
 export interface ExecPlan {
-  /** Bytes of each buffer slot. */
+  /** The backend-neutral execution plan this realizes (buffers, lifetimes, peak bytes, dispatch count). */
+  readonly plan: ExecutionPlan;
+  /** Bytes of each buffer (plan.buffers). */
   readonly slotBytes: readonly number[];
   readonly inputs: readonly PlannedValue[];
   readonly outputs: readonly PlannedValue[];
@@ -90,282 +89,84 @@ export interface PlanOptions {
   readonly maxBufferSize: number;
 }
 
-/**
- * A value's shape depends on data not known when planning (NonZero-like ops, or a
- * Range/Reshape fed from computed values). The executor retries such a graph with
- * the values of its small feeds as part of the plan key; if that does not help the
- * error reaches the caller.
- */
-export class DataDependentShapeError extends UnsupportedOpError {}
-
-/**
- * Infers concrete types and folds constants; returns the env and the set of folded
- * nodes. `inputValues` are feeds whose values the plan may depend on (see
- * {@link DataDependentShapeError}).
- */
-export function foldGraph(
-  graph: Graph,
-  inputTypes: ReadonlyMap<string, ValueType>,
-  inputValues: ReadonlyMap<string, Tensor> = new Map(),
-): { env: TypeEnv; folded: Set<Node> } {
-  const env = new TypeEnv();
-  for (const i of graph.inputs) env.define(i.name, inputTypes.get(i.name) ?? i, inputValues.get(i.name));
-  for (const [name, t] of graph.initializers) {
-    if (!env.types.has(name)) {
-      env.types.set(name, { dtype: t.dtype, shape: t.shape });
-      env.values.set(name, t);
-    }
-  }
-  const folded = new Set<Node>();
-  for (const node of graph.topo) {
-    const def = opOf(node);
-    const ins = node.inputs.map((n) => (n === '' ? undefined : env.types.get(n)));
-    if (def.shapeOnly && ins.every((t) => !t || isStatic(t.shape))) {
-      const outs = inferNode(node, node.inputs.map((n) => env.input(n)));
-      const vals = runReference(node, ins.map((t) => (t ? shapeOnlyTensor(t) : undefined)));
-      node.outputs.forEach((o, k) => {
-        if (o === '' || !outs[k]) return;
-        env.types.set(o, outs[k]!);
-        if (vals[k]) env.values.set(o, vals[k]!);
+/** The WebGPU plan target: facts from each node's kernel (kernel plans are kept in `plans` for binding). */
+export function webgpuTarget(opts: PlanOptions, plans: Map<Node, KernelPlan>): PlanTarget {
+  const storage = (d: ValueType['dtype']): GpuStorage => storageOf(d, opts.f16);
+  const info = (t: { dtype: ValueType['dtype']; shape: ConcreteShape; value?: Tensor | undefined }) => ({ dtype: t.dtype, shape: t.shape, storage: storage(t.dtype), value: t.value });
+  return {
+    name: 'WebGPU',
+    bufferBytes: (n, d) => bufferBytes(n, storage(d)),
+    strategy: 'pool',
+    alignment: 4,
+    viewAlignment: opts.limits.minStorageBufferOffsetAlignment,
+    ownsInputs: true,
+    ownsConstants: true,
+    fold: true,
+    dynamicShapes: 'error',
+    maxValueBytes: Math.min(opts.limits.maxStorageBufferBindingSize, opts.maxBufferSize),
+    limitName: 'maxStorageBufferBindingSize',
+    unsupported: 'no WebGPU kernel (there is no CPU fallback at run time)',
+    facts({ node, attrs, inputs, outputs }) {
+      const kernel = kernelOf(opOfNode(node));
+      if (!kernel) return undefined;
+      const plan = kernel.plan({
+        node: node.name,
+        attrs,
+        inputs: inputs.map((t) => (t ? info(t) : undefined)),
+        outputs: outputs.map((t) => ({ ...info(t), value: undefined })),
+        limits: opts.limits,
+        f16: opts.f16,
+        subgroups: opts.subgroups,
       });
-      folded.add(node);
-      continue;
-    }
-    env.addNode(node);
-    if (node.outputs.every((o) => o === '' || env.values.has(o))) folded.add(node);
-  }
-  return { env, folded };
-}
-
-interface SlotPool {
-  bytes: number[];
-  free: number[];
-}
-
-function takeSlot(pool: SlotPool, bytes: number): number {
-  let best = -1;
-  for (let k = 0; k < pool.free.length; k++) {
-    const s = pool.free[k]!;
-    if (pool.bytes[s]! >= bytes && (best < 0 || pool.bytes[s]! < pool.bytes[pool.free[best]!]!)) best = k;
-  }
-  if (best >= 0 && pool.bytes[pool.free[best]!]! <= bytes * 2) return pool.free.splice(best, 1)[0]!;
-  pool.bytes.push(bytes);
-  return pool.bytes.length - 1;
-}
-
-/** A value its producer writes into a byte range of another node's output. */
-interface InPlaceValue {
-  readonly target: string;
-  readonly offset: number;
-  readonly size: number;
-}
-
-/**
- * Nodes whose inputs their producers can write in place (KernelPlan.inPlaceInputs):
- * every input must be a distinct value computed by an earlier dispatching node, read
- * by nothing else, not a graph output, with a byte size and offset the device can
- * bind. Returns where each such value goes and the indexes (in `order`) of the nodes
- * that then need no dispatch.
- */
-function planInPlace(
-  order: readonly Node[],
-  plans: readonly KernelPlan[],
-  infos: readonly { ins: (GpuTensorInfo | undefined)[] }[],
-  outputNames: ReadonlySet<string>,
-  alignment: number,
-): { inPlace: Map<string, InPlaceValue>; skipped: Set<number> } {
-  const readers = new Map<string, number>();
-  order.forEach((n) => new Set(n.inputs).forEach((v) => v !== '' && readers.set(v, (readers.get(v) ?? 0) + 1)));
-  const producerAt = new Map<string, number>();
-  order.forEach((n, i) => n.outputs.forEach((o) => o !== '' && producerAt.set(o, i)));
-  const inPlace = new Map<string, InPlaceValue>();
-  const skipped = new Set<number>();
-  const bytesOf = (info: GpuTensorInfo): number => sizeOf(info.shape) * storageBytes(info.storage);
-  order.forEach((node, idx) => {
-    const offsets = plans[idx]!.inPlaceInputs;
-    if (!offsets || node.outputs.length !== 1) return;
-    const ok = node.inputs.every((v, k) => {
-      const p = producerAt.get(v);
-      const info = infos[idx]!.ins[k];
-      if (v === '' || p === undefined || !info || node.inputs.indexOf(v) !== k || readers.get(v) !== 1 || outputNames.has(v)) return false;
-      const prod = plans[p]!;
-      return bytesOf(info) > 0 && bytesOf(info) % 4 === 0 && offsets[k]! % alignment === 0 && !skipped.has(p) && prod.dispatches.length > 0 && prod.aliasOf === undefined;
-    });
-    if (!ok) return;
-    skipped.add(idx);
-    node.inputs.forEach((v, k) => inPlace.set(v, { target: node.outputs[0]!, offset: offsets[k]!, size: bytesOf(infos[idx]!.ins[k]!) }));
-  });
-  return { inPlace, skipped };
+      plans.set(node, plan);
+      const reads = new Set<number>();
+      for (const d of plan.dispatches) for (const b of d.bindings) if (b.kind === 'input') reads.add(b.index);
+      return {
+        dispatches: plan.dispatches.filter((d) => !d.workgroups.some((w) => w === 0)).length,
+        ...(plan.aliasOf !== undefined ? { aliasOf: plan.aliasOf } : {}),
+        ...(plan.inPlaceInputs ? { writeInto: plan.inPlaceInputs } : {}),
+        ...(plan.scratch ? { scratch: plan.scratch } : {}),
+        ...(plan.constants ? { constants: plan.constants } : {}),
+        reads: [...reads],
+      };
+    },
+  };
 }
 
 /** Plans a graph for concrete input types (graph inputs' names → concrete types). */
 export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueType>, opts: PlanOptions, inputValues?: ReadonlyMap<string, Tensor>): ExecPlan {
-  const { env, folded } = foldGraph(graph, inputTypes, inputValues);
-  const typeOf = (name: string, where: string): GpuTensorInfo => {
-    const t = env.types.get(name);
-    if (!t) throw new ShapeError(`${where}: value '${name}' has no type`, where);
-    if (!isStatic(t.shape)) {
-      throw new DataDependentShapeError(
-        [{ op: graph.producerNode(name)?.op ?? 'input', nodes: [graph.producerNode(name)?.name ?? name] }],
-        `value '${name}' has a data-dependent shape ${formatShape(t.shape)}, which the WebGPU backend cannot plan`,
-      );
-    }
-    return { dtype: t.dtype, shape: t.shape, storage: storageOf(t.dtype, opts.f16), value: env.values.get(name) };
-  };
-
-  // 2. Needed nodes.
-  const needed = new Set<Node>();
-  const stack = graph.outputs.map((o) => o.name);
-  const seen = new Set<string>();
-  while (stack.length) {
-    const v = stack.pop()!;
-    if (seen.has(v)) continue;
-    seen.add(v);
-    if (env.values.has(v)) continue;
-    const p = graph.producerNode(v);
-    if (!p || needed.has(p)) continue;
-    needed.add(p);
-    for (const i of p.inputs) if (i !== '') stack.push(i);
-  }
-  const order = graph.topo.filter((n) => needed.has(n) && !folded.has(n));
-
-  // 3. Kernel plans.
-  const missing = new Map<string, string[]>();
-  const plans: KernelPlan[] = [];
-  const infos: { ins: (GpuTensorInfo | undefined)[]; outs: GpuTensorInfo[] }[] = [];
-  for (const node of order) {
-    const def = opOf(node);
-    const kernel = kernelOf(def);
-    const ins = node.inputs.map((n) => (n === '' ? undefined : typeOf(n, node.name)));
-    const outs = node.outputs.map((n) => (n === '' ? { dtype: 'float32' as const, shape: [0], storage: 'f32' as const } : typeOf(n, node.name)));
-    infos.push({ ins, outs });
-    if (!kernel) {
-      const key = node.domain ? `${node.domain}::${node.op}` : node.op;
-      missing.set(key, [...(missing.get(key) ?? []), node.name]);
-      plans.push({ dispatches: [] });
-      continue;
-    }
-    const attrs = opContext(def, node).attrs;
-    plans.push(kernel.plan({ node: node.name, attrs, inputs: ins, outputs: outs, limits: opts.limits, f16: opts.f16, subgroups: opts.subgroups }));
-  }
-  if (missing.size > 0) {
-    throw new UnsupportedOpError([...missing].map(([op, nodes]) => ({ op, nodes })), 'no WebGPU kernel (there is no CPU fallback at run time)');
-  }
-
-  // 4. Slots.
-  const pool: SlotPool = { bytes: [], free: [] };
-  const slotOf = new Map<string, number>();
-  const refs = new Map<number, number>();
-  const pinned = new Set<number>();
-  const constants: { slot: number; tensor: Tensor; name: string; prepared?: boolean }[] = [];
-  const lastUse = new Map<string, number>();
-  order.forEach((n, i) => n.inputs.forEach((v) => v !== '' && lastUse.set(v, i)));
-  const outputNames = new Set(graph.outputs.map((o) => o.name));
-  for (const o of outputNames) lastUse.set(o, Infinity);
-  const { inPlace, skipped } = planInPlace(order, plans, infos, outputNames, opts.limits.minStorageBufferOffsetAlignment);
-
-  const checkSize = (name: string, bytes: number, where: string): void => {
-    const max = Math.min(opts.limits.maxStorageBufferBindingSize, opts.maxBufferSize);
-    if (bytes > max) {
-      throw new LimitError(`${where}: tensor '${name}' needs ${bytes} bytes, more than this device's maxStorageBufferBindingSize ${max}`, name);
-    }
-  };
-  const pin = (name: string, info: GpuTensorInfo, where: string): number => {
-    const bytes = bufferBytes(sizeOf(info.shape), info.storage);
-    checkSize(name, bytes, where);
-    pool.bytes.push(bytes);
-    const s = pool.bytes.length - 1;
-    pinned.add(s);
-    slotOf.set(name, s);
-    return s;
-  };
-  const inputs: PlannedValue[] = graph.inputs.map((i) => {
-    const info = typeOf(i.name, i.name);
-    return { name: i.name, dtype: info.dtype, shape: info.shape, storage: info.storage, slot: pin(i.name, info, `input '${i.name}'`) };
-  });
-  const slotForRead = (name: string, where: string): number => {
-    const s = slotOf.get(name);
-    if (s !== undefined) return s;
-    const value = env.values.get(name) ?? graph.initializers.get(name);
-    if (!value) throw new ShapeError(`${where}: value '${name}' is not available on the GPU`, where);
-    const slot = pin(name, { dtype: value.dtype, shape: value.shape, storage: storageOf(value.dtype, opts.f16) }, where);
-    constants.push({ slot, tensor: value, name });
-    return slot;
-  };
-  const release = (name: string): void => {
-    const s = slotOf.get(name);
-    if (s === undefined || pinned.has(s)) return;
-    const r = (refs.get(s) ?? 1) - 1;
-    refs.set(s, r);
-    if (r === 0) pool.free.push(s);
+  const kernelPlans = new Map<Node, KernelPlan>();
+  const plan = planExecution(graph, inputTypes, webgpuTarget(opts, kernelPlans), inputValues);
+  type Place = { readonly buffer: number; readonly offset: number; readonly size: number };
+  const placeOfValue = (name: string, where: string): Place => {
+    const a = plan.assignments.get(name);
+    if (!a) throw new ShapeError(`${where}: value '${name}' is not available on the GPU`, where);
+    return { buffer: a.buffer, offset: a.offset, size: plan.valueBytes.get(name) ?? plan.buffers[a.buffer]!.bytes };
   };
 
   const dispatches: PlannedDispatch[] = [];
-  order.forEach((node, idx) => {
-    const plan = plans[idx]!;
-    const { outs } = infos[idx]!;
-    const inSlotCache = new Map<number, number>();
-    const inSlot = (k: number): number => {
-      const n = node.inputs[k];
-      if (n === undefined || n === '') return -1;
-      let s = inSlotCache.get(k);
-      if (s === undefined) {
-        s = slotForRead(n, node.name);
-        inSlotCache.set(k, s);
-      }
-      return s;
-    };
-    // A fresh buffer for `name` (pinned when it is a graph output), or another value's, shared.
-    const allocate = (name: string, info: GpuTensorInfo): number => {
-      if (outputNames.has(name)) return pin(name, info, `node '${node.name}'`);
-      const bytes = bufferBytes(sizeOf(info.shape), info.storage);
-      checkSize(name, bytes, `node '${node.name}'`);
-      const s = takeSlot(pool, bytes);
-      slotOf.set(name, s);
-      refs.set(s, 1);
-      return s;
-    };
-    const share = (name: string, s: number): number => {
-      slotOf.set(name, s);
-      refs.set(s, (refs.get(s) ?? 1) + 1);
-      return s;
-    };
-    const outSlots = node.outputs.map((name, k) => {
-      if (name === '') return -1;
-      if (skipped.has(idx)) return slotOf.get(name)!;
-      const place = inPlace.get(name);
-      // Written in place: the target's buffer is allocated by its first in-place producer.
-      if (place) return share(name, slotOf.get(place.target) ?? allocate(place.target, typeOf(place.target, node.name)));
-      if (k === 0 && plan.aliasOf !== undefined) {
-        const s = share(name, inSlot(plan.aliasOf));
-        if (outputNames.has(name)) pinned.add(s);
-        return s;
-      }
-      return allocate(name, outs[k]!);
-    });
-    const scratch = (plan.scratch ?? []).map((bytes) => takeSlot(pool, Math.max(4, Math.ceil(bytes / 4) * 4)));
-    const prepared = (plan.constants ?? []).map((tensor, j) => {
-      const name = `${node.name}:prepared${j}`;
-      const slot = pin(name, { dtype: tensor.dtype, shape: tensor.shape, storage: storageOf(tensor.dtype, opts.f16) }, node.name);
-      constants.push({ slot, tensor, name, prepared: true });
-      return slot;
-    });
-    for (const d of skipped.has(idx) ? [] : plan.dispatches) {
+  for (const step of plan.steps) {
+    if (step.dispatches === 0) continue;
+    const node = step.node;
+    const kp = kernelPlans.get(node)!;
+    for (const d of kp.dispatches) {
       if (d.workgroups.some((w) => w === 0)) continue;
-      const slots = d.bindings.map((b) => {
-        const s = b.kind === 'input' ? inSlot(b.index) : b.kind === 'output' ? outSlots[b.index] : b.kind === 'constant' ? prepared[b.index] : scratch[b.index];
-        if (s === undefined || s < 0) throw new ShapeError(`${node.name}: kernel ${d.label} binds missing ${b.kind} #${b.index}`, node.name);
-        return s;
+      const places = d.bindings.map((b): Place => {
+        const v = b.kind === 'input' ? node.inputs[b.index] : b.kind === 'output' ? node.outputs[b.index] : undefined;
+        if (v) return placeOfValue(v, node.name);
+        const sc = b.kind === 'scratch' ? step.scratch[b.index] : undefined;
+        if (sc) return { buffer: sc.buffer, offset: sc.offset, size: sc.bytes };
+        const c = b.kind === 'constant' ? step.constants[b.index] : undefined;
+        if (c !== undefined) return { buffer: c, offset: 0, size: plan.buffers[c]!.bytes };
+        throw new ShapeError(`${node.name}: kernel ${d.label} binds missing ${b.kind} #${b.index}`, node.name);
       });
+      const slots = places.map((p) => p.buffer);
       if (slots.length > opts.limits.maxStorageBuffersPerShaderStage) {
         throw new LimitError(`${node.name}: kernel ${d.label} needs ${slots.length} storage buffers, the device allows ${opts.limits.maxStorageBuffersPerShaderStage}`, node.name);
       }
       const kinds: BindingKind[] = d.bindings.map((b) => (b.kind === 'input' || b.kind === 'constant' ? 'read' : 'rw'));
-      const valueOf = (b: (typeof d.bindings)[number]): string | undefined => (b.kind === 'input' ? node.inputs[b.index] : b.kind === 'output' ? node.outputs[b.index] : undefined);
-      const views = d.bindings.map((b) => {
-        const place = inPlace.get(valueOf(b) ?? '');
-        return place ? { offset: place.offset, size: place.size } : undefined;
-      });
+      // A binding is a byte range when its value shares the buffer (offsets) or does not fill it.
+      const views = places.map((p) => (p.offset !== 0 || p.size !== plan.buffers[p.buffer]!.bytes ? { offset: p.offset, size: p.size } : undefined));
       if (d.uniforms) kinds.push('uniform');
       dispatches.push({
         shader: d.shader,
@@ -380,21 +181,28 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
         op: node.op,
       });
     }
-    pool.free.push(...scratch);
-    for (const v of new Set(node.inputs)) if (v !== '' && lastUse.get(v) === idx) release(v);
-    node.outputs.forEach((o) => {
-      if (o !== '' && !lastUse.has(o)) release(o);
-    });
-  });
+  }
 
-  const outputs: PlannedValue[] = graph.outputs.map((o) => {
-    const info = typeOf(o.name, o.name);
-    const constant = env.values.get(o.name) ?? graph.initializers.get(o.name);
-    const slot = slotOf.get(o.name);
-    const base = { name: o.name, dtype: info.dtype, shape: info.shape, storage: info.storage };
-    if (slot !== undefined) return { ...base, slot };
-    if (constant) return { ...base, constant };
-    throw new ShapeError(`graph output '${o.name}' was not planned`, o.name);
-  });
-  return { slotBytes: pool.bytes, inputs, outputs, constants, dispatches, folded: folded.size };
+  const planned = (name: string): PlannedValue => {
+    const t = plan.types.get(name)!;
+    const base = { name, dtype: t.dtype, shape: t.shape as ConcreteShape, storage: storageOf(t.dtype, opts.f16) };
+    const a = plan.assignments.get(name);
+    const constant = plan.values.get(name) ?? graph.initializers.get(name);
+    if (constant && !graph.inputs.some((i) => i.name === name)) return { ...base, constant };
+    if (a) return { ...base, slot: a.buffer, offset: a.offset, bytes: plan.valueBytes.get(name) ?? plan.buffers[a.buffer]!.bytes };
+    throw new ShapeError(`graph output '${name}' was not planned`, name);
+  };
+  return {
+    plan,
+    slotBytes: plan.buffers.map((b) => b.bytes),
+    inputs: graph.inputs.map((i) => {
+      const p = planned(i.name);
+      if (p.slot === undefined) throw new ShapeError(`input '${i.name}' was not planned`, i.name);
+      return p;
+    }),
+    outputs: graph.outputs.map((o) => planned(o.name)),
+    constants: plan.constants.map((c) => ({ slot: c.buffer, tensor: c.tensor, name: c.name, ...(c.prepared ? { prepared: true } : {}) })),
+    dispatches,
+    folded: plan.folded,
+  };
 }

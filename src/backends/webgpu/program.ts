@@ -56,9 +56,15 @@ interface Realized {
   readonly buffers: GPUBuffer[];
   readonly pipelines: GPUComputePipeline[];
   readonly bindGroups: GPUBindGroup[];
-  readonly readback: Map<number, GPUBuffer>;
+  /** One readback buffer per output place (`buffer@offset`; aliased outputs share it). */
+  readonly readback: Map<string, { readonly slot: number; readonly offset: number; readonly buffer: GPUBuffer }>;
   readonly uniformBuffers: GPUBuffer[];
   readonly query?: { set: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer };
+}
+
+/** Where an output lives (`buffer@offset`), or undefined for a constant output. */
+function placeKey(o: { readonly slot?: number; readonly offset?: number }): string | undefined {
+  return o.slot === undefined ? undefined : `${o.slot}@${o.offset ?? 0}`;
 }
 
 /** Plans kept per program (least recently used evicted, its buffers freed). */
@@ -67,7 +73,7 @@ const MAX_PLANS = 16;
 /** Frees the GPU objects of a realized plan (work already submitted completes first). */
 function destroyRealized(r: Realized): void {
   for (const b of r.buffers) b.destroy();
-  for (const b of r.readback.values()) b.destroy();
+  for (const b of r.readback.values()) b.buffer.destroy();
   for (const b of r.uniformBuffers) b.destroy();
   r.query?.set.destroy();
   r.query?.resolve.destroy();
@@ -215,10 +221,12 @@ export class WebGpuProgram {
         }
         return device.createBindGroup({ layout: pipelines[k]!.getBindGroupLayout(0), entries });
       });
-      const readback = new Map<number, GPUBuffer>();
+      const readback: Realized['readback'] = new Map();
       for (const o of plan.outputs) {
-        if (o.slot !== undefined && !readback.has(o.slot)) {
-          readback.set(o.slot, track(device.createBuffer({ size: plan.slotBytes[o.slot]!, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })));
+        const key = placeKey(o);
+        if (key !== undefined && !readback.has(key)) {
+          const size = Math.max(...plan.outputs.filter((p) => placeKey(p) === key).map((p) => p.bytes!));
+          readback.set(key, { slot: o.slot!, offset: o.offset ?? 0, buffer: track(device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })) });
         }
       }
       let query: Realized['query'];
@@ -232,7 +240,9 @@ export class WebGpuProgram {
       }
       // Prepared tensors (e.g. transposed conv weights) live on the GPU now; keeping
       // them would hold a second host copy of those weights for the program's life.
-      const kept = plan.constants.some((c) => c.prepared) ? { ...plan, constants: plan.constants.filter((c) => !c.prepared) } : plan;
+      const kept = plan.constants.some((c) => c.prepared)
+        ? { ...plan, constants: plan.constants.filter((c) => !c.prepared), plan: { ...plan.plan, constants: plan.plan.constants.filter((c) => !c.prepared) } }
+        : plan;
       return { plan: kept, buffers, pipelines, bindGroups, readback, uniformBuffers, ...(query ? { query } : {}) };
     } catch (e) {
       for (const x of created) x.destroy();
@@ -295,25 +305,25 @@ export class WebGpuProgram {
     if (opts.outputsOnGpu) {
       for (const o of plan.outputs) {
         if (o.slot === undefined) continue;
-        const bytes = plan.slotBytes[o.slot]!;
+        const bytes = o.bytes!;
         const buf = device.createBuffer({ size: bytes, usage: GPU_TENSOR_USAGE() });
-        enc.copyBufferToBuffer(buffers[o.slot]!, 0, buf, 0, bytes);
+        enc.copyBufferToBuffer(buffers[o.slot]!, o.offset ?? 0, buf, 0, bytes);
         gpuOut.set(o.name, new GpuTensor(device, o.dtype, o.shape, buf, this.f16));
       }
     } else {
-      for (const [slot, rb] of r.readback) enc.copyBufferToBuffer(buffers[slot]!, 0, rb, 0, plan.slotBytes[slot]!);
+      for (const rb of r.readback.values()) enc.copyBufferToBuffer(buffers[rb.slot]!, rb.offset, rb.buffer, 0, rb.buffer.size);
     }
     device.queue.submit([enc.finish()]);
     const err = await device.popErrorScope();
     if (err) throw new ExecutionError(`WebGPU validation error while running: ${err.message}`);
 
     const result: Record<string, Tensor | GpuTensor> = {};
-    const bytesBySlot = new Map<number, ArrayBuffer>();
+    const bytesByPlace = new Map<string, ArrayBuffer>();
     try {
       if (!opts.outputsOnGpu) {
-        await Promise.all([...r.readback].map(async ([slot, rb]) => {
+        await Promise.all([...r.readback].map(async ([key, { buffer: rb }]) => {
           await rb.mapAsync(GPUMapMode.READ);
-          bytesBySlot.set(slot, rb.getMappedRange().slice(0));
+          bytesByPlace.set(key, rb.getMappedRange().slice(0));
           rb.unmap();
         }));
       }
@@ -334,7 +344,7 @@ export class WebGpuProgram {
       } else if (opts.outputsOnGpu) {
         result[o.name] = gpuOut.get(o.name)!;
       } else {
-        result[o.name] = fromStorage(bytesBySlot.get(o.slot)!, o.dtype, o.shape, this.f16);
+        result[o.name] = fromStorage(bytesByPlace.get(placeKey(o)!)!, o.dtype, o.shape, this.f16);
       }
     }
     return result;

@@ -11,36 +11,11 @@ import { InputError } from '../../graph/errors.js';
 import type { Graph, ValueInfo } from '../../graph/graph.js';
 import { formatShape } from '../../graph/shape.js';
 import { optimize } from '../../passes/pipelines.js';
-import { gpuElementBytes, planMemory } from '../../passes/memory-plan.js';
-import { countDispatches, graphFlops, opHistogram, parameterCount } from '../../passes/stats.js';
+import { planForGraph } from '../io.js';
+import { graphFlops, opHistogram, parameterCount } from '../../passes/stats.js';
 import type { OptLevel } from '../../passes/pass-manager.js';
 import { KilnError } from '../../graph/errors.js';
-import type { ValueType } from '../../graph/op.js';
-import { registerAllKernels } from '../../backends/webgpu/kernels/index.js';
-import { planGraph } from '../../backends/webgpu/plan.js';
-import { DEFAULT_KERNEL_LIMITS } from '../../backends/webgpu/kernel.js';
 
-
-/**
- * Dispatches per inference as the WebGPU backend plans them (its planner is data only,
- * so no device is needed), under WebGPU's default limits. Falls back to one per
- * non-folded node when the graph cannot be planned for WebGPU (`webgpuPlanned` false).
- */
-function webgpuDispatches(graph: Graph, dims: Readonly<Record<string, number>>): { count: number; planned: boolean; kernels: Record<string, number> } {
-  registerAllKernels();
-  const types = new Map<string, ValueType>(
-    graph.inputs.map((i) => [i.name, { dtype: i.dtype, shape: i.shape.map((d) => (typeof d === 'number' ? d : dims[d] ?? 1)) }]),
-  );
-  try {
-    const plan = planGraph(graph, types, { limits: DEFAULT_KERNEL_LIMITS, f16: false, subgroups: false, maxBufferSize: 2 ** 31 });
-    const kernels: Record<string, number> = {};
-    for (const d of plan.dispatches) kernels[d.label] = (kernels[d.label] ?? 0) + 1;
-    return { count: plan.dispatches.length, planned: true, kernels };
-  } catch (e) {
-    if (!(e instanceof KilnError)) throw e;
-    return { count: countDispatches(graph), planned: false, kernels: {} };
-  }
-}
 
 /** The inspect report (also the `--json` output). */
 export interface InspectReport {
@@ -56,13 +31,19 @@ export interface InspectReport {
   readonly webgpuPlanned: boolean;
   /** WebGPU dispatches per kernel variant (label: op, form, tile, epilogue), when planned. */
   readonly kernels: Record<string, number>;
-  /** Nodes that run a kernel after optimization (not folded, aliased or shape-only). */
+  /** Scheduled nodes that dispatch (not folded, aliased, written into or shape-only). */
   readonly kernelNodes: number;
+  /** The backend whose execution plan the figures come from ('WebGPU', else 'cpu'). */
+  readonly planTarget: string;
   readonly ops: Record<string, number>;
   readonly parameters: number;
   readonly flops: number;
+  /** Bytes of all node outputs, one buffer per value. */
   readonly totalIntermediateBytes: number;
+  /** Bytes of the reused buffers the plan allocates (intermediates and inputs). */
   readonly peakIntermediateBytes: number;
+  /** Bytes of every buffer the plan allocates (weights and other constants too). */
+  readonly peakBytes: number;
   readonly buffers: number;
   readonly optimizeMs: number;
   /** Symbolic dims not given with --dim, taken as 1 for sizes and FLOPs. */
@@ -78,8 +59,8 @@ export function inspectGraph(g: Graph, model: string, level: OptLevel, given: Re
   const assumed: string[] = [];
   const types = [...graph.inputs, ...graph.outputs, ...graph.valueTypes.values()];
   for (const t of types) for (const d of t.shape) if (typeof d === 'string' && dims[d] === undefined) { dims[d] = 1; assumed.push(d); }
-  const plan = planMemory(graph, { elementBytes: gpuElementBytes(), dims });
-  const gpu = webgpuDispatches(graph, dims);
+  const gpu = planForGraph(graph, dims);
+  const plan = gpu.plan;
   return {
     model,
     level,
@@ -87,15 +68,17 @@ export function inspectGraph(g: Graph, model: string, level: OptLevel, given: Re
     outputs: graph.outputs.map(port),
     nodesBefore: g.nodes.length,
     nodes: graph.nodes.length,
-    dispatches: gpu.count,
+    dispatches: plan.dispatchCount,
     webgpuPlanned: gpu.planned,
     kernels: gpu.kernels,
-    kernelNodes: countDispatches(graph),
+    kernelNodes: plan.steps.filter((s) => s.dispatches > 0).length,
+    planTarget: plan.target,
     ops: Object.fromEntries(opHistogram(graph)),
     parameters: parameterCount(graph),
     flops: graphFlops(graph, dims),
     totalIntermediateBytes: plan.totalBytes,
-    peakIntermediateBytes: plan.peakBytes,
+    peakIntermediateBytes: plan.intermediateBytes,
+    peakBytes: plan.peakBytes,
     buffers: plan.buffers.length,
     optimizeMs: Math.round(report.totalMs),
     assumedDims: assumed,
@@ -119,10 +102,10 @@ function printText(r: InspectReport): void {
   w(`model: ${r.model}  (O${r.level})`);
   for (const i of r.inputs) w(`  input  ${i.name}: ${i.dtype}${formatShape(i.shape)}`);
   for (const o of r.outputs) w(`  output ${o.name}: ${o.dtype}${formatShape(o.shape)}`);
-  w(`nodes: ${r.nodesBefore} → ${r.nodes}   kernel nodes: ${r.kernelNodes}   WebGPU dispatches per inference: ${r.dispatches}${r.webgpuPlanned ? '' : ' (not plannable for WebGPU: counted per node)'}`);
+  w(`nodes: ${r.nodesBefore} → ${r.nodes}   kernel nodes: ${r.kernelNodes}   ${r.planTarget} dispatches per inference: ${r.dispatches}${r.webgpuPlanned ? '' : ' (not plannable for WebGPU: the CPU plan)'}`);
   w(`parameters: ${r.parameters.toLocaleString('en-US')}   estimated FLOPs: ${r.flops.toLocaleString('en-US')}`);
-  w(`intermediate memory: total ${mb(r.totalIntermediateBytes)}, peak ${mb(r.peakIntermediateBytes)} in ${r.buffers} buffers` +
-    ` (${r.totalIntermediateBytes ? ((100 * r.peakIntermediateBytes) / r.totalIntermediateBytes).toFixed(1) : '0'} %)`);
+  w(`intermediate memory: total ${mb(r.totalIntermediateBytes)}, reused buffers ${mb(r.peakIntermediateBytes)}` +
+    ` (${r.totalIntermediateBytes ? ((100 * r.peakIntermediateBytes) / r.totalIntermediateBytes).toFixed(1) : '0'} %); all buffers ${mb(r.peakBytes)} in ${r.buffers}`);
   if (r.assumedDims.length) w(`note: symbolic dims taken as 1 (give --dim name=size): ${r.assumedDims.join(', ')}`);
   w('ops:');
   for (const [op, n] of Object.entries(r.ops)) w(`  ${String(n).padStart(5)}  ${op}`);

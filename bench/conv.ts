@@ -13,7 +13,6 @@
  */
 import { compileWebGpu, GpuTensor } from '../src/backends/webgpu/index.js';
 import { requestDevice } from '../src/backends/webgpu/device.js';
-import { IMPLICIT_GEMM } from '../src/backends/webgpu/kernels/conv.js';
 import { GraphBuilder, Tensor, type Graph } from '../src/graph/index.js';
 import { alternate, median } from './alternate.js';
 import { importModelFile } from '../onnx/import.js';
@@ -34,11 +33,7 @@ const SHAPES: readonly [string, number, number, number, number, number, number][
 /** Runs `graph` compiled both ways alternately; returns [implicit ms, im2col ms] medians and dispatch counts. */
 async function pair(device: GPUDevice, graph: Graph, feeds: Record<string, GpuTensor>, runs: number): Promise<{ ms: [number, number]; dispatches: [number, number] }> {
   const progs = [];
-  for (const on of [true, false]) {
-    IMPLICIT_GEMM.enabled = on;
-    progs.push(await compileWebGpu(graph, { device }));
-  }
-  IMPLICIT_GEMM.enabled = true;
+  for (const implicitGemm of [true, false]) progs.push(await compileWebGpu(graph, { device, kernelOptions: { implicitGemm } }));
   const ms = (await alternate(device, progs, feeds, runs)) as [number, number];
   const dispatches = progs.map((p) => p.plan?.dispatches.length ?? 0) as [number, number];
   for (const prog of progs) prog.release();

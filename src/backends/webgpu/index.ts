@@ -29,13 +29,14 @@ import { opOf } from '../../graph/infer.js';
 import { verify } from '../../graph/verify.js';
 import '../../graph/ops/index.js';
 import { requestDevice } from './device.js';
-import { kernelOf } from './kernel.js';
+import { kernelOf, type KernelOptions } from './kernel.js';
 import { registerAllKernels } from './kernels/index.js';
 import { DataDependentShapeError, foldGraph } from './plan.js';
 import { WebGpuProgram } from './program.js';
 
 export { WebGpuProgram, type RunOptions, type WebGpuProfileEntry, type Feed } from './program.js';
 export { GpuTensor } from './gpu-tensor.js';
+export type { KernelOptions } from './kernel.js';
 
 /** Options of {@link compileWebGpu}. */
 export interface CompileWebGpuOptions {
@@ -47,6 +48,8 @@ export interface CompileWebGpuOptions {
   readonly label?: string;
   /** Skip verify() (the caller just verified the graph). */
   readonly skipVerify?: boolean;
+  /** Kernel variant choices (e.g. `{ implicitGemm: false }` to A/B Conv kernels); default: all defaults. */
+  readonly kernelOptions?: KernelOptions;
 }
 
 let shared: Promise<GPUDevice> | undefined;
@@ -102,7 +105,7 @@ export async function compileWebGpu(graph: Graph, opts: CompileWebGpuOptions = {
   if (!opts.skipVerify) verify(graph);
   checkKernels(graph);
   const device = opts.device ?? (await defaultDevice());
-  const program = new WebGpuProgram(graph, device, { ...(opts.profile ? { profile: true } : {}), ...(opts.label ? { label: opts.label } : {}) });
+  const program = new WebGpuProgram(graph, device, { ...(opts.profile ? { profile: true } : {}), ...(opts.label ? { label: opts.label } : {}), ...(opts.kernelOptions ? { kernelOptions: opts.kernelOptions } : {}) });
   if (graph.inputs.every((i) => i.shape.every((d) => typeof d === 'number'))) {
     try {
       await program.prepare(Object.fromEntries(graph.inputs.map((i) => [i.name, { dtype: i.dtype, shape: i.shape as number[] }])));

@@ -73,6 +73,15 @@ export const DEFAULT_KERNEL_LIMITS: KernelLimits = {
   minStorageBufferOffsetAlignment: 256,
 };
 
+/** Choices between kernel variants that compute the same result (for benchmarks and tests). */
+export interface KernelOptions {
+  /**
+   * Plan a 2-D Conv with constant weights as one implicit-GEMM dispatch where it
+   * fits (default true); false plans im2col + GEMM instead.
+   */
+  readonly implicitGemm?: boolean | undefined;
+}
+
 /** What a kernel's planner receives for one node. */
 export interface KernelContext {
   /** Node name (for error messages only; never put it in WGSL). */
@@ -89,6 +98,8 @@ export interface KernelContext {
   readonly f16: boolean;
   /** True if subgroups are enabled. */
   readonly subgroups: boolean;
+  /** Kernel variant choices (default: every option at its default). */
+  readonly options?: KernelOptions | undefined;
 }
 
 /** A buffer bound to a dispatch, in binding order. */

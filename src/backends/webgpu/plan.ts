@@ -23,7 +23,7 @@ import type { ValueType } from '../../graph/op.js';
 import type { ConcreteShape } from '../../graph/shape.js';
 import type { Tensor } from '../../graph/tensor.js';
 import { DataDependentShapeError, foldGraph, planExecution, type ExecutionPlan, type PlanTarget } from '../../passes/exec-plan.js';
-import { kernelOf, storageOf, type GpuStorage, type KernelLimits, type KernelPlan } from './kernel.js';
+import { kernelOf, storageOf, type GpuStorage, type KernelLimits, type KernelOptions, type KernelPlan } from './kernel.js';
 import type { BindingKind } from './pipelines.js';
 import { bufferBytes } from './storage.js';
 
@@ -87,6 +87,8 @@ export interface PlanOptions {
   readonly subgroups: boolean;
   /** Largest buffer the device can create (maxBufferSize). */
   readonly maxBufferSize: number;
+  /** Kernel variant choices, passed to every kernel. */
+  readonly kernelOptions?: KernelOptions | undefined;
 }
 
 /** The WebGPU plan target: facts from each node's kernel (kernel plans are kept in `plans` for binding). */
@@ -117,6 +119,7 @@ export function webgpuTarget(opts: PlanOptions, plans: Map<Node, KernelPlan>): P
         limits: opts.limits,
         f16: opts.f16,
         subgroups: opts.subgroups,
+        options: opts.kernelOptions,
       });
       plans.set(node, plan);
       const reads = new Set<number>();

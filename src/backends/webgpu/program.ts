@@ -25,7 +25,7 @@ import type { Graph } from '../../graph/graph.js';
 import type { ValueType } from '../../graph/op.js';
 import { Tensor } from '../../graph/tensor.js';
 import { GpuTensor, GPU_TENSOR_USAGE } from './gpu-tensor.js';
-import type { KernelLimits } from './kernel.js';
+import type { KernelLimits, KernelOptions } from './kernel.js';
 import { getPipeline, pipelineCacheSize } from './pipelines.js';
 import { DataDependentShapeError, planGraph, type ExecPlan } from './plan.js';
 import { fromStorage, toStorage } from './storage.js';
@@ -113,7 +113,7 @@ export class WebGpuProgram {
   constructor(
     readonly graph: Graph,
     readonly device: GPUDevice,
-    private readonly opts: { profile?: boolean; label?: string } = {},
+    private readonly opts: { profile?: boolean; label?: string; kernelOptions?: KernelOptions | undefined } = {},
   ) {
     this.f16 = device.features.has('shader-f16');
     void device.lost.then((info) => {
@@ -166,6 +166,7 @@ export class WebGpuProgram {
           f16: this.f16,
           subgroups: this.device.features.has('subgroups'),
           maxBufferSize: this.device.limits.maxBufferSize,
+          kernelOptions: this.opts.kernelOptions,
         }, values);
       } catch (e) {
         // A shape depends on data: key plans on the values of the small CPU feeds and retry once.

@@ -87,9 +87,6 @@ function im2col(ctx: KernelContext, io: ConvInputs, win: Window3, p4: number): D
   return sb.linear(rows, body, 'Conv.im2col');
 }
 
-/** Switch for benchmarks comparing implicit GEMM with im2col + GEMM (always on in the library). */
-export const IMPLICIT_GEMM = { enabled: true };
-
 /** Most distinct input offsets per window row the implicit GEMM unrolls (else im2col). */
 const MAX_ROW_OFFSETS = 32;
 
@@ -113,7 +110,7 @@ function implicitGemm(ctx: KernelContext, io: ConvInputs, win: Window3, value: (
   const out = ctx.outputs[0]!;
   const twoD = win.inDims[0] === 1 && win.kernel[0] === 1 && win.outDims[0] === 1;
   const group = Number(ctx.attrs['group'] ?? 1);
-  if (!IMPLICIT_GEMM.enabled || !twoD || group !== 1 || !w.value || !/^float(16|32|64)$/.test(w.dtype) || (x.storage !== 'f32' && x.storage !== 'f16')) return undefined;
+  if (ctx.options?.implicitGemm === false || !twoD || group !== 1 || !w.value || !/^float(16|32|64)$/.test(w.dtype) || (x.storage !== 'f32' && x.storage !== 'f16')) return undefined;
   const [, KW] = win.kernel.slice(1) as [number, number];
   const [, sW] = win.strides.slice(1) as [number, number];
   const [, dW] = win.dilations.slice(1) as [number, number];

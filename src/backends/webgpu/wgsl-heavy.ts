@@ -2,9 +2,8 @@
  * Helpers for the heavy kernels (matmul, conv, pooling, reductions, norms) on top
  * of the WGSL helper layer (wgsl.ts):
  *
- * - {@link retypeBinding} re-declares a bound array with a vector element type
- *   (`array<vec4<f32>>`), so a kernel can load four floats at once from a buffer
- *   that the {@link ShaderBuilder} bound as `array<f32>`.
+ * - {@link onceInputs} binds each node input once (with a vector element type
+ *   where the kernel chose a vector form, so it loads four floats at once).
  * - {@link Epilogue} is the hook the matmul and conv shaders call on every output
  *   element before the store: `epi(acc, row, col, o)` returns the stored value.
  *   {@link plainEpilogue} stores the accumulator; {@link exprEpilogue} renders a
@@ -18,14 +17,7 @@ import { opContext, opOf } from '../../graph/infer.js';
 import type { ConcreteShape } from '../../graph/shape.js';
 import { UnsupportedOpError } from '../../graph/errors.js';
 import type { GpuStorage, KernelContext } from './kernel.js';
-import { broadcastOffsets, exprPrelude, renderExpr, type ShaderBuilder, storeValue, valueType } from './wgsl.js';
-
-/** Replaces the element type of the storage array `name` in a module built by ShaderBuilder. */
-export function retypeBinding(src: string, name: string, type: string): string {
-  const re = new RegExp(`(var<storage, (?:read|read_write)> ${name}: array<)[a-z0-9]+(>;)`);
-  if (!re.test(src)) throw new Error(`retypeBinding: no binding '${name}' in module`);
-  return src.replace(re, `$1${type}$2`);
-}
+import { broadcastOffsets, exprPrelude, renderExpr, type ArrayElement, type ShaderBuilder, storeValue, valueType } from './wgsl.js';
 
 /** An epilogue: adds `fn epi(v: <acc>, row: u32, col: u32, o: u32) -> <out storage>` to a module. */
 export interface Epilogue {
@@ -79,13 +71,16 @@ export function exprEpilogue(ctx: KernelContext, expr: Expr, anchorDtype: Expr['
   };
 }
 
-/** `input(k)` for a ShaderBuilder that binds each node input once. */
-export function onceInputs(sb: ShaderBuilder): (k: number) => string {
+/**
+ * `input(k)` for a ShaderBuilder that binds each node input once, with element
+ * type `elements[k]` where given (e.g. vec4 blocks for a vector matmul form).
+ */
+export function onceInputs(sb: ShaderBuilder, elements: ReadonlyMap<number, ArrayElement> = new Map()): (k: number) => string {
   const bound = new Map<number, string>();
   return (k) => {
     let n = bound.get(k);
     if (n === undefined) {
-      n = sb.input(k);
+      n = sb.input(k, elements.get(k));
       bound.set(k, n);
     }
     return n;

@@ -161,6 +161,12 @@ export function broadcastStridesOf(shape: ConcreteShape, out: ConcreteShape): nu
   return out.map((_, i) => (i < off || shape[i - off] === 1 ? 0 : st[i - off]!));
 }
 
+/**
+ * Element type of a bound storage array: the tensor's storage, or f32 read as
+ * vec2/vec4 blocks (vector loads; the kernel picks the form before binding).
+ */
+export type ArrayElement = GpuStorage | 'vec2<f32>' | 'vec4<f32>';
+
 /** Builds one WGSL module: bindings, uniforms, helper functions, entry point. */
 export class ShaderBuilder {
   private readonly decls: string[] = [];
@@ -173,7 +179,7 @@ export class ShaderBuilder {
   /** @param ctx the kernel context (f16 support, storage of each input/output). */
   constructor(readonly ctx: Pick<KernelContext, 'f16' | 'limits' | 'inputs' | 'outputs'>) {}
 
-  private bind(ref: BindingRef, storage: GpuStorage, access: 'read' | 'read_write', name: string): string {
+  private bind(ref: BindingRef, storage: ArrayElement, access: 'read' | 'read_write', name: string): string {
     const binding = this.bindingRefs.length;
     this.bindingRefs.push(ref);
     if (storage === 'f16') this.usesF16 = true;
@@ -185,7 +191,7 @@ export class ShaderBuilder {
    * Binds kernel input `index` read-only (storage from the context unless given);
    * returns its array name (`in<index>`, or `name` for a second binding of the same input).
    */
-  input(index: number, storage?: GpuStorage, name = `in${index}`): string {
+  input(index: number, storage?: ArrayElement, name = `in${index}`): string {
     const s = storage ?? this.ctx.inputs[index]?.storage ?? 'f32';
     return this.bind({ kind: 'input', index }, s, 'read', name);
   }
@@ -197,12 +203,12 @@ export class ShaderBuilder {
   }
 
   /** Binds prepared constant `index` (declared in the plan's `constants`) read-only. */
-  constant(index: number, storage: GpuStorage): string {
+  constant(index: number, storage: ArrayElement): string {
     return this.bind({ kind: 'constant', index }, storage, 'read', `cst${index}`);
   }
 
   /** Binds scratch buffer `index` (declared in the plan's `scratch`) read_write. */
-  scratch(index: number, storage: GpuStorage): string {
+  scratch(index: number, storage: ArrayElement): string {
     return this.bind({ kind: 'scratch', index }, storage, 'read_write', `tmp${index}`);
   }
 

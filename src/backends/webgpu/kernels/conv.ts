@@ -22,7 +22,7 @@ import { Tensor } from '../../../graph/tensor.js';
 import type { Dispatch, GpuKernel, KernelContext, KernelPlan } from '../kernel.js';
 import { convEntry, convGemmEntry, gemmRowOffsets } from '../../../../shaders/conv.js';
 import { coordsOf, ShaderBuilder, splitGroups } from '../wgsl.js';
-import { onceInputs, plainEpilogue, retypeBinding, type Epilogue } from '../wgsl-heavy.js';
+import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-heavy.js';
 import { planMatmul } from './matmul.js';
 
 /** Which node inputs hold X, W and the optional bias. */
@@ -136,8 +136,9 @@ function implicitGemm(ctx: KernelContext, io: ConvInputs, win: Window3, value: (
   // width means fewer pipelines); bound on its own so that an epilogue reading the
   // same input keeps a scalar binding.
   const xVec = x.storage === 'f32' && win.inDims[2]! % 2 === 0 ? 2 : undefined;
-  const X = xVec ? sb.input(io.x, 'f32', 'xv') : input(io.x);
-  const W = sb.constant(0, 'f32');
+  const X = xVec ? sb.input(io.x, `vec${xVec}<f32>` as const, 'xv') : input(io.x);
+  // The transposed weights are read as vec4 blocks of output channels.
+  const W = sb.constant(0, 'vec4<f32>');
   const Y = sb.output(0);
   (epilogue ?? plainEpilogue(out.storage)).declare(sb, 'f32', input, value(sb, input));
   const [, IH, IW] = win.inDims as [number, number, number];
@@ -150,8 +151,7 @@ function implicitGemm(ctx: KernelContext, io: ConvInputs, win: Window3, value: (
       pH: sb.i32(win.padBegin[1]!), pW: sb.i32(win.padBegin[2]!),
     },
   });
-  let src = retypeBinding(sb.module(entry), W, 'vec4<f32>');
-  if (xVec) src = retypeBinding(src, X, `vec${xVec}<f32>`);
+  const src = sb.module(entry);
   return {
     constants: [transposeWeights(w.value, M, K, mp)],
     dispatches: [sb.dispatch(src, splitGroups(Math.ceil(total / wg), ctx.limits), `Conv.gemm${KW}w${sW}s${tm}x${tn}${xVec ? `v${xVec}` : ''}${epilogue?.label ?? ''}`)],

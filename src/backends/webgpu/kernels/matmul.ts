@@ -9,8 +9,8 @@ import { broadcastShapes, sizeOf, stridesOf, type ConcreteShape } from '../../..
 import type { DType } from '../../../graph/dtype.js';
 import type { Dispatch, GpuKernel, KernelContext } from '../kernel.js';
 import { matmulEntry, type MatmulShader } from '../../../../shaders/matmul.js';
-import { broadcastStridesOf, ShaderBuilder, splitGroups, stridedOffsets, valueType } from '../wgsl.js';
-import { onceInputs, plainEpilogue, retypeBinding, type Epilogue } from '../wgsl-heavy.js';
+import { broadcastStridesOf, ShaderBuilder, splitGroups, stridedOffsets, valueType, type ArrayElement } from '../wgsl.js';
+import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-heavy.js';
 
 /** Tile parameters (rows × columns per invocation, invocations per workgroup). */
 export interface MatmulTiles {
@@ -108,15 +108,22 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   const vec = acc === 'f32' && sa === 'f32' && sbs === 'f32' && p.K > 0 && L.a.cols === 1;
   const nn = vec && p.N % 4 === 0 && p.K % 2 === 0 && L.a.rows % 2 === 0 && batchAligned(L.a, 2) && L.b.cols === 1 && L.b.rows % 4 === 0 && batchAligned(L.b, 4);
   const nt = vec && p.K % 2 === 0 && L.a.rows % 2 === 0 && batchAligned(L.a, 2) && L.b.rows === 1 && L.b.cols % 2 === 0 && batchAligned(L.b, 2);
-  let form: MatmulShader['form'] = nn ? 'nn' : nt ? 'nt' : 'scalar';
+  // A and B are one binding when both are the same node input (x·xᵀ, or Q and K
+  // views of one projection): nn reads A as vec2 and B as vec4, which one binding
+  // cannot be; nt reads both as vec2.
+  const sameAB = p.aScratch === undefined && !p.bScratch && p.a === p.b;
+  const form: MatmulShader['form'] = nn ? (sameAB ? 'scalar' : 'nn') : nt ? 'nt' : 'scalar';
   const tm = p.M < tiles.tm ? Math.max(1, p.M) : tiles.tm;
   const tn = form === 'nt' || p.N >= tiles.tn ? tiles.tn : 4;
+  const aElem: ArrayElement = form === 'scalar' ? sa : 'vec2<f32>';
+  const bElem: ArrayElement = form === 'scalar' ? sbs : form === 'nt' ? 'vec2<f32>' : 'vec4<f32>';
   const sb = new ShaderBuilder(ctx);
-  const input = onceInputs(sb);
-  const A = p.aScratch !== undefined ? sb.scratch(p.aScratch, 'f32') : input(p.a);
-  const B = p.bScratch ? sb.scratch(0, 'f32') : input(p.b);
-  // nn reads A as vec2 and B as vec4: one binding cannot be both.
-  if (form === 'nn' && A === B) form = 'scalar';
+  const elements = new Map<number, ArrayElement>();
+  if (!p.bScratch) elements.set(p.b, bElem);
+  if (p.aScratch === undefined) elements.set(p.a, aElem);
+  const input = onceInputs(sb, elements);
+  const A = p.aScratch !== undefined ? sb.scratch(p.aScratch, aElem) : input(p.a);
+  const B = p.bScratch ? sb.scratch(0, bElem) : input(p.b);
   const out = sb.output(p.output);
   const outStorage = ctx.outputs[p.output]!.storage;
   const nb = sizeOf(p.batch);
@@ -129,8 +136,11 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
     const z = input(k);
     return ` - ${acc}(${z}[${sizeOf(ctx.inputs[k]!.shape) === 1 ? '0u' : idx}])`;
   };
-  sb.fn(`fn ldA(i: u32, row: u32) -> ${acc} { return ${acc}(${A}[i])${zero(p.aZero, 'row')}; }`);
-  sb.fn(`fn ldB(i: u32, col: u32) -> ${acc} { return ${acc}(${B}[i])${zero(p.bZero, 'col')}; }`);
+  if (form === 'scalar') {
+    // The vector forms load A and B inline.
+    sb.fn(`fn ldA(i: u32, row: u32) -> ${acc} { return ${acc}(${A}[i])${zero(p.aZero, 'row')}; }`);
+    sb.fn(`fn ldB(i: u32, col: u32) -> ${acc} { return ${acc}(${B}[i])${zero(p.bZero, 'col')}; }`);
+  }
   const value = p.value ? p.value(sb, input) : 'v';
   (p.epilogue ?? plainEpilogue(outStorage)).declare(sb, acc, input, value);
   const shader: MatmulShader = {
@@ -156,14 +166,7 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
     sbn: sb.u32(L.b.cols),
     batch,
   };
-  let src = sb.module(matmulEntry(shader));
-  if (form !== 'scalar') {
-    // ldA/ldB stay valid WGSL over vec4 arrays only if unused: drop them.
-    src = src.replace(/fn ldA\(.*\n/, '').replace(/fn ldB\(.*\n/, '');
-    // A and B may be one binding (x·xᵀ, or Q and K views of one projection): nt reads both as vec2.
-    src = retypeBinding(src, A, 'vec2<f32>');
-    if (B !== A) src = retypeBinding(src, B, form === 'nt' ? 'vec2<f32>' : 'vec4<f32>');
-  }
+  const src = sb.module(matmulEntry(shader));
   return sb.dispatch(src, splitGroups(Math.ceil(total / tiles.wg), ctx.limits), `${p.label}.${form}${tm}x${tn}${p.epilogue?.label ?? ''}`);
 }
 

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { compareTensors } from '../onnx/compare.js';
 import { importModelFile } from '../onnx/import.js';
-import { readTestDataSets } from '../onnx/model-test.js';
+import { importForDataSet, loadModelDir } from '../onnx/model-test.js';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
 import { inspectGraph } from '../src/cli/commands/inspect.js';
@@ -41,12 +41,15 @@ const DATA = process.env.KILN_ONNX_TESTDATA;
 
 interface Case { readonly label: string; readonly graph: Graph; readonly feeds: Record<string, Tensor>; readonly expected: Tensor[] }
 
+/** A model directory as the conformance runner imports it (shape-deciding inputs bound to the data set's values). */
 function load(dir: string, level: 0 | 2): Case {
-  const g0 = importModelFile(path.join(dir, 'model.onnx'));
+  const m = loadModelDir(dir);
+  const set = m.sets[0]!;
+  const { graph: g0 } = importForDataSet(m, set);
   const graph = level ? optimize(g0, { level }).graph : g0;
-  const set = readTestDataSets(dir)[0]!;
+  const byName = new Map(m.inputNames.map((n, i) => [n, set.inputs[i]!.tensor]));
   const feeds: Record<string, Tensor> = {};
-  graph.inputs.forEach((inp, i) => { feeds[inp.name] = set.inputs[i]!.tensor; });
+  for (const inp of graph.inputs) feeds[inp.name] = byName.get(inp.name)!;
   return { label: `${path.basename(dir)} O${level}`, graph, feeds, expected: set.outputs.map((o) => o.tensor) };
 }
 

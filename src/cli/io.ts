@@ -322,8 +322,8 @@ export function planForGraph(graph: Graph, dims: Readonly<Record<string, number>
 
 /**
  * The execution plan (see {@link planForGraph}) as the viewer's {@link MemoryView}:
- * one box per storage (values sharing bytes through aliasing, in-place updates or
- * write-into views), with its buffer, offset, size and live steps. Symbolic dims
+ * one box per storage of the plan (values sharing bytes through aliasing, in-place
+ * updates or write-into views; scratch), with its buffer, offset, size and live steps. Symbolic dims
  * take their sizes from `dims`; when no plan can be made (a dim left unknown),
  * returns naive lifetimes with the reason.
  */
@@ -338,33 +338,8 @@ export function memoryView(g: Graph, dims: ReadonlyMap<string, number> = new Map
   }
   const plan = gp.plan;
   const steps = plan.steps.map((s) => s.node.name);
-  const groups = new Map<string, { values: string[]; start: number; end: number; bytes: number; buffer: number; offset: number }>();
-  // values share a storage through aliasing (Reshape...), in-place updates and views; follow them to the root
-  const root = (v: string): string => {
-    let r = v;
-    for (let i = 0; i < 10_000; i++) {
-      const next = plan.aliases.get(r) ?? plan.inPlace.get(r) ?? plan.views.get(r)?.target;
-      if (next === undefined || next === r) break;
-      r = next;
-    }
-    return r;
-  };
-  for (const l of plan.lifetimes) {
-    const a = plan.assignments.get(l.value);
-    if (!a) continue;
-    const key = root(l.value);
-    const bytes = plan.valueBytes.get(l.value) ?? 0;
-    const start = Math.max(0, l.start);
-    const gr = groups.get(key);
-    if (gr) {
-      gr.values.push(l.value);
-      gr.start = Math.min(gr.start, start);
-      gr.end = Math.max(gr.end, l.end);
-      gr.bytes = Math.max(gr.bytes, bytes);
-    } else groups.set(key, { values: [l.value], start, end: l.end, bytes, buffer: a.buffer, offset: plan.assignments.get(key)?.offset ?? a.offset });
-  }
-  const buffers: MemoryBuffer[] = [...groups.values()].map((gr) => ({
-    name: gr.values[0]!, bytes: gr.bytes, start: gr.start, end: Math.min(gr.end, steps.length - 1), values: gr.values, buffer: gr.buffer, offset: gr.offset,
+  const buffers: MemoryBuffer[] = plan.storages.map((st) => ({
+    name: st.values[0]!, bytes: st.bytes, start: Math.max(0, st.start), end: Math.min(st.end, steps.length - 1), values: st.values, buffer: st.buffer, offset: st.offset,
   }));
   const pinned = plan.buffers.filter((b) => b.kind === 'pinned').length;
   return {

@@ -176,6 +176,18 @@ export interface PlanConstant {
   readonly prepared: boolean;
 }
 
+/** Values sharing bytes over a time range (aliases, overwrites, write-into views, scratch), as placed. */
+export interface PlanStorage {
+  /** The values, the first one the storage's owner. */
+  readonly values: readonly string[];
+  readonly bytes: number;
+  /** First and last step the storage is alive (-1: a graph input, written before step 0). */
+  readonly start: number;
+  readonly end: number;
+  readonly buffer: number;
+  readonly offset: number;
+}
+
 /** A byte range of another value's storage that a producer writes into. */
 export interface PlanView { readonly target: string; readonly offset: number; readonly size: number }
 
@@ -199,6 +211,8 @@ export interface ExecutionPlan {
   /** Values their producer writes into a byte range of another value. */
   readonly views: ReadonlyMap<string, PlanView>;
   readonly constants: readonly PlanConstant[];
+  /** Every storage of the plan (constants excluded), with its values and place. */
+  readonly storages: readonly PlanStorage[];
   /** Bytes of each planned value. */
   readonly valueBytes: ReadonlyMap<string, number>;
   /** Values left to the executor (shapes unknown at plan time; target `dynamicShapes: 'host'`). */
@@ -532,6 +546,7 @@ export function planExecution(
   }
   let total = 0;
   for (const [v, b] of bytesOf) if ((start.get(v) ?? -1) >= 0 && !aliases.has(v) && assignments.has(v)) total += b;
+  const aliasesOf = (values: readonly string[]): string[] => [...aliases].filter(([, r]) => values.includes(r)).map(([v]) => v);
   const planSteps: PlanStep[] = order.map((node, i) => ({
     node,
     dispatches: skipped.has(i) ? 0 : facts[i]!.dispatches,
@@ -553,6 +568,7 @@ export function planExecution(
     inPlace,
     views,
     constants,
+    storages: storages.map((st) => ({ values: [...st.values, ...aliasesOf(st.values)], bytes: st.bytes, start: st.start, end: st.end, buffer: st.buffer, offset: st.offset })),
     valueBytes: bytesOf,
     unplanned,
     peakBytes: buffers.reduce((s, b) => s + b.bytes, 0),

@@ -7,20 +7,20 @@
 import type { WebGpuProgram } from '../../src/backends/webgpu/index.js';
 import type { Tensor } from '../../src/graph/index.js';
 
-/** What a WebGPU program did while compiling (which prepares its plan) and during one run(). */
+/** What a WebGPU program did while compiling and during its first run (which prepare its plan). */
 export interface Counted {
   /** Bytes of the storage buffers created while compiling and preparing (the plan's buffers). */
   readonly storageBytes: number;
   /** Storage buffers created while preparing. */
   readonly storageBuffers: number;
-  /** dispatchWorkgroups calls during the run. */
+  /** dispatchWorkgroups calls (compiling records none). */
   readonly dispatches: number;
 }
 
 /**
- * Compiles a program with `compile`, prepares it for the feeds' types and runs it
- * once, counting on `device`: buffers with STORAGE usage created meanwhile (uniform,
- * readback and query buffers have none) and dispatches recorded by run().
+ * Compiles a program with `compile` and runs it once, counting on `device`: buffers
+ * with STORAGE usage created meanwhile (the plan's; uniform, readback and query
+ * buffers have none) and dispatches recorded.
  */
 export async function countExecution(device: GPUDevice, compile: () => Promise<WebGpuProgram>, feeds: Record<string, Tensor>): Promise<{ program: WebGpuProgram; counted: Counted }> {
   const create = device.createBuffer.bind(device);
@@ -33,13 +33,6 @@ export async function countExecution(device: GPUDevice, compile: () => Promise<W
     if (desc.usage & GPUBufferUsage.STORAGE) { storageBytes += desc.size; storageBuffers++; }
     return create(desc);
   };
-  let program: WebGpuProgram;
-  try {
-    program = await compile();
-    await program.prepare(Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape }])));
-  } finally {
-    d.createBuffer = create;
-  }
   d.createCommandEncoder = (desc) => {
     const enc = encoder(desc);
     const begin = enc.beginComputePass.bind(enc);
@@ -51,9 +44,13 @@ export async function countExecution(device: GPUDevice, compile: () => Promise<W
     };
     return enc;
   };
+  let program: WebGpuProgram;
   try {
+    program = await compile();
+    // The first run prepares the plan when it depends on feed values (program.ts).
     await program.run(feeds);
   } finally {
+    d.createBuffer = create;
     d.createCommandEncoder = encoder;
   }
   return { program, counted: { storageBytes, storageBuffers, dispatches } };

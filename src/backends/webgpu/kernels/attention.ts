@@ -16,22 +16,11 @@ import { Graph, type Node } from '../../../graph/graph.js';
 import { inferNode } from '../../../graph/infer.js';
 import type { InferInput } from '../../../graph/op.js';
 import { broadcastShapes, normalizeAxis, sizeOf, stridesOf } from '../../../graph/shape.js';
-import type { BindingRef, Dispatch, GpuTensorInfo, KernelContext, KernelPlan } from '../kernel.js';
+import type { Dispatch, GpuTensorInfo, KernelContext, KernelPlan } from '../kernel.js';
 import { exprEpilogue, splitEpilogue } from '../wgsl-heavy.js';
 import { registerFusedKind } from './fused.js';
 import { planMatmul, type MatmulProblem, type MatrixLayout } from './matmul.js';
-import { softmaxKernels } from './softmax.js';
-
-/** Rebinds a planned dispatch's buffers (inputs moved to scratch become read_write in the WGSL). */
-function rebind(d: Dispatch, map: (b: BindingRef) => BindingRef): Dispatch {
-  let shader = d.shader;
-  const bindings = d.bindings.map((b, i) => {
-    const nb = map(b);
-    if (b.kind === 'input' && nb.kind !== 'input') shader = shader.replace(`@binding(${i}) var<storage, read> `, `@binding(${i}) var<storage, read_write> `);
-    return nb;
-  });
-  return { ...d, shader, bindings };
-}
+import { planSoftmax } from './softmax.js';
 
 /** A group operand as a strided view of a node input: its logical shape, element strides and offset. */
 interface View {
@@ -164,10 +153,8 @@ export function planAttention(ctx: KernelContext): KernelPlan {
   };
   const scores: GpuTensorInfo = { dtype: 'float32', shape: [...batch, M, N], storage: 'f32' };
   const epi = exprEpilogue(ctx, split.expr, anchorDtype, split.extra, scores.shape, 'f32');
-  const toScratch = (i: number) => (b: BindingRef): BindingRef => (b.kind === 'output' ? { kind: 'scratch', index: i } : b);
-  const d1 = rebind(planMatmul({ ...ctx, outputs: [scores] }, { ...qkP, epilogue: epi }), toScratch(0));
-  const smPlan = softmaxKernels['Softmax']!.plan({ ...ctx, attrs: { axis: -1 }, inputs: [scores], outputs: [scores] });
-  const d2 = rebind(smPlan.dispatches[0]!, (b) => (b.kind === 'input' ? { kind: 'scratch', index: 0 } : { kind: 'scratch', index: 1 }));
+  const d1 = planMatmul({ ...ctx, outputs: [scores] }, { ...qkP, epilogue: epi, outScratch: 0 });
+  const d2 = planSoftmax({ ...ctx, attrs: { axis: -1 }, inputs: [scores], outputs: [scores] }, { x: 0, y: 1 }).dispatches[0]!;
   const v = view(pv.inputs[1]!);
   const out = ctx.outputs[0]!;
   let d3: Dispatch;

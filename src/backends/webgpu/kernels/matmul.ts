@@ -53,6 +53,8 @@ export interface MatmulProblem {
   readonly bScratch?: boolean | undefined;
   /** A is this scratch buffer (f32) instead of a node input (attention's probabilities). */
   readonly aScratch?: number | undefined;
+  /** The output is this scratch buffer instead of node output `output` (attention's scores; storage of `output`). */
+  readonly outScratch?: number | undefined;
   /** Output columns when B's N is padded (output row stride). Default: N. */
   readonly nOut?: number | undefined;
   /**
@@ -124,8 +126,8 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   const input = onceInputs(sb, elements);
   const A = p.aScratch !== undefined ? sb.scratch(p.aScratch, aElem) : input(p.a);
   const B = p.bScratch ? sb.scratch(0, bElem) : input(p.b);
-  const out = sb.output(p.output);
   const outStorage = ctx.outputs[p.output]!.storage;
+  const out = p.outScratch !== undefined ? sb.scratch(p.outScratch, outStorage) : sb.output(p.output);
   const nb = sizeOf(p.batch);
   const mTiles = Math.ceil(p.M / tm);
   const nTiles = Math.ceil(p.N / tn);

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
 import { GraphBuilder, Tensor, UnsupportedOpError } from '../src/graph/index.js';
 import { deviceOrSkip } from './helpers/gpu.js';
-import { buildCase, i64, type Build } from './webgpu-heavy-cases.js';
+import { buildCase, i64, type Build } from './webgpu-kernel-cases.js';
 import { compareWithCpu, randomTensor } from './helpers/gpu-compare.js';
 
 

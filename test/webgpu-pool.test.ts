@@ -1,5 +1,5 @@
 /** WebGPU pooling kernels against the CPU reference (pads, strides, dilations, ceil_mode, indices, global pools). */
-import { heavySuite } from './webgpu-heavy-cases.js';
+import { heavySuite } from './webgpu-kernel-cases.js';
 
 heavySuite('webgpu Pool kernels vs CPU reference', {
   'MaxPool 3x3 stride 2 pads 1 with Indices': (b, f) => b.apply('MaxPool', [f('x', 'float32', [2, 3, 7, 8])], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, { outputs: 2 }),

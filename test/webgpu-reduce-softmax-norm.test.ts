@@ -1,5 +1,5 @@
 /** WebGPU reductions, softmax family and normalizations against the CPU reference. */
-import { heavySuite, i64 } from './webgpu-heavy-cases.js';
+import { heavySuite, i64 } from './webgpu-kernel-cases.js';
 
 heavySuite('webgpu Reduce/Softmax/Norm kernels vs CPU reference', {
   'ReduceSum/Mean/Max/Min over several axis sets, keepdims 0/1': (b, f) => {

@@ -10,7 +10,7 @@ import type { Tensor } from '../src/graph/index.js';
 import { fuseEpilogues } from '../src/passes/fuse-epilogue.js';
 import { deviceOrSkip } from './helpers/gpu.js';
 import { expectClose } from './helpers/gpu-compare.js';
-import { buildCase, type Build } from './webgpu-heavy-cases.js';
+import { buildCase, type Build } from './webgpu-kernel-cases.js';
 
 const CASES: Record<string, Build> = {
   'Conv + bias Add + Relu + residual Add': (b, f) => {

@@ -1,7 +1,7 @@
 /** WebGPU Resize / Upsample against the CPU reference (nearest modes, linear, cubic, crop-and-resize, sizes, axes). */
 import type { GraphBuilder } from '../src/graph/index.js';
 import type { Sym } from '../src/graph/builder.js';
-import { heavySuite, i64 } from './webgpu-heavy-cases.js';
+import { heavySuite, i64 } from './webgpu-kernel-cases.js';
 
 const none = (b: GraphBuilder): Sym => b.constant([], { dtype: 'float32', shape: [0] });
 const sc = (b: GraphBuilder, v: number[]): Sym => b.constant(v, { dtype: 'float32' });

@@ -1,5 +1,5 @@
 /** WebGPU CumSum, TopK and Einsum kernels against the CPU reference. */
-import { heavySuite, i64 } from './webgpu-heavy-cases.js';
+import { heavySuite, i64 } from './webgpu-kernel-cases.js';
 
 heavySuite('webgpu CumSum/TopK/Einsum kernels vs CPU reference', {
   'CumSum axis 1 plain, exclusive, reverse, both': (b, f) => {

@@ -1,5 +1,5 @@
 /** WebGPU MatMul / Gemm / MatMulInteger kernels against the CPU reference (odd, empty and broadcast shapes). */
-import { heavySuite, type Build } from './webgpu-heavy-cases.js';
+import { heavySuite, type Build } from './webgpu-kernel-cases.js';
 
 const mm = (a: number[], bShape: number[]): Build => (b, f) => b.MatMul([f('a', 'float32', a), f('b', 'float32', bShape)]);
 

@@ -2,7 +2,7 @@
 import type { GraphBuilder } from '../src/graph/index.js';
 import type { Sym } from '../src/graph/builder.js';
 import { randomTensor } from './helpers/gpu-compare.js';
-import { heavySuite } from './webgpu-heavy-cases.js';
+import { heavySuite } from './webgpu-kernel-cases.js';
 
 heavySuite('webgpu Conv kernels vs CPU reference', {
   'Conv 2-D 3x3 pads 1, bias': (b, f) => b.Conv([f('x', 'float32', [2, 3, 7, 6]), f('w', 'float32', [5, 3, 3, 3]), f('b', 'float32', [5])], { pads: [1, 1, 1, 1] }),

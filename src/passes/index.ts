@@ -14,5 +14,6 @@ export * from './fusion-util.js';
 export { fusedExpr, fusedExprs } from '../graph/ops/fused.js';
 export * from './structural.js';
 export * from './exec-plan.js';
+export * from './plan-reference.js';
 export * from './stats.js';
 export * from './dump.js';

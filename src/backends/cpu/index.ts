@@ -18,7 +18,8 @@ import type { ValueType } from '../../graph/op.js';
 import { sizeOf } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
 import { verify } from '../../graph/verify.js';
-import { planExecution, referenceTarget, type ExecutionPlan, type PlanTarget } from '../../passes/exec-plan.js';
+import { planExecution, type ExecutionPlan, type PlanTarget } from '../../passes/exec-plan.js';
+import { referenceTarget } from '../../passes/plan-reference.js';
 import '../../graph/ops/index.js';
 
 /** Per-node timing collected when profiling. */

@@ -16,7 +16,7 @@ import { requestDevice } from '../src/backends/webgpu/device.js';
 import { GraphBuilder, Tensor, type Graph } from '../src/graph/index.js';
 import { alternate, median } from './alternate.js';
 import { importModelFile } from '../onnx/import.js';
-import { readTestDataSets } from '../onnx/model-test.js';
+import { readTestDataSets } from '../src/harness/model-test.js';
 import { optimize } from '../src/passes/index.js';
 
 /** [name, C, M, H (= W), kernel, stride, pad]. */

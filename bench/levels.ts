@@ -10,7 +10,7 @@
  */
 import path from 'node:path';
 import { importModelFile } from '../onnx/import.js';
-import { readTestDataSets } from '../onnx/model-test.js';
+import { readTestDataSets } from '../src/harness/model-test.js';
 import { compileWebGpu, GpuTensor } from '../src/backends/webgpu/index.js';
 import { requestDevice } from '../src/backends/webgpu/device.js';
 import { inspectGraph } from '../src/cli/commands/inspect.js';

@@ -8,8 +8,8 @@
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { InputError, KilnError } from '../src/graph/errors.js';
-import { atLevel, loadBackend, BACKEND_NAMES } from '../onnx/backends.js';
-import { formatReport, runConformance, SUITES, type Suite } from '../onnx/conformance.js';
+import { atLevel, loadBackend, BACKEND_NAMES } from '../src/session/backends.js';
+import { formatReport, runConformance, SUITES, type Suite } from '../src/harness/conformance.js';
 
 const program = new Command()
   .name('conformance')

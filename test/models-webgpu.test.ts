@@ -4,16 +4,16 @@
  * equal within tolerance on CPU and WebGPU for all 7 shared models"). Each model's
  * test_data_set_0 runs four ways — CPU O0, CPU O2, WebGPU O0, WebGPU O2 — and every
  * WebGPU output must match both the expected output in the test data (ONNX's own
- * tolerances, onnx/compare.ts) and the CPU O0 result (atol 1e-4, rtol 1e-3); CPU O2
+ * tolerances, src/harness/compare.ts) and the CPU O0 result (atol 1e-4, rtol 1e-3); CPU O2
  * must match CPU O0 within the same tolerance. Without ../shared/models the suite
  * fails under CI=true and skips (saying why) elsewhere.
  */
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { compareTensors } from '../onnx/compare.js';
+import { compareTensors } from '../src/harness/compare.js';
 import { importModelFile } from '../onnx/import.js';
-import { readTestDataSets } from '../onnx/model-test.js';
+import { readTestDataSets } from '../src/harness/model-test.js';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
 import type { Tensor } from '../src/graph/index.js';

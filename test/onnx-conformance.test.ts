@@ -6,8 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
-import { atLevel, loadBackend } from '../onnx/backends.js';
-import { REPO_ROOT, runConformance, SUITES, testDataRoot, type ConformanceReport } from '../onnx/conformance.js';
+import { atLevel, loadBackend } from '../src/session/backends.js';
+import { REPO_ROOT, runConformance, SUITES, testDataRoot, type ConformanceReport } from '../src/harness/conformance.js';
 
 const baseline = JSON.parse(readFileSync(path.join(REPO_ROOT, 'conformance/baseline.json'), 'utf8')) as { cpu: Record<string, number> };
 

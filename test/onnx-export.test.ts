@@ -12,10 +12,10 @@ import type { Graph } from '../src/graph/graph.js';
 import { Tensor } from '../src/graph/tensor.js';
 import '../src/graph/ops/index.js';
 import { optimize } from '../src/passes/pipelines.js';
-import { compareTensors } from '../onnx/compare.js';
+import { compareTensors } from '../src/harness/compare.js';
 import { exportModel } from '../onnx/export.js';
 import { importModel, importModelFile } from '../onnx/import.js';
-import { readTestDataSets } from '../onnx/model-test.js';
+import { readTestDataSets } from '../src/harness/model-test.js';
 import { runOrt, SHARED_MODEL_NAMES, SHARED_MODELS } from './onnx-util.js';
 
 const TOL = { atol: 1e-4, rtol: 1e-3 };

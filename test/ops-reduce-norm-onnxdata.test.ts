@@ -7,8 +7,8 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadBackend } from '../onnx/backends.js';
-import { runConformance, testDataRoot } from '../onnx/conformance.js';
+import { loadBackend } from '../src/session/backends.js';
+import { runConformance, testDataRoot } from '../src/harness/conformance.js';
 
 const FAMILIES = [
   'reduce_', 'argmax', 'argmin', 'softmax', 'logsoftmax', 'hardmax', 'batchnorm', 'instancenorm',

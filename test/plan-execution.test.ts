@@ -11,9 +11,9 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { compareTensors } from '../onnx/compare.js';
+import { compareTensors } from '../src/harness/compare.js';
 import { importModelFile } from '../onnx/import.js';
-import { importForDataSet, loadModelDir } from '../onnx/model-test.js';
+import { importForDataSet, loadModelDir } from '../src/harness/model-test.js';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
 import { inspectGraph } from '../src/cli/commands/inspect.js';

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { InferenceSession, Tensor } from '../src/session/index.js';
 import { GraphBuilder, InputError, ModelFormatError } from '../src/graph/index.js';
-import { readTestDataSets } from '../onnx/model-test.js';
-import { compareTensors } from '../onnx/compare.js';
+import { readTestDataSets } from '../src/harness/model-test.js';
+import { compareTensors } from '../src/harness/compare.js';
 
 const MODELS = path.resolve(import.meta.dirname, '../../shared/models');
 

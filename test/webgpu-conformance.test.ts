@@ -15,9 +15,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
-import { atLevel, loadBackend, type Backend } from '../onnx/backends.js';
+import { atLevel, loadBackend, type Backend } from '../src/session/backends.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
-import { listCases, readOutOfScope, REPO_ROOT, runCase, testDataRoot, type CaseResult } from '../onnx/conformance.js';
+import { listCases, readOutOfScope, REPO_ROOT, runCase, testDataRoot, type CaseResult } from '../src/harness/conformance.js';
 import { deviceOrSkip } from './helpers/gpu.js';
 
 interface Exceptions {

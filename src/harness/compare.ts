@@ -3,9 +3,9 @@
  * floats within `atol + rtol * |expected|` (NaN equals NaN, infinities must match),
  * integers and bools exactly. Shape and dtype must match.
  */
-import { isFloat } from '../src/graph/dtype.js';
-import { formatShape } from '../src/graph/shape.js';
-import type { Tensor } from '../src/graph/tensor.js';
+import { isFloat } from '../graph/dtype.js';
+import { formatShape } from '../graph/shape.js';
+import type { Tensor } from '../graph/tensor.js';
 
 /** Tolerances for float comparisons. */
 export interface Tolerance {

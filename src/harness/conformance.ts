@@ -12,11 +12,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KilnError, UnsupportedOpError } from '../src/graph/errors.js';
-import type { Backend } from './backends.js';
+import { KilnError, UnsupportedOpError } from '../graph/errors.js';
+import type { Backend } from '../session/backends.js';
 import type { Tolerance } from './compare.js';
 import { checkModelDir } from './model-test.js';
-import { decodeModel } from './import.js';
+import { decodeModel } from '../../onnx/import.js';
 
 /** The test suites of the ONNX backend test data. */
 export const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
@@ -28,8 +28,8 @@ export function testDataRoot(): string {
   return process.env.KILN_ONNX_TESTDATA ?? '/usr/share/libonnx-testdata/data';
 }
 
-/** Repository root (the directory above onnx/). */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** Repository root (two directories above src/harness/). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Outcome of one case. */
 export type CaseStatus = 'pass' | 'fail' | 'unsupported';

@@ -6,17 +6,17 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { InputError, LimitError, ModelFormatError, UnsupportedOpError } from '../src/graph/errors.js';
-import { findOp } from '../src/graph/op.js';
-import type { Graph } from '../src/graph/graph.js';
-import { isStatic, shapeSize, type Shape } from '../src/graph/shape.js';
-import type { Tensor } from '../src/graph/tensor.js';
-import type { Backend, CompiledModel } from './backends.js';
+import { InputError, LimitError, ModelFormatError, UnsupportedOpError } from '../graph/errors.js';
+import { findOp } from '../graph/op.js';
+import type { Graph } from '../graph/graph.js';
+import { isStatic, shapeSize, type Shape } from '../graph/shape.js';
+import type { Tensor } from '../graph/tensor.js';
+import type { Backend, CompiledModel } from '../session/backends.js';
 import { compareTensors, DEFAULT_TOLERANCE, type Tolerance } from './compare.js';
-import { decodeModel, graphFromModel, guardFormat, nonTensorPorts, opsetsOf } from './import.js';
-import { findMapping } from './ops-table.js';
-import type { pb } from './proto.js';
-import { readTensorFile } from './tensor-proto.js';
+import { decodeModel, graphFromModel, guardFormat, nonTensorPorts, opsetsOf } from '../../onnx/import.js';
+import { findMapping } from '../../onnx/ops-table.js';
+import type { pb } from '../../onnx/proto.js';
+import { readTensorFile } from '../../onnx/tensor-proto.js';
 
 /** One named tensor read from a `.pb` file. */
 export interface NamedTensor {

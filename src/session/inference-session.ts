@@ -4,13 +4,12 @@
  * costs an import. A session imports the model (ONNX bytes, a path/URL, or a Kiln
  * Graph), optimizes it, and compiles it for WebGPU or the CPU.
  *
- * Backend choice: `'webgpu'` needs an adapter; `'auto'` (default) uses WebGPU when an
- * adapter exists and the model compiles for it, and otherwise the CPU with a one-line
- * notice (`onNotice`).
+ * Backend choice (backends.ts): `'webgpu'` needs an adapter; `'auto'` (default) uses
+ * WebGPU when an adapter exists and the model compiles for it, and otherwise the CPU
+ * with a one-line notice (`onNotice`).
  */
-import { compileCpu, type CpuProgram } from '../backends/cpu/index.js';
 import { bindDims } from '../graph/bind-dims.js';
-import { ExecutionError, KilnError, UnsupportedOpError } from '../graph/errors.js';
+import { ExecutionError, KilnError } from '../graph/errors.js';
 import { checkFeeds } from '../graph/feeds.js';
 import { Graph } from '../graph/graph.js';
 import type { Shape } from '../graph/shape.js';
@@ -20,15 +19,15 @@ import { verify } from '../graph/verify.js';
 import { optimize } from '../passes/pipelines.js';
 import type { OptLevel } from '../passes/pass-manager.js';
 import { importModel } from '../../onnx/import.js';
+import { compileOn, type BackendChoice, type BackendName, type CompiledModel } from './backends.js';
 import { loadModelBytes, type ModelSource } from './load.js';
 
-/** Which backend runs the session. */
-export type BackendName = 'webgpu' | 'cpu';
+export type { BackendChoice, BackendName } from './backends.js';
 
 /** Options of {@link InferenceSession.create}. */
 export interface SessionOptions {
   /** 'webgpu', 'cpu', or 'auto' (default: WebGPU when an adapter exists, else CPU). */
-  readonly backend?: BackendName | 'auto';
+  readonly backend?: BackendChoice;
   /** ONNX Runtime's spelling: the first of 'webgpu' | 'cpu' | 'wasm' is used ('wasm' means cpu). */
   readonly executionProviders?: readonly (string | { name: string })[];
   /** 0: as imported, 1: cleanup, 2: everything (default 2). */
@@ -56,14 +55,8 @@ export interface SessionRunOptions {
   readonly outputsOnGpu?: boolean;
 }
 
-interface Runner {
-  run(feeds: Record<string, unknown>, opts: SessionRunOptions): Promise<Record<string, unknown>>;
-  release(): void;
-  readonly dispatchCount?: number;
-  readonly shaders?: readonly string[];
-}
-
-function pickBackend(opts: SessionOptions): BackendName | 'auto' {
+/** The backend the options ask for: `backend`, else the first known execution provider, else 'auto'. */
+function pickBackend(opts: SessionOptions): BackendChoice {
   if (opts.backend) return opts.backend;
   for (const ep of opts.executionProviders ?? []) {
     const n = typeof ep === 'string' ? ep : ep.name;
@@ -73,22 +66,15 @@ function pickBackend(opts: SessionOptions): BackendName | 'auto' {
   return 'auto';
 }
 
-function cpuRunner(p: CpuProgram): Runner {
-  return {
-    run: async (feeds) => p.run(feeds as Record<string, Tensor>),
-    release: () => {},
-  };
-}
-
 /** A compiled model, ready to run. */
 export class InferenceSession {
   /** The (optimized) graph this session runs. */
   readonly graph: Graph;
   /** The backend in use. */
   readonly backend: BackendName;
-  private runner: Runner | undefined;
+  private runner: CompiledModel | undefined;
 
-  private constructor(graph: Graph, backend: BackendName, runner: Runner) {
+  private constructor(graph: Graph, backend: BackendName, runner: CompiledModel) {
     this.graph = graph;
     this.backend = backend;
     this.runner = runner;
@@ -110,33 +96,13 @@ export class InferenceSession {
     }
     if (opts.freeDimensions) graph = bindDims(graph, opts.freeDimensions);
     graph = optimize(graph, { level: opts.optimizationLevel ?? 2 }).graph;
-    const want = pickBackend(opts);
-    const notice = opts.onNotice ?? ((m: string) => console.warn(m));
-    if (want === 'cpu') return new InferenceSession(graph, 'cpu', cpuRunner(compileCpu(graph, { profile: opts.profile ?? false })));
-    const webgpu = await import('../backends/webgpu/index.js');
-    try {
-      const program = await webgpu.compileWebGpu(graph, {
-        skipVerify: true,
-        ...(opts.device ? { device: opts.device } : {}),
-        ...(opts.profile ? { profile: true } : {}),
-      });
-      const runner: Runner = {
-        run: (feeds, o) => program.run(feeds as Record<string, Tensor>, o) as Promise<Record<string, unknown>>,
-        release: () => program.release(),
-        get dispatchCount() { return program.dispatchCount; },
-        get shaders() { return program.shaders; },
-      };
-      return new InferenceSession(graph, 'webgpu', runner);
-    } catch (e) {
-      const unavailable = (e as Error)?.name === 'GpuUnavailableError';
-      const noKernel = e instanceof UnsupportedOpError;
-      if (want === 'auto' && (unavailable || noKernel)) {
-        const why = unavailable ? `no WebGPU adapter (${(e as Error).message})` : `WebGPU cannot run this model (${(e as Error).message})`;
-        notice(`kiln: ${why}; running on the CPU backend`);
-        return new InferenceSession(graph, 'cpu', cpuRunner(compileCpu(graph, { skipVerify: true, profile: opts.profile ?? false })));
-      }
-      throw e;
-    }
+    const { backend, model: compiled } = await compileOn(graph, pickBackend(opts), {
+      skipVerify: true,
+      ...(opts.device ? { device: opts.device } : {}),
+      ...(opts.profile ? { profile: true } : {}),
+      ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
+    });
+    return new InferenceSession(graph, backend, compiled);
   }
 
   /** Names of the model inputs, in order. */
@@ -161,7 +127,7 @@ export class InferenceSession {
     if (!r) throw new ExecutionError('this session was released');
     checkFeeds(this.graph, feeds, { requireData: true });
     try {
-      return (await r.run(feeds as Record<string, unknown>, opts)) as Record<string, Tensor>;
+      return await r.run(feeds as Record<string, Tensor>, opts);
     } catch (e) {
       if (e instanceof KilnError) throw e;
       throw new ExecutionError(`run failed: ${(e as Error)?.message ?? String(e)}`);

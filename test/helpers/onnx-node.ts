@@ -2,16 +2,16 @@
  * Reading official ONNX node tests for the op tests that build their graphs by hand
  * (test/ops-conv-onnxdata.ts, test/ops-shape-onnxdata.ts): where the data lives,
  * which cases exist, and a case's model, attributes and test_data_set_0, decoded
- * with the importer's own readers (onnx/conformance.ts, onnx/model-test.ts,
+ * with the importer's own readers (src/harness/conformance.ts, src/harness/model-test.ts,
  * onnx/tensor-proto.ts, onnx/attributes.ts). Running and comparing stays with the
  * callers (each keeps its own tolerance rule).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { attrsFromProto } from '../../onnx/attributes.js';
-import { testDataRoot } from '../../onnx/conformance.js';
+import { testDataRoot } from '../../src/harness/conformance.js';
 import { decodeModel } from '../../onnx/import.js';
-import { readTestDataSets } from '../../onnx/model-test.js';
+import { readTestDataSets } from '../../src/harness/model-test.js';
 import type { pb } from '../../onnx/proto.js';
 import type { Tensor } from '../../src/graph/index.js';
 

@@ -8,6 +8,7 @@
  */
 import { Command, Option } from 'commander';
 import { InputError } from '../../graph/errors.js';
+import { BACKEND_NAMES, type BackendName } from '../../session/backends.js';
 import { EXIT } from '../exit-codes.js';
 import { benchCase } from '../../../bench/harness.js';
 import { markdownTable, profileTable } from '../../../bench/report.js';
@@ -16,7 +17,7 @@ import { RUNTIMES, type RuntimeName } from '../../../bench/runtimes.js';
 /** Peers `--vs` accepts. */
 export const PEERS: readonly RuntimeName[] = RUNTIMES.filter((r) => !r.startsWith('kiln-'));
 
-interface BenchOpts { backend: 'webgpu' | 'cpu'; runs: string; warmup: string; vs?: string; json?: boolean; profile?: boolean }
+interface BenchOpts { backend: BackendName; runs: string; warmup: string; vs?: string; json?: boolean; profile?: boolean }
 
 function count(v: string, flag: string, min: number): number {
   const n = Number(v);
@@ -39,7 +40,7 @@ export function register(program: Command): void {
     .command('bench')
     .description('benchmark a model against ONNX Runtime Web / Node and tfjs (each runtime in a fresh process)')
     .argument('<model>', '.onnx file, shared model name, or synthetic case (matmul1024, mlp, convstack)')
-    .addOption(new Option('--backend <name>', 'Kiln backend').choices(['webgpu', 'cpu']).default('webgpu'))
+    .addOption(new Option('--backend <name>', 'Kiln backend').choices(BACKEND_NAMES).default('webgpu'))
     .option('--runs <n>', 'timed runs after warm-up', '20')
     .option('--warmup <n>', 'untimed runs after the first', '3')
     .option('--vs <peers>', `comma-separated peers (${PEERS.join(', ')}); default ort-webgpu,ort-node (+ tfjs-webgpu for synthetic cases)`)

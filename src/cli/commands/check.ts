@@ -7,8 +7,8 @@
  * message and the documented exit code.
  */
 import { Command, Option } from 'commander';
-import { BACKEND_NAMES, loadBackend } from '../../../onnx/backends.js';
-import { checkModelDir, type ModelCheck } from '../../../onnx/model-test.js';
+import { BACKEND_NAMES, loadBackend } from '../../session/backends.js';
+import { checkModelDir, type ModelCheck } from '../../harness/model-test.js';
 import { InputError } from '../../graph/errors.js';
 import { EXIT } from '../exit-codes.js';
 

@@ -7,19 +7,16 @@
  * notice when there is no adapter, except under CI where that is an error.
  */
 import { Command, Option } from 'commander';
-import { compileCpu } from '../../backends/cpu/index.js';
-import { GpuUnavailableError, requestDevice } from '../../backends/webgpu/device.js';
+import { GpuUnavailableError } from '../../backends/webgpu/device.js';
 import { InputError, KilnError, UnsupportedOpError } from '../../graph/errors.js';
 import type { Graph } from '../../graph/graph.js';
 import { formatShape } from '../../graph/shape.js';
 import type { Tensor } from '../../graph/tensor.js';
+import { BACKEND_NAMES, compileOn, type BackendName } from '../../session/backends.js';
 import type { ProfileRow } from '../../viz/viewer/types.js';
 import { EXIT } from '../exit-codes.js';
-import { loadModel, optimizeModel, optionalExport, parseDims, parseLevel, randomFeeds, readInputSpec, summarize, writeOutputs } from '../io.js';
+import { loadModel, optimizeModel, parseDims, parseLevel, randomFeeds, readInputSpec, summarize, writeOutputs } from '../io.js';
 import { startTask, step } from '../progress.js';
-
-/** Backends `--backend` accepts. */
-export const BACKENDS = ['webgpu', 'cpu'] as const;
 
 /** No WebGPU adapter where one is required (CI). Exit code 4. */
 export class NoAdapterError extends KilnError {
@@ -28,16 +25,11 @@ export class NoAdapterError extends KilnError {
 
 /** A graph compiled for a backend, as `run` uses it. */
 export interface Runner {
-  readonly backend: 'webgpu' | 'cpu';
+  readonly backend: BackendName;
   run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
   /** Per-kernel times of the last run (when compiled with profiling). */
   profile(): ProfileRow[];
   release(): void;
-}
-
-interface WebGpuProgramLike {
-  run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor | object>>;
-  lastProfile: { node: string; op: string; label?: string; ns: number }[];
 }
 
 /** True when CI is set (a missing adapter is then an error, not a fallback). */
@@ -47,49 +39,28 @@ function inCi(): boolean {
 }
 
 /**
- * Compiles `g` for `backend`. For webgpu without an adapter: a notice and the CPU,
- * or a NoAdapterError under CI.
+ * Compiles `g` for `backend`. For webgpu without an adapter: a notice and the CPU
+ * ('auto' with no fallback for missing kernels), or a NoAdapterError under CI.
  */
-export async function compileFor(g: Graph, backend: 'webgpu' | 'cpu', profile: boolean): Promise<Runner> {
-  if (backend === 'webgpu') {
-    let device: GPUDevice | undefined;
-    try {
-      device = (await requestDevice({ label: 'kiln run' })).device;
-    } catch (e) {
-      if (!(e instanceof GpuUnavailableError)) throw e;
-      if (inCi()) throw new NoAdapterError(`--backend webgpu: ${e.message} (CI is set, so Kiln does not fall back to the CPU)`);
-      process.stderr.write(`kiln: notice: no WebGPU adapter (${e.message}); running on the CPU\n`);
-    }
-    if (device) {
-      const compileWebGpu = await optionalExport<(g: Graph, o: { device: GPUDevice; profile: boolean }) => Promise<WebGpuProgramLike>>(
-        'src/backends/webgpu/index.js', 'compileWebGpu', '--backend webgpu');
-      const dev = device;
-      let p: WebGpuProgramLike;
-      try {
-        p = await compileWebGpu(g, { device: dev, profile });
-      } catch (e) {
-        dev.destroy();
-        const err = e as Partial<UnsupportedOpError>;
-        if (err.code === 'UNSUPPORTED_OP' && Array.isArray(err.ops)) {
-          throw new UnsupportedOpError(err.ops, 'no WebGPU kernel; --backend cpu runs every op');
-        }
-        throw e;
-      }
-      return {
-        backend: 'webgpu',
-        run: async (feeds) => (await p.run(feeds)) as Record<string, Tensor>,
-        profile: () => p.lastProfile.map((e) => ({ kernel: e.node, op: e.op, ms: e.ns / 1e6 })),
-        release: () => dev.destroy(),
-      };
-    }
+export async function compileFor(g: Graph, backend: BackendName, profile: boolean): Promise<Runner> {
+  const strict = backend === 'webgpu' && inCi();
+  try {
+    const { backend: used, model } = await compileOn(g, backend === 'webgpu' && !strict ? 'auto' : backend, {
+      profile,
+      fallbackOnUnsupported: false,
+      onNotice: (m) => process.stderr.write(`${m}\n`),
+    });
+    return {
+      backend: used,
+      run: (feeds) => model.run(feeds),
+      profile: () => (model.profile?.() ?? []).map((e) => ({ kernel: e.node, op: e.op, ms: e.ms })),
+      release: () => model.release(),
+    };
+  } catch (e) {
+    if (strict && e instanceof GpuUnavailableError) throw new NoAdapterError(`--backend webgpu: ${e.message} (CI is set, so Kiln does not fall back to the CPU)`);
+    if (backend === 'webgpu' && e instanceof UnsupportedOpError) throw new UnsupportedOpError(e.ops, 'no WebGPU kernel; --backend cpu runs every op');
+    throw e;
   }
-  const p = compileCpu(g, { profile });
-  return {
-    backend: 'cpu',
-    run: (feeds) => Promise.resolve(p.run(feeds)),
-    profile: () => p.lastProfile.map((e) => ({ kernel: e.node, op: e.op, ms: e.ms })),
-    release: () => undefined,
-  };
 }
 
 /** Builds the feeds from `--input` specs, filling the rest randomly with `--random`. */
@@ -129,7 +100,7 @@ export function profileTable(rows: readonly ProfileRow[], n = 15): string {
 }
 
 interface RunOpts {
-  input: string[]; random?: boolean; dim: string[]; backend: 'webgpu' | 'cpu'; O: string;
+  input: string[]; random?: boolean; dim: string[]; backend: BackendName; O: string;
   profile?: boolean; outputDir?: string; runs: string; seed: string;
 }
 
@@ -150,7 +121,7 @@ export function register(program: Command): void {
     .option('--input <name=file>', 'an input from a .pb (TensorProto), .npy or .json file (repeatable)', collect, [])
     .option('--random', 'random values for inputs not given with --input (from the declared shapes)')
     .option('--dim <name=value>', 'size of a symbolic dim for --random (repeatable)', collect, [])
-    .addOption(new Option('--backend <name>', 'backend').choices(BACKENDS).default('webgpu'))
+    .addOption(new Option('--backend <name>', 'backend').choices(BACKEND_NAMES).default('webgpu'))
     .option('-O <level>', 'optimization level 0, 1 or 2', '2')
     .option('--profile', 'print per-kernel times')
     .option('--runs <n>', 'timed runs after the first (for benchmarking)', '0')

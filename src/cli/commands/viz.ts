@@ -10,15 +10,16 @@ import { writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { Command, Option } from 'commander';
 import { InputError } from '../../graph/errors.js';
+import { BACKEND_NAMES, type BackendName } from '../../session/backends.js';
 import { graphToDot, renderHtml, renderSvg, type HtmlPaneInput } from '../../viz/index.js';
 import type { ProfileRow } from '../../viz/viewer/types.js';
 import { loadModel, memoryView, optimizeModel, parseDims, parseLevel } from '../io.js';
 import { step } from '../progress.js';
-import { BACKENDS, buildFeeds, compileFor } from './run.js';
+import { buildFeeds, compileFor } from './run.js';
 
 const FORMATS = ['.html', '.dot', '.svg'];
 
-interface VizOpts { O: string; diff?: boolean; profile?: boolean; output: string; backend: 'webgpu' | 'cpu'; dim: string[] }
+interface VizOpts { O: string; diff?: boolean; profile?: boolean; output: string; backend: BackendName; dim: string[] }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -32,7 +33,7 @@ export function register(program: Command): void {
     .option('-O <level>', 'optimization level 0, 1 or 2', '2')
     .option('--diff', 'HTML only: show the graph before and after optimization side by side')
     .option('--profile', 'HTML only: run once on random inputs and overlay per-kernel times')
-    .addOption(new Option('--backend <name>', 'backend for --profile').choices(BACKENDS).default('webgpu'))
+    .addOption(new Option('--backend <name>', 'backend for --profile').choices(BACKEND_NAMES).default('webgpu'))
     .option('--dim <name=value>', 'size of a symbolic dim, for the memory plan and --profile inputs (repeatable)', collect, [])
     .addHelpText('after', '\nExamples:\n  kiln viz model.onnx -o graph.html --diff\n  kiln viz model.onnx -O0 -o graph.svg\n')
     .action(async (model: string, o: VizOpts) => {

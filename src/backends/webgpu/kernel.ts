@@ -11,6 +11,7 @@
  */
 import type { DType } from '../../graph/dtype.js';
 import { getTrait, setTrait, traitKey, type OpDef } from '../../graph/op.js';
+import type { OPS } from '../../graph/ops/index.js';
 import type { Tensor } from '../../graph/tensor.js';
 
 /** WGSL scalar type used to store a tensor. */
@@ -153,6 +154,12 @@ export interface GpuKernel {
   /** Plans the dispatches for one node; throws a typed error naming ctx.node if unsupported. */
   plan(ctx: KernelContext): KernelPlan;
 }
+
+/** The name of an op of the registry (graph/ops OPS): a kernel table key that is not one fails the type check. */
+export type OpName = keyof typeof OPS;
+
+/** A family's WebGPU kernels by op (kernels/index.ts registers each on its op handle `OPS[name]`). */
+export type KernelTable = { readonly [K in OpName]?: GpuKernel };
 
 /** The trait under which an op's WebGPU kernel is stored. */
 export const WEBGPU_KERNEL = traitKey<GpuKernel>('webgpu.kernel');

@@ -17,7 +17,7 @@ import { inferNode } from '../../../graph/infer.js';
 import type { InferInput } from '../../../graph/op.js';
 import { broadcastShapes, normalizeAxis, sizeOf, stridesOf } from '../../../graph/shape.js';
 import type { Dispatch, GpuTensorInfo, KernelContext, KernelPlan } from '../kernel.js';
-import { exprEpilogue, splitEpilogue } from '../wgsl-heavy.js';
+import { exprEpilogue, splitEpilogue } from '../wgsl-epilogue.js';
 import { registerFusedKind } from './fused.js';
 import { planMatmul, type MatmulProblem, type MatrixLayout } from './matmul.js';
 import { planSoftmax } from './softmax.js';

@@ -19,10 +19,10 @@ import { convTransposeGeom, type CTAttrs } from '../../../graph/ops/conv.js';
 import { fold3, resolveWindow, type Window3, type WindowAttrs } from '../../../graph/ops/conv-util.js';
 import { sizeOf } from '../../../graph/shape.js';
 import { Tensor } from '../../../graph/tensor.js';
-import type { Dispatch, GpuKernel, KernelContext, KernelPlan } from '../kernel.js';
+import type { Dispatch, GpuKernel, KernelContext, KernelPlan, KernelTable } from '../kernel.js';
 import { convEntry, convGemmEntry, gemmRowOffsets } from '../../../../shaders/conv.js';
 import { coordsOf, ShaderBuilder, splitGroups } from '../wgsl.js';
-import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-heavy.js';
+import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-epilogue.js';
 import { planMatmul } from './matmul.js';
 
 /** Which node inputs hold X, W and the optional bias. */
@@ -299,8 +299,8 @@ const convTranspose: GpuKernel = {
   },
 };
 
-/** Conv-family kernels by op name. */
-export const convKernels: Readonly<Record<string, GpuKernel>> = {
+/** Conv-family kernels by op. */
+export const convKernels: KernelTable = {
   Conv: conv,
   ConvTranspose: convTranspose,
 };

@@ -7,7 +7,7 @@
  */
 import { parseEinsum } from '../../../graph/ops/einsum.js';
 import { sizeOf, stridesOf } from '../../../graph/shape.js';
-import type { GpuKernel, KernelContext } from '../kernel.js';
+import type { GpuKernel, KernelTable, KernelContext } from '../kernel.js';
 import { coordsOf, ShaderBuilder } from '../wgsl.js';
 import { accOf } from './reduce.js';
 
@@ -43,5 +43,5 @@ const einsum: GpuKernel = {
   },
 };
 
-/** Einsum kernel by op name. */
-export const einsumKernels: Readonly<Record<string, GpuKernel>> = { Einsum: einsum };
+/** Einsum kernels by op. */
+export const einsumKernels: KernelTable = { Einsum: einsum };

@@ -8,11 +8,11 @@ import { UnsupportedOpError } from '../../../graph/errors.js';
 import { Graph } from '../../../graph/graph.js';
 import { opContext, opOf } from '../../../graph/infer.js';
 import type { KernelContext, KernelPlan } from '../kernel.js';
-import { exprEpilogue, splitEpilogue, type EpilogueSplit } from '../wgsl-heavy.js';
+import { exprEpilogue, splitEpilogue, type EpilogueSplit } from '../wgsl-epilogue.js';
 import { planConv } from './conv.js';
 import { registerFusedKind } from './fused.js';
 import { gemmProblem, matmulProblem, planMatmul } from './matmul.js';
-import type { Epilogue } from '../wgsl-heavy.js';
+import type { Epilogue } from '../wgsl-epilogue.js';
 
 type AnchorPlanner = (ctx: KernelContext, io: readonly number[], epi: Epilogue) => KernelPlan;
 

@@ -13,7 +13,7 @@
 import { LimitError, ShapeError } from '../../../graph/errors.js';
 import { prod } from '../../../graph/ops/index-util.js';
 import { sizeOf, stridesOf } from '../../../graph/shape.js';
-import type { GpuKernel, KernelContext } from '../kernel.js';
+import type { GpuKernel, KernelTable, KernelContext } from '../kernel.js';
 import { coordsOf, ShaderBuilder, valueType, LIGHT_PER_INVOCATION } from '../wgsl.js';
 import { axisOf, contiguous, stridedCopy } from './common.js';
 
@@ -246,8 +246,8 @@ const compress: GpuKernel = {
   },
 };
 
-/** Gather-family kernels by op name. */
-export const gatherKernels: Readonly<Record<string, GpuKernel>> = {
+/** Gather-family kernels by op. */
+export const gatherKernels: KernelTable = {
   Gather: gather,
   GatherElements: gatherElements,
   GatherND: gatherND,

@@ -1,23 +1,42 @@
 /**
  * Registers every WebGPU kernel on its op handle (kernel.ts). Each family module
- * exports a table `{ OpName: GpuKernel }`; ops with an `expr` and no explicit
- * kernel get the generic elementwise kernel. Registration is idempotent and runs
- * after the op registry is loaded. Families added later (matmul, conv, pool,
- * reduce, softmax, norm, resize, misc) append their table to {@link KERNEL_TABLES}.
+ * exports a {@link KernelTable} `{ OpName: GpuKernel }` keyed by the registry's op
+ * names (a key that is not an op fails the type check); each entry is registered
+ * on the handle `OPS[name]`. Ops with an `expr` and no explicit kernel get the
+ * generic elementwise kernel. The Fused kinds 'epilogue' and 'attention' register
+ * themselves with the Fused kernel on import. Registration is idempotent.
  */
-import { allOps, findOp } from '../../../graph/op.js';
-import '../../../graph/ops/index.js';
-import { kernelOf, registerKernel, type GpuKernel } from '../kernel.js';
+import { allOps } from '../../../graph/op.js';
+import { OPS } from '../../../graph/ops/index.js';
+import { kernelOf, registerKernel, type GpuKernel, type KernelTable, type OpName } from '../kernel.js';
+import './attention.js';
+import { convKernels } from './conv.js';
+import { cumSumKernels } from './cumsum.js';
+import { einsumKernels } from './einsum.js';
 import { exprKernel } from './elementwise.js';
-import { extraKernelTables } from './extra.js';
+import './epilogue.js';
 import { fusedKernel } from './fused.js';
 import { gatherKernels } from './gather.js';
-import { heavyKernelTables } from './heavy.js';
+import { matmulKernels } from './matmul.js';
 import { movementKernels } from './movement.js';
+import { normKernels } from './norm.js';
+import { poolKernels } from './pool.js';
+import { quantizeKernels } from './quantize.js';
+import { reduceKernels } from './reduce.js';
+import { resizeKernels } from './resize.js';
+import { rnnKernels } from './rnn.js';
+import { sampleKernels } from './sample.js';
 import { shapeKernels } from './shape.js';
+import { signalKernels } from './signal.js';
+import { softmaxKernels } from './softmax.js';
+import { topKKernels } from './top-k.js';
 
 /** Every family's kernel table. */
-export const KERNEL_TABLES: Readonly<Record<string, GpuKernel>>[] = [shapeKernels, movementKernels, gatherKernels, { Fused: fusedKernel }, ...heavyKernelTables, ...extraKernelTables];
+export const KERNEL_TABLES: readonly KernelTable[] = [
+  shapeKernels, movementKernels, gatherKernels, { Fused: fusedKernel },
+  matmulKernels, convKernels, reduceKernels, softmaxKernels, normKernels, poolKernels, cumSumKernels, topKKernels, einsumKernels, resizeKernels,
+  quantizeKernels, signalKernels, rnnKernels, sampleKernels,
+];
 
 let done = false;
 
@@ -26,10 +45,7 @@ export function registerAllKernels(): void {
   if (done) return;
   done = true;
   for (const table of KERNEL_TABLES) {
-    for (const [name, kernel] of Object.entries(table)) {
-      const op = findOp(name);
-      if (op) registerKernel(op, kernel);
-    }
+    for (const [name, kernel] of Object.entries(table) as [OpName, GpuKernel][]) registerKernel(OPS[name], kernel);
   }
   for (const op of allOps()) {
     if (op.expr && !kernelOf(op)) registerKernel(op, exprKernel(op));

@@ -7,10 +7,10 @@
  */
 import { broadcastShapes, sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { DType } from '../../../graph/dtype.js';
-import type { Dispatch, GpuKernel, KernelContext } from '../kernel.js';
+import type { Dispatch, GpuKernel, KernelContext, KernelTable } from '../kernel.js';
 import { matmulEntry, type MatmulShader } from '../../../../shaders/matmul.js';
 import { broadcastStridesOf, ShaderBuilder, splitGroups, stridedOffsets, valueType, type ArrayElement } from '../wgsl.js';
-import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-heavy.js';
+import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-epilogue.js';
 
 /** Tile parameters (rows × columns per invocation, invocations per workgroup). */
 export interface MatmulTiles {
@@ -235,8 +235,8 @@ const matmulInteger: GpuKernel = {
   },
 };
 
-/** Matmul-family kernels by op name. */
-export const matmulKernels: Readonly<Record<string, GpuKernel>> = {
+/** Matmul-family kernels by op. */
+export const matmulKernels: KernelTable = {
   MatMul: matmul,
   Gemm: gemm,
   MatMulInteger: matmulInteger,

@@ -6,7 +6,7 @@
  */
 import { sliceAxis } from '../../../graph/ops/movement.js';
 import { sizeOf, stridesOf } from '../../../graph/shape.js';
-import { storageBytes, type GpuKernel, type KernelContext } from '../kernel.js';
+import { storageBytes, type GpuKernel, type KernelTable, type KernelContext } from '../kernel.js';
 import { coordsOf, ShaderBuilder, LIGHT_PER_INVOCATION } from '../wgsl.js';
 import { axisOf, constInts, contiguous, storageUniform, stridedCopy } from './common.js';
 
@@ -269,8 +269,8 @@ const reverseSequence: GpuKernel = {
   },
 };
 
-/** Movement kernels by op name. */
-export const movementKernels: Readonly<Record<string, GpuKernel>> = {
+/** Movement kernels by op. */
+export const movementKernels: KernelTable = {
   Transpose: transpose,
   Concat: concat,
   Split: split,

@@ -7,7 +7,7 @@
  */
 import { UnsupportedOpError } from '../../../graph/errors.js';
 import { sizeOf, type ConcreteShape } from '../../../graph/shape.js';
-import type { GpuKernel, KernelContext } from '../kernel.js';
+import type { GpuKernel, KernelTable, KernelContext } from '../kernel.js';
 import { axisRow, reduceNest } from '../../../../shaders/reduce.js';
 import { broadcastOffsets, ShaderBuilder } from '../wgsl.js';
 import { axisOf } from './common.js';
@@ -187,8 +187,8 @@ const lpNorm: GpuKernel = {
   },
 };
 
-/** Normalization kernels by op name. */
-export const normKernels: Readonly<Record<string, GpuKernel>> = {
+/** Normalization kernels by op. */
+export const normKernels: KernelTable = {
   LayerNormalization: layerNorm,
   InstanceNormalization: instanceNorm,
   GroupNormalization: groupNormalization,

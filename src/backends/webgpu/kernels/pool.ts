@@ -5,10 +5,10 @@
  */
 import { fold3, resolveWindow, type Window, type WindowAttrs } from '../../../graph/ops/conv-util.js';
 import { sizeOf } from '../../../graph/shape.js';
-import type { GpuKernel, KernelContext } from '../kernel.js';
+import type { GpuKernel, KernelTable, KernelContext } from '../kernel.js';
 import { poolBody, type PoolBody, type PoolGeometry } from '../../../../shaders/pool.js';
 import { ShaderBuilder } from '../wgsl.js';
-import { infinity } from '../wgsl-heavy.js';
+import { infinity } from '../wgsl-constants.js';
 
 function geometry(ctx: KernelContext, sb: ShaderBuilder): { geo: PoolGeometry; dims: [number, number, number] } {
   const x = ctx.inputs[0]!;
@@ -105,8 +105,8 @@ function globalPool(label: string, start: (sb: ShaderBuilder) => string, step: s
   };
 }
 
-/** Pooling kernels by op name. */
-export const poolKernels: Readonly<Record<string, GpuKernel>> = {
+/** Pooling kernels by op. */
+export const poolKernels: KernelTable = {
   MaxPool: maxPool,
   AveragePool: averagePool,
   LpPool: lpPool,

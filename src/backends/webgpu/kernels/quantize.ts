@@ -15,7 +15,7 @@
 import { ShapeError } from '../../../graph/errors.js';
 import { normalizeAxis, sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import { resolveWindow, type WindowAttrs } from '../../../graph/ops/conv-util.js';
-import type { GpuKernel, GpuTensorInfo, KernelContext } from '../kernel.js';
+import type { GpuKernel, KernelTable, GpuTensorInfo, KernelContext } from '../kernel.js';
 import { QUANT_HELPERS, qRange } from '../../../../shaders/quantize.js';
 import { broadcastStridesOf, coordsOf, ShaderBuilder } from '../wgsl.js';
 
@@ -250,8 +250,8 @@ const convInteger: GpuKernel = {
   },
 };
 
-/** Quantization kernels by op name. */
-export const quantizeKernels: Readonly<Record<string, GpuKernel>> = {
+/** Quantization kernels by op. */
+export const quantizeKernels: KernelTable = {
   QuantizeLinear: quantizeLinear,
   DequantizeLinear: dequantizeLinear,
   DynamicQuantizeLinear: dynamicQuantizeLinear,

@@ -7,10 +7,10 @@
 import { UnsupportedOpError } from '../../../graph/errors.js';
 import { resolveAxes, type ReduceAttrs } from '../../../graph/ops/reduce-util.js';
 import { sizeOf } from '../../../graph/shape.js';
-import type { GpuKernel, GpuStorage, KernelContext } from '../kernel.js';
+import type { GpuKernel, KernelTable, GpuStorage, KernelContext } from '../kernel.js';
 import { axisRow, reduceNest } from '../../../../shaders/reduce.js';
 import { ShaderBuilder } from '../wgsl.js';
-import { infinity } from '../wgsl-heavy.js';
+import { infinity } from '../wgsl-constants.js';
 import { axisOf } from './common.js';
 
 /** WGSL of one reduction: initial value, step, optional finish (over `n`, the count as f32). */
@@ -108,8 +108,8 @@ function argKernel(name: string, cmp: string): GpuKernel {
   };
 }
 
-/** Reduction kernels by op name. */
-export const reduceKernels: Readonly<Record<string, GpuKernel>> = {
+/** Reduction kernels by op. */
+export const reduceKernels: KernelTable = {
   ...Object.fromEntries(Object.entries(KINDS).map(([name, k]) => [name, reduceKernel(name, k)])),
   ArgMax: argKernel('ArgMax', '>'),
   ArgMin: argKernel('ArgMin', '<'),

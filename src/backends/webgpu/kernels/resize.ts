@@ -9,9 +9,9 @@ import { UnsupportedOpError } from '../../../graph/errors.js';
 import { sizeOf, stridesOf } from '../../../graph/shape.js';
 import { resizeParams, resizePlan, upsampleParams, type ResizeModeAttrs, type ResizePlanAttrs } from '../../../graph/ops/resize.js';
 import { resizeTaps, type ResizeParams } from '../../../graph/ops/resize-util.js';
-import type { GpuKernel, KernelContext } from '../kernel.js';
+import type { GpuKernel, KernelTable, KernelContext } from '../kernel.js';
 import { coordsOf, ShaderBuilder } from '../wgsl.js';
-import { uniformTable } from '../wgsl-heavy.js';
+import { uniformTable } from '../wgsl-constants.js';
 
 /** Largest uniform table (words) a Resize may use. */
 const MAX_TABLE_WORDS = 12000;
@@ -92,5 +92,5 @@ const upsample: GpuKernel = {
   },
 };
 
-/** Resize-family kernels by op name. */
-export const resizeKernels: Readonly<Record<string, GpuKernel>> = { Resize: resize, Upsample: upsample };
+/** Resize-family kernels by op. */
+export const resizeKernels: KernelTable = { Resize: resize, Upsample: upsample };

@@ -6,7 +6,7 @@
  * scratch: [h (two copies, used in turn) | c | z | r⊙h] per workgroup.
  */
 import { AttributeError, LimitError } from '../../../graph/errors.js';
-import type { GpuKernel, KernelContext } from '../kernel.js';
+import type { GpuKernel, KernelTable, KernelContext } from '../kernel.js';
 import { RNN_HELPERS, WGSL_ACTIVATIONS } from '../../../../shaders/rnn.js';
 import { ShaderBuilder } from '../wgsl.js';
 
@@ -170,8 +170,8 @@ ${yOut ? `    for (var t = len; t < ${SEQ}; t++) { out0[${yIdx('t')}] = ${st(0)}
   };
 }
 
-/** Recurrent kernels by op name. */
-export const rnnKernels: Readonly<Record<string, GpuKernel>> = {
+/** Recurrent kernels by op. */
+export const rnnKernels: KernelTable = {
   RNN: recurrentKernel({ name: 'RNN', gates: 1, defaultActs: ['Tanh'], cell: false }),
   GRU: recurrentKernel({ name: 'GRU', gates: 3, defaultActs: ['Sigmoid', 'Tanh'], cell: false }),
   LSTM: recurrentKernel({ name: 'LSTM', gates: 4, defaultActs: ['Sigmoid', 'Tanh', 'Tanh'], cell: true }),

@@ -6,7 +6,7 @@
  * Semantics are those of src/graph/ops/sample.ts.
  */
 import { sizeOf } from '../../../graph/shape.js';
-import type { GpuKernel } from '../kernel.js';
+import type { GpuKernel, KernelTable } from '../kernel.js';
 import { CUBIC, REFLECT } from '../../../../shaders/sample.js';
 import { coordsOf, ShaderBuilder, LIGHT_PER_INVOCATION } from '../wgsl.js';
 import { fill } from './common.js';
@@ -109,5 +109,5 @@ const maxUnpool: GpuKernel = {
   },
 };
 
-/** Sampling kernels by op name. */
-export const sampleKernels: Readonly<Record<string, GpuKernel>> = { GridSample: gridSample, MaxUnpool: maxUnpool };
+/** Sampling kernels by op. */
+export const sampleKernels: KernelTable = { GridSample: gridSample, MaxUnpool: maxUnpool };

@@ -5,7 +5,7 @@
  * (plan.ts evaluates shape-only ops), so they need no kernel.
  */
 import { sizeOf } from '../../../graph/shape.js';
-import type { GpuKernel } from '../kernel.js';
+import type { GpuKernel, KernelTable } from '../kernel.js';
 import { broadcastStridesOf, ShaderBuilder, LIGHT_PER_INVOCATION } from '../wgsl.js';
 import { contiguous, fill, storageUniform, stridedCopy } from './common.js';
 
@@ -66,8 +66,8 @@ const eyeLike: GpuKernel = {
   },
 };
 
-/** Shape-family kernels by op name. */
-export const shapeKernels: Readonly<Record<string, GpuKernel>> = {
+/** Shape-family kernels by op. */
+export const shapeKernels: KernelTable = {
   Reshape: alias,
   Flatten: alias,
   Squeeze: alias,

@@ -5,7 +5,7 @@
  * Semantics are those of src/graph/ops/signal.ts.
  */
 import { sizeOf } from '../../../graph/shape.js';
-import type { GpuKernel } from '../kernel.js';
+import type { GpuKernel, KernelTable } from '../kernel.js';
 import { literal, ShaderBuilder } from '../wgsl.js';
 
 function windowKernel(name: string, coeffs: readonly number[]): GpuKernel {
@@ -69,8 +69,8 @@ const det: GpuKernel = {
   },
 };
 
-/** Signal-family kernels by op name. */
-export const signalKernels: Readonly<Record<string, GpuKernel>> = {
+/** Signal-family kernels by op. */
+export const signalKernels: KernelTable = {
   HannWindow: windowKernel('HannWindow', [0.5, 0.5]),
   HammingWindow: windowKernel('HammingWindow', [25 / 46, 21 / 46]),
   BlackmanWindow: windowKernel('BlackmanWindow', [0.42, 0.5, 0.08]),

@@ -4,10 +4,10 @@
  * A row of all -inf gives NaN, as the CPU reference does.
  */
 import { sizeOf } from '../../../graph/shape.js';
-import type { GpuKernel, KernelContext, KernelPlan } from '../kernel.js';
+import type { GpuKernel, KernelTable, KernelContext, KernelPlan } from '../kernel.js';
 import { axisRow, splitAxis } from '../../../../shaders/reduce.js';
 import { ShaderBuilder } from '../wgsl.js';
-import { infinity } from '../wgsl-heavy.js';
+import { infinity } from '../wgsl-constants.js';
 import { axisOf } from './common.js';
 
 /** WGSL of the write pass over value `v`, with row max `m`, sum `s`, index `k` and argmax `bi` in scope. */
@@ -49,8 +49,8 @@ function rowKernel(name: string, write: RowWrite, needSum: boolean, needArg: boo
 /** Plans Softmax over `ctx` (attribute `axis`), reading and writing scratch buffers when `scratch` is given. */
 export const planSoftmax = rowKernel('Softmax', (v) => `exp(${v} - m) * (1.0 / s)`, true, false);
 
-/** Softmax-family kernels by op name. */
-export const softmaxKernels: Readonly<Record<string, GpuKernel>> = {
+/** Softmax-family kernels by op. */
+export const softmaxKernels: KernelTable = {
   Softmax: { plan: (ctx) => planSoftmax(ctx) },
   LogSoftmax: { plan: rowKernel('LogSoftmax', (v) => `${v} - m - log(s)`, true, false) },
   Hardmax: { plan: rowKernel('Hardmax', () => 'select(0.0, 1.0, k == bi)', false, true) },

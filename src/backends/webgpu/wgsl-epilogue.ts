@@ -1,15 +1,17 @@
 /**
- * Helpers for the heavy kernels (matmul, conv, pooling, reductions, norms) on top
- * of the WGSL helper layer (wgsl.ts):
+ * The epilogue hook of the matmul and conv shaders, on top of the WGSL helper
+ * layer (wgsl.ts):
  *
- * - {@link onceInputs} binds each node input once (with a vector element type
- *   where the kernel chose a vector form, so it loads four floats at once).
- * - {@link Epilogue} is the hook the matmul and conv shaders call on every output
- *   element before the store: `epi(acc, row, col, o)` returns the stored value.
- *   {@link plainEpilogue} stores the accumulator; {@link exprEpilogue} renders a
- *   scalar expression (expr.ts, through the elementwise renderer `renderExpr`) whose
- *   leaf 0 is the accumulator and whose other leaves are node inputs read at the
- *   output element's broadcast offset (bias, residual, ...).
+ * - {@link Epilogue} is what the shaders call on every output element before the
+ *   store: `epi(acc, row, col, o)` returns the stored value. {@link plainEpilogue}
+ *   stores the accumulator; {@link exprEpilogue} renders a scalar expression
+ *   (expr.ts, through the elementwise renderer `renderExpr`) whose leaf 0 is the
+ *   accumulator and whose other leaves are node inputs read at the output
+ *   element's broadcast offset (bias, residual, ...).
+ * - {@link onceInputs} binds each node input once, as the epilogue's `input(k)`
+ *   (with a vector element type where the kernel chose a vector form).
+ * - {@link splitEpilogue} reads a Fused 'epilogue' sub-graph as its anchor and the
+ *   chain's scalar expression.
  */
 import { E, substitute, type Expr } from '../../graph/expr.js';
 import type { Graph } from '../../graph/graph.js';
@@ -143,29 +145,4 @@ export function splitEpilogue(node: string, g: Graph, part?: { readonly anchor: 
   }
   const last = part ? part.last : g.outputs[0]!.name;
   return { anchor, anchorInputs, expr: env.get(last)!, extra };
-}
-
-/**
- * A WGSL expression of ±infinity (f32). WGSL rejects a constant-evaluated infinity
- * (`bitcast<f32>(0x7f800000u)` as a literal), so it is read from a function variable.
- */
-export function infinity(sb: ShaderBuilder, negative: boolean): string {
-  sb.fn('fn kInf(neg: bool) -> f32 { var b = 0x7f800000u; if (neg) { b = 0xff800000u; } return bitcast<f32>(b); }');
-  return `kInf(${negative})`;
-}
-
-/**
- * Appends `values` as consecutive uniform words and returns an accessor of element
- * `idx` (a u32 WGSL expression) — a small lookup table travelling with the uniforms.
- */
-export function uniformTable(sb: ShaderBuilder, values: readonly number[], kind: 'u' | 'i' | 'f'): (idx: string) => string {
-  if (values.length === 0) return () => (kind === 'f' ? '0.0' : kind === 'i' ? '0' : '0u');
-  const put = (v: number): string => (kind === 'u' ? sb.u32(v) : kind === 'i' ? sb.i32(v) : sb.f32(v));
-  const first = put(values[0]!);
-  for (const v of values.slice(1)) put(v);
-  const m = /U\.w\[(\d+)\]\.([xyzw])/.exec(first);
-  if (!m) throw new Error('uniformTable: unexpected uniform expression');
-  const base = 4 * Number(m[1]) + 'xyzw'.indexOf(m[2]!);
-  const raw = (idx: string): string => `U.w[(${base}u + ${idx}) / 4u][(${base}u + ${idx}) % 4u]`;
-  return kind === 'u' ? raw : kind === 'i' ? (idx) => `bitcast<i32>(${raw(idx)})` : (idx) => `bitcast<f32>(${raw(idx)})`;
 }

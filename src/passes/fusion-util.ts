@@ -11,6 +11,7 @@
  */
 import { Graph, type Node, type ValueInfo } from '../graph/graph.js';
 import { findOp, type ValueType } from '../graph/op.js';
+import type { FusedKind } from '../graph/ops/fused.js';
 import type { Tensor } from '../graph/tensor.js';
 import type { GraphEditor } from './editor.js';
 
@@ -74,7 +75,7 @@ export function buildGroup(ed: GraphEditor, members: readonly Node[], outputs: r
  * Replaces `members` by one Fused node named `name` that produces the same output
  * value names (so readers are untouched).
  */
-export function fuseInPlace(ed: GraphEditor, members: readonly Node[], outputs: readonly string[], kind: string, name: string, keepInputs?: ReadonlySet<string>): Node {
+export function fuseInPlace(ed: GraphEditor, members: readonly Node[], outputs: readonly string[], kind: FusedKind, name: string, keepInputs?: ReadonlySet<string>): Node {
   const g = buildGroup(ed, members, outputs, name, keepInputs);
   for (const m of members) ed.removeNode(m);
   const node: Node = { name, op: 'Fused', domain: '', inputs: g.inputs, outputs: [...outputs], attrs: { kind, graph: g.graph } };

@@ -20,6 +20,7 @@ import { KilnError } from '../graph/errors.js';
 import { Graph, type Node } from '../graph/graph.js';
 import { findOp } from '../graph/op.js';
 import { opContext, opOf } from '../graph/infer.js';
+import { isFused } from '../graph/ops/fused.js';
 import { normalizeAxis } from '../graph/shape.js';
 import { tensorInts, type Tensor } from '../graph/tensor.js';
 import { buildGroup, isElementwise } from './fusion-util.js';
@@ -170,7 +171,7 @@ function splitViews(ed: Rewriter['ed'], transposes: readonly Node[]): Node[] {
 }
 
 /** A Transpose (keeping the last axis) of an attention group's result, which has no other reader. */
-const attentionTransposePattern = P.op('Transpose', [P.op('Fused', undefined, { as: 'att', where: (n) => n.attrs['kind'] === 'attention' })], {
+const attentionTransposePattern = P.op('Transpose', [P.op('Fused', undefined, { as: 'att', where: (n) => isFused(n, 'attention') })], {
   where: (n, env) => {
     const rank = env.typeOf(n.outputs[0]!).shape.length;
     const perm = env.attrsOf(n)['perm'] as readonly number[] | undefined;

@@ -9,6 +9,7 @@ import { extname } from 'node:path';
 import { Command } from 'commander';
 import { InputError } from '../../graph/errors.js';
 import type { Graph } from '../../graph/graph.js';
+import { fusedKind, isFused } from '../../graph/ops/fused.js';
 import { exportOnnx, loadModel, optimizeModel, parseLevel, writeGraphFile } from '../io.js';
 import { step } from '../progress.js';
 
@@ -16,7 +17,7 @@ import { step } from '../progress.js';
 export function opHistogram(g: Graph): Map<string, number> {
   const h = new Map<string, number>();
   for (const n of g.nodes) {
-    const key = n.op === 'Fused' && typeof n.attrs.kind === 'string' ? `Fused:${n.attrs.kind}` : n.domain ? `${n.domain}::${n.op}` : n.op;
+    const key = isFused(n) ? `Fused:${fusedKind(n)}` : n.domain ? `${n.domain}::${n.op}` : n.op;
     h.set(key, (h.get(key) ?? 0) + 1);
   }
   return h;

@@ -16,7 +16,32 @@ import { runReference } from '../reference.js';
 import type { Tensor } from '../tensor.js';
 import { TypeEnv } from '../type-env.js';
 
-const kindAttr: AttrSpec<string, false> = { kind: 'string', default: 'elementwise', required: false };
+/**
+ * The kinds of fused group: 'elementwise' (a chain of elementwise ops, one
+ * expression per output), 'epilogue' (a MatMul/Gemm/Conv anchor followed by an
+ * elementwise chain over its result) and 'attention' (Q·Kᵀ → chain → Softmax → ·V).
+ */
+export const FUSED_KINDS = ['elementwise', 'epilogue', 'attention'] as const;
+
+/** The kind of a Fused node (its `kind` attribute). */
+export type FusedKind = (typeof FUSED_KINDS)[number];
+
+const kindAttr: AttrSpec<FusedKind, false> = {
+  kind: 'string',
+  default: 'elementwise',
+  required: false,
+  check: (v) => (FUSED_KINDS.includes(v) ? undefined : `must be one of ${FUSED_KINDS.join(', ')}`),
+};
+
+/** The kind of a Fused node (attribute `kind`, default 'elementwise'). */
+export function fusedKind(node: { readonly attrs: Readonly<Record<string, unknown>> }): FusedKind {
+  return (node.attrs['kind'] as FusedKind | undefined) ?? 'elementwise';
+}
+
+/** True if `node` is a Fused node, of kind `kind` when given. */
+export function isFused(node: Pick<Node, 'op' | 'attrs'>, kind?: FusedKind): boolean {
+  return node.op === 'Fused' && (kind === undefined || fusedKind(node) === kind);
+}
 
 const graphAttr: AttrSpec<object, false> = {
   kind: 'graph',

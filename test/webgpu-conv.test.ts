@@ -1,8 +1,12 @@
 /** WebGPU Conv / ConvTranspose kernels against the CPU reference (pads, strides, dilations, groups, depthwise, 1-D/3-D). */
+import { expect } from 'chai';
+import { DEFAULT_KERNEL_LIMITS, type KernelOptions } from '../src/backends/webgpu/kernel.js';
+import { registerAllKernels } from '../src/backends/webgpu/kernels/index.js';
+import { planGraph } from '../src/backends/webgpu/plan.js';
 import type { GraphBuilder } from '../src/graph/index.js';
 import type { Sym } from '../src/graph/builder.js';
 import { randomTensor } from './helpers/gpu-compare.js';
-import { heavySuite } from './webgpu-kernel-cases.js';
+import { buildCase, heavySuite, type Build } from './webgpu-kernel-cases.js';
 
 heavySuite('webgpu Conv kernels vs CPU reference', {
   'Conv 2-D 3x3 pads 1, bias': (b, f) => b.Conv([f('x', 'float32', [2, 3, 7, 6]), f('w', 'float32', [5, 3, 3, 3]), f('b', 'float32', [5])], { pads: [1, 1, 1, 1] }),
@@ -25,7 +29,8 @@ heavySuite('webgpu Conv kernels vs CPU reference', {
 /** A constant weight (the implicit-GEMM conv needs weights known at plan time). */
 const wc = (b: GraphBuilder, shape: number[], seed: number): Sym => b.constant(randomTensor('float32', shape, seed, -1, 1));
 
-heavySuite('webgpu Conv implicit GEMM (constant weights) vs CPU reference', {
+/** Conv with constant weights: the implicit GEMM by default, im2col + GEMM with `implicitGemm: false`. */
+const CONSTANT_WEIGHT_CASES: Record<string, Build> = {
   '3x3 pads 1, 16→12 channels, batch 2, bias': (b, f) => b.Conv([f('x', 'float32', [2, 16, 9, 10]), wc(b, [12, 16, 3, 3], 1), wc(b, [12], 2)], { pads: [1, 1, 1, 1] }),
   '3x3 stride 2, 8→16, output width 7 (partial column tile)': (b, f) => b.Conv([f('x', 'float32', [1, 8, 14, 14]), wc(b, [16, 8, 3, 3], 3)], { strides: [2, 2], pads: [1, 1, 1, 1] }),
   '7x7 stride 2 pads 3, 3→5 channels (odd K, channels padded to 8)': (b, f) => b.Conv([f('x', 'float32', [1, 3, 20, 18]), wc(b, [5, 3, 7, 7], 4)], { strides: [2, 2], pads: [3, 3, 3, 3] }),
@@ -50,6 +55,25 @@ heavySuite('webgpu Conv implicit GEMM (constant weights) vs CPU reference', {
     const y = b.Conv([f('x', 'float32', [1, 8, 6, 6]), wc(b, [8, 8, 3, 3], 10), wc(b, [8], 11)], { pads: [1, 1, 1, 1] });
     return b.Relu([b.Add([y, f('r', 'float32', [1, 8, 6, 6])])]);
   },
+};
+
+heavySuite('webgpu Conv implicit GEMM (constant weights) vs CPU reference', CONSTANT_WEIGHT_CASES);
+heavySuite('webgpu Conv im2col + GEMM fallback (constant weights, implicitGemm: false) vs CPU reference', CONSTANT_WEIGHT_CASES, 1e-4, 7000, { implicitGemm: false });
+
+describe('webgpu Conv kernel options (no device)', function () {
+  /** Dispatch labels of a 3x3 conv with constant weights planned with `kernelOptions`. */
+  const labels = (kernelOptions?: KernelOptions): string[] => {
+    registerAllKernels();
+    const { graph } = buildCase('conv', (b, f) => b.Conv([f('x', 'float32', [1, 2, 9, 9]), wc(b, [6, 2, 3, 3], 1)], { pads: [1, 1, 1, 1] }), 1);
+    const types = new Map(graph.inputs.map((i) => [i.name, { dtype: i.dtype, shape: i.shape }]));
+    return planGraph(graph, types, { limits: DEFAULT_KERNEL_LIMITS, f16: false, subgroups: false, maxBufferSize: 2 ** 32, kernelOptions }).dispatches.map((d) => d.label);
+  };
+
+  it('plans one implicit-GEMM dispatch by default and im2col + GEMM with implicitGemm: false', function () {
+    expect(labels()).to.deep.equal(['Conv.gemm3w1s8x8']);
+    expect(labels({ implicitGemm: true })).to.deep.equal(['Conv.gemm3w1s8x8']);
+    expect(labels({ implicitGemm: false })).to.deep.equal(['Conv.im2col', 'Conv.im2col-gemm.nn6x4']);
+  });
 });
 
 /** A constant float16 weight. */

@@ -6,6 +6,7 @@
 import type { DType } from '../src/graph/dtype.js';
 import { GraphBuilder, type Graph, type Tensor } from '../src/graph/index.js';
 import type { Sym } from '../src/graph/builder.js';
+import type { KernelOptions } from '../src/backends/webgpu/index.js';
 import { deviceOrSkip } from './helpers/gpu.js';
 import { compareWithCpu, randomTensor } from './helpers/gpu-compare.js';
 
@@ -30,8 +31,8 @@ export function buildCase(name: string, build: Build, seed: number): { graph: Gr
   return { graph: b.build(), feeds };
 }
 
-/** A mocha suite comparing every case on WebGPU with the CPU reference (relative tolerance `tol`). */
-export function heavySuite(title: string, cases: Record<string, Build>, tol = 1e-4, seed = 7000): void {
+/** A mocha suite comparing every case on WebGPU (with `kernelOptions`) with the CPU reference (relative tolerance `tol`). */
+export function heavySuite(title: string, cases: Record<string, Build>, tol = 1e-4, seed = 7000, kernelOptions: KernelOptions = {}): void {
   describe(title, function () {
     this.timeout(60000);
     let device: GPUDevice;
@@ -41,7 +42,7 @@ export function heavySuite(title: string, cases: Record<string, Build>, tol = 1e
     Object.entries(cases).forEach(([name, build], k) => {
       it(name, async function () {
         const { graph, feeds } = buildCase(name, build, seed + 31 * k);
-        await compareWithCpu(device, graph, feeds, tol);
+        await compareWithCpu(device, graph, feeds, tol, kernelOptions);
       });
     });
   });

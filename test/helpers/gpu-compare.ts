@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { compileCpu } from '../../src/backends/cpu/index.js';
-import { compileWebGpu } from '../../src/backends/webgpu/index.js';
+import { compileWebGpu, type KernelOptions } from '../../src/backends/webgpu/index.js';
 import type { DType } from '../../src/graph/dtype.js';
 import { isFloat } from '../../src/graph/dtype.js';
 import type { Graph } from '../../src/graph/graph.js';
@@ -49,10 +49,10 @@ export function expectClose(got: Tensor, want: Tensor, tol: number, what: string
   expect(bad, `${what}: ${bad} of ${want.size} elements differ (${first})`).to.equal(0);
 }
 
-/** Runs `graph` on the CPU reference and on WebGPU with the same feeds and compares all outputs. */
-export async function compareWithCpu(device: GPUDevice, graph: Graph, feeds: Record<string, Tensor>, tol = 1e-5): Promise<Record<string, Tensor>> {
+/** Runs `graph` on the CPU reference and on WebGPU (with `kernelOptions`) with the same feeds and compares all outputs. */
+export async function compareWithCpu(device: GPUDevice, graph: Graph, feeds: Record<string, Tensor>, tol = 1e-5, kernelOptions: KernelOptions = {}): Promise<Record<string, Tensor>> {
   const want = compileCpu(graph).run(feeds);
-  const prog = await compileWebGpu(graph, { device });
+  const prog = await compileWebGpu(graph, { device, kernelOptions });
   const got = (await prog.run(feeds)) as Record<string, Tensor>;
   for (const [name, t] of Object.entries(want)) expectClose(got[name]!, t, tol, `${graph.name}/${name}`);
   prog.release();

@@ -10,6 +10,7 @@ import type { Graph, Node } from '../graph/graph.js';
 import { findOp, getTrait, setTrait, traitKey, type TraitKey, type ValueType } from '../graph/op.js';
 import { formatShape, type Shape } from '../graph/shape.js';
 import { planExecution, type ExecutionPlan, type PlanTarget } from './exec-plan.js';
+import { isFused } from '../graph/ops/fused.js';
 import { isElementwise } from './fusion-util.js';
 
 /** Trait: the op's output is its first input's data, reinterpreted (no data moves). */
@@ -31,7 +32,7 @@ export function isAliasNode(n: Node, inType: ValueType | undefined, outType: Val
 
 /** True for nodes whose output element i reads only element i of each same-shaped input. */
 function isOverwriteKind(n: Node): boolean {
-  return isElementwise(n) || (n.op === 'Fused' && n.attrs['kind'] === 'elementwise');
+  return isElementwise(n) || isFused(n, 'elementwise');
 }
 
 /** Options of {@link referenceTarget}. */

@@ -12,6 +12,7 @@
 import type { Graph, Node } from '../graph/graph.js';
 import { findOp, type ValueType } from '../graph/op.js';
 import type { Shape } from '../graph/shape.js';
+import { fusedKind } from '../graph/ops/fused.js';
 
 type TypeOf = (v: string) => ValueType;
 const elems = (s: Shape, dims: Readonly<Record<string, number>>): number =>
@@ -68,7 +69,7 @@ export function graphFlops(g: Graph, dims: Readonly<Record<string, number>> = {}
 export function opHistogram(g: Graph): [string, number][] {
   const h = new Map<string, number>();
   for (const n of g.nodes) {
-    const k = n.op === 'Fused' ? `Fused:${String(n.attrs['kind'])}` : n.op;
+    const k = n.op === 'Fused' ? `Fused:${fusedKind(n)}` : n.op;
     h.set(k, (h.get(k) ?? 0) + 1);
   }
   return [...h].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));

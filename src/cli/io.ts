@@ -1,10 +1,9 @@
 /**
  * File input and output for the CLI: models (.onnx through the ONNX importer, or
  * Kiln's own .json + .weights.bin), input tensors (.pb TensorProto, .npy, .json),
- * random inputs, `output_N.pb` files, and the optimizer with its memory plan.
- *
- * The WebGPU backend is loaded on demand with {@link optionalExport}, so commands
- * that do not run on the GPU never load it, and a build without it says so.
+ * random inputs, `output_N.pb` files, the optimizer, and the execution plan that
+ * `kiln inspect` and the viewer's memory view show (planned for WebGPU without a
+ * device; backends are loaded by src/session/backends.ts).
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
@@ -26,34 +25,6 @@ import { registerAllKernels } from '../backends/webgpu/kernels/index.js';
 import { DEFAULT_KERNEL_LIMITS } from '../backends/webgpu/kernel.js';
 import { planGraph } from '../backends/webgpu/plan.js';
 import { naiveLifetimes, type MemoryBuffer, type MemoryView } from '../viz/memory.js';
-
-/** A compiler piece this build does not have (yet): names the module and export needed. */
-export class MissingComponentError extends KilnError {
-  constructor(message: string) { super('MISSING_COMPONENT', message); }
-}
-
-/**
- * Imports `rel` (relative to the repository root, with a .js suffix) and returns
- * its export `name`, or throws a MissingComponentError saying what `what` needs.
- */
-export async function optionalExport<T>(rel: string, name: string, what: string): Promise<T> {
-  // A specifier relative to this module (not a file URL) so that the module loader
-  // (tsx in development) resolves it to the same instance as static imports.
-  const specifier = `../../${rel}`;
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(specifier)) as Record<string, unknown>;
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(rel.replace(/\.js$/, ''))) {
-      throw new MissingComponentError(`${what} needs ${rel.replace(/\.js$/, '.ts')}, which is not in this build`);
-    }
-    throw e;
-  }
-  const v = mod[name];
-  if (v === undefined) throw new MissingComponentError(`${what} needs ${rel.replace(/\.js$/, '.ts')} to export ${name}(), which it does not`);
-  return v as T;
-}
 
 function readBytes(file: string, what: string): Buffer {
   if (!existsSync(file)) throw new InputError(`${what} '${file}' does not exist`, file);

@@ -7,8 +7,8 @@
  */
 import { expect } from 'chai';
 import { GpuUnavailableError, requestDevice, type AcquiredDevice } from '../src/backends/webgpu/device.js';
-import type { ScalarFn } from '../src/graph/expr.js';
 import { F } from '../src/graph/ops/scalar-fns.js';
+import { SCALAR_WGSL } from '../src/backends/webgpu/scalar-wgsl.js';
 import { fromHalfBits, roundHalf, toHalfBits } from '../src/graph/dtype.js';
 
 type W = 'f32' | 'f16' | 'i32' | 'u32';
@@ -120,11 +120,12 @@ F16_CASES.forEach((c, k) => {
 const ARRAYS = { f32: Float32Array, f16: Uint16Array, i32: Int32Array, u32: Uint32Array } as const;
 const ROUND: Record<W, (v: number) => number> = { f32: Math.fround, f16: roundHalf, i32: (v) => (Number.isFinite(v) ? v | 0 : 0), u32: (v) => (Number.isFinite(v) ? v >>> 0 : 0) };
 
-function shaderFor(fn: ScalarFn, c: Case): string {
+function shaderFor(c: Case): string {
   const types = c.args.map(([t]) => t);
   const decls = types.map((t, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<${t}>;`).join('\n');
-  const body = fn.wgsl(types.map((_, k) => `in${k}[i]`), types, c.out);
-  return `${types.includes('f16') ? 'enable f16;\n' : ''}${fn.prelude ?? ''}
+  const form = SCALAR_WGSL[c.fn];
+  const body = form.render(types.map((_, k) => `in${k}[i]`), types, c.out);
+  return `${types.includes('f16') ? 'enable f16;\n' : ''}${form.prelude ?? ''}
 ${decls}
 @group(0) @binding(${types.length}) var<storage, read_write> out: array<${c.out}>;
 @compute @workgroup_size(64)
@@ -135,13 +136,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 async function runCase(device: GPUDevice, c: Case): Promise<string[]> {
-  const fn = F[c.fn] as ScalarFn;
+  const fn = F[c.fn];
   const inputs = c.args.map(([t, g]) => {
     const a = new ARRAYS[t](N);
     for (let k = 0; k < N; k++) a[k] = t === 'f16' ? toHalfBits(g(k)) : g(k);
     return a;
   });
-  const code = shaderFor(fn, c);
+  const code = shaderFor(c);
   const module = device.createShaderModule({ code });
   const [info, pipeline] = await Promise.all([
     module.getCompilationInfo(),

@@ -1,25 +1,32 @@
 /**
  * A small typed scalar expression tree. Elementwise ops declare their math once as
  * an expression over their inputs; the CPU backend evaluates it, the WebGPU backend
- * renders it to WGSL, and the fusion pass composes expressions of neighbouring ops
- * into one. Each scalar function is a table entry with a JS and a WGSL form, so
- * nothing here branches on op names.
+ * renders it, and the fusion pass composes expressions of neighbouring ops into one.
+ * A scalar function here is its name and JS semantics only; each backend spells it
+ * from a table of its own keyed by the name, so nothing here branches on op names
+ * or carries backend text.
  */
 import { coerce, type DType } from './dtype.js';
 
 /** A scalar function usable in expressions. */
-export interface ScalarFn {
-  /** Unique name (used for hashing and debugging). */
-  readonly name: string;
+export interface ScalarFn<N extends string = string> {
+  /** Unique name: the key of the function in the table and in every backend's table. */
+  readonly name: N;
   /** JS implementation over numbers (booleans are 0/1). */
   readonly js: (...args: number[]) => number;
-  /**
-   * WGSL rendering: receives rendered argument expressions, their WGSL scalar
-   * types, and the WGSL scalar type of the result.
-   */
-  readonly wgsl: (args: readonly string[], argTypes: readonly string[], out: string) => string;
-  /** WGSL helper functions this function needs (emitted once per shader). */
-  readonly prelude?: string;
+}
+
+/** Builds a scalar function entry. */
+export function scalarFn<N extends string>(name: N, js: ScalarFn['js']): ScalarFn<N> {
+  return { name, js };
+}
+
+/** A table of scalar functions, each stored under its own name. */
+export type ScalarFnTable<T> = { readonly [K in keyof T]: ScalarFn<K & string> };
+
+/** Returns `table` unchanged; the type check rejects an entry stored under a name other than its own. */
+export function scalarFns<T extends ScalarFnTable<T>>(table: T): T {
+  return table;
 }
 
 /** An expression node. Every node carries its dtype. */
@@ -92,16 +99,4 @@ export function substitute(e: Expr, subs: readonly Expr[]): Expr {
     case 'const': return e;
     case 'call': return { ...e, args: e.args.map((a) => substitute(a, subs)) };
   }
-}
-
-/** Collects the distinct preludes a set of expressions needs. */
-export function exprPreludes(es: readonly Expr[]): string[] {
-  const seen = new Set<string>();
-  const walk = (e: Expr): void => {
-    if (e.kind !== 'call') return;
-    if (e.fn.prelude) seen.add(e.fn.prelude);
-    e.args.forEach(walk);
-  };
-  es.forEach(walk);
-  return [...seen];
 }

@@ -30,7 +30,7 @@
  *   is the WGSL that recovers the linear index from `num_workgroups`.
  * - **Storage.** Arrays are typed by {@link GpuStorage}; `enable f16;` is emitted
  *   when an f16 array or the `f16` type appears. Expressions compute in the
- *   storage type ({@link valueType}; bool is u32 0/1 as in scalar-fns.ts) and
+ *   storage type ({@link valueType}; bool is u32 0/1 as in scalar-wgsl.ts) and
  *   {@link storeValue} converts where the output storage differs.
  * - **Broadcasting.** {@link broadcastOffsets} walks the output coordinates once and
  *   accumulates the offset of each input from its broadcast strides (uniforms;
@@ -41,9 +41,10 @@
  */
 import type { DType } from '../../graph/dtype.js';
 import { isFloat, isInteger, isUnsigned } from '../../graph/dtype.js';
-import { exprPreludes, type Expr } from '../../graph/expr.js';
+import type { Expr } from '../../graph/expr.js';
 import { sizeOf, stridesOf, type ConcreteShape } from '../../graph/shape.js';
 import type { BindingRef, Dispatch, GpuStorage, KernelContext, KernelLimits } from './kernel.js';
+import { scalarWgsl } from './scalar-wgsl.js';
 
 /** Invocations per workgroup used by per-element kernels (portable: SwiftShader allows 256). */
 export const WORKGROUP_SIZE = 256;
@@ -53,7 +54,7 @@ export const LIGHT_PER_INVOCATION = 4;
 
 /**
  * WGSL type used to compute on values of a dtype: its storage type. bool is a u32
- * 0/1 in expressions too (the convention of the scalar functions in scalar-fns.ts).
+ * 0/1 in expressions too (the convention of the scalar spellings in scalar-wgsl.ts).
  */
 export function valueType(dtype: DType, f16: boolean): string {
   if (dtype === 'float16') return f16 ? 'f16' : 'f32';
@@ -90,8 +91,9 @@ export function literal(value: number, type: string): string {
 }
 
 /**
- * Renders a scalar expression (expr.ts) to WGSL. `leaf(i)` gives the WGSL value of
- * input `i` (already in its dtype's value type).
+ * Renders a scalar expression (expr.ts) to WGSL, each function spelled by
+ * scalar-wgsl.ts. `leaf(i)` gives the WGSL value of input `i` (already in its
+ * dtype's value type).
  */
 export function renderExpr(e: Expr, leaf: (index: number) => string, f16: boolean): string {
   switch (e.kind) {
@@ -101,7 +103,7 @@ export function renderExpr(e: Expr, leaf: (index: number) => string, f16: boolea
       return literal(e.value, valueType(e.dtype, f16));
     case 'call': {
       const args = e.args.map((a) => renderExpr(a, leaf, f16));
-      return e.fn.wgsl(args, e.args.map((a) => valueType(a.dtype, f16)), valueType(e.dtype, f16));
+      return scalarWgsl(e.fn).render(args, e.args.map((a) => valueType(a.dtype, f16)), valueType(e.dtype, f16));
     }
   }
 }
@@ -123,9 +125,22 @@ function hasNonFiniteConst(e: Expr): boolean {
   return e.kind === 'call' && e.args.some(hasNonFiniteConst);
 }
 
+/** The distinct helper functions of the scalar functions in `es`, in first-use order. */
+function scalarPreludes(es: readonly Expr[]): string[] {
+  const seen = new Set<string>();
+  const walk = (e: Expr): void => {
+    if (e.kind !== 'call') return;
+    const prelude = scalarWgsl(e.fn).prelude;
+    if (prelude) seen.add(prelude);
+    e.args.forEach(walk);
+  };
+  es.forEach(walk);
+  return [...seen];
+}
+
 /** The helper functions (and non-finite constant bits) an expression needs. */
 export function exprPrelude(es: readonly Expr[]): string {
-  const parts = exprPreludes(es);
+  const parts = scalarPreludes(es);
   if (es.some(hasNonFiniteConst)) parts.push(NON_FINITE_DECLS);
   return parts.join('\n');
 }

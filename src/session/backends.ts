@@ -129,11 +129,17 @@ async function webgpuBackend(): Promise<Backend> {
   };
 }
 
+/** How each backend is loaded (a table: a backend without a loader fails the type check). */
+const LOADERS: Readonly<Record<BackendName, () => Promise<Backend>>> = {
+  cpu: () => Promise.resolve(cpuBackend),
+  webgpu: webgpuBackend,
+};
+
 /** Loads a backend by name. Throws BackendUnavailableError when it is unknown or cannot be loaded. */
 export async function loadBackend(name: string): Promise<Backend> {
-  if (name === 'cpu') return cpuBackend;
-  if (name === 'webgpu') return webgpuBackend();
-  throw new BackendUnavailableError(`unknown backend '${name}' (known: ${BACKEND_NAMES.join(', ')})`);
+  const load = (BACKEND_NAMES as readonly string[]).includes(name) ? LOADERS[name as BackendName] : undefined;
+  if (!load) throw new BackendUnavailableError(`unknown backend '${name}' (known: ${BACKEND_NAMES.join(', ')})`);
+  return load();
 }
 
 /**

@@ -21,6 +21,7 @@ import { isStatic, sizeOf, type Dim, type Shape } from '../src/graph/shape.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { runReference } from '../src/graph/reference.js';
 import { TypeEnv } from '../src/graph/type-env.js';
+import { CycleError, topoSort } from '../src/graph/topo.js';
 import '../src/graph/ops/index.js';
 import { attrsFromProto } from './attributes.js';
 import { findMapping, GLOBAL_DROPPED_ATTRS, type Emitter, type OnnxNode, type OpMapping } from './ops-table.js';
@@ -198,39 +199,23 @@ function uniqueNamer(taken: Set<string>): (base: string) => string {
 
 /** Orders nodes so that each comes after the producers of its inputs (stable). */
 function topoOrder(nodes: readonly OnnxNode[], defined: ReadonlySet<string>): OnnxNode[] {
-  const producer = new Map<string, number>();
-  nodes.forEach((n, i) => n.outputs.forEach((o) => {
+  const producer = new Map<string, OnnxNode>();
+  nodes.forEach((n) => n.outputs.forEach((o) => {
     if (o === '') return;
     if (producer.has(o) || defined.has(o)) throw new ModelFormatError(`value '${o}' is produced twice (node '${n.name}')`, n.name);
-    producer.set(o, i);
+    producer.set(o, n);
   }));
-  const state = new Uint8Array(nodes.length);
-  const order: OnnxNode[] = [];
-  for (let root = 0; root < nodes.length; root++) {
-    if (state[root]) continue;
-    const stack: [number, number][] = [[root, 0]];
-    state[root] = 1;
-    while (stack.length) {
-      const top = stack[stack.length - 1]!;
-      const n = nodes[top[0]]!;
-      if (top[1] < n.inputs.length) {
-        const v = n.inputs[top[1]++]!;
-        if (v === '' || defined.has(v)) continue;
-        const p = producer.get(v);
-        if (p === undefined) throw new ModelFormatError(`node '${n.name}' (${n.op}) reads '${v}', which no input, initializer or node defines`, n.name);
-        if (state[p] === 1) throw new ModelFormatError(`cycle through node '${nodes[p]!.name}' (${nodes[p]!.op})`, nodes[p]!.name);
-        if (!state[p]) {
-          state[p] = 1;
-          stack.push([p, 0]);
-        }
-      } else {
-        state[top[0]] = 2;
-        order.push(n);
-        stack.pop();
-      }
-    }
+  try {
+    return topoSort(nodes, (v, reader) => {
+      if (defined.has(v)) return undefined;
+      const p = producer.get(v);
+      if (p === undefined) throw new ModelFormatError(`node '${reader.name}' (${reader.op}) reads '${v}', which no input, initializer or node defines`, reader.name);
+      return p;
+    });
+  } catch (e) {
+    if (e instanceof CycleError) throw new ModelFormatError(`cycle through node '${e.node.name}' (${e.node.op})`, e.node.name);
+    throw e;
   }
-  return order;
 }
 
 function applyAttrRules(m: OpMapping | undefined, attrs: Readonly<Record<string, AttrValue>>): Record<string, AttrValue> {

@@ -8,6 +8,7 @@ import { GraphError } from './errors.js';
 import type { ValueType } from './op.js';
 import { formatShape } from './shape.js';
 import type { Tensor } from './tensor.js';
+import { topoSort } from './topo.js';
 
 /** A named, typed value (graph input, output or intermediate). */
 export interface ValueInfo extends ValueType {
@@ -137,7 +138,13 @@ export class Graph implements GraphFields {
 
   /** Nodes in a topological order (stable: ties keep the stored order). Throws GraphError on a cycle. */
   get topo(): readonly Node[] {
-    if (!this._topo) this._topo = topoSort(this);
+    if (!this._topo) {
+      const producers = this.producers;
+      this._topo = topoSort(this.nodes, (v) => {
+        const p = producers.get(v);
+        return p?.kind === 'node' ? p.node : undefined;
+      });
+    }
     return this._topo;
   }
 
@@ -170,37 +177,4 @@ export class Graph implements GraphFields {
     lines.push(`  return ${this.outputs.map((o) => o.name).join(', ')}`);
     return lines.join('\n');
   }
-}
-
-function topoSort(g: Graph): Node[] {
-  const producers = g.producers;
-  const state = new Map<Node, 1 | 2>();
-  const order: Node[] = [];
-  for (const root of g.nodes) {
-    if (state.has(root)) continue;
-    const stack: { node: Node; i: number }[] = [{ node: root, i: 0 }];
-    state.set(root, 1);
-    while (stack.length) {
-      const top = stack[stack.length - 1]!;
-      if (top.i < top.node.inputs.length) {
-        const inName = top.node.inputs[top.i++]!;
-        if (inName === '') continue;
-        const p = producers.get(inName);
-        if (p?.kind !== 'node') continue;
-        const s = state.get(p.node);
-        if (s === 1) {
-          throw new GraphError(`cycle: node '${p.node.name}' (${p.node.op}) depends on itself through '${inName}'`, p.node.name);
-        }
-        if (s === undefined) {
-          state.set(p.node, 1);
-          stack.push({ node: p.node, i: 0 });
-        }
-      } else {
-        state.set(top.node, 2);
-        order.push(top.node);
-        stack.pop();
-      }
-    }
-  }
-  return order;
 }

@@ -12,6 +12,7 @@ export { OPS } from './ops/index.js';
 export * from './reference.js';
 export * from './shape.js';
 export * from './tensor.js';
+export * from './topo.js';
 export * from './type-env.js';
 export * from './verify.js';
 export * from './bind-dims.js';

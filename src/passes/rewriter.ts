@@ -28,6 +28,7 @@ import type { ValueType } from '../graph/op.js';
 import type { Tensor } from '../graph/tensor.js';
 import { resolveAttrs } from '../graph/attrs.js';
 import { opOf } from '../graph/infer.js';
+import { topoSort } from '../graph/topo.js';
 import { GraphEditor } from './editor.js';
 
 /** Raised when a rewrite does not converge or a rule misbehaves. */
@@ -256,7 +257,7 @@ export function rewriteEditor(ed: GraphEditor, rules: RuleSet, opts: RewriteOpti
   let total = 0;
   for (let iter = 0; ; iter++) {
     const fired = new Map<string, number>();
-    const order = topoOf(ed);
+    const order = topoSort(ed.nodes.values(), (v) => ed.producerOf(v));
     for (const n of order) {
       if (ed.nodes.get(n.name) !== n) continue;
       for (const r of rules.candidates(n.op)) {
@@ -298,26 +299,6 @@ export function rewrite(g: Graph, rules: RuleSet | readonly Rule[], opts: Rewrit
   const ed = new GraphEditor(g);
   const n = rewriteEditor(ed, rules instanceof RuleSet ? rules : new RuleSet(rules), opts);
   return n === 0 && ed.edits === 0 ? g : ed.finish();
-}
-
-/** The live nodes of an editor in a topological order. */
-export function topoOf(ed: GraphEditor): Node[] {
-  const state = new Map<string, number>();
-  const out: Node[] = [];
-  const visit = (root: Node): void => {
-    const stack: { n: Node; i: number }[] = [{ n: root, i: 0 }];
-    state.set(root.name, 1);
-    while (stack.length) {
-      const top = stack[stack.length - 1]!;
-      if (top.i < top.n.inputs.length) {
-        const v = top.n.inputs[top.i++]!;
-        const p = v === '' ? undefined : ed.producerOf(v);
-        if (p && !state.has(p.name)) { state.set(p.name, 1); stack.push({ n: p, i: 0 }); }
-      } else { out.push(top.n); stack.pop(); }
-    }
-  };
-  for (const n of ed.nodes.values()) if (!state.has(n.name)) visit(n);
-  return out;
 }
 
 function track(created: Set<string>, ed: GraphEditor, outs: string[]): string[] {

@@ -17,9 +17,8 @@ import type { DType } from '../src/graph/dtype.js';
 import { GraphError, KilnError, ModelFormatError, UnsupportedOpError } from '../src/graph/errors.js';
 import { Graph, type Node, type ValueInfo } from '../src/graph/graph.js';
 import { findOp, type ValueType } from '../src/graph/op.js';
-import { isStatic, sizeOf, type Dim, type Shape } from '../src/graph/shape.js';
+import type { Dim, Shape } from '../src/graph/shape.js';
 import { Tensor } from '../src/graph/tensor.js';
-import { runReference } from '../src/graph/reference.js';
 import { TypeEnv } from '../src/graph/type-env.js';
 import { CycleError, topoSort } from '../src/graph/topo.js';
 import '../src/graph/ops/index.js';
@@ -137,13 +136,10 @@ function valueInfoType(v: pb.IValueInfoProto, override: Shape | undefined): Valu
   return { dtype, shape };
 }
 
-/** Largest input (elements) for which a shape-only op's value is computed at import time. */
-const SHAPE_ONLY_LIMIT = 1 << 22;
-
 /**
- * A TypeEnv that also knows the values of shape-only ops (Shape, Size) whose input
- * shapes are static even when the input data is not known, so that shape chains
- * (Shape → Slice → Concat → Reshape) give static shapes.
+ * A TypeEnv that also records the shape-only nodes (Shape, Size) whose values it
+ * computed from static input shapes (foldShapeOnly), so that the importer can
+ * replace them by Constant nodes (option `foldStaticShapes`).
  */
 class ImportEnv extends TypeEnv {
   /** Shape-only nodes whose value was computed from static shapes alone. */
@@ -151,23 +147,9 @@ class ImportEnv extends TypeEnv {
 
   override addNode(node: Node): ValueType[] {
     const outs = super.addNode(node);
-    const def = findOp(node.op, node.domain);
-    if (!def?.shapeOnly || node.outputs.every((o) => o === '' || this.values.has(o))) return outs;
-    const ins: (Tensor | undefined)[] = [];
-    for (const name of node.inputs) {
-      if (name === '') {
-        ins.push(undefined);
-        continue;
-      }
-      const t = this.types.get(name);
-      if (!t || !isStatic(t.shape) || sizeOf(t.shape) > SHAPE_ONLY_LIMIT) return outs;
-      ins.push(this.values.get(name) ?? new Tensor(t.dtype, t.shape));
-    }
-    const values = runReference(node, ins);
-    this.folded.set(node.name, values);
-    node.outputs.forEach((o, i) => {
-      if (o !== '' && outs[i] && values[i]) this.define(o, outs[i]!, values[i]);
-    });
+    if (!findOp(node.op, node.domain)?.shapeOnly) return outs;
+    const values = node.outputs.map((o) => this.values.get(o));
+    if (values.every((v) => v !== undefined)) this.folded.set(node.name, values as Tensor[]);
     return outs;
   }
 }

@@ -43,15 +43,10 @@ export class TypeEnv {
     const ins = node.inputs.map((n) => this.input(n));
     const outs = inferNode(node, ins);
     let values: Tensor[] | undefined;
-    const shapeOnly = opOf(node).shapeOnly === true;
-    const known = (n: string): boolean => {
-      if (n === '' || this.values.has(n)) return true;
-      const t = this.types.get(n);
-      return shapeOnly && t !== undefined && isStatic(t.shape);
-    };
-    if (node.inputs.every(known) && outs.every((o) => isStatic(o.shape) && sizeOf(o.shape) <= VALUE_PROPAGATION_LIMIT)) {
+    if (outs.every((o) => isStatic(o.shape) && sizeOf(o.shape) <= VALUE_PROPAGATION_LIMIT)) {
       try {
-        values = runReference(node, node.inputs.map((n) => (n === '' ? undefined : this.values.get(n) ?? shapeOnlyTensor(this.types.get(n)!))));
+        if (opOf(node).shapeOnly) values = foldShapeOnly(node, ins);
+        else if (node.inputs.every((n) => n === '' || this.values.has(n))) values = runReference(node, node.inputs.map((n) => (n === '' ? undefined : this.values.get(n))));
       } catch (e) {
         if (!(e instanceof KilnError)) throw e;
         values = undefined;
@@ -62,6 +57,18 @@ export class TypeEnv {
     });
     return outs;
   }
+}
+
+/**
+ * Evaluates a shape-only op (op flag `shapeOnly`: Shape, Size) from the static
+ * shapes of its inputs alone, without their data. `inputTypes[i]` is the type of
+ * input `i` (`undefined` for an omitted input). Returns the output tensors, or
+ * `undefined` when the op is not shape-only or a given input's shape is not static.
+ * Errors of the op's CPU reference (a KilnError for bad attributes) propagate.
+ */
+export function foldShapeOnly(node: Node, inputTypes: readonly (ValueType | undefined)[]): Tensor[] | undefined {
+  if (!opOf(node).shapeOnly || inputTypes.some((t) => t !== undefined && !isStatic(t.shape))) return undefined;
+  return runReference(node, inputTypes.map((t) => (t ? shapeOnlyTensor(t) : undefined)));
 }
 
 /**

@@ -10,7 +10,7 @@
  *   never inflate the model (Expand/Tile/ConstantOfShape/Range of a large size, or a
  *   Transpose of a weight that another node still reads).
  * - A shape-only op (op flag `shapeOnly`: Shape, Size) whose data input has a static
- *   shape is evaluated from the shape alone, so Shape→Gather→Concat→Reshape chains
+ *   shape is evaluated from the shape alone (foldShapeOnly), so Shape→Gather→Concat→Reshape chains
  *   collapse into constants as the walk goes on (each folded value feeds the next).
  * Invariants: value names are kept (readers are untouched); ops without a CPU
  * reference and Fused nodes are left alone; errors from a reference leave the node
@@ -21,15 +21,13 @@ import type { Graph } from '../graph/graph.js';
 import { opOf } from '../graph/infer.js';
 import { runReference } from '../graph/reference.js';
 import { isStatic, sizeOf } from '../graph/shape.js';
-import { Tensor } from '../graph/tensor.js';
+import type { Tensor } from '../graph/tensor.js';
+import { foldShapeOnly } from '../graph/type-env.js';
 import { GraphEditor } from './editor.js';
 import type { Pass } from './pass-manager.js';
 
 /** Default cap on the element count of a folded value that is larger than its inputs. */
 export const DEFAULT_FOLD_LIMIT = 65536;
-
-/** Largest tensor allocated to stand in for a value whose shape alone a shape-only op reads. */
-const SHAPE_PROBE_LIMIT = 1 << 24;
 
 /** Folds constants in a graph (see file comment). */
 export function foldConstants(g: Graph, foldLimit = DEFAULT_FOLD_LIMIT): Graph {
@@ -37,26 +35,25 @@ export function foldConstants(g: Graph, foldLimit = DEFAULT_FOLD_LIMIT): Graph {
   for (const n of g.topo) {
     const def = opOf(n);
     if (n.op === 'Fused' || (!def.cpu && !def.expr)) continue;
-    let ins: (Tensor | undefined)[] | undefined;
-    if (def.shapeOnly) {
-      const t = ed.typeOf(n.inputs[0]!);
-      if (!isStatic(t.shape) || sizeOf(t.shape) > SHAPE_PROBE_LIMIT) continue;
-      ins = [ed.constantOf(n.inputs[0]!) ?? new Tensor(t.dtype, t.shape)];
-    } else {
-      ins = n.inputs.map((v) => (v === '' ? undefined : ed.constantOf(v)));
-      if (n.inputs.some((v, i) => v !== '' && !ins![i])) continue;
-    }
     const outs = n.outputs.map((o) => (o === '' ? undefined : ed.typeOf(o)));
-    const freed = def.shapeOnly ? 0 : n.inputs.reduce((sum, v, i) => sum + (v !== '' && ed.useCount(v) === 1 ? ins![i]!.size : 0), 0);
     const outElems = outs.reduce((sum, t) => sum + (t && isStatic(t.shape) ? sizeOf(t.shape) : Infinity), 0);
-    if (outElems > foldLimit && outElems > freed) continue;
-    let results: Tensor[];
+    let freed = 0;
+    let results: Tensor[] | undefined;
     try {
-      results = runReference(n, ins);
+      if (def.shapeOnly) {
+        results = foldShapeOnly(n, n.inputs.map((v) => (v === '' ? undefined : ed.typeOf(v))));
+      } else {
+        const ins = n.inputs.map((v) => (v === '' ? undefined : ed.constantOf(v)));
+        if (n.inputs.some((v, i) => v !== '' && !ins[i])) continue;
+        freed = n.inputs.reduce((sum, v, i) => sum + (v !== '' && ed.useCount(v) === 1 ? ins[i]!.size : 0), 0);
+        if (outElems > foldLimit && outElems > freed) continue;
+        results = runReference(n, ins);
+      }
     } catch (e) {
       if (e instanceof KilnError) continue;
       throw e;
     }
+    if (!results) continue;
     const made = results.reduce((sum, t, i) => sum + (n.outputs[i] ? t.size : 0), 0);
     if (made > foldLimit && made > freed) continue;
     ed.removeNode(n);

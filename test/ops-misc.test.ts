@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { AttributeError, GraphBuilder, ShapeError, Tensor, runReference } from '../src/graph/index.js';
-import '../src/graph/ops/misc.js';
+import '../src/graph/ops/cumsum.js';
+import '../src/graph/ops/ranking.js';
 
 function run(op: string, inputs: (Tensor | undefined)[], attrs: Record<string, unknown> = {}, nOut = 1): Tensor[] {
   const names = inputs.map((t, i) => (t ? `in${i}` : ''));

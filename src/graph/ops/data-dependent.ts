@@ -1,7 +1,7 @@
 /**
- * Indexing ops (continued): OneHot, NonZero, Compress, Unique. Their output sizes
- * depend on data, so inference gives fresh symbolic dims unless values are known.
- * Spread into `gatherOps` by gather.ts.
+ * Op family: ops whose output shape depends on input values — OneHot (the depth),
+ * NonZero, Compress (the mask) and Unique. Inference gives fresh symbolic dims
+ * unless the values are known.
  */
 import { attr } from '../attrs.js';
 import { NUMERIC, expectDType } from '../dtype.js';
@@ -202,4 +202,4 @@ export const Unique = defineOp({
 });
 
 /** The indexing ops defined here. */
-export const gatherExtraOps = { OneHot, NonZero, Compress, Unique } as const;
+export const dataDependentOps = { OneHot, NonZero, Compress, Unique } as const;

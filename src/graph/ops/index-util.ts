@@ -1,6 +1,7 @@
 /**
- * Helpers shared by the shape, movement and gather op families: reading constant
- * integer inputs, index normalization with typed errors, and fast strided copies
+ * Helpers shared by the shape, movement, gather and scatter op families: reading
+ * constant integer inputs, index normalization with typed errors, per-axis index
+ * walks, and fast strided copies
  * (the one loop behind Transpose, Slice, Expand, Tile and DepthToSpace).
  */
 import { allocStorage, type DType, type TypedArray } from '../dtype.js';
@@ -145,6 +146,47 @@ export function prodDims(dims: readonly Dim[], fresh: () => string): Dim {
 export function scalarOf(t: Tensor, node: string, what: string): number {
   if (t.size !== 1) throw new ShapeError(`${node}: ${what} must hold one element, got ${t}`, node);
   return t.data[0]!;
+}
+
+/** Reads a scalar or one-element integer tensor. */
+export function scalarInt(t: Tensor, node: string, what: string): number {
+  if (t.size !== 1) throw new ShapeError(`${node}: ${what} must hold one element, got ${t}`, node);
+  return tensorInts(t)[0]!;
+}
+
+/**
+ * Calls `visit(k, target)` for every element k of an index tensor of shape `ishape`,
+ * where target is the offset into a tensor of shape `dshape` addressed by the
+ * element's coordinates with coordinate `axis` replaced by the (normalized) index.
+ */
+export function forEachAxisIndex(ishape: readonly number[], indices: TypedArray, dshape: readonly number[], axis: number, node: string, visit: (k: number, target: number) => void): void {
+  const rank = ishape.length;
+  ishape.forEach((d, a) => {
+    if (a !== axis && d > dshape[a]!) throw new ShapeError(`${node}: indices ${formatShape(ishape)} exceed data ${formatShape(dshape)} on axis ${a}`, node);
+  });
+  const dst = new Array<number>(rank);
+  for (let a = rank - 1, acc = 1; a >= 0; a--) { dst[a] = acc; acc *= dshape[a]!; }
+  const n = sizeOf(ishape);
+  const idx = new Int32Array(rank);
+  let base = 0; // offset from all coordinates except `axis`
+  const dim = dshape[axis]!;
+  const axStride = dst[axis]!;
+  for (let k = 0; k < n; k++) {
+    visit(k, base + normIndex(indices[k]!, dim, node, 'index') * axStride);
+    for (let a = rank - 1; a >= 0; a--) {
+      idx[a]!++;
+      if (a !== axis) base += dst[a]!;
+      if (idx[a]! < ishape[a]!) break;
+      if (a !== axis) base -= dst[a]! * ishape[a]!;
+      idx[a] = 0;
+    }
+  }
+}
+
+/** Checks index tensors against data for GatherElements/ScatterElements. */
+export function checkElementsShapes(x: InferInput, i: InferInput, node: string, op: string): void {
+  expectIndexDType(i, node, `${op} indices`);
+  if (i.shape.length !== x.shape.length) throw new ShapeError(`${node}: ${op} indices ${formatShape(i.shape)} must have the rank of data ${formatShape(x.shape)}`, node);
 }
 
 /** ONNX TensorProto data type codes → Kiln dtypes (for `dtype`/`to` attributes). */

@@ -5,19 +5,24 @@
 import { installOpMethods } from '../builder.js';
 import { binaryOps } from './binary.js';
 import { constantOps } from './constant.js';
+import { cumsumOps } from './cumsum.js';
+import { dataDependentOps } from './data-dependent.js';
 import { convOps } from './conv.js';
 import { fusedOps } from './fused.js';
 import { gatherOps } from './gather.js';
 import { matmulOps } from './matmul.js';
-import { miscOps } from './misc.js';
 import { movementOps } from './movement.js';
 import { normalizationOps } from './normalization.js';
+import { padOps } from './pad.js';
 import { poolOps } from './pool.js';
 import { quantizeOps } from './quantize.js';
+import { rankingOps } from './ranking.js';
+import { rearrangeOps } from './rearrange.js';
 import { reduceOps } from './reduce.js';
 import { resizeOps } from './resize.js';
 import { rnnOps } from './rnn.js';
 import { sampleOps } from './sample.js';
+import { scatterOps } from './scatter.js';
 import { shapeOps } from './shape.js';
 import { signalOps } from './signal.js';
 import { softmaxOps } from './softmax.js';
@@ -36,9 +41,14 @@ export const OPS = {
   ...poolOps,
   ...shapeOps,
   ...movementOps,
+  ...padOps,
+  ...rearrangeOps,
   ...gatherOps,
+  ...scatterOps,
+  ...dataDependentOps,
   ...resizeOps,
-  ...miscOps,
+  ...cumsumOps,
+  ...rankingOps,
   ...fusedOps,
   ...quantizeOps,
   ...signalOps,

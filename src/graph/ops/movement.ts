@@ -1,7 +1,7 @@
 /**
- * Op family: data movement — Transpose, Concat, Split, Slice, Tile, plus Pad,
- * DepthToSpace, SpaceToDepth, Trilu and ReverseSequence (in movement-extra.ts).
- * CPU references are strided copies with precomputed strides.
+ * Op family: data movement — Transpose, Concat, Split, Slice, Tile (padding is in
+ * pad.ts, block and sequence rearrangements in rearrange.ts). CPU references are
+ * strided copies with precomputed strides.
  */
 import { attr } from '../attrs.js';
 import { expectDType } from '../dtype.js';
@@ -10,7 +10,6 @@ import { defineOp, type InferInput } from '../op.js';
 import { formatShape, normalizeAxis, requireStatic, stridesOf, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { INDEX_DTYPES, expectIndexDType, knownInts, normAxes, permute, prod, stridedCopy, vectorLength } from './index-util.js';
-import { movementExtraOps } from './movement-extra.js';
 
 /** Checks that `perm` is a permutation of 0..rank-1. */
 function checkPerm(perm: readonly number[], rank: number, node: string): void {
@@ -274,4 +273,4 @@ export const Tile = defineOp({
 });
 
 /** Movement ops. */
-export const movementOps = { Transpose, Concat, Split, Slice, Tile, ...movementExtraOps } as const;
+export const movementOps = { Transpose, Concat, Split, Slice, Tile } as const;

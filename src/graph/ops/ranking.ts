@@ -1,64 +1,15 @@
 /**
- * Op family: miscellaneous ops with their own iteration patterns — CumSum, TopK and
- * NonMaxSuppression.
+ * Op family: ranking by score — TopK (the K largest or smallest elements along an
+ * axis) and NonMaxSuppression (greedy selection of the best-scoring boxes).
  */
 import { attr } from '../attrs.js';
 import { FLOATS, INTS, NUMERIC, expectDType } from '../dtype.js';
 import { AttributeError, ShapeError } from '../errors.js';
 import { defineOp, type ValueType } from '../op.js';
 import { formatShape, normalizeAxis, type Dim } from '../shape.js';
-import { Tensor, tensorInts } from '../tensor.js';
+import { Tensor } from '../tensor.js';
+import { scalarInt } from './index-util.js';
 import { splitAround } from './reduce-util.js';
-
-/** Reads a scalar or one-element integer tensor. */
-function scalarInt(t: Tensor, node: string, what: string): number {
-  if (t.size !== 1) throw new ShapeError(`${node}: ${what} must hold one element, got ${t}`, node);
-  return tensorInts(t)[0]!;
-}
-
-/**
- * CumSum: cumulative sum along the axis given by the second input. `exclusive` leaves
- * out the current element; `reverse` sums from the end.
- */
-export const CumSum = defineOp({
-  name: 'CumSum',
-  inputs: ['x', 'axis'],
-  outputs: ['y'],
-  attrs: { exclusive: attr.int(0), reverse: attr.int(0) },
-  category: 'opaque',
-  doc: 'Cumulative sum along an axis.',
-  infer([x, axis], ctx): ValueType[] {
-    expectDType(x!.dtype, NUMERIC, ctx.node, 'x');
-    expectDType(axis!.dtype, ['int32', 'int64'], ctx.node, 'axis');
-    if (axis!.shape.length > 1 || (axis!.shape.length === 1 && axis!.shape[0] !== 1)) {
-      throw new ShapeError(`${ctx.node}: axis must be a scalar or 1-element tensor, got ${formatShape(axis!.shape)}`, ctx.node);
-    }
-    if (axis!.value) normalizeAxis(scalarInt(axis!.value, ctx.node, 'axis'), x!.shape.length, ctx.node);
-    return [{ dtype: x!.dtype, shape: x!.shape }];
-  },
-  cpu([x, axisT], ctx) {
-    const axis = normalizeAxis(scalarInt(axisT!, ctx.node, 'axis'), x!.rank, ctx.node);
-    const { outer, n, inner } = splitAround(x!.shape, axis);
-    const out = new Tensor(x!.dtype, x!.shape);
-    const src = x!.data;
-    const excl = !!ctx.attrs.exclusive;
-    const rev = !!ctx.attrs.reverse;
-    for (let o = 0; o < outer; o++) {
-      for (let i = 0; i < inner; i++) {
-        const base = o * n * inner + i;
-        let s = 0;
-        for (let j = 0; j < n; j++) {
-          const p = base + (rev ? n - 1 - j : j) * inner;
-          const v = src[p]!;
-          if (!excl) s += v;
-          out.data[p] = s;
-          if (excl) s += v;
-        }
-      }
-    }
-    return [out];
-  },
-});
 
 /**
  * TopK: the K largest (or smallest) elements along `axis` and their int64 indices.
@@ -204,5 +155,5 @@ export const NonMaxSuppression = defineOp({
   },
 });
 
-/** Miscellaneous ops. */
-export const miscOps = { CumSum, TopK, NonMaxSuppression } as const;
+/** The ranking ops. */
+export const rankingOps = { TopK, NonMaxSuppression } as const;

@@ -54,12 +54,11 @@
 import type { DType } from '../graph/dtype.js';
 import { LimitError, ShapeError, UnsupportedOpError } from '../graph/errors.js';
 import type { Graph, Node } from '../graph/graph.js';
-import { inferNode, opContext, opOf } from '../graph/infer.js';
+import { opContext, opOf } from '../graph/infer.js';
 import type { ValueType } from '../graph/op.js';
 import { formatShape, isStatic, shapeEq, sizeOf, type ConcreteShape } from '../graph/shape.js';
 import type { Tensor } from '../graph/tensor.js';
-import { runReference } from '../graph/reference.js';
-import { shapeOnlyTensor, TypeEnv } from '../graph/type-env.js';
+import { TypeEnv } from '../graph/type-env.js';
 
 /** A value's type as a target sees it: concrete shape, and its value when it is a known constant. */
 export interface PlanValueInfo {
@@ -238,18 +237,7 @@ export function foldGraph(
   }
   const folded = new Set<Node>();
   for (const node of graph.topo) {
-    const ins = node.inputs.map((n) => (n === '' ? undefined : env.types.get(n)));
-    if (opOf(node).shapeOnly && ins.every((t) => !t || isStatic(t.shape))) {
-      const outs = inferNode(node, node.inputs.map((n) => env.input(n)));
-      const vals = runReference(node, ins.map((t) => (t ? shapeOnlyTensor(t) : undefined)));
-      node.outputs.forEach((o, k) => {
-        if (o === '' || !outs[k]) return;
-        env.types.set(o, outs[k]!);
-        if (vals[k]) env.values.set(o, vals[k]!);
-      });
-      folded.add(node);
-      continue;
-    }
+    // addNode evaluates shape-only ops (Shape, Size) from static shapes and small constant subgraphs.
     env.addNode(node);
     if (node.outputs.every((o) => o === '' || env.values.has(o))) folded.add(node);
   }

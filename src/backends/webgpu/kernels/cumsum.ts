@@ -4,7 +4,7 @@
  */
 import { sizeOf } from '../../../graph/shape.js';
 import type { GpuKernel, KernelTable } from '../kernel.js';
-import { axisRow, splitAxis } from '../../../../shaders/reduce.js';
+import { axisRow, splitAxis } from '../reduce-nest.js';
 import { ShaderBuilder } from '../wgsl.js';
 import { axisOf, constInts } from './common.js';
 import { accOf } from './reduce.js';

@@ -8,7 +8,7 @@
 import { UnsupportedOpError } from '../../../graph/errors.js';
 import { sizeOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { GpuKernel, KernelTable, KernelContext } from '../kernel.js';
-import { axisRow, reduceNest } from '../../../../shaders/reduce.js';
+import { axisRow, reduceNest } from '../reduce-nest.js';
 import { broadcastOffsets, ShaderBuilder } from '../wgsl.js';
 import { axisOf } from './common.js';
 

@@ -1,6 +1,6 @@
 /**
  * Reduce* and ArgMax/ArgMin: one invocation per output element walks its reduced
- * elements with a generated loop nest (shaders/reduce.ts). Floats accumulate in f32,
+ * elements with a generated loop nest (reduce-nest.ts). Floats accumulate in f32,
  * integers in their storage type. Axes come from the attribute or a constant input;
  * `noop_with_empty_axes` with empty axes aliases the input.
  */
@@ -8,7 +8,7 @@ import { UnsupportedOpError } from '../../../graph/errors.js';
 import { resolveAxes, type ReduceAttrs } from '../../../graph/ops/reduce-util.js';
 import { sizeOf } from '../../../graph/shape.js';
 import type { GpuKernel, KernelTable, GpuStorage, KernelContext } from '../kernel.js';
-import { axisRow, reduceNest } from '../../../../shaders/reduce.js';
+import { axisRow, reduceNest } from '../reduce-nest.js';
 import { ShaderBuilder } from '../wgsl.js';
 import { infinity } from '../wgsl-constants.js';
 import { axisOf } from './common.js';

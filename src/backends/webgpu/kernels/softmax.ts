@@ -5,7 +5,7 @@
  */
 import { sizeOf } from '../../../graph/shape.js';
 import type { GpuKernel, KernelTable, KernelContext, KernelPlan } from '../kernel.js';
-import { axisRow, splitAxis } from '../../../../shaders/reduce.js';
+import { axisRow, splitAxis } from '../reduce-nest.js';
 import { ShaderBuilder } from '../wgsl.js';
 import { infinity } from '../wgsl-constants.js';
 import { axisOf } from './common.js';

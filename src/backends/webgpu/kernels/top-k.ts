@@ -6,7 +6,7 @@
  */
 import { ShapeError } from '../../../graph/errors.js';
 import type { GpuKernel, KernelTable } from '../kernel.js';
-import { axisRow, splitAxis } from '../../../../shaders/reduce.js';
+import { axisRow, splitAxis } from '../reduce-nest.js';
 import { ShaderBuilder } from '../wgsl.js';
 import { axisOf } from './common.js';
 import { accOf } from './reduce.js';

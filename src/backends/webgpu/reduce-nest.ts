@@ -1,11 +1,11 @@
 /**
- * Loop-nest builders shared by the reduction-like kernels (Reduce*, ArgMax, norms,
+ * Loop-nest builders (ShaderBuilder code that writes WGSL, so it lives in the backend, not in shaders/) shared by the reduction-like kernels (Reduce*, ArgMax, norms,
  * pools' global forms, softmax): one invocation per output element walks the
  * elements it reduces with a loop nest generated in TypeScript (rank is part of
  * the source, dims and strides are uniforms).
  */
-import { stridesOf, type ConcreteShape } from '../src/graph/shape.js';
-import { coordsOf, type ShaderBuilder } from '../src/backends/webgpu/wgsl.js';
+import { stridesOf, type ConcreteShape } from '../../graph/shape.js';
+import { coordsOf, type ShaderBuilder } from './wgsl.js';
 
 /** A generated loop nest over the reduced axes of one output element. */
 export interface ReduceNest {

@@ -154,9 +154,11 @@ describe('architecture: one-way dependencies (docs/ARCHITECTURE.md)', () => {
 
   it('the parser sees the imports of the whole tree (the rules below cannot pass vacuously)', () => {
     expect(local.length, 'local imports found').to.be.greaterThan(200);
-    for (const dir of ['src/graph', 'src/passes', 'src/backends', 'onnx', 'shaders']) {
+    for (const dir of ['src/graph', 'src/passes', 'src/backends', 'onnx']) {
       expect(local.some((e) => inside(e.from, dir)), `imports from ${dir}`).to.equal(true);
     }
+    // shaders/ may import nothing at all; the backend's imports of it show its files are read.
+    expect(local.some((e) => inside(e.to, 'shaders') && inside(e.from, 'src/backends')), 'imports of shaders/ by the backend').to.equal(true);
     // The lazily loaded WebGPU backend is a dependency too.
     expect(local.some((e) => e.to === 'src/backends/webgpu/index.ts' && !inside(e.from, 'src/backends')),
       'the lazy WebGPU import of the backend picker').to.equal(true);

@@ -1,10 +1,12 @@
 /**
- * Loop-nest builders (ShaderBuilder code that writes WGSL, so it lives in the backend, not in shaders/) shared by the reduction-like kernels (Reduce*, ArgMax, norms,
- * pools' global forms, softmax): one invocation per output element walks the
- * elements it reduces with a loop nest generated in TypeScript (rank is part of
- * the source, dims and strides are uniforms).
+ * Loop-nest builders shared by the reduction-like kernels (Reduce*, ArgMax, norms,
+ * pools' global forms, softmax, cumsum, top-k): one invocation per output element
+ * walks the elements it reduces with a loop nest generated in TypeScript (rank is
+ * part of the source, dims and strides are uniforms). The WGSL templates are in
+ * shaders/reduce.ts.
  */
 import { stridesOf, type ConcreteShape } from '../../graph/shape.js';
+import { axisRowHead, reduceLoops } from '../../../shaders/reduce.js';
 import { coordsOf, type ShaderBuilder } from './wgsl.js';
 
 /** A generated loop nest over the reduced axes of one output element. */
@@ -48,18 +50,7 @@ export function reduceNest(sb: ShaderBuilder, idx: string, shape: ConcreteShape,
   const dims = sb.u32s(runs.map((r) => r[0]));
   const strides = sb.u32s(runs.map((r) => r[1]));
   const count = axes.reduce((n, a) => n * shape[a]!, 1);
-  return {
-    head: `${code}\n  let base = ${base};`,
-    count,
-    loops(body) {
-      let inner = `let q = ${runs.length ? `q${runs.length - 1}` : 'base'};\n${body}`;
-      for (let j = runs.length - 1; j >= 0; j--) {
-        const from = j === 0 ? 'base' : `q${j - 1}`;
-        inner = `for (var r${j} = 0u; r${j} < ${dims[j]}; r${j}++) {\n  let q${j} = ${from} + r${j} * ${strides[j]};\n${inner}\n}`;
-      }
-      return `{\n${inner}\n}`;
-    },
-  };
+  return { head: `${code}\n  let base = ${base};`, count, loops: (body) => reduceLoops(dims, strides, body) };
 }
 
 /** Outer/axis/inner split of a shape at `axis`. */
@@ -78,5 +69,5 @@ export function axisRow(sb: ShaderBuilder, idx: string, shape: ConcreteShape, ax
   const { n, inner } = splitAxis(shape, axis);
   const nU = sb.u32(n);
   const innerU = sb.u32(inner);
-  return { head: `  let step = ${innerU};\n  let base = (${idx} / step) * ${nU} * step + ${idx} % step;`, n: nU };
+  return { head: axisRowHead(idx, nU, innerU), n: nU };
 }

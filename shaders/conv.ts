@@ -9,6 +9,7 @@
  * Uniform names expected in `u` (WGSL expressions): batch count is implied by
  * `total`; ID/IH/IW, OD/OH/OW, KD/KH/KW, strides, dilations, pads (as i32).
  */
+import { linearEntry } from './entry.js';
 
 /** Parameters of one conv shader. */
 export interface ConvShader {
@@ -46,10 +47,7 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 export function convEntry(p: ConvShader): string {
   const { u, tc } = p;
   const L: string[] = [];
-  L.push(`@compute @workgroup_size(${p.wg})`);
-  L.push('fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {');
-  L.push(`  let t = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * ${p.wg}u + lid.x;`);
-  L.push(`  if (t >= ${u.total}) { return; }`);
+  L.push(linearEntry(p.wg, 't', u.total));
   L.push(`  let ID = i32(${u.inD}); let IH = i32(${u.inH}); let IW = i32(${u.inW});`);
   L.push(`  let OH = ${u.outH}; let OW = ${u.outW}; let OS = ${u.outD} * OH * OW;`);
   L.push(`  let KD = ${u.kD}; let KH = ${u.kH}; let KW = ${u.kW}; let K3 = KD * KH * KW;`);
@@ -159,10 +157,7 @@ export function convGemmEntry(p: ConvGemmShader): string {
   const nc = tn / 4;
   const offs = gemmRowOffsets(p.KW, p.dW, tn, p.sW);
   const L: string[] = [];
-  L.push(`@compute @workgroup_size(${p.wg})`);
-  L.push('fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {');
-  L.push(`  let t = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * ${p.wg}u + lid.x;`);
-  L.push(`  if (t >= ${u.total}) { return; }`);
+  L.push(linearEntry(p.wg, 't', u.total));
   L.push(`  let M = ${u.M}; let OH = ${u.OH}; let OW = ${u.OW}; let IH = ${u.IH}; let IW = ${u.IW}; let mp4 = ${u.mp4};`);
   L.push(`  let ot = t % ${u.owTiles}; let t1 = t / ${u.owTiles}; let oh = t1 % OH; let t2 = t1 / OH; let mt = t2 % ${u.mTiles}; let b = t2 / ${u.mTiles};`);
   L.push(`  let m0 = mt * ${tm}u; let ow0 = ot * ${tn}u;`);

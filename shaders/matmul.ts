@@ -15,6 +15,7 @@
  * Every output element goes through the epilogue `epi(acc, row, col, o)` before the
  * store (o = linear output index), so bias/activation/residual fuse for free.
  */
+import { linearEntry } from './entry.js';
 
 /** Parameters of one matmul shader. */
 export interface MatmulShader {
@@ -64,10 +65,7 @@ export function matmulEntry(p: MatmulShader): string {
   const nc = tn / 4;
   const v = `vec4<${acc}>`;
   const L: string[] = [];
-  L.push(`@compute @workgroup_size(${p.wg})`);
-  L.push('fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {');
-  L.push(`  let t = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * ${p.wg}u + lid.x;`);
-  L.push(`  if (t >= ${p.total}) { return; }`);
+  L.push(linearEntry(p.wg, 't', p.total));
   L.push(`  let M = ${p.M}; let N = ${p.N}; let K = ${p.K};`);
   L.push(`  let nt = t % ${p.nTiles}; let t1 = t / ${p.nTiles}; let mt = t1 % ${p.mTiles}; let bi = t1 / ${p.mTiles};`);
   L.push(p.batch);

@@ -26,8 +26,9 @@
  *   a given rank (the pipeline cache keys on the source). Loops over axes are
  *   unrolled in TypeScript: rank is part of the source, dims are not.
  * - **Grid splitting.** {@link linearGrid} spreads N invocations over a 1-, 2- or
- *   3-D grid of ≤ maxComputeWorkgroupsPerDimension workgroups; {@link LINEAR_INDEX}
- *   is the WGSL that recovers the linear index from `num_workgroups`.
+ *   3-D grid of ≤ maxComputeWorkgroupsPerDimension workgroups; `linearEntry`
+ *   (shaders/entry.ts) writes the entry prologue that recovers the linear index
+ *   from `num_workgroups` (and the bounds check).
  * - **Storage.** Arrays are typed by {@link GpuStorage}; `enable f16;` is emitted
  *   when an f16 array or the `f16` type appears. Expressions compute in the
  *   storage type ({@link valueType}; bool is u32 0/1 as in scalar-wgsl.ts) and
@@ -45,6 +46,7 @@ import type { Expr } from '../../graph/expr.js';
 import { sizeOf, stridesOf, type ConcreteShape } from '../../graph/shape.js';
 import type { BindingRef, Dispatch, GpuStorage, KernelContext, KernelLimits } from './kernel.js';
 import { scalarWgsl } from './scalar-wgsl.js';
+import { linearEntry } from '../../../shaders/entry.js';
 
 /** Invocations per workgroup used by per-element kernels (portable: SwiftShader allows 256). */
 export const WORKGROUP_SIZE = 256;
@@ -160,14 +162,6 @@ export function splitGroups(groups: number, limits: Pick<KernelLimits, 'maxCompu
 export function linearGrid(total: number, limits: Pick<KernelLimits, 'maxComputeWorkgroupsPerDimension'>, wg = WORKGROUP_SIZE): [number, number, number] {
   return splitGroups(Math.ceil(total / wg), limits);
 }
-
-/** WGSL lines recovering the linear invocation index `i` from a split grid (entry point builtins wid/lid/nwg). */
-export const LINEAR_INDEX = (wg: number): string =>
-  `let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * ${wg}u + lid.x;`;
-
-/** The entry point signature used by {@link ShaderBuilder.linear}. */
-export const LINEAR_MAIN = (wg: number): string =>
-  `@compute @workgroup_size(${wg})\nfn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u)`;
 
 /** Broadcast strides of `shape` inside `out` (0 where broadcast; leading axes 0). */
 export function broadcastStridesOf(shape: ConcreteShape, out: ConcreteShape): number[] {
@@ -308,8 +302,8 @@ export class ShaderBuilder {
     const p = Math.max(1, Math.floor(perInvocation));
     const entry =
       p === 1
-        ? `${LINEAR_MAIN(wg)} {\n  ${LINEAR_INDEX(wg)}\n  if (i >= ${n}) { return; }\n${body('i')}\n}`
-        : `${LINEAR_MAIN(wg)} {\n  let tid = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * ${wg}u + lid.x;\n` +
+        ? `${linearEntry(wg, 'i', n)}\n${body('i')}\n}`
+        : `${linearEntry(wg, 'tid')}\n` +
           `  for (var lane = 0u; lane < ${p}u; lane++) {\n  let i = tid * ${p}u + lane;\n  if (i >= ${n}) { return; }\n${body('i')}\n  }\n}`;
     return this.dispatch(this.module(entry), linearGrid(Math.ceil(total / p), this.ctx.limits, wg), label);
   }

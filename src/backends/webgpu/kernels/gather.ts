@@ -20,15 +20,18 @@ import { axisOf, contiguous, stridedCopy } from './common.js';
 /** WGSL: index value `v` normalized and clamped into [0, d). */
 const normIdx = (v: string, d: string): string => `u32(clamp(select(${v}, ${v} + i32(${d}), ${v} < 0), 0, i32(${d}) - 1))`;
 
+/** The shared opening of the indexed gathers: data `x`, indices, axis and their bindings. */
+function gatherBindings(ctx: KernelContext) {
+  const x = ctx.inputs[0]!;
+  const idx = ctx.inputs[1]!;
+  const axis = axisOf(Number(ctx.attrs['axis']), x.shape.length);
+  const sb = new ShaderBuilder(ctx);
+  return { x, idx, axis, sb, xin: sb.input(0), iin: sb.input(1), y: sb.output(0) };
+}
+
 const gather: GpuKernel = {
   plan(ctx) {
-    const x = ctx.inputs[0]!;
-    const idx = ctx.inputs[1]!;
-    const axis = axisOf(Number(ctx.attrs['axis']), x.shape.length);
-    const sb = new ShaderBuilder(ctx);
-    const xin = sb.input(0);
-    const iin = sb.input(1);
-    const y = sb.output(0);
+    const { x, idx, axis, sb, xin, iin, y } = gatherBindings(ctx);
     const inner = sb.u32(prod(x.shape, axis + 1));
     const n = sb.u32(sizeOf(idx.shape));
     const dim = sb.u32(x.shape[axis]!);
@@ -48,13 +51,7 @@ const gather: GpuKernel = {
 
 const gatherElements: GpuKernel = {
   plan(ctx) {
-    const x = ctx.inputs[0]!;
-    const idx = ctx.inputs[1]!;
-    const axis = axisOf(Number(ctx.attrs['axis']), x.shape.length);
-    const sb = new ShaderBuilder(ctx);
-    const xin = sb.input(0);
-    const iin = sb.input(1);
-    const y = sb.output(0);
+    const { x, idx, axis, sb, xin, iin, y } = gatherBindings(ctx);
     const st = sb.u32s(stridesOf(x.shape));
     const dim = sb.u32(x.shape[axis]!);
     return {

@@ -138,6 +138,51 @@ describe('viz: standalone HTML viewer in headless Chromium', function () {
     expect(ms).to.be.below(60_000);
   });
 
+  it('opens a 1000-node model readable (100 % at its inputs) with an overview to move around', async () => {
+    const g = largeGraph(1000);
+    await open('readable', [{ label: 'large', graph: g }], 'readable-1000.html');
+    const zoom = await page.evaluate(() => (window as unknown as { __kiln: { zoom(): number[] } }).__kiln.zoom());
+    expect(zoom[0]).to.be.at.least(0.75);
+    const pane = (await page.locator('#panes svg.graph').boundingBox())!;
+    // The graph's input is on screen and its label is drawn at a readable size (>= 8 px high).
+    const input = (await page.locator('#panes g.node.input').first().boundingBox())!;
+    expect(input.y).to.be.within(pane.y, pane.y + pane.height);
+    const label = (await page.locator('#panes g.node.op text.label').first().boundingBox())!;
+    expect(label.height).to.be.at.least(8);
+    await page.screenshot({ path: join(ARTIFACTS, 'readable-1000.png') });
+    // The overview shows every box; its lens (the part on screen) is a small part of it.
+    expect(await page.locator('#panes g.node.op').count()).to.equal(expectedOps(g)).and.to.be.at.least(1000);
+    expect(await page.locator('svg.overview rect.ov-node').count()).to.equal(await page.locator('#panes g.node').count());
+    const ov = (await page.locator('svg.overview').boundingBox())!;
+    const lens = (await page.locator('svg.overview rect.ov-lens').boundingBox())!;
+    expect(lens.height).to.be.below(ov.height / 4);
+    // A click on the output's mark in the overview brings the output node on screen.
+    const output = page.locator('#panes g.node.output').first();
+    const before = (await output.boundingBox())!;
+    expect(before.y).to.be.above(pane.y + pane.height);
+    const mark = (await page.locator('svg.overview rect.ov-node.output').first().boundingBox())!;
+    expect(mark.y).to.be.above(ov.y + ov.height * 0.9);
+    await page.mouse.click(mark.x + mark.width / 2, mark.y + mark.height / 2);
+    const after = (await output.boundingBox())!;
+    expect(after.y).to.be.within(pane.y, pane.y + pane.height);
+    expect((await page.locator('svg.overview rect.ov-lens').boundingBox())!.y).to.be.above(lens.y);
+    // "fit" still shows the whole graph at once.
+    await page.click('#fit');
+    const fitted = await page.evaluate(() => (window as unknown as { __kiln: { zoom(): number[] } }).__kiln.zoom());
+    expect(fitted[0]).to.be.below(0.75);
+  });
+
+  it('opens a small graph fitted, every box on screen', async () => {
+    const g = smallGraph();
+    await open('small-fit', [{ label: 'graph', graph: g }]);
+    const pane = (await page.locator('#panes svg.graph').boundingBox())!;
+    for (const b of await page.locator('#panes g.node').all()) {
+      const r = (await b.boundingBox())!;
+      expect(r.y).to.be.within(pane.y, pane.y + pane.height - r.height);
+      expect(r.x).to.be.within(pane.x, pane.x + pane.width - r.width);
+    }
+  });
+
   it('escapes < in the JSON data block', () => {
     expect(scriptJson({ a: '</script><b>' })).to.equal('{"a":"\\u003c/script>\\u003cb>"}');
     expect(JSON.parse(scriptJson({ a: '</script>\u2028' }))).to.deep.equal({ a: '</script>\u2028' });

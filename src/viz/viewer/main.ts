@@ -52,7 +52,21 @@ interface PaneView {
   nodes: Map<string, SVGElement>;
   view: { x: number; y: number; k: number };
   ms: Map<string, number>;
+  /** The overview's viewport rectangle (the part of the graph on screen). */
+  lens: SVGRectElement;
+  /** Graph units per overview pixel. */
+  overviewScale: number;
 }
+
+/**
+ * The smallest zoom at which node labels (11 px) stay readable. A graph that fits
+ * the pane at this zoom or more opens fitted; a larger one opens at 100 % at its
+ * top (its inputs), as Netron does, with the overview to find the rest.
+ */
+const READABLE_ZOOM = 0.75;
+/** Overview size in pixels (at most). */
+const OVERVIEW_W = 180;
+const OVERVIEW_H = 260;
 
 const doc = JSON.parse(document.getElementById('kiln-data')!.textContent!) as ViewerDoc;
 const details = document.getElementById('details')!;
@@ -65,14 +79,86 @@ document.title = `${doc.title} — Kiln`;
 
 function applyView(v: PaneView): void {
   v.root.setAttribute('transform', `translate(${v.view.x},${v.view.y}) scale(${v.view.k})`);
+  const r = v.svg.getBoundingClientRect();
+  const s = v.overviewScale;
+  v.lens.setAttribute('x', String(-v.view.x / v.view.k / s));
+  v.lens.setAttribute('y', String(-v.view.y / v.view.k / s));
+  v.lens.setAttribute('width', String(r.width / v.view.k / s));
+  v.lens.setAttribute('height', String(r.height / v.view.k / s));
+}
+
+/** The zoom at which the whole graph fits the pane. */
+function fitZoom(v: PaneView): number {
+  const r = v.svg.getBoundingClientRect();
+  const g = v.pane.graph;
+  return Math.min(r.width / Math.max(g.width, 1), r.height / Math.max(g.height, 1), 1.5) * 0.95;
 }
 
 function fit(v: PaneView): void {
   const r = v.svg.getBoundingClientRect();
   const g = v.pane.graph;
-  const k = Math.min(r.width / Math.max(g.width, 1), r.height / Math.max(g.height, 1), 1.5) * 0.95;
+  const k = fitZoom(v);
   v.view = { k, x: (r.width - g.width * k) / 2, y: Math.max(4, (r.height - g.height * k) / 2) };
   applyView(v);
+}
+
+/** Opening view: fitted if labels stay readable, else 100 % at the graph's top. */
+function openView(v: PaneView): void {
+  if (fitZoom(v) >= READABLE_ZOOM) { fit(v); return; }
+  const r = v.svg.getBoundingClientRect();
+  const g = v.pane.graph;
+  const top = g.nodes.reduce<PlacedNode | undefined>((a, n) => (!a || n.y < a.y ? n : a), undefined);
+  const k = 1;
+  const cx = g.width * k <= r.width ? g.width / 2 : (top?.x ?? g.width / 2);
+  v.view = { k, x: r.width / 2 - cx * k, y: 8 - ((top ? top.y - top.h / 2 : 0) - 12) * k };
+  applyView(v);
+}
+
+/** Centers the view on a graph point, keeping the zoom. */
+function lookAt(v: PaneView, gx: number, gy: number): void {
+  const r = v.svg.getBoundingClientRect();
+  v.view.x = r.width / 2 - gx * v.view.k;
+  v.view.y = r.height / 2 - gy * v.view.k;
+  applyView(v);
+}
+
+/**
+ * The overview: the whole graph in miniature (boxes and clusters, no text) in the
+ * pane's corner, with the on-screen part as a rectangle; click or drag in it to move.
+ */
+function drawOverview(box: HTMLElement, g: PlacedGraph): { lens: SVGRectElement; scale: number } {
+  const scale = Math.max(g.width / OVERVIEW_W, g.height / OVERVIEW_H, 1e-6);
+  const w = Math.max(20, Math.round(g.width / scale));
+  const h = Math.max(20, Math.round(g.height / scale));
+  const svg = svgEl('svg', { class: 'overview', width: w, height: h, viewBox: `0 0 ${w} ${h}` }) as SVGSVGElement;
+  const title = svgEl('title');
+  title.textContent = 'overview: click or drag to move';
+  svg.appendChild(title);
+  for (const c of g.clusters) {
+    svg.appendChild(svgEl('rect', { x: (c.x - c.w / 2) / scale, y: (c.y - c.h / 2) / scale, width: c.w / scale, height: c.h / scale, class: 'ov-cluster' }));
+  }
+  for (const n of g.nodes) {
+    svg.appendChild(svgEl('rect', { x: (n.x - n.w / 2) / scale, y: (n.y - n.h / 2) / scale, width: Math.max(1, n.w / scale), height: Math.max(1, n.h / scale), class: `ov-node ${n.kind}` }));
+  }
+  const lens = svgEl('rect', { class: 'ov-lens', x: 0, y: 0, width: w, height: h }) as SVGRectElement;
+  svg.appendChild(lens);
+  box.appendChild(svg);
+  return { lens, scale };
+}
+
+function wireOverview(v: PaneView): void {
+  const svg = v.lens.ownerSVGElement!;
+  let dragging = false;
+  const move = (ev: MouseEvent): void => {
+    // Screen → overview units through the element's own transform (border, viewBox).
+    const m = svg.getScreenCTM();
+    if (!m) return;
+    const p = new DOMPoint(ev.clientX, ev.clientY).matrixTransform(m.inverse());
+    lookAt(v, p.x * v.overviewScale, p.y * v.overviewScale);
+  };
+  svg.addEventListener('mousedown', (ev) => { ev.stopPropagation(); ev.preventDefault(); dragging = true; move(ev); });
+  window.addEventListener('mousemove', (ev) => { if (dragging) move(ev); });
+  window.addEventListener('mouseup', () => { dragging = false; });
 }
 
 function centerOn(v: PaneView, n: PlacedNode): void {
@@ -213,13 +299,17 @@ function makePane(pane: ViewerPane): PaneView {
   svg.appendChild(defs);
   const root = svgEl('g') as SVGGElement;
   svg.appendChild(root);
-  box.appendChild(svg);
+  const stage = el('div', 'stage');
+  stage.appendChild(svg);
+  const { lens, scale } = drawOverview(stage, pane.graph);
+  box.appendChild(stage);
   panesEl.appendChild(box);
   const ms = new Map<string, number>();
   for (const p of pane.profile ?? []) ms.set(p.kernel, (ms.get(p.kernel) ?? 0) + p.ms);
-  const v: PaneView = { pane, svg, root, nodes: new Map(), view: { x: 0, y: 0, k: 1 }, ms };
+  const v: PaneView = { pane, svg, root, nodes: new Map(), view: { x: 0, y: 0, k: 1 }, ms, lens, overviewScale: scale };
   drawGraph(v, pane.graph);
   wirePanZoom(v);
+  wireOverview(v);
   return v;
 }
 
@@ -331,5 +421,9 @@ document.getElementById('fit')!.addEventListener('click', () => views.forEach(fi
 wireSearch();
 wireTabs();
 recolor();
-views.forEach(fit);
-(window as unknown as { __kiln: unknown }).__kiln = { ready: true, drawn: views.map((v) => v.nodes.size) };
+views.forEach(openView);
+(window as unknown as { __kiln: unknown }).__kiln = {
+  ready: true,
+  drawn: views.map((v) => v.nodes.size),
+  zoom: () => views.map((v) => v.view.k),
+};

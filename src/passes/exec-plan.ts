@@ -52,11 +52,12 @@
  * alive at one step (a lower bound on any plan).
  */
 import type { DType } from '../graph/dtype.js';
-import { LimitError, ShapeError, UnsupportedOpError } from '../graph/errors.js';
+import { KilnError, LimitError, ShapeError, UnsupportedOpError } from '../graph/errors.js';
 import type { Graph, Node } from '../graph/graph.js';
 import { opContext, opOf } from '../graph/infer.js';
 import type { ValueType } from '../graph/op.js';
 import { formatShape, isStatic, shapeEq, sizeOf, type ConcreteShape } from '../graph/shape.js';
+import { runReference } from '../graph/reference.js';
 import type { Tensor } from '../graph/tensor.js';
 import { TypeEnv } from '../graph/type-env.js';
 
@@ -219,6 +220,29 @@ export interface ExecutionPlan {
 }
 
 /**
+ * A node without inputs (Constant) is a source of constants: its outputs are
+ * computed once at plan time and recorded whatever their size (as initializers
+ * are), so every backend holds them as uploaded constants and no level needs a
+ * kernel for them. False when its reference cannot run (inference reports why).
+ */
+function defineSource(env: TypeEnv, node: Node): boolean {
+  let values: Tensor[];
+  try {
+    values = runReference(node, []);
+  } catch (e) {
+    if (e instanceof KilnError) return false;
+    throw e;
+  }
+  node.outputs.forEach((o, i) => {
+    const t = values[i];
+    if (o === '' || !t) return;
+    env.types.set(o, { dtype: t.dtype, shape: t.shape });
+    env.values.set(o, t);
+  });
+  return node.outputs.every((o, i) => o === '' || values[i] !== undefined);
+}
+
+/**
  * Infers concrete types and folds constants; returns the env and the folded nodes.
  * `inputValues` are feeds whose values the plan may depend on.
  */
@@ -237,6 +261,10 @@ export function foldGraph(
   }
   const folded = new Set<Node>();
   for (const node of graph.topo) {
+    if (node.inputs.length === 0 && defineSource(env, node)) {
+      folded.add(node);
+      continue;
+    }
     // addNode evaluates shape-only ops (Shape, Size) from static shapes and small constant subgraphs.
     env.addNode(node);
     if (node.outputs.every((o) => o === '' || env.values.has(o))) folded.add(node);

@@ -1,7 +1,8 @@
 /**
  * The conformance ratchet: runs the ONNX backend test suites on the CPU backend and
  * fails if fewer cases pass than conformance/baseline.json records — as imported
- * (O0), and again after the O2 passes, where every case passing at O0 must pass.
+ * (O0), and again after the O1 and the O2 passes, where every case passing at O0
+ * must pass (no op is level-dependent).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -16,7 +17,7 @@ describe('ONNX conformance (CPU backend, ratchet)', function () {
   const haveData = existsSync(path.join(testDataRoot(), 'node'));
 
   for (const suite of SUITES) {
-    it(`${suite}: passes at least the baseline (${baseline.cpu[suite]}), at O0 and at O2`, async function () {
+    it(`${suite}: passes at least the baseline (${baseline.cpu[suite]}), at O0, O1 and O2`, async function () {
       if (!haveData) this.skip();
       const report: ConformanceReport = await runConformance({ backend: await loadBackend('cpu'), suites: [suite] });
       const failing = report.cases.filter((c) => c.status === 'fail').map((c) => `${c.name}: ${c.detail}`);
@@ -24,11 +25,13 @@ describe('ONNX conformance (CPU backend, ratchet)', function () {
       if (failing.length) console.log(`      failing:\n        ${failing.slice(0, 20).join('\n        ')}`);
       expect(report.total).to.be.greaterThan(0);
       expect(report.passed, `${suite}: passed ${report.passed} < baseline ${baseline.cpu[suite]}`).to.be.at.least(baseline.cpu[suite]!);
-      const o2 = await runConformance({ backend: atLevel(await loadBackend('cpu'), 2), suites: [suite] });
-      const o2Status = new Map(o2.cases.map((c) => [c.name, c]));
-      const lost = report.cases.filter((c) => c.status === 'pass' && o2Status.get(c.name)?.status !== 'pass').map((c) => `${c.name}: ${o2Status.get(c.name)?.detail}`);
-      console.log(`      ${suite} at O2: passed ${o2.passed}, failed ${o2.failed}, unsupported ${o2.unsupported}`);
-      expect(lost, `pass at O0, not at O2:\n${lost.join('\n')}`).to.deep.equal([]);
+      for (const level of [1, 2] as const) {
+        const r = await runConformance({ backend: atLevel(await loadBackend('cpu'), level), suites: [suite] });
+        const status = new Map(r.cases.map((c) => [c.name, c]));
+        const lost = report.cases.filter((c) => c.status === 'pass' && status.get(c.name)?.status !== 'pass').map((c) => `${c.name}: ${status.get(c.name)?.detail}`);
+        console.log(`      ${suite} at O${level}: passed ${r.passed}, failed ${r.failed}, unsupported ${r.unsupported}`);
+        expect(lost, `pass at O0, not at O${level}:\n${lost.join('\n')}`).to.deep.equal([]);
+      }
     });
   }
 });

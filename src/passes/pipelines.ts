@@ -11,7 +11,7 @@ import { foldBatchNormPass } from './fold-batchnorm.js';
 import { foldConstantsPass } from './fold-constants.js';
 import { fuseElementwisePass } from './fuse-elementwise.js';
 import { fuseEpiloguePass } from './fuse-epilogue.js';
-import { runPipeline, sequential, untilFixed, type OptimizeReport, type Pass, type PassOptions } from './pass-manager.js';
+import { makeContext, runPipeline, sequential, untilFixed, type OptimizeReport, type Pass, type PassOptions } from './pass-manager.js';
 import { attentionPass, recognizePass } from './recognize.js';
 import { simplifyPass } from './simplify.js';
 
@@ -20,12 +20,27 @@ export function cleanupPipeline(): Pass {
   return untilFixed(sequential('cleanup', [foldConstantsPass(), simplifyPass, foldBatchNormPass, csePass, dcePass], 1));
 }
 
+/** Passes that a caller adds to the standard pipeline at their fixed places. */
+export interface ExtraPasses {
+  /**
+   * A precision pass (mixed-precision.ts): it runs after the recognition of GELU and
+   * LayerNorm (whose kernels keep f32 statistics) and before attention recognition and
+   * fusion (which then see float16 chains and absorb the casts); at every level.
+   */
+  readonly precision?: Pass;
+}
+
 /** Every pass of the O2 pipeline, in order (each pass declares its own level). */
-export function defaultPasses(): Pass[] {
-  return [cleanupPipeline(), recognizePass, attentionPass, cleanupPipeline(), fuseEpiloguePass, fuseElementwisePass, dcePass];
+export function defaultPasses(extra: ExtraPasses = {}): Pass[] {
+  const precision = extra.precision ? [{ ...extra.precision, level: 0 as const }] : [];
+  return [cleanupPipeline(), recognizePass, ...precision, attentionPass, cleanupPipeline(), fuseEpiloguePass, fuseElementwisePass, dcePass];
 }
 
 /** Optimizes a graph at a level (default O2); returns the new graph and a report of every pass. */
-export function optimize(graph: Graph, options: PassOptions = {}): { graph: Graph; report: OptimizeReport } {
-  return runPipeline(graph, defaultPasses(), options);
+export function optimize(graph: Graph, options: PassOptions = {}, extra: ExtraPasses = {}): { graph: Graph; report: OptimizeReport } {
+  if (extra.precision && options.level === 0) {
+    // Level 0 runs no optimization, but a requested precision conversion still applies.
+    return runPipeline(extra.precision.run(graph, makeContext(options)), [], options);
+  }
+  return runPipeline(graph, defaultPasses(extra), options);
 }

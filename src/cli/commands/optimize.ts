@@ -1,8 +1,11 @@
 /**
- * `kiln optimize IN OUT [-O level]`: optimizes a model and writes it as standard
+ * `kiln optimize IN OUT [-O level] [--fp16 [--calibration DIR] [--dim n=N]]`: optimizes a model and writes it as standard
  * ONNX (through onnx/export.ts, which expands Fused groups back into standard ops),
  * or in Kiln's .json format when OUT ends in .json (fused groups kept). Prints what
  * changed: node counts before and after, and the per-op histogram difference.
+ * With `--fp16`, the mixed-precision pass (src/passes/mixed-precision.ts) converts
+ * float32 to float16 where the calibration (the test_data_set_* inputs of DIR, or
+ * seeded random batches) shows it safe, and prints which nodes stayed float32 and why.
  */
 import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
@@ -10,7 +13,11 @@ import { Command } from 'commander';
 import { InputError } from '../../graph/errors.js';
 import type { Graph } from '../../graph/graph.js';
 import { fusedKind, isFused } from '../../graph/ops/fused.js';
-import { exportOnnx, loadModel, optimizeModel, parseLevel, writeGraphFile } from '../io.js';
+import { exportOnnx, loadModel, optimizeModel, parseDims, parseLevel, randomFeeds, writeGraphFile } from '../io.js';
+import type { Tensor } from '../../graph/tensor.js';
+import { readTestDataSets } from '../../harness/model-test.js';
+import { F16_MAX, mixedPrecisionPass, type MixedPrecisionReport } from '../../passes/mixed-precision.js';
+import { optimize } from '../../passes/pipelines.js';
 import { step } from '../progress.js';
 
 /** Count of nodes per op type (Fused groups counted as `Fused:<kind>`). */
@@ -42,6 +49,30 @@ export function changeReport(before: Graph, after: Graph): string {
   return lines.join('\n');
 }
 
+/**
+ * Calibration batches: the inputs of each `test_data_set_*` in `dir` (matched by the
+ * name stored in the file, else by position among the graph's non-constant inputs),
+ * or `count` seeded random batches (symbolic dims from `dims`).
+ */
+export function calibrationBatches(g: Graph, dir: string | undefined, count: number, dims: ReadonlyMap<string, number>): Map<string, Tensor>[] {
+  const feedable = g.inputs.filter((i) => !g.initializers.has(i.name));
+  if (dir === undefined) return Array.from({ length: count }, (_, k) => new Map(Object.entries(randomFeeds(g, dims, k + 1))));
+  const sets = readTestDataSets(dir);
+  if (sets.length === 0) throw new InputError(`--calibration ${dir}: no test_data_set_* folders in it`, dir);
+  return sets.map((s) => new Map(s.inputs.map((t, k) => {
+    const name = t.name && feedable.some((i) => i.name === t.name) ? t.name : feedable[k]?.name;
+    if (!name) throw new InputError(`--calibration ${dir}/${s.name}: input_${k}.pb matches no graph input`, dir);
+    return [name, t.tensor] as const;
+  })));
+}
+
+/** Text report of a mixed-precision conversion. */
+export function precisionText(r: MixedPrecisionReport): string {
+  const lines = [`fp16: ${r.f16Nodes} nodes in float16, ${r.kept.length} kept in float32, ${r.casts} casts, ${r.halfWeights} weights converted`];
+  for (const k of r.kept) lines.push(`  float32: ${k.name} (${k.op}): ${k.why}`);
+  return lines.join('\n');
+}
+
 /** Registers `kiln optimize`. */
 export function register(program: Command): void {
   program
@@ -50,15 +81,33 @@ export function register(program: Command): void {
     .argument('<in>', 'input model (.onnx, or .json in Kiln\'s format)')
     .argument('<out>', 'output model: .onnx (standard ONNX) or .json (Kiln\'s format, fused groups kept)')
     .option('-O <level>', 'optimization level 0, 1 or 2', '2')
-    .addHelpText('after', '\nExample:\n  kiln optimize model.onnx model.opt.onnx -O2\n')
-    .action(async (input: string, out: string, o: { O: string }) => {
+    .option('--fp16', 'convert float32 to float16 where calibration shows it safe (mixed precision)')
+    .option('--calibration <dir>', 'with --fp16: a folder of test_data_set_*/input_*.pb to calibrate on (default: seeded random inputs)')
+    .option('--calibration-batches <n>', 'with --fp16 and no --calibration: number of seeded random batches', '4')
+    .option('--fp16-limit <x>', `with --fp16: largest |value| seen that may be stored in float16 (default ${F16_MAX / 8})`)
+    .option('--dim <name=value>', 'size of a symbolic dim for the seeded calibration batches (repeatable)', (v: string, p: string[]) => [...p, v], [] as string[])
+    .addHelpText('after', '\nExamples:\n  kiln optimize model.onnx model.opt.onnx -O2\n  kiln optimize model.onnx model.fp16.onnx --fp16 --calibration samples/\n')
+    .action(async (input: string, out: string, o: { O: string; fp16?: boolean; calibration?: string; calibrationBatches: string; fp16Limit?: string; dim: string[] }) => {
       const level = parseLevel(o.O);
       const ext = extname(out).toLowerCase();
       if (ext !== '.onnx' && ext !== '.json') throw new InputError(`output '${out}': use a .onnx or .json file name`, out);
+      if (!o.fp16 && (o.calibration !== undefined || o.fp16Limit !== undefined)) throw new InputError('--calibration and --fp16-limit need --fp16');
+      const count = Number(o.calibrationBatches);
+      if (!Number.isInteger(count) || count < 1) throw new InputError(`--calibration-batches must be a positive integer, got '${o.calibrationBatches}'`);
+      const limit = o.fp16Limit === undefined ? undefined : Number(o.fp16Limit);
+      if (limit !== undefined && !(limit > 0 && limit <= F16_MAX)) throw new InputError(`--fp16-limit must be in (0, ${F16_MAX}], got '${o.fp16Limit}'`);
       const raw = await step(`loading ${input}`, () => loadModel(input), (g) => `${g.nodes.length} nodes`);
-      const opt = await step(`optimizing -O${level}`, () => optimizeModel(raw, level), (r) => `${r.graph.nodes.length} nodes`);
-      if (ext === '.json') writeGraphFile(out, opt.graph);
-      else writeFileSync(out, await exportOnnx(opt.graph));
-      process.stdout.write(`${changeReport(raw, opt.graph)}\nwrote ${out}\n`);
+      let precision: MixedPrecisionReport | undefined;
+      let graph: Graph;
+      if (o.fp16) {
+        const batches = await step('reading calibration inputs', () => calibrationBatches(raw, o.calibration, count, parseDims(o.dim)), (b) => `${b.length} batches`);
+        const pass = mixedPrecisionPass(batches, { ...(limit !== undefined ? { limit } : {}), onReport: (r) => { precision = r; } });
+        graph = await step(`optimizing -O${level} with float16`, () => optimize(raw, { level }, { precision: pass }).graph, (g) => `${g.nodes.length} nodes`);
+      } else {
+        graph = await step(`optimizing -O${level}`, () => optimizeModel(raw, level).graph, (g) => `${g.nodes.length} nodes`);
+      }
+      if (ext === '.json') writeGraphFile(out, graph);
+      else writeFileSync(out, await exportOnnx(graph));
+      process.stdout.write(`${changeReport(raw, graph)}\n${precision ? `${precisionText(precision)}\n` : ''}wrote ${out}\n`);
     });
 }

@@ -21,6 +21,7 @@ import { optimize } from '../src/passes/pipelines.js';
 import { deviceOrSkip } from './helpers/gpu.js';
 import { randomTensor } from './helpers/gpu-compare.js';
 import { runOrt, SHARED_MODELS } from './onnx-util.js';
+import { kiln, tempDir } from './cli-helpers.js';
 
 function expectNear(got: Tensor, want: Tensor, what: string): void {
   expect(got.shape, `${what}: shape`).to.deep.equal(want.shape);
@@ -143,11 +144,28 @@ describe('mixed precision: float32 → float16 where calibration shows it safe',
         const gpu = await (await compileWebGpu(half, { device })).run(feeds);
         for (const o of g.outputs) {
           expect(half.outputs.find((x) => x.name === o.name)?.dtype, 'output keeps its dtype').to.equal(o.dtype);
+          expect(want[o.name]!.dtype).to.equal('float32');
           expectNear(cpu[o.name]!, want[o.name]!, `${name} ${o.name} Kiln CPU`);
           expectNear(ort[o.name]!, want[o.name]!, `${name} ${o.name} onnxruntime-node on the float16 export`);
           expectNear(gpu[o.name]!, want[o.name]!, `${name} ${o.name} Kiln WebGPU`);
         }
       });
     }
+
+    it('kiln optimize --fp16 --calibration DIR writes a float16 model that onnxruntime-node runs to the test data', async () => {
+      const dir = path.join(SHARED_MODELS, 'squeezenet1_1');
+      const out = path.join(tempDir('fp16'), 'sq.fp16.onnx');
+      const r = await kiln(['optimize', path.join(dir, 'model.onnx'), out, '--fp16', '--calibration', dir]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout).to.match(/fp16: \d+ nodes in float16, 0 kept in float32/);
+      const set = readTestDataSets(dir)[0]!;
+      const g = importModelFile(out);
+      expect([...g.initializers.values()].some((t) => t.dtype === 'float16')).to.equal(true);
+      const got = await runOrt(new Uint8Array(readFileSync(out)), { [g.inputs[0]!.name]: set.inputs[0]!.tensor });
+      expectNear(got[g.outputs[0]!.name]!, set.outputs[0]!.tensor, 'onnxruntime-node on kiln optimize --fp16 output');
+      const bad = await kiln(['optimize', path.join(dir, 'model.onnx'), out, '--calibration', dir]);
+      expect(bad.code).to.not.equal(0);
+      expect(bad.stderr).to.match(/--calibration and --fp16-limit need --fp16/);
+    });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Kiln Graph → ONNX ModelProto (opset 17, IR version 8).
+ * Kiln Graph → ONNX ModelProto (opset 17 unless a node needs a newer one, IR version 8).
  *
  * - Initializers are written as little-endian `raw_data`.
  * - Attribute kinds come from each op's attribute schema (src/graph/attrs.ts).
@@ -9,21 +9,34 @@
  *   opset-17 form, by a declarative table (export-table.ts): attributes that became
  *   inputs are written as constant inputs, opset-18 attributes at their defaults
  *   are left out, deprecated ops are rewritten (Upsample → Resize).
+ * - Ops newer than the declared opset are written decomposed (Gelu → Div/Erf/Add/Mul);
+ *   one with no older equivalent (BitwiseAnd) raises the declared opset to its own,
+ *   unless the caller fixed the opset (then a GraphError names the node).
+ * - `value_info` states only what holds for every input the graph accepts: the
+ *   types are inferred again on the nodes as written, and a value is described only
+ *   where that agrees with the graph's own type (dtype and rank); numeric dims are
+ *   written where both agree, the graph inputs' symbolic dims as `dim_param`, and
+ *   dims that inference invented (named after a node, which export renames) as
+ *   unknown. Graph outputs follow the same rule for their dims.
  */
 import type { AttrKind, AttrValue } from '../src/graph/attrs.js';
-import { GraphError } from '../src/graph/errors.js';
+import { GraphError, KilnError } from '../src/graph/errors.js';
 import { Graph, type Node, type ValueInfo } from '../src/graph/graph.js';
 import { findOp, type ValueType } from '../src/graph/op.js';
-import type { Shape } from '../src/graph/shape.js';
+import type { Dim, Shape } from '../src/graph/shape.js';
 import { Tensor } from '../src/graph/tensor.js';
+import { TypeEnv } from '../src/graph/type-env.js';
 import '../src/graph/ops/index.js';
-import { lowerForExport, type ExportNode } from './export-table.js';
+import { lowerForExport, requiredOpset, type ExportNode } from './export-table.js';
 import { onnx, type pb } from './proto.js';
 import { ONNX_DTYPE, tensorToProto } from './tensor-proto.js';
 
 /** Options of {@link exportModel}. */
 export interface ExportOptions {
-  /** Default-domain opset to declare (default 17). */
+  /**
+   * Default-domain opset to declare, 17 to 21 (default: 17, or the opset the
+   * newest node without an older equivalent needs). Newer ops are decomposed.
+   */
   readonly opset?: number;
   /** producer_name (default 'kiln'). */
   readonly producer?: string;
@@ -31,23 +44,59 @@ export interface ExportOptions {
 
 /** The opset written by default. */
 export const EXPORT_OPSET = 17;
+/** The newest opset the exporter writes the forms of. */
+export const MAX_EXPORT_OPSET = 21;
 /** The IR version written. */
 export const EXPORT_IR_VERSION = 8;
 
 const A = onnx.AttributeProto.AttributeType;
 const utf8 = new TextEncoder();
 
-function typeProto(dtype: ValueType['dtype'], shape: Shape): pb.ITypeProto {
+/** A dim as written: a number, a symbol (`dim_param`), or unknown (null). */
+type StatedDim = number | string | null;
+
+function typeProto(dtype: ValueType['dtype'], shape: readonly (Dim | null)[]): pb.ITypeProto {
   return {
     tensorType: {
       elemType: ONNX_DTYPE[dtype],
-      shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : d === null ? {} : { dimParam: d })) },
     },
   };
 }
 
-function valueInfo(name: string, t: ValueType): pb.IValueInfoProto {
+function valueInfo(name: string, t: { dtype: ValueType['dtype']; shape: readonly StatedDim[] }): pb.IValueInfoProto {
   return { name, type: typeProto(t.dtype, t.shape) };
+}
+
+/**
+ * Types inferred again on the nodes as written (decomposed, lowered), from the
+ * graph's inputs and initializers. A node whose inputs are not all typed, or whose
+ * inference fails, leaves its outputs untyped.
+ */
+function reinfer(g: Graph, nodes: readonly Node[], initializers: ReadonlyMap<string, Tensor>): TypeEnv {
+  const env = new TypeEnv();
+  for (const i of g.inputs) env.define(i.name, i);
+  for (const [k, t] of initializers) env.define(k, { dtype: t.dtype, shape: t.shape }, t);
+  for (const n of nodes) {
+    if (n.inputs.some((v) => v !== '' && !env.types.has(v))) continue;
+    try {
+      env.addNode(n);
+    } catch (e) {
+      if (!(e instanceof KilnError)) throw e;
+    }
+  }
+  return env;
+}
+
+/**
+ * The dims of a value that hold exactly: where the graph's type `t` and the
+ * re-inferred `r` agree, numbers as numbers and the graph inputs' symbols as
+ * symbols; anything else unknown. Undefined when dtype or rank disagree.
+ */
+function statedShape(t: ValueType, r: ValueType | undefined, symbols: ReadonlySet<string>): StatedDim[] | undefined {
+  if (!r) return t.shape.map((d) => (typeof d === 'number' || symbols.has(d) ? d : null));
+  if (r.dtype !== t.dtype || r.shape.length !== t.shape.length) return undefined;
+  return t.shape.map((d, i) => (d === r.shape[i] && (typeof d === 'number' || symbols.has(d)) ? d : null));
 }
 
 function guessKind(v: AttrValue): AttrKind {
@@ -63,7 +112,7 @@ function guessKind(v: AttrValue): AttrKind {
 }
 
 /** Encodes one attribute, or undefined when it cannot be written (a non-Graph `graph` value). */
-function attrProto(name: string, v: AttrValue, kind: AttrKind, where: string): pb.IAttributeProto | undefined {
+function attrProto(name: string, v: AttrValue, kind: AttrKind, where: string, opset: number): pb.IAttributeProto | undefined {
   switch (kind) {
     case 'int': return { name, type: A.INT, i: v as number };
     case 'float': return { name, type: A.FLOAT, f: v as number };
@@ -74,15 +123,15 @@ function attrProto(name: string, v: AttrValue, kind: AttrKind, where: string): p
     case 'tensor': return { name, type: A.TENSOR, t: tensorToProto(v as Tensor, '') };
     case 'graph':
       if (!(v instanceof Graph)) return undefined;
-      return { name, type: A.GRAPH, g: graphProto(v, `${where}.${name}`) };
+      return { name, type: A.GRAPH, g: graphProto(v, `${where}.${name}`, opset) };
   }
 }
 
-function nodeProto(n: ExportNode): pb.INodeProto {
+function nodeProto(n: ExportNode, opset: number): pb.INodeProto {
   const def = findOp(n.op, n.domain);
   const attribute: pb.IAttributeProto[] = [];
   for (const [k, v] of Object.entries(n.attrs)) {
-    const a = attrProto(k, v, def?.attrs[k]?.kind ?? guessKind(v), n.name);
+    const a = attrProto(k, v, def?.attrs[k]?.kind ?? guessKind(v), n.name, opset);
     if (a) attribute.push(a);
   }
   return { name: n.name, opType: n.op, domain: n.domain, input: [...n.inputs], output: [...n.outputs], attribute };
@@ -121,40 +170,70 @@ export function expandFused(nodes: readonly Node[], initializers: Map<string, Te
   return out;
 }
 
-function graphProto(g: Graph, where: string): pb.IGraphProto {
+/** A graph's nodes as written before lowering: Fused groups expanded; `initializers` and `types` gain their contents. */
+function expandedNodes(g: Graph, initializers: Map<string, Tensor>, types: Map<string, ValueType>): { nodes: Node[]; typeOf: (v: string) => ValueType | undefined } {
+  const nodes = expandFused(g.topo, initializers, types);
+  return { nodes, typeOf: (v) => types.get(v) ?? g.inputs.find((i) => i.name === v) ?? initializers.get(v) };
+}
+
+function graphProto(g: Graph, where: string, opset: number): pb.IGraphProto {
   const initializers = new Map(g.initializers);
   const types = new Map(g.valueTypes);
-  const expanded = expandFused(g.topo, initializers, types);
-  const nodes = lowerForExport(expanded, initializers, (v) => types.get(v) ?? g.inputs.find((i) => i.name === v) ?? initializers.get(v));
+  const { nodes: expanded, typeOf } = expandedNodes(g, initializers, types);
+  const nodes = lowerForExport(expanded, initializers, typeOf, opset);
+  if (nodes.some((n) => n.op === '')) throw new GraphError(`${where}: node without an op`);
   const outputNames = new Set(g.outputs.map((o) => o.name));
   const inputNames = new Set(g.inputs.map((o) => o.name));
+  const symbols = new Set(g.inputs.flatMap((i) => i.shape.filter((d): d is string => typeof d === 'string')));
+  const env = reinfer(g, nodes, initializers);
   const valueInfos: pb.IValueInfoProto[] = [];
   for (const n of nodes) {
     for (const o of n.outputs) {
       const t = types.get(o);
-      if (o !== '' && t && !outputNames.has(o) && !inputNames.has(o)) valueInfos.push(valueInfo(o, t));
+      if (o === '' || !t || outputNames.has(o) || inputNames.has(o)) continue;
+      const shape = statedShape(t, env.types.get(o), symbols);
+      if (shape) valueInfos.push(valueInfo(o, { dtype: t.dtype, shape }));
     }
   }
-  const port = (v: ValueInfo): pb.IValueInfoProto => valueInfo(v.name, v);
-  if (nodes.some((n) => n.op === '')) throw new GraphError(`${where}: node without an op`);
+  const output = (v: ValueInfo): pb.IValueInfoProto => {
+    const r = env.types.get(v.name);
+    return valueInfo(v.name, { dtype: v.dtype, shape: statedShape(v, r?.dtype === v.dtype ? r : undefined, symbols) ?? v.shape.map(() => null) });
+  };
   return {
     name: g.name,
-    node: nodes.map(nodeProto),
+    node: nodes.map((n) => nodeProto(n, opset)),
     initializer: [...initializers].map(([k, t]) => tensorToProto(t, k)),
-    input: g.inputs.map(port),
-    output: g.outputs.map(port),
+    input: g.inputs.map((v) => valueInfo(v.name, v)),
+    output: g.outputs.map(output),
     valueInfo: valueInfos,
   };
 }
 
+/**
+ * The default-domain opset a graph is written at: `opts.opset` when given (17 to
+ * {@link MAX_EXPORT_OPSET}), else 17 or what its newest node without an older
+ * equivalent needs.
+ */
+export function exportOpset(g: Graph, opts: ExportOptions = {}): number {
+  if (opts.opset !== undefined) {
+    if (!Number.isInteger(opts.opset) || opts.opset < EXPORT_OPSET || opts.opset > MAX_EXPORT_OPSET) {
+      throw new GraphError(`${g.name}: cannot export at opset ${opts.opset}; Kiln writes opsets ${EXPORT_OPSET} to ${MAX_EXPORT_OPSET}`);
+    }
+    return opts.opset;
+  }
+  const { nodes, typeOf } = expandedNodes(g, new Map(g.initializers), new Map(g.valueTypes));
+  return requiredOpset(nodes, typeOf, EXPORT_OPSET);
+}
+
 /** Builds the ModelProto of a graph. */
 export function modelToProto(g: Graph, opts: ExportOptions = {}): pb.ModelProto {
+  const opset = exportOpset(g, opts);
   return onnx.ModelProto.create({
     irVersion: EXPORT_IR_VERSION,
     producerName: opts.producer ?? 'kiln',
     producerVersion: '0.1.0',
-    opsetImport: [{ domain: '', version: opts.opset ?? EXPORT_OPSET }],
-    graph: graphProto(g, g.name),
+    opsetImport: [{ domain: '', version: opset }],
+    graph: graphProto(g, g.name, opset),
   });
 }
 

@@ -8,7 +8,7 @@
  * Tolerance for float16 results: max |error| ≤ 1e-2 · max(1, max |reference|).
  */
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
@@ -16,7 +16,7 @@ import { GraphBuilder, Tensor, type Graph } from '../src/graph/index.js';
 import { exportModel } from '../onnx/export.js';
 import { importModelFile } from '../onnx/import.js';
 import { readTestDataSets } from '../src/harness/model-test.js';
-import { calibrate, CalibrationError, F16_MAX, mixedPrecisionPass, toMixedPrecision, type MixedPrecisionReport } from '../src/passes/mixed-precision.js';
+import { calibrate, CalibrationError, F16_MAX, firstNonFinite, mixedPrecisionPass, toFloat32, toMixedPrecision, type MixedPrecisionReport } from '../src/passes/mixed-precision.js';
 import { optimize } from '../src/passes/pipelines.js';
 import { deviceOrSkip } from './helpers/gpu.js';
 import { randomTensor } from './helpers/gpu-compare.js';
@@ -82,6 +82,47 @@ describe('mixed precision: float32 → float16 where calibration shows it safe',
     expectNear(got, want, 'overflow graph');
     const naive = compileCpu(build('float16')).run({ x: Tensor.from('float16', [8], xs) }).y!;
     expect(naive.toArray().some((v) => !Number.isFinite(v)), 'all-float16 overflows').to.equal(true);
+  });
+
+  it('a model that arrives in float16 and overflows: firstNonFinite names the node, the pass runs that part in float32 and the output is finite', () => {
+    const b = new GraphBuilder('fp16-model');
+    const x = b.input('x', 'float16', [8]);
+    const big = b.Mul([x, b.constant(Tensor.scalar('float16', 300))], {}, { name: 'scale' });
+    const sq = b.Mul([big, big], {}, { name: 'square' }); // up to 9e4: overflows float16
+    const y = b.Div([sq, b.constant(Tensor.scalar('float16', 1e4))], {}, { name: 'shrink' });
+    b.output(b.Relu(b.Sub([y, b.constant(Tensor.scalar('float16', 1))])), 'y');
+    const g = b.build();
+    const xs = Array.from({ length: 8 }, (_, i) => (i - 3.5) / 3.5);
+    const feeds = new Map([['x', Tensor.from('float16', [8], xs)]]);
+    const first = firstNonFinite(g, feeds);
+    expect(first).to.deep.include({ node: 'square', op: 'Mul', count: 2, size: 8 });
+    expect(compileCpu(g).run({ x: feeds.get('x')! }).y!.toArray().some((v) => !Number.isFinite(v))).to.equal(true);
+    const up = toFloat32(g);
+    expect(up.inputs.map((i) => i.dtype)).to.deep.equal(['float16']);
+    expect(up.outputs.map((o) => o.dtype)).to.deep.equal(['float16']);
+    expect(firstNonFinite(up, feeds)).to.equal(undefined);
+    let report: MixedPrecisionReport | undefined;
+    const safe = optimize(g, { level: 1 }, { precision: mixedPrecisionPass([feeds], { onReport: (r) => { report = r; } }) }).graph;
+    expect(report!.kept.map((k) => k.name)).to.include('square');
+    expect(safe.inputs.map((i) => i.dtype)).to.deep.equal(['float16']);
+    expect(safe.outputs.map((o) => o.dtype)).to.deep.equal(['float16']);
+    expect(firstNonFinite(safe, feeds)).to.equal(undefined);
+    const want = compileCpu(up).run({ x: feeds.get('x')! }).y!;
+    const got = compileCpu(safe).run({ x: feeds.get('x')! }).y!;
+    expect(got.toArray().every(Number.isFinite)).to.equal(true);
+    expectNear(got, want, 'fp16 model made safe');
+  });
+
+  it('kiln run --find-nonfinite names the node where a float16 model overflows', async () => {
+    const b = new GraphBuilder('fp16-overflow');
+    const x = b.input('x', 'float16', [64]);
+    const big = b.Mul([x, b.constant(Tensor.scalar('float16', 1000))], {}, { name: 'scale' });
+    b.output(b.Mul([big, big], {}, { name: 'square' }), 'y'); // (1000·x)² overflows for |x| > 0.256
+    const file = path.join(tempDir('nonfinite'), 'overflow.onnx');
+    writeFileSync(file, exportModel(b.build()));
+    const r = await kiln(['run', file, '--random', '--backend', 'cpu', '-O', '0', '--find-nonfinite']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/non-finite: first at node 'square' \(Mul\): output '[^']+' has \d+ of 64 values/);
   });
 
   it('a tighter --fp16-limit keeps more in float32; a bad limit is a typed error', () => {

@@ -258,6 +258,9 @@ export function toMixedPrecision(g: Graph, opts: MixedPrecisionOptions): { graph
     if (halfProduced(v)) return renamed.get(v) ?? v;
     let h = halfOf.get(v);
     if (h) return h;
+    // A float16 value cast up to float32 comes back exactly: read the original.
+    const p = ed.producerOf(v);
+    if (p && p.op === 'Cast' && p.domain === '' && typeOf(p.inputs[0]!)?.dtype === 'float16') return p.inputs[0]!;
     const c = ed.constantOf(v);
     if (c) { h = ed.addConstant(halfTensor(c), `${v}_fp16`); halfWeights++; }
     else { h = ed.addNode('Cast', [v], { to: 10 }, { name: `${v}_to_fp16` })[0]!; casts++; }
@@ -302,6 +305,96 @@ export function toMixedPrecision(g: Graph, opts: MixedPrecisionOptions): { graph
   return { graph: ed.finish(), report };
 }
 
+const HALF = 10;
+const FLOAT = 1;
+const DTYPE_ATTRS = new Set(['to', 'dtype', 'output_dtype']);
+
+/**
+ * The same graph computed in float32: float16 weights, constants and attribute
+ * tensors become float32, dtype attributes (`to`, `dtype`, `output_dtype`) naming
+ * float16 name float32; float16 graph inputs are cast up after entry and float16
+ * outputs cast down before exit, so the interface is unchanged. Exact: every float16
+ * value is a float32 value. Returns the graph itself when it has no float16.
+ */
+export function toFloat32(g: Graph): Graph {
+  const hasHalf = [...g.inputs, ...g.outputs, ...g.initializers.values(), ...g.valueTypes.values()].some((t) => t.dtype === 'float16');
+  if (!hasHalf) return g;
+  const ed = new GraphEditor(g);
+  for (const [k, t] of ed.initializers) if (t.dtype === 'float16') ed.initializers.set(k, Tensor.from('float32', t.shape, t.data as ArrayLike<number>));
+  const up = new Map<string, string>();
+  for (const i of g.inputs) {
+    if (i.dtype !== 'float16' || g.initializers.has(i.name)) continue;
+    up.set(i.name, ed.addNode('Cast', [i.name], { to: FLOAT }, { name: `${i.name}_to_fp32` })[0]!);
+  }
+  const renamed = new Map<string, string>();
+  for (const o of g.outputs) if (o.dtype === 'float16' && ed.producerOf(o.name)) renamed.set(o.name, ed.fresh(`${o.name}_fp32`));
+  for (const n of g.topo) {
+    const attrs: Record<string, unknown> = { ...n.attrs };
+    for (const [k, v] of Object.entries(n.attrs)) {
+      if (v instanceof Tensor && v.dtype === 'float16') attrs[k] = Tensor.from('float32', v.shape, v.data as ArrayLike<number>);
+      else if (DTYPE_ATTRS.has(k) && v === HALF) attrs[k] = FLOAT;
+    }
+    const cur = ed.nodes.get(n.name)!;
+    ed.replaceNode(cur, { ...cur, attrs: attrs as Node['attrs'], inputs: n.inputs.map((v) => up.get(v) ?? v), outputs: n.outputs.map((o) => renamed.get(o) ?? o) });
+  }
+  for (const [out, tmp] of renamed) {
+    const t = ed.typeOf(out);
+    ed.types.set(tmp, { dtype: 'float32', shape: t.shape });
+    ed.insertNode({ name: ed.fresh(`${out}_to_fp16`), op: 'Cast', domain: '', inputs: [tmp], outputs: [out], attrs: { to: HALF } }, [t]);
+  }
+  ed.edits++;
+  return ed.finish();
+}
+
+/** Where a graph first produces a non-finite value from finite inputs. */
+export interface NonFinite {
+  /** The node. */
+  readonly node: string;
+  readonly op: string;
+  /** Its output that holds the non-finite values. */
+  readonly output: string;
+  /** How many elements of it are ±Infinity or NaN, of how many. */
+  readonly count: number;
+  readonly size: number;
+  /** Largest finite |x| among its inputs. */
+  readonly inputMaxAbs: number;
+}
+
+/**
+ * Runs the graph with the CPU reference (float16 rounded as on the device) and
+ * returns the first node, in execution order, whose output holds ±Infinity or NaN
+ * while all its inputs were finite — the node where an overflow starts — or
+ * undefined when every value is finite (or non-finite values only flow on).
+ */
+export function firstNonFinite(g: Graph, feeds: ReadonlyMap<string, Tensor>): NonFinite | undefined {
+  const values = new Map<string, Tensor>(g.initializers);
+  for (const i of g.inputs) {
+    const t = feeds.get(i.name) ?? g.initializers.get(i.name);
+    if (!t) throw new CalibrationError(`no tensor for graph input '${i.name}'`, i.name);
+    values.set(i.name, t);
+  }
+  const finite = (t: Tensor): number => { let bad = 0; for (let i = 0; i < t.data.length; i++) if (!Number.isFinite(Number(t.data[i]))) bad++; return bad; };
+  for (const n of g.topo) {
+    const ins = n.inputs.map((v) => (v === '' ? undefined : values.get(v)));
+    let outs: Tensor[];
+    try {
+      outs = runReference(n, ins);
+    } catch (e) {
+      if (e instanceof KilnError) throw new CalibrationError(`node '${n.name}' (${n.op}) failed: ${e.message}`, n.name);
+      throw e;
+    }
+    n.outputs.forEach((o, i) => { if (o !== '' && outs[i]) values.set(o, outs[i]!); });
+    const floatsIn = ins.filter((t): t is Tensor => t !== undefined && isFloat(t));
+    if (floatsIn.some((t) => finite(t) > 0)) continue;
+    for (let i = 0; i < outs.length; i++) {
+      const t = outs[i]!;
+      const bad = isFloat(t) ? finite(t) : 0;
+      if (bad > 0) return { node: n.name, op: n.op, output: n.outputs[i]!, count: bad, size: t.size, inputMaxAbs: Math.max(0, ...floatsIn.map(maxAbsOf)) };
+    }
+  }
+  return undefined;
+}
+
 /** Options of {@link mixedPrecisionPass}. */
 export interface MixedPrecisionPassOptions extends Omit<MixedPrecisionOptions, 'calibration'> {
   /** Called with the conversion's report. */
@@ -310,13 +403,18 @@ export interface MixedPrecisionPassOptions extends Omit<MixedPrecisionOptions, '
 
 /**
  * The conversion as a pass: calibrates the graph it is given on `batches` (feeds by
- * graph input name) and converts it. Place it with `optimize(g, opts, { precision })`.
+ * graph input name) and converts it. A graph with float16 values is first computed
+ * in float32 ({@link toFloat32}), so a model that arrives in float16 gets the same
+ * analysis: values that overflow run in float32, the others stay float16. Place it with `optimize(g, opts, { precision })`.
  */
 export function mixedPrecisionPass(batches: readonly ReadonlyMap<string, Tensor>[], opts: MixedPrecisionPassOptions = {}): Pass {
   if (batches.length === 0) throw new CalibrationError('mixed precision needs at least one calibration batch');
   return {
     name: 'mixed-precision',
-    run(g: Graph): Graph {
+    run(input: Graph): Graph {
+      // A model that is already float16 (in part or whole) is analysed in float32 first:
+      // its values that overflow float16 stay float32, the rest return to float16.
+      const g = toFloat32(input);
       const calibration = calibrate(g, batches);
       const { graph, report } = toMixedPrecision(g, { ...opts, calibration });
       opts.onReport?.(report, calibration);

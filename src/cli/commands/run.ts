@@ -1,9 +1,10 @@
 /**
  * `kiln run MODEL [--input name=FILE ...] [--random] [--dim name=N ...] [--backend webgpu|cpu]
- *  [-O level] [--profile] [--runs N] [--output-dir DIR]`: loads a model (.onnx or Kiln
+ *  [-O level] [--profile] [--runs N] [--output-dir DIR] [--find-nonfinite]`: loads a model (.onnx or Kiln
  * .json), optimizes it, compiles it for a backend and runs it; prints each output
  * summarized (dtype, shape, first values, min/max/mean) and the timings, and with
- * `--output-dir` writes `output_N.pb`. WebGPU falls back to the CPU with a one-line
+ * `--output-dir` writes `output_N.pb`; `--find-nonfinite` names the first node that
+ * turns finite inputs into ±Infinity or NaN (CPU reference, float16 rounded). WebGPU falls back to the CPU with a one-line
  * notice when there is no adapter, except under CI where that is an error.
  */
 import { Command, Option } from 'commander';
@@ -15,6 +16,7 @@ import type { Tensor } from '../../graph/tensor.js';
 import { BACKEND_NAMES, compileOn, type BackendName } from '../../session/backends.js';
 import type { ProfileRow } from '../../viz/viewer/types.js';
 import { EXIT } from '../exit-codes.js';
+import { firstNonFinite, type NonFinite } from '../../passes/mixed-precision.js';
 import { loadModel, optimizeModel, parseDims, parseLevel, randomFeeds, readInputSpec, summarize, writeOutputs } from '../io.js';
 import { startTask, step } from '../progress.js';
 
@@ -99,9 +101,15 @@ export function profileTable(rows: readonly ProfileRow[], n = 15): string {
   return lines.join('\n');
 }
 
+/** The `--find-nonfinite` line. */
+export function nonFiniteText(f: NonFinite | undefined): string {
+  if (!f) return 'non-finite: none (every value is finite, or non-finite values only come from the inputs)';
+  return `non-finite: first at node '${f.node}' (${f.op}): output '${f.output}' has ${f.count} of ${f.size} values ±Infinity or NaN from finite inputs (largest |input| ${f.inputMaxAbs.toPrecision(4)})`;
+}
+
 interface RunOpts {
   input: string[]; random?: boolean; dim: string[]; backend: BackendName; O: string;
-  profile?: boolean; outputDir?: string; runs: string; seed: string;
+  profile?: boolean; outputDir?: string; runs: string; seed: string; findNonfinite?: boolean;
 }
 
 function positiveInt(v: string, flag: string): number {
@@ -127,6 +135,7 @@ export function register(program: Command): void {
     .option('--runs <n>', 'timed runs after the first (for benchmarking)', '0')
     .option('--seed <n>', 'seed for --random', '1')
     .option('--output-dir <dir>', 'write output_N.pb files here')
+    .option('--find-nonfinite', 'also run the CPU reference node by node and name the first node that turns finite inputs into Infinity or NaN')
     .addHelpText('after', '\nExamples:\n  kiln run model.onnx --random --dim batch=1\n  kiln run model.onnx --input input=test_data_set_0/input_0.pb --output-dir out\n')
     .action(async (model: string, o: RunOpts) => {
       const level = parseLevel(o.O);
@@ -167,6 +176,7 @@ export function register(program: Command): void {
         lines.push(`time: compile ${compileMs.toFixed(1)} ms, first run ${firstMs.toFixed(3)} ms` +
           (times.length ? `, ${times.length} runs: min ${times[0]!.toFixed(3)} ms median ${times[times.length >> 1]!.toFixed(3)} ms` : ''));
         if (o.profile) lines.push(profileTable(runner.profile()));
+        if (o.findNonfinite) lines.push(nonFiniteText(firstNonFinite(opt.graph, new Map(Object.entries(feeds)))));
         process.stdout.write(`${lines.join('\n')}\n`);
         if (o.outputDir) {
           const files = await writeOutputs(o.outputDir, list);

@@ -167,7 +167,7 @@ describe('mixed precision: float32 → float16 where calibration shows it safe',
         this.skip();
       }
     });
-    for (const name of ['squeezenet1_1', 'mobilenet_v2']) {
+    for (const name of ['squeezenet1_1', 'mobilenet_v2', 'bert_tiny', 'gpt2_tiny']) {
       it(`${name}: float16 at O2 on Kiln CPU, WebGPU and in onnxruntime-node (exported) vs the float32 model in onnxruntime-node`, async function () {
         const dir = path.join(SHARED_MODELS, name);
         const g = importModelFile(path.join(dir, 'model.onnx'));

@@ -63,8 +63,9 @@ export function fromOnnx(bytes: Uint8Array | ArrayBuffer, opts: ImportOptions = 
 }
 
 /**
- * Serializes a Kiln {@link Graph} as an ONNX model (opset 17); fused ops are
- * expanded back into standard ONNX ops.
+ * Serializes a Kiln {@link Graph} as an ONNX model (opset 17 unless a node has no
+ * opset-17 form); fused ops are expanded back into standard ONNX ops, and ops newer
+ * than the declared opset (Gelu) are written decomposed.
  *
  * @param graph the graph to export.
  * @param opts export options.

@@ -28,6 +28,7 @@ import { readTestDataSets } from '../src/harness/model-test.js';
 import { exportModel } from '../onnx/export.js';
 import { importModel } from '../onnx/import.js';
 import { onnx, type pb } from '../onnx/proto.js';
+import { kiln, tempDir } from './cli-helpers.js';
 import { runOrt, SHARED_MODEL_NAMES, SHARED_MODELS } from './onnx-util.js';
 
 const TOL = { atol: 1e-4, rtol: 1e-3 };
@@ -106,6 +107,17 @@ describe('export after -O2 loads in onnxruntime-node and matches the original', 
         }
       });
     }
+    it('kiln optimize -O 2 writes files ORT loads and that match the original (bert_tiny, gpt2_tiny)', async () => {
+      for (const name of ['bert_tiny', 'gpt2_tiny']) {
+        const dir = path.join(SHARED_MODELS, name);
+        const out = path.join(tempDir('export-ort'), 'opt.onnx');
+        const r = await kiln(['optimize', path.join(dir, 'model.onnx'), out, '-O', '2']);
+        expect(r.code, r.stderr).to.equal(0);
+        const bytes = readFileSync(path.join(dir, 'model.onnx'));
+        const feeds = { [importModel(bytes).inputs[0]!.name]: readTestDataSets(dir)[0]!.inputs[0]!.tensor };
+        expectSame(await runOrt(readFileSync(out), feeds), await runOrt(bytes, feeds), `kiln optimize ${name}`);
+      }
+    });
     for (const name of ['bert_tiny', 'gpt2_tiny'] as const) {
       it(`${name} with symbolic batch and sequence dims`, async () => {
         const dir = path.join(SHARED_MODELS, name);

@@ -99,11 +99,14 @@ function splitNumOutputs(n: Node): Node {
   return { ...n, attrs: { ...n.attrs, num_outputs: n.outputs.length } };
 }
 
-/** GridSample before opset 20 names its 2-D modes bilinear/bicubic. */
-function gridSampleModes(n: Node): Node {
-  const old: Readonly<Record<string, string>> = { linear: 'bilinear', cubic: 'bicubic' };
-  const m = old[n.attrs.mode as string];
-  return m ? { ...n, attrs: { ...n.attrs, mode: m } } : n;
+/** GridSample names its modes bilinear/bicubic before opset 20 and linear/cubic from it. */
+const OLD_GRID_MODES: Readonly<Record<string, string>> = { linear: 'bilinear', cubic: 'bicubic' };
+const NEW_GRID_MODES: Readonly<Record<string, string>> = { bilinear: 'linear', bicubic: 'cubic' };
+function gridSampleModes(names: Readonly<Record<string, string>>) {
+  return (n: Node): Node => {
+    const m = names[n.attrs.mode as string];
+    return m ? { ...n, attrs: { ...n.attrs, mode: m } } : n;
+  };
 }
 
 const REDUCE_WITH_ATTR = ['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'];
@@ -130,7 +133,8 @@ export const EXPORT_RULES: readonly ExportRule[] = [
   { op: 'CastLike', dropIfEqual: { saturate: 1 } },
   { op: 'Scatter', as: 'ScatterElements' },
   { op: 'Upsample', rewrite: upsampleToResize },
-  { op: 'GridSample', until: 19, rewrite: gridSampleModes },
+  { op: 'GridSample', until: 19, rewrite: gridSampleModes(OLD_GRID_MODES) },
+  { op: 'GridSample', since: 20, rewrite: gridSampleModes(NEW_GRID_MODES) },
 ];
 
 /** The rules of an op that apply at a declared opset. */
@@ -242,6 +246,12 @@ function bitwiseNotDecomposed(n: Node, ctx: LowerContext): Node[] | undefined {
   return s.nodes;
 }
 
+/** A GroupNormalization whose scale has one element per group (opset 18's form), not per channel. */
+function groupNormPerGroup(n: Node, ctx: LowerContext): boolean {
+  const g = n.attrs.num_groups as number;
+  return ctx.typeOf(n.inputs[1]!)?.shape[0] === g && ctx.typeOf(n.inputs[0]!)?.shape[1] !== g;
+}
+
 /**
  * GroupNormalization (opset 18; per-channel scale from 21): X[N,C,…] viewed as
  * [N,G,−1], normalized over the last axis, then scaled per group (scale of G
@@ -262,8 +272,7 @@ function groupNormDecomposed(n: Node, ctx: LowerContext): Node[] | undefined {
   const eps = (n.attrs.epsilon as number | undefined) ?? 1e-5;
   const normed = s.add('Div', [centered, s.add('Sqrt', [s.add('Add', [variance, s.scalar(dt, eps, 'eps')])])]);
   const shape = s.add('Shape', [x]);
-  const perGroup = st.shape[0] === g && xt.shape[1] !== g;
-  if (perGroup) {
+  if (groupNormPerGroup(n, ctx)) {
     const gs = s.ints([g, 1], 'group_shape');
     const y = s.add('Add', [s.add('Mul', [normed, s.add('Reshape', [scale, gs])]), s.add('Reshape', [bias, gs])]);
     s.add('Reshape', [y, shape], {}, n.outputs[0]);
@@ -275,11 +284,13 @@ function groupNormDecomposed(n: Node, ctx: LowerContext): Node[] | undefined {
   return s.nodes;
 }
 
-/** An op, or a form of one, that exists only from some opset on. */
+/** An op, or a form of one, that exists only from some opset on (and, with `until`, only up to one). */
 export interface NewerForm {
   readonly op: string;
   /** The opset it appeared in. */
   readonly since: number;
+  /** The last opset that has it (absent: still current). */
+  readonly until?: number;
   /** What is new (for errors), when not the op itself. */
   readonly what?: string;
   /** Whether a node has this form (default: every node of the op). */
@@ -301,6 +312,9 @@ export const NEWER_FORMS: readonly NewerForm[] = [
   { op: 'Gelu', since: 20, decompose: geluDecomposed },
   { op: 'Mish', since: 18, decompose: mishDecomposed },
   { op: 'GroupNormalization', since: 18, decompose: groupNormDecomposed },
+  // Opset 18 scales per group, 21 per channel: the other form is written decomposed.
+  { op: 'GroupNormalization', since: 21, what: 'a per-channel scale', applies: (n, ctx) => !groupNormPerGroup(n, ctx), decompose: groupNormDecomposed },
+  { op: 'GroupNormalization', since: 18, until: 20, what: 'a per-group scale', applies: groupNormPerGroup, decompose: groupNormDecomposed },
   { op: 'BitwiseNot', since: 18, decompose: bitwiseNotDecomposed },
   { op: 'BitwiseAnd', since: 18 },
   { op: 'BitwiseOr', since: 18 },
@@ -380,11 +394,12 @@ export function lowerForExport(nodes: readonly Node[], initializers: Map<string,
   const ctx = lowerContext(nodes, initializers, typeOf);
   const out: Node[] = [];
   const lower = (n: Node): void => {
-    const form = formsOf(n, ctx).find((f) => f.since > opset);
+    const form = formsOf(n, ctx).find((f) => f.since > opset || (f.until !== undefined && opset > f.until));
     if (form) {
       const parts = form.decompose?.(n, ctx);
       if (!parts) {
-        throw new GraphError(`${n.name}: ${n.op}${form.what ? ` with ${form.what}` : ''} exists only from opset ${form.since}; it cannot be written at opset ${opset}`, n.name);
+        const range = form.until !== undefined ? `in opsets ${form.since} to ${form.until}` : `from opset ${form.since}`;
+        throw new GraphError(`${n.name}: ${n.op}${form.what ? ` with ${form.what}` : ''} exists only ${range}; it cannot be written at opset ${opset}`, n.name);
       }
       for (const p of parts) lower(p);
       return;

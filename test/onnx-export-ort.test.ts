@@ -301,6 +301,34 @@ describe('ops newer than the declared opset', function () {
     }
   });
 
+  it('GroupNormalization at declared opsets 18 and 21: the scale form of that opset is written as is, the other decomposed', async () => {
+    for (const [opset, perGroup, native] of [[18, true, true], [18, false, false], [21, false, true], [21, true, false]] as const) {
+      const b = new GraphBuilder('gn');
+      const n = perGroup ? 2 : 6;
+      b.output(b.GroupNormalization([b.input('x', 'float32', ['n', 6, 4]), b.constant(tensor([n], 1)), b.constant(tensor([n], 2))], { num_groups: 2 }), 'y');
+      const g = b.build();
+      const bytes = exportModel(g, { opset });
+      const m = decode(bytes);
+      expect(opsetOf(m)).to.equal(opset);
+      expect(m.graph!.node!.some((x) => x.opType === 'GroupNormalization'), `opset ${opset}, per-group ${perGroup}`).to.equal(native);
+      const feeds = { x: tensor([3, 6, 4], 5) };
+      expectSame(await runOrt(bytes, feeds), compileCpu(g).run(feeds), `GroupNormalization at ${opset}`);
+    }
+  });
+
+  it('GridSample modes are written by the names of the declared opset (bilinear before 20, linear from 20)', async () => {
+    const b = new GraphBuilder('gs');
+    b.output(b.GridSample([b.input('x', 'float32', [1, 2, 4, 4]), b.input('grid', 'float32', [1, 3, 3, 2])], { mode: 'linear', align_corners: 1 }), 'y');
+    const g = b.build();
+    const feeds = { x: tensor([1, 2, 4, 4], 1), grid: tensor([1, 3, 3, 2], 2) };
+    for (const [opset, name] of [[17, 'bilinear'], [20, 'linear']] as const) {
+      const bytes = exportModel(g, { opset });
+      const node = decode(bytes).graph!.node!.find((x) => x.opType === 'GridSample')!;
+      expect(new TextDecoder().decode(node.attribute!.find((a) => a.name === 'mode')!.s!)).to.equal(name);
+      expectSame(await runOrt(bytes, feeds), compileCpu(g).run(feeds), `GridSample at ${opset}`);
+    }
+  });
+
   it('BitwiseNot of signed and unsigned integers is decomposed (exact)', async () => {
     for (const dtype of ['int32', 'uint8', 'int64'] as const) {
       const b = new GraphBuilder('not');

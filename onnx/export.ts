@@ -225,15 +225,25 @@ export function exportOpset(g: Graph, opts: ExportOptions = {}): number {
   return requiredOpset(nodes, typeOf, EXPORT_OPSET);
 }
 
-/** Builds the ModelProto of a graph. */
+/** The non-default domains the written nodes use, sub-graphs included. */
+function domainsOf(gp: pb.IGraphProto, out = new Set<string>()): Set<string> {
+  for (const n of gp.node ?? []) {
+    if (n.domain && n.domain !== 'ai.onnx') out.add(n.domain);
+    for (const a of n.attribute ?? []) if (a.g) domainsOf(a.g, out);
+  }
+  return out;
+}
+
+/** Builds the ModelProto of a graph. Non-default domains (com.microsoft) are declared at version 1. */
 export function modelToProto(g: Graph, opts: ExportOptions = {}): pb.ModelProto {
   const opset = exportOpset(g, opts);
+  const graph = graphProto(g, g.name, opset);
   return onnx.ModelProto.create({
     irVersion: EXPORT_IR_VERSION,
     producerName: opts.producer ?? 'kiln',
     producerVersion: '0.1.0',
-    opsetImport: [{ domain: '', version: opset }],
-    graph: graphProto(g, g.name, opset),
+    opsetImport: [{ domain: '', version: opset }, ...[...domainsOf(graph)].sort().map((domain) => ({ domain, version: 1 }))],
+    graph,
   });
 }
 

@@ -329,6 +329,14 @@ describe('ops newer than the declared opset', function () {
     }
   });
 
+  it('a node of another domain (com.microsoft Gelu) gets that domain declared, so ORT loads it', async () => {
+    const g0 = unary('Gelu');
+    const g = g0.with({ nodes: g0.nodes.map((n) => (n.op === 'Gelu' ? { ...n, domain: 'com.microsoft' } : n)) });
+    const bytes = exportModel(g);
+    expect(decode(bytes).opsetImport.map((o) => `${o.domain}:${Number(o.version)}`)).to.deep.equal([':17', 'com.microsoft:1']);
+    expectSame(await runOrt(bytes, { x }), compileCpu(g0).run({ x }), 'com.microsoft Gelu');
+  });
+
   it('BitwiseNot of signed and unsigned integers is decomposed (exact)', async () => {
     for (const dtype of ['int32', 'uint8', 'int64'] as const) {
       const b = new GraphBuilder('not');

@@ -50,6 +50,7 @@ fi
 # 4. The rest from the main suites.
 apt-get install "${APT_OPTS[@]}" chromium graphviz >/dev/null
 apt-get install "${APT_OPTS[@]}" vulkan-tools >/dev/null || echo "setup-system.sh: vulkan-tools not installed (optional)" >&2
+apt-get install "${APT_OPTS[@]}" espeak-ng sox >/dev/null  # speech fixtures of test/packages (VAD)
 
 # 5. ONNX backend test data: install the package; if apt cannot, extract its .deb into .cache/.
 ONNX_DATA=/usr/share/libonnx-testdata/data

@@ -17,7 +17,6 @@
 import type { AttrValue } from '../src/graph/attrs.js';
 import type { DType } from '../src/graph/dtype.js';
 import type { Node } from '../src/graph/graph.js';
-import { isFloat } from '../src/graph/dtype.js';
 import { GraphError } from '../src/graph/errors.js';
 import type { ValueType } from '../src/graph/op.js';
 import { Tensor, tensorInts } from '../src/graph/tensor.js';
@@ -51,7 +50,7 @@ interface ExportRule {
   readonly dropIfEqual?: Readonly<Record<string, AttrValue>>;
   /** Attributes always left out (legacy, ignored by the registry op). */
   readonly drop?: readonly string[];
-  /** A custom rewrite. */
+  /** A custom rewrite, applied before the data parts above. */
   readonly rewrite?: (n: Node, ctx: LowerContext) => Node;
 }
 
@@ -147,8 +146,7 @@ function equal(a: AttrValue, b: AttrValue): boolean {
 }
 
 function applyRule(r: ExportRule, node: Node, ctx: LowerContext): Node {
-  // A rewrite alone replaces the node; with data parts it runs first.
-  if (r.rewrite && !r.toInput && !r.toAttr && !r.drop && !r.dropIfEqual) return r.rewrite(node, ctx);
+  // A custom rewrite runs before the rule's data parts.
   const n = r.rewrite ? r.rewrite(node, ctx) : node;
   const attrs: Record<string, AttrValue> = {};
   for (const [k, v] of Object.entries(n.attrs)) {

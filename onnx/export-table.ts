@@ -9,10 +9,10 @@
  * Ops and attribute values newer than the declared opset ({@link NEWER_FORMS}, each
  * with the opset it appeared in) are written decomposed into ops of that opset
  * (Gelu → Div/Erf/Add/Mul, its tanh form likewise; Mish; BitwiseNot;
- * GroupNormalization; GridSample's opset-20 mode names) or, where nothing older
- * computes the same, make the exporter declare the opset they need
+ * GroupNormalization, also in the scale form another opset uses) or, where nothing
+ * older computes the same, make the exporter declare the opset they need
  * ({@link requiredOpset}); a caller that fixed a lower opset gets a GraphError
- * naming the node.
+ * naming the node. GridSample's mode names follow the declared opset (a rule).
  */
 import type { AttrValue } from '../src/graph/attrs.js';
 import type { DType } from '../src/graph/dtype.js';

@@ -5,6 +5,7 @@
 import { installOpMethods } from '../builder.js';
 import { binaryOps } from './binary.js';
 import { constantOps } from './constant.js';
+import { contribOps } from './contrib.js';
 import { cumsumOps } from './cumsum.js';
 import { dataDependentOps } from './data-dependent.js';
 import { convOps } from './conv.js';
@@ -55,5 +56,11 @@ export const OPS = {
   ...rnnOps,
   ...sampleOps,
 } as const;
+
+/**
+ * ONNX Runtime's contrib ops (domain com.microsoft, some sharing a core op's name),
+ * kept out of {@link OPS} and its builder methods: apply them by handle.
+ */
+export const CONTRIB_OPS = contribOps;
 
 installOpMethods();

@@ -10,6 +10,7 @@ import { allOps } from '../../../graph/op.js';
 import { OPS } from '../../../graph/ops/index.js';
 import { kernelOf, registerKernel, type GpuKernel, type KernelTable, type OpName } from '../kernel.js';
 import './attention.js';
+import { contribKernels } from './contrib.js';
 import { convKernels } from './conv.js';
 import { cumSumKernels } from './cumsum.js';
 import { einsumKernels } from './einsum.js';
@@ -47,6 +48,7 @@ export function registerAllKernels(): void {
   for (const table of KERNEL_TABLES) {
     for (const [name, kernel] of Object.entries(table) as [OpName, GpuKernel][]) registerKernel(OPS[name], kernel);
   }
+  for (const [op, kernel] of contribKernels) registerKernel(op, kernel);
   for (const op of allOps()) {
     if (op.expr && !kernelOf(op)) registerKernel(op, exprKernel(op));
   }

@@ -1,0 +1,108 @@
+/**
+ * WebGPU kernels of ONNX Runtime's contrib ops (src/graph/ops/contrib*.ts). The
+ * elementwise ones (Gelu, FastGelu, BiasGelu, QuickGelu, BiasAdd) have an `expr`
+ * and get the generic elementwise kernel. FusedMatMul is one `planMatmul` dispatch
+ * on strided views of A and B (the transposes cost nothing) with alpha applied in
+ * the value. The normalization ops run one invocation per row (statistics in f32),
+ * like LayerNormalization's kernel.
+ */
+import type { OpDef } from '../../../graph/op.js';
+import { contribOps, fusedMatmulOperands } from '../../../graph/ops/contrib.js';
+import { normalizeAxis, sizeOf, type ConcreteShape } from '../../../graph/shape.js';
+import type { GpuKernel, KernelContext } from '../kernel.js';
+import { broadcastOffsets, ShaderBuilder } from '../wgsl.js';
+import { planMatmul } from './matmul.js';
+
+const fusedMatMul: GpuKernel = {
+  plan(ctx) {
+    const attrs = ctx.attrs as { transA: number; transB: number; transBatchA: number; transBatchB: number; alpha: number };
+    const { M, N, K, batch, a, b } = fusedMatmulOperands(ctx.inputs[0]!.shape, ctx.inputs[1]!.shape, attrs, ctx.node);
+    const alpha = Number(attrs.alpha);
+    const dispatch = planMatmul(ctx, {
+      a: 0, b: 1, M, N, K, transA: false, transB: false, batch, aBatch: batch, bBatch: batch,
+      aLayout: a, bLayout: b, dtype: ctx.outputs[0]!.dtype, output: 0, label: 'FusedMatMul',
+      ...(alpha === 1 ? {} : { value: (sb: ShaderBuilder) => `v * f32(${sb.f32(alpha)})` }),
+    });
+    return { dispatches: [dispatch] };
+  },
+};
+
+/** Whether node output `k` is requested (an omitted output is planned with size 0). */
+const wanted = (ctx: KernelContext, k: number): boolean => !!ctx.outputs[k] && sizeOf(ctx.outputs[k].shape) > 0;
+
+/**
+ * Skip(Simplified)LayerNormalization: per row of the last axis, v = input + skip
+ * (+ bias) is summed, centred (unless `rms`), normalized and scaled by gamma
+ * (+ beta). `beta`/`bias` are node input indices (or undefined when the op has none).
+ */
+function skipNorm(rms: boolean, betaAt: number | undefined, biasAt: number): GpuKernel {
+  return {
+    plan(ctx) {
+      const x = ctx.inputs[0]!;
+      const h = x.shape[x.shape.length - 1]!;
+      const rows = h === 0 ? 0 : sizeOf(x.shape) / h;
+      const sb = new ShaderBuilder(ctx);
+      const [X, S, G] = [sb.input(0), sb.input(1), sb.input(2)];
+      const B = betaAt !== undefined && ctx.inputs[betaAt] ? sb.input(betaAt) : undefined;
+      const BI = ctx.inputs[biasAt] ? sb.input(biasAt) : undefined;
+      const Y = sb.output(0);
+      const outs = [1, 2, 3].map((k) => (wanted(ctx, k) ? sb.output(k) : undefined));
+      const hU = sb.u32(h);
+      const ns = sb.u32(sizeOf(ctx.inputs[1]!.shape));
+      const eps = sb.f32(Number(ctx.attrs['epsilon']));
+      const st = (k: number): string => ctx.outputs[k]!.storage;
+      const v = `(f32(${X}[base + k]) + f32(${S}[(base + k) % ${ns}])${BI ? ` + f32(${BI}[k])` : ''})`;
+      const lines = [
+        `  let base = i * ${hU};`,
+        `  var sum = 0.0;`,
+        `  for (var k = 0u; k < ${hU}; k++) { let v = ${v}; sum += v;${outs[2] ? ` ${outs[2]}[base + k] = ${st(3)}(v);` : ''} }`,
+        `  let mean = ${rms ? '0.0' : `sum / f32(${hU})`};`,
+        `  var sq = 0.0;`,
+        `  for (var k = 0u; k < ${hU}; k++) { let d = ${v} - mean; sq += d * d; }`,
+        `  let inv = 1.0 / sqrt(sq / f32(${hU}) + ${eps});`,
+        ...(outs[0] ? [`  ${outs[0]}[i] = ${st(1)}(mean);`] : []),
+        ...(outs[1] ? [`  ${outs[1]}[i] = ${st(2)}(inv);`] : []),
+        `  for (var k = 0u; k < ${hU}; k++) {`,
+        `    ${Y}[base + k] = ${st(0)}((${v} - mean) * inv * f32(${G}[k])${B ? ` + f32(${B}[k])` : ''});`,
+        '  }',
+      ];
+      return { dispatches: [sb.linear(rows, () => lines.join('\n'), `${rms ? 'SkipSimplifiedLayerNormalization' : 'SkipLayerNormalization'}.row`)] };
+    },
+  };
+}
+
+const simplifiedLayerNorm: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const axis = normalizeAxis(Number(ctx.attrs['axis']), x.shape.length, ctx.node);
+    const normShape = x.shape.slice(axis);
+    const m = sizeOf(normShape);
+    const rows = m === 0 ? 0 : sizeOf(x.shape) / m;
+    const sb = new ShaderBuilder(ctx);
+    const [X, S, Y] = [sb.input(0), sb.input(1), sb.output(0)];
+    const inv = wanted(ctx, 1) ? sb.output(1) : undefined;
+    const mU = sb.u32(m);
+    const eps = sb.f32(Number(ctx.attrs['epsilon']));
+    const { code, offsets } = broadcastOffsets(sb, 'k', [ctx.inputs[1]!.shape as ConcreteShape], normShape);
+    const lines = [
+      `  let base = i * ${mU};`,
+      `  var sq = 0.0;`,
+      `  for (var k = 0u; k < ${mU}; k++) { let v = f32(${X}[base + k]); sq += v * v; }`,
+      `  let inv = 1.0 / sqrt(sq / f32(${mU}) + ${eps});`,
+      ...(inv ? [`  ${inv}[i] = ${ctx.outputs[1]!.storage}(inv);`] : []),
+      `  for (var k = 0u; k < ${mU}; k++) {`,
+      code,
+      `    ${Y}[base + k] = ${ctx.outputs[0]!.storage}(f32(${X}[base + k]) * inv * f32(${S}[${offsets[0]}]));`,
+      '  }',
+    ];
+    return { dispatches: [sb.linear(rows, () => lines.join('\n'), 'SimplifiedLayerNormalization.row')] };
+  },
+};
+
+/** The contrib kernels, by op handle (the contrib ops are not in OPS, so not in a KernelTable). */
+export const contribKernels: readonly (readonly [OpDef, GpuKernel])[] = [
+  [contribOps.FusedMatMul, fusedMatMul],
+  [contribOps.SkipLayerNormalization, skipNorm(false, 3, 4)],
+  [contribOps.SkipSimplifiedLayerNormalization, skipNorm(true, undefined, 3)],
+  [contribOps.SimplifiedLayerNormalization, simplifiedLayerNorm],
+];

@@ -32,6 +32,7 @@ import { findOp, getTrait, setTrait, traitKey, type TraitKey, type InferInput, t
 import { inferNode } from '../graph/infer.js';
 import { runReference } from '../graph/reference.js';
 import { Tensor } from '../graph/tensor.js';
+import '../graph/ops/index.js'; // every op registered before the traits below are attached
 import { isFused } from '../graph/ops/fused.js';
 import { GraphEditor } from './editor.js';
 import type { Pass } from './pass-manager.js';

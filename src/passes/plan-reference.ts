@@ -10,6 +10,7 @@ import type { Graph, Node } from '../graph/graph.js';
 import { findOp, getTrait, setTrait, traitKey, type TraitKey, type ValueType } from '../graph/op.js';
 import { formatShape, type Shape } from '../graph/shape.js';
 import { planExecution, type ExecutionPlan, type PlanTarget } from './exec-plan.js';
+import '../graph/ops/index.js'; // every op registered before the traits below are attached
 import { isFused } from '../graph/ops/fused.js';
 import { isElementwise } from './fusion-util.js';
 

@@ -5,10 +5,11 @@
  * - A Constant node becomes an initializer of the same name.
  * - A node whose inputs are all constants is run with its CPU reference
  *   (runReference) and its outputs become initializers of the same names — unless
- *   its outputs have more than `foldLimit` elements together and more than the
+ *   its outputs have more than `foldLimit` elements together and more bytes than the
  *   constant inputs that folding frees (those read by this node alone): folding must
- *   never inflate the model (Expand/Tile/ConstantOfShape/Range of a large size, or a
- *   Transpose of a weight that another node still reads).
+ *   never inflate the model (Expand/Tile/ConstantOfShape/Range of a large size, a
+ *   Transpose of a weight that another node still reads, or a DequantizeLinear of
+ *   int8 weights, which would store them as float32 again).
  * - A shape-only op (op flag `shapeOnly`: Shape, Size) whose data input has a static
  *   shape is evaluated from the shape alone (foldShapeOnly), so Shape→Gather→Concat→Reshape chains
  *   collapse into constants as the walk goes on (each folded value feeds the next).
@@ -16,6 +17,7 @@
  * reference and Fused nodes are left alone; errors from a reference leave the node
  * unfolded (the graph must still run and report the error at run time).
  */
+import { dtypeBytes } from '../graph/dtype.js';
 import { KilnError } from '../graph/errors.js';
 import type { Graph } from '../graph/graph.js';
 import { opOf } from '../graph/infer.js';
@@ -37,6 +39,7 @@ export function foldConstants(g: Graph, foldLimit = DEFAULT_FOLD_LIMIT): Graph {
     if (n.op === 'Fused' || (!def.cpu && !def.expr)) continue;
     const outs = n.outputs.map((o) => (o === '' ? undefined : ed.typeOf(o)));
     const outElems = outs.reduce((sum, t) => sum + (t && isStatic(t.shape) ? sizeOf(t.shape) : Infinity), 0);
+    const outBytes = outs.reduce((sum, t) => sum + (t && isStatic(t.shape) ? sizeOf(t.shape) * dtypeBytes(t.dtype) : Infinity), 0);
     let freed = 0;
     let results: Tensor[] | undefined;
     try {
@@ -45,8 +48,8 @@ export function foldConstants(g: Graph, foldLimit = DEFAULT_FOLD_LIMIT): Graph {
       } else {
         const ins = n.inputs.map((v) => (v === '' ? undefined : ed.constantOf(v)));
         if (n.inputs.some((v, i) => v !== '' && !ins[i])) continue;
-        freed = n.inputs.reduce((sum, v, i) => sum + (v !== '' && ed.useCount(v) === 1 ? ins[i]!.size : 0), 0);
-        if (outElems > foldLimit && outElems > freed) continue;
+        freed = n.inputs.reduce((sum, v, i) => sum + (v !== '' && ed.useCount(v) === 1 ? ins[i]!.size * dtypeBytes(ins[i]!.dtype) : 0), 0);
+        if (outElems > foldLimit && outBytes > freed) continue;
         results = runReference(n, ins);
       }
     } catch (e) {
@@ -55,7 +58,8 @@ export function foldConstants(g: Graph, foldLimit = DEFAULT_FOLD_LIMIT): Graph {
     }
     if (!results) continue;
     const made = results.reduce((sum, t, i) => sum + (n.outputs[i] ? t.size : 0), 0);
-    if (made > foldLimit && made > freed) continue;
+    const madeBytes = results.reduce((sum, t, i) => sum + (n.outputs[i] ? t.size * dtypeBytes(t.dtype) : 0), 0);
+    if (made > foldLimit && madeBytes > freed) continue;
     ed.removeNode(n);
     n.outputs.forEach((o, i) => {
       if (o !== '' && results[i]) ed.initializers.set(o, results[i]!);

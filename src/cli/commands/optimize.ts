@@ -6,6 +6,8 @@
  * With `--fp16`, the mixed-precision pass (src/passes/mixed-precision.ts) converts
  * float32 to float16 where the calibration (the test_data_set_* inputs of DIR, or
  * seeded random batches) shows it safe, and prints which nodes stayed float32 and why.
+ * With `--quantize int8`, the float32 weights of MatMul/Gemm/Conv are stored as int8
+ * with per-channel scales behind a standard DequantizeLinear (quantize-weights.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
@@ -18,6 +20,7 @@ import type { Tensor } from '../../graph/tensor.js';
 import { readTestDataSets } from '../../harness/model-test.js';
 import { F16_MAX, mixedPrecisionPass, type MixedPrecisionReport } from '../../passes/mixed-precision.js';
 import { optimize } from '../../passes/pipelines.js';
+import { quantizeWeights, type QuantizeWeightsReport } from '../../passes/quantize-weights.js';
 import { step } from '../progress.js';
 
 /** Count of nodes per op type (Fused groups counted as `Fused:<kind>`). */
@@ -85,9 +88,11 @@ export function register(program: Command): void {
     .option('--calibration <dir>', 'with --fp16: a folder of test_data_set_*/input_*.pb to calibrate on (default: seeded random inputs)')
     .option('--calibration-batches <n>', 'with --fp16 and no --calibration: number of seeded random batches', '4')
     .option('--fp16-limit <x>', `with --fp16: largest |value| seen that may be stored in float16 (default ${F16_MAX / 8})`)
+    .option('--quantize <type>', 'store MatMul/Gemm/Conv weights as int8 with per-channel scales (DequantizeLinear)')
+    .option('--quantize-min <n>', 'with --quantize: weights with fewer elements stay float32', '1024')
     .option('--dim <name=value>', 'size of a symbolic dim for the seeded calibration batches (repeatable)', (v: string, p: string[]) => [...p, v], [] as string[])
     .addHelpText('after', '\nExamples:\n  kiln optimize model.onnx model.opt.onnx -O2\n  kiln optimize model.onnx model.fp16.onnx --fp16 --calibration samples/\n')
-    .action(async (input: string, out: string, o: { O: string; fp16?: boolean; calibration?: string; calibrationBatches: string; fp16Limit?: string; dim: string[] }) => {
+    .action(async (input: string, out: string, o: { O: string; fp16?: boolean; calibration?: string; calibrationBatches: string; fp16Limit?: string; dim: string[]; quantize?: string; quantizeMin: string }) => {
       const level = parseLevel(o.O);
       const ext = extname(out).toLowerCase();
       if (ext !== '.onnx' && ext !== '.json') throw new InputError(`output '${out}': use a .onnx or .json file name`, out);
@@ -96,6 +101,10 @@ export function register(program: Command): void {
       if (!Number.isInteger(count) || count < 1) throw new InputError(`--calibration-batches must be a positive integer, got '${o.calibrationBatches}'`);
       const limit = o.fp16Limit === undefined ? undefined : Number(o.fp16Limit);
       if (limit !== undefined && !(limit > 0 && limit <= F16_MAX)) throw new InputError(`--fp16-limit must be in (0, ${F16_MAX}], got '${o.fp16Limit}'`);
+      const bits = o.quantize === undefined ? undefined : ({ int8: 8, int4: 4 } as Record<string, number>)[o.quantize];
+      if (o.quantize !== undefined && bits === undefined) throw new InputError(`--quantize must be int8 (or int4), got '${o.quantize}'`);
+      const minElements = Number(o.quantizeMin);
+      if (!Number.isInteger(minElements) || minElements < 1) throw new InputError(`--quantize-min must be a positive integer, got '${o.quantizeMin}'`);
       const raw = await step(`loading ${input}`, () => loadModel(input), (g) => `${g.nodes.length} nodes`);
       let precision: MixedPrecisionReport | undefined;
       let graph: Graph;
@@ -106,8 +115,15 @@ export function register(program: Command): void {
       } else {
         graph = await step(`optimizing -O${level}`, () => optimizeModel(raw, level).graph, (g) => `${g.nodes.length} nodes`);
       }
+      let quantized: QuantizeWeightsReport | undefined;
+      if (bits !== undefined) {
+        const q = await step(`quantizing weights to ${o.quantize}`, () => quantizeWeights(graph, { bits, minElements }), (r) => `${r.report.weights.length} weights`);
+        graph = q.graph;
+        quantized = q.report;
+      }
       if (ext === '.json') writeGraphFile(out, graph);
       else writeFileSync(out, await exportOnnx(graph));
-      process.stdout.write(`${changeReport(raw, graph)}\n${precision ? `${precisionText(precision)}\n` : ''}wrote ${out}\n`);
+      const qText = quantized ? `quantize: ${quantized.weights.length} weights to int8, ${quantized.bytesBefore} → ${quantized.bytesAfter} bytes (largest weight error ${Math.max(0, ...quantized.weights.map((w) => w.maxError)).toExponential(2)})\n` : '';
+      process.stdout.write(`${changeReport(raw, graph)}\n${precision ? `${precisionText(precision)}\n` : ''}${qText}wrote ${out}\n`);
     });
 }

@@ -11,7 +11,7 @@
  *   per level and backend (the worst output's errors, or the typed error that
  *   stopped that run) and exits 1 if any row fails.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { BACKEND_NAMES, atLevel, isBackendName, loadBackend, type BackendName } from '../../session/backends.js';
 import { checkModelDir, type ModelCheck } from '../../harness/model-test.js';
 import { InputError, KilnError } from '../../graph/errors.js';
@@ -144,7 +144,7 @@ export function register(program: Command): void {
     .command('check')
     .description('run DIR/model.onnx on DIR/test_data_set_*/input_*.pb and compare with output_*.pb')
     .argument('<dir>', 'model directory in the ONNX backend-test layout')
-    .option('--backend <names>', `backend: ${BACKEND_NAMES.join(', ')}, or a comma-separated list (several need --all-levels)`, parseBackends, ['cpu'] as BackendName[])
+    .addOption(new Option('--backend <names>', `backend: ${BACKEND_NAMES.join(', ')}, or a comma-separated list (several need --all-levels)`).argParser(parseBackends).default(['cpu'], 'cpu'))
     .option('-O, --level <n>', 'optimization level applied before compiling: 0 (as imported), 1 or 2', parseLevel, 0 as CheckLevel)
     .option('--all-levels', 'run levels 0, 1 and 2 on every backend given; one row per level and backend')
     .option('--atol <x>', 'absolute tolerance', tolerance('atol'), 1e-4)

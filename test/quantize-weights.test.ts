@@ -100,7 +100,12 @@ describe('weight quantization: int8 per channel behind DequantizeLinear', functi
         const ort = await runOrt(bytes, feeds);
         const cpu = compileCpu(graph).run(feeds);
         const device = await deviceOrSkip(this);
-        const gpu = await (await compileWebGpu(graph, { device })).run(feeds);
+        const program = await compileWebGpu(graph, { device });
+        const gpu = await program.run(feeds);
+        // The planner dequantizes the constant weights once: no dispatch is added.
+        const plain = await compileWebGpu(optimize(g, { level: 2 }).graph, { device });
+        await plain.run(feeds);
+        expect(program.dispatchCount, 'WebGPU dispatches, int8 vs float32 weights').to.equal(plain.dispatchCount);
         g.outputs.forEach((o, i) => {
           const want = set.outputs[i]!.tensor;
           for (const [label, got] of [['onnxruntime-node', ort[o.name]!], ['Kiln CPU', cpu[o.name]!], ['Kiln WebGPU', gpu[o.name]!]] as const) {

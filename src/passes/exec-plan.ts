@@ -242,6 +242,19 @@ function defineSource(env: TypeEnv, node: Node): boolean {
   return node.outputs.every((o, i) => o === '' || values[i] !== undefined);
 }
 
+/** Computes a node whose inputs are all known values and records its outputs (any size); a reference error leaves it to run. */
+function defineComputed(env: TypeEnv, node: Node): void {
+  if (opOf(node).shapeOnly || node.op === 'Fused') return;
+  let values: Tensor[];
+  try {
+    values = runReference(node, node.inputs.map((v) => (v === '' ? undefined : env.values.get(v))));
+  } catch (e) {
+    if (e instanceof KilnError) return;
+    throw e;
+  }
+  node.outputs.forEach((o, i) => { if (o !== '' && values[i]) env.values.set(o, values[i]!); });
+}
+
 /**
  * Infers concrete types and folds constants; returns the env and the folded nodes.
  * `inputValues` are feeds whose values the plan may depend on.
@@ -267,6 +280,11 @@ export function foldGraph(
     }
     // addNode evaluates shape-only ops (Shape, Size) from static shapes and small constant subgraphs.
     env.addNode(node);
+    if (!node.outputs.every((o) => o === '' || env.values.has(o)) && node.inputs.length > 0 && node.inputs.every((v) => v === '' || env.values.has(v))) {
+      // Every input is a constant (a DequantizeLinear of int8 weights, a Transpose of a
+      // weight at -O0): computed once here whatever its size, uploaded like a weight.
+      defineComputed(env, node);
+    }
     if (node.outputs.every((o) => o === '' || env.values.has(o))) folded.add(node);
   }
   return { env, folded };

@@ -36,6 +36,8 @@ interface Case {
   readonly domain?: string;
   /** Input names and shapes ('' for an omitted optional input). */
   readonly inputs: readonly (readonly [string, readonly number[]] | '')[];
+  /** Fixed values for some inputs (others are seeded random float32); their dtype sets the model's input type. */
+  readonly values?: Readonly<Record<string, Tensor>>;
   /** Integer attributes as numbers, float attributes as { f }. */
   readonly attrs?: Readonly<Record<string, AttrIn>>;
   /** Output names ('' for an omitted optional output). */
@@ -55,7 +57,8 @@ function caseModel(c: Case): Uint8Array {
     name: `${c.op}_node`, opType: c.op, domain: c.domain ?? MS, input: ins, output: [...outs],
     attribute: Object.entries(c.attrs ?? {}).map(([k, v]) => attrProto(k, v)),
   };
-  const vi = (name: string, dims: readonly number[]): pb.IValueInfoProto => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+  const elemType = (name: string): number => (c.values?.[name]?.dtype === 'int64' ? 7 : 1);
+  const vi = (name: string, dims: readonly number[]): pb.IValueInfoProto => ({ name, type: { tensorType: { elemType: elemType(name), shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
   const graph: pb.IGraphProto = {
     name: c.op, node: [node],
     input: c.inputs.filter((i) => i !== '').map((i) => vi(i[0], i[1])),
@@ -66,7 +69,7 @@ function caseModel(c: Case): Uint8Array {
 
 function feedsOf(c: Case, seed: number): Record<string, Tensor> {
   const feeds: Record<string, Tensor> = {};
-  c.inputs.forEach((i, k) => { if (i !== '') feeds[i[0]] = randomTensor('float32', i[1], seed * 31 + k); });
+  c.inputs.forEach((i, k) => { if (i !== '') feeds[i[0]] = c.values?.[i[0]] ?? randomTensor('float32', i[1], seed * 31 + k); });
   return feeds;
 }
 
@@ -119,7 +122,30 @@ const ORT_CASES: readonly Case[] = [
   { op: 'SkipSimplifiedLayerNormalization', inputs: [x3('x', [3, 5, 7]), x3('s', [1, 5, 7]), x3('g', [7])], what: 'broadcast skip, no bias' },
   { op: 'SimplifiedLayerNormalization', domain: '', inputs: [x3('x', [2, 3, 7]), x3('g', [7])], attrs: { epsilon: { f: 1e-6 } } },
   { op: 'SimplifiedLayerNormalization', domain: '', inputs: [x3('x', [2, 3, 5]), x3('g', [3, 5])], attrs: { axis: 1, stash_type: 1 }, outputs: ['y', 'inv'] },
+  ...rotaryCases(),
 ];
+
+/** Position ids as int64. */
+function ids(shape: readonly number[], values: readonly number[]): Tensor {
+  return Tensor.from('int64', shape, values);
+}
+
+/** RotaryEmbedding: 3-D and 4-D inputs, start-position and per-token ids, half-split and interleaved, partial rotary dim. */
+function rotaryCases(): Case[] {
+  const caches = (maxSeq: number, half: number) => [x3('cos', [maxSeq, half]), x3('sin', [maxSeq, half])] as const;
+  return [
+    { op: 'RotaryEmbedding', inputs: [x3('x', [2, 5, 3, 8]), x3('p', [1]), ...caches(12, 4)], values: { p: ids([1], [3]) }, what: '4-D, start position 3' },
+    { op: 'RotaryEmbedding', inputs: [x3('x', [2, 5, 3, 8]), x3('p', [1]), ...caches(12, 4)], values: { p: ids([1], [0]) }, attrs: { interleaved: 1, scale: { f: 0.5 } }, what: '4-D' },
+    {
+      op: 'RotaryEmbedding', inputs: [x3('x', [2, 3, 12]), x3('p', [2, 3]), ...caches(9, 2)], attrs: { num_heads: 2, rotary_embedding_dim: 4 },
+      values: { p: ids([2, 3], [0, 4, 8, 1, 1, 7]) }, what: '3-D, per-token ids, partial rotary dim',
+    },
+    {
+      op: 'RotaryEmbedding', inputs: [x3('x', [3, 2, 18]), x3('p', [3, 2]), ...caches(7, 3)], attrs: { interleaved: 1 },
+      values: { p: ids([3, 2], [6, 0, 2, 3, 5, 1]) }, what: '3-D, heads from the cache width',
+    },
+  ];
+}
 
 const label = (c: Case): string => {
   const shapes = c.inputs.map((i) => (i === '' ? '-' : `[${i[1].join(',')}]`)).join(' ');

@@ -8,6 +8,7 @@
  */
 import type { OpDef } from '../../../graph/op.js';
 import { contribOps, fusedMatmulOperands } from '../../../graph/ops/contrib.js';
+import { rotaryGeometry } from '../../../graph/ops/contrib-rotary.js';
 import { normalizeAxis, sizeOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { GpuKernel, KernelContext } from '../kernel.js';
 import { broadcastOffsets, ShaderBuilder } from '../wgsl.js';
@@ -99,10 +100,40 @@ const simplifiedLayerNorm: GpuKernel = {
   },
 };
 
+/** RotaryEmbedding: one invocation per element, reading its pair partner and the cache row of its token's position. */
+const rotaryEmbedding: GpuKernel = {
+  plan(ctx) {
+    const attrs = ctx.attrs as { num_heads: number; rotary_embedding_dim: number; interleaved: number };
+    const g = rotaryGeometry(ctx.inputs[0]!.shape, ctx.inputs[2]!.shape, attrs, ctx.node)!;
+    const sb = new ShaderBuilder(ctx);
+    const [X, P, C, S, Y] = [sb.input(0), sb.input(1), sb.input(2), sb.input(3), sb.output(0)];
+    const [H, N, Sq, R, half, maxPos] = sb.u32s([g.headSize, g.heads, g.seq, g.rotary, g.rotary / 2, ctx.inputs[2]!.shape[0]!]);
+    const single = sizeOf(ctx.inputs[1]!.shape) === 1;
+    const first = attrs.interleaved !== 0 ? 'h % 2u == 0u' : `h < ${half}`;
+    const partner = attrs.interleaved !== 0 ? 'select(h - 1u, h + 1u, first)' : `select(h - ${half}, h + ${half}, first)`;
+    const c = attrs.interleaved !== 0 ? 'h / 2u' : `h % ${half}`;
+    const body = [
+      `  let h = i % ${H};`,
+      `  let r = i / ${H};`,
+      `  let b = r / (${N} * ${Sq});`,
+      `  let s = ${g.packed ? `(r / ${N}) % ${Sq}` : `r % ${Sq}`};`,
+      `  if (h >= ${R}) { ${Y}[i] = ${X}[i]; return; }`,
+      `  let p = min(u32(max(${single ? `${P}[0] + i32(s)` : `${P}[b * ${Sq} + s]`}, 0)), ${maxPos} - 1u);`,
+      `  let first = ${first};`,
+      `  let other = f32(${X}[i - h + ${partner}]);`,
+      `  let k = p * ${half} + ${c};`,
+      `  let rot = select(other, -other, first) * f32(${S}[k]);`,
+      `  ${Y}[i] = ${ctx.outputs[0]!.storage}(f32(${X}[i]) * f32(${C}[k]) + rot);`,
+    ].join('\n');
+    return { dispatches: [sb.linear(sizeOf(ctx.inputs[0]!.shape), () => body, 'RotaryEmbedding')] };
+  },
+};
+
 /** The contrib kernels, by op handle (the contrib ops are not in OPS, so not in a KernelTable). */
 export const contribKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [contribOps.FusedMatMul, fusedMatMul],
   [contribOps.SkipLayerNormalization, skipNorm(false, 3, 4)],
   [contribOps.SkipSimplifiedLayerNormalization, skipNorm(true, undefined, 3)],
   [contribOps.SimplifiedLayerNormalization, simplifiedLayerNorm],
+  [contribOps.RotaryEmbedding, rotaryEmbedding],
 ];

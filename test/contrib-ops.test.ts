@@ -57,7 +57,8 @@ function caseModel(c: Case): Uint8Array {
     name: `${c.op}_node`, opType: c.op, domain: c.domain ?? MS, input: ins, output: [...outs],
     attribute: Object.entries(c.attrs ?? {}).map(([k, v]) => attrProto(k, v)),
   };
-  const elemType = (name: string): number => (c.values?.[name]?.dtype === 'int64' ? 7 : 1);
+  const codes: Record<string, number> = { uint8: 2, int32: 6, int64: 7 };
+  const elemType = (name: string): number => codes[c.values?.[name]?.dtype ?? ''] ?? 1;
   const vi = (name: string, dims: readonly number[]): pb.IValueInfoProto => ({ name, type: { tensorType: { elemType: elemType(name), shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
   const graph: pb.IGraphProto = {
     name: c.op, node: [node],
@@ -123,7 +124,40 @@ const ORT_CASES: readonly Case[] = [
   { op: 'SimplifiedLayerNormalization', domain: '', inputs: [x3('x', [2, 3, 7]), x3('g', [7])], attrs: { epsilon: { f: 1e-6 } } },
   { op: 'SimplifiedLayerNormalization', domain: '', inputs: [x3('x', [2, 3, 5]), x3('g', [3, 5])], attrs: { axis: 1, stash_type: 1 }, outputs: ['y', 'inv'] },
   ...rotaryCases(),
+  ...nbitsCases(),
 ];
+
+/** Seeded random integers in [0, hi) as a tensor of `dtype`. */
+function randomInts(dtype: 'uint8' | 'int32', shape: readonly number[], hi: number, seed: number): Tensor {
+  const u = randomTensor('float32', shape, seed, 0, 1);
+  return Tensor.from(dtype, shape, Array.from(u.data, (v) => Math.min(hi - 1, Math.floor(v * hi))));
+}
+
+/** MatMulNBits: 4 and 8 bits, K not a multiple of the block, packed uint8 or float zero points or none, bias, batch > 1. */
+function nbitsCases(): Case[] {
+  const make = (what: string, lead: readonly number[], K: number, N: number, bits: number, block: number, zp: 'none' | 'u8' | 'float', extra: { bias?: boolean } = {}, seed = 1): Case => {
+    const kBlocks = Math.ceil(K / block);
+    const values: Record<string, Tensor> = {
+      b: randomInts('uint8', [N, kBlocks, (block * bits) / 8], 256, seed),
+      sc: randomTensor('float32', [N * kBlocks], seed + 1, 0.01, 0.1),
+    };
+    if (zp === 'u8') values['zp'] = randomInts('uint8', [N * Math.ceil((kBlocks * bits) / 8)], 256, seed + 2);
+    if (zp === 'float') values['zp'] = randomTensor('float32', [N * kBlocks], seed + 2, 0, 2 ** bits - 1);
+    return {
+      op: 'MatMulNBits', what,
+      inputs: [x3('a', [...lead, K]), x3('b', values['b']!.shape), x3('sc', values['sc']!.shape),
+        values['zp'] ? x3('zp', values['zp'].shape) : '', '', extra.bias ? x3('bias', [N]) : ''],
+      attrs: { K, N, bits, block_size: block },
+      values,
+    };
+  };
+  return [
+    make('4-bit, default zero point', [3], 32, 5, 4, 16, 'none'),
+    make('4-bit, packed zero points, K not a block multiple, bias', [2, 3], 40, 7, 4, 16, 'u8', { bias: true }, 5),
+    make('4-bit, float zero points', [1, 4], 64, 3, 4, 32, 'float', {}, 9),
+    make('8-bit, packed zero points, bias', [2, 2], 48, 6, 8, 16, 'u8', { bias: true }, 13),
+  ];
+}
 
 /** Position ids as int64. */
 function ids(shape: readonly number[], values: readonly number[]): Tensor {
@@ -182,6 +216,13 @@ describe('contrib ops (com.microsoft) vs onnxruntime-node', function () {
   it('FastGelu and BiasGelu reject a bias that is not the last dim', function () {
     const bad: Case = { op: 'BiasGelu', inputs: [x3('a', [2, 5]), x3('b', [4])] };
     expect(() => importModel(caseModel(bad))).to.throw(ShapeError, /BiasGelu_node/);
+  });
+
+  it('MatMulNBits with g_idx is a typed error naming the node', function () {
+    const c = nbitsCases()[0]!;
+    const gi = Tensor.from('int32', [32], Array.from({ length: 32 }, (_, k) => k % 2));
+    const bytes = caseModel({ ...c, inputs: [...c.inputs.slice(0, 3), '', x3('gi', [32])], values: { ...c.values, gi } });
+    expect(() => importModel(bytes)).to.throw(UnsupportedOpError, /MatMulNBits_node: the g_idx input is not supported/);
   });
 
   it('a node of an unknown domain is a typed error naming the node', function () {

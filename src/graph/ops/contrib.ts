@@ -15,6 +15,7 @@ import { broadcastShapes, formatShape, stridesOf, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { expectSameDType } from './elementwise-util.js';
 import { contribNormOps } from './contrib-norm.js';
+import { contribQuantOps } from './contrib-quant.js';
 import { contribRotaryOps } from './contrib-rotary.js';
 import { MS_DOMAIN, expectLastDimVector } from './contrib-util.js';
 import { F } from './scalar-fns.js';
@@ -227,4 +228,4 @@ export const FusedMatMul = defineOp({
 });
 
 /** The contrib ops by name (com.microsoft domain, plus ORT's default-domain SimplifiedLayerNormalization). */
-export const contribOps = { Gelu, FastGelu, BiasGelu, QuickGelu, BiasAdd, FusedMatMul, ...contribNormOps, ...contribRotaryOps } as const;
+export const contribOps = { Gelu, FastGelu, BiasGelu, QuickGelu, BiasAdd, FusedMatMul, ...contribNormOps, ...contribRotaryOps, ...contribQuantOps } as const;

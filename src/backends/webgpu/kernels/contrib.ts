@@ -8,6 +8,7 @@
  */
 import type { OpDef } from '../../../graph/op.js';
 import { contribOps, fusedMatmulOperands } from '../../../graph/ops/contrib.js';
+import { nbitsLayout } from '../../../graph/ops/contrib-quant.js';
 import { rotaryGeometry } from '../../../graph/ops/contrib-rotary.js';
 import { normalizeAxis, sizeOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { GpuKernel, KernelContext } from '../kernel.js';
@@ -129,6 +130,38 @@ const rotaryEmbedding: GpuKernel = {
   },
 };
 
+/**
+ * MatMulNBits: one invocation per output element, dequantizing its row of B on the
+ * fly (uint8 data is stored one value per u32 word, so a byte is one index).
+ */
+const matMulNBits: GpuKernel = {
+  plan(ctx) {
+    const L = nbitsLayout(ctx.attrs as { K: number; N: number; bits: number; block_size: number }, ctx.node);
+    const sb = new ShaderBuilder(ctx);
+    const [A, B, Sc] = [sb.input(0), sb.input(1), sb.input(2)];
+    const zp = ctx.inputs[3];
+    const Z = zp ? sb.input(3) : undefined;
+    const Bi = ctx.inputs[5] ? sb.input(5) : undefined;
+    const Y = sb.output(0);
+    const [K, N, bs, kBlocks, blob, zpRow] = sb.u32s([L.K, L.N, L.blockSize, L.kBlocks, L.blobSize, L.zpRowBytes]);
+    const unpack = (arr: string, base: string, e: string): string =>
+      L.bits === 8 ? `f32(${arr}[${base} + ${e}])` : `f32((${arr}[${base} + (${e} >> 1u)] >> ((${e} & 1u) * 4u)) & 15u)`;
+    const z = !Z ? `${2 ** (L.bits - 1)}.0` : zp!.dtype === 'uint8' ? unpack(Z, `n * ${zpRow}`, 'kb') : `f32(${Z}[n * ${kBlocks} + kb])`;
+    const body = [
+      `  let r = i / ${N};`,
+      `  let n = i % ${N};`,
+      `  var acc = ${Bi ? `f32(${Bi}[n])` : '0.0'};`,
+      `  for (var k = 0u; k < ${K}; k++) {`,
+      `    let kb = k / ${bs};`,
+      `    let q = ${unpack(B, `(n * ${kBlocks} + kb) * ${blob}`, `(k % ${bs})`)};`,
+      `    acc += f32(${A}[r * ${K} + k]) * (q - ${z}) * f32(${Sc}[n * ${kBlocks} + kb]);`,
+      '  }',
+      `  ${Y}[i] = ${ctx.outputs[0]!.storage}(acc);`,
+    ].join('\n');
+    return { dispatches: [sb.linear(sizeOf(ctx.outputs[0]!.shape), () => body, 'MatMulNBits')] };
+  },
+};
+
 /** The contrib kernels, by op handle (the contrib ops are not in OPS, so not in a KernelTable). */
 export const contribKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [contribOps.FusedMatMul, fusedMatMul],
@@ -136,4 +169,5 @@ export const contribKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [contribOps.SkipSimplifiedLayerNormalization, skipNorm(true, undefined, 3)],
   [contribOps.SimplifiedLayerNormalization, simplifiedLayerNorm],
   [contribOps.RotaryEmbedding, rotaryEmbedding],
+  [contribOps.MatMulNBits, matMulNBits],
 ];

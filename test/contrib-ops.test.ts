@@ -91,6 +91,16 @@ async function runGpu(device: GPUDevice, g: Graph, feeds: Record<string, Tensor>
   }
 }
 
+/** Compares the WebGPU run with `want`; without an adapter, says so (fails under CI=true). */
+async function expectGpu(device: GPUDevice | null, g: Graph, feeds: Record<string, Tensor>, want: Record<string, Tensor>, what: string): Promise<void> {
+  if (!device) {
+    if (process.env.CI === 'true') throw new Error('WebGPU unavailable');
+    console.log('      (WebGPU part skipped: no adapter)');
+    return;
+  }
+  expectAll(await runGpu(device, g, feeds), want, `${what} webgpu`);
+}
+
 const x3 = (n: string, s: readonly number[]) => [n, s] as const;
 
 /** The cases ORT's CPU provider runs. */
@@ -204,12 +214,7 @@ describe('contrib ops (com.microsoft) vs onnxruntime-node', function () {
       expectAll(compileCpu(g).run(feeds), want, `${c.op} cpu`);
       const back = await runOrt(exportModel(g), feeds);
       expectAll(back, want, `${c.op} exported`);
-      if (!device) {
-        if (process.env.CI === 'true') throw new Error('WebGPU unavailable');
-        console.log('      (WebGPU part skipped: no adapter)');
-        return;
-      }
-      expectAll(await runGpu(device, g, feeds), want, `${c.op} webgpu`);
+      await expectGpu(device, g, feeds, want, c.op);
     });
   });
 
@@ -229,6 +234,39 @@ describe('contrib ops (com.microsoft) vs onnxruntime-node', function () {
     const bytes = caseModel({ op: 'Gelu', domain: 'com.example', inputs: [x3('x', [3])] });
     expect(() => importModel(bytes)).to.throw(UnsupportedOpError, /com\.example::Gelu \(Gelu_node\)/);
   });
+});
+
+/** The exact GELU, written here from its definition x/2·(1 + erf(x/√2)) with an independent erf (Abramowitz–Stegun 7.1.26, |error| < 1.5e-7). */
+function geluRef(x: number): number {
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * z);
+  const erf = 1 - t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-z * z);
+  return 0.5 * x * (1 + Math.sign(x) * erf);
+}
+
+describe('contrib BiasSplitGelu vs its published definition (ORT CPU lacks it)', function () {
+  this.timeout(60000);
+  let device: GPUDevice | null = null;
+  before(async function () {
+    device = await sharedDevice();
+  });
+
+  for (const [N, S, D] of [[1, 1, 4], [2, 3, 10], [3, 5, 6]] as const) {
+    it(`BiasSplitGelu [${N},${S},${D}]: Y = (X + bias)[..., :D/2] · gelu((X + bias)[..., D/2:]) on CPU, WebGPU and after export`, async function () {
+      const feeds = { x: randomTensor('float32', [N, S, D], N * 100 + D), b: randomTensor('float32', [D], N * 100 + D + 1) };
+      const h = D / 2;
+      const y = Array.from({ length: N * S * h }, (_, i) => {
+        const row = Math.floor(i / h) * D;
+        const k = i % h;
+        return (feeds.x.data[row + k]! + feeds.b.data[k]!) * geluRef(feeds.x.data[row + k + h]! + feeds.b.data[k + h]!);
+      });
+      const want = { y: Tensor.from('float32', [N, S, h], y) };
+      const g = importModel(caseModel({ op: 'BiasSplitGelu', inputs: [x3('x', [N, S, D]), x3('b', [D])] }));
+      expectAll(compileCpu(g).run(feeds), want, 'BiasSplitGelu cpu');
+      expectAll(compileCpu(importModel(exportModel(g))).run(feeds), want, 'BiasSplitGelu exported');
+      await expectGpu(device, g, feeds, want, 'BiasSplitGelu');
+    });
+  }
 });
 
 describe('contrib BiasAdd vs its published definition (ORT CPU lacks it)', function () {
@@ -259,12 +297,7 @@ describe('contrib BiasAdd vs its published definition (ORT CPU lacks it)', funct
       const round = importModel(exportModel(g));
       expect(round.nodes.map((n) => `${n.domain}::${n.op}`)).to.deep.equal([`${MS}::BiasAdd`]);
       expectAll(compileCpu(round).run(feeds), want, 'BiasAdd exported');
-      if (!device) {
-        if (process.env.CI === 'true') throw new Error('WebGPU unavailable');
-        console.log('      (WebGPU part skipped: no adapter)');
-        return;
-      }
-      expectAll(await runGpu(device, g, feeds), want, 'BiasAdd webgpu');
+      await expectGpu(device, g, feeds, want, 'BiasAdd');
     });
   }
 });

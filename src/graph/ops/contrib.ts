@@ -92,6 +92,43 @@ export const QuickGelu = defineOp({
   expr: ([x], a, out) => E.call(F.mul, [x!, E.call(F.sigmoid, [E.call(F.mul, [x!, E.const(a.alpha, out)], out)], out)], out),
 });
 
+/**
+ * com.microsoft BiasSplitGelu: s = X + bias over [N, S, D]; Y [N, S, D/2] is the left
+ * half of s times the exact (erf) GELU of its right half.
+ */
+export const BiasSplitGelu = defineOp({
+  name: 'BiasSplitGelu',
+  domain: MS_DOMAIN,
+  inputs: ['X', 'bias'],
+  outputs: ['Y'],
+  attrs: {},
+  category: 'opaque',
+  doc: 'Left half of X + bias times GELU of the right half.',
+  infer([x, b], ctx) {
+    expectDType(x!.dtype, FLOATS, ctx.node, 'X');
+    expectSameDType(x!, b!, ctx.node, 'BiasSplitGelu', 'X and bias');
+    const d = x!.shape[2];
+    if (x!.shape.length !== 3 || (typeof d === 'number' && d % 2 !== 0)) {
+      throw new ShapeError(`${ctx.node}: X must be 3-D [N, S, D] with D even, got ${formatShape(x!.shape)}`, ctx.node);
+    }
+    expectLastDimVector(x!, b!, ctx.node, 'bias');
+    return [{ dtype: x!.dtype, shape: [x!.shape[0]!, x!.shape[1]!, typeof d === 'number' ? d / 2 : ctx.fresh(0)] }];
+  },
+  cpu([x, b], ctx) {
+    const d = x!.shape[2]!;
+    const h = d / 2;
+    const out = new Tensor(x!.dtype, ctx.outputs[0]!.shape as number[]);
+    for (let i = 0; i < out.size; i++) {
+      const row = Math.floor(i / h) * d;
+      const k = i % h;
+      const left = x!.data[row + k]! + b!.data[k]!;
+      const right = x!.data[row + k + h]! + b!.data[k + h]!;
+      out.data[i] = left * F.gelu.js(right);
+    }
+    return [out];
+  },
+});
+
 /** com.microsoft BiasAdd: X + bias + skip, X and skip [N, S, C], bias [C]. */
 export const BiasAdd = defineOp({
   name: 'BiasAdd',
@@ -228,4 +265,4 @@ export const FusedMatMul = defineOp({
 });
 
 /** The contrib ops by name (com.microsoft domain, plus ORT's default-domain SimplifiedLayerNormalization). */
-export const contribOps = { Gelu, FastGelu, BiasGelu, QuickGelu, BiasAdd, FusedMatMul, ...contribNormOps, ...contribRotaryOps, ...contribQuantOps } as const;
+export const contribOps = { Gelu, FastGelu, BiasGelu, QuickGelu, BiasAdd, BiasSplitGelu, FusedMatMul, ...contribNormOps, ...contribRotaryOps, ...contribQuantOps } as const;

@@ -6,13 +6,15 @@
  * the value. The normalization ops run one invocation per row (statistics in f32),
  * like LayerNormalization's kernel.
  */
+import { E } from '../../../graph/expr.js';
 import type { OpDef } from '../../../graph/op.js';
+import { F } from '../../../graph/ops/scalar-fns.js';
 import { contribOps, fusedMatmulOperands } from '../../../graph/ops/contrib.js';
 import { nbitsLayout } from '../../../graph/ops/contrib-quant.js';
 import { rotaryGeometry } from '../../../graph/ops/contrib-rotary.js';
 import { normalizeAxis, sizeOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { GpuKernel, KernelContext } from '../kernel.js';
-import { broadcastOffsets, ShaderBuilder } from '../wgsl.js';
+import { broadcastOffsets, exprPrelude, renderExpr, ShaderBuilder } from '../wgsl.js';
 import { planMatmul } from './matmul.js';
 
 const fusedMatMul: GpuKernel = {
@@ -162,6 +164,26 @@ const matMulNBits: GpuKernel = {
   },
 };
 
+/** BiasSplitGelu: one invocation per output element; the GELU is the registry's scalar function, rendered in f32. */
+const biasSplitGelu: GpuKernel = {
+  plan(ctx) {
+    const d = ctx.inputs[0]!.shape[2]!;
+    const sb = new ShaderBuilder(ctx);
+    const [X, B, Y] = [sb.input(0), sb.input(1), sb.output(0)];
+    const [D, H] = sb.u32s([d, d / 2]);
+    const e = E.call(F.mul, [E.input(0, 'float32'), E.call(F.gelu, [E.input(1, 'float32')])]);
+    sb.fn(exprPrelude([e]));
+    const body = [
+      `  let row = (i / ${H}) * ${D};`,
+      `  let k = i % ${H};`,
+      `  let v0 = f32(${X}[row + k]) + f32(${B}[k]);`,
+      `  let v1 = f32(${X}[row + k + ${H}]) + f32(${B}[k + ${H}]);`,
+      `  ${Y}[i] = ${ctx.outputs[0]!.storage}(${renderExpr(e, (j) => `v${j}`, false)});`,
+    ].join('\n');
+    return { dispatches: [sb.linear(sizeOf(ctx.outputs[0]!.shape), () => body, 'BiasSplitGelu')] };
+  },
+};
+
 /** The contrib kernels, by op handle (the contrib ops are not in OPS, so not in a KernelTable). */
 export const contribKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [contribOps.FusedMatMul, fusedMatMul],
@@ -170,4 +192,5 @@ export const contribKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [contribOps.SimplifiedLayerNormalization, simplifiedLayerNorm],
   [contribOps.RotaryEmbedding, rotaryEmbedding],
   [contribOps.MatMulNBits, matMulNBits],
+  [contribOps.BiasSplitGelu, biasSplitGelu],
 ];

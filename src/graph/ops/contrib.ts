@@ -13,7 +13,7 @@ import { E, type Expr } from '../expr.js';
 import { defineOp, type InferInput } from '../op.js';
 import { broadcastShapes, formatShape, stridesOf, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { expectSameDType } from './elementwise-util.js';
+import { expectSameDType, unaryOp } from './elementwise-util.js';
 import { contribNormOps } from './contrib-norm.js';
 import { contribQuantOps } from './contrib-quant.js';
 import { contribRotaryOps } from './contrib-rotary.js';
@@ -23,19 +23,9 @@ import { F } from './scalar-fns.js';
 const plus = (a: Expr, b: Expr | undefined): Expr => (b ? E.call(F.add, [a, b], a.dtype) : a);
 
 /** com.microsoft Gelu: x/2·(1 + erf(x/√2)). */
-export const Gelu = defineOp({
-  name: 'Gelu',
-  domain: MS_DOMAIN,
-  inputs: ['X'],
-  outputs: ['Y'],
-  attrs: {},
-  category: 'elementwise',
-  doc: 'Gaussian error linear unit (erf form).',
-  infer([x], ctx) {
-    expectDType(x!.dtype, FLOATS, ctx.node, 'X');
-    return [{ dtype: x!.dtype, shape: x!.shape }];
-  },
-  expr: ([x], _a, out) => E.call(F.gelu, [x!], out),
+export const Gelu = unaryOp({
+  name: 'Gelu', domain: MS_DOMAIN, doc: 'Gaussian error linear unit (erf form).', types: FLOATS, attrs: {},
+  expr: (x, _a, out) => E.call(F.gelu, [x], out),
 });
 
 /** com.microsoft FastGelu: the tanh approximation of GELU of X + bias (bias optional, 1-D over the last axis). */
@@ -77,19 +67,9 @@ export const BiasGelu = defineOp({
 });
 
 /** com.microsoft QuickGelu: x·sigmoid(alpha·x). */
-export const QuickGelu = defineOp({
-  name: 'QuickGelu',
-  domain: MS_DOMAIN,
-  inputs: ['X'],
-  outputs: ['Y'],
-  attrs: { alpha: attr.float(1.702) },
-  category: 'elementwise',
-  doc: 'x · sigmoid(alpha · x).',
-  infer([x], ctx) {
-    expectDType(x!.dtype, FLOATS, ctx.node, 'X');
-    return [{ dtype: x!.dtype, shape: x!.shape }];
-  },
-  expr: ([x], a, out) => E.call(F.mul, [x!, E.call(F.sigmoid, [E.call(F.mul, [x!, E.const(a.alpha, out)], out)], out)], out),
+export const QuickGelu = unaryOp({
+  name: 'QuickGelu', domain: MS_DOMAIN, doc: 'x · sigmoid(alpha · x).', types: FLOATS, attrs: { alpha: attr.float(1.702) },
+  expr: (x, a, out) => E.call(F.mul, [x, E.call(F.sigmoid, [E.call(F.mul, [x, E.const(a.alpha, out)], out)], out)], out),
 });
 
 /**

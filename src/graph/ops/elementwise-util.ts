@@ -13,6 +13,8 @@ import { broadcastShapes } from '../shape.js';
 /** Declaration of a unary elementwise op. */
 export interface UnarySpec<S extends AttrSchema> {
   readonly name: string;
+  /** ONNX domain (default: the default domain). */
+  readonly domain?: string;
   readonly doc: string;
   /** Accepted input dtypes. */
   readonly types: readonly DType[];
@@ -30,6 +32,7 @@ export function unaryOp<S extends AttrSchema>(spec: UnarySpec<S>): OpDef<S, fals
   const [inName, outName] = spec.ports ?? ['X', 'Y'];
   return defineOp<S, false>({
     name: spec.name,
+    ...(spec.domain ? { domain: spec.domain } : {}),
     inputs: [inName],
     outputs: [outName],
     attrs: spec.attrs,

@@ -124,13 +124,13 @@ const ORT_CASES: readonly Case[] = [
     op: 'SkipLayerNormalization', inputs: [x3('x', [2, 3, 8]), x3('s', [2, 3, 8]), x3('g', [8]), x3('be', [8]), x3('bi', [8])],
     attrs: { epsilon: { f: 1e-5 } }, outputs: ['y', '', '', 'sum'],
   },
-  { op: 'SkipLayerNormalization', inputs: [x3('x', [3, 5, 7]), x3('s', [5, 7]), x3('g', [7])], what: 'broadcast skip, no beta/bias' },
+  { op: 'SkipLayerNormalization', inputs: [x3('x', [3, 5, 7]), x3('s', [5, 7]), x3('g', [7])], outputs: ['y', 'mean', 'inv'], what: 'broadcast skip, no beta/bias' },
   { op: 'SkipLayerNormalization', inputs: [x3('x', [4, 9]), x3('s', [4, 9]), x3('g', [9]), '', x3('bi', [9])], outputs: ['y', '', '', 'sum'], what: '2-D, bias only' },
   {
     op: 'SkipSimplifiedLayerNormalization', inputs: [x3('x', [2, 3, 8]), x3('s', [2, 3, 8]), x3('g', [8]), x3('bi', [8])],
     attrs: { epsilon: { f: 1e-6 } }, outputs: ['y', '', '', 'sum'],
   },
-  { op: 'SkipSimplifiedLayerNormalization', inputs: [x3('x', [3, 5, 7]), x3('s', [1, 5, 7]), x3('g', [7])], what: 'broadcast skip, no bias' },
+  { op: 'SkipSimplifiedLayerNormalization', inputs: [x3('x', [3, 5, 7]), x3('s', [1, 5, 7]), x3('g', [7])], outputs: ['y', 'mean', 'inv'], what: 'broadcast skip, no bias' },
   { op: 'SimplifiedLayerNormalization', domain: '', inputs: [x3('x', [2, 3, 7]), x3('g', [7])], attrs: { epsilon: { f: 1e-6 } } },
   { op: 'SimplifiedLayerNormalization', domain: '', inputs: [x3('x', [2, 3, 5]), x3('g', [3, 5])], attrs: { axis: 1, stash_type: 1 }, outputs: ['y', 'inv'] },
   ...rotaryCases(),
@@ -209,6 +209,7 @@ describe('contrib ops (com.microsoft) vs onnxruntime-node', function () {
       const bytes = caseModel(c);
       const feeds = feedsOf(c, n + 1);
       const want = await runOrt(bytes, feeds);
+      expect(Object.keys(want).sort(), 'ORT outputs').to.deep.equal((c.outputs ?? ['y']).filter((o) => o !== '').sort());
       const g = importModel(bytes);
       expect(g.nodes.some((k) => k.op === c.op && k.domain === (c.domain ?? MS)), 'imported node keeps its domain').to.equal(true);
       expectAll(compileCpu(g).run(feeds), want, `${c.op} cpu`);

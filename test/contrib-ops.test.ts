@@ -135,7 +135,35 @@ const ORT_CASES: readonly Case[] = [
   { op: 'SimplifiedLayerNormalization', domain: '', inputs: [x3('x', [2, 3, 5]), x3('g', [3, 5])], attrs: { axis: 1, stash_type: 1 }, outputs: ['y', 'inv'] },
   ...rotaryCases(),
   ...nbitsCases(),
+  ...gatherBlockCases(),
 ];
+
+/** GatherBlockQuantized on uint8 data: 4 and 8 bits, with and without zero points, 1-D and 2-D indices (some negative), rank-3 data. */
+function gatherBlockCases(): Case[] {
+  const make = (what: string, data: readonly number[], bits: number, block: number, idx: Tensor, zp: boolean, seed: number, quantizeAxis = 1): Case => {
+    const K = (data[data.length - 1]! * 8) / bits;
+    const lead = data.slice(0, -1);
+    const blocks = Math.ceil(K / block);
+    const values: Record<string, Tensor> = {
+      d: randomInts('uint8', data, 256, seed),
+      i: idx,
+      sc: randomTensor('float32', [...lead, blocks], seed + 1, 0.01, 0.1),
+    };
+    if (zp) values['zp'] = randomInts('uint8', [...lead, Math.ceil((blocks * bits) / 8)], 256, seed + 2);
+    return {
+      op: 'GatherBlockQuantized', what,
+      inputs: [x3('d', data), x3('i', idx.shape), x3('sc', values['sc']!.shape), zp ? x3('zp', values['zp']!.shape) : ''],
+      attrs: { bits, block_size: block, quantize_axis: quantizeAxis },
+      values,
+    };
+  };
+  return [
+    make('4-bit, default zero point', [6, 24], 4, 16, ids([4], [0, 5, 2, 2]), false, 3),
+    make('4-bit, zero points, negative index', [5, 40], 4, 32, ids([2, 3], [1, -1, 4, 0, 3, -5]), true, 7),
+    make('8-bit, zero points', [4, 48], 8, 16, ids([3], [3, 0, 1]), true, 11),
+    make('rank-3 data', [3, 2, 16], 4, 16, ids([2], [2, 0]), true, 15, 2),
+  ];
+}
 
 /** Seeded random integers in [0, hi) as a tensor of `dtype`. */
 function randomInts(dtype: 'uint8' | 'int32', shape: readonly number[], hi: number, seed: number): Tensor {

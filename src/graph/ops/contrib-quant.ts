@@ -4,7 +4,8 @@
  * of `block_size` along K, packed low bits first into uint8 blobs. Each block has a
  * scale and a zero point (packed uint8 like B, or unpacked in A's float type;
  * default 2^(bits-1)); w = (q − zero_point) · scale. The `g_idx` input (act-order)
- * is not supported (a typed error naming the node).
+ * is not supported (a typed error naming the node). GatherBlockQuantized gathers
+ * rows of data quantized the same way.
  */
 import { attr } from '../attrs.js';
 import { FLOATS, expectDType } from '../dtype.js';
@@ -110,5 +111,89 @@ export const MatMulNBits = defineOp({
   },
 });
 
+/** The geometry of a GatherBlockQuantized node on concrete shapes (uint8 data, gather axis 0, blocks along the last axis). */
+export interface GatherBlockLayout {
+  readonly bits: number;
+  readonly blockSize: number;
+  /** Rows of data (the gathered axis). */
+  readonly rows: number;
+  /** Logical elements per row (bits < 8 unpacked). */
+  readonly rowSize: number;
+  /** Logical last dim K, its packed byte count and blocks. */
+  readonly K: number;
+  readonly Kp: number;
+  readonly blocks: number;
+  /** Bytes of packed zero points per K-run. */
+  readonly zpCols: number;
+}
+
+/**
+ * The layout of a GatherBlockQuantized node; throws a typed error naming the node
+ * for what it does not support (data other than uint8, gather_axis ≠ 0, blocks
+ * along an axis other than the last, bits other than 4 or 8).
+ */
+export function gatherBlockLayout(data: readonly number[], attrs: { readonly bits: number; readonly block_size: number; readonly gather_axis: number; readonly quantize_axis: number }, node: string): GatherBlockLayout {
+  const r = data.length;
+  const unsupported = (why: string): never => { throw new UnsupportedOpError([{ op: 'com.microsoft::GatherBlockQuantized', nodes: [node] }], `${node}: ${why}`); };
+  if (r < 1) throw new ShapeError(`${node}: data must have rank >= 1`, node);
+  if ((attrs.gather_axis + r) % r !== 0) unsupported(`gather_axis=${attrs.gather_axis} (only 0)`);
+  if ((attrs.quantize_axis + r) % r !== r - 1) unsupported(`quantize_axis=${attrs.quantize_axis} (only the last axis)`);
+  if (attrs.bits !== 4 && attrs.bits !== 8) unsupported(`bits=${attrs.bits} (4 or 8)`);
+  const bs = attrs.block_size;
+  if (bs < 16 || (bs & (bs - 1)) !== 0) throw new ShapeError(`${node}: block_size must be a power of 2 >= 16, got ${bs}`, node);
+  const Kp = data[r - 1]!;
+  const K = (Kp * 8) / attrs.bits;
+  const blocks = Math.ceil(K / bs);
+  const inner = data.slice(1, -1).reduce((x, y) => x * y, 1);
+  return { bits: attrs.bits, blockSize: bs, rows: data[0]!, rowSize: inner * K, K, Kp, blocks, zpCols: Math.ceil((blocks * attrs.bits) / 8) };
+}
+
+/**
+ * com.microsoft GatherBlockQuantized (uint8 data): Gather along axis 0 of
+ * block-quantized data, dequantized as (q − zero_point) · scale (zero point default
+ * 2^(bits-1)); an out-of-range index gives a slice of zeros.
+ */
+export const GatherBlockQuantized = defineOp({
+  name: 'GatherBlockQuantized',
+  domain: MS_DOMAIN,
+  inputs: ['data', 'indices', 'scales', 'zero_points?'],
+  outputs: ['output'],
+  attrs: { bits: attr.int(4), block_size: attr.int(128), gather_axis: attr.int(0), quantize_axis: attr.int(1) },
+  category: 'opaque',
+  doc: 'Gather of block-quantized rows, dequantized.',
+  infer([data, indices, scales, zp], ctx) {
+    expectDType(data!.dtype, ['uint8'], ctx.node, 'data');
+    expectDType(indices!.dtype, ['int32', 'int64'], ctx.node, 'indices');
+    expectDType(scales!.dtype, FLOATS, ctx.node, 'scales');
+    if (data!.shape.some((d) => typeof d !== 'number')) throw new ShapeError(`${ctx.node}: data must have a static shape, got ${formatShape(data!.shape)}`, ctx.node);
+    const L = gatherBlockLayout(data!.shape as number[], ctx.attrs, ctx.node);
+    const lead = data!.shape.slice(0, -1) as number[];
+    expectShape(scales!, [...lead, L.blocks], ctx.node, 'scales');
+    if (zp) {
+      expectDType(zp.dtype, ['uint8'], ctx.node, 'zero_points');
+      expectShape(zp, [...lead, L.zpCols], ctx.node, 'zero_points');
+    }
+    return [{ dtype: scales!.dtype, shape: [...indices!.shape, ...lead.slice(1), L.K] }];
+  },
+  cpu([data, indices, scales, zp], ctx) {
+    const L = gatherBlockLayout(data!.shape, ctx.attrs, ctx.node);
+    const out = new Tensor(scales!.dtype, ctx.outputs[0]!.shape as number[]);
+    for (let t = 0; t < indices!.size; t++) {
+      let row = indices!.data[t]!;
+      if (row < 0) row += L.rows;
+      if (row < 0 || row >= L.rows) continue;
+      for (let j = 0; j < L.rowSize; j++) {
+        const run = row * (L.rowSize / L.K) + Math.floor(j / L.K);
+        const k = j % L.K;
+        const kb = Math.floor(k / L.blockSize);
+        const q = unpack(data!.data, run * L.Kp, k, L.bits);
+        const z = zp ? unpack(zp.data, run * L.zpCols, kb, L.bits) : 2 ** (L.bits - 1);
+        out.data[t * L.rowSize + j] = (q - z) * scales!.data[run * L.blocks + kb]!;
+      }
+    }
+    return [out];
+  },
+});
+
 /** The quantized contrib ops. */
-export const contribQuantOps = { MatMulNBits } as const;
+export const contribQuantOps = { MatMulNBits, GatherBlockQuantized } as const;

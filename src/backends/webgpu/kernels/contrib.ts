@@ -10,7 +10,7 @@ import { E } from '../../../graph/expr.js';
 import type { OpDef } from '../../../graph/op.js';
 import { F } from '../../../graph/ops/scalar-fns.js';
 import { contribOps, fusedMatmulOperands } from '../../../graph/ops/contrib.js';
-import { nbitsLayout } from '../../../graph/ops/contrib-quant.js';
+import { gatherBlockLayout, nbitsLayout } from '../../../graph/ops/contrib-quant.js';
 import { rotaryGeometry } from '../../../graph/ops/contrib-rotary.js';
 import { normalizeAxis, sizeOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { GpuKernel, KernelContext } from '../kernel.js';
@@ -132,6 +132,11 @@ const rotaryEmbedding: GpuKernel = {
   },
 };
 
+/** WGSL (f32) of the `bits`-bit value at element `e` of packed uint8 data (one byte per u32 word) starting at word `base`. */
+function unpackWgsl(bits: number, arr: string, base: string, e: string): string {
+  return bits === 8 ? `f32(${arr}[${base} + ${e}])` : `f32((${arr}[${base} + (${e} >> 1u)] >> ((${e} & 1u) * 4u)) & 15u)`;
+}
+
 /**
  * MatMulNBits: one invocation per output element, dequantizing its row of B on the
  * fly (uint8 data is stored one value per u32 word, so a byte is one index).
@@ -146,8 +151,7 @@ const matMulNBits: GpuKernel = {
     const Bi = ctx.inputs[5] ? sb.input(5) : undefined;
     const Y = sb.output(0);
     const [K, N, bs, kBlocks, blob, zpRow] = sb.u32s([L.K, L.N, L.blockSize, L.kBlocks, L.blobSize, L.zpRowBytes]);
-    const unpack = (arr: string, base: string, e: string): string =>
-      L.bits === 8 ? `f32(${arr}[${base} + ${e}])` : `f32((${arr}[${base} + (${e} >> 1u)] >> ((${e} & 1u) * 4u)) & 15u)`;
+    const unpack = (arr: string, base: string, e: string): string => unpackWgsl(L.bits, arr, base, e);
     const z = !Z ? `${2 ** (L.bits - 1)}.0` : zp!.dtype === 'uint8' ? unpack(Z, `n * ${zpRow}`, 'kb') : `f32(${Z}[n * ${kBlocks} + kb])`;
     const body = [
       `  let r = i / ${N};`,
@@ -184,6 +188,32 @@ const biasSplitGelu: GpuKernel = {
   },
 };
 
+/** GatherBlockQuantized: one invocation per output element; an out-of-range index writes 0. */
+const gatherBlockQuantized: GpuKernel = {
+  plan(ctx) {
+    const L = gatherBlockLayout(ctx.inputs[0]!.shape, ctx.attrs as { bits: number; block_size: number; gather_axis: number; quantize_axis: number }, ctx.node);
+    const sb = new ShaderBuilder(ctx);
+    const [D, I, Sc] = [sb.input(0), sb.input(1), sb.input(2)];
+    const Z = ctx.inputs[3] ? sb.input(3) : undefined;
+    const Y = sb.output(0);
+    const [rows, rowSize, K, Kp, bs, blocks, zpCols] = sb.u32s([L.rows, L.rowSize, L.K, L.Kp, L.blockSize, L.blocks, L.zpCols]);
+    const body = [
+      `  let t = i / ${rowSize};`,
+      `  let j = i % ${rowSize};`,
+      `  var r = i32(${I}[t]);`,
+      `  if (r < 0) { r += i32(${rows}); }`,
+      `  if (r < 0 || r >= i32(${rows})) { ${Y}[i] = ${ctx.outputs[0]!.storage}(0.0); return; }`,
+      `  let run = u32(r) * (${rowSize} / ${K}) + j / ${K};`,
+      `  let k = j % ${K};`,
+      `  let kb = k / ${bs};`,
+      `  let q = ${unpackWgsl(L.bits, D, `run * ${Kp}`, 'k')};`,
+      `  let z = ${Z ? unpackWgsl(L.bits, Z, `run * ${zpCols}`, 'kb') : `${2 ** (L.bits - 1)}.0`};`,
+      `  ${Y}[i] = ${ctx.outputs[0]!.storage}((q - z) * f32(${Sc}[run * ${blocks} + kb]));`,
+    ].join('\n');
+    return { dispatches: [sb.linear(sizeOf(ctx.outputs[0]!.shape), () => body, 'GatherBlockQuantized')] };
+  },
+};
+
 /** The contrib kernels, by op handle (the contrib ops are not in OPS, so not in a KernelTable). */
 export const contribKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [contribOps.FusedMatMul, fusedMatMul],
@@ -193,4 +223,5 @@ export const contribKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [contribOps.RotaryEmbedding, rotaryEmbedding],
   [contribOps.MatMulNBits, matMulNBits],
   [contribOps.BiasSplitGelu, biasSplitGelu],
+  [contribOps.GatherBlockQuantized, gatherBlockQuantized],
 ];

@@ -136,6 +136,15 @@ const ORT_CASES: readonly Case[] = [
   ...rotaryCases(),
   ...nbitsCases(),
   ...gatherBlockCases(),
+  { op: 'MultiHeadAttention', inputs: [x3('q', [2, 5, 12]), x3('k', [2, 7, 12]), x3('v', [2, 7, 6])], attrs: { num_heads: 3 }, what: 'cross attention, Hv != H' },
+  {
+    op: 'MultiHeadAttention', inputs: [x3('q', [2, 4, 8]), x3('k', [2, 4, 8]), x3('v', [2, 4, 8]), x3('bias', [24]), '', x3('ab', [2, 1, 4, 4])],
+    attrs: { num_heads: 2, scale: { f: 0.3 } }, what: 'bias, attention_bias broadcast over heads',
+  },
+  {
+    op: 'MultiHeadAttention', inputs: [x3('q', [2, 6, 10]), x3('k', [2, 6, 10]), x3('v', [2, 6, 10]), '', '', x3('ab', [1, 5, 6, 6])],
+    attrs: { num_heads: 5, unidirectional: 1 }, what: 'unidirectional, per-head attention_bias',
+  },
 ];
 
 /** GatherBlockQuantized on uint8 data: 4 and 8 bits, with and without zero points, 1-D and 2-D indices (some negative), rank-3 data. */
@@ -257,6 +266,17 @@ describe('contrib ops (com.microsoft) vs onnxruntime-node', function () {
     const gi = Tensor.from('int32', [32], Array.from({ length: 32 }, (_, k) => k % 2));
     const bytes = caseModel({ ...c, inputs: [...c.inputs.slice(0, 3), '', x3('gi', [32])], values: { ...c.values, gi } });
     expect(() => importModel(bytes)).to.throw(UnsupportedOpError, /MatMulNBits_node: the g_idx input is not supported/);
+  });
+
+  it('MultiHeadAttention forms outside the supported subset are typed errors naming the node', function () {
+    const q = x3('q', [1, 3, 8]);
+    const kv = [x3('k', [1, 5, 8]), x3('v', [1, 5, 8])];
+    const cases: [Case, RegExp][] = [
+      [{ op: 'MultiHeadAttention', inputs: [q, ...kv], attrs: { num_heads: 2, unidirectional: 1 } }, /MultiHeadAttention_node: unidirectional with query length 3 != key length 5/],
+      [{ op: 'MultiHeadAttention', inputs: [q, ...kv, '', x3('m', [1, 5])], attrs: { num_heads: 2 }, values: { m: Tensor.from('int32', [1, 5], [1, 1, 1, 0, 0]) } }, /MultiHeadAttention_node: key_padding_mask/],
+      [{ op: 'MultiHeadAttention', inputs: [x3('qkv', [1, 3, 2, 3, 4])], attrs: { num_heads: 2 } }, /MultiHeadAttention_node: packed QKV/],
+    ];
+    for (const [c, re] of cases) expect(() => importModel(caseModel(c)), String(re)).to.throw(UnsupportedOpError, re);
   });
 
   it('a node of an unknown domain is a typed error naming the node', function () {

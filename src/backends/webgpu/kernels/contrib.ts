@@ -10,6 +10,7 @@ import { E } from '../../../graph/expr.js';
 import type { OpDef } from '../../../graph/op.js';
 import { F } from '../../../graph/ops/scalar-fns.js';
 import { contribOps, fusedMatmulOperands } from '../../../graph/ops/contrib.js';
+import { mhaGeometry } from '../../../graph/ops/contrib-attention.js';
 import { gatherBlockLayout, nbitsLayout } from '../../../graph/ops/contrib-quant.js';
 import { rotaryGeometry } from '../../../graph/ops/contrib-rotary.js';
 import { normalizeAxis, sizeOf, type ConcreteShape } from '../../../graph/shape.js';
@@ -214,6 +215,60 @@ const gatherBlockQuantized: GpuKernel = {
   },
 };
 
+/**
+ * MultiHeadAttention: one invocation per (batch, head, query) row, one pass over the
+ * keys with an online softmax whose running output lives in the output row.
+ */
+const multiHeadAttention: GpuKernel = {
+  plan(ctx) {
+    const ab = ctx.inputs[5];
+    const g = mhaGeometry(ctx.inputs[0]!.shape, ctx.inputs[1]!.shape, ctx.inputs[2]!.shape, ab?.shape, ctx.attrs as { num_heads: number; scale: number });
+    const sb = new ShaderBuilder(ctx);
+    const [Q, K, V] = [sb.input(0), sb.input(1), sb.input(2)];
+    const Bi = ctx.inputs[3] ? sb.input(3) : undefined;
+    const AB = ab ? sb.input(5) : undefined;
+    const Y = sb.output(0);
+    const [S, L, N, H, Hv, D] = sb.u32s([g.S, g.L, g.N, g.H, g.Hv, g.N * g.H]);
+    const scale = sb.f32(g.scale);
+    const st = ctx.outputs[0]!.storage;
+    const bias = (c: string): string => (Bi ? ` + f32(${Bi}[${c}])` : '');
+    const abIndex = g.biasBroadcast
+      ? `((${g.biasBroadcast[0] ? '0u' : 'b'} * ${g.biasBroadcast[1] ? '1u' : N} + ${g.biasBroadcast[1] ? '0u' : 'n'}) * ${S} + s) * ${L} + j`
+      : '';
+    const causal = Number(ctx.attrs['unidirectional']) !== 0;
+    const body = [
+      `  let s = i % ${S};`,
+      `  let n = (i / ${S}) % ${N};`,
+      `  let b = i / (${S} * ${N});`,
+      `  let yBase = (b * ${S} + s) * ${N} * ${Hv} + n * ${Hv};`,
+      `  for (var h = 0u; h < ${Hv}; h++) { ${Y}[yBase + h] = ${st}(0.0); }`,
+      `  var m = -3.0e38;`,
+      `  var l = 0.0;`,
+      `  for (var j = 0u; j < ${L}; j++) {`,
+      ...(causal ? ['    if (j > s) { break; }'] : []),
+      `    var dot = 0.0;`,
+      `    for (var h = 0u; h < ${H}; h++) {`,
+      `      let c = n * ${H} + h;`,
+      `      dot += (f32(${Q}[(b * ${S} + s) * ${D} + c])${bias('c')}) * (f32(${K}[(b * ${L} + j) * ${D} + c])${bias(`${D} + c`)});`,
+      '    }',
+      `    let sc = dot * ${scale}${AB ? ` + f32(${AB}[${abIndex}])` : ''};`,
+      `    let mNew = max(m, sc);`,
+      `    let keep = exp(m - mNew);`,
+      `    let p = exp(sc - mNew);`,
+      `    l = l * keep + p;`,
+      `    for (var h = 0u; h < ${Hv}; h++) {`,
+      `      let c = n * ${Hv} + h;`,
+      `      let vv = f32(${V}[(b * ${L} + j) * ${N} * ${Hv} + c])${bias(`2u * ${D} + c`)};`,
+      `      ${Y}[yBase + h] = ${st}(f32(${Y}[yBase + h]) * keep + p * vv);`,
+      '    }',
+      `    m = mNew;`,
+      '  }',
+      `  for (var h = 0u; h < ${Hv}; h++) { ${Y}[yBase + h] = ${st}(f32(${Y}[yBase + h]) / l); }`,
+    ].join('\n');
+    return { dispatches: [sb.linear(g.B * g.N * g.S, () => body, 'MultiHeadAttention.row')] };
+  },
+};
+
 /** The contrib kernels, by op handle (the contrib ops are not in OPS, so not in a KernelTable). */
 export const contribKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [contribOps.FusedMatMul, fusedMatMul],
@@ -224,4 +279,5 @@ export const contribKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [contribOps.MatMulNBits, matMulNBits],
   [contribOps.BiasSplitGelu, biasSplitGelu],
   [contribOps.GatherBlockQuantized, gatherBlockQuantized],
+  [contribOps.MultiHeadAttention, multiHeadAttention],
 ];

@@ -17,7 +17,7 @@ import { exportModel } from '../onnx/export.js';
 import { importModelFile } from '../onnx/import.js';
 import { readTestDataSets } from '../src/harness/model-test.js';
 import { optimize } from '../src/passes/pipelines.js';
-import { QuantizationError, quantizePerChannel, quantizeWeights } from '../src/passes/quantize-weights.js';
+import { QuantizationError, quantizeBlocks4, quantizePerChannel, quantizeWeights } from '../src/passes/quantize-weights.js';
 import { deviceOrSkip } from './helpers/gpu.js';
 import { randomTensor } from './helpers/gpu-compare.js';
 import { kiln, tempDir } from './cli-helpers.js';
@@ -67,13 +67,24 @@ describe('weight quantization: int8 per channel behind DequantizeLinear', functi
     expect(maxErr((await (await compileWebGpu(graph, { device })).run(feeds)).y!, want).err).to.be.at.most(bound + 1e-5);
   });
 
-  it('refuses 4 bits with a typed error; leaves small and shared weights alone', () => {
+  it('packs 4-bit blocks as MatMulNBits does: two weights a byte, low nibble first, zero point 8', () => {
+    const w = Tensor.from('float32', [3, 1], [0.625, -1.75, 0.375]); // K = 3 (one padded block of 16), N = 1
+    const { b, scales, maxError } = quantizeBlocks4(w, 16);
+    expect(b.shape).to.deep.equal([1, 1, 8]);
+    expect(scales.toArray()).to.deep.equal([0.25]);
+    // q = round(w / s) + 8: 2.5 → 2 (half to even) → 10; -7 → 1; 1.5 → 2 → 10; padding → 8.
+    expect(b.toArray()).to.deep.equal([10 | (1 << 4), 10 | (8 << 4), 0x88, 0x88, 0x88, 0x88, 0x88, 0x88]);
+    expect(maxError).to.equal(0.125);
+  });
+
+  it('refuses other bit widths with a typed error; leaves small and shared weights alone', () => {
     const b = new GraphBuilder('small');
     const x = b.input('x', 'float32', [1, 4]);
     const w = b.constant(randomTensor('float32', [4, 4], 1));
     b.output(b.Add([b.MatMul([x, w]), b.MatMul([x, w])]), 'y');
     const g = b.build();
-    expect(() => quantizeWeights(g, { bits: 4 })).to.throw(QuantizationError, /4 bits/);
+    expect(() => quantizeWeights(g, { bits: 3 })).to.throw(QuantizationError, /3 bits/);
+    expect(() => quantizeWeights(g, { bits: 4, blockSize: 24 })).to.throw(QuantizationError, /power of 2/);
     expect(quantizeWeights(g, { bits: 8 }).graph).to.equal(g);
     expect(quantizeWeights(g, { bits: 8, minElements: 1 }).report.weights).to.deep.equal([]);
   });
@@ -113,6 +124,35 @@ describe('weight quantization: int8 per channel behind DequantizeLinear', functi
             expect(err, `${name} ${o.name} ${label} (range ${range})`).to.be.at.most(3e-2 * Math.max(1, range));
             if (name === 'squeezenet1_1') expect(argmax(got), `${label} top class`).to.equal(argmax(want));
           }
+        });
+      });
+    }
+
+    for (const name of ['bert_tiny', 'gpt2_tiny']) {
+      it(`${name}: int4 MatMulNBits weights (block 32) in onnxruntime-node (exported), Kiln CPU and WebGPU vs the test data`, async function () {
+        const dir = path.join(SHARED_MODELS, name);
+        const g = importModelFile(path.join(dir, 'model.onnx'));
+        const set = readTestDataSets(dir)[0]!;
+        const feeds: Record<string, Tensor> = {};
+        g.inputs.forEach((inp, i) => { feeds[inp.name] = set.inputs[i]!.tensor; });
+        const q = quantizeWeights(g, { bits: 4, blockSize: 32 });
+        expect(q.report.weights.length).to.be.greaterThan(10);
+        expect(q.report.bytesAfter).to.be.below(q.report.bytesBefore / 6);
+        const graph = optimize(q.graph, { level: 2 }).graph;
+        expect(graph.nodes.filter((n) => n.op === 'MatMulNBits').length).to.equal(q.report.weights.length);
+        const ort = await runOrt(exportModel(graph), feeds);
+        const cpu = compileCpu(graph).run(feeds);
+        const device = await deviceOrSkip(this);
+        const gpu = await (await compileWebGpu(graph, { device })).run(feeds);
+        g.outputs.forEach((o, i) => {
+          const want = set.outputs[i]!.tensor;
+          for (const [label, got] of [['onnxruntime-node', ort[o.name]!], ['Kiln CPU', cpu[o.name]!], ['Kiln WebGPU', gpu[o.name]!]] as const) {
+            const { err, range } = maxErr(got, want);
+            console.log(`      ${name} int4 ${label}: max |error| ${err.toExponential(2)} (range ${range.toFixed(2)})`);
+            expect(err, `${name} ${o.name} ${label} (range ${range})`).to.be.at.most(0.15 * Math.max(1, range));
+          }
+          const { err } = maxErr(cpu[o.name]!, ort[o.name]!);
+          expect(err, 'Kiln CPU vs onnxruntime-node on the same int4 file').to.be.at.most(1e-3 * Math.max(1, maxErr(ort[o.name]!, ort[o.name]!).range));
         });
       });
     }

@@ -5,6 +5,10 @@
  * read through a standard `DequantizeLinear(q, s, 0, axis)`. The file is about 4×
  * smaller and any ONNX runtime runs it (opset ≥ 13 for the axis).
  *
+ * With 4 bits, MatMul and Gemm weights become ONNX Runtime's com.microsoft
+ * `MatMulNBits` (blocks of `blockSize` along K, one scale each; Conv stays float32):
+ * run it before the O2 pipeline (the op is opaque to fusion).
+ *
  * Which input is the weight, and which of its axes is the output channel, is the
  * op's {@link WEIGHT_CHANNEL} trait. Run it on the optimized graph (after fusion):
  * constant folding would turn a DequantizeLinear of a small constant back into a
@@ -22,15 +26,23 @@ import { Tensor } from '../graph/tensor.js';
 import { GraphEditor } from './editor.js';
 import { rint } from '../graph/ops/quantize.js';
 
-/** Which input of a node is its weight and which axis of it is the output channel (undefined: none). */
-export type WeightChannel = (node: Node, weightRank: number) => { readonly input: number; readonly axis: number } | undefined;
+/**
+ * Which input of a node is its weight and which axis of it is the output channel
+ * (undefined: none); `product` when the node computes exactly A · W (+ input 2 as a
+ * bias over the channels), so a MatMul with packed weights can replace it.
+ */
+export type WeightChannel = (node: Node, weightRank: number) => { readonly input: number; readonly axis: number; readonly product?: boolean } | undefined;
 
 /** Trait: where an op's weight and its output-channel axis are. */
 export const WEIGHT_CHANNEL: TraitKey<WeightChannel> = traitKey<WeightChannel>('kiln.weightChannel');
 
 const CHANNELS: readonly [string, WeightChannel][] = [
-  ['MatMul', (_n, rank) => (rank === 2 ? { input: 1, axis: 1 } : undefined)],
-  ['Gemm', (n, rank) => (rank === 2 ? { input: 1, axis: n.attrs['transB'] === 1 ? 0 : 1 } : undefined)],
+  ['MatMul', (_n, rank) => (rank === 2 ? { input: 1, axis: 1, product: true } : undefined)],
+  ['Gemm', (n, rank) => (rank === 2 ? {
+    input: 1,
+    axis: n.attrs['transB'] === 1 ? 0 : 1,
+    product: (n.attrs['transA'] ?? 0) === 0 && (n.attrs['alpha'] ?? 1) === 1 && (n.attrs['beta'] ?? 1) === 1,
+  } : undefined)],
   ['Conv', (_n, rank) => (rank >= 3 ? { input: 1, axis: 0 } : undefined)],
 ];
 for (const [name, f] of CHANNELS) {
@@ -45,8 +57,10 @@ export class QuantizationError extends KilnError {
 
 /** Options of {@link quantizeWeights}. */
 export interface QuantizeWeightsOptions {
-  /** Bits per weight: 8 (int8). */
+  /** Bits per weight: 8 (int8 per channel, DequantizeLinear) or 4 (blocks, com.microsoft MatMulNBits). */
   readonly bits: number;
+  /** With 4 bits: weights per block along K (a power of 2 ≥ 16; default 32). */
+  readonly blockSize?: number;
   /** Weights with fewer elements stay float32 (default 1024). */
   readonly minElements?: number;
 }
@@ -93,7 +107,8 @@ function anchorOf(n: Node): Node | undefined {
  * a report; a QuantizationError for an unsupported bit width.
  */
 export function quantizeWeights(g: Graph, opts: QuantizeWeightsOptions): { graph: Graph; report: QuantizeWeightsReport } {
-  if (opts.bits !== 8) throw new QuantizationError(`weight quantization to ${opts.bits} bits is not supported (int8 is; int4 needs the com.microsoft MatMulNBits layout, not yet written)`);
+  if (opts.bits === 4) return quantizeWeights4(g, opts.blockSize ?? 32, opts.minElements ?? 1024);
+  if (opts.bits !== 8) throw new QuantizationError(`weight quantization to ${opts.bits} bits is not supported (8: int8 per channel, 4: MatMulNBits blocks)`);
   const minElements = opts.minElements ?? 1024;
   const ed = new GraphEditor(g);
   const weights: { node: string; weight: string; elements: number; maxError: number }[] = [];
@@ -129,6 +144,80 @@ export function quantizeWeights(g: Graph, opts: QuantizeWeightsOptions): { graph
     weights.push({ node: n.name, weight: wName, elements: w.size, maxError });
     bytesBefore += w.size * 4;
     bytesAfter += w.size + scale.size * 5;
+  }
+  if (weights.length === 0) return { graph: g, report: { weights, bytesBefore, bytesAfter } };
+  return { graph: ed.finish(), report: { weights, bytesBefore, bytesAfter } };
+}
+
+/**
+ * Block-wise 4-bit quantization of a [K, N] weight in ONNX Runtime's MatMulNBits
+ * layout: B is [N, ceil(K/block), block/2] uint8 (two weights a byte, low nibble
+ * first), one float32 scale per (column, block), symmetric around the default zero
+ * point 8: q = clamp(round(w / s), −8, 7) + 8 with s = max|w| / 7 over the block.
+ */
+export function quantizeBlocks4(w: Tensor, blockSize: number): { b: Tensor; scales: Tensor; maxError: number } {
+  const [K, N] = w.shape as [number, number];
+  const kBlocks = Math.ceil(K / blockSize);
+  const blob = blockSize / 2;
+  const b = new Tensor('uint8', [N, kBlocks, blob]);
+  const scales = new Tensor('float32', [N * kBlocks]);
+  const d = w.data as ArrayLike<number>;
+  let maxError = 0;
+  for (let n = 0; n < N; n++) {
+    for (let kb = 0; kb < kBlocks; kb++) {
+      const k0 = kb * blockSize;
+      let m = 0;
+      for (let k = k0; k < Math.min(K, k0 + blockSize); k++) m = Math.max(m, Math.abs(d[k * N + n]!));
+      const s = Math.fround(m > 0 ? m / 7 : 1);
+      scales.data[n * kBlocks + kb] = s;
+      const base = (n * kBlocks + kb) * blob;
+      for (let e = 0; e < blockSize; e++) {
+        const k = k0 + e;
+        const q = k < K ? Math.max(-8, Math.min(7, rint(d[k * N + n]! / s))) : 0;
+        if (k < K) maxError = Math.max(maxError, Math.abs(d[k * N + n]! - q * s));
+        b.data[base + (e >> 1)] = Number(b.data[base + (e >> 1)]) | ((q + 8) << ((e & 1) * 4));
+      }
+    }
+  }
+  return { b, scales, maxError };
+}
+
+/** 4-bit quantization: every A · W node (WEIGHT_CHANNEL `product`) with a 2-D constant W becomes a MatMulNBits. */
+function quantizeWeights4(g: Graph, blockSize: number, minElements: number): { graph: Graph; report: QuantizeWeightsReport } {
+  if (!(blockSize >= 16 && (blockSize & (blockSize - 1)) === 0)) throw new QuantizationError(`--block must be a power of 2 >= 16, got ${blockSize}`);
+  if (!findOp('MatMulNBits', 'com.microsoft')) throw new QuantizationError('4-bit weights need the com.microsoft MatMulNBits op, which is not registered');
+  const ed = new GraphEditor(g);
+  const weights: { node: string; weight: string; elements: number; maxError: number }[] = [];
+  let bytesBefore = 0;
+  let bytesAfter = 0;
+  for (const n of g.topo) {
+    const def = findOp(n.op, n.domain);
+    const where = def && getTrait(def, WEIGHT_CHANNEL);
+    const wName = n.inputs[1] ?? '';
+    let w = g.initializers.get(wName);
+    if (!where || !w || w.dtype !== 'float32' || w.rank !== 2 || w.size < minElements || ed.useCount(wName) !== 1) continue;
+    const ch = where(n, 2);
+    if (!ch?.product || ch.input !== 1 || ed.typeOf(n.inputs[0]!).dtype !== 'float32') continue;
+    if (ch.axis === 0) {
+      // W is stored [N, K] (Gemm transB): MatMulNBits wants it as [K, N] to pack.
+      const [r, c] = w.shape as [number, number];
+      const t = new Tensor('float32', [c, r]);
+      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) t.data[j * r + i] = w.data[i * c + j]!;
+      w = t;
+    }
+    const bias = n.inputs[2] ? g.initializers.get(n.inputs[2]) : undefined;
+    if (n.inputs[2] && (!bias || bias.size !== w.shape[1])) continue;
+    const [K, N] = w.shape as [number, number];
+    const { b, scales, maxError } = quantizeBlocks4(w, blockSize);
+    const bName = ed.addConstant(b, `${wName}_q4`);
+    const sName = ed.addConstant(scales, `${wName}_scales`);
+    const biasName = bias ? ed.addConstant(Tensor.from('float32', [N], bias.data as ArrayLike<number>), `${wName}_bias`) : '';
+    const inputs = [n.inputs[0]!, bName, sName, '', '', ...(biasName ? [biasName] : [])];
+    const cur = ed.nodes.get(n.name)!;
+    ed.replaceNode(cur, { ...cur, op: 'MatMulNBits', domain: 'com.microsoft', inputs: biasName ? inputs : inputs.slice(0, 3), attrs: { K, N, bits: 4, block_size: blockSize } });
+    weights.push({ node: n.name, weight: wName, elements: w.size, maxError });
+    bytesBefore += w.size * 4;
+    bytesAfter += b.size + scales.size * 4;
   }
   if (weights.length === 0) return { graph: g, report: { weights, bytesBefore, bytesAfter } };
   return { graph: ed.finish(), report: { weights, bytesBefore, bytesAfter } };

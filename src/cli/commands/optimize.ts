@@ -7,7 +7,9 @@
  * float32 to float16 where the calibration (the test_data_set_* inputs of DIR, or
  * seeded random batches) shows it safe, and prints which nodes stayed float32 and why.
  * With `--quantize int8`, the float32 weights of MatMul/Gemm/Conv are stored as int8
- * with per-channel scales behind a standard DequantizeLinear (quantize-weights.ts).
+ * with per-channel scales behind a standard DequantizeLinear; with `--quantize int4
+ * [--block 32]`, MatMul/Gemm weights as 4-bit blocks of com.microsoft MatMulNBits,
+ * which ONNX Runtime runs too (quantize-weights.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
@@ -88,11 +90,12 @@ export function register(program: Command): void {
     .option('--calibration <dir>', 'with --fp16: a folder of test_data_set_*/input_*.pb to calibrate on (default: seeded random inputs)')
     .option('--calibration-batches <n>', 'with --fp16 and no --calibration: number of seeded random batches', '4')
     .option('--fp16-limit <x>', `with --fp16: largest |value| seen that may be stored in float16 (default ${F16_MAX / 8})`)
-    .option('--quantize <type>', 'store MatMul/Gemm/Conv weights as int8 with per-channel scales (DequantizeLinear)')
+    .option('--quantize <type>', 'int8: MatMul/Gemm/Conv weights as int8 with per-channel scales (DequantizeLinear); int4: MatMul/Gemm weights in 4-bit blocks (com.microsoft MatMulNBits)')
+    .option('--block <n>', 'with --quantize int4: weights per block along K (power of 2, >= 16)', '32')
     .option('--quantize-min <n>', 'with --quantize: weights with fewer elements stay float32', '1024')
     .option('--dim <name=value>', 'size of a symbolic dim for the seeded calibration batches (repeatable)', (v: string, p: string[]) => [...p, v], [] as string[])
     .addHelpText('after', '\nExamples:\n  kiln optimize model.onnx model.opt.onnx -O2\n  kiln optimize model.onnx model.fp16.onnx --fp16 --calibration samples/\n')
-    .action(async (input: string, out: string, o: { O: string; fp16?: boolean; calibration?: string; calibrationBatches: string; fp16Limit?: string; dim: string[]; quantize?: string; quantizeMin: string }) => {
+    .action(async (input: string, out: string, o: { O: string; fp16?: boolean; calibration?: string; calibrationBatches: string; fp16Limit?: string; dim: string[]; quantize?: string; quantizeMin: string; block: string }) => {
       const level = parseLevel(o.O);
       const ext = extname(out).toLowerCase();
       if (ext !== '.onnx' && ext !== '.json') throw new InputError(`output '${out}': use a .onnx or .json file name`, out);
@@ -105,7 +108,16 @@ export function register(program: Command): void {
       if (o.quantize !== undefined && bits === undefined) throw new InputError(`--quantize must be int8 (or int4), got '${o.quantize}'`);
       const minElements = Number(o.quantizeMin);
       if (!Number.isInteger(minElements) || minElements < 1) throw new InputError(`--quantize-min must be a positive integer, got '${o.quantizeMin}'`);
-      const raw = await step(`loading ${input}`, () => loadModel(input), (g) => `${g.nodes.length} nodes`);
+      const blockSize = Number(o.block);
+      const loaded = await step(`loading ${input}`, () => loadModel(input), (g) => `${g.nodes.length} nodes`);
+      let raw = loaded;
+      let quantized: QuantizeWeightsReport | undefined;
+      if (bits === 4) {
+        // MatMulNBits is opaque to fusion: quantize first, then optimize around it.
+        const q = await step('quantizing weights to int4', () => quantizeWeights(raw, { bits, minElements, blockSize }), (r) => `${r.report.weights.length} weights`);
+        raw = q.graph;
+        quantized = q.report;
+      }
       let precision: MixedPrecisionReport | undefined;
       let graph: Graph;
       if (o.fp16) {
@@ -115,15 +127,14 @@ export function register(program: Command): void {
       } else {
         graph = await step(`optimizing -O${level}`, () => optimizeModel(raw, level).graph, (g) => `${g.nodes.length} nodes`);
       }
-      let quantized: QuantizeWeightsReport | undefined;
-      if (bits !== undefined) {
+      if (bits === 8) {
         const q = await step(`quantizing weights to ${o.quantize}`, () => quantizeWeights(graph, { bits, minElements }), (r) => `${r.report.weights.length} weights`);
         graph = q.graph;
         quantized = q.report;
       }
       if (ext === '.json') writeGraphFile(out, graph);
       else writeFileSync(out, await exportOnnx(graph));
-      const qText = quantized ? `quantize: ${quantized.weights.length} weights to int8, ${quantized.bytesBefore} → ${quantized.bytesAfter} bytes (largest weight error ${Math.max(0, ...quantized.weights.map((w) => w.maxError)).toExponential(2)})\n` : '';
-      process.stdout.write(`${changeReport(raw, graph)}\n${precision ? `${precisionText(precision)}\n` : ''}${qText}wrote ${out}\n`);
+      const qText = quantized ? `quantize: ${quantized.weights.length} weights to ${o.quantize}, ${quantized.bytesBefore} → ${quantized.bytesAfter} bytes (largest weight error ${Math.max(0, ...quantized.weights.map((w) => w.maxError)).toExponential(2)})\n` : '';
+      process.stdout.write(`${changeReport(loaded, graph)}\n${precision ? `${precisionText(precision)}\n` : ''}${qText}wrote ${out}\n`);
     });
 }

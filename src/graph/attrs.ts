@@ -62,6 +62,8 @@ export const attr = {
   optStrings: () => opt<readonly string[]>('strings'),
   optTensor: () => opt<Tensor>('tensor'),
   optGraph: () => opt<object>('graph'),
+  /** A required subgraph attribute (a Graph, typed as object here to avoid a cycle). */
+  graph: () => spec<object>('graph', undefined),
 };
 
 function kindOk(kind: AttrKind, v: unknown): boolean {

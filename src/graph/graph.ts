@@ -42,6 +42,20 @@ export interface GraphFields {
   readonly valueTypes: ReadonlyMap<string, ValueType>;
   /** Free-form metadata (producer, opset, doc). */
   readonly meta?: Readonly<Record<string, string | number>>;
+  /**
+   * Outer-scope values a subgraph reads (empty for a top-level graph). Each is bound,
+   * by position, to one of the extra inputs its owning node lists after the op's own
+   * inputs (see src/graph/ops/control.ts), so the enclosing graph's edges, DCE and
+   * topological order see the dependency.
+   */
+  readonly captures?: readonly ValueInfo[];
+}
+
+/** The subgraphs a node holds in its graph attributes, with their attribute names. */
+export function subgraphsOf(node: Node): { readonly attr: string; readonly graph: Graph }[] {
+  const out: { attr: string; graph: Graph }[] = [];
+  for (const [k, v] of Object.entries(node.attrs)) if (v instanceof Graph) out.push({ attr: k, graph: v });
+  return out;
 }
 
 /** Where a value comes from. */
@@ -59,6 +73,7 @@ export class Graph implements GraphFields {
   readonly initializers: ReadonlyMap<string, Tensor>;
   readonly valueTypes: ReadonlyMap<string, ValueType>;
   readonly meta: Readonly<Record<string, string | number>>;
+  readonly captures: readonly ValueInfo[];
 
   private _producers?: Map<string, Producer>;
   private _consumers?: Map<string, Node[]>;
@@ -72,6 +87,7 @@ export class Graph implements GraphFields {
     this.initializers = f.initializers;
     this.valueTypes = f.valueTypes;
     this.meta = Object.freeze({ ...(f.meta ?? {}) });
+    this.captures = Object.freeze([...(f.captures ?? [])]);
   }
 
   /** Creates a graph. Does not verify it; call {@link verify} for that. */
@@ -94,6 +110,7 @@ export class Graph implements GraphFields {
       initializers: this.initializers,
       valueTypes: this.valueTypes,
       meta: this.meta,
+      captures: this.captures,
     };
   }
 
@@ -106,6 +123,7 @@ export class Graph implements GraphFields {
         m.set(name, p);
       };
       for (const i of this.inputs) add(i.name, { kind: 'input', info: i }, 'graph input');
+      for (const c of this.captures) add(c.name, { kind: 'input', info: c }, 'captured outer value');
       for (const [n, t] of this.initializers) {
         if (!m.has(n)) m.set(n, { kind: 'initializer', tensor: t });
       }

@@ -6,7 +6,7 @@
 import { coerce, storageClass, type DType } from './dtype.js';
 import { ExecutionError, KilnError, LimitError } from './errors.js';
 import { compileExprJs, E, type Expr } from './expr.js';
-import type { Node } from './graph.js';
+import type { Graph, Node } from './graph.js';
 import { checkArity, opContext, opOf } from './infer.js';
 import type { ValueType } from './op.js';
 import { broadcastShapes, checkDims, isStatic, sizeOf, stridesOf, type ConcreteShape } from './shape.js';
@@ -122,4 +122,34 @@ export function runReference(node: Node, inputs: readonly (Tensor | undefined)[]
     if (e instanceof KilnError) throw e;
     throw new ExecutionError(`${node.name}: ${def.name} failed: ${(e as Error).message}`, node.name);
   }
+}
+
+/**
+ * Runs a whole graph (typically a subgraph of If, Loop or Scan) with the CPU
+ * reference, node by node in topological order. `feeds` maps the graph's input and
+ * capture names to tensors; initializers are its own. Returns its outputs in order.
+ */
+export function runGraphReference(g: Graph, feeds: ReadonlyMap<string, Tensor>, opts: ReferenceOptions = {}): Tensor[] {
+  const env = new Map<string, Tensor>(g.initializers);
+  for (const [k, t] of feeds) env.set(k, t);
+  for (const v of [...g.inputs, ...g.captures]) {
+    if (!env.has(v.name)) throw new ExecutionError(`subgraph '${g.name}': no value bound to '${v.name}'`, v.name);
+  }
+  for (const node of g.topo) {
+    const ins = node.inputs.map((v) => {
+      if (v === '') return undefined;
+      const t = env.get(v);
+      if (!t) throw new ExecutionError(`${node.name}: input '${v}' is not available`, node.name);
+      return t;
+    });
+    const outs = runReference(node, ins, opts);
+    node.outputs.forEach((o, k) => {
+      if (o !== '' && outs[k]) env.set(o, outs[k]!);
+    });
+  }
+  return g.outputs.map((o) => {
+    const t = env.get(o.name);
+    if (!t) throw new ExecutionError(`subgraph '${g.name}': output '${o.name}' was not computed`, o.name);
+    return t;
+  });
 }

@@ -4,11 +4,11 @@
  * inference — each with a GraphError (or the op's own typed error) naming the node.
  */
 import { GraphError, KilnError } from './errors.js';
-import type { Graph } from './graph.js';
+import { subgraphsOf, type Graph } from './graph.js';
 import { formatShape, shapeEq } from './shape.js';
 import { TypeEnv } from './type-env.js';
 
-/** Checks a graph; throws a typed error naming the first problem found. */
+/** Checks a graph and, recursively, the subgraphs its nodes hold; throws a typed error naming the first problem found. */
 export function verify(g: Graph): void {
   const nodeNames = new Set<string>();
   for (const n of g.nodes) {
@@ -26,10 +26,21 @@ export function verify(g: Graph): void {
   const order = g.topo;
   const env = new TypeEnv();
   for (const i of g.inputs) env.define(i.name, i);
+  for (const c of g.captures) env.define(c.name, c);
   for (const [name, t] of g.initializers) {
     if (!env.types.has(name)) env.define(name, { dtype: t.dtype, shape: t.shape }, t);
   }
   for (const n of order) {
+    for (const { attr, graph } of subgraphsOf(n)) {
+      try {
+        verify(graph);
+      } catch (e) {
+        if (e instanceof KilnError) {
+          e.message = `node '${n.name}' (${n.op}) attribute '${attr}': ${e.message}`;
+        }
+        throw e;
+      }
+    }
     let outs;
     try {
       outs = env.addNode(n);

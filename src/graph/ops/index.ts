@@ -5,6 +5,7 @@
 import { installOpMethods } from '../builder.js';
 import { binaryOps } from './binary.js';
 import { constantOps } from './constant.js';
+import { controlOps } from './control.js';
 import { contribOps } from './contrib.js';
 import { cumsumOps } from './cumsum.js';
 import { dataDependentOps } from './data-dependent.js';
@@ -55,6 +56,7 @@ export const OPS = {
   ...signalOps,
   ...rnnOps,
   ...sampleOps,
+  ...controlOps,
 } as const;
 
 /**

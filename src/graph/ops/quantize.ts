@@ -7,15 +7,19 @@
  */
 import { attr } from '../attrs.js';
 import { expectDType, dtypeRange, FLOATS, type DType } from '../dtype.js';
-import { ShapeError } from '../errors.js';
+import { DTypeError, ShapeError } from '../errors.js';
 import type { Node } from '../graph.js';
 import { inferNode } from '../infer.js';
 import { defineOp, type InferInput } from '../op.js';
 import { runReference } from '../reference.js';
 import { normalizeAxis } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { ONNX_DTYPE } from './index-util.js';
 
-const QTYPES: readonly DType[] = ['uint8', 'int8'];
+/** Quantized types of QuantizeLinear/DequantizeLinear (16-bit since opset 21). */
+const QTYPES: readonly DType[] = ['uint8', 'int8', 'uint16', 'int16'];
+/** Quantized types of the QLinear ops. */
+const QLINEAR_TYPES: readonly DType[] = ['uint8', 'int8'];
 
 /** Rounds half to even (numpy's rint). */
 export function rint(v: number): number {
@@ -28,20 +32,38 @@ function saturate(dtype: DType, v: number): number {
   return Number.isNaN(v) ? 0 : Math.min(max, Math.max(min, v));
 }
 
-/** Index of the scale/zero-point element applying to each flat element of `x`. */
-function paramIndex(x: Tensor, param: Tensor | undefined, axis: number, node: string): (i: number) => number {
-  if (!param || param.size === 1) return () => 0;
+/**
+ * Index of the scale/zero-point element applying to each flat element of `x`: one
+ * per tensor, one per index of `axis`, or (`blockSize` > 0, opset 21) one per block
+ * of `blockSize` indices along `axis`, the parameter then having x's rank with
+ * ceil(dim / blockSize) at `axis`.
+ */
+function paramIndex(x: Tensor, param: Tensor | undefined, axis: number, node: string, blockSize = 0): (i: number) => number {
+  if (!param || (param.size === 1 && blockSize === 0)) return () => 0;
   const a = normalizeAxis(axis, x.rank, node);
   const dim = x.shape[a]!;
-  if (param.size !== dim) throw new ShapeError(`${node}: per-axis parameter has ${param.size} elements, axis ${a} has ${dim}`, node);
   let inner = 1;
   for (let k = a + 1; k < x.rank; k++) inner *= x.shape[k]!;
+  if (blockSize > 0) {
+    const blocks = Math.ceil(dim / blockSize);
+    const want = x.shape.map((d, k) => (k === a ? blocks : d));
+    if (param.rank !== x.rank || param.shape.some((d, k) => d !== want[k])) {
+      throw new ShapeError(`${node}: blocked parameter must have shape [${want.join(',')}] (block_size ${blockSize} on axis ${a}), got [${param.shape.join(',')}]`, node);
+    }
+    return (i) => {
+      const r = i % inner;
+      const c = Math.floor(i / inner) % dim;
+      const outer = Math.floor(i / (inner * dim));
+      return (outer * blocks + Math.floor(c / blockSize)) * inner + r;
+    };
+  }
+  if (param.size !== dim) throw new ShapeError(`${node}: per-axis parameter has ${param.size} elements, axis ${a} has ${dim}`, node);
   return (i) => Math.floor(i / inner) % dim;
 }
 
-function quantize(x: Tensor, scale: Tensor, zp: Tensor | undefined, out: DType, axis: number, node: string): Tensor {
+function quantize(x: Tensor, scale: Tensor, zp: Tensor | undefined, out: DType, axis: number, node: string, blockSize = 0): Tensor {
   const y = new Tensor(out, x.shape);
-  const si = paramIndex(x, scale, axis, node);
+  const si = paramIndex(x, scale, axis, node, blockSize);
   for (let i = 0; i < x.size; i++) {
     const k = si(i);
     y.data[i] = saturate(out, rint(Math.fround(x.data[i]! / scale.data[k]!)) + (zp ? zp.data[k]! : 0));
@@ -49,9 +71,9 @@ function quantize(x: Tensor, scale: Tensor, zp: Tensor | undefined, out: DType, 
   return y;
 }
 
-function dequantize(x: Tensor, scale: Tensor, zp: Tensor | undefined, axis: number, node: string): Tensor {
+function dequantize(x: Tensor, scale: Tensor, zp: Tensor | undefined, axis: number, node: string, blockSize = 0): Tensor {
   const y = new Tensor('float32', x.shape);
-  const si = paramIndex(x, scale, axis, node);
+  const si = paramIndex(x, scale, axis, node, blockSize);
   for (let i = 0; i < x.size; i++) {
     const k = si(i);
     y.data[i] = (x.data[i]! - (zp ? zp.data[k]! : 0)) * scale.data[k]!;
@@ -64,17 +86,21 @@ export const QuantizeLinear = defineOp({
   name: 'QuantizeLinear',
   inputs: ['x', 'y_scale', 'y_zero_point?'],
   outputs: ['y'],
-  attrs: { axis: attr.int(1), saturate: attr.int(1) },
+  attrs: { axis: attr.int(1), saturate: attr.int(1), block_size: attr.int(0), output_dtype: attr.int(0) },
   category: 'elementwise',
-  doc: 'Quantizes floats to uint8/int8.',
+  doc: 'Quantizes floats to uint8/int8/uint16/int16.',
   infer([x, s, zp], ctx) {
     expectDType(x!.dtype, [...FLOATS, 'int32'], ctx.node, 'x');
     expectDType(s!.dtype, FLOATS, ctx.node, 'y_scale');
     if (zp) expectDType(zp.dtype, QTYPES, ctx.node, 'y_zero_point');
-    return [{ dtype: zp?.dtype ?? 'uint8', shape: x!.shape }];
+    // Opset 21: output_dtype names y's type (TensorProto code) when no zero point does.
+    const named = ctx.attrs.output_dtype ? ONNX_DTYPE[ctx.attrs.output_dtype] : undefined;
+    if (ctx.attrs.output_dtype && (!named || !QTYPES.includes(named))) throw new DTypeError(`${ctx.node}: output_dtype ${ctx.attrs.output_dtype} is not a supported quantized type`, ctx.node);
+    if (named && zp && named !== zp.dtype) throw new DTypeError(`${ctx.node}: output_dtype ${named} differs from y_zero_point's ${zp.dtype}`, ctx.node);
+    return [{ dtype: zp?.dtype ?? named ?? 'uint8', shape: x!.shape }];
   },
   cpu([x, s, zp], ctx) {
-    return [quantize(x!, s!, zp, ctx.outputs[0]!.dtype, ctx.attrs.axis, ctx.node)];
+    return [quantize(x!, s!, zp, ctx.outputs[0]!.dtype, ctx.attrs.axis, ctx.node, ctx.attrs.block_size)];
   },
 });
 
@@ -83,16 +109,16 @@ export const DequantizeLinear = defineOp({
   name: 'DequantizeLinear',
   inputs: ['x', 'x_scale', 'x_zero_point?'],
   outputs: ['y'],
-  attrs: { axis: attr.int(1) },
+  attrs: { axis: attr.int(1), block_size: attr.int(0) },
   category: 'elementwise',
-  doc: 'Dequantizes uint8/int8/int32 to float32.',
+  doc: 'Dequantizes uint8/int8/uint16/int16/int32 to float32.',
   infer([x, s], ctx) {
     expectDType(x!.dtype, [...QTYPES, 'int32'], ctx.node, 'x');
     expectDType(s!.dtype, FLOATS, ctx.node, 'x_scale');
     return [{ dtype: 'float32', shape: x!.shape }];
   },
   cpu([x, s, zp], ctx) {
-    return [dequantize(x!, s!, zp, ctx.attrs.axis, ctx.node)];
+    return [dequantize(x!, s!, zp, ctx.attrs.axis, ctx.node, ctx.attrs.block_size)];
   },
 });
 
@@ -149,8 +175,8 @@ export const QLinearMatMul = defineOp({
   doc: 'Quantized MatMul.',
   infer(ins, ctx) {
     const [a, , , b, , , , yzp] = ins;
-    expectDType(a!.dtype, QTYPES, ctx.node, 'a');
-    expectDType(b!.dtype, QTYPES, ctx.node, 'b');
+    expectDType(a!.dtype, QLINEAR_TYPES, ctx.node, 'a');
+    expectDType(b!.dtype, QLINEAR_TYPES, ctx.node, 'b');
     return [{ dtype: yzp!.dtype, shape: floatInfer('MatMul', ctx.node, {}, [a, b]).shape }];
   },
   cpu([a, as, azp, b, bs, bzp, ys, yzp], ctx) {
@@ -180,8 +206,8 @@ export const QLinearConv = defineOp({
   doc: 'Quantized Conv.',
   infer(ins, ctx) {
     const [x, , , w, , , , yzp] = ins;
-    expectDType(x!.dtype, QTYPES, ctx.node, 'x');
-    expectDType(w!.dtype, QTYPES, ctx.node, 'w');
+    expectDType(x!.dtype, QLINEAR_TYPES, ctx.node, 'x');
+    expectDType(w!.dtype, QLINEAR_TYPES, ctx.node, 'w');
     const attrs = Object.fromEntries(Object.entries(ctx.attrs).filter(([, v]) => v !== undefined)) as Node['attrs'];
     return [{ dtype: yzp!.dtype, shape: floatInfer('Conv', ctx.node, attrs, [x, w]).shape }];
   },

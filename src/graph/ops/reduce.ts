@@ -8,7 +8,7 @@
  * 1 for products, -inf/+inf (or the dtype's min/max for integers) for max/min.
  */
 import { attr } from '../attrs.js';
-import { NUMERIC, expectDType } from '../dtype.js';
+import { NUMERIC, expectDType, type DType } from '../dtype.js';
 import { ShapeError } from '../errors.js';
 import { defineOp } from '../op.js';
 import { normalizeAxis, type ConcreteShape } from '../shape.js';
@@ -21,7 +21,7 @@ const reduceAttrs = {
   axes: attr.optInts(),
 };
 
-function defineReduce(name: keyof typeof REDUCE_KINDS, doc: string) {
+function defineReduce(name: keyof typeof REDUCE_KINDS, doc: string, dtypes: readonly DType[] = NUMERIC) {
   const kind: ReduceKind = REDUCE_KINDS[name];
   return defineOp({
     name,
@@ -32,7 +32,7 @@ function defineReduce(name: keyof typeof REDUCE_KINDS, doc: string) {
     shapeInputs: [1],
     doc,
     infer([x, axes], ctx) {
-      expectDType(x!.dtype, NUMERIC, ctx.node, 'data');
+      expectDType(x!.dtype, dtypes, ctx.node, 'data');
       if (axes) {
         expectDType(axes.dtype, ['int64'], ctx.node, 'axes');
         if (axes.shape.length !== 1) {
@@ -56,9 +56,9 @@ export const ReduceSum = defineReduce('ReduceSum', 'Sum over axes.');
 /** ReduceMean: arithmetic mean over the given axes. */
 export const ReduceMean = defineReduce('ReduceMean', 'Mean over axes.');
 /** ReduceMax: maximum over the given axes. */
-export const ReduceMax = defineReduce('ReduceMax', 'Maximum over axes.');
+export const ReduceMax = defineReduce('ReduceMax', 'Maximum over axes (bool too, opset 20: any).', [...NUMERIC, 'bool']);
 /** ReduceMin: minimum over the given axes. */
-export const ReduceMin = defineReduce('ReduceMin', 'Minimum over axes.');
+export const ReduceMin = defineReduce('ReduceMin', 'Minimum over axes (bool too, opset 20: all).', [...NUMERIC, 'bool']);
 /** ReduceProd: product over the given axes. */
 export const ReduceProd = defineReduce('ReduceProd', 'Product over axes.');
 /** ReduceL1: sum of absolute values over the given axes. */

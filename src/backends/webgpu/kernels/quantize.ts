@@ -23,12 +23,22 @@ import { broadcastStridesOf, coordsOf, ShaderBuilder } from '../wgsl.js';
  * WGSL u32 index of the scale / zero-point element for the element at flat index
  * `flat` of a tensor of shape `shape` (per-tensor: 0; per-axis: the coordinate on `axis`).
  */
-export function paramIndex(sb: ShaderBuilder, ctx: KernelContext, shape: ConcreteShape, param: GpuTensorInfo | undefined, axis: number, flat: string): string {
-  if (!param || sizeOf(param.shape) === 1) return '0u';
+export function paramIndex(sb: ShaderBuilder, ctx: KernelContext, shape: ConcreteShape, param: GpuTensorInfo | undefined, axis: number, flat: string, blockSize = 0): string {
+  if (!param || (sizeOf(param.shape) === 1 && blockSize === 0)) return '0u';
   const a = normalizeAxis(axis, shape.length, ctx.node);
   const dim = shape[a]!;
-  if (sizeOf(param.shape) !== dim) throw new ShapeError(`${ctx.node}: per-axis parameter has ${sizeOf(param.shape)} elements, axis ${a} has ${dim}`, ctx.node);
   const inner = sizeOf(shape.slice(a + 1));
+  if (blockSize > 0) {
+    // Blocked (opset 21): the parameter has x's rank with ceil(dim / blockSize) at the axis.
+    const blocks = Math.ceil(dim / blockSize);
+    const want = shape.map((d, k) => (k === a ? blocks : d));
+    if (param.shape.length !== shape.length || param.shape.some((d, k) => d !== want[k])) {
+      throw new ShapeError(`${ctx.node}: blocked parameter must have shape [${want.join(',')}], got [${param.shape.join(',')}]`, ctx.node);
+    }
+    const [I, D, B, S] = [sb.u32(inner), sb.u32(dim), sb.u32(blocks), sb.u32(blockSize)];
+    return `(((${flat} / (${I} * ${D})) * ${B} + ((${flat} / ${I}) % ${D}) / ${S}) * ${I} + ${flat} % ${I})`;
+  }
+  if (sizeOf(param.shape) !== dim) throw new ShapeError(`${ctx.node}: per-axis parameter has ${sizeOf(param.shape)} elements, axis ${a} has ${dim}`, ctx.node);
   return `((${flat} / ${sb.u32(inner)}) % ${sb.u32(dim)})`;
 }
 
@@ -66,7 +76,8 @@ function perAxisKernel(label: string, body: (ctx: KernelContext, i: string) => s
       const sb = new ShaderBuilder(ctx);
       bindAll(sb, ctx);
       const axis = Number(ctx.attrs['axis'] ?? 1);
-      const d = sb.linear(sizeOf(x.shape), (i) => `  let k = ${paramIndex(sb, ctx, x.shape, ctx.inputs[1], axis, i)};\n  ${body(ctx, i)}`, label);
+      const block = Number(ctx.attrs['block_size'] ?? 0);
+      const d = sb.linear(sizeOf(x.shape), (i) => `  let k = ${paramIndex(sb, ctx, x.shape, ctx.inputs[1], axis, i, block)};\n  ${body(ctx, i)}`, label);
       return { dispatches: [d] };
     },
   };

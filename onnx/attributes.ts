@@ -1,7 +1,8 @@
 /**
  * AttributeProto → attribute values, and the `Constant` node's `value_*` variants
- * folded into one tensor. Graph-valued and sparse attributes are not supported
- * (they raise UnsupportedOpError naming the node).
+ * folded into one tensor. A GRAPH attribute becomes a {@link PendingSubgraph} that the
+ * importer converts once the enclosing scope's types are known; GRAPHS attributes are
+ * kept as protos (no op takes them) and sparse tensors raise UnsupportedOpError.
  */
 import type { AttrValue } from '../src/graph/attrs.js';
 import { ModelFormatError, UnsupportedOpError } from '../src/graph/errors.js';
@@ -11,6 +12,11 @@ import { longToNumber, tensorFromProto, type TensorDecodeOptions } from './tenso
 
 const T = onnx.AttributeProto.AttributeType;
 const utf8 = new TextDecoder();
+
+/** A GRAPH attribute not yet converted: the importer turns it into a Graph in its enclosing scope. */
+export class PendingSubgraph {
+  constructor(readonly proto: pb.IGraphProto) {}
+}
 
 type Conv = (a: pb.IAttributeProto, where: string, opts: TensorDecodeOptions) => AttrValue;
 
@@ -22,8 +28,7 @@ const CONVERT: ReadonlyMap<number, Conv> = new Map<number, Conv>([
   [T.FLOATS, (a) => [...(a.floats ?? [])]],
   [T.INTS, (a) => (a.ints ?? []).map(longToNumber)],
   [T.STRINGS, (a) => (a.strings ?? []).map((s) => utf8.decode(s))],
-  // Sub-graphs are kept as their proto: no registry op takes one, so the op itself is reported unsupported.
-  [T.GRAPH, (a) => a.g ?? {}],
+  [T.GRAPH, (a) => new PendingSubgraph(a.g ?? {})],
   [T.GRAPHS, (a) => a.graphs ?? []],
 ]);
 

@@ -16,13 +16,14 @@ import type { AttrValue } from '../src/graph/attrs.js';
 import type { DType } from '../src/graph/dtype.js';
 import { GraphError, KilnError, ModelFormatError, UnsupportedOpError } from '../src/graph/errors.js';
 import { Graph, type Node, type ValueInfo } from '../src/graph/graph.js';
-import { findOp, type ValueType } from '../src/graph/op.js';
+import { findOp, getTrait, type ValueType } from '../src/graph/op.js';
+import { BODY_INPUT_TYPES } from '../src/graph/ops/control.js';
 import type { Dim, Shape } from '../src/graph/shape.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { TypeEnv } from '../src/graph/type-env.js';
 import { CycleError, topoSort } from '../src/graph/topo.js';
 import '../src/graph/ops/index.js';
-import { attrsFromProto } from './attributes.js';
+import { attrsFromProto, PendingSubgraph } from './attributes.js';
 import { findMapping, GLOBAL_DROPPED_ATTRS, type Emitter, type OnnxNode, type OpMapping } from './ops-table.js';
 import { onnx, type pb } from './proto.js';
 import { dtypeFromOnnx, longToNumber, ONNX_DTYPE, tensorFromProto, type TensorDecodeOptions } from './tensor-proto.js';
@@ -209,12 +210,49 @@ function applyAttrRules(m: OpMapping | undefined, attrs: Readonly<Record<string,
   return out;
 }
 
+/** Types and known values of an enclosing graph, for resolving a subgraph's outer references. */
+interface Scope {
+  readonly types: ReadonlyMap<string, ValueType>;
+  readonly values: ReadonlyMap<string, Tensor>;
+  readonly outer: Scope | undefined;
+}
+
+function lookupScope(scope: Scope | undefined, name: string): { type: ValueType; value: Tensor | undefined } | undefined {
+  for (let s = scope; s; s = s.outer) {
+    const type = s.types.get(name);
+    if (type) return { type, value: s.values.get(name) };
+  }
+  return undefined;
+}
+
+function scopeNames(scope: Scope | undefined): Set<string> {
+  const out = new Set<string>();
+  for (let s = scope; s; s = s.outer) for (const k of s.types.keys()) out.add(k);
+  return out;
+}
+
 /** Converts a decoded ModelProto into a Graph. */
 export function graphFromModel(model: pb.IModelProto, opts: ImportOptions = {}): Graph {
   const g = model.graph;
   if (!g) throw new ModelFormatError('model has no graph');
   const opsets = opsetsOf(model);
+  return convertGraph(g, opsets, opts, undefined, undefined).with({
+    meta: {
+      producer: `${model.producerName ?? ''}${model.producerVersion ? ` ${model.producerVersion}` : ''}`.trim(),
+      opset: opsets.get('') ?? 0,
+      irVersion: longToNumber(model.irVersion),
+    },
+  });
+}
+
+/**
+ * Converts one GraphProto: the model's main graph (`outer` undefined) or a subgraph of a
+ * node, whose reads of values it does not define resolve by name in `outer` and become
+ * its captures. `hints` types subgraph inputs the model left without a shape.
+ */
+function convertGraph(g: pb.IGraphProto, opsets: ReadonlyMap<string, number>, opts: ImportOptions, outer: Scope | undefined, hints: readonly (ValueType | undefined)[] | undefined): Graph {
   const unsupported = new UnsupportedList();
+  const top = outer === undefined;
 
   const initializers = new Map<string, Tensor>();
   // Initializers Kiln cannot decode (e.g. an unknown dtype) are reported as unsupported,
@@ -230,7 +268,7 @@ export function graphFromModel(model: pb.IModelProto, opts: ImportOptions = {}):
       undecodable.add(t.name);
     }
   }
-  for (const [name, t] of Object.entries(opts.constantInputs ?? {})) initializers.set(name, t);
+  if (top) for (const [name, t] of Object.entries(opts.constantInputs ?? {})) initializers.set(name, t);
   if ((g.sparseInitializer ?? []).length) unsupported.add('sparse initializer', g.name ?? 'graph');
 
   const inputs: ValueInfo[] = [];
@@ -239,15 +277,18 @@ export function graphFromModel(model: pb.IModelProto, opts: ImportOptions = {}):
     if (name === '') throw new ModelFormatError('a graph input has no name');
     if (initializers.has(name)) continue;
     const problem = portProblem(v);
+    const hint = hints?.[inputs.length];
     if (problem) unsupported.add(problem, name);
-    else inputs.push({ name, ...valueInfoType(v, opts.inputShapes?.[name]) });
+    else if (!top && hint && !v.type?.tensorType?.shape) inputs.push({ name, dtype: hint.dtype, shape: hint.shape });
+    else inputs.push({ name, ...valueInfoType(v, top ? opts.inputShapes?.[name] : hint?.shape) });
   }
   for (const v of g.output ?? []) {
     const problem = portProblem(v);
     if (problem) unsupported.add(problem, v.name ?? '');
   }
 
-  const taken = new Set<string>([...inputs.map((i) => i.name), ...initializers.keys()]);
+  const outerNames = scopeNames(outer);
+  const taken = new Set<string>([...inputs.map((i) => i.name), ...initializers.keys(), ...outerNames]);
   for (const n of g.node ?? []) for (const o of [...(n.output ?? []), ...(n.input ?? [])]) if (o) taken.add(o);
   const valueName = uniqueNamer(taken);
   const nodeName = uniqueNamer(new Set<string>());
@@ -272,6 +313,7 @@ export function graphFromModel(model: pb.IModelProto, opts: ImportOptions = {}):
   const defined = new Set<string>([...inputs.map((i) => i.name), ...initializers.keys()]);
   for (const v of g.input ?? []) if (v.name) defined.add(v.name);
   for (const name of undecodable) defined.add(name);
+  for (const name of outerNames) defined.add(name);
   const order = topoOrder(onnxNodes, defined);
 
   const kilnNodes: Node[] = [];
@@ -322,7 +364,18 @@ export function graphFromModel(model: pb.IModelProto, opts: ImportOptions = {}):
   for (const i of inputs) env.define(i.name, i);
   for (const [name, t] of initializers) env.define(name, { dtype: t.dtype, shape: t.shape }, t);
   const valueTypes = new Map<string, ValueType>();
-  for (const node of kilnNodes) {
+  const captures: ValueInfo[] = [];
+  const capture = (name: string): ValueType | undefined => {
+    const found = lookupScope(outer, name);
+    if (!found) return undefined;
+    captures.push({ name, dtype: found.type.dtype, shape: found.type.shape });
+    env.define(name, found.type, found.value);
+    return found.type;
+  };
+  for (const [k, plain] of kilnNodes.entries()) {
+    const node = convertSubgraphs(plain, env, outer, opsets, opts);
+    kilnNodes[k] = node;
+    for (const i of node.inputs) if (i !== '' && !env.types.has(i)) capture(i);
     let outs: ValueType[];
     try {
       outs = env.addNode(node);
@@ -344,22 +397,34 @@ export function graphFromModel(model: pb.IModelProto, opts: ImportOptions = {}):
 
   const outputs: ValueInfo[] = (g.output ?? []).map((v) => {
     const name = v.name ?? '';
-    const t = env.types.get(name);
+    const t = env.types.get(name) ?? capture(name);
     if (!t) throw new ModelFormatError(`graph output '${name}' is not produced by any node, input or initializer`, name);
     return { name, dtype: t.dtype, shape: t.shape };
   });
 
-  return Graph.create({
-    name: g.name || 'model',
-    inputs,
-    outputs,
-    nodes,
-    initializers,
-    valueTypes,
-    meta: {
-      producer: `${model.producerName ?? ''}${model.producerVersion ? ` ${model.producerVersion}` : ''}`.trim(),
-      opset: opsets.get('') ?? 0,
-      irVersion: longToNumber(model.irVersion),
-    },
-  });
+  return Graph.create({ name: g.name || (top ? 'model' : 'subgraph'), inputs, outputs, nodes, initializers, valueTypes, captures });
+}
+
+/**
+ * Converts a node's pending GRAPH attributes (in its op's attribute order) into
+ * Graphs in the scope of `env`, and appends each body's captures to the node's
+ * inputs, so the enclosing graph sees those reads.
+ */
+function convertSubgraphs(node: Node, env: TypeEnv, outer: Scope | undefined, opsets: ReadonlyMap<string, number>, opts: ImportOptions): Node {
+  const pending = Object.entries(node.attrs).filter((e): e is [string, PendingSubgraph] => e[1] instanceof PendingSubgraph);
+  if (!pending.length) return node;
+  const def = findOp(node.op, node.domain);
+  const order = def ? Object.keys(def.attrs) : [];
+  pending.sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]));
+  const scope: Scope = { types: env.types, values: env.values, outer };
+  const hintsOf = def ? getTrait(def, BODY_INPUT_TYPES) : undefined;
+  const attrs: Record<string, AttrValue> = { ...node.attrs };
+  const inputs = [...node.inputs];
+  for (const [name, p] of pending) {
+    const hints = hintsOf?.(name, node.inputs.map((i) => env.input(i)), node.attrs);
+    const body = convertGraph(p.proto, opsets, opts, scope, hints);
+    attrs[name] = body;
+    inputs.push(...body.captures.map((c) => c.name));
+  }
+  return { ...node, attrs, inputs };
 }

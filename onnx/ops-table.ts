@@ -154,6 +154,7 @@ export const OP_TABLE: readonly OpMapping[] = [
   { op: 'NegativeLogLikelihoodLoss', since: 12, fallback: true, emit: nllLoss },
   { op: 'SoftmaxCrossEntropyLoss', since: 12, fallback: true, emit: softmaxCrossEntropyLoss },
   { op: 'Cast', unsupported: (n) => UNSUPPORTED_DTYPE_CODES[n.attrs.to as number] },
+  { op: 'Scan', until: 8, unsupported: () => 'Scan (opset 8 form, batched with sequence_lens)' },
 ];
 
 /** The table entry for an op at an opset, if any (fallback entries only when the registry lacks the op). */

@@ -4,7 +4,11 @@
 #     dawn.node (npm 'webgpu') uses when there is no GPU. Bookworm's own 22.3 is too old.
 #   - libonnx-testdata (ONNX 1.12 backend test data) -> /usr/share/libonnx-testdata/data
 #   - chromium (browser tests), graphviz (`dot`), vulkan-tools (`vulkaninfo`, optional)
-# Safe to re-run. Prints the ONNX test data folder on its last line as
+#   - libonnx-testdata 1.17.0 (opsets <= 22) from Debian trixie: the .deb alone is
+#     downloaded (checksum pinned) and extracted into .cache/ (trixie is not added
+#     to the apt sources)
+# Safe to re-run. Prints the 1.17 test data folder as KILN_ONNX_TESTDATA_117=/path,
+# then the 1.12 one on its last line as
 #   KILN_ONNX_TESTDATA=/path
 set -euo pipefail
 
@@ -48,7 +52,7 @@ if ! dpkg --compare-versions "$mesa_version" ge 25; then
 fi
 
 # 4. The rest from the main suites.
-apt-get install "${APT_OPTS[@]}" chromium graphviz >/dev/null
+apt-get install "${APT_OPTS[@]}" chromium graphviz curl ca-certificates >/dev/null
 apt-get install "${APT_OPTS[@]}" vulkan-tools >/dev/null || echo "setup-system.sh: vulkan-tools not installed (optional)" >&2
 apt-get install "${APT_OPTS[@]}" espeak-ng sox >/dev/null  # speech fixtures of test/packages (VAD)
 
@@ -69,7 +73,35 @@ if [[ ! -d "$ONNX_DATA/node" ]]; then
   exit 1
 fi
 
+# 6. ONNX 1.17 test data: the trixie .deb, checked against the pinned SHA-256 of
+#    trixie's Packages index, extracted into .cache/ (skipped when already there).
+DATA_117_DEB=libonnx-testdata_1.17.0-3_all.deb
+DATA_117_SHA256=d2d352c25a62c5544781cd7fb08c41507cd2bbded859f8e804ac8594329077bd
+dest117="$REPO_ROOT/.cache/onnx-testdata-1.17"
+ONNX_DATA_117="$dest117/usr/share/libonnx-testdata/data"
+if [[ ! -f "$dest117/.sha256" ]] || [[ "$(cat "$dest117/.sha256")" != "$DATA_117_SHA256" ]] || [[ ! -d "$ONNX_DATA_117/node" ]]; then
+  tmp=$(mktemp -d)
+  url="http://deb.debian.org/debian/pool/main/o/onnx/$DATA_117_DEB"
+  if ! curl -fsSL --retry 3 -o "$tmp/$DATA_117_DEB" "$url"; then
+    echo "setup-system.sh: could not download $url" >&2
+    exit 1
+  fi
+  if ! echo "$DATA_117_SHA256  $tmp/$DATA_117_DEB" | sha256sum -c --quiet -; then
+    echo "setup-system.sh: $DATA_117_DEB does not match its pinned SHA-256" >&2
+    exit 1
+  fi
+  rm -rf "$dest117" && mkdir -p "$dest117"
+  dpkg -x "$tmp/$DATA_117_DEB" "$dest117"
+  echo "$DATA_117_SHA256" > "$dest117/.sha256"
+  rm -rf "$tmp"
+fi
+if [[ ! -d "$ONNX_DATA_117/node" ]]; then
+  echo "setup-system.sh: ONNX 1.17 test data not found at $ONNX_DATA_117" >&2
+  exit 1
+fi
+
 echo "mesa-vulkan-drivers $mesa_version; chromium $(dpkg-query -W -f='${Version}' chromium);" \
   "graphviz $(dpkg-query -W -f='${Version}' graphviz); libonnx-testdata" \
   "$(dpkg-query -W -f='${Version}' libonnx-testdata 2>/dev/null || echo extracted)"
+echo "KILN_ONNX_TESTDATA_117=$ONNX_DATA_117"
 echo "KILN_ONNX_TESTDATA=$ONNX_DATA"

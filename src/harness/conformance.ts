@@ -28,6 +28,14 @@ export function testDataRoot(): string {
   return process.env.KILN_ONNX_TESTDATA ?? '/usr/share/libonnx-testdata/data';
 }
 
+/**
+ * Where the ONNX 1.17 test data lives (opsets up to 22): `$KILN_ONNX_TESTDATA_117`,
+ * or where .ci/setup-system.sh extracts Debian trixie's libonnx-testdata 1.17.0.
+ */
+export function testDataRoot117(): string {
+  return process.env.KILN_ONNX_TESTDATA_117 ?? path.join(REPO_ROOT, '.cache/onnx-testdata-1.17/usr/share/libonnx-testdata/data');
+}
+
 /** Repository root (two directories above src/harness/). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -65,6 +73,8 @@ export interface ConformanceReport {
 export interface RunnerOptions {
   readonly backend: Backend;
   readonly suites: readonly Suite[];
+  /** Folder holding the suites (default {@link testDataRoot}: ONNX 1.12). */
+  readonly root?: string;
   /** Only cases whose `<suite>/<name>` matches. */
   readonly filter?: RegExp;
   readonly tolerance?: Tolerance;
@@ -152,7 +162,7 @@ export async function runCase(name: string, dir: string, opts: RunnerOptions): P
 
 /** Runs every selected case and returns the report. */
 export async function runConformance(opts: RunnerOptions): Promise<ConformanceReport> {
-  const cases = listCases(opts.suites, opts.filter);
+  const cases = listCases(opts.suites, opts.filter, opts.root);
   const rules = readOutOfScope().map((r) => ({ re: new RegExp(r.pattern), reason: r.reason }));
   const results: CaseResult[] = [];
   for (const [i, c] of cases.entries()) {

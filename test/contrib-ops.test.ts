@@ -40,6 +40,8 @@ interface Case {
   readonly values?: Readonly<Record<string, Tensor>>;
   /** Integer attributes as numbers, float attributes as { f }. */
   readonly attrs?: Readonly<Record<string, AttrIn>>;
+  /** Integer-list attributes. */
+  readonly ints?: Readonly<Record<string, readonly number[]>>;
   /** Output names ('' for an omitted optional output). */
   readonly outputs?: readonly string[];
   readonly what?: string;
@@ -55,7 +57,10 @@ function caseModel(c: Case): Uint8Array {
   const outs = c.outputs ?? ['y'];
   const node: pb.INodeProto = {
     name: `${c.op}_node`, opType: c.op, domain: c.domain ?? MS, input: ins, output: [...outs],
-    attribute: Object.entries(c.attrs ?? {}).map(([k, v]) => attrProto(k, v)),
+    attribute: [
+      ...Object.entries(c.attrs ?? {}).map(([k, v]) => attrProto(k, v)),
+      ...Object.entries(c.ints ?? {}).map(([name, v]): pb.IAttributeProto => ({ name, type: A.INTS, ints: [...v] })),
+    ],
   };
   const codes: Record<string, number> = { uint8: 2, int32: 6, int64: 7 };
   const elemType = (name: string): number => codes[c.values?.[name]?.dtype ?? ''] ?? 1;
@@ -145,6 +150,9 @@ const ORT_CASES: readonly Case[] = [
     op: 'MultiHeadAttention', inputs: [x3('q', [2, 6, 10]), x3('k', [2, 6, 10]), x3('v', [2, 6, 10]), '', '', x3('ab', [1, 5, 6, 6])],
     attrs: { num_heads: 5, unidirectional: 1 }, what: 'unidirectional, per-head attention_bias',
   },
+  { op: 'Attention', inputs: [x3('x', [2, 5, 7]), x3('w', [7, 18]), x3('bias', [18])], attrs: { num_heads: 3 } },
+  { op: 'Attention', inputs: [x3('x', [1, 6, 8]), x3('w', [8, 24]), x3('bias', [24]), '', '', x3('ab', [1, 2, 6, 6])], attrs: { num_heads: 2, unidirectional: 1, scale: { f: 0.2 } } },
+  { op: 'Attention', inputs: [x3('x', [3, 4, 5]), x3('w', [5, 20]), x3('bias', [20])], attrs: { num_heads: 2 }, ints: { qkv_hidden_sizes: [6, 6, 8] }, what: 'qkv_hidden_sizes, Hv != H' },
 ];
 
 /** GatherBlockQuantized on uint8 data: 4 and 8 bits, with and without zero points, 1-D and 2-D indices (some negative), rank-3 data. */
@@ -277,6 +285,16 @@ describe('contrib ops (com.microsoft) vs onnxruntime-node', function () {
       [{ op: 'MultiHeadAttention', inputs: [x3('qkv', [1, 3, 2, 3, 4])], attrs: { num_heads: 2 } }, /MultiHeadAttention_node: packed QKV/],
     ];
     for (const [c, re] of cases) expect(() => importModel(caseModel(c)), String(re)).to.throw(UnsupportedOpError, re);
+  });
+
+  it('Attention without bias equals ORT with a zero bias (ORT CPU crashes without one)', async function () {
+    const withBias: Case = { op: 'Attention', inputs: [x3('x', [2, 3, 6]), x3('w', [6, 12]), x3('bias', [12])], attrs: { num_heads: 2 }, values: { bias: Tensor.from('float32', [12], new Array(12).fill(0)) } };
+    const feeds = feedsOf(withBias, 77);
+    const want = await runOrt(caseModel(withBias), feeds);
+    const g = importModel(caseModel({ ...withBias, inputs: withBias.inputs.slice(0, 2), values: {} }));
+    const { bias: _zero, ...rest } = feeds;
+    expectAll(compileCpu(g).run(rest), want, 'Attention cpu');
+    await expectGpu(device, g, rest, want, 'Attention');
   });
 
   it('a node of an unknown domain is a typed error naming the node', function () {

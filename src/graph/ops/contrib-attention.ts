@@ -1,6 +1,7 @@
 /**
- * Op family: com.microsoft MultiHeadAttention (ONNX Runtime's
- * docs/ContribOperators.md), the unpacked form: query [B, S, N·H], key [B, L, N·H],
+ * Op family: com.microsoft MultiHeadAttention and Attention (ONNX Runtime's
+ * docs/ContribOperators.md). Attention projects its input with merged QKV weights
+ * and runs the same core. MultiHeadAttention's unpacked form: query [B, S, N·H], key [B, L, N·H],
  * value [B, L, N·Hv], optional bias [N·H + N·H + N·Hv] added to Q, K and V,
  * optional attention_bias [B or 1, N or 1, S, L] added to the scores, `scale`
  * (default 1/√H) and `unidirectional` (query s sees keys j ≤ s; only for self
@@ -77,50 +78,136 @@ export const MultiHeadAttention = defineOp({
     if (bias && (bias.shape.length !== 1 || bias.shape[0] !== 2 * qs[2]! + vs[2]!)) {
       throw new ShapeError(`${node}: bias must be [${2 * qs[2]! + vs[2]!}], got ${formatShape(bias.shape)}`, node);
     }
-    if (ab) {
-      const s = ab.shape;
-      const fits = s.length === 4 && (s[0] === 1 || s[0] === qs[0]) && (s[1] === 1 || s[1] === N) && s[2] === qs[1] && s[3] === ks[1];
-      if (!fits) throw new ShapeError(`${node}: attention_bias must be [${qs[0]} or 1, ${N} or 1, ${qs[1]}, ${ks[1]}], got ${formatShape(s)}`, node);
-    }
+    if (ab) checkAttentionBias(ab, qs[0]!, N, qs[1]!, ks[1]!, node);
     return [{ dtype: q!.dtype, shape: [qs[0]!, qs[1]!, vs[2]!] }];
   },
   cpu([q, k, v, bias, , ab], ctx) {
     const g = mhaGeometry(q!.shape, k!.shape, v!.shape, ab?.shape, ctx.attrs);
-    const { B, S, L, N, H, Hv } = g;
-    const D = N * H;
-    const out = new Tensor(q!.dtype, [B, S, N * Hv]);
+    const D = g.N * g.H;
     const bq = (c: number): number => (bias ? bias.data[c]! : 0);
-    const scores = new Float64Array(L);
-    for (let b = 0; b < B; b++) {
-      for (let n = 0; n < N; n++) {
-        for (let s = 0; s < S; s++) {
-          let max = -Infinity;
-          for (let j = 0; j < L; j++) {
-            if (ctx.attrs.unidirectional !== 0 && j > s) { scores[j] = -Infinity; continue; }
-            let dot = 0;
-            for (let h = 0; h < H; h++) {
-              const c = n * H + h;
-              dot += (q!.data[(b * S + s) * D + c]! + bq(c)) * (k!.data[(b * L + j) * D + c]! + bq(D + c));
-            }
-            let sc = dot * g.scale;
-            if (ab) sc += ab.data[(((g.biasBroadcast![0] ? 0 : b) * (g.biasBroadcast![1] ? 1 : N) + (g.biasBroadcast![1] ? 0 : n)) * S + s) * L + j]!;
-            scores[j] = sc;
-            max = Math.max(max, sc);
-          }
-          let sum = 0;
-          for (let j = 0; j < L; j++) { scores[j] = Math.exp(scores[j]! - max); sum += scores[j]!; }
-          for (let h = 0; h < Hv; h++) {
-            const c = n * Hv + h;
-            let acc = 0;
-            for (let j = 0; j < L; j++) acc += scores[j]! * (v!.data[(b * L + j) * N * Hv + c]! + bq(2 * D + c));
-            out.data[(b * S + s) * N * Hv + c] = acc / sum;
-          }
-        }
-      }
-    }
-    return [out];
+    const out = attendCpu(g, {
+      q: (b, s, c) => q!.data[(b * g.S + s) * D + c]! + bq(c),
+      k: (b, j, c) => k!.data[(b * g.L + j) * D + c]! + bq(D + c),
+      v: (b, j, c) => v!.data[(b * g.L + j) * g.N * g.Hv + c]! + bq(2 * D + c),
+    }, ab, ctx.attrs.unidirectional !== 0);
+    return [Tensor.from(q!.dtype, [g.B, g.S, g.N * g.Hv], out)];
   },
 });
 
+/** Element readers of Q [b, s, n·H + h], K and V [b, j, channel], biases included. */
+export interface QkvReaders {
+  q(b: number, s: number, c: number): number;
+  k(b: number, j: number, c: number): number;
+  v(b: number, j: number, c: number): number;
+}
+
+/** Index of attention_bias [B or 1, N or 1, S, L] for (b, n, s, j). */
+export function attentionBiasIndex(g: MhaGeometry, b: number, n: number, s: number, j: number): number {
+  const [bb, nb] = g.biasBroadcast!;
+  return (((bb ? 0 : b) * (nb ? 1 : g.N) + (nb ? 0 : n)) * g.S + s) * g.L + j;
+}
+
+/** Scaled dot-product attention per head (softmax in float64); output [B, S, N·Hv] flat. */
+function attendCpu(g: MhaGeometry, r: QkvReaders, ab: Tensor | undefined, causal: boolean): Float64Array {
+  const { B, S, L, N, H, Hv } = g;
+  const out = new Float64Array(B * S * N * Hv);
+  const scores = new Float64Array(L);
+  for (let b = 0; b < B; b++) {
+    for (let n = 0; n < N; n++) {
+      for (let s = 0; s < S; s++) {
+        let max = -Infinity;
+        for (let j = 0; j < L; j++) {
+          if (causal && j > s) { scores[j] = -Infinity; continue; }
+          let dot = 0;
+          for (let h = 0; h < H; h++) dot += r.q(b, s, n * H + h) * r.k(b, j, n * H + h);
+          const sc = dot * g.scale + (ab ? ab.data[attentionBiasIndex(g, b, n, s, j)]! : 0);
+          scores[j] = sc;
+          max = Math.max(max, sc);
+        }
+        let sum = 0;
+        for (let j = 0; j < L; j++) { scores[j] = Math.exp(scores[j]! - max); sum += scores[j]!; }
+        for (let h = 0; h < Hv; h++) {
+          let acc = 0;
+          for (let j = 0; j < L; j++) acc += scores[j]! * r.v(b, j, n * Hv + h);
+          out[(b * S + s) * N * Hv + n * Hv + h] = acc / sum;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Hidden sizes of Q, K and V of an Attention node: qkv_hidden_sizes, or the weights' width split in three. */
+export function attentionSizes(weights: readonly number[], qkv: readonly number[] | undefined): [number, number, number] {
+  if (qkv && qkv.length === 3) return [qkv[0]!, qkv[1]!, qkv[2]!];
+  const d = weights[1]! / 3;
+  return [d, d, d];
+}
+
+/**
+ * com.microsoft Attention (BERT/GPT-2 style): Q, K, V = input · weights + bias split
+ * by qkv_hidden_sizes (equal thirds by default), then MultiHeadAttention's core.
+ * mask_index, past/present, do_rotary and past_present_share_buffer are typed errors.
+ */
+export const Attention = defineOp({
+  name: 'Attention',
+  domain: MS_DOMAIN,
+  inputs: ['input', 'weights', 'bias?', 'mask_index?', 'past?', 'attention_bias?', 'past_sequence_length?'],
+  outputs: ['output', 'present?'],
+  attrs: {
+    num_heads: attr.int(), qkv_hidden_sizes: attr.optInts(), scale: attr.float(0), unidirectional: attr.int(0),
+    mask_filter_value: attr.float(-10000), do_rotary: attr.int(0), past_present_share_buffer: attr.int(0), rotary_embedding_dim: attr.int(0),
+  },
+  category: 'opaque',
+  doc: 'Multi-head self attention with a merged QKV projection.',
+  infer([x, w, bias, mask, past, ab, pastLen], ctx) {
+    const node = ctx.node;
+    const no = (why: string): never => { throw new UnsupportedOpError([{ op: 'com.microsoft::Attention', nodes: [node] }], `${node}: ${why}`); };
+    if (mask) no('mask_index');
+    if (past || pastLen || ctx.numOutputs > 1) no('past/present state');
+    if (ctx.attrs.do_rotary !== 0) no('do_rotary');
+    const xs = static3(x!, node, 'input');
+    if (w!.shape.length !== 2 || w!.shape.some((d) => typeof d !== 'number') || w!.shape[0] !== xs[2]) {
+      throw new ShapeError(`${node}: weights must be [${xs[2]}, hidden_q + hidden_k + hidden_v], got ${formatShape(w!.shape)}`, node);
+    }
+    const [dq, dk, dv] = attentionSizes(w!.shape as number[], ctx.attrs.qkv_hidden_sizes);
+    const N = ctx.attrs.num_heads;
+    if (N <= 0 || dq !== dk || dq + dk + dv !== w!.shape[1] || dq % N !== 0 || dv % N !== 0) {
+      throw new ShapeError(`${node}: weights ${formatShape(w!.shape)} do not split into Q, K, V of sizes ${dq}, ${dk}, ${dv} over num_heads=${N}`, node);
+    }
+    for (const t of [w, bias, ab]) if (t && t.dtype !== x!.dtype) throw new ShapeError(`${node}: every float input must be ${x!.dtype}, got ${t.dtype}`, node);
+    if (bias && (bias.shape.length !== 1 || bias.shape[0] !== dq + dk + dv)) throw new ShapeError(`${node}: bias must be [${dq + dk + dv}], got ${formatShape(bias.shape)}`, node);
+    if (ab) checkAttentionBias(ab, xs[0]!, N, xs[1]!, xs[1]!, node);
+    return [{ dtype: x!.dtype, shape: [xs[0]!, xs[1]!, dv] }];
+  },
+  cpu([x, w, bias, , , ab], ctx) {
+    const [B, S, Din] = x!.shape as [number, number, number];
+    const [dq, dk, dv] = attentionSizes(w!.shape, ctx.attrs.qkv_hidden_sizes);
+    const Dt = dq + dk + dv;
+    const proj = new Float64Array(B * S * Dt);
+    for (let r = 0; r < B * S; r++) {
+      for (let c = 0; c < Dt; c++) {
+        let acc = bias ? bias.data[c]! : 0;
+        for (let k = 0; k < Din; k++) acc += x!.data[r * Din + k]! * w!.data[k * Dt + c]!;
+        proj[r * Dt + c] = acc;
+      }
+    }
+    const g = mhaGeometry([B, S, dq], [B, S, dk], [B, S, dv], ab?.shape, ctx.attrs);
+    const out = attendCpu(g, {
+      q: (b, s, c) => proj[(b * S + s) * Dt + c]!,
+      k: (b, j, c) => proj[(b * S + j) * Dt + dq + c]!,
+      v: (b, j, c) => proj[(b * S + j) * Dt + dq + dk + c]!,
+    }, ab, ctx.attrs.unidirectional !== 0);
+    return [Tensor.from(x!.dtype, [B, S, dv], out)];
+  },
+});
+
+/** Throws a ShapeError naming the node unless attention_bias is [B or 1, N or 1, S, L]. */
+function checkAttentionBias(ab: InferInput, B: number, N: number, S: number, L: number, node: string): void {
+  const s = ab.shape;
+  const fits = s.length === 4 && (s[0] === 1 || s[0] === B) && (s[1] === 1 || s[1] === N) && s[2] === S && s[3] === L;
+  if (!fits) throw new ShapeError(`${node}: attention_bias must be [${B} or 1, ${N} or 1, ${S}, ${L}], got ${formatShape(s)}`, node);
+}
+
 /** The attention contrib ops. */
-export const contribAttentionOps = { MultiHeadAttention } as const;
+export const contribAttentionOps = { MultiHeadAttention, Attention } as const;

@@ -10,11 +10,11 @@ import { E } from '../../../graph/expr.js';
 import type { OpDef } from '../../../graph/op.js';
 import { F } from '../../../graph/ops/scalar-fns.js';
 import { contribOps, fusedMatmulOperands } from '../../../graph/ops/contrib.js';
-import { mhaGeometry } from '../../../graph/ops/contrib-attention.js';
+import { attentionSizes, mhaGeometry, type MhaGeometry } from '../../../graph/ops/contrib-attention.js';
 import { gatherBlockLayout, nbitsLayout } from '../../../graph/ops/contrib-quant.js';
 import { rotaryGeometry } from '../../../graph/ops/contrib-rotary.js';
 import { normalizeAxis, sizeOf, type ConcreteShape } from '../../../graph/shape.js';
-import type { GpuKernel, KernelContext } from '../kernel.js';
+import type { Dispatch, GpuKernel, KernelContext } from '../kernel.js';
 import { broadcastOffsets, exprPrelude, renderExpr, ShaderBuilder } from '../wgsl.js';
 import { planMatmul } from './matmul.js';
 
@@ -215,57 +215,90 @@ const gatherBlockQuantized: GpuKernel = {
   },
 };
 
+/** WGSL readers of Q at (b, s, channel c) and K, V at (b, j, c), biases included. */
+interface QkvWgsl {
+  q(b: string, s: string, c: string): string;
+  k(b: string, j: string, c: string): string;
+  v(b: string, j: string, c: string): string;
+}
+
 /**
- * MultiHeadAttention: one invocation per (batch, head, query) row, one pass over the
- * keys with an online softmax whose running output lives in the output row.
+ * The attention dispatch shared by MultiHeadAttention and Attention: one invocation
+ * per (batch, head, query) row, one pass over the keys with an online softmax whose
+ * running output lives in the output row. attention_bias is node input `abAt`.
  */
+function attendDispatch(ctx: KernelContext, sb: ShaderBuilder, g: MhaGeometry, r: QkvWgsl, abAt: number, label: string): Dispatch {
+  const AB = ctx.inputs[abAt] ? sb.input(abAt) : undefined;
+  const Y = sb.output(0);
+  const [S, L, N, H, Hv] = sb.u32s([g.S, g.L, g.N, g.H, g.Hv]);
+  const scale = sb.f32(g.scale);
+  const st = ctx.outputs[0]!.storage;
+  const bb = g.biasBroadcast;
+  const abIndex = bb ? `((${bb[0] ? '0u' : 'b'} * ${bb[1] ? '1u' : N} + ${bb[1] ? '0u' : 'n'}) * ${S} + s) * ${L} + j` : '';
+  const body = [
+    `  let s = i % ${S};`,
+    `  let n = (i / ${S}) % ${N};`,
+    `  let b = i / (${S} * ${N});`,
+    `  let yBase = (b * ${S} + s) * ${N} * ${Hv} + n * ${Hv};`,
+    `  for (var h = 0u; h < ${Hv}; h++) { ${Y}[yBase + h] = ${st}(0.0); }`,
+    `  var m = -3.0e38;`,
+    `  var l = 0.0;`,
+    `  for (var j = 0u; j < ${L}; j++) {`,
+    ...(Number(ctx.attrs['unidirectional']) !== 0 ? ['    if (j > s) { break; }'] : []),
+    `    var dot = 0.0;`,
+    `    for (var h = 0u; h < ${H}; h++) { let c = n * ${H} + h; dot += ${r.q('b', 's', 'c')} * ${r.k('b', 'j', 'c')}; }`,
+    `    let sc = dot * ${scale}${AB ? ` + f32(${AB}[${abIndex}])` : ''};`,
+    `    let mNew = max(m, sc);`,
+    `    let keep = exp(m - mNew);`,
+    `    let p = exp(sc - mNew);`,
+    `    l = l * keep + p;`,
+    `    for (var h = 0u; h < ${Hv}; h++) {`,
+    `      let vv = ${r.v('b', 'j', `n * ${Hv} + h`)};`,
+    `      ${Y}[yBase + h] = ${st}(f32(${Y}[yBase + h]) * keep + p * vv);`,
+    '    }',
+    `    m = mNew;`,
+    '  }',
+    `  for (var h = 0u; h < ${Hv}; h++) { ${Y}[yBase + h] = ${st}(f32(${Y}[yBase + h]) / l); }`,
+  ].join('\n');
+  return sb.linear(g.B * g.N * g.S, () => body, label);
+}
+
 const multiHeadAttention: GpuKernel = {
   plan(ctx) {
-    const ab = ctx.inputs[5];
-    const g = mhaGeometry(ctx.inputs[0]!.shape, ctx.inputs[1]!.shape, ctx.inputs[2]!.shape, ab?.shape, ctx.attrs as { num_heads: number; scale: number });
+    const g = mhaGeometry(ctx.inputs[0]!.shape, ctx.inputs[1]!.shape, ctx.inputs[2]!.shape, ctx.inputs[5]?.shape, ctx.attrs as { num_heads: number; scale: number });
     const sb = new ShaderBuilder(ctx);
     const [Q, K, V] = [sb.input(0), sb.input(1), sb.input(2)];
     const Bi = ctx.inputs[3] ? sb.input(3) : undefined;
-    const AB = ab ? sb.input(5) : undefined;
-    const Y = sb.output(0);
-    const [S, L, N, H, Hv, D] = sb.u32s([g.S, g.L, g.N, g.H, g.Hv, g.N * g.H]);
-    const scale = sb.f32(g.scale);
-    const st = ctx.outputs[0]!.storage;
+    const [S, L, D, Dv] = sb.u32s([g.S, g.L, g.N * g.H, g.N * g.Hv]);
     const bias = (c: string): string => (Bi ? ` + f32(${Bi}[${c}])` : '');
-    const abIndex = g.biasBroadcast
-      ? `((${g.biasBroadcast[0] ? '0u' : 'b'} * ${g.biasBroadcast[1] ? '1u' : N} + ${g.biasBroadcast[1] ? '0u' : 'n'}) * ${S} + s) * ${L} + j`
-      : '';
-    const causal = Number(ctx.attrs['unidirectional']) !== 0;
-    const body = [
-      `  let s = i % ${S};`,
-      `  let n = (i / ${S}) % ${N};`,
-      `  let b = i / (${S} * ${N});`,
-      `  let yBase = (b * ${S} + s) * ${N} * ${Hv} + n * ${Hv};`,
-      `  for (var h = 0u; h < ${Hv}; h++) { ${Y}[yBase + h] = ${st}(0.0); }`,
-      `  var m = -3.0e38;`,
-      `  var l = 0.0;`,
-      `  for (var j = 0u; j < ${L}; j++) {`,
-      ...(causal ? ['    if (j > s) { break; }'] : []),
-      `    var dot = 0.0;`,
-      `    for (var h = 0u; h < ${H}; h++) {`,
-      `      let c = n * ${H} + h;`,
-      `      dot += (f32(${Q}[(b * ${S} + s) * ${D} + c])${bias('c')}) * (f32(${K}[(b * ${L} + j) * ${D} + c])${bias(`${D} + c`)});`,
-      '    }',
-      `    let sc = dot * ${scale}${AB ? ` + f32(${AB}[${abIndex}])` : ''};`,
-      `    let mNew = max(m, sc);`,
-      `    let keep = exp(m - mNew);`,
-      `    let p = exp(sc - mNew);`,
-      `    l = l * keep + p;`,
-      `    for (var h = 0u; h < ${Hv}; h++) {`,
-      `      let c = n * ${Hv} + h;`,
-      `      let vv = f32(${V}[(b * ${L} + j) * ${N} * ${Hv} + c])${bias(`2u * ${D} + c`)};`,
-      `      ${Y}[yBase + h] = ${st}(f32(${Y}[yBase + h]) * keep + p * vv);`,
-      '    }',
-      `    m = mNew;`,
-      '  }',
-      `  for (var h = 0u; h < ${Hv}; h++) { ${Y}[yBase + h] = ${st}(f32(${Y}[yBase + h]) / l); }`,
-    ].join('\n');
-    return { dispatches: [sb.linear(g.B * g.N * g.S, () => body, 'MultiHeadAttention.row')] };
+    const r: QkvWgsl = {
+      q: (b, s, c) => `(f32(${Q}[(${b} * ${S} + ${s}) * ${D} + ${c}])${bias(c)})`,
+      k: (b, j, c) => `(f32(${K}[(${b} * ${L} + ${j}) * ${D} + ${c}])${bias(`${D} + ${c}`)})`,
+      v: (b, j, c) => `(f32(${V}[(${b} * ${L} + ${j}) * ${Dv} + ${c}])${bias(`2u * ${D} + ${c}`)})`,
+    };
+    return { dispatches: [attendDispatch(ctx, sb, g, r, 5, 'MultiHeadAttention.row')] };
+  },
+};
+
+/** Attention: the QKV projection (one planMatmul into scratch, bias in its value), then the attention rows reading it. */
+const attention: GpuKernel = {
+  plan(ctx) {
+    const [B, S, Din] = ctx.inputs[0]!.shape as [number, number, number];
+    const [dq, dk, dv] = attentionSizes(ctx.inputs[1]!.shape, ctx.attrs['qkv_hidden_sizes'] as number[] | undefined);
+    const Dt = dq + dk + dv;
+    const hasBias = !!ctx.inputs[2];
+    const proj = planMatmul(ctx, {
+      a: 0, b: 1, M: B * S, N: Dt, K: Din, transA: false, transB: false, batch: [], aBatch: [], bBatch: [],
+      dtype: 'float32', output: 0, outScratch: 0, label: 'Attention.qkv',
+      ...(hasBias ? { value: (_sb: ShaderBuilder, input: (k: number) => string) => `v + f32(${input(2)}[col])` } : {}),
+    });
+    const g = mhaGeometry([B, S, dq], [B, S, dk], [B, S, dv], ctx.inputs[5]?.shape, ctx.attrs as { num_heads: number; scale: number });
+    const sb = new ShaderBuilder(ctx);
+    const P = sb.scratch(0, 'f32');
+    const [Su, DtU, kOff, vOff] = sb.u32s([S, Dt, dq, dq + dk]);
+    const at = (b: string, t: string, c: string): string => `${P}[(${b} * ${Su} + ${t}) * ${DtU} + ${c}]`;
+    const r: QkvWgsl = { q: at, k: (b, j, c) => at(b, j, `${kOff} + ${c}`), v: (b, j, c) => at(b, j, `${vOff} + ${c}`) };
+    return { scratch: [B * S * Dt * 4], dispatches: [proj, attendDispatch(ctx, sb, g, r, 5, 'Attention.row')] };
   },
 };
 
@@ -280,4 +313,5 @@ export const contribKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [contribOps.BiasSplitGelu, biasSplitGelu],
   [contribOps.GatherBlockQuantized, gatherBlockQuantized],
   [contribOps.MultiHeadAttention, multiHeadAttention],
+  [contribOps.Attention, attention],
 ];

@@ -14,6 +14,8 @@ import { Tensor } from '../src/graph/tensor.js';
 import { verify } from '../src/graph/verify.js';
 import { listCases, runCase, testDataRoot } from '../src/harness/conformance.js';
 import { loadBackend } from '../src/session/backends.js';
+import { GraphBuilder } from '../src/graph/builder.js';
+import { foldIf, optimize, structuralForm } from '../src/passes/index.js';
 
 const A = onnx.AttributeProto.AttributeType;
 const FLOAT = 1;
@@ -165,5 +167,74 @@ describe('control flow (CPU)', function () {
     expect(typeof g.outputs[0]!.shape[0]).to.equal('string');
     expect(compileCpu(g).run({ c: Tensor.from('bool', [], [0]) }).y!.shape).to.deep.equal([3]);
     expect(() => importModel(mk(br('b', 3, INT64)))).to.throw(/If_y.*int64|If_y.*float32/);
+  });
+
+  describe('If folded at compile time', function () {
+    const w = [10, 20];
+    /** y = If(dim0(x) == 2, x + w, x - w), plus a Loop (M = 2) whose body holds If(true, z * 2, z + 1). */
+    function model2(): Uint8Array {
+      const br = (name: string, op: string): pb.IGraphProto => ({ name, node: [node(op, ['x', 'w'], [`${name}_y`])], output: [vi(`${name}_y`, FLOAT, [2])] });
+      const body: pb.IGraphProto = {
+        name: 'body',
+        input: [vi('i', INT64, []), vi('c_in', BOOL, []), vi('z', FLOAT, [2])],
+        node: [
+          node('If', ['t'], ['z2'], [
+            graphAttr('then_branch', { name: 'bt', node: [node('Mul', ['z', 'two'], ['bt_y'])], output: [vi('bt_y', FLOAT, [2])] }),
+            graphAttr('else_branch', { name: 'be', node: [node('Add', ['z', 'two'], ['be_y'])], output: [vi('be_y', FLOAT, [2])] }),
+          ]),
+          node('Identity', ['c_in'], ['c_out']),
+        ],
+        initializer: [{ name: 't', dataType: BOOL, dims: [], int32Data: [1] }, constInit('two', FLOAT, [1], [2])],
+        output: [vi('c_out', BOOL, []), vi('z2', FLOAT, [2])],
+      };
+      return model({
+        name: 'fold',
+        input: [vi('x', FLOAT, [2])],
+        initializer: [constInit('w', FLOAT, [2], w), constInit('two_i', INT64, [], [2]), constInit('zero', INT64, [], [0]), constInit('M', INT64, [], [2])],
+        node: [
+          node('Shape', ['x'], ['sx']),
+          node('Gather', ['sx', 'zero'], ['d0']),
+          node('Equal', ['d0', 'two_i'], ['c']),
+          node('If', ['c'], ['y'], [graphAttr('then_branch', br('then', 'Add')), graphAttr('else_branch', br('else', 'Sub'))]),
+          node('Loop', ['M', '', 'y'], ['z_final'], [graphAttr('body', body)]),
+        ],
+        output: [vi('y', FLOAT, [2]), vi('z_final', FLOAT, [2])],
+      });
+    }
+
+    it('an If whose condition comes from static shapes is inlined, also inside a Loop body (before/expected graphs)', function () {
+      const before = importModel(model2());
+      expect(before.nodes.map((n) => n.op)).to.include('If');
+      const after = optimize(before, { level: 1, debug: true }).graph;
+      verify(after);
+      const e = new GraphBuilder();
+      const ex = e.input('x', 'float32', [2]);
+      const ey = e.Add([ex, e.constant(w)]);
+      e.output(ey);
+      const top = after.with({ nodes: after.nodes.filter((n) => n.op !== 'Loop'), outputs: [after.outputs[0]!] });
+      expect(structuralForm(top)).to.equal(structuralForm(e.build()));
+      const loop = after.nodes.find((n) => n.op === 'Loop')!;
+      const body = loop.attrs.body as Graph;
+      expect(body.nodes.map((n) => n.op)).to.not.include('If');
+      expect(body.nodes.map((n) => n.op)).to.include('Mul');
+      // Same results as the unoptimized graph: y = x + w; z = y * 2 * 2.
+      const feeds = { x: Tensor.from('float32', [2], [1, 2]) };
+      const a = compileCpu(before).run(feeds);
+      const b = compileCpu(after).run(feeds);
+      expect([...b.y!.data]).to.deep.equal([11, 22]).and.deep.equal([...a.y!.data]);
+      expect([...b.z_final!.data]).to.deep.equal([44, 88]).and.deep.equal([...a.z_final!.data]);
+    });
+
+    it('an If with an unknown condition is left alone', function () {
+      const g = importModel(model({
+        name: 'keep', input: [vi('c', BOOL, []), vi('x', FLOAT, [1])],
+        node: [node('If', ['c'], ['y'], [
+          graphAttr('then_branch', { name: 'a', node: [node('Neg', ['x'], ['a_y'])], output: [vi('a_y', FLOAT, [1])] }),
+          graphAttr('else_branch', { name: 'b', node: [node('Abs', ['x'], ['b_y'])], output: [vi('b_y', FLOAT, [1])] }),
+        ])],
+        output: [vi('y', FLOAT, [1])],
+      }));
+      expect(foldIf(g)).to.equal(g);
+    });
   });
 });

@@ -51,13 +51,6 @@ export interface GraphFields {
   readonly captures?: readonly ValueInfo[];
 }
 
-/** The subgraphs a node holds in its graph attributes, with their attribute names. */
-export function subgraphsOf(node: Node): { readonly attr: string; readonly graph: Graph }[] {
-  const out: { attr: string; graph: Graph }[] = [];
-  for (const [k, v] of Object.entries(node.attrs)) if (v instanceof Graph) out.push({ attr: k, graph: v });
-  return out;
-}
-
 /** Where a value comes from. */
 export type Producer =
   | { readonly kind: 'input'; readonly info: ValueInfo }

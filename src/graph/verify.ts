@@ -4,7 +4,8 @@
  * inference — each with a GraphError (or the op's own typed error) naming the node.
  */
 import { GraphError, KilnError } from './errors.js';
-import { subgraphsOf, type Graph } from './graph.js';
+import type { Graph } from './graph.js';
+import { bodiesOf } from './ops/control.js';
 import { formatShape, shapeEq } from './shape.js';
 import { TypeEnv } from './type-env.js';
 
@@ -31,7 +32,7 @@ export function verify(g: Graph): void {
     if (!env.types.has(name)) env.define(name, { dtype: t.dtype, shape: t.shape }, t);
   }
   for (const n of order) {
-    for (const { attr, graph } of subgraphsOf(n)) {
+    for (const { attr, graph } of bodiesOf(n)) {
       try {
         verify(graph);
       } catch (e) {

@@ -1,6 +1,7 @@
 /** Graph optimization: pass manager, pattern rewriter, cleanup and fusion passes, memory planning. */
 export * from './pass-manager.js';
 export * from './pipelines.js';
+export * from './fold-if.js';
 export * from './rewriter.js';
 export * from './editor.js';
 export * from './fold-constants.js';

@@ -9,6 +9,7 @@
  * when it changed nothing; in debug mode every intermediate graph passes verify().
  */
 import type { Graph } from '../graph/graph.js';
+import { bodiesOf } from '../graph/ops/control.js';
 import { verify } from '../graph/verify.js';
 import { KilnError } from '../graph/errors.js';
 
@@ -59,6 +60,8 @@ export interface Pass {
   readonly level?: OptLevel;
   /** Transforms the graph; returns the input itself when nothing changed. */
   run(graph: Graph, ctx: PassContext): Graph;
+  /** True for passes that only run other passes (the subgraph recursion happens in those). */
+  readonly composite?: boolean;
 }
 
 /** One pass's line in the report. */
@@ -135,14 +138,35 @@ export function runPasses(g: Graph, passes: readonly Pass[], ctx: PassContext): 
     if (skip.has(p.name) || (p.level ?? 1) > ctx.level) continue;
     for (const i of ctx.instruments) i.before?.(p, cur, ctx);
     cur = p.run(cur, ctx);
+    if (!p.composite) cur = runOnBodies(cur, p, ctx);
     for (const i of ctx.instruments) i.after?.(p, cur, ctx);
   }
   return cur;
 }
 
+/**
+ * Applies `pass` to the bodies of every control-flow node of `g` (If branches, Loop
+ * and Scan bodies), innermost first; returns `g` itself when no body changed. A body's
+ * captures and outputs are its interface, so folding, DCE and CSE keep them.
+ */
+export function runOnBodies(g: Graph, pass: Pass, ctx: PassContext): Graph {
+  let changed = false;
+  const nodes = g.nodes.map((n) => {
+    let attrs = n.attrs;
+    for (const { attr, graph } of bodiesOf(n)) {
+      const next = pass.run(runOnBodies(graph, pass, ctx), ctx);
+      if (next !== graph) attrs = { ...attrs, [attr]: next };
+    }
+    if (attrs === n.attrs) return n;
+    changed = true;
+    return { ...n, attrs };
+  });
+  return changed ? g.with({ nodes }) : g;
+}
+
 /** A pass that runs a list of passes (a sequential pipeline). */
 export function sequential(name: string, passes: readonly Pass[], level: OptLevel = 1): Pass {
-  return { name, level, run: (g, ctx) => runPasses(g, passes, ctx) };
+  return { name, level, composite: true, run: (g, ctx) => runPasses(g, passes, ctx) };
 }
 
 /** A pass that repeats `pass` until it returns its input unchanged (at most `max` times). */
@@ -150,6 +174,7 @@ export function untilFixed(pass: Pass, max = 8): Pass {
   return {
     name: pass.name,
     ...(pass.level !== undefined ? { level: pass.level } : {}),
+    ...(pass.composite ? { composite: true } : {}),
     run(g, ctx) {
       let cur = g;
       for (let i = 0; i < max; i++) {

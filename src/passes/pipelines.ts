@@ -9,6 +9,7 @@ import type { Graph } from '../graph/graph.js';
 import { csePass, dcePass } from './cse.js';
 import { foldBatchNormPass } from './fold-batchnorm.js';
 import { foldConstantsPass } from './fold-constants.js';
+import { foldIfPass } from './fold-if.js';
 import { fuseElementwisePass } from './fuse-elementwise.js';
 import { fuseEpiloguePass } from './fuse-epilogue.js';
 import { makeContext, runPipeline, sequential, untilFixed, type OptimizeReport, type Pass, type PassOptions } from './pass-manager.js';
@@ -17,7 +18,7 @@ import { simplifyPass } from './simplify.js';
 
 /** The O1 cleanup passes, repeated to a fixed point. */
 export function cleanupPipeline(): Pass {
-  return untilFixed(sequential('cleanup', [foldConstantsPass(), simplifyPass, foldBatchNormPass, csePass, dcePass], 1));
+  return untilFixed(sequential('cleanup', [foldConstantsPass(), foldIfPass, simplifyPass, foldBatchNormPass, csePass, dcePass], 1));
 }
 
 /** Passes that a caller adds to the standard pipeline at their fixed places. */

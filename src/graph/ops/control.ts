@@ -9,8 +9,8 @@
 import { attr } from '../attrs.js';
 import type { DType } from '../dtype.js';
 import { DTypeError, ExecutionError, GraphError, ShapeError } from '../errors.js';
-import type { Graph } from '../graph.js';
-import { defineOp, setTrait, traitKey, type InferInput, type TraitKey, type ValueType } from '../op.js';
+import { Graph, type Node } from '../graph.js';
+import { defineOp, findOp, getTrait, setTrait, traitKey, type InferInput, type TraitKey, type ValueType } from '../op.js';
 import { runGraphReference } from '../reference.js';
 import { formatShape, normalizeAxis, type Dim, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -23,6 +23,19 @@ export type BodyInputTypes = (attr: string, inputs: readonly (ValueType | undefi
 
 /** Trait: how an op types its body inputs (Loop, Scan). */
 export const BODY_INPUT_TYPES: TraitKey<BodyInputTypes> = traitKey<BodyInputTypes>('control.bodyInputTypes');
+
+/** Trait: the op holds bodies (control flow) that verify and the passes recurse into. */
+export const HOLDS_BODIES: TraitKey<boolean> = traitKey<boolean>('control.holdsBodies');
+
+/**
+ * The bodies a control-flow node holds in its graph attributes, with the attribute
+ * names (empty for other nodes: a Fused node's graph is its kernel's, not a body).
+ */
+export function bodiesOf(node: Pick<Node, 'op' | 'domain' | 'attrs'>): { readonly attr: string; readonly graph: Graph }[] {
+  const def = findOp(node.op, node.domain);
+  if (!def || !getTrait(def, HOLDS_BODIES)) return [];
+  return Object.entries(node.attrs).filter((e): e is [string, Graph] => e[1] instanceof Graph).map(([attr, graph]) => ({ attr, graph }));
+}
 
 /** Merges two types of one value: same dtype, dims kept where equal, fresh symbols elsewhere. */
 function mergeTypes(a: ValueType, b: ValueType, node: string, what: string, fresh: (t: string) => string): ValueType {
@@ -257,6 +270,8 @@ setTrait(Scan, BODY_INPUT_TYPES, (_a, ins, attrs) => {
     return { dtype: t.dtype, shape: [...t.shape.slice(0, ax), ...t.shape.slice(ax + 1)] };
   });
 });
+
+for (const op of [If, Loop, Scan]) setTrait(op, HOLDS_BODIES, true);
 
 /** The control-flow ops. */
 export const controlOps = { If, Loop, Scan } as const;

@@ -12,7 +12,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
-import { GraphBuilder, Tensor, type Graph } from '../src/graph/index.js';
+import { GraphBuilder, InputError, Tensor, type Graph } from '../src/graph/index.js';
+import { InferenceSession } from '../src/session/index.js';
 import { exportModel } from '../onnx/export.js';
 import { importModelFile } from '../onnx/import.js';
 import { readTestDataSets } from '../src/harness/model-test.js';
@@ -192,6 +193,20 @@ describe('mixed precision: float32 → float16 where calibration shows it safe',
         }
       });
     }
+
+    it("InferenceSession.create(…, { precision: 'fp16' }) converts at load time and runs to the test data; a bad precision is an InputError", async () => {
+      const dir = path.join(SHARED_MODELS, 'squeezenet1_1');
+      const bytes = new Uint8Array(readFileSync(path.join(dir, 'model.onnx')));
+      const s = await InferenceSession.create(bytes, { backend: 'cpu', precision: 'fp16' });
+      expect([...s.graph.valueTypes.values()].some((t) => t.dtype === 'float16')).to.equal(true);
+      expect(s.inputMetadata[0]!.dtype).to.equal('float32');
+      const set = readTestDataSets(dir)[0]!;
+      const out = await s.run({ [s.inputNames[0]!]: set.inputs[0]!.tensor });
+      expectNear(out[s.outputNames[0]!]!, set.outputs[0]!.tensor, 'session precision fp16');
+      let err: unknown;
+      try { await InferenceSession.create(bytes, { backend: 'cpu', precision: 'fp8' as 'fp16' }); } catch (e) { err = e; }
+      expect(err).to.be.instanceOf(InputError);
+    });
 
     it('kiln optimize --fp16 --calibration DIR writes a float16 model that onnxruntime-node runs to the test data', async () => {
       const dir = path.join(SHARED_MODELS, 'squeezenet1_1');

@@ -189,32 +189,7 @@ export async function readInputSpec(spec: string, g: Graph): Promise<[string, Te
   return [name, await reader()];
 }
 
-/**
- * Random feeds from the declared input types: floats uniform in [-1, 1), integers in
- * [0, 10) (valid token ids and indices for small vocabularies), bools 0/1. Symbolic
- * dims come from `dims`; a missing one is an InputError naming it.
- */
-export function randomFeeds(g: Graph, dims: ReadonlyMap<string, number>, seed = 1): Record<string, Tensor> {
-  const r = new Rng(seed);
-  const next = (): number => r.next();
-  const feeds: Record<string, Tensor> = {};
-  for (const inp of g.inputs) {
-    if (g.initializers.has(inp.name)) continue;
-    const shape = inp.shape.map((d) => {
-      if (typeof d === 'number') return d;
-      const v = dims.get(d);
-      if (v === undefined) throw new InputError(`input '${inp.name}' ${formatShape(inp.shape)} has symbolic dim '${d}': pass --dim ${d}=N`, inp.name);
-      return v;
-    });
-    const n = shape.reduce((a, b) => a * b, 1);
-    const values = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      values[i] = isFloat(inp.dtype) ? next() * 2 - 1 : inp.dtype === 'bool' ? (next() < 0.5 ? 0 : 1) : Math.floor(next() * 10);
-    }
-    feeds[inp.name] = Tensor.from(inp.dtype, shape, values);
-  }
-  return feeds;
-}
+export { randomFeeds } from '../graph/feeds.js';
 
 /** Writes outputs as `output_N.pb` TensorProto files (in graph output order); returns the paths. */
 export function writeOutputs(dir: string, outputs: readonly [string, Tensor][]): string[] {

@@ -1,11 +1,14 @@
 /**
  * Validation of the feeds passed to a run: every graph input present, no extra
  * names, dtypes and ranks right, concrete dims equal, and each symbolic dim bound to
- * one size across all inputs. Errors are InputErrors naming the input.
+ * one size across all inputs. Errors are InputErrors naming the input. Also seeded
+ * random feeds from the declared input types (kiln run --random, calibration).
  */
-import type { DType } from './dtype.js';
+import { isFloat, type DType } from './dtype.js';
 import { InputError } from './errors.js';
 import type { Graph } from './graph.js';
+import { Rng } from './random.js';
+import { Tensor } from './tensor.js';
 import { formatShape, type ConcreteShape } from './shape.js';
 
 /** What a feed must provide: dtype and concrete shape. */
@@ -75,4 +78,31 @@ export function checkFeeds(g: Graph, feeds: Readonly<Record<string, FeedLike>>, 
   }
   if (opts.requireData) for (const inp of g.inputs) checkData(inp.name, feeds[inp.name]!);
   return dims;
+}
+
+/**
+ * Random feeds from the declared input types: floats uniform in [-1, 1), integers in
+ * [0, 10) (valid token ids and indices for small vocabularies), bools 0/1. Symbolic
+ * dims come from `dims`; a missing one is an InputError naming it.
+ */
+export function randomFeeds(g: Graph, dims: ReadonlyMap<string, number>, seed = 1): Record<string, Tensor> {
+  const r = new Rng(seed);
+  const next = (): number => r.next();
+  const feeds: Record<string, Tensor> = {};
+  for (const inp of g.inputs) {
+    if (g.initializers.has(inp.name)) continue;
+    const shape = inp.shape.map((d) => {
+      if (typeof d === 'number') return d;
+      const v = dims.get(d);
+      if (v === undefined) throw new InputError(`input '${inp.name}' ${formatShape(inp.shape)} has symbolic dim '${d}': pass --dim ${d}=N`, inp.name);
+      return v;
+    });
+    const n = shape.reduce((a, b) => a * b, 1);
+    const values = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      values[i] = isFloat(inp.dtype) ? next() * 2 - 1 : inp.dtype === 'bool' ? (next() < 0.5 ? 0 : 1) : Math.floor(next() * 10);
+    }
+    feeds[inp.name] = Tensor.from(inp.dtype, shape, values);
+  }
+  return feeds;
 }

@@ -9,14 +9,15 @@
  * with a one-line notice (`onNotice`).
  */
 import { bindDims } from '../graph/bind-dims.js';
-import { ExecutionError, KilnError } from '../graph/errors.js';
-import { checkFeeds } from '../graph/feeds.js';
+import { ExecutionError, InputError, KilnError } from '../graph/errors.js';
+import { checkFeeds, randomFeeds } from '../graph/feeds.js';
 import { Graph } from '../graph/graph.js';
 import type { Shape } from '../graph/shape.js';
 import type { DType } from '../graph/dtype.js';
 import type { Tensor } from '../graph/tensor.js';
 import { verify } from '../graph/verify.js';
-import { optimize } from '../passes/pipelines.js';
+import { optimize, type ExtraPasses } from '../passes/pipelines.js';
+import { mixedPrecisionPass } from '../passes/mixed-precision.js';
 import type { OptLevel } from '../passes/pass-manager.js';
 import { importModel } from '../../onnx/import.js';
 import { compileOn, type BackendChoice, type BackendName, type CompiledModel } from './backends.js';
@@ -40,6 +41,14 @@ export interface SessionOptions {
   readonly profile?: boolean;
   /** Receives one-line notices (e.g. the CPU fallback). Default: console.warn. */
   readonly onNotice?: (message: string) => void;
+  /**
+   * 'fp16': convert float32 to float16 where calibration shows it safe (the
+   * mixed-precision pass, src/passes/mixed-precision.ts), at load time. Default 'fp32'
+   * (the model as it is).
+   */
+  readonly precision?: 'fp32' | 'fp16';
+  /** With precision 'fp16': feeds to calibrate on (default: 4 seeded random batches, symbolic dims from freeDimensions or 1). */
+  readonly calibration?: readonly Readonly<Record<string, Tensor>>[];
 }
 
 /** Name, dtype and shape of a model input or output. */
@@ -64,6 +73,17 @@ function pickBackend(opts: SessionOptions): BackendChoice {
     if (n === 'cpu' || n === 'wasm') return 'cpu';
   }
   return 'auto';
+}
+
+/** The precision pass the options ask for (none for 'fp32'). */
+function precisionPasses(graph: Graph, opts: SessionOptions): ExtraPasses {
+  const p = opts.precision ?? 'fp32';
+  if (p === 'fp32') return {};
+  if (p !== 'fp16') throw new InputError(`precision must be 'fp32' or 'fp16', got '${String(p)}'`);
+  const dims = new Map<string, number>(Object.entries(opts.freeDimensions ?? {}));
+  for (const i of graph.inputs) for (const d of i.shape) if (typeof d === 'string' && !dims.has(d)) dims.set(d, 1);
+  const batches = opts.calibration?.map((b) => new Map(Object.entries(b))) ?? [1, 2, 3, 4].map((seed) => new Map(Object.entries(randomFeeds(graph, dims, seed))));
+  return { precision: mixedPrecisionPass(batches) };
 }
 
 /** A compiled model, ready to run. */
@@ -95,13 +115,16 @@ export class InferenceSession {
       graph = importModel(bytes, baseDir ? { baseDir } : {}, typeof model === 'string' ? model : 'model');
     }
     if (opts.freeDimensions) graph = bindDims(graph, opts.freeDimensions);
-    graph = optimize(graph, { level: opts.optimizationLevel ?? 2 }).graph;
+    graph = optimize(graph, { level: opts.optimizationLevel ?? 2 }, precisionPasses(graph, opts)).graph;
     const { backend, model: compiled } = await compileOn(graph, pickBackend(opts), {
       skipVerify: true,
       ...(opts.device ? { device: opts.device } : {}),
       ...(opts.profile ? { profile: true } : {}),
       ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
     });
+    if (opts.precision === 'fp16' && compiled.halfStorage === false) {
+      (opts.onNotice ?? ((m: string) => console.warn(m)))('kiln: notice: this WebGPU device has no shader-f16; the float16 parts of the model are stored and computed as f32');
+    }
     return new InferenceSession(graph, backend, compiled);
   }
 

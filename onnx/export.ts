@@ -23,6 +23,7 @@ import type { AttrKind, AttrValue } from '../src/graph/attrs.js';
 import { GraphError, KilnError } from '../src/graph/errors.js';
 import { Graph, type Node, type ValueInfo } from '../src/graph/graph.js';
 import { findOp, type ValueType } from '../src/graph/op.js';
+import { bodiesOf } from '../src/graph/ops/control.js';
 import type { Dim, Shape } from '../src/graph/shape.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { TypeEnv } from '../src/graph/type-env.js';
@@ -75,7 +76,7 @@ function valueInfo(name: string, t: { dtype: ValueType['dtype']; shape: readonly
  */
 function reinfer(g: Graph, nodes: readonly Node[], initializers: ReadonlyMap<string, Tensor>): TypeEnv {
   const env = new TypeEnv();
-  for (const i of g.inputs) env.define(i.name, i);
+  for (const i of [...g.inputs, ...g.captures]) env.define(i.name, i);
   for (const [k, t] of initializers) env.define(k, { dtype: t.dtype, shape: t.shape }, t);
   for (const n of nodes) {
     if (n.inputs.some((v) => v !== '' && !env.types.has(v))) continue;
@@ -127,14 +128,39 @@ function attrProto(name: string, v: AttrValue, kind: AttrKind, where: string, op
   }
 }
 
+/**
+ * A body whose captures read the outer values `names` (the node's capture inputs):
+ * ONNX binds outer references by name, so captures renamed in the enclosing graph
+ * are renamed inside the body too.
+ */
+function bindCaptures(body: Graph, names: readonly string[]): Graph {
+  if (body.captures.every((c, i) => c.name === names[i])) return body;
+  const m = new Map(body.captures.map((c, i) => [c.name, names[i]!]));
+  const r = (v: string): string => m.get(v) ?? v;
+  return body.with({
+    captures: body.captures.map((c) => ({ ...c, name: r(c.name) })),
+    nodes: body.nodes.map((x) => ({ ...x, inputs: x.inputs.map(r) })),
+    outputs: body.outputs.map((o) => ({ ...o, name: r(o.name) })),
+  });
+}
+
 function nodeProto(n: ExportNode, opset: number): pb.INodeProto {
   const def = findOp(n.op, n.domain);
   const attribute: pb.IAttributeProto[] = [];
-  for (const [k, v] of Object.entries(n.attrs)) {
+  // A control-flow node lists its bodies' captures after its own inputs; ONNX reads them by name instead.
+  const bodies = bodiesOf(n);
+  let offset = n.inputs.length - bodies.reduce((k, b) => k + b.graph.captures.length, 0);
+  const own = offset;
+  const attrs: Record<string, AttrValue> = { ...n.attrs };
+  for (const { attr, graph } of bodies) {
+    attrs[attr] = bindCaptures(graph, n.inputs.slice(offset, offset + graph.captures.length));
+    offset += graph.captures.length;
+  }
+  for (const [k, v] of Object.entries(attrs)) {
     const a = attrProto(k, v, def?.attrs[k]?.kind ?? guessKind(v), n.name, opset);
     if (a) attribute.push(a);
   }
-  return { name: n.name, opType: n.op, domain: n.domain, input: [...n.inputs], output: [...n.outputs], attribute };
+  return { name: n.name, opType: n.op, domain: n.domain, input: n.inputs.slice(0, own), output: [...n.outputs], attribute };
 }
 
 /**

@@ -16,6 +16,8 @@ import { listCases, runCase, testDataRoot } from '../src/harness/conformance.js'
 import { loadBackend } from '../src/session/backends.js';
 import { GraphBuilder } from '../src/graph/builder.js';
 import { foldIf, optimize, structuralForm } from '../src/passes/index.js';
+import { exportModel } from '../onnx/export.js';
+import { runOrt } from './onnx-util.js';
 
 const A = onnx.AttributeProto.AttributeType;
 const FLOAT = 1;
@@ -112,6 +114,17 @@ describe('control flow (CPU)', function () {
     expect([...out.x_final!.data]).to.deep.equal([24]);
     expect(out.xs!.shape).to.deep.equal([4, 1]);
     expect([...out.xs!.data]).to.deep.equal([2, 4, 14, 24]);
+  });
+
+  it('export writes bodies as GRAPH attributes with outer references by name: onnxruntime-node and a re-import agree (O2 graph)', async function () {
+    const g = optimize(importModel(nestedModel()), { level: 2 }).graph;
+    const bytes = exportModel(g);
+    const feeds = { x0: Tensor.from('float32', [1], [1]), w: Tensor.from('float32', [1], [10]) };
+    const ortOut = await runOrt(bytes, feeds);
+    expect([...ortOut.x_final!.data]).to.deep.equal([24]);
+    expect([...ortOut.xs!.data]).to.deep.equal([2, 4, 14, 24]);
+    const back = compileCpu(importModel(bytes)).run(feeds);
+    expect([...back.xs!.data]).to.deep.equal([2, 4, 14, 24]);
   });
 
   it('a loop-carried value that grows each iteration (Concat(y, y + 1), 3 iterations)', function () {

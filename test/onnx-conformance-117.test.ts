@@ -3,7 +3,7 @@
  * into .cache/ (or `$KILN_ONNX_TESTDATA_117`). On the CPU backend, per suite: at
  * least the passes conformance/onnx-1.17.json records, no failing case outside its
  * list (each listed with why), and every case passing as imported (O0) passes after
- * the O2 passes too. Cases listed as 'reference' (the 1.17 expected output is wrong)
+ * the O2 passes too; the node suite on WebGPU likewise. Cases listed as 'reference' (the 1.17 expected output is wrong)
  * are run on onnxruntime-node as well: Kiln must equal it (atol 1e-5, rtol 1e-4).
  * Without the data the suite fails under CI=true and skips elsewhere, saying why.
  */
@@ -14,12 +14,14 @@ import { compileCpu } from '../src/backends/cpu/index.js';
 import { compareTensors } from '../src/harness/compare.js';
 import { listCases, REPO_ROOT, runConformance, SUITES, testDataRoot117 } from '../src/harness/conformance.js';
 import { readTestDataSets } from '../src/harness/model-test.js';
-import { atLevel, loadBackend } from '../src/session/backends.js';
+import { atLevel, loadBackend, type Backend } from '../src/session/backends.js';
+import { compileWebGpu } from '../src/backends/webgpu/index.js';
+import { deviceOrSkip } from './helpers/gpu.js';
 import { importModelFile } from '../onnx/import.js';
 import { runOrt } from './onnx-util.js';
 
 interface Failing { readonly pattern: string; readonly kind: 'reference' | 'missing'; readonly reason: string }
-const ledger = JSON.parse(readFileSync(path.join(REPO_ROOT, 'conformance/onnx-1.17.json'), 'utf8')) as { cpu: Record<string, number>; failing: Failing[] };
+const ledger = JSON.parse(readFileSync(path.join(REPO_ROOT, 'conformance/onnx-1.17.json'), 'utf8')) as { cpu: Record<string, number>; webgpu: Record<string, number>; failing: Failing[] };
 const known = ledger.failing.map((f) => ({ ...f, re: new RegExp(f.pattern) }));
 
 describe('ONNX 1.17 conformance (CPU backend, ratchet)', function () {
@@ -47,6 +49,22 @@ describe('ONNX 1.17 conformance (CPU backend, ratchet)', function () {
       expect(lost, 'pass at O0, not at O2').to.deep.equal([]);
     });
   }
+
+  it(`node on WebGPU: passes at least ${ledger.webgpu.node}, fails only the listed cases, and O2 keeps every O0 pass`, async function () {
+    const device = await deviceOrSkip(this);
+    // Statically imported compileWebGpu (see webgpu-conformance.test.ts: a dynamic import loads a second copy of the graph modules).
+    const gpu: Backend = { name: 'webgpu', compile: (graph) => compileWebGpu(graph, { device }) };
+    const report = await runConformance({ backend: gpu, suites: ['node'], root });
+    console.log(`      webgpu node: total ${report.total}, passed ${report.passed}, failed ${report.failed}, unsupported ${report.unsupported}`);
+    const unlisted = report.cases.filter((c) => c.status === 'fail' && !known.some((k) => k.re.test(c.name))).map((c) => `${c.name}: ${c.detail}`);
+    expect(unlisted, 'failing cases not in conformance/onnx-1.17.json').to.deep.equal([]);
+    expect(report.passed).to.be.at.least(ledger.webgpu.node!);
+    const passing = report.cases.filter((c) => c.status === 'pass').map((c) => c.name.replace(/^node\//, ''));
+    const r2 = await runConformance({ backend: atLevel(gpu, 2), suites: ['node'], root, filter: new RegExp(`^node/(${passing.join('|')})$`) });
+    const lost = r2.cases.filter((c) => c.status !== 'pass').map((c) => `${c.name}: ${c.detail}`);
+    console.log(`      webgpu node at O2: ${r2.passed} of the ${passing.length} O0 passes`);
+    expect(lost, 'pass at O0, not at O2 (WebGPU)').to.deep.equal([]);
+  });
 
   it("the cases whose 1.17 reference output is wrong: Kiln equals onnxruntime-node on them", async () => {
     const node = path.join(root, 'node');

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { expect } from 'chai';
-import { onnx, type pb } from '../onnx/proto.js';
+import type { pb } from '../onnx/proto.js';
 import { importModel } from '../onnx/import.js';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import type { Graph } from '../src/graph/graph.js';
@@ -19,26 +19,7 @@ import { foldIf, optimize, structuralForm } from '../src/passes/index.js';
 import { exportModel } from '../onnx/export.js';
 import { runOrt } from './onnx-util.js';
 
-const A = onnx.AttributeProto.AttributeType;
-const FLOAT = 1;
-const INT64 = 7;
-const BOOL = 9;
-
-function vi(name: string, elemType: number, dims?: readonly number[]): pb.IValueInfoProto {
-  return { name, type: { tensorType: { elemType, ...(dims ? { shape: { dim: dims.map((d) => ({ dimValue: d })) } } : {}) } } };
-}
-function node(opType: string, input: string[], output: string[], attribute: pb.IAttributeProto[] = []): pb.INodeProto {
-  return { name: `${opType}_${output[0]}`, opType, input, output, attribute };
-}
-function graphAttr(name: string, g: pb.IGraphProto): pb.IAttributeProto {
-  return { name, type: A.GRAPH, g };
-}
-function constInit(name: string, dtype: number, dims: number[], vals: number[]): pb.ITensorProto {
-  return dtype === FLOAT ? { name, dataType: FLOAT, dims, floatData: vals } : { name, dataType: dtype, dims, int64Data: vals };
-}
-function model(graph: pb.IGraphProto): Uint8Array {
-  return onnx.ModelProto.encode({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph }).finish();
-}
+import { A, BOOL, constInit, FLOAT, graphAttr, INT64, model, nestedModel, node, vi } from './helpers/onnx-model.js';
 
 /** The node tests that exercise If, Loop and Scan with tensors only (sequence/optional forms are item 2). */
 export const CONTROL_FLOW_CASES = ['test_if', 'test_loop11', 'test_scan9_sum', 'test_range_float_type_positive_delta_expanded'];
@@ -70,35 +51,6 @@ describe('control flow (CPU)', function () {
       expect(r.status).to.equal('unsupported');
     });
   });
-
-  /**
-   * Loop (M = 4) carrying x; its body holds an If (cond: iteration > 1) whose then
-   * branch reads `w` from the top-level graph, two scopes out. x0 = 1, w = 10:
-   * iterations give 2, 4, 14, 24; the scan output stacks them.
-   */
-  function nestedModel(): Uint8Array {
-    const thenB: pb.IGraphProto = { name: 'then', node: [node('Add', ['x_in', 'w'], ['t_out'])], output: [vi('t_out', FLOAT, [1])] };
-    const elseB: pb.IGraphProto = { name: 'else', node: [node('Mul', ['x_in', 'two'], ['e_out'])], output: [vi('e_out', FLOAT, [1])], initializer: [constInit('two', FLOAT, [1], [2])] };
-    const body: pb.IGraphProto = {
-      name: 'body',
-      input: [vi('i', INT64, []), vi('c_in', BOOL, []), vi('x_in', FLOAT)],
-      node: [
-        node('Greater', ['i', 'one'], ['gt']),
-        node('If', ['gt'], ['x_out'], [graphAttr('then_branch', thenB), graphAttr('else_branch', elseB)]),
-        node('Identity', ['c_in'], ['c_out']),
-        node('Identity', ['x_out'], ['x_scan']),
-      ],
-      initializer: [constInit('one', INT64, [], [1])],
-      output: [vi('c_out', BOOL, []), vi('x_out', FLOAT, [1]), vi('x_scan', FLOAT, [1])],
-    };
-    return model({
-      name: 'nested',
-      input: [vi('x0', FLOAT, [1]), vi('w', FLOAT, [1])],
-      initializer: [constInit('M', INT64, [], [4])],
-      node: [node('Loop', ['M', '', 'x0'], ['x_final', 'xs'], [graphAttr('body', body)])],
-      output: [vi('x_final', FLOAT, [1]), vi('xs', FLOAT, [4, 1])],
-    });
-  }
 
   it('nested subgraphs: an If inside a Loop body reads an outer value two scopes out', function () {
     const g = importModel(nestedModel());

@@ -9,6 +9,8 @@
  *   at compile time and never dispatches.
  * - int64 is narrowed to i32 on the GPU with a range check at upload (LimitError
  *   naming the input); bool is u32; float16 is f16 with `shader-f16`, else f32.
+ * - Control flow (If, Loop, Scan): the graph runs as a schedule of plans, host steps
+ *   and control steps, values staying on the GPU between them (control.ts).
  * - Symbolic dims: each new set of input shapes is planned once and cached.
  * - Shapes that depend on the values of small feeds (a Range or Reshape fed from an
  *   input) are planned per value set (program.ts).
@@ -33,10 +35,14 @@ import { kernelOf, type KernelOptions } from './kernel.js';
 import { registerAllKernels } from './kernels/index.js';
 import { DataDependentShapeError, foldGraph } from './plan.js';
 import { WebGpuProgram } from './program.js';
+import { ControlProgram, flattenBody, hasControlFlow, WEBGPU_HOST_KERNEL, type ControlRuntime } from './control.js';
+import { getTrait } from '../../graph/op.js';
+import { bodiesOf, HOLDS_BODIES } from '../../graph/ops/control.js';
 
 export { WebGpuProgram, type RunOptions, type WebGpuProfileEntry, type Feed } from './program.js';
 export { GpuTensor } from './gpu-tensor.js';
 export type { KernelOptions } from './kernel.js';
+export type { ControlStats } from './control.js';
 
 /** Options of {@link compileWebGpu}. */
 export interface CompileWebGpuOptions {
@@ -74,25 +80,40 @@ export function defaultDevice(): Promise<GPUDevice> {
   return shared;
 }
 
-/** Throws UnsupportedOpError listing every op (outside folded/shape-only work) that has no WebGPU kernel. */
+/**
+ * Throws UnsupportedOpError listing every op (outside folded/shape-only work) that has
+ * no WebGPU kernel, in the graph and in the bodies of its control-flow nodes.
+ */
 export function checkKernels(graph: Graph): void {
   registerAllKernels();
+  const missing = new Map<string, string[]>();
+  collectMissing(graph, missing);
+  if (missing.size > 0) {
+    throw new UnsupportedOpError([...missing].map(([op, nodes]) => ({ op, nodes })), 'no WebGPU kernel (there is no CPU fallback at run time)');
+  }
+}
+
+function collectMissing(graph: Graph, missing: Map<string, string[]>): void {
   const { env, folded } = foldGraph(graph, new Map());
   // Values computed from shapes and constants alone fold once dims are concrete.
   const shapeDerived = new Set<string>([...graph.initializers.keys(), ...env.values.keys()]);
-  const missing = new Map<string, string[]>();
+  const add = (node: Graph['nodes'][number]): void => {
+    const key = node.domain ? `${node.domain}::${node.op}` : node.op;
+    missing.set(key, [...(missing.get(key) ?? []), node.name]);
+  };
   for (const node of graph.topo) {
     const def = opOf(node);
+    if (getTrait(def, HOLDS_BODIES)) {
+      if (!getTrait(def, WEBGPU_HOST_KERNEL)) add(node);
+      for (const b of bodiesOf(node)) collectMissing(flattenBody(b.graph), missing);
+      continue;
+    }
     if (folded.has(node) || def.shapeOnly || node.inputs.every((v) => v === '' || shapeDerived.has(v))) {
       for (const o of node.outputs) shapeDerived.add(o);
       continue;
     }
     if (kernelOf(def)) continue;
-    const key = node.domain ? `${node.domain}::${node.op}` : node.op;
-    missing.set(key, [...(missing.get(key) ?? []), node.name]);
-  }
-  if (missing.size > 0) {
-    throw new UnsupportedOpError([...missing].map(([op, nodes]) => ({ op, nodes })), 'no WebGPU kernel (there is no CPU fallback at run time)');
+    add(node);
   }
 }
 
@@ -105,6 +126,15 @@ export async function compileWebGpu(graph: Graph, opts: CompileWebGpuOptions = {
   if (!opts.skipVerify) verify(graph);
   checkKernels(graph);
   const device = opts.device ?? (await defaultDevice());
+  if (hasControlFlow(graph)) {
+    // Control flow runs as a schedule of flat programs (control.ts); each is compiled with these options.
+    const runtime: ControlRuntime = {
+      device,
+      compile: (g) => compileWebGpu(g, { ...opts, device, skipVerify: false }),
+      stats: { dispatches: 0, submits: 0, readbacks: 0, hostNodes: 0, iterations: 0 },
+    };
+    return new WebGpuProgram(graph, device, { ...(opts.label ? { label: opts.label } : {}), control: { program: new ControlProgram(graph, runtime), runtime } });
+  }
   const program = new WebGpuProgram(graph, device, { ...(opts.profile ? { profile: true } : {}), ...(opts.label ? { label: opts.label } : {}), ...(opts.kernelOptions ? { kernelOptions: opts.kernelOptions } : {}) });
   if (graph.inputs.every((i) => i.shape.every((d) => typeof d === 'number'))) {
     try {

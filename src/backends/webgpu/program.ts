@@ -29,6 +29,7 @@ import type { KernelLimits, KernelOptions } from './kernel.js';
 import { getPipeline, pipelineCacheSize } from './pipelines.js';
 import { DataDependentShapeError, planGraph, type ExecPlan } from './plan.js';
 import { fromStorage, toStorage } from './storage.js';
+import { copyGpu, type ControlProgram, type ControlRuntime, type ControlStats } from './control.js';
 
 /** Largest feed (elements) whose values may key a plan when shapes depend on them. */
 const MAX_VALUE_KEY = 64;
@@ -40,6 +41,8 @@ export type Feed = Tensor | GpuTensor;
 export interface RunOptions {
   /** Return outputs as {@link GpuTensor}s (new buffers the caller owns) instead of reading them back. */
   readonly outputsOnGpu?: boolean;
+  /** With `outputsOnGpu`: outputs the plan folded to constants come back as CPU tensors (no upload). */
+  readonly constantsOnHost?: boolean;
 }
 
 /** GPU time of one dispatch of the last profiled run. */
@@ -113,7 +116,7 @@ export class WebGpuProgram {
   constructor(
     readonly graph: Graph,
     readonly device: GPUDevice,
-    private readonly opts: { profile?: boolean; label?: string; kernelOptions?: KernelOptions | undefined } = {},
+    private readonly opts: { profile?: boolean; label?: string; kernelOptions?: KernelOptions | undefined; control?: { program: ControlProgram; runtime: ControlRuntime } } = {},
   ) {
     this.f16 = device.features.has('shader-f16');
     void device.lost.then((info) => {
@@ -121,8 +124,10 @@ export class WebGpuProgram {
     });
   }
 
-  /** Number of dispatches per run of the most recently prepared plan. */
-  get dispatchCount(): number { return this.current?.plan.dispatches.length ?? 0; }
+  /** Number of dispatches per run of the most recently prepared plan (with control flow: of the last run). */
+  get dispatchCount(): number { return this.opts.control ? this.opts.control.runtime.stats.dispatches : this.current?.plan.dispatches.length ?? 0; }
+  /** For a graph with control flow (If, Loop, Scan): dispatches, submits and readbacks of the last run (control.ts). */
+  get controlStats(): Readonly<ControlStats> | undefined { return this.opts.control ? { ...this.opts.control.runtime.stats } : undefined; }
   /** Number of distinct pipelines the most recently prepared plan uses. */
   get pipelineCount(): number { return new Set(this.current?.pipelines ?? []).size; }
   /** Pipelines cached on this device across all programs. */
@@ -142,6 +147,8 @@ export class WebGpuProgram {
    * {dtype, shape}); cached per shape set. Runs call it themselves.
    */
   async prepare(types: Readonly<Record<string, Pick<ValueType, 'dtype'> & { shape: readonly number[] }>>): Promise<void> {
+    // A graph with control flow plans each step at its first run (control.ts).
+    if (this.opts.control) return;
     this.current = await this.realize(types);
   }
 
@@ -266,8 +273,40 @@ export class WebGpuProgram {
     return job;
   }
 
+  /** Runs a graph with control flow as its schedule of host, GPU and control steps (control.ts). */
+  private async runControl(feeds: Readonly<Record<string, Feed>>, opts: RunOptions): Promise<Record<string, Tensor | GpuTensor>> {
+    const { program, runtime } = this.opts.control!;
+    checkFeeds(this.graph, feeds);
+    for (const [name, f] of Object.entries(feeds)) {
+      if (f instanceof GpuTensor && f.device !== this.device) throw new InputError(`input '${name}' is a GPU tensor of another device`, name);
+    }
+    runtime.stats = { dispatches: 0, submits: 0, readbacks: 0, hostNodes: 0, iterations: 0 };
+    const outs = await program.run(new Map(this.graph.inputs.map((i) => [i.name, feeds[i.name]!])));
+    this.checkAlive();
+    const fed = new Set<unknown>(Object.values(feeds));
+    const result: Record<string, Tensor | GpuTensor> = {};
+    const downloads = new Map<GpuTensor, Promise<Tensor>>();
+    try {
+      for (const [i, o] of this.graph.outputs.entries()) {
+        const v = outs[i]!;
+        if (opts.outputsOnGpu) {
+          result[o.name] = v instanceof Tensor ? GpuTensor.upload(this.device, v, o.name) : fed.has(v) ? copyGpu(v, runtime) : v;
+        } else if (v instanceof Tensor) {
+          result[o.name] = v;
+        } else {
+          if (!downloads.has(v)) downloads.set(v, v.download());
+          result[o.name] = await downloads.get(v)!;
+        }
+      }
+    } finally {
+      for (const t of downloads.keys()) if (!fed.has(t)) t.destroy();
+    }
+    return result;
+  }
+
   private async runNow(feeds: Readonly<Record<string, Feed>>, opts: RunOptions): Promise<Record<string, Tensor | GpuTensor>> {
     this.checkAlive();
+    if (this.opts.control) return this.runControl(feeds, opts);
     const r = await this.realize(feeds);
     this.current = r;
     const { plan, buffers } = r;
@@ -341,7 +380,7 @@ export class WebGpuProgram {
     this.checkAlive();
     for (const o of plan.outputs) {
       if (o.slot === undefined) {
-        result[o.name] = opts.outputsOnGpu ? GpuTensor.upload(device, o.constant!, o.name) : o.constant!;
+        result[o.name] = opts.outputsOnGpu && !opts.constantsOnHost ? GpuTensor.upload(device, o.constant!, o.name) : o.constant!;
       } else if (opts.outputsOnGpu) {
         result[o.name] = gpuOut.get(o.name)!;
       } else {
@@ -354,6 +393,7 @@ export class WebGpuProgram {
   /** Frees every buffer of every cached plan (pipelines stay cached on the device). */
   release(): void {
     this.released = true;
+    this.opts.control?.program.release();
     for (const p of this.plans.values()) void p.then((r) => destroyRealized(r), () => undefined);
     this.plans.clear();
     this.current = undefined;

@@ -1,0 +1,616 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Control flow on WebGPU: graphs with nodes that hold bodies (If, Loop, Scan).
+ *
+ * One command buffer cannot branch, so such a graph runs as a *schedule* of steps,
+ * made once per graph and per set of host-fed inputs and cached:
+ *
+ * - **host steps**: small nodes (every input and output of static size ≤ 64
+ *   elements) whose inputs are all known on the host — initializers, feeds given as
+ *   CPU tensors, the iteration number and condition a Loop hands its body, and what
+ *   other host steps computed — run with the op's CPU reference. So conditions, trip
+ *   counts and small int64 scalars derived from host values never make a GPU round
+ *   trip, and an `If` on such a condition costs no readback.
+ * - **GPU steps**: every maximal run of other nodes between two control nodes is one
+ *   flat graph compiled by the ordinary WebGPU compiler (one plan, one submit per
+ *   run; shapes planned per shape set and cached, as for any program). Values pass
+ *   between steps as GPU-resident tensors (no readback); values the flat plan folded
+ *   come back as host tensors.
+ * - **control steps**: the op's host kernel (the {@link WEBGPU_HOST_KERNEL} trait,
+ *   registered below for If, Loop and Scan) runs its bodies, each compiled the same
+ *   way, recursively. Loop and Scan bodies are recorded plans run once per
+ *   iteration on GPU-resident carried values; a carried value whose shape changes
+ *   per iteration gets one plan per shape, cached. Scan slices its inputs inside
+ *   the body's first plan (a Gather on the iteration index), and scan outputs are
+ *   stacked by buffer copies on the GPU.
+ *
+ * A condition (If's `cond`, a Loop body's `cond` output, Loop's `M`) computed on
+ * the GPU is read back: one readback per If, or per Loop iteration when the body
+ * computes its condition on the GPU. {@link ControlStats} counts dispatches,
+ * submits and readbacks of the last run.
+ *
+ * GPU tensors a run creates are destroyed after their last reader; outputs are the
+ * caller's.
+ */
+import { ExecutionError, ShapeError, UnsupportedOpError } from '../../graph/errors.js';
+import { Graph, type Node, type ValueInfo } from '../../graph/graph.js';
+import { opOf } from '../../graph/infer.js';
+import { getTrait, setTrait, traitKey, type TraitKey, type ValueType } from '../../graph/op.js';
+import { HOLDS_BODIES, controlOps } from '../../graph/ops/control.js';
+import { runReference } from '../../graph/reference.js';
+import { isStatic, normalizeAxis, sizeOf } from '../../graph/shape.js';
+import { Tensor } from '../../graph/tensor.js';
+import { GpuTensor, GPU_TENSOR_USAGE } from './gpu-tensor.js';
+import { storageBytes } from './kernel.js';
+import type { RunOptions, WebGpuProgram } from './program.js';
+
+/** A value at run time: on the host or on the GPU. */
+export type Value = Tensor | GpuTensor;
+
+/** Compiles a graph without control flow into a program (compileWebGpu; passed in to keep imports one-way). */
+export type CompileFlat = (graph: Graph) => Promise<WebGpuProgram>;
+
+/** What the last run of a control-flow program cost. */
+export interface ControlStats {
+  /** Compute dispatches recorded. */
+  dispatches: number;
+  /** Queue submits (one per GPU step run, one per stacking copy, one per readback). */
+  submits: number;
+  /** GPU → CPU reads of values that decide control flow (conditions, trip counts). */
+  readbacks: number;
+  /** Nodes run on the host (small values known on the host). */
+  hostNodes: number;
+  /** Loop and Scan iterations run (all levels). */
+  iterations: number;
+}
+
+/** Largest number of elements a value may have to be computed on the host. */
+const MAX_HOST_ELEMENTS = 64;
+
+/** Shared state of one program and its bodies. */
+export interface ControlRuntime {
+  readonly device: GPUDevice;
+  readonly compile: CompileFlat;
+  stats: ControlStats;
+}
+
+/** What a host kernel gets: the node, its inputs, its compiled bodies and the runtime. */
+export interface HostKernelContext {
+  readonly node: Node;
+  readonly inputs: readonly (Value | undefined)[];
+  /** The node's bodies by attribute name, compiled. */
+  readonly bodies: ReadonlyMap<string, ControlProgram>;
+  readonly rt: ControlRuntime;
+}
+
+/** A control-flow op's WebGPU implementation: runs on the host, its bodies on the GPU. */
+export interface HostKernel {
+  /**
+   * The graph each body runs as (default: the body with its captures appended to its
+   * inputs). Scan uses it to slice its scan inputs inside the body.
+   */
+  body?(node: Node, attr: string, body: Graph, typeOf: (value: string) => ValueType): Graph;
+  /** Runs the node. Returned GPU tensors not among its inputs belong to the caller. */
+  run(ctx: HostKernelContext): Promise<Value[]>;
+}
+
+/** Trait: the WebGPU host kernel of an op that holds bodies. */
+export const WEBGPU_HOST_KERNEL: TraitKey<HostKernel> = traitKey<HostKernel>('webgpu.hostKernel');
+
+/** True when any node of the graph (top level) holds bodies. */
+export function hasControlFlow(graph: Graph): boolean {
+  return graph.nodes.some((n) => getTrait(opOf(n), HOLDS_BODIES) === true);
+}
+
+/** The body as a graph of its own: captures become inputs after its inputs. */
+export function flattenBody(body: Graph): Graph {
+  if (body.captures.length === 0) return body;
+  return body.with({ inputs: [...body.inputs, ...body.captures], captures: [] });
+}
+
+/** The type of a value of `g` (input, capture, initializer or node output). */
+function typeIn(g: Graph, name: string): ValueType {
+  const io = g.inputs.find((i) => i.name === name) ?? g.captures.find((c) => c.name === name);
+  if (io) return { dtype: io.dtype, shape: io.shape };
+  const init = g.initializers.get(name);
+  if (init) return { dtype: init.dtype, shape: init.shape };
+  const t = g.valueTypes.get(name);
+  if (!t) throw new ShapeError(`value '${name}' has no type in graph '${g.name}'`, name);
+  return t;
+}
+
+function small(t: ValueType | undefined): boolean {
+  return t !== undefined && isStatic(t.shape) && sizeOf(t.shape) <= MAX_HOST_ELEMENTS;
+}
+
+type Step =
+  | { readonly kind: 'host'; readonly node: Node }
+  | { readonly kind: 'gpu'; readonly program: WebGpuProgram; readonly inputs: readonly string[]; readonly outputs: readonly string[] }
+  | { readonly kind: 'control'; readonly node: Node; readonly kernel: HostKernel; readonly bodies: ReadonlyMap<string, ControlProgram> };
+
+interface Schedule {
+  readonly steps: readonly Step[];
+  /** Per step: values whose last reader it is. */
+  readonly dies: readonly (readonly string[])[];
+}
+
+/** Reads a scalar-like value on the host, counting a readback when it lives on the GPU. */
+export async function onHost(v: Value, rt: ControlRuntime): Promise<Tensor> {
+  if (v instanceof Tensor) return v;
+  rt.stats.readbacks++;
+  rt.stats.submits++;
+  return v.download();
+}
+
+/**
+ * A graph with control flow, compiled for WebGPU as a schedule of host, GPU and
+ * control steps (see the module comment). Bodies are ControlPrograms too.
+ */
+export class ControlProgram {
+  private readonly schedules = new Map<string, Promise<Schedule>>();
+
+  /** @param graph the graph (a body flattened by {@link flattenBody}) */
+  constructor(readonly graph: Graph, private readonly rt: ControlRuntime) {}
+
+  /** Releases nothing but the schedule cache (programs share the device's pipelines). */
+  release(): void {
+    for (const s of this.schedules.values()) {
+      void s.then((sc) => {
+        for (const st of sc.steps) {
+          if (st.kind === 'gpu') st.program.release();
+          if (st.kind === 'control') for (const b of st.bodies.values()) b.release();
+        }
+      }, () => undefined);
+    }
+    this.schedules.clear();
+  }
+
+  private schedule(hostInputs: ReadonlySet<string>): Promise<Schedule> {
+    const key = this.graph.inputs.map((i) => (hostInputs.has(i.name) ? 'h' : 'g')).join('');
+    let s = this.schedules.get(key);
+    if (!s) {
+      s = this.build(hostInputs);
+      this.schedules.set(key, s);
+      s.catch(() => this.schedules.delete(key));
+    }
+    return s;
+  }
+
+  private async build(hostInputs: ReadonlySet<string>): Promise<Schedule> {
+    const g = this.graph;
+    const typeOf = (v: string): ValueType => typeIn(g, v);
+    const host = new Set<string>([...hostInputs, ...g.initializers.keys()]);
+    const steps: Step[] = [];
+    const pending: { host: Node[]; gpu: Node[] } = { host: [], gpu: [] };
+    const segments: Node[][] = [];
+    const order: ({ kind: 'host'; node: Node } | { kind: 'segment'; index: number } | { kind: 'control'; node: Node })[] = [];
+    const flush = (): void => {
+      for (const node of pending.host) order.push({ kind: 'host', node });
+      if (pending.gpu.length > 0) {
+        segments.push(pending.gpu);
+        order.push({ kind: 'segment', index: segments.length - 1 });
+      }
+      pending.host = [];
+      pending.gpu = [];
+    };
+    for (const node of g.topo) {
+      const def = opOf(node);
+      if (getTrait(def, HOLDS_BODIES)) {
+        flush();
+        order.push({ kind: 'control', node });
+        continue;
+      }
+      const ins = node.inputs.filter((v) => v !== '');
+      const onHostOk = (def.cpu !== undefined || def.expr !== undefined) && ins.every((v) => host.has(v) && small(typeOf(v))) && node.outputs.every((o) => o === '' || small(g.valueTypes.get(o)));
+      if (onHostOk) {
+        pending.host.push(node);
+        for (const o of node.outputs) if (o !== '') host.add(o);
+      } else {
+        pending.gpu.push(node);
+      }
+    }
+    flush();
+
+    // Values read outside each segment (by other steps or as graph outputs).
+    const outputs = new Set(g.outputs.map((o) => o.name));
+    const readBy = new Map<string, Set<number>>();
+    segments.forEach((nodes, k) => {
+      for (const n of nodes) for (const v of n.inputs) if (v !== '') (readBy.get(v) ?? readBy.set(v, new Set()).get(v)!).add(k);
+    });
+    const readOutside = (v: string, k: number): boolean => {
+      if (outputs.has(v)) return true;
+      for (const c of g.consumers.get(v) ?? []) if (!segments[k]!.includes(c)) return true;
+      return false;
+    };
+    for (const item of order) {
+      if (item.kind === 'host') steps.push({ kind: 'host', node: item.node });
+      else if (item.kind === 'control') {
+        const node = item.node;
+        const kernel = getTrait(opOf(node), WEBGPU_HOST_KERNEL);
+        if (!kernel) throw new UnsupportedOpError([{ op: node.op, nodes: [node.name] }], 'no WebGPU host kernel for this control-flow op');
+        const bodies = new Map<string, ControlProgram>();
+        for (const [attr, v] of Object.entries(node.attrs)) {
+          if (!(v instanceof Graph)) continue;
+          const body = kernel.body ? kernel.body(node, attr, v, typeOf) : flattenBody(v);
+          bodies.set(attr, new ControlProgram(body, this.rt));
+        }
+        steps.push({ kind: 'control', node, kernel, bodies });
+      } else {
+        const nodes = segments[item.index]!;
+        const produced = new Set(nodes.flatMap((n) => n.outputs.filter((o) => o !== '')));
+        const ins: string[] = [];
+        const inits = new Map<string, Tensor>();
+        for (const n of nodes) {
+          for (const v of n.inputs) {
+            if (v === '' || produced.has(v) || ins.includes(v) || inits.has(v)) continue;
+            const init = g.initializers.get(v);
+            if (init && !hostInputs.has(v) && !g.inputs.some((i) => i.name === v)) inits.set(v, init);
+            else ins.push(v);
+          }
+        }
+        const outs = [...produced].filter((v) => readOutside(v, item.index));
+        if (outs.length === 0) continue;
+        const info = (v: string): ValueInfo => ({ name: v, ...typeOf(v) });
+        const seg = Graph.create({
+          name: `${g.name}#${item.index}`,
+          inputs: ins.map(info),
+          outputs: outs.map(info),
+          nodes,
+          initializers: inits,
+          valueTypes: new Map([...produced].map((v) => [v, typeOf(v)])),
+          meta: g.meta,
+        });
+        steps.push({ kind: 'gpu', program: await this.rt.compile(seg), inputs: ins, outputs: outs });
+      }
+    }
+
+    // Last reader of each value (graph outputs never die).
+    const last = new Map<string, number>();
+    const reads = (st: Step): string[] =>
+      st.kind === 'gpu' ? [...st.inputs] : st.node.inputs.filter((v) => v !== '');
+    steps.forEach((st, k) => {
+      for (const v of reads(st)) last.set(v, k);
+      // A value produced and never read dies at once.
+      const made = st.kind === 'gpu' ? st.outputs : st.node.outputs.filter((o) => o !== '');
+      for (const v of made) if (!last.has(v)) last.set(v, k);
+    });
+    const dies: string[][] = steps.map(() => []);
+    for (const [v, k] of last) if (!outputs.has(v)) dies[k]!.push(v);
+    return { steps, dies };
+  }
+
+  /**
+   * Runs the graph on `feeds` (its input names → values). Returns its outputs in
+   * order; GPU tensors among them that are not feeds are the caller's.
+   */
+  async run(feeds: ReadonlyMap<string, Value>): Promise<Value[]> {
+    const g = this.graph;
+    for (const i of g.inputs) if (!feeds.has(i.name)) throw new ExecutionError(`graph '${g.name}': no value bound to input '${i.name}'`, i.name);
+    const hostInputs = new Set(g.inputs.filter((i) => feeds.get(i.name) instanceof Tensor).map((i) => i.name));
+    const { steps, dies } = await this.schedule(hostInputs);
+    const env = new Map<string, Value>(g.initializers);
+    for (const [k, v] of feeds) env.set(k, v);
+    // Reference counts of the GPU tensors this run created (by object: one may have several names).
+    const refs = new Map<GpuTensor, number>();
+    const known = new Set<Value>(env.values());
+    const bind = (name: string, v: Value): void => {
+      env.set(name, v);
+      if (v instanceof GpuTensor && !known.has(v)) refs.set(v, 0);
+      known.add(v);
+      if (v instanceof GpuTensor && refs.has(v)) refs.set(v, refs.get(v)! + 1);
+    };
+    const drop = (name: string): void => {
+      const v = env.get(name);
+      env.delete(name);
+      if (!(v instanceof GpuTensor) || !refs.has(v)) return;
+      const n = refs.get(v)! - 1;
+      refs.set(v, n);
+      if (n === 0) {
+        refs.delete(v);
+        v.destroy();
+      }
+    };
+    const get = (name: string, where: string): Value => {
+      const v = env.get(name);
+      if (!v) throw new ExecutionError(`${where}: value '${name}' is not available`, where);
+      return v;
+    };
+    try {
+      for (let k = 0; k < steps.length; k++) {
+        const st = steps[k]!;
+        if (st.kind === 'host') {
+          const ins = await Promise.all(st.node.inputs.map((v) => (v === '' ? undefined : onHost(get(v, st.node.name), this.rt))));
+          const outs = runReference(st.node, ins);
+          st.node.outputs.forEach((o, i) => o !== '' && bind(o, outs[i]!));
+          this.rt.stats.hostNodes++;
+        } else if (st.kind === 'gpu') {
+          const fs = Object.fromEntries(st.inputs.map((v) => [v, get(v, st.program.graph.name)]));
+          const opts: RunOptions = { outputsOnGpu: true, constantsOnHost: true };
+          const res = await st.program.run(fs, opts);
+          this.rt.stats.dispatches += st.program.dispatchCount;
+          this.rt.stats.submits++;
+          for (const o of st.outputs) bind(o, res[o]!);
+        } else {
+          const ins = st.node.inputs.map((v) => (v === '' ? undefined : get(v, st.node.name)));
+          const outs = await st.kernel.run({ node: st.node, inputs: ins, bodies: st.bodies, rt: this.rt });
+          st.node.outputs.forEach((o, i) => {
+            if (o !== '' && outs[i]) bind(o, outs[i]!);
+            else if (outs[i] instanceof GpuTensor && !known.has(outs[i]!)) outs[i]!.destroy();
+          });
+        }
+        for (const v of dies[k]!) drop(v);
+      }
+      return g.outputs.map((o) => get(o.name, g.name));
+    } catch (e) {
+      for (const t of refs.keys()) t.destroy();
+      throw e;
+    }
+  }
+}
+
+/** Destroys `v` if it is a GPU tensor outside `keep`. */
+function release(v: Value | undefined, keep: ReadonlySet<Value | undefined>): void {
+  if (v instanceof GpuTensor && !keep.has(v)) v.destroy();
+}
+
+/** Copies a GPU tensor to a new buffer the caller owns. */
+export function copyGpu(t: GpuTensor, rt: ControlRuntime): GpuTensor {
+  const buf = rt.device.createBuffer({ size: t.byteLength, usage: GPU_TENSOR_USAGE() });
+  const enc = rt.device.createCommandEncoder();
+  enc.copyBufferToBuffer(t.buffer, 0, buf, 0, t.byteLength);
+  rt.device.queue.submit([enc.finish()]);
+  rt.stats.submits++;
+  return new GpuTensor(t.device, t.dtype, t.shape, buf, t.f16);
+}
+
+const transposers = new WeakMap<GPUDevice, Map<string, Promise<WebGpuProgram>>>();
+
+/** Moves axis 0 of `t` to `axis` (a cached one-node Transpose program). */
+async function moveAxis0(t: GpuTensor, axis: number, rt: ControlRuntime): Promise<GpuTensor> {
+  const rank = t.shape.length;
+  const perm = Array.from({ length: rank }, (_, i) => (i < axis ? i + 1 : i === axis ? 0 : i));
+  const key = `${t.dtype}:${perm.join(',')}`;
+  let cache = transposers.get(rt.device);
+  if (!cache) transposers.set(rt.device, (cache = new Map()));
+  let p = cache.get(key);
+  if (!p) {
+    const shape = t.shape.map((_, i) => `d${i}`);
+    const g = Graph.create({
+      name: 'stack-transpose',
+      inputs: [{ name: 'x', dtype: t.dtype, shape }],
+      outputs: [{ name: 'y', dtype: t.dtype, shape: perm.map((a) => shape[a]!) }],
+      nodes: [{ name: 'transpose', op: 'Transpose', domain: '', inputs: ['x'], outputs: ['y'], attrs: { perm } }],
+      initializers: new Map(),
+      valueTypes: new Map([['y', { dtype: t.dtype, shape: perm.map((a) => shape[a]!) }]]),
+    });
+    p = rt.compile(g);
+    cache.set(key, p);
+    p.catch(() => cache!.delete(key));
+  }
+  const prog = await p;
+  const out = await prog.run({ x: t }, { outputsOnGpu: true });
+  rt.stats.dispatches += prog.dispatchCount;
+  rt.stats.submits++;
+  return out.y!;
+}
+
+/** Stacks equally shaped parts along a new `axis` (on the GPU when any part is there). */
+export async function stack(parts: readonly Value[], axis: number, dtype: Tensor['dtype'], emptyShape: readonly number[], rt: ControlRuntime, node: string): Promise<Value> {
+  const shape = parts[0]?.shape ?? emptyShape;
+  for (const p of parts) {
+    if (p.shape.join() !== shape.join()) throw new ShapeError(`${node}: scan output parts differ in shape ([${shape.join(',')}] vs [${p.shape.join(',')}])`, node);
+  }
+  const n = parts.length;
+  if (n === 0 || parts.every((p) => p instanceof Tensor)) {
+    const out = new Tensor(dtype, [...shape.slice(0, axis), n, ...shape.slice(axis)]);
+    const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
+    const inner = shape.slice(axis).reduce((a, b) => a * b, 1);
+    parts.forEach((p, k) => {
+      const d = (p as Tensor).data;
+      for (let o = 0; o < outer; o++) out.data.set(d.subarray(o * inner, (o + 1) * inner), (o * n + k) * inner);
+    });
+    return out;
+  }
+  const f16 = rt.device.features.has('shader-f16');
+  const gpu = parts.map((p) => (p instanceof GpuTensor ? p : GpuTensor.upload(rt.device, p, `${node} scan output`)));
+  const size = shape.reduce((a, b) => a * b, 1);
+  const bytes = size * storageBytes(gpu[0]!.storage);
+  let stacked: GpuTensor;
+  if (bytes % 4 === 0) {
+    const buf = rt.device.createBuffer({ size: Math.max(4, bytes * n), usage: GPU_TENSOR_USAGE() });
+    if (bytes > 0) {
+      const enc = rt.device.createCommandEncoder();
+      gpu.forEach((p, k) => enc.copyBufferToBuffer(p.buffer, 0, buf, k * bytes, bytes));
+      rt.device.queue.submit([enc.finish()]);
+      rt.stats.submits++;
+    }
+    stacked = new GpuTensor(rt.device, dtype, [n, ...shape], buf, f16);
+  } else {
+    // Parts not 4-byte sized (odd f16 counts) cannot be copied into place: stack on the host.
+    const host = await Promise.all(gpu.map((p) => p.download()));
+    rt.stats.readbacks += n;
+    stacked = GpuTensor.upload(rt.device, (await stack(host, 0, dtype, shape, rt, node)) as Tensor, node);
+  }
+  gpu.forEach((p, k) => p !== parts[k] && p.destroy());
+  if (axis === 0) return stacked;
+  const moved = await moveAxis0(stacked, axis, rt);
+  stacked.destroy();
+  return moved;
+}
+
+function boolOf(t: Tensor, node: string, what: string): boolean {
+  if (t.size !== 1) throw new ShapeError(`${node}: ${what} must be a single value, got ${t.toString()}`, node);
+  return t.data[0] !== 0;
+}
+
+/** Binds a body's captures (its inputs after `first`) to the node's inputs from `offset`. */
+function bindCaptures(feeds: Map<string, Value>, body: Graph, first: number, ins: readonly (Value | undefined)[], offset: number, node: string): void {
+  body.inputs.slice(first).forEach((c, i) => {
+    const v = ins[offset + i];
+    if (!v) throw new ExecutionError(`${node}: captured value '${c.name}' is not bound`, node);
+    feeds.set(c.name, v);
+  });
+}
+
+setTrait(controlOps.If, WEBGPU_HOST_KERNEL, {
+  async run({ node, inputs, bodies, rt }) {
+    const then = bodies.get('then_branch')!;
+    const other = bodies.get('else_branch')!;
+    const take = boolOf(await onHost(inputs[0]!, rt), node.name, 'cond');
+    const body = take ? then : other;
+    const feeds = new Map<string, Value>();
+    bindCaptures(feeds, body.graph, 0, inputs, take ? 1 : 1 + then.graph.inputs.length, node.name);
+    return body.run(feeds);
+  },
+});
+
+setTrait(controlOps.Loop, WEBGPU_HOST_KERNEL, {
+  async run({ node, inputs, bodies, rt }) {
+    const body = bodies.get('body')!;
+    const bg = body.graph;
+    const orig = node.attrs.body as Graph;
+    const n = orig.inputs.length - 2;
+    const k = orig.outputs.length - 1 - n;
+    const [m, cond] = inputs;
+    const max = m ? Number((await onHost(m, rt)).data[0]) : Infinity;
+    let go = cond ? boolOf(await onHost(cond, rt), node.name, 'cond') : true;
+    const given = new Set<Value | undefined>(inputs);
+    const caps = new Map<string, Value>();
+    bindCaptures(caps, bg, orig.inputs.length, inputs, orig.inputs.length, node.name);
+    let carried = inputs.slice(2, 2 + n) as Value[];
+    const parts: Value[][] = Array.from({ length: k }, () => []);
+    try {
+      for (let i = 0; go && i < max; i++) {
+        const feeds = new Map(caps);
+        feeds.set(bg.inputs[0]!.name, Tensor.from('int64', [], [i]));
+        feeds.set(bg.inputs[1]!.name, Tensor.from('bool', [], [go ? 1 : 0]));
+        carried.forEach((v, j) => feeds.set(bg.inputs[2 + j]!.name, v));
+        const outs = await body.run(feeds);
+        rt.stats.iterations++;
+        go = boolOf(await onHost(outs[0]!, rt), node.name, 'body condition');
+        const next = outs.slice(1, 1 + n);
+        const keep = new Set<Value | undefined>([...given, ...next, ...parts.flat(), ...outs.slice(1 + n)]);
+        release(outs[0], keep);
+        for (const v of carried) release(v, keep);
+        carried = next;
+        outs.slice(1 + n).forEach((v, j) => parts[j]!.push(v));
+      }
+      const stacked: Value[] = [];
+      for (let j = 0; j < k; j++) {
+        const o = orig.outputs[1 + n + j]!;
+        stacked.push(await stack(parts[j]!, 0, o.dtype, o.shape.map((d) => (typeof d === 'number' ? d : 0)), rt, node.name));
+      }
+      const keep = new Set<Value | undefined>([...given, ...carried, ...stacked]);
+      for (const v of parts.flat()) release(v, keep);
+      return [...carried, ...stacked];
+    } catch (e) {
+      const keep = new Set<Value | undefined>(given);
+      for (const v of [...carried, ...parts.flat()]) release(v, keep);
+      throw e;
+    }
+  },
+});
+
+/** A name not used in `g` (for the values Scan's body wrapper adds). */
+function freshName(g: Graph, base: string): string {
+  const used = (s: string): boolean => g.producers.has(s) || g.nodes.some((n) => n.name === s);
+  let s = base;
+  for (let i = 1; used(s); i++) s = `${base}_${i}`;
+  return s;
+}
+
+/** Scan's attributes resolved for a node: counts, axes and directions. */
+function scanLayout(node: Node, typeOf?: (v: string) => ValueType): { n: number; m: number; k: number; inAxes: number[]; inDirs: readonly number[]; outAxes: number[]; outDirs: readonly number[] } {
+  const body = node.attrs.body as Graph;
+  const m = Number(node.attrs.num_scan_inputs);
+  const n = body.inputs.length - m;
+  const k = body.outputs.length - n;
+  const ranks = (i: number): number => (typeOf ? typeOf(node.inputs[n + i]!).shape.length : body.inputs[n + i]!.shape.length + 1);
+  const ax = (given: unknown, count: number, rank: (i: number) => number): number[] =>
+    Array.from({ length: count }, (_, i) => normalizeAxis(((given as number[] | undefined) ?? [])[i] ?? 0, rank(i), node.name));
+  return {
+    n,
+    m,
+    k,
+    inAxes: ax(node.attrs.scan_input_axes, m, ranks),
+    inDirs: (node.attrs.scan_input_directions as number[] | undefined) ?? [],
+    outAxes: ax(node.attrs.scan_output_axes, k, (j) => body.outputs[n + j]!.shape.length + 1),
+    outDirs: (node.attrs.scan_output_directions as number[] | undefined) ?? [],
+  };
+}
+
+setTrait(controlOps.Scan, WEBGPU_HOST_KERNEL, {
+  // The body takes the whole scan inputs and one step index per scan input, and
+  // slices them itself (a Gather each), so one plan per iteration does both.
+  body(node, _attr, body, typeOf) {
+    const { n, m, inAxes } = scanLayout(node, typeOf);
+    const whole = Array.from({ length: m }, (_, j) => ({ name: freshName(body, `scan_input_${j}`), ...typeOf(node.inputs[n + j]!) }));
+    const steps = Array.from({ length: m }, (_, j) => ({ name: freshName(body, `scan_step_${j}`), dtype: 'int64' as const, shape: [] }));
+    const gathers: Node[] = whole.map((w, j) => ({
+      name: freshName(body, `scan_slice_${j}`),
+      op: 'Gather',
+      domain: '',
+      inputs: [w.name, steps[j]!.name],
+      outputs: [body.inputs[n + j]!.name],
+      attrs: { axis: inAxes[j]! },
+    }));
+    const sliceTypes = body.inputs.slice(n).map((i) => [i.name, { dtype: i.dtype, shape: i.shape }] as const);
+    return Graph.create({
+      name: body.name,
+      inputs: [...body.inputs.slice(0, n), ...whole, ...steps, ...body.captures],
+      outputs: body.outputs,
+      nodes: [...gathers, ...body.nodes],
+      initializers: body.initializers,
+      valueTypes: new Map([...body.valueTypes, ...sliceTypes]),
+      meta: body.meta,
+    });
+  },
+  async run({ node, inputs, bodies, rt }) {
+    const body = bodies.get('body')!;
+    const bg = body.graph;
+    const orig = node.attrs.body as Graph;
+    const { n, m, k, inAxes, inDirs, outAxes, outDirs } = scanLayout(node, (v) => {
+      const t = inputs[node.inputs.indexOf(v)]!;
+      return { dtype: t.dtype, shape: t.shape };
+    });
+    const scanIns = inputs.slice(n, n + m) as Value[];
+    const len = scanIns[0]!.shape[inAxes[0]!]!;
+    scanIns.forEach((s, j) => {
+      if (s.shape[inAxes[j]!] !== len) throw new ShapeError(`${node.name}: scan input ${j} has ${s.shape[inAxes[j]!]} steps, input 0 has ${len}`, node.name);
+    });
+    const given = new Set<Value | undefined>(inputs);
+    const caps = new Map<string, Value>();
+    bindCaptures(caps, bg, n + 2 * m, inputs, n + m, node.name);
+    let state = inputs.slice(0, n) as Value[];
+    const parts: Value[][] = Array.from({ length: k }, () => []);
+    try {
+      for (let t = 0; t < len; t++) {
+        const feeds = new Map(caps);
+        state.forEach((s, i) => feeds.set(bg.inputs[i]!.name, s));
+        scanIns.forEach((s, j) => feeds.set(bg.inputs[n + j]!.name, s));
+        // A reversed scan input reads from the end.
+        scanIns.forEach((_, j) => feeds.set(bg.inputs[n + m + j]!.name, Tensor.from('int64', [], [inDirs[j] ? len - 1 - t : t])));
+        const outs = await body.run(feeds);
+        rt.stats.iterations++;
+        const next = outs.slice(0, n);
+        const keep = new Set<Value | undefined>([...given, ...next, ...parts.flat(), ...outs.slice(n)]);
+        for (const v of state) release(v, keep);
+        state = next;
+        outs.slice(n).forEach((v, j) => parts[j]!.push(v));
+      }
+      const stacked: Value[] = [];
+      for (let j = 0; j < k; j++) {
+        const o = orig.outputs[n + j]!;
+        const p = outDirs[j] ? [...parts[j]!].reverse() : parts[j]!;
+        stacked.push(await stack(p, outAxes[j]!, o.dtype, o.shape.map((d) => (typeof d === 'number' ? d : 0)), rt, node.name));
+      }
+      const keep = new Set<Value | undefined>([...given, ...state, ...stacked]);
+      for (const v of parts.flat()) release(v, keep);
+      return [...state, ...stacked];
+    } catch (e) {
+      const keep = new Set<Value | undefined>(given);
+      for (const v of [...state, ...parts.flat()]) release(v, keep);
+      throw e;
+    }
+  },
+});

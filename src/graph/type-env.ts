@@ -5,12 +5,13 @@
  * that shape computations (Shape → Gather → Concat → Reshape) give static shapes.
  */
 import type { Node } from './graph.js';
-import { inferNode, opOf } from './infer.js';
-import type { InferInput, ValueType } from './op.js';
+import { inferNode, opContext, opOf } from './infer.js';
+import { getTrait, type InferInput, type ValueType } from './op.js';
 import { runReference } from './reference.js';
 import { sizeOf, isStatic } from './shape.js';
 import { Tensor } from './tensor.js';
 import { KilnError } from './errors.js';
+import { MAX_SHAPE_VALUE, SHAPE_VALUE, type ShapeValue } from './shape-values.js';
 
 /** Largest tensor (elements) whose value is propagated for inference. */
 export const VALUE_PROPAGATION_LIMIT = 4096;
@@ -19,6 +20,18 @@ export const VALUE_PROPAGATION_LIMIT = 4096;
 export class TypeEnv {
   readonly types = new Map<string, ValueType>();
   readonly values = new Map<string, Tensor>();
+  /** Symbolic contents of small int vectors holding dims whose value is not fully known (shape-values.ts). */
+  readonly shapeValues = new Map<string, ShapeValue>();
+
+  /** What is known of a value's contents as dims: its constant value when a small int vector, else its shape value. */
+  shapeValue(name: string): ShapeValue | undefined {
+    if (name === '') return undefined;
+    const v = this.values.get(name);
+    if (v && (v.dtype === 'int64' || v.dtype === 'int32') && v.rank <= 1 && v.size <= MAX_SHAPE_VALUE) {
+      return { dims: Array.from(v.data as ArrayLike<number | bigint>, Number), scalar: v.rank === 0 };
+    }
+    return this.shapeValues.get(name);
+  }
 
   /** Records a value's type, and its constant value when small enough. */
   define(name: string, type: ValueType, value?: Tensor): void {
@@ -55,7 +68,28 @@ export class TypeEnv {
     node.outputs.forEach((o, i) => {
       if (o !== '' && outs[i]) this.define(o, outs[i]!, values?.[i]);
     });
+    if (!values && node.outputs.length === 1 && node.outputs[0] !== '' && outs[0]) this.propagateShapeValue(node, ins, outs[0]);
     return outs;
+  }
+
+  /** Records the output's shape value (a constant when every element is known) for ops with the SHAPE_VALUE trait. */
+  private propagateShapeValue(node: Node, ins: readonly (InferInput | undefined)[], out: ValueType): void {
+    const def = opOf(node);
+    const fn = getTrait(def, SHAPE_VALUE);
+    if (!fn || (out.dtype !== 'int64' && out.dtype !== 'int32')) return;
+    let sv: ShapeValue | undefined;
+    try {
+      sv = fn(node.inputs.map((n) => this.shapeValue(n)), ins, opContext(def, node).attrs);
+    } catch (e) {
+      if (!(e instanceof KilnError)) throw e;
+      return;
+    }
+    if (!sv || sv.dims.length > MAX_SHAPE_VALUE) return;
+    const o = node.outputs[0]!;
+    const shape = sv.scalar ? [] : [sv.dims.length];
+    if (!isStatic(out.shape) || out.shape.join() !== shape.join()) return;
+    if (sv.dims.every((d) => typeof d === 'number')) this.define(o, out, Tensor.from(out.dtype, shape, sv.dims as number[]));
+    else this.shapeValues.set(o, sv);
   }
 }
 

@@ -9,8 +9,12 @@ import { bodiesOf } from './ops/control.js';
 import { formatShape, shapeEq } from './shape.js';
 import { TypeEnv } from './type-env.js';
 
-/** Checks a graph and, recursively, the subgraphs its nodes hold; throws a typed error naming the first problem found. */
-export function verify(g: Graph): void {
+/**
+ * Checks a graph and, recursively, the subgraphs its nodes hold; throws a typed error
+ * naming the first problem found. `outer` (used for subgraphs) is the enclosing
+ * graph's environment: captured values keep the constant or shape values known there.
+ */
+export function verify(g: Graph, outer?: TypeEnv): void {
   const nodeNames = new Set<string>();
   for (const n of g.nodes) {
     if (nodeNames.has(n.name)) throw new GraphError(`duplicate node name '${n.name}'`, n.name);
@@ -27,14 +31,18 @@ export function verify(g: Graph): void {
   const order = g.topo;
   const env = new TypeEnv();
   for (const i of g.inputs) env.define(i.name, i);
-  for (const c of g.captures) env.define(c.name, c);
+  for (const c of g.captures) {
+    env.define(c.name, c, outer?.values.get(c.name));
+    const sv = outer?.shapeValues.get(c.name);
+    if (sv) env.shapeValues.set(c.name, sv);
+  }
   for (const [name, t] of g.initializers) {
     if (!env.types.has(name)) env.define(name, { dtype: t.dtype, shape: t.shape }, t);
   }
   for (const n of order) {
     for (const { attr, graph } of bodiesOf(n)) {
       try {
-        verify(graph);
+        verify(graph, env);
       } catch (e) {
         if (e instanceof KilnError) {
           e.message = `node '${n.name}' (${n.op}) attribute '${attr}': ${e.message}`;

@@ -41,7 +41,7 @@ export class GraphEditor {
     this.initializers = new Map(graph.initializers);
     this.types = new Map(graph.valueTypes);
     this.outputNames = new Set(graph.outputs.map((o) => o.name));
-    this.inputNames = new Set(graph.inputs.map((i) => i.name));
+    this.inputNames = new Set([...graph.inputs, ...graph.captures].map((i) => i.name));
     for (const i of graph.inputs) this.used.add(i.name);
     for (const k of graph.initializers.keys()) this.used.add(k);
     for (const n of graph.topo) this.insert(n);
@@ -87,7 +87,7 @@ export class GraphEditor {
 
   /** The type of any value. */
   typeOf(v: string): ValueType {
-    const t = this.types.get(v) ?? this.initializers.get(v) ?? this.graph.inputs.find((i) => i.name === v);
+    const t = this.types.get(v) ?? this.initializers.get(v) ?? this.graph.inputs.find((i) => i.name === v) ?? this.graph.captures.find((c) => c.name === v);
     if (!t) throw new GraphError(`unknown value '${v}'`, v);
     return { dtype: t.dtype, shape: t.shape };
   }
@@ -234,7 +234,7 @@ export class GraphEditor {
     const draft = Graph.create({ ...this.graph.fields(), nodes: [...this.nodes.values()], initializers: inits, valueTypes: this.types });
     const order = draft.topo;
     const env = new TypeEnv();
-    for (const i of draft.inputs) env.define(i.name, i);
+    for (const i of [...draft.inputs, ...draft.captures]) env.define(i.name, i);
     for (const [k, t] of inits) env.define(k, { dtype: t.dtype, shape: t.shape }, t);
     const types = new Map<string, ValueType>();
     for (const n of order) {

@@ -102,10 +102,19 @@ export function hasControlFlow(graph: Graph): boolean {
   return graph.nodes.some((n) => getTrait(opOf(n), HOLDS_BODIES) === true);
 }
 
-/** The body as a graph of its own: captures become inputs after its inputs. */
-export function flattenBody(body: Graph): Graph {
-  if (body.captures.length === 0) return body;
-  return body.with({ inputs: [...body.inputs, ...body.captures], captures: [] });
+/**
+ * The body as a graph of its own: captures of the enclosing graph's constants
+ * (`outer`) become initializers, the other captures inputs after its inputs.
+ */
+export function flattenBody(body: Graph, outer: ReadonlyMap<string, Tensor> = new Map()): Graph {
+  return inlineConstantCaptures(body, outer).with({ inputs: [...body.inputs, ...body.captures.filter((c) => !outer.has(c.name))], captures: [] });
+}
+
+/** The body with its captures of constants in `outer` turned into initializers (so shapes they decide fold). */
+export function inlineConstantCaptures(body: Graph, outer: ReadonlyMap<string, Tensor>): Graph {
+  const consts = body.captures.filter((c) => outer.has(c.name));
+  if (consts.length === 0) return body;
+  return body.with({ captures: body.captures.filter((c) => !outer.has(c.name)), initializers: new Map([...body.initializers, ...consts.map((c) => [c.name, outer.get(c.name)!] as const)]) });
 }
 
 /** The type of a value of `g` (input, capture, initializer or node output). */
@@ -231,7 +240,7 @@ export class ControlProgram {
         const bodies = new Map<string, ControlProgram>();
         for (const [attr, v] of Object.entries(node.attrs)) {
           if (!(v instanceof Graph)) continue;
-          const body = kernel.body ? kernel.body(node, attr, v, typeOf) : flattenBody(v);
+          const body = kernel.body ? kernel.body(node, attr, inlineConstantCaptures(v, g.initializers), typeOf) : flattenBody(v, g.initializers);
           bodies.set(attr, new ControlProgram(body, this.rt));
         }
         steps.push({ kind: 'control', node, kernel, bodies });
@@ -443,9 +452,14 @@ function boolOf(t: Tensor, node: string, what: string): boolean {
   return t.data[0] !== 0;
 }
 
-/** Binds a body's captures (its inputs after `first`) to the node's inputs from `offset`. */
-function bindCaptures(feeds: Map<string, Value>, body: Graph, first: number, ins: readonly (Value | undefined)[], offset: number, node: string): void {
-  body.inputs.slice(first).forEach((c, i) => {
+/**
+ * Binds the captures of a body (`captures`, as the node lists them from input
+ * `offset` on) that its compiled graph takes as inputs (constants were inlined).
+ */
+function bindCaptures(feeds: Map<string, Value>, body: Graph, captures: readonly { readonly name: string }[], ins: readonly (Value | undefined)[], offset: number, node: string): void {
+  const inputs = new Set(body.inputs.map((i) => i.name));
+  captures.forEach((c, i) => {
+    if (!inputs.has(c.name)) return;
     const v = ins[offset + i];
     if (!v) throw new ExecutionError(`${node}: captured value '${c.name}' is not bound`, node);
     feeds.set(c.name, v);
@@ -459,7 +473,9 @@ setTrait(controlOps.If, WEBGPU_HOST_KERNEL, {
     const take = boolOf(await onHost(inputs[0]!, rt), node.name, 'cond');
     const body = take ? then : other;
     const feeds = new Map<string, Value>();
-    bindCaptures(feeds, body.graph, 0, inputs, take ? 1 : 1 + then.graph.inputs.length, node.name);
+    const thenCaps = (node.attrs.then_branch as Graph).captures;
+    const caps = take ? thenCaps : (node.attrs.else_branch as Graph).captures;
+    bindCaptures(feeds, body.graph, caps, inputs, take ? 1 : 1 + thenCaps.length, node.name);
     return body.run(feeds);
   },
 });
@@ -476,7 +492,7 @@ setTrait(controlOps.Loop, WEBGPU_HOST_KERNEL, {
     let go = cond ? boolOf(await onHost(cond, rt), node.name, 'cond') : true;
     const given = new Set<Value | undefined>(inputs);
     const caps = new Map<string, Value>();
-    bindCaptures(caps, bg, orig.inputs.length, inputs, orig.inputs.length, node.name);
+    bindCaptures(caps, bg, orig.captures, inputs, orig.inputs.length, node.name);
     let carried = inputs.slice(2, 2 + n) as Value[];
     const parts: Value[][] = Array.from({ length: k }, () => []);
     try {
@@ -580,7 +596,7 @@ setTrait(controlOps.Scan, WEBGPU_HOST_KERNEL, {
     });
     const given = new Set<Value | undefined>(inputs);
     const caps = new Map<string, Value>();
-    bindCaptures(caps, bg, n + 2 * m, inputs, n + m, node.name);
+    bindCaptures(caps, bg, orig.captures, inputs, n + m, node.name);
     let state = inputs.slice(0, n) as Value[];
     const parts: Value[][] = Array.from({ length: k }, () => []);
     try {

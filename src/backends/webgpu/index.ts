@@ -105,7 +105,7 @@ function collectMissing(graph: Graph, missing: Map<string, string[]>): void {
     const def = opOf(node);
     if (getTrait(def, HOLDS_BODIES)) {
       if (!getTrait(def, WEBGPU_HOST_KERNEL)) add(node);
-      for (const b of bodiesOf(node)) collectMissing(flattenBody(b.graph), missing);
+      for (const b of bodiesOf(node)) collectMissing(flattenBody(b.graph, graph.initializers), missing);
       continue;
     }
     if (folded.has(node) || def.shapeOnly || node.inputs.every((v) => v === '' || shapeDerived.has(v))) {

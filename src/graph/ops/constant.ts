@@ -1,8 +1,9 @@
 /** Core ops: Constant (value held in an attribute) and Identity. */
 import { attr } from '../attrs.js';
 import { ShapeError } from '../errors.js';
-import { defineOp } from '../op.js';
+import { defineOp, setTrait } from '../op.js';
 import type { Tensor } from '../tensor.js';
+import { SHAPE_VALUE } from '../shape-values.js';
 
 /**
  * Constant: outputs the tensor held in its `value` attribute. The ONNX importer maps
@@ -43,3 +44,6 @@ export const Identity = defineOp({
 
 /** Core ops every graph may use. */
 export const constantOps = { Constant, Identity } as const;
+
+// Shape values (shape-values.ts) pass through.
+setTrait(Identity, SHAPE_VALUE, ([v]) => v);

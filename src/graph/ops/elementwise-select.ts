@@ -3,12 +3,13 @@ import { attr } from '../attrs.js';
 import { ALL, NUMERIC, expectDType, isFloat, isInteger, type DType } from '../dtype.js';
 import { AttributeError, ShapeError } from '../errors.js';
 import { compileExprJs, E, type Expr } from '../expr.js';
-import { defineOp, type InferInput } from '../op.js';
+import { defineOp, setTrait, type InferInput } from '../op.js';
 import { mapBroadcast } from '../reference.js';
 import { broadcastShapes, formatShape, shapeSize } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { expectSameDType } from './elementwise-util.js';
 import { F } from './scalar-fns.js';
+import { SHAPE_VALUE } from '../shape-values.js';
 
 /** ONNX TensorProto.DataType codes → Kiln dtypes. */
 export const ONNX_DTYPE_CODES: Readonly<Record<number, DType>> = {
@@ -128,3 +129,6 @@ export const CastLike = defineOp({
 
 /** Selection and conversion ops. */
 export const selectOps = { Where, Clip, Cast, CastLike } as const;
+
+// Shape values (shape-values.ts): a cast between int32 and int64 keeps the dims.
+setTrait(Cast, SHAPE_VALUE, ([v], [x]) => (x && (x.dtype === 'int64' || x.dtype === 'int32') ? v : undefined));

@@ -6,9 +6,10 @@
  */
 import { attr } from '../attrs.js';
 import { DTypeError, ShapeError } from '../errors.js';
-import { defineOp } from '../op.js';
+import { defineOp, setTrait } from '../op.js';
 import { formatShape, normalizeAxis, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { knownDims, SHAPE_VALUE } from '../shape-values.js';
 import { checkElementsShapes, expectIndexDType, forEachAxisIndex, normIndex, prod } from './index-util.js';
 
 /** Gather: picks slices along an axis by index (`out = data[..., indices, ...]`). */
@@ -123,3 +124,12 @@ export const GatherND = defineOp({
 
 /** The gather ops. */
 export const gatherOps = { Gather, GatherElements, GatherND } as const;
+
+// Shape values (shape-values.ts): known indices picking dims of a shape vector.
+setTrait(Gather, SHAPE_VALUE, ([data, idx], _t, attrs) => {
+  const ids = knownDims(idx);
+  if (!data || data.scalar || !ids || !idx || (attrs.axis as number) !== 0) return undefined;
+  const n = data.dims.length;
+  if (ids.some((i) => i < -n || i >= n)) return undefined;
+  return { dims: ids.map((i) => data.dims[i < 0 ? i + n : i]!), scalar: idx.scalar };
+});

@@ -6,9 +6,10 @@
 import { attr } from '../attrs.js';
 import { expectDType } from '../dtype.js';
 import { AttributeError, DTypeError, ShapeError } from '../errors.js';
-import { defineOp, type InferInput } from '../op.js';
+import { defineOp, setTrait, type InferInput } from '../op.js';
 import { formatShape, normalizeAxis, requireStatic, stridesOf, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { SHAPE_VALUE, vectorValue } from '../shape-values.js';
 import { INDEX_DTYPES, expectIndexDType, knownInts, normAxes, permute, prod, stridedCopy, vectorLength } from './index-util.js';
 
 /** Checks that `perm` is a permutation of 0..rank-1. */
@@ -274,3 +275,13 @@ export const Tile = defineOp({
 
 /** Movement ops. */
 export const movementOps = { Transpose, Concat, Split, Slice, Tile } as const;
+
+// Shape values (shape-values.ts): Concat of shape vectors; Slice of one with known bounds.
+setTrait(Concat, SHAPE_VALUE, (vs) => (vs.length > 0 && vs.every((v) => v && !v.scalar) ? vectorValue(vs.flatMap((v) => v!.dims)) : undefined));
+setTrait(Slice, SHAPE_VALUE, ([v], types, attrs) => {
+  if (!v || v.scalar) return undefined;
+  const p = sliceParams(types, attrs as Parameters<typeof sliceParams>[1], 1, '');
+  if (!p.axes || !p.starts || !p.ends || !p.steps || p.axes.length !== 1) return undefined;
+  const { start, step, count } = sliceAxis(v.dims.length, p.starts[0]!, p.ends[0]!, p.steps[0]!);
+  return vectorValue(Array.from({ length: count }, (_, k) => v.dims[start + k * step]!));
+});

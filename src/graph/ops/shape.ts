@@ -7,10 +7,11 @@
 import { attr } from '../attrs.js';
 import { ALL, NUMERIC, expectDType, type DType } from '../dtype.js';
 import { AttributeError, DTypeError, ExecutionError, ShapeError } from '../errors.js';
-import { defineOp, type InferInput, type ValueType } from '../op.js';
+import { defineOp, setTrait, type InferInput, type ValueType } from '../op.js';
 import { broadcastShapes, formatShape, requireStatic, type Dim, type Shape as DimList } from '../shape.js';
 import { broadcastStrides } from '../reference.js';
 import { Tensor } from '../tensor.js';
+import { SHAPE_VALUE, vectorValue } from '../shape-values.js';
 import { ONNX_DTYPE, knownInts, normAxes, prodDims, scalarOf, stridedCopy, vectorLength } from './index-util.js';
 
 /** Fresh dims, one per axis, for outputs whose shape values are unknown at build time. */
@@ -352,3 +353,13 @@ export const EyeLike = defineOp({
 
 /** Shape ops. */
 export const shapeOps = { Shape, Size, Reshape, Flatten, Squeeze, Unsqueeze, Expand, ConstantOfShape, Range, Dropout, EyeLike } as const;
+
+// Shape values (shape-values.ts): Shape of a partly symbolic shape lists its dims;
+// Squeeze/Unsqueeze turn a one-element vector into a scalar and back.
+setTrait(Shape, SHAPE_VALUE, (_v, [x], attrs) => {
+  const r = x!.shape.length;
+  const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + r : v, 0), r);
+  return vectorValue(x!.shape.slice(clamp(attrs.start as number), clamp((attrs.end as number | undefined) ?? r)));
+});
+setTrait(Squeeze, SHAPE_VALUE, ([v]) => (v && !v.scalar && v.dims.length === 1 ? { dims: v.dims, scalar: true } : undefined));
+setTrait(Unsqueeze, SHAPE_VALUE, ([v]) => (v?.scalar ? { dims: v.dims, scalar: false } : undefined));

@@ -3,6 +3,8 @@
  * names, dtypes and ranks right, concrete dims equal, and each symbolic dim bound to
  * one size across all inputs. Errors are InputErrors naming the input. Also seeded
  * random feeds from the declared input types (kiln run --random, calibration).
+ * As in ONNX Runtime, a scalar (rank-0) input also accepts a feed of one element in any
+ * shape ([1], [1, 1]); {@link scalarFeedsAsScalars} reshapes such feeds to [].
  */
 import { isFloat, type DType } from './dtype.js';
 import { InputError } from './errors.js';
@@ -51,7 +53,7 @@ export function checkFeeds(g: Graph, feeds: Readonly<Record<string, FeedLike>>, 
     if (f.dtype !== inp.dtype) {
       throw new InputError(`input '${inp.name}' expects dtype ${inp.dtype}, got ${f.dtype}`, inp.name);
     }
-    if (f.shape.length !== inp.shape.length) {
+    if (f.shape.length !== inp.shape.length && !(inp.shape.length === 0 && f.shape.every((d) => d === 1))) {
       throw new InputError(
         `input '${inp.name}' expects rank ${inp.shape.length} ${formatShape(inp.shape)}, got rank ${f.shape.length} ${formatShape(f.shape)}`,
         inp.name,
@@ -78,6 +80,30 @@ export function checkFeeds(g: Graph, feeds: Readonly<Record<string, FeedLike>>, 
   }
   if (opts.requireData) for (const inp of g.inputs) checkData(inp.name, feeds[inp.name]!);
   return dims;
+}
+
+/**
+ * The feeds with each one-element feed of a scalar (rank-0) input reshaped to [], as ONNX
+ * Runtime accepts `new Tensor('int64', [16000n])` (shape [1]) for a scalar input. Feeds that
+ * need no change are passed through; the object is copied only when one changes.
+ *
+ * @param g the graph whose inputs the feeds are for.
+ * @param feeds feeds already checked by {@link checkFeeds}.
+ * @returns the feeds, scalar inputs with shape [].
+ */
+export function scalarFeedsAsScalars<F extends FeedLike>(g: Graph, feeds: Readonly<Record<string, F>>): Readonly<Record<string, F>> {
+  let out: Record<string, F> | undefined;
+  for (const inp of g.inputs) {
+    const f = feeds[inp.name];
+    if (inp.shape.length !== 0 || !f || f.shape.length === 0) continue;
+    const reshape = (f as { reshape?: (shape: ConcreteShape) => F }).reshape;
+    if (typeof reshape !== 'function') {
+      throw new InputError(`input '${inp.name}' is a scalar; feed it with shape [] (this tensor of shape ${formatShape(f.shape)} cannot be reshaped)`, inp.name);
+    }
+    out ??= { ...feeds };
+    out[inp.name] = reshape.call(f, []);
+  }
+  return out ?? feeds;
 }
 
 /**

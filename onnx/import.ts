@@ -17,7 +17,7 @@ import type { DType } from '../src/graph/dtype.js';
 import { GraphError, KilnError, ModelFormatError, UnsupportedOpError } from '../src/graph/errors.js';
 import { Graph, type Node, type ValueInfo } from '../src/graph/graph.js';
 import { findOp, getTrait, type ValueType } from '../src/graph/op.js';
-import { BODY_INPUT_TYPES } from '../src/graph/ops/control.js';
+import { BODY_INPUT_TYPES, LIVE_BODY } from '../src/graph/ops/control.js';
 import type { Dim, Shape } from '../src/graph/shape.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { TypeEnv } from '../src/graph/type-env.js';
@@ -44,6 +44,13 @@ export interface ImportOptions extends TensorDecodeOptions {
    * input list (used to fix inputs that decide shapes, such as Reshape's shape).
    */
   readonly constantInputs?: Readonly<Record<string, Tensor>>;
+  /**
+   * Sizes for symbolic dims of the graph inputs (a `dim_param` name, or the
+   * `<input>_dim<i>` name Kiln gives a dim the model left unnamed), substituted before
+   * types are inferred, so that shape computations, and the conditions of If nodes on
+   * them, become static. The session uses it to type a model per set of input sizes.
+   */
+  readonly dims?: Readonly<Record<string, number>>;
 }
 
 /** Decodes ModelProto bytes; protobuf failures become a ModelFormatError naming `where`. */
@@ -97,7 +104,8 @@ const SUPPORTED_CODES = new Set(Object.values(ONNX_DTYPE));
 export function portProblem(v: pb.IValueInfoProto): string | undefined {
   const t = v.type as pb.TypeProto | null | undefined;
   if (!t) return undefined;
-  if (!t.tensorType) return `graph value of type ${t.value ?? 'unknown'}`;
+  // An empty TypeProto (no kind set) is a value the model left untyped: it is inferred.
+  if (!t.tensorType) return t.value ? `graph value of type ${t.value}` : undefined;
   const code = t.tensorType.elemType ?? 0;
   if (!SUPPORTED_CODES.has(code)) {
     try {
@@ -118,6 +126,33 @@ export function nonTensorPorts(model: pb.IModelProto): { op: string; nodes: stri
     if (p) out.push({ op: p, nodes: [v.name ?? ''] });
   }
   return out;
+}
+
+/** The type with each symbolic dim named in `dims` replaced by its size. */
+function bindInputDims(t: ValueType, dims: Readonly<Record<string, number>> | undefined): ValueType {
+  if (!dims) return t;
+  return { dtype: t.dtype, shape: t.shape.map((d) => (typeof d === 'string' && dims[d] !== undefined ? dims[d]! : d)) };
+}
+
+/**
+ * The graph inputs and outputs a model declares (inputs that are initializers left out),
+ * typed as {@link importModel} types them, without importing its nodes. Outputs the model
+ * left without a shape get rank 0 here.
+ *
+ * @param bytes the serialized ModelProto.
+ * @param opts `inputShapes` for inputs without a shape.
+ * @param where the model's name in error messages.
+ * @returns the declared inputs and outputs.
+ */
+export function modelSignature(bytes: Uint8Array, opts: ImportOptions = {}, where = 'model'): { inputs: ValueInfo[]; outputs: ValueInfo[] } {
+  return guardFormat(where, () => {
+    const g = decodeModel(bytes, where).graph;
+    if (!g) throw new ModelFormatError('model has no graph');
+    const inits = new Set((g.initializer ?? []).map((t) => t.name ?? ''));
+    const inputs = (g.input ?? []).filter((v) => !inits.has(v.name ?? '')).map((v) => ({ name: v.name ?? '', ...valueInfoType(v, opts.inputShapes?.[v.name ?? '']) }));
+    const outputs = (g.output ?? []).map((v) => ({ name: v.name ?? '', ...valueInfoType(v, []) }));
+    return { inputs, outputs };
+  });
 }
 
 function valueInfoType(v: pb.IValueInfoProto, override: Shape | undefined): ValueType {
@@ -280,7 +315,7 @@ function convertGraph(g: pb.IGraphProto, opsets: ReadonlyMap<string, number>, op
     const hint = hints?.[inputs.length];
     if (problem) unsupported.add(problem, name);
     else if (!top && hint && !v.type?.tensorType?.shape) inputs.push({ name, dtype: hint.dtype, shape: hint.shape });
-    else inputs.push({ name, ...valueInfoType(v, top ? opts.inputShapes?.[name] : hint?.shape) });
+    else inputs.push({ name, ...bindInputDims(valueInfoType(v, top ? opts.inputShapes?.[name] : hint?.shape), top ? opts.dims : undefined) });
   }
   for (const v of g.output ?? []) {
     const problem = portProblem(v);
@@ -420,9 +455,26 @@ function convertSubgraphs(node: Node, env: TypeEnv, outer: Scope | undefined, op
   const hintsOf = def ? getTrait(def, BODY_INPUT_TYPES) : undefined;
   const attrs: Record<string, AttrValue> = { ...node.attrs };
   const inputs = [...node.inputs];
+  const ins = node.inputs.map((i) => env.input(i));
+  const convert = (name: string, p: PendingSubgraph): Graph => convertGraph(p.proto, opsets, opts, scope, hintsOf?.(name, ins, node.attrs));
+  // A body that cannot run here (the other branch of an If whose condition is known) may
+  // not type-check for these sizes; it then stands in as a copy of the body that runs,
+  // which leaves the node's result unchanged (and fold-if inlines that body anyway).
+  const liveName = def ? getTrait(def, LIVE_BODY)?.(ins, node.attrs) : undefined;
+  const livePending = pending.find(([name]) => name === liveName);
+  const live = livePending ? convert(livePending[0], livePending[1]) : undefined;
   for (const [name, p] of pending) {
-    const hints = hintsOf?.(name, node.inputs.map((i) => env.input(i)), node.attrs);
-    const body = convertGraph(p.proto, opsets, opts, scope, hints);
+    let body: Graph;
+    if (name === liveName && live) body = live;
+    else if (!live) body = convert(name, p);
+    else {
+      try {
+        body = convert(name, p);
+      } catch (e) {
+        if (!(e instanceof KilnError)) throw e;
+        body = live;
+      }
+    }
     attrs[name] = body;
     inputs.push(...body.captures.map((c) => c.name));
   }

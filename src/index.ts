@@ -37,6 +37,7 @@ export {
   AttributeError,
   DeviceLostError,
   DTypeError,
+  DynamicRankError,
   ExecutionError,
   GraphError,
   InputError,

@@ -28,6 +28,16 @@ export class ShapeError extends KilnError {
   constructor(message: string, where?: string) { super('SHAPE_MISMATCH', message, where); }
 }
 
+/**
+ * A value's rank depends on the sizes of the graph inputs (an If whose branches give
+ * different ranks, chosen by a condition on a symbolic dim). Kiln's types have static
+ * ranks, so such a model is typed anew for each set of input sizes (the session does
+ * this by itself); importing it with its symbolic dims unbound raises this error.
+ */
+export class DynamicRankError extends KilnError {
+  constructor(message: string, where?: string) { super('DYNAMIC_RANK', message, where); }
+}
+
 /** An input has a dtype the op does not accept. */
 export class DTypeError extends KilnError {
   constructor(message: string, where?: string) { super('DTYPE_MISMATCH', message, where); }

@@ -9,17 +9,17 @@
  * with a one-line notice (`onNotice`).
  */
 import { bindDims } from '../graph/bind-dims.js';
-import { ExecutionError, InputError, KilnError } from '../graph/errors.js';
-import { checkFeeds, randomFeeds } from '../graph/feeds.js';
+import { DynamicRankError, ExecutionError, InputError, KilnError } from '../graph/errors.js';
+import { checkFeeds, randomFeeds, scalarFeedsAsScalars } from '../graph/feeds.js';
 import { Graph } from '../graph/graph.js';
 import type { Shape } from '../graph/shape.js';
-import type { DType } from '../graph/dtype.js';
+import { isFloat, type DType } from '../graph/dtype.js';
 import type { Tensor } from '../graph/tensor.js';
 import { verify } from '../graph/verify.js';
 import { optimize, type ExtraPasses } from '../passes/pipelines.js';
 import { mixedPrecisionPass } from '../passes/mixed-precision.js';
 import type { OptLevel } from '../passes/pass-manager.js';
-import { importModel } from '../../onnx/import.js';
+import { importModel, modelSignature, type ImportOptions } from '../../onnx/import.js';
 import { compileOn, type BackendChoice, type BackendName, type CompiledModel } from './backends.js';
 import { loadModelBytes, type ModelSource } from './load.js';
 
@@ -86,18 +86,117 @@ function precisionPasses(graph: Graph, opts: SessionOptions): ExtraPasses {
   return { precision: mixedPrecisionPass(batches) };
 }
 
+/** Optimizes and compiles an imported graph as the session options say. */
+async function compileGraph(graph: Graph, opts: SessionOptions): Promise<{ graph: Graph; backend: BackendName; compiled: CompiledModel }> {
+  if (opts.freeDimensions) graph = bindDims(graph, opts.freeDimensions);
+  graph = optimize(graph, { level: opts.optimizationLevel ?? 2 }, precisionPasses(graph, opts)).graph;
+  const { backend, model: compiled } = await compileOn(graph, pickBackend(opts), {
+    skipVerify: true,
+    ...(opts.device ? { device: opts.device } : {}),
+    ...(opts.profile ? { profile: true } : {}),
+    ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
+  });
+  if (opts.precision === 'fp16' && compiled.halfStorage === false) {
+    (opts.onNotice ?? ((m: string) => console.warn(m)))('kiln: notice: this WebGPU device has no shader-f16; the float16 parts of the model are stored and computed as f32');
+  }
+  return { graph, backend, compiled };
+}
+
+/** How many input-size sets a {@link Specializing} model keeps compiled. */
+const MAX_SPECIALIZATIONS = 8;
+
+/**
+ * A model whose value ranks depend on its input sizes (see DynamicRankError): imported,
+ * optimized and compiled once per set of symbolic-dim sizes and values of its scalar
+ * integer and bool inputs, at the first run that has them, and kept for later runs (the
+ * last {@link MAX_SPECIALIZATIONS} sets). Scalar inputs are bound as constants because
+ * such models choose branches by them too (Silero VAD's `If` on the sample rate `sr`),
+ * and a branch that cannot run may not type-check for the sizes given.
+ */
+class Specializing implements CompiledModel {
+  private readonly cache = new Map<string, { graph: Graph; backend: BackendName; compiled: CompiledModel }>();
+  /** The specialization the last run used. */
+  last: { graph: Graph; backend: BackendName; compiled: CompiledModel } | undefined;
+
+  constructor(
+    private readonly signature: Graph,
+    private readonly bytes: Uint8Array,
+    private readonly importOpts: ImportOptions,
+    private readonly where: string,
+    private readonly opts: SessionOptions,
+  ) {}
+
+  /** The compiled specialization for the sizes the feeds bind (compiled now if new). */
+  async forFeeds(feeds: Readonly<Record<string, Tensor>>): Promise<{ graph: Graph; backend: BackendName; compiled: CompiledModel }> {
+    const dims = Object.fromEntries([...checkFeeds(this.signature, feeds)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const constantInputs = Object.fromEntries(this.scalarInputs().map((n) => [n, feeds[n]!]));
+    const key = JSON.stringify([dims, Object.entries(constantInputs).map(([n, t]) => [n, Array.from(t.data as ArrayLike<number>)])]);
+    let s = this.cache.get(key);
+    if (s) {
+      this.cache.delete(key);
+    } else {
+      const graph = importModel(this.bytes, { ...this.importOpts, dims, constantInputs }, this.where);
+      s = await compileGraph(graph, this.opts);
+      if (this.cache.size >= MAX_SPECIALIZATIONS) {
+        const [oldKey, old] = this.cache.entries().next().value as [string, { compiled: CompiledModel }];
+        old.compiled.release();
+        this.cache.delete(oldKey);
+      }
+    }
+    this.cache.set(key, s);
+    this.last = s;
+    return s;
+  }
+
+  /** The model's scalar integer and bool inputs (bound as constants in each specialization). */
+  private scalarInputs(): string[] {
+    return this.signature.inputs.filter((i) => i.shape.length === 0 && !isFloat(i.dtype)).map((i) => i.name);
+  }
+
+  async run(feeds: Readonly<Record<string, Tensor>>, opts?: Parameters<CompiledModel['run']>[1]): Promise<Record<string, Tensor>> {
+    const { compiled } = await this.forFeeds(feeds);
+    const bound = new Set(this.scalarInputs());
+    return compiled.run(Object.fromEntries(Object.entries(feeds).filter(([n]) => !bound.has(n))), opts);
+  }
+
+  release(): void {
+    for (const s of this.cache.values()) s.compiled.release();
+    this.cache.clear();
+    this.last = undefined;
+  }
+
+  profile(): ReturnType<NonNullable<CompiledModel['profile']>> {
+    return this.last?.compiled.profile?.() ?? [];
+  }
+
+  get dispatchCount(): number | undefined { return this.last?.compiled.dispatchCount; }
+  get shaders(): readonly string[] | undefined { return this.last?.compiled.shaders; }
+}
+
 /** A compiled model, ready to run. */
 export class InferenceSession {
-  /** The (optimized) graph this session runs. */
-  readonly graph: Graph;
-  /** The backend in use. */
-  readonly backend: BackendName;
+  private readonly signature: Graph;
+  private readonly firstBackend: BackendName;
   private runner: CompiledModel | undefined;
 
   private constructor(graph: Graph, backend: BackendName, runner: CompiledModel) {
-    this.graph = graph;
-    this.backend = backend;
+    this.signature = graph;
+    this.firstBackend = backend;
     this.runner = runner;
+  }
+
+  /**
+   * The (optimized) graph this session runs. For a model typed per set of input sizes
+   * (DynamicRankError at import), the graph of the last run's sizes; before the first
+   * run, the declared inputs and outputs only.
+   */
+  get graph(): Graph {
+    return (this.runner instanceof Specializing ? this.runner.last?.graph : undefined) ?? this.signature;
+  }
+
+  /** The backend in use (for a model typed per set of input sizes, the one its last run used). */
+  get backend(): BackendName {
+    return (this.runner instanceof Specializing ? this.runner.last?.backend : undefined) ?? this.firstBackend;
   }
 
   /**
@@ -106,25 +205,29 @@ export class InferenceSession {
    * unsupported op), GpuUnavailableError when 'webgpu' was asked for and no adapter exists.
    */
   static async create(model: ModelSource | Graph, opts: SessionOptions = {}): Promise<InferenceSession> {
-    let graph: Graph;
+    let imported: Graph;
     if (model instanceof Graph) {
       verify(model);
-      graph = model;
+      imported = model;
     } else {
       const { bytes, baseDir } = await loadModelBytes(model);
-      graph = importModel(bytes, baseDir ? { baseDir } : {}, typeof model === 'string' ? model : 'model');
+      const where = typeof model === 'string' ? model : 'model';
+      const importOpts: ImportOptions = {
+        ...(baseDir ? { baseDir } : {}),
+        ...(opts.freeDimensions ? { dims: opts.freeDimensions } : {}),
+      };
+      try {
+        imported = importModel(bytes, importOpts, where);
+      } catch (e) {
+        if (!(e instanceof DynamicRankError)) throw e;
+        // Ranks depend on the input sizes: type, optimize and compile at each new set of sizes.
+        const { inputs, outputs } = modelSignature(bytes, importOpts, where);
+        const signature = Graph.create({ name: where, inputs, outputs, nodes: [], initializers: new Map(), valueTypes: new Map() });
+        const backend = pickBackend(opts);
+        return new InferenceSession(signature, backend === 'auto' ? 'cpu' : backend, new Specializing(signature, bytes, importOpts, where, opts));
+      }
     }
-    if (opts.freeDimensions) graph = bindDims(graph, opts.freeDimensions);
-    graph = optimize(graph, { level: opts.optimizationLevel ?? 2 }, precisionPasses(graph, opts)).graph;
-    const { backend, model: compiled } = await compileOn(graph, pickBackend(opts), {
-      skipVerify: true,
-      ...(opts.device ? { device: opts.device } : {}),
-      ...(opts.profile ? { profile: true } : {}),
-      ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
-    });
-    if (opts.precision === 'fp16' && compiled.halfStorage === false) {
-      (opts.onNotice ?? ((m: string) => console.warn(m)))('kiln: notice: this WebGPU device has no shader-f16; the float16 parts of the model are stored and computed as f32');
-    }
+    const { graph, backend, compiled } = await compileGraph(imported, opts);
     return new InferenceSession(graph, backend, compiled);
   }
 
@@ -148,9 +251,10 @@ export class InferenceSession {
   async run(feeds: Readonly<Record<string, Tensor | { dtype: DType; shape: readonly number[] }>>, opts: SessionRunOptions = {}): Promise<Record<string, Tensor>> {
     const r = this.runner;
     if (!r) throw new ExecutionError('this session was released');
-    checkFeeds(this.graph, feeds, { requireData: true });
+    checkFeeds(this.signature, feeds, { requireData: true });
+    const fed = scalarFeedsAsScalars(this.signature, feeds as Record<string, Tensor>);
     try {
-      return await r.run(feeds as Record<string, Tensor>, opts);
+      return await r.run(fed, opts);
     } catch (e) {
       if (e instanceof KilnError) throw e;
       throw new ExecutionError(`run failed: ${(e as Error)?.message ?? String(e)}`);

@@ -8,7 +8,7 @@
  */
 import { attr } from '../attrs.js';
 import type { DType } from '../dtype.js';
-import { DTypeError, ExecutionError, GraphError, ShapeError } from '../errors.js';
+import { DTypeError, DynamicRankError, ExecutionError, GraphError, ShapeError } from '../errors.js';
 import { Graph, type Node } from '../graph.js';
 import { defineOp, findOp, getTrait, setTrait, traitKey, type InferInput, type TraitKey, type ValueType } from '../op.js';
 import { runGraphReference } from '../reference.js';
@@ -24,6 +24,19 @@ export type BodyInputTypes = (attr: string, inputs: readonly (ValueType | undefi
 /** Trait: how an op types its body inputs (Loop, Scan). */
 export const BODY_INPUT_TYPES: TraitKey<BodyInputTypes> = traitKey<BodyInputTypes>('control.bodyInputTypes');
 
+/**
+ * The one body a node will run, when its inputs decide that statically (If with a
+ * constant condition), as the body attribute's name; undefined when not known.
+ */
+export type LiveBody = (inputs: readonly (InferInput | undefined)[], attrs: Readonly<Record<string, unknown>>) => string | undefined;
+
+/**
+ * Trait: which body runs, when known before running (If). The importer types the other
+ * bodies too but lets them fail: a branch that cannot run may not type-check for these
+ * input sizes (a Squeeze of an axis the condition just found not to be 1).
+ */
+export const LIVE_BODY: TraitKey<LiveBody> = traitKey<LiveBody>('control.liveBody');
+
 /** Trait: the op holds bodies (control flow) that verify and the passes recurse into. */
 export const HOLDS_BODIES: TraitKey<boolean> = traitKey<boolean>('control.holdsBodies');
 
@@ -37,11 +50,18 @@ export function bodiesOf(node: Pick<Node, 'op' | 'domain' | 'attrs'>): { readonl
   return Object.entries(node.attrs).filter((e): e is [string, Graph] => e[1] instanceof Graph).map(([attr, graph]) => ({ attr, graph }));
 }
 
-/** Merges two types of one value: same dtype, dims kept where equal, fresh symbols elsewhere. */
+/**
+ * Merges two types of one value: same dtype, dims kept where equal, fresh symbols elsewhere.
+ * Different ranks are a DynamicRankError (the caller types the graph again once the
+ * input sizes, and so the condition, are known).
+ */
 function mergeTypes(a: ValueType, b: ValueType, node: string, what: string, fresh: (t: string) => string): ValueType {
   if (a.dtype !== b.dtype) throw new DTypeError(`${node}: ${what} is ${a.dtype} in one body and ${b.dtype} in the other`, node);
   if (a.shape.length !== b.shape.length) {
-    throw new ShapeError(`${node}: ${what} has shape ${formatShape(a.shape)} and ${formatShape(b.shape)} (different ranks)`, node);
+    throw new DynamicRankError(
+      `${node}: ${what} has shape ${formatShape(a.shape)} in one branch and ${formatShape(b.shape)} in the other (different ranks), and the condition is not known from the input sizes`,
+      node,
+    );
   }
   return { dtype: a.dtype, shape: a.shape.map((d, i) => (d === b.shape[i] ? d : fresh(`${what}_${i}`))) };
 }
@@ -272,6 +292,7 @@ setTrait(Scan, BODY_INPUT_TYPES, (_a, ins, attrs) => {
 });
 
 for (const op of [If, Loop, Scan]) setTrait(op, HOLDS_BODIES, true);
+setTrait(If, LIVE_BODY, ([cond]) => (cond?.value && cond.value.size === 1 ? (cond.value.data[0] ? 'then_branch' : 'else_branch') : undefined));
 
 /** The control-flow ops. */
 export const controlOps = { If, Loop, Scan } as const;

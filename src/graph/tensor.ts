@@ -60,6 +60,10 @@ export class Tensor {
   get size(): number { return this.data.length; }
   /** Number of axes. */
   get rank(): number { return this.shape.length; }
+  /** The shape, under ONNX Runtime's name (`tensor.dims`). */
+  get dims(): ConcreteShape { return this.shape; }
+  /** The element type, under ONNX Runtime's name (`tensor.type`). */
+  get type(): DType { return this.dtype; }
   /** Row-major strides. */
   get strides(): number[] { return stridesOf(this.shape); }
 

@@ -13,6 +13,11 @@
  * - A shape-only op (op flag `shapeOnly`: Shape, Size) whose data input has a static
  *   shape is evaluated from the shape alone (foldShapeOnly), so Shape→Gather→Concat→Reshape chains
  *   collapse into constants as the walk goes on (each folded value feeds the next).
+ * - A node that carries shape values (SHAPE_VALUE trait: Shape, Gather, Slice, ...)
+ *   whose result type inference knows in full although its inputs are not all
+ *   constant — `Shape(x)[1]` where dim 1 of x is static and others are symbolic —
+ *   becomes that constant (src/graph/shape-values.ts), so conditions on such dims
+ *   fold and fold-if can inline the branch.
  * Invariants: value names are kept (readers are untouched); ops without a CPU
  * reference and Fused nodes are left alone; errors from a reference leave the node
  * unfolded (the graph must still run and report the error at run time).
@@ -24,7 +29,9 @@ import { opOf } from '../graph/infer.js';
 import { runReference } from '../graph/reference.js';
 import { isStatic, sizeOf } from '../graph/shape.js';
 import type { Tensor } from '../graph/tensor.js';
-import { foldShapeOnly } from '../graph/type-env.js';
+import { foldShapeOnly, TypeEnv } from '../graph/type-env.js';
+import { getTrait } from '../graph/op.js';
+import { SHAPE_VALUE } from '../graph/shape-values.js';
 import { GraphEditor } from './editor.js';
 import type { Pass } from './pass-manager.js';
 
@@ -34,6 +41,7 @@ export const DEFAULT_FOLD_LIMIT = 65536;
 /** Folds constants in a graph (see file comment). */
 export function foldConstants(g: Graph, foldLimit = DEFAULT_FOLD_LIMIT): Graph {
   const ed = new GraphEditor(g);
+  const known = knownValues(g);
   for (const n of g.topo) {
     const def = opOf(n);
     if (n.op === 'Fused' || (!def.cpu && !def.expr)) continue;
@@ -47,10 +55,16 @@ export function foldConstants(g: Graph, foldLimit = DEFAULT_FOLD_LIMIT): Graph {
         results = foldShapeOnly(n, n.inputs.map((v) => (v === '' ? undefined : ed.typeOf(v))));
       } else {
         const ins = n.inputs.map((v) => (v === '' ? undefined : ed.constantOf(v)));
-        if (n.inputs.some((v, i) => v !== '' && !ins[i])) continue;
-        freed = n.inputs.reduce((sum, v, i) => sum + (v !== '' && ed.useCount(v) === 1 ? ins[i]!.size * dtypeBytes(ins[i]!.dtype) : 0), 0);
-        if (outElems > foldLimit && outBytes > freed) continue;
-        results = runReference(n, ins);
+        if (n.inputs.some((v, i) => v !== '' && !ins[i])) {
+          const v = n.outputs.length === 1 && getTrait(def, SHAPE_VALUE) ? known.values.get(n.outputs[0]!) : undefined;
+          if (!v) continue;
+          results = [v];
+        }
+        if (!results) {
+          freed = n.inputs.reduce((sum, v, i) => sum + (v !== '' && ed.useCount(v) === 1 ? ins[i]!.size * dtypeBytes(ins[i]!.dtype) : 0), 0);
+          if (outElems > foldLimit && outBytes > freed) continue;
+          results = runReference(n, ins);
+        }
       }
     } catch (e) {
       if (e instanceof KilnError) continue;
@@ -67,6 +81,19 @@ export function foldConstants(g: Graph, foldLimit = DEFAULT_FOLD_LIMIT): Graph {
   }
   if (ed.edits === 0) return g;
   return ed.finish();
+}
+
+/** The values inference knows in `g` (constants, and shape values known in full); a graph it cannot type gives what it had. */
+function knownValues(g: Graph): TypeEnv {
+  const env = new TypeEnv();
+  for (const i of [...g.inputs, ...g.captures]) env.define(i.name, i);
+  for (const [k, t] of g.initializers) if (!env.types.has(k)) env.define(k, { dtype: t.dtype, shape: t.shape }, t);
+  try {
+    for (const n of g.topo) env.addNode(n);
+  } catch (e) {
+    if (!(e instanceof KilnError)) throw e;
+  }
+  return env;
 }
 
 /** The constant-folding pass. */

@@ -21,6 +21,11 @@ const CASES: Record<string, Build> = {
   },
   'depthwise Conv(bias) + Clip (ReLU6)': (b, f) =>
     b.Clip([b.Conv([f('x', 'float32', [1, 3, 5, 5]), f('w', 'float32', [3, 1, 3, 3]), f('b', 'float32', [3])], { group: 3, pads: [1, 1, 1, 1] }), b.constant(0), b.constant(6)]),
+  'ConvTranspose(bias, stride 2, group 2) + Relu + residual Add': (b, f) => {
+    const ct = b.ConvTranspose([f('x', 'float32', [1, 4, 3, 3]), f('w', 'float32', [4, 3, 3, 3]), f('b', 'float32', [6])], { strides: [2, 2], pads: [1, 1, 1, 1], group: 2 });
+    return b.Add([b.Relu(ct), f('r', 'float32', [1, 6, 5, 5])]);
+  },
+  'ConvTranspose 1-D + Sigmoid': (b, f) => b.Sigmoid(b.ConvTranspose([f('x', 'float32', [2, 3, 4]), f('w', 'float32', [3, 2, 2])], { strides: [2] })),
   'pointwise Conv + Sigmoid': (b, f) => b.Sigmoid(b.Conv([f('x', 'float32', [2, 8, 2, 2]), f('w', 'float32', [5, 8, 1, 1])])),
   'MatMul + bias + Relu': (b, f) => b.Relu(b.Add([b.MatMul([f('a', 'float32', [3, 9, 16]), f('w', 'float32', [16, 12])]), f('bias', 'float32', [12])])),
   'Gemm transB + Tanh': (b, f) => b.Tanh(b.Gemm([f('a', 'float32', [5, 8]), f('w', 'float32', [6, 8]), f('c', 'float32', [6])], { transB: 1 })),

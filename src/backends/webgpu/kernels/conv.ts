@@ -12,7 +12,8 @@
  *   × 4 positions per invocation, or 1 channel × 4 positions when each group has one
  *   output channel (depthwise).
  * Bias and any fused epilogue are applied before the store. ConvTranspose is a
- * per-output-element gather over the input positions that reach it.
+ * per-output-element gather over the input positions that reach it (planConvTranspose,
+ * also with an epilogue).
  */
 import { UnsupportedOpError } from '../../../graph/errors.js';
 import { convTransposeGeom, type CTAttrs } from '../../../graph/ops/conv.js';
@@ -237,67 +238,73 @@ export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue
 
 const conv: GpuKernel = { plan: (ctx) => planConv(ctx, { x: 0, w: 1, bias: 2 }) };
 
-const convTranspose: GpuKernel = {
-  plan(ctx) {
-    const x = ctx.inputs[0]!;
-    const w = ctx.inputs[1]!;
-    const out = ctx.outputs[0]!;
-    const n = x.shape.length - 2;
-    if (n > 3) throw new UnsupportedOpError([{ op: 'ConvTranspose', nodes: [ctx.node] }], `${n} spatial axes`);
-    const group = Number(ctx.attrs['group'] ?? 1);
-    const f3 = (v: readonly number[], def: number): number[] => [...new Array<number>(3 - n).fill(def), ...v];
-    const { win } = convTransposeGeom(x, w, ctx.attrs as unknown as CTAttrs, ctx.node, (t) => `_${t}`);
-    const C = x.shape[1]!;
-    const M = out.shape[1]!;
-    const cg = C / group;
-    const mg = M / group;
-    const sb = new ShaderBuilder(ctx);
-    const X = sb.input(0);
-    const W = sb.input(1);
-    const B = ctx.inputs[2] ? sb.input(2) : undefined;
-    const Y = sb.output(0);
-    const inD = sb.i32s(f3(x.shape.slice(2), 1));
-    const kD = sb.i32s(f3(w.shape.slice(2), 1));
-    const st = sb.i32s(f3(win.strides, 1));
-    const dl = sb.i32s(f3(win.dilations, 1));
-    const pd = sb.i32s(f3(win.padBegin, 0));
-    const oshape = [out.shape[0]!, M, ...f3(out.shape.slice(2), 1)];
-    const cgU = sb.u32(cg);
-    const mgU = sb.u32(mg);
-    const cU = sb.u32(C);
-    const k3 = sb.u32(sizeOf(w.shape.slice(2)));
-    const inS = sb.u32(sizeOf(x.shape.slice(2)));
-    return {
-      dispatches: [
-        sb.linear(sizeOf(out.shape), (i) => {
-          const { code, coords } = coordsOf(sb, i, oshape);
-          const [b, m, o0, o1, o2] = coords as [string, string, string, string, string];
-          return [
-            code,
-            `  let g = ${m} / ${mgU}; let ml = ${m} % ${mgU};`,
-            `  var acc = ${B ? `f32(${B}[${m}])` : '0.0'};`,
-            `  for (var k0 = 0; k0 < ${kD[0]}; k0++) {`,
-            `    let n0 = i32(${o0}) + ${pd[0]} - k0 * ${dl[0]}; if (n0 < 0 || n0 % ${st[0]} != 0 || n0 / ${st[0]} >= ${inD[0]}) { continue; }`,
-            `    for (var k1 = 0; k1 < ${kD[1]}; k1++) {`,
-            `      let n1 = i32(${o1}) + ${pd[1]} - k1 * ${dl[1]}; if (n1 < 0 || n1 % ${st[1]} != 0 || n1 / ${st[1]} >= ${inD[1]}) { continue; }`,
-            `      for (var k2 = 0; k2 < ${kD[2]}; k2++) {`,
-            `        let n2 = i32(${o2}) + ${pd[2]} - k2 * ${dl[2]}; if (n2 < 0 || n2 % ${st[2]} != 0 || n2 / ${st[2]} >= ${inD[2]}) { continue; }`,
-            `        let xi = u32(((n0 / ${st[0]}) * ${inD[1]} + n1 / ${st[1]}) * ${inD[2]} + n2 / ${st[2]});`,
-            `        let kidx = u32((k0 * ${kD[1]} + k1) * ${kD[2]} + k2);`,
-            `        for (var c = 0u; c < ${cgU}; c++) {`,
-            `          let ch = g * ${cgU} + c;`,
-            `          acc += f32(${X}[(${b} * ${cU} + ch) * ${inS} + xi]) * f32(${W}[(ch * ${mgU} + ml) * ${k3} + kidx]);`,
-            '        }',
-            '      }',
-            '    }',
-            '  }',
-            `  ${Y}[${i}] = ${out.storage}(acc);`,
-          ].join('\n');
-        }, 'ConvTranspose.gather'),
-      ],
-    };
-  },
-};
+/**
+ * Plans a ConvTranspose (inputs `io`, output 0) as a per-output-element gather over
+ * the input positions that reach it, with an optional epilogue applied before the store.
+ */
+export function planConvTranspose(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue): KernelPlan {
+  const x = ctx.inputs[io.x]!;
+  const w = ctx.inputs[io.w]!;
+  const out = ctx.outputs[0]!;
+  const n = x.shape.length - 2;
+  if (n > 3) throw new UnsupportedOpError([{ op: 'ConvTranspose', nodes: [ctx.node] }], `${n} spatial axes`);
+  const group = Number(ctx.attrs['group'] ?? 1);
+  const f3 = (v: readonly number[], def: number): number[] => [...new Array<number>(3 - n).fill(def), ...v];
+  const { win } = convTransposeGeom(x, w, ctx.attrs as unknown as CTAttrs, ctx.node, (t) => `_${t}`);
+  const C = x.shape[1]!;
+  const M = out.shape[1]!;
+  const cg = C / group;
+  const mg = M / group;
+  const sb = new ShaderBuilder(ctx);
+  const input = onceInputs(sb);
+  const X = input(io.x);
+  const W = input(io.w);
+  const hasBias = io.bias !== undefined && ctx.inputs[io.bias] !== undefined;
+  const Y = sb.output(0);
+  (epilogue ?? plainEpilogue(out.storage)).declare(sb, 'f32', input, hasBias ? `v + f32(${input(io.bias!)}[row])` : 'v');
+  const inD = sb.i32s(f3(x.shape.slice(2), 1));
+  const kD = sb.i32s(f3(w.shape.slice(2), 1));
+  const st = sb.i32s(f3(win.strides, 1));
+  const dl = sb.i32s(f3(win.dilations, 1));
+  const pd = sb.i32s(f3(win.padBegin, 0));
+  const oshape = [out.shape[0]!, M, ...f3(out.shape.slice(2), 1)];
+  const cgU = sb.u32(cg);
+  const mgU = sb.u32(mg);
+  const cU = sb.u32(C);
+  const k3 = sb.u32(sizeOf(w.shape.slice(2)));
+  const inS = sb.u32(sizeOf(x.shape.slice(2)));
+  return {
+    dispatches: [
+      sb.linear(sizeOf(out.shape), (i) => {
+        const { code, coords } = coordsOf(sb, i, oshape);
+        const [b, m, o0, o1, o2] = coords as [string, string, string, string, string];
+        return [
+          code,
+          `  let g = ${m} / ${mgU}; let ml = ${m} % ${mgU};`,
+          '  var acc = 0.0;',
+          `  for (var k0 = 0; k0 < ${kD[0]}; k0++) {`,
+          `    let n0 = i32(${o0}) + ${pd[0]} - k0 * ${dl[0]}; if (n0 < 0 || n0 % ${st[0]} != 0 || n0 / ${st[0]} >= ${inD[0]}) { continue; }`,
+          `    for (var k1 = 0; k1 < ${kD[1]}; k1++) {`,
+          `      let n1 = i32(${o1}) + ${pd[1]} - k1 * ${dl[1]}; if (n1 < 0 || n1 % ${st[1]} != 0 || n1 / ${st[1]} >= ${inD[1]}) { continue; }`,
+          `      for (var k2 = 0; k2 < ${kD[2]}; k2++) {`,
+          `        let n2 = i32(${o2}) + ${pd[2]} - k2 * ${dl[2]}; if (n2 < 0 || n2 % ${st[2]} != 0 || n2 / ${st[2]} >= ${inD[2]}) { continue; }`,
+          `        let xi = u32(((n0 / ${st[0]}) * ${inD[1]} + n1 / ${st[1]}) * ${inD[2]} + n2 / ${st[2]});`,
+          `        let kidx = u32((k0 * ${kD[1]} + k1) * ${kD[2]} + k2);`,
+          `        for (var c = 0u; c < ${cgU}; c++) {`,
+          `          let ch = g * ${cgU} + c;`,
+          `          acc += f32(${X}[(${b} * ${cU} + ch) * ${inS} + xi]) * f32(${W}[(ch * ${mgU} + ml) * ${k3} + kidx]);`,
+          '        }',
+          '      }',
+          '    }',
+          '  }',
+          `  ${Y}[${i}] = epi(acc, ${m}, 0u, ${i});`,
+        ].join('\n');
+      }, `ConvTranspose.gather${epilogue?.label ?? ''}`),
+    ],
+  };
+}
+
+const convTranspose: GpuKernel = { plan: (ctx) => planConvTranspose(ctx, { x: 0, w: 1, bias: 2 }) };
 
 /** Conv-family kernels by op. */
 export const convKernels: KernelTable = {

@@ -1,6 +1,6 @@
 /**
  * The kernel of `Fused` nodes of kind 'epilogue' (src/passes/fuse-epilogue.ts): the
- * anchor (MatMul, Gemm, Conv) is planned by its own planner with the chain of
+ * anchor (MatMul, Gemm, Conv, ConvTranspose) is planned by its own planner with the chain of
  * elementwise members rendered as its epilogue, so the whole group is one dispatch.
  * Registered on import through registerFusedKind (kernels/fused.ts).
  */
@@ -9,18 +9,24 @@ import { Graph } from '../../../graph/graph.js';
 import { opContext, opOf } from '../../../graph/infer.js';
 import type { KernelContext, KernelPlan } from '../kernel.js';
 import { exprEpilogue, splitEpilogue, type EpilogueSplit } from '../wgsl-epilogue.js';
-import { planConv } from './conv.js';
+import { planConv, planConvTranspose } from './conv.js';
 import { registerFusedKind } from './fused.js';
 import { gemmProblem, matmulProblem, planMatmul } from './matmul.js';
 import type { Epilogue } from '../wgsl-epilogue.js';
 
 type AnchorPlanner = (ctx: KernelContext, io: readonly number[], epi: Epilogue) => KernelPlan;
 
+/** The X, W and optional bias slots of a conv-family anchor. */
+function convIo(io: readonly number[]): { x: number; w: number; bias?: number } {
+  return { x: io[0]!, w: io[1]!, bias: io[2] !== undefined && io[2] >= 0 ? io[2] : undefined };
+}
+
 /** Anchor planners by op name; `io` maps the anchor's input slots to node inputs (-1 = omitted). */
 const ANCHORS: Readonly<Record<string, AnchorPlanner>> = {
   MatMul: (ctx, io, epi) => ({ dispatches: [planMatmul(ctx, { ...matmulProblem(ctx, io[0], io[1], 'Fused.MatMul'), epilogue: epi })] }),
   Gemm: (ctx, io, epi) => ({ dispatches: [planMatmul(ctx, { ...gemmProblem(ctx, [io[0]!, io[1]!, io[2] ?? -1]), label: 'Fused.Gemm', epilogue: epi })] }),
-  Conv: (ctx, io, epi) => planConv(ctx, { x: io[0]!, w: io[1]!, bias: io[2] !== undefined && io[2] >= 0 ? io[2] : undefined }, epi),
+  Conv: (ctx, io, epi) => planConv(ctx, convIo(io), epi),
+  ConvTranspose: (ctx, io, epi) => planConvTranspose(ctx, convIo(io), epi),
 };
 
 /** Plans a Fused 'epilogue' node. */

@@ -26,6 +26,14 @@ const CASES: Record<string, Build> = {
     return b.Add([b.Relu(ct), f('r', 'float32', [1, 6, 5, 5])]);
   },
   'ConvTranspose 1-D + Sigmoid': (b, f) => b.Sigmoid(b.ConvTranspose([f('x', 'float32', [2, 3, 4]), f('w', 'float32', [3, 2, 2])], { strides: [2] })),
+  'MatMulInteger(zero points) + Cast + Mul (dynamic quantization)': (b, f) => {
+    const q = b.MatMulInteger([f('a', 'uint8', [5, 12], 0, 255), f('w', 'uint8', [12, 7], 0, 255), f('za', 'uint8', [], 100, 140), f('zw', 'uint8', [7], 120, 136)]);
+    return b.Mul([b.Cast(q, { to: 1 }), f('s', 'float32', [])]);
+  },
+  'ConvInteger + Cast + Mul + Relu': (b, f) => {
+    const q = b.ConvInteger([f('x', 'uint8', [1, 3, 5, 5], 0, 255), f('w', 'uint8', [4, 3, 3, 3], 0, 255), f('zx', 'uint8', [], 120, 136)], { pads: [1, 1, 1, 1] });
+    return b.Relu(b.Mul([b.Cast(q, { to: 1 }), f('s', 'float32', [])]));
+  },
   'pointwise Conv + Sigmoid': (b, f) => b.Sigmoid(b.Conv([f('x', 'float32', [2, 8, 2, 2]), f('w', 'float32', [5, 8, 1, 1])])),
   'MatMul + bias + Relu': (b, f) => b.Relu(b.Add([b.MatMul([f('a', 'float32', [3, 9, 16]), f('w', 'float32', [16, 12])]), f('bias', 'float32', [12])])),
   'Gemm transB + Tanh': (b, f) => b.Tanh(b.Gemm([f('a', 'float32', [5, 8]), f('w', 'float32', [6, 8]), f('c', 'float32', [6])], { transB: 1 })),

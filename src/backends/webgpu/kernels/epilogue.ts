@@ -1,6 +1,6 @@
 /**
  * The kernel of `Fused` nodes of kind 'epilogue' (src/passes/fuse-epilogue.ts): the
- * anchor (MatMul, Gemm, Conv, ConvTranspose) is planned by its own planner with the chain of
+ * anchor (MatMul, Gemm, MatMulInteger, Conv, ConvTranspose, ConvInteger) is planned by its own planner with the chain of
  * elementwise members rendered as its epilogue, so the whole group is one dispatch.
  * Registered on import through registerFusedKind (kernels/fused.ts).
  */
@@ -11,7 +11,8 @@ import type { KernelContext, KernelPlan } from '../kernel.js';
 import { exprEpilogue, splitEpilogue, type EpilogueSplit } from '../wgsl-epilogue.js';
 import { planConv, planConvTranspose } from './conv.js';
 import { registerFusedKind } from './fused.js';
-import { gemmProblem, matmulProblem, planMatmul } from './matmul.js';
+import { gemmProblem, matmulIntegerProblem, matmulProblem, planMatmul } from './matmul.js';
+import { planConvInteger } from './quantize.js';
 import type { Epilogue } from '../wgsl-epilogue.js';
 
 type AnchorPlanner = (ctx: KernelContext, io: readonly number[], epi: Epilogue) => KernelPlan;
@@ -27,6 +28,8 @@ const ANCHORS: Readonly<Record<string, AnchorPlanner>> = {
   Gemm: (ctx, io, epi) => ({ dispatches: [planMatmul(ctx, { ...gemmProblem(ctx, [io[0]!, io[1]!, io[2] ?? -1]), label: 'Fused.Gemm', epilogue: epi })] }),
   Conv: (ctx, io, epi) => planConv(ctx, convIo(io), epi),
   ConvTranspose: (ctx, io, epi) => planConvTranspose(ctx, convIo(io), epi),
+  MatMulInteger: (ctx, io, epi) => ({ dispatches: [planMatmul(ctx, { ...matmulIntegerProblem(ctx, io[0]!, io[1]!, io[2], io[3], 'Fused.MatMulInteger'), epilogue: epi })] }),
+  ConvInteger: (ctx, io, epi) => planConvInteger(ctx, { x: io[0]!, w: io[1]!, xZero: io[2], wZero: io[3] }, epi),
 };
 
 /** Plans a Fused 'epilogue' node. */

@@ -228,12 +228,13 @@ const matmul: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, matmu
 
 const gemm: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, gemmProblem(ctx))] }) };
 
-const matmulInteger: GpuKernel = {
-  plan(ctx) {
-    const p = matmulProblem(ctx, 0, 1, 'MatMulInteger');
-    return { dispatches: [planMatmul(ctx, { ...p, aZero: ctx.inputs[2] ? 2 : undefined, bZero: ctx.inputs[3] ? 3 : undefined })] };
-  },
-};
+/** The MatMulInteger problem over node inputs `a`, `b` and the optional zero points `aZero`, `bZero` (-1 or absent = none). */
+export function matmulIntegerProblem(ctx: KernelContext, a: number, b: number, aZero: number | undefined, bZero: number | undefined, label: string): MatmulProblem {
+  const has = (k: number | undefined): k is number => k !== undefined && k >= 0 && ctx.inputs[k] !== undefined;
+  return { ...matmulProblem(ctx, a, b, label), aZero: has(aZero) ? aZero : undefined, bZero: has(bZero) ? bZero : undefined };
+}
+
+const matmulInteger: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, matmulIntegerProblem(ctx, 0, 1, 2, 3, 'MatMulInteger'))] }) };
 
 /** Matmul-family kernels by op. */
 export const matmulKernels: KernelTable = {

@@ -15,9 +15,10 @@
 import { ShapeError } from '../../../graph/errors.js';
 import { normalizeAxis, sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import { resolveWindow, type WindowAttrs } from '../../../graph/ops/conv-util.js';
-import type { GpuKernel, KernelTable, GpuTensorInfo, KernelContext } from '../kernel.js';
+import type { GpuKernel, KernelTable, GpuTensorInfo, KernelContext, KernelPlan } from '../kernel.js';
 import { QUANT_HELPERS, qRange } from '../../../../shaders/quantize.js';
 import { broadcastStridesOf, coordsOf, ShaderBuilder } from '../wgsl.js';
+import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-epilogue.js';
 
 /**
  * WGSL u32 index of the scale / zero-point element for the element at flat index
@@ -244,22 +245,37 @@ const qlinearConv: GpuKernel = {
   },
 };
 
-/** ConvInteger: Σ (x - x_zero_point)(w - w_zero_point) in i32 (w_zero_point scalar or per output channel). */
-const convInteger: GpuKernel = {
-  plan(ctx) {
-    const out = ctx.outputs[0]!;
-    const sb = new ShaderBuilder(ctx);
-    ctx.inputs.forEach((t, k) => t && sb.input(k));
-    sb.output(0);
-    const zx = ctx.inputs[2] ? 'i32(in2[0])' : '0i';
-    const zw = ctx.inputs[3] ? (sizeOf(ctx.inputs[3].shape) > 1 ? 'i32(in3[m])' : 'i32(in3[0])') : '0i';
-    const d = sb.linear(sizeOf(out.shape), (i) => {
-      const term = `acc += (i32(in0[xi]) - ${zx}) * (i32(in1[wi]) - ${zw});`;
-      return `${convNest(sb, ctx, 0, 1, i, 'i32', term)}\n  out0[${i}] = ${out.storage}(acc);`;
-    }, 'ConvInteger.direct');
-    return { dispatches: [d] };
-  },
-};
+/** Which node inputs hold ConvInteger's X, W and the optional zero points. */
+export interface ConvIntegerInputs {
+  readonly x: number;
+  readonly w: number;
+  readonly xZero?: number | undefined;
+  readonly wZero?: number | undefined;
+}
+
+/**
+ * Plans a ConvInteger: Σ (x - x_zero_point)(w - w_zero_point) in i32 (w_zero_point
+ * scalar or per output channel), with an optional epilogue applied before the store.
+ */
+export function planConvInteger(ctx: KernelContext, io: ConvIntegerInputs, epilogue?: Epilogue): KernelPlan {
+  const out = ctx.outputs[0]!;
+  const sb = new ShaderBuilder(ctx);
+  const input = onceInputs(sb);
+  const X = input(io.x);
+  const W = input(io.w);
+  const has = (k: number | undefined): k is number => k !== undefined && k >= 0 && ctx.inputs[k] !== undefined;
+  const zx = has(io.xZero) ? `i32(${input(io.xZero)}[0])` : '0i';
+  const zw = has(io.wZero) ? (sizeOf(ctx.inputs[io.wZero]!.shape) > 1 ? `i32(${input(io.wZero)}[m])` : `i32(${input(io.wZero)}[0])`) : '0i';
+  const Y = sb.output(0);
+  (epilogue ?? plainEpilogue(out.storage)).declare(sb, 'i32', input, 'v');
+  const d = sb.linear(sizeOf(out.shape), (i) => {
+    const term = `acc += (i32(${X}[xi]) - ${zx}) * (i32(${W}[wi]) - ${zw});`;
+    return `${convNest(sb, ctx, io.x, io.w, i, 'i32', term)}\n  ${Y}[${i}] = epi(acc, m, 0u, ${i});`;
+  }, `ConvInteger.direct${epilogue?.label ?? ''}`);
+  return { dispatches: [d] };
+}
+
+const convInteger: GpuKernel = { plan: (ctx) => planConvInteger(ctx, { x: 0, w: 1, xZero: 2, wZero: 3 }) };
 
 /** Quantization kernels by op. */
 export const quantizeKernels: KernelTable = {

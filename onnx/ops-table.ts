@@ -8,23 +8,17 @@
  * No entry computes shapes: emitters only wire ops together.
  */
 import type { AttrValue } from '../src/graph/attrs.js';
+import type { Node } from '../src/graph/graph.js';
 import { findOp } from '../src/graph/op.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { constantValue } from './attributes.js';
 import { alignAxis, nllLoss, softmaxCrossEntropyLoss } from './function-ops.js';
 
-/** An ONNX node after attribute decoding, as the table sees it. */
-export interface OnnxNode {
-  /** Display name (unique). */
-  readonly name: string;
-  readonly op: string;
-  readonly domain: string;
-  /** Input value names ('' for omitted). */
-  readonly inputs: readonly string[];
-  /** Output value names ('' for omitted). */
-  readonly outputs: readonly string[];
-  readonly attrs: Readonly<Record<string, AttrValue>>;
-}
+/**
+ * An ONNX node after attribute decoding, as the table sees it: the IR's node shape
+ * (outputs may hold '' for omitted optional outputs), before it becomes a registry node.
+ */
+export type OnnxNode = Node;
 
 /** What an emitter may do: add registry nodes and constants. */
 export interface Emitter {

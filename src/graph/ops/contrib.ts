@@ -15,6 +15,7 @@ import { broadcastShapes, formatShape, stridesOf, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { expectSameDType, unaryOp } from './elementwise-util.js';
 import { contribAttentionOps } from './contrib-attention.js';
+import { contribGqaOps } from './contrib-gqa.js';
 import { contribNormOps } from './contrib-norm.js';
 import { contribQuantOps } from './contrib-quant.js';
 import { contribRotaryOps } from './contrib-rotary.js';
@@ -246,4 +247,4 @@ export const FusedMatMul = defineOp({
 });
 
 /** The contrib ops by name (com.microsoft domain, plus ORT's default-domain SimplifiedLayerNormalization). */
-export const contribOps = { Gelu, FastGelu, BiasGelu, QuickGelu, BiasAdd, BiasSplitGelu, FusedMatMul, ...contribNormOps, ...contribRotaryOps, ...contribQuantOps, ...contribAttentionOps } as const;
+export const contribOps = { Gelu, FastGelu, BiasGelu, QuickGelu, BiasAdd, BiasSplitGelu, FusedMatMul, ...contribNormOps, ...contribRotaryOps, ...contribQuantOps, ...contribAttentionOps, ...contribGqaOps } as const;

@@ -16,6 +16,7 @@ import { rotaryGeometry } from '../../../graph/ops/contrib-rotary.js';
 import { normalizeAxis, sizeOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { Dispatch, GpuKernel, KernelContext } from '../kernel.js';
 import { broadcastOffsets, exprPrelude, renderExpr, ShaderBuilder } from '../wgsl.js';
+import { groupQueryAttention } from './contrib-gqa.js';
 import { planMatmul } from './matmul.js';
 
 const fusedMatMul: GpuKernel = {
@@ -314,4 +315,5 @@ export const contribKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [contribOps.GatherBlockQuantized, gatherBlockQuantized],
   [contribOps.MultiHeadAttention, multiHeadAttention],
   [contribOps.Attention, attention],
+  [contribOps.GroupQueryAttention, groupQueryAttention],
 ];

@@ -6,6 +6,8 @@
  * attribute. Each model runs in onnxruntime-node (CPU provider) and in Kiln —
  * imported, on the CPU reference and on WebGPU — and the exported Kiln graph runs
  * in onnxruntime-node again (round trip). Tolerance: atol 1e-4, rtol 1e-3 (float32).
+ * GroupQueryAttention also runs with total_sequence_length bound as a constant
+ * (WebGPU needs it: it decides the present cache's shape).
  * BiasAdd, which ORT's CPU provider lacks, is checked against its published
  * definition (X + bias + skip, docs/ContribOperators.md) computed here, on a
  * hand-worked case and on random inputs. Without a WebGPU adapter the WebGPU
@@ -367,4 +369,140 @@ describe('contrib BiasAdd vs its published definition (ORT CPU lacks it)', funct
       await expectGpu(device, g, feeds, want, 'BiasAdd');
     });
   }
+});
+
+/** A GroupQueryAttention case: sizes, the past cache rows P (none when undefined), T = total_sequence_length, seqlens_k and the attributes. */
+interface GqaCase {
+  readonly what: string;
+  readonly B: number;
+  readonly S: number;
+  readonly N: number;
+  readonly Nkv: number;
+  readonly H: number;
+  readonly P?: number;
+  readonly T: number;
+  readonly seqlens: readonly number[];
+  /** Rotary dim (do_rotary = 1 with cos/sin caches of `maxPos` rows). */
+  readonly rotary?: number;
+  readonly maxPos?: number;
+  readonly packed?: boolean;
+  readonly attrs?: Readonly<Record<string, AttrIn>>;
+  /** Only the attention output (present_key/present_value omitted). */
+  readonly outputOnly?: boolean;
+}
+
+/** The contrib-op Case of a GroupQueryAttention case: seqlens_k and total_sequence_length as int32 values, caches in [-1, 1]. */
+function gqaModelCase(c: GqaCase): Case {
+  const D = c.N * c.H;
+  const Dkv = c.Nkv * c.H;
+  const past = c.P !== undefined;
+  const values: Record<string, Tensor> = {
+    sl: Tensor.from('int32', [c.B], c.seqlens),
+    tl: Tensor.from('int32', [], [c.T]),
+  };
+  if (c.rotary) {
+    values['cos'] = randomTensor('float32', [c.maxPos!, c.rotary / 2], 101, -1, 1);
+    values['sin'] = randomTensor('float32', [c.maxPos!, c.rotary / 2], 102, -1, 1);
+  }
+  const inputs: (readonly [string, readonly number[]] | '')[] = [
+    x3('q', [c.B, c.S, c.packed ? D + 2 * Dkv : D]),
+    c.packed ? '' : x3('k', [c.B, c.S, Dkv]), c.packed ? '' : x3('v', [c.B, c.S, Dkv]),
+    past ? x3('pk', [c.B, c.Nkv, c.P!, c.H]) : '', past ? x3('pv', [c.B, c.Nkv, c.P!, c.H]) : '',
+    x3('sl', [c.B]), x3('tl', []),
+  ];
+  if (c.rotary) inputs.push(x3('cos', [c.maxPos!, c.rotary / 2]), x3('sin', [c.maxPos!, c.rotary / 2]));
+  return {
+    op: 'GroupQueryAttention', inputs, values, what: c.what,
+    attrs: { num_heads: c.N, kv_num_heads: c.Nkv, ...(c.rotary ? { do_rotary: 1 } : {}), ...c.attrs },
+    outputs: c.outputOnly ? ['y'] : ['y', 'present_k', 'present_v'],
+  };
+}
+
+/**
+ * GroupQueryAttention cases ORT's CPU provider runs: prompts (no past), decode steps
+ * (S = 1, past cache), batch 2 with different seqlens_k (decode, and a right-padded
+ * prompt), a subsequent prompt on a cache, grouping (kv_num_heads < num_heads),
+ * packed QKV, rotary (half-split, interleaved, partial dim), local window, softcap,
+ * scale and smooth_softmax. ORT requires head_size % 8 = 0 (16 with rotary) and
+ * cos_cache[1] a multiple of 8.
+ */
+const GQA_CASES: readonly GqaCase[] = [
+  { what: 'prompt, grouped heads', B: 1, S: 5, N: 4, Nkv: 2, H: 8, T: 5, seqlens: [4] },
+  { what: 'prompt, batch 2', B: 2, S: 4, N: 2, Nkv: 1, H: 8, T: 4, seqlens: [3, 3] },
+  { what: 'prompt, batch 2 right-padded', B: 2, S: 4, N: 2, Nkv: 1, H: 8, T: 4, seqlens: [3, 1] },
+  { what: 'decode step', B: 1, S: 1, N: 4, Nkv: 2, H: 8, P: 6, T: 7, seqlens: [6] },
+  { what: 'decode, batch 2, different seqlens_k', B: 2, S: 1, N: 4, Nkv: 1, H: 8, P: 6, T: 7, seqlens: [6, 3] },
+  { what: 'decode into a max-length cache (P > T)', B: 2, S: 1, N: 4, Nkv: 2, H: 8, P: 10, T: 7, seqlens: [6, 3] },
+  { what: 'subsequent prompt on a cache', B: 1, S: 3, N: 4, Nkv: 2, H: 8, P: 4, T: 7, seqlens: [6] },
+  { what: 'prompt, rotary', B: 2, S: 5, N: 4, Nkv: 2, H: 16, T: 5, seqlens: [4, 4], rotary: 16, maxPos: 12 },
+  { what: 'prompt, rotary right-padded', B: 2, S: 5, N: 2, Nkv: 1, H: 16, T: 5, seqlens: [4, 2], rotary: 16, maxPos: 8 },
+  { what: 'prompt, interleaved rotary, partial dim', B: 1, S: 5, N: 2, Nkv: 1, H: 32, T: 5, seqlens: [4], rotary: 16, maxPos: 12, attrs: { rotary_interleaved: 1 } },
+  { what: 'decode, rotary, batch 2', B: 2, S: 1, N: 4, Nkv: 2, H: 16, P: 5, T: 6, seqlens: [5, 2], rotary: 16, maxPos: 12 },
+  { what: 'prompt, local window', B: 1, S: 6, N: 2, Nkv: 2, H: 8, T: 6, seqlens: [5], attrs: { local_window_size: 2 } },
+  { what: 'decode, local window', B: 1, S: 1, N: 2, Nkv: 2, H: 8, P: 7, T: 8, seqlens: [7], attrs: { local_window_size: 3 } },
+  { what: 'softcap and scale', B: 1, S: 4, N: 2, Nkv: 1, H: 8, T: 4, seqlens: [3], attrs: { softcap: { f: 1.5 }, scale: { f: 0.7 } } },
+  { what: 'smooth softmax', B: 1, S: 4, N: 2, Nkv: 1, H: 8, T: 4, seqlens: [3], attrs: { smooth_softmax: 1 } },
+  { what: 'packed QKV prompt', B: 2, S: 3, N: 4, Nkv: 2, H: 8, T: 3, seqlens: [2, 2], packed: true },
+  { what: 'packed QKV decode, rotary', B: 1, S: 1, N: 4, Nkv: 2, H: 16, P: 3, T: 4, seqlens: [3], rotary: 16, maxPos: 8, packed: true },
+  {
+    what: 'decode, every attribute', B: 2, S: 1, N: 6, Nkv: 2, H: 16, P: 9, T: 9, seqlens: [8, 4], rotary: 16, maxPos: 10,
+    attrs: { local_window_size: 3, smooth_softmax: 1, rotary_interleaved: 1, softcap: { f: 2 } },
+  },
+  {
+    what: 'subsequent prompt, every attribute', B: 1, S: 3, N: 6, Nkv: 3, H: 16, P: 12, T: 8, seqlens: [7], rotary: 16, maxPos: 10,
+    attrs: { local_window_size: 4, smooth_softmax: 1, softcap: { f: 2 }, scale: { f: 0.3 } },
+  },
+  { what: 'prompt, output only', B: 2, S: 5, N: 4, Nkv: 2, H: 8, T: 5, seqlens: [4, 2], outputOnly: true },
+];
+
+describe('contrib GroupQueryAttention vs onnxruntime-node', function () {
+  this.timeout(60000);
+  let device: GPUDevice | null = null;
+  before(async function () {
+    device = await sharedDevice();
+  });
+
+  GQA_CASES.forEach((gc, n) => {
+    it(`GroupQueryAttention (${gc.what}) on CPU, WebGPU and after export`, async function () {
+      const c = gqaModelCase(gc);
+      const bytes = caseModel(c);
+      const feeds = feedsOf(c, 200 + n);
+      const want = await runOrt(bytes, feeds);
+      expect(Object.keys(want).sort(), 'ORT outputs').to.deep.equal([...c.outputs!].sort());
+      // total_sequence_length fed at run time (CPU), and bound as a constant (its value decides the present shape; WebGPU needs it).
+      const g = importModel(bytes);
+      expectAll(compileCpu(g).run(feeds), want, 'GroupQueryAttention cpu');
+      expectAll(await runOrt(exportModel(g), feeds), want, 'GroupQueryAttention exported');
+      const { tl, ...rest } = feeds;
+      const fixed = importModel(bytes, { constantInputs: { tl: tl! } });
+      expectAll(compileCpu(fixed).run(rest), want, 'GroupQueryAttention cpu (constant total_sequence_length)');
+      await expectGpu(device, fixed, rest, want, 'GroupQueryAttention');
+    });
+  });
+
+  it('GroupQueryAttention forms outside the supported subset are typed errors naming the node', function () {
+    const base = gqaModelCase(GQA_CASES[3]!);
+    const ins = base.inputs;
+    const unsupportedCases: [Case, RegExp][] = [
+      [{ ...base, inputs: [...ins, '', '', x3('pos', [1, 1])], values: { ...base.values, pos: Tensor.from('int64', [1, 1], [6]) } }, /GroupQueryAttention_node: the position_ids input/],
+      [{ ...base, inputs: [...ins, '', '', '', x3('ab', [1, 1, 1, 7])] }, /GroupQueryAttention_node: the attention_bias input/],
+      [{ ...base, outputs: ['y', 'present_k', 'present_v', 'qk'] }, /GroupQueryAttention_node: the output_qk output/],
+    ];
+    for (const [c, re] of unsupportedCases) expect(() => importModel(caseModel(c)), String(re)).to.throw(UnsupportedOpError, re);
+    const shapeCases: [Case, RegExp][] = [
+      [{ ...base, attrs: { num_heads: 4, kv_num_heads: 3 } }, /GroupQueryAttention_node: num_heads=4 must be a positive multiple of kv_num_heads=3/],
+      [{ ...base, inputs: [ins[0]!, x3('k', [1, 1, 8]), ...ins.slice(2)] }, /GroupQueryAttention_node: key must be \[1, 1, 16\]/],
+      [{ ...base, inputs: [...ins.slice(0, 3), x3('pk', [1, 2, 6, 4]), ...ins.slice(4)] }, /GroupQueryAttention_node: past_key/],
+      [{ ...base, attrs: { ...base.attrs, do_rotary: 1 } }, /GroupQueryAttention_node: do_rotary=1 needs cos_cache and sin_cache/],
+    ];
+    for (const [c, re] of shapeCases) expect(() => importModel(caseModel(c)), String(re)).to.throw(ShapeError, re);
+  });
+
+  it('GroupQueryAttention rejects seqlens_k outside the cache and a multi-batch subsequent prompt, naming the node', function () {
+    const decode = gqaModelCase(GQA_CASES[4]!);
+    const feeds = { ...feedsOf(decode, 5), sl: Tensor.from('int32', [2], [6, 9]) };
+    expect(() => compileCpu(importModel(caseModel(decode))).run(feeds)).to.throw(ShapeError, /GroupQueryAttention_node: seqlens_k\[1\] = 9 is out of range/);
+    const sub = gqaModelCase({ ...GQA_CASES[6]!, B: 2, seqlens: [6, 6] });
+    expect(() => importModel(caseModel(sub), { constantInputs: { tl: sub.values!['tl']! } })).to.throw(ShapeError, /GroupQueryAttention_node: a prompt after past context .* needs batch size 1, got 2/);
+  });
 });

@@ -23,8 +23,9 @@
  *   rotary dim 2·cos_cache[1], half-split or `rotary_interleaved`) at position
  *   past + s.
  *
- * The position_ids, attention_bias and head_sink inputs and the output_qk output
- * are typed errors naming the node.
+ * Without present outputs the past cache is still read (ONNX Runtime's CPU
+ * kernel needs the present outputs to see it). The position_ids, attention_bias
+ * and head_sink inputs and the output_qk output are typed errors naming the node.
  */
 import { attr } from '../attrs.js';
 import { FLOATS, expectDType } from '../dtype.js';

@@ -1,6 +1,15 @@
+/// <reference types="@webgpu/types" />
 import { expect } from 'chai';
 import { runReference, Tensor, type Node } from '../src/graph/index.js';
 import '../src/graph/ops/index.js';
+import { importModel } from '../onnx/import.js';
+import { onnx } from '../onnx/proto.js';
+import { compileCpu } from '../src/backends/cpu/index.js';
+import { compileWebGpu } from '../src/backends/webgpu/index.js';
+import { sharedDevice } from './helpers/gpu.js';
+import { randomTensor } from './helpers/gpu-compare.js';
+import { A, FLOAT, vi } from './helpers/onnx-model.js';
+import { runOrt } from './onnx-util.js';
 
 const node = (op: string, n: number, attrs: Node['attrs'] = {}): Node => ({
   name: `${op}_t`, op, domain: '', attrs, inputs: Array.from({ length: n }, (_, i) => `i${i}`), outputs: ['o'],
@@ -41,3 +50,53 @@ describe('ops: GridSample and MaxUnpool', () => {
     expect(z!.toArray()).to.deep.equal([0, 0, 0, 0, 9, 0, 0, 0, 0]);
   });
 });
+
+describe('GridSample 3-D (volumetric, opset 20) vs onnxruntime-node, on CPU and WebGPU', function () {
+  this.timeout(60000);
+  // X [2, 3, 4, 5, 6], grid [2, 3, 4, 2, 3] with coordinates in [-1.3, 1.3] (some outside, so padding matters).
+  const x = randomTensor('float32', [2, 3, 4, 5, 6], 4242, -1, 1);
+  const grid = randomTensor('float32', [2, 3, 4, 2, 3], 4243, -1.3, 1.3);
+  const modelOf = (mode: string, pad: string, align: number): Uint8Array =>
+    onnx.ModelProto.encode({
+      irVersion: 9,
+      opsetImport: [{ domain: '', version: 20 }],
+      graph: {
+        name: 'gridsample3d',
+        input: [vi('X', FLOAT, [2, 3, 4, 5, 6]), vi('grid', FLOAT, [2, 3, 4, 2, 3])],
+        node: [{ name: 'gs', opType: 'GridSample', input: ['X', 'grid'], output: ['Y'], attribute: [
+          { name: 'mode', type: A.STRING, s: new TextEncoder().encode(mode) },
+          { name: 'padding_mode', type: A.STRING, s: new TextEncoder().encode(pad) },
+          { name: 'align_corners', type: A.INT, i: align },
+        ] }],
+        output: [vi('Y', FLOAT)],
+      },
+    }).finish();
+  const cases = ['linear', 'nearest'].flatMap((mode) => ['zeros', 'border', 'reflection'].flatMap((pad) => [0, 1].map((align) => ({ mode, pad, align }))));
+  let device: GPUDevice | null;
+  before(async () => { device = await sharedDevice(); });
+  for (const { mode, pad, align } of cases) {
+    it(`${mode}, ${pad} padding, align_corners ${align}: max |Δ| ≤ 1e-5 on CPU and WebGPU`, async function () {
+      const bytes = modelOf(mode, pad, align);
+      const want = (await runOrt(bytes, { X: x, grid })).Y!;
+      const g = importModel(bytes);
+      const cpu = compileCpu(g).run({ X: x, grid }).Y!;
+      expect(cpu.shape).to.deep.equal([2, 3, 3, 4, 2]);
+      expect(maxAbs(cpu, want), 'cpu').to.be.at.most(1e-5);
+      if (!device) return;
+      const prog = await compileWebGpu(g, { device });
+      const gpu = ((await prog.run({ X: x, grid })) as Record<string, Tensor>).Y!;
+      prog.release();
+      expect(maxAbs(gpu, want), 'webgpu').to.be.at.most(1e-5);
+    });
+  }
+  it('cubic mode on a 5-D input is a ShapeError naming the node', () => {
+    expect(() => importModel(modelOf('cubic', 'zeros', 0))).to.throw(/gs: GridSample cubic mode is 2-D only/);
+  });
+});
+
+function maxAbs(a: Tensor, b: Tensor): number {
+  expect(a.shape).to.deep.equal(b.shape);
+  let m = 0;
+  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(Number(a.data[i]) - Number(b.data[i])));
+  return m;
+}

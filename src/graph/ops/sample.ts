@@ -1,5 +1,5 @@
 /**
- * Op family: GridSample (opset 16, 2-D) and MaxUnpool. GridSample reads X at the
+ * Op family: GridSample (2-D, and 3-D from opset 20) and MaxUnpool. GridSample reads X at the
  * normalized coordinates of `grid` with nearest, bilinear or bicubic interpolation;
  * out-of-range reads follow padding_mode (zeros, border, reflection) as ONNX Runtime
  * does: coordinates are clamped or reflected first, then indices are clamped.
@@ -35,7 +35,12 @@ function cubicWeights(t: number): [number, number, number, number] {
   return [w0, w1, w2, 1 - w0 - w1 - w2];
 }
 
-/** GridSample: samples X [N,C,H,W] at grid [N,Ho,Wo,2] (x, y in [-1, 1]). */
+/**
+ * GridSample: samples X [N,C,H,W] at grid [N,Ho,Wo,2] (x, y in [-1, 1]), or X
+ * [N,C,D,H,W] at grid [N,Do,Ho,Wo,3] (x, y, z; volumetric, opset 20). The grid's
+ * last axis lists coordinates innermost axis first (x indexes W). Cubic mode is 2-D
+ * only, as in ONNX.
+ */
 export const GridSample = defineOp({
   name: 'GridSample',
   inputs: ['X', 'grid'],
@@ -49,18 +54,26 @@ export const GridSample = defineOp({
   doc: 'Samples the input at grid locations.',
   infer([x, grid], ctx) {
     expectDType(x!.dtype, FLOATS, ctx.node, 'X');
-    if (x!.shape.length !== 4 || grid!.shape.length !== 4) {
-      throw new ShapeError(`${ctx.node}: GridSample supports 2-D sampling: X rank 4 and grid rank 4, got [${x!.shape}] and [${grid!.shape}]`, ctx.node);
+    const r = x!.shape.length;
+    if ((r !== 4 && r !== 5) || grid!.shape.length !== r) {
+      throw new ShapeError(`${ctx.node}: GridSample samples 2-D or 3-D: X rank 4 or 5 and grid of the same rank, got [${x!.shape}] and [${grid!.shape}]`, ctx.node);
     }
-    return [{ dtype: x!.dtype, shape: [x!.shape[0]!, x!.shape[1]!, grid!.shape[1]!, grid!.shape[2]!] }];
+    const last = grid!.shape[r - 1];
+    if (typeof last === 'number' && last !== r - 2) throw new ShapeError(`${ctx.node}: grid's last dim must be ${r - 2} for X of rank ${r}, got ${last}`, ctx.node);
+    if (r === 5 && gridMode(ctx.attrs.mode) === 'bicubic') throw new ShapeError(`${ctx.node}: GridSample cubic mode is 2-D only (X has rank 5)`, ctx.node);
+    return [{ dtype: x!.dtype, shape: [x!.shape[0]!, x!.shape[1]!, ...grid!.shape.slice(1, r - 1)] }];
   },
   cpu([x, grid], ctx) {
-    const [N, C, H, W] = x!.shape as [number, number, number, number];
-    const [, Ho, Wo] = grid!.shape as [number, number, number, number];
+    const sp = x!.shape.length - 2;
+    const [N, C] = x!.shape as [number, number];
+    const inDims = x!.shape.slice(2) as number[];
+    const outDims = grid!.shape.slice(1, 1 + sp) as number[];
+    const inS = inDims.reduce((p, d) => p * d, 1);
+    const outS = outDims.reduce((p, d) => p * d, 1);
     const { align_corners: alignNum, padding_mode: pad } = ctx.attrs;
-    const mode = ctx.attrs.mode === 'linear' ? 'bilinear' : ctx.attrs.mode === 'cubic' ? 'bicubic' : ctx.attrs.mode;
+    const mode = gridMode(ctx.attrs.mode);
     const align = alignNum === 1;
-    const y = new Tensor(x!.dtype, [N, C, Ho, Wo]);
+    const y = new Tensor(x!.dtype, [N, C, ...outDims]);
     const denorm = (v: number, len: number) => (align ? ((v + 1) / 2) * (len - 1) : ((v + 1) * len - 1) / 2);
     const coord = (v: number, len: number) => {
       if (mode === 'bicubic') return v;
@@ -73,48 +86,64 @@ export const GridSample = defineOp({
       const j = pad === 'reflection' && mode === 'bicubic' ? (align ? reflect(i, 0, len - 1) : reflect(i, -0.5, len - 0.5)) : i;
       return Math.min(Math.max(Math.round(j), 0), len - 1);
     };
+    // Per spatial axis (outermost first): the taps' first position and their weights.
+    const taps = mode === 'nearest' ? 1 : mode === 'bilinear' ? 2 : 4;
+    const first = new Array<number>(sp);
+    const weights = Array.from({ length: sp }, () => new Array<number>(taps));
+    const at = new Array<number>(sp);
+    const combos = taps ** sp;
     for (let n = 0; n < N; n++) {
-      for (let c = 0; c < C; c++) {
-        const base = (n * C + c) * H * W;
-        const px = (xi: number, yi: number) => {
-          const a = index(xi, W);
-          const b = index(yi, H);
-          return a < 0 || b < 0 ? 0 : x!.data[base + b * W + a]!;
-        };
-        for (let i = 0; i < Ho; i++) {
-          for (let j = 0; j < Wo; j++) {
-            const g = ((n * Ho + i) * Wo + j) * 2;
-            const gx = coord(denorm(grid!.data[g]!, W), W);
-            const gy = coord(denorm(grid!.data[g + 1]!, H), H);
-            let v: number;
-            if (mode === 'nearest') {
-              v = px(rint(gx), rint(gy));
-            } else if (mode === 'bilinear') {
-              const x0 = Math.floor(gx);
-              const y0 = Math.floor(gy);
-              const dx = gx - x0;
-              const dy = gy - y0;
-              v = (1 - dy) * ((1 - dx) * px(x0, y0) + dx * px(x0 + 1, y0)) + dy * ((1 - dx) * px(x0, y0 + 1) + dx * px(x0 + 1, y0 + 1));
+      for (let o = 0; o < outS; o++) {
+        const g = (n * outS + o) * sp;
+        for (let a = 0; a < sp; a++) {
+          const len = inDims[a]!;
+          const c = coord(denorm(grid!.data[g + sp - 1 - a]!, len), len);
+          if (mode === 'nearest') {
+            first[a] = rint(c);
+            weights[a]![0] = 1;
+          } else {
+            const f = Math.floor(c);
+            if (mode === 'bilinear') {
+              first[a] = f;
+              weights[a]![0] = 1 - (c - f);
+              weights[a]![1] = c - f;
             } else {
-              const x0 = Math.floor(gx);
-              const y0 = Math.floor(gy);
-              const wx = cubicWeights(gx - x0);
-              const wy = cubicWeights(gy - y0);
-              v = 0;
-              for (let a = 0; a < 4; a++) {
-                let row = 0;
-                for (let b = 0; b < 4; b++) row += wx[b]! * px(x0 - 1 + b, y0 - 1 + a);
-                v += wy[a]! * row;
-              }
+              first[a] = f - 1;
+              cubicWeights(c - f).forEach((w, t) => (weights[a]![t] = w));
             }
-            y.data[((n * C + c) * Ho + i) * Wo + j] = v;
           }
+        }
+        for (let ch = 0; ch < C; ch++) {
+          const base = (n * C + ch) * inS;
+          let v = 0;
+          for (let k = 0; k < combos; k++) {
+            let w = 1;
+            let off = 0;
+            let inside = true;
+            for (let a = 0, rest = k; a < sp; a++) {
+              const t = rest % taps;
+              rest = Math.floor(rest / taps);
+              w *= weights[a]![t]!;
+              const idx = index(first[a]! + t, inDims[a]!);
+              if (idx < 0) inside = false;
+              at[a] = idx;
+            }
+            if (!inside) continue;
+            for (let a = 0; a < sp; a++) off = off * inDims[a]! + at[a]!;
+            v += w * x!.data[base + off]!;
+          }
+          y.data[(n * C + ch) * outS + o] = v;
         }
       }
     }
     return [y];
   },
 });
+
+/** GridSample's mode with the opset-20 names mapped to the opset-16 ones. */
+export function gridMode(mode: string): 'nearest' | 'bilinear' | 'bicubic' {
+  return mode === 'linear' || mode === 'bilinear' ? 'bilinear' : mode === 'cubic' || mode === 'bicubic' ? 'bicubic' : 'nearest';
+}
 
 /** MaxUnpool: scatters X into a zero tensor at the flat positions given by MaxPool's Indices. */
 export const MaxUnpool = defineOp({

@@ -1,10 +1,11 @@
 /**
- * WebGPU kernels of GridSample (2-D: nearest, bilinear, bicubic; zeros, border and
+ * WebGPU kernels of GridSample (2-D and 3-D: nearest, (tri)linear; 2-D bicubic; zeros, border and
  * reflection padding; one invocation per output element) and MaxUnpool (a zero
  * fill, then one invocation per input element scattering to its index; indices
  * outside the unpooled shape are skipped, where the CPU reference raises).
  * Semantics are those of src/graph/ops/sample.ts.
  */
+import { gridMode } from '../../../graph/ops/sample.js';
 import { sizeOf } from '../../../graph/shape.js';
 import type { GpuKernel, KernelTable } from '../kernel.js';
 import { CUBIC, REFLECT } from '../../../../shaders/sample.js';
@@ -15,10 +16,12 @@ const gridSample: GpuKernel = {
   plan(ctx) {
     const X = ctx.inputs[0]!;
     const out = ctx.outputs[0]!;
-    const [, C, H, W] = X.shape as [number, number, number, number];
+    const sp = X.shape.length - 2;
+    const C = X.shape[1]!;
+    const inDims = X.shape.slice(2);
+    const outDims = out.shape.slice(2);
     const align = Number(ctx.attrs['align_corners'] ?? 0) === 1;
-    const raw = String(ctx.attrs['mode'] ?? 'bilinear');
-    const mode = raw === 'linear' ? 'bilinear' : raw === 'cubic' ? 'bicubic' : raw;
+    const mode = gridMode(String(ctx.attrs['mode'] ?? 'bilinear'));
     const pad = String(ctx.attrs['padding_mode'] ?? 'zeros');
     const sb = new ShaderBuilder(ctx);
     sb.input(0);
@@ -26,7 +29,7 @@ const gridSample: GpuKernel = {
     const y = sb.output(0);
     sb.fn(REFLECT);
     sb.fn(CUBIC);
-    const [Hu, Wu] = sb.u32s([H, W]) as [string, string];
+    const lens = sb.u32s(inDims);
     const refl = (v: string, len: string): string => (align ? `ks_reflect(${v}, 0.0, f32(${len}) - 1.0)` : `ks_reflect(${v}, -0.5, f32(${len}) - 0.5)`);
     const coord = (v: string, len: string): string => {
       if (mode === 'bicubic') return v;
@@ -41,37 +44,45 @@ const gridSample: GpuKernel = {
         ? 'if (i >= 0.0 && i < f32(len)) { return i32(i); } return -1;'
         : `let j = ${pad === 'reflection' && mode === 'bicubic' ? refl('i', 'len') : 'i'}; return i32(clamp(floor(j + 0.5), 0.0, f32(len) - 1.0));`;
     sb.fn(`fn ks_index(i: f32, len: u32) -> i32 { ${idxBody} }`);
-    sb.fn(`fn ks_px(base: u32, xi: f32, yi: f32) -> f32 {
-  let a = ks_index(xi, ${Wu}); let b = ks_index(yi, ${Hu});
-  if (a < 0 || b < 0) { return 0.0; }
-  return f32(in0[base + u32(b) * ${Wu} + u32(a)]);
+    // ks_px(base, p): the element at position p (outermost spatial axis first), 0 outside.
+    const axes = Array.from({ length: sp }, (_, a) => a);
+    const pt = `vec${sp}f`;
+    sb.fn(`fn ks_px(base: u32, p: ${pt}) -> f32 {
+${axes.map((a) => `  let i${a} = ks_index(p[${a}], ${lens[a]});`).join('\n')}
+  if (${axes.map((a) => `i${a} < 0`).join(' || ')}) { return 0.0; }
+  return f32(in0[base + ${axes.reduce((acc, a) => (a === 0 ? 'u32(i0)' : `(${acc}) * ${lens[a]} + u32(i${a})`), '')}]);
 }`);
-    const [, , Ho, Wo] = out.shape as [number, number, number, number];
+    const outS = sb.u32(sizeOf(outDims));
+    const inS = sb.u32(sizeOf(inDims));
     const d = sb.linear(sizeOf(out.shape), (i) => {
-      const { code, coords } = coordsOf(sb, i, out.shape);
-      const [n, c, oi, oj] = coords as [string, string, string, string];
+      const { code, coords } = coordsOf(sb, i, [out.shape[0]!, C, sizeOf(outDims)]);
+      const [n, c, o] = coords as [string, string, string];
+      const gs = axes.map((a) => coord(denorm(`f32(in1[g + ${sp - 1 - a}u])`, lens[a]!), lens[a]!));
       let body: string;
-      if (mode === 'nearest') body = '  let v = ks_px(base, round(gx), round(gy));';
+      if (mode === 'nearest') body = '  let v = ks_px(base, round(gp));';
       else if (mode === 'bilinear') {
-        body = `  let x0 = floor(gx); let y0 = floor(gy); let dx = gx - x0; let dy = gy - y0;
-  let v = (1.0 - dy) * ((1.0 - dx) * ks_px(base, x0, y0) + dx * ks_px(base, x0 + 1.0, y0)) + dy * ((1.0 - dx) * ks_px(base, x0, y0 + 1.0) + dx * ks_px(base, x0 + 1.0, y0 + 1.0));`;
+        // Every corner of the cell: weight (1 - d) or d per axis.
+        const corners = Array.from({ length: 2 ** sp }, (_, k) => {
+          const bits = axes.map((a) => (k >> (sp - 1 - a)) & 1);
+          const w = bits.map((bit, a) => (bit ? `d[${a}]` : `(1.0 - d[${a}])`)).join(' * ');
+          return `${w} * ks_px(base, p0 + ${pt}(${bits.map((bit) => `${bit}.0`).join(', ')}))`;
+        });
+        body = `  let p0 = floor(gp); let d = gp - p0;
+  let v = ${corners.join('\n    + ')};`;
       } else {
-        body = `  let x0 = floor(gx); let y0 = floor(gy); let wx = ks_cubic(gx - x0); let wy = ks_cubic(gy - y0);
+        body = `  let p0 = floor(gp); let wy = ks_cubic(gp[0] - p0[0]); let wx = ks_cubic(gp[1] - p0[1]);
   var v = 0.0;
   for (var a = 0; a < 4; a++) {
-    var row = 0.0;
-    for (var q = 0; q < 4; q++) { row += wx[q] * ks_px(base, x0 - 1.0 + f32(q), y0 - 1.0 + f32(a)); }
-    v += wy[a] * row;
+    for (var q = 0; q < 4; q++) { v += wy[a] * wx[q] * ks_px(base, p0 + vec2f(f32(a) - 1.0, f32(q) - 1.0)); }
   }`;
       }
       return `${code}
-  let base = (${n} * ${sb.u32(C)} + ${c}) * ${Hu} * ${Wu};
-  let g = ((${n} * ${sb.u32(Ho)} + ${oi}) * ${sb.u32(Wo)} + ${oj}) * 2u;
-  let gx = ${coord(denorm('f32(in1[g])', Wu), Wu)};
-  let gy = ${coord(denorm('f32(in1[g + 1u])', Hu), Hu)};
+  let base = (${n} * ${sb.u32(C)} + ${c}) * ${inS};
+  let g = (${n} * ${outS} + ${o}) * ${sb.u32(sp)};
+  let gp = ${pt}(${gs.join(', ')});
 ${body}
   ${y}[${i}] = ${out.storage}(v);`;
-    }, `GridSample.${mode}`);
+    }, `GridSample.${mode}${sp}d`);
     return { dispatches: [d] };
   },
 };

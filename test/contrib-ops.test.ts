@@ -6,8 +6,7 @@
  * attribute. Each model runs in onnxruntime-node (CPU provider) and in Kiln —
  * imported, on the CPU reference and on WebGPU — and the exported Kiln graph runs
  * in onnxruntime-node again (round trip). Tolerance: atol 1e-4, rtol 1e-3 (float32).
- * GroupQueryAttention also runs with total_sequence_length bound as a constant
- * (WebGPU needs it: it decides the present cache's shape).
+ * GroupQueryAttention runs with total_sequence_length fed and bound as a constant.
  * BiasAdd, which ORT's CPU provider lacks, is checked against its published
  * definition (X + bias + skip, docs/ContribOperators.md) computed here, on a
  * hand-worked case and on random inputs. Without a WebGPU adapter the WebGPU
@@ -469,15 +468,25 @@ describe('contrib GroupQueryAttention vs onnxruntime-node', function () {
       const feeds = feedsOf(c, 200 + n);
       const want = await runOrt(bytes, feeds);
       expect(Object.keys(want).sort(), 'ORT outputs').to.deep.equal([...c.outputs!].sort());
-      // total_sequence_length fed at run time (CPU), and bound as a constant (its value decides the present shape; WebGPU needs it).
+      // total_sequence_length fed at run time, and bound as a constant (its value decides the present shape).
       const g = importModel(bytes);
       expectAll(compileCpu(g).run(feeds), want, 'GroupQueryAttention cpu');
       expectAll(await runOrt(exportModel(g), feeds), want, 'GroupQueryAttention exported');
+      await expectGpu(device, g, feeds, want, 'GroupQueryAttention');
       const { tl, ...rest } = feeds;
       const fixed = importModel(bytes, { constantInputs: { tl: tl! } });
       expectAll(compileCpu(fixed).run(rest), want, 'GroupQueryAttention cpu (constant total_sequence_length)');
-      await expectGpu(device, fixed, rest, want, 'GroupQueryAttention');
+      await expectGpu(device, fixed, rest, want, 'GroupQueryAttention (constant total_sequence_length)');
     });
+  });
+
+  it('GroupQueryAttention without present outputs still reads the past cache (ORT\'s output of the node with them)', async function () {
+    const full = gqaModelCase({ ...GQA_CASES[4]!, rotary: 16, maxPos: 8, H: 16 });
+    const feeds = feedsOf(full, 300);
+    const want = { y: (await runOrt(caseModel(full), feeds))['y']! };
+    const g = importModel(caseModel({ ...full, outputs: ['y'] }));
+    expectAll(compileCpu(g).run(feeds), want, 'GroupQueryAttention cpu');
+    await expectGpu(device, g, feeds, want, 'GroupQueryAttention');
   });
 
   it('GroupQueryAttention forms outside the supported subset are typed errors naming the node', function () {

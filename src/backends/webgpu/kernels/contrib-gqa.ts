@@ -9,8 +9,10 @@
  *    over its visible keys in the cache with an online softmax whose running
  *    output lives in the output row (the query rotated on the fly).
  * seqlens_k is read on the device (per-batch lengths, clamped to the cache);
- * total_sequence_length must be a plan-time constant (it decides the cache's
- * shape). Sizes and the float attributes are uniforms; do_rotary,
+ * with present outputs, total_sequence_length's value must be known when the
+ * plan is made (it decides their shape: a constant, or a fed scalar input, whose
+ * value the planner passes in); without them it is read on the device and the
+ * scratch cache holds the P + S rows a batch can fill. Sizes and the float attributes are uniforms; do_rotary,
  * rotary_interleaved, smooth_softmax and the packed form choose the code.
  */
 import { UnsupportedOpError } from '../../../graph/errors.js';
@@ -33,13 +35,14 @@ interface GqaKernelAttrs extends GqaAttrs {
  * The WGSL helpers every dispatch shares: the batch's total and past lengths, the
  * position of a new token, and readers of the new tokens' Q and K (rotated) and V.
  */
-function helpers(ctx: KernelContext, sb: ShaderBuilder, L: number, T: number): void {
+function helpers(ctx: KernelContext, sb: ShaderBuilder, L: number, T: number | undefined): void {
   const attrs = ctx.attrs as unknown as GqaKernelAttrs;
   const g = gqaGeometry(ctx.inputs, attrs, ctx.node);
   const Q = sb.input(0);
   const [K, V] = g.packed ? [Q, Q] : [sb.input(1), sb.input(2)];
   const SL = sb.input(5);
-  const [S, N, Nkv, H, Lu, Tu] = sb.u32s([g.S, g.N, g.Nkv, g.H, L, T]);
+  const [S, N, Nkv, H, Lu] = sb.u32s([g.S, g.N, g.Nkv, g.H, L]);
+  const Tu = T !== undefined ? sb.u32(T) : `u32(${sb.input(6)}[0])`;
   const Dq = g.packed ? (g.N + 2 * g.Nkv) * g.H : g.N * g.H;
   const Dkv = g.packed ? Dq : g.Nkv * g.H;
   const [DqU, DkvU, kOff, vOff] = sb.u32s([Dq, Dkv, g.packed ? g.N * g.H : 0, g.packed ? (g.N + g.Nkv) * g.H : 0]);
@@ -79,15 +82,18 @@ export const groupQueryAttention: GpuKernel = {
   plan(ctx) {
     const attrs = ctx.attrs as unknown as GqaKernelAttrs;
     const g = gqaGeometry(ctx.inputs, attrs, ctx.node);
-    const total = ctx.inputs[6]!.value;
-    if (!total) {
-      throw new UnsupportedOpError([{ op: 'com.microsoft::GroupQueryAttention', nodes: [ctx.node] }], `${ctx.node}: total_sequence_length must be a constant on WebGPU (it decides the present cache's shape)`);
-    }
-    const T = total.data[0]!;
-    checkSequence(g, T, ctx.node);
-    const L = presentLength(g, T);
-    const cacheSize = g.B * g.Nkv * L * g.H;
     const keep = [wanted(ctx, 1), wanted(ctx, 2)];
+    const T = ctx.inputs[6]!.value?.data[0];
+    if (T !== undefined) checkSequence(g, T, ctx.node);
+    // Cache rows: the present outputs' (max(T, P)); without them, the P + S rows any batch can fill.
+    let L = g.P + g.S;
+    if (keep[0] || keep[1]) {
+      if (T === undefined) {
+        throw new UnsupportedOpError([{ op: 'com.microsoft::GroupQueryAttention', nodes: [ctx.node] }], `${ctx.node}: total_sequence_length must be known when the WebGPU plan is made (it decides the present cache's shape)`);
+      }
+      L = presentLength(g, T);
+    }
+    const cacheSize = g.B * g.Nkv * L * g.H;
     const scratch = keep.filter((w) => !w).map(() => cacheSize * 4);
     const bindCache = (sb: ShaderBuilder, k: 1 | 2): { name: string; storage: string } => {
       if (keep[k - 1]) return { name: sb.output(k), storage: ctx.outputs[k]!.storage };

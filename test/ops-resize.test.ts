@@ -1,5 +1,14 @@
+/// <reference types="@webgpu/types" />
 import { expect } from 'chai';
 import { GraphBuilder, ShapeError, Tensor } from '../src/graph/index.js';
+import { importModel } from '../onnx/import.js';
+import { onnx } from '../onnx/proto.js';
+import { compileCpu } from '../src/backends/cpu/index.js';
+import { compileWebGpu } from '../src/backends/webgpu/index.js';
+import { sharedDevice } from './helpers/gpu.js';
+import { randomTensor } from './helpers/gpu-compare.js';
+import { A, FLOAT, INT64, vi } from './helpers/onnx-model.js';
+import { runOrt } from './onnx-util.js';
 import { expectTensor, f32, nodeTests, runNodeTest, runOp } from './ops-conv-onnxdata.js';
 
 const sizes = (v: number[]) => Tensor.from('int64', [v.length], v);
@@ -78,3 +87,62 @@ describe('ops: Upsample', () => {
 describe('ops: resize (ONNX node tests)', () => {
   for (const t of nodeTests('test_resize', 'test_upsample')) it(t, () => runNodeTest(t));
 });
+
+describe('Resize antialias (opset 18) vs onnxruntime-node, on CPU and WebGPU', function () {
+  this.timeout(60000);
+  // A photo-sized shrink: [1, 3, 37, 50] by 0.3 × 0.45 (scales) or to 11 × 16 (sizes).
+  const x = randomTensor('float32', [1, 3, 37, 50], 5151, 0, 1);
+  const modelOf = (mode: string, coord: string, by: 'scales' | 'sizes', exclude: number): Uint8Array => {
+    const str = (name: string, v: string) => ({ name, type: A.STRING, s: new TextEncoder().encode(v) });
+    const init = by === 'scales'
+      ? { name: 'p', dataType: FLOAT, dims: [4], floatData: [1, 1, 0.3, 0.45] }
+      : { name: 'p', dataType: INT64, dims: [4], int64Data: [1, 3, 11, 16] };
+    return onnx.ModelProto.encode({
+      irVersion: 9,
+      opsetImport: [{ domain: '', version: 18 }],
+      graph: {
+        name: 'resize_aa',
+        input: [vi('X', FLOAT, [1, 3, 37, 50])],
+        initializer: [init],
+        node: [{ name: 'rs', opType: 'Resize', input: by === 'scales' ? ['X', '', 'p'] : ['X', '', '', 'p'], output: ['Y'], attribute: [
+          str('mode', mode), str('coordinate_transformation_mode', coord), { name: 'antialias', type: A.INT, i: 1 }, { name: 'exclude_outside', type: A.INT, i: exclude },
+        ] }],
+        output: [vi('Y', FLOAT)],
+      },
+    }).finish();
+  };
+  let device: GPUDevice | null;
+  before(async () => { device = await sharedDevice(); });
+  // align_corners only with sizes: with a scale whose output length is not whole (37 · 0.3 = 11.1 → 11)
+  // Kiln follows ONNX's reference and test data (the unrounded 11.1 in the formula), onnxruntime
+  // the rounded 11 — with or without antialias.
+  const cases = ['linear', 'cubic'].flatMap((mode) => [
+    { mode, by: 'scales' as const, coord: 'half_pixel', exclude: 0 },
+    { mode, by: 'sizes' as const, coord: 'half_pixel', exclude: 0 },
+    { mode, by: 'sizes' as const, coord: 'align_corners', exclude: 0 },
+  ]);
+  cases.push({ mode: 'cubic', by: 'scales', coord: 'half_pixel', exclude: 1 });
+  for (const { mode, by, coord, exclude } of cases) {
+    it(`${mode} by ${by}, ${coord}${exclude ? ', exclude_outside' : ''}: max |Δ| ≤ 1e-5 on CPU and WebGPU`, async function () {
+      const bytes = modelOf(mode, coord, by, exclude);
+      const want = (await runOrt(bytes, { X: x })).Y!;
+      const g = importModel(bytes);
+      const cpu = compileCpu(g).run({ X: x }).Y!;
+      const d = maxAbs(cpu, want);
+      console.log(`      [${want.shape}] CPU max |Δ| ${d.toExponential(2)}`);
+      expect(d, 'cpu').to.be.at.most(1e-5);
+      if (!device) return;
+      const prog = await compileWebGpu(g, { device });
+      const gpu = ((await prog.run({ X: x })) as Record<string, Tensor>).Y!;
+      prog.release();
+      expect(maxAbs(gpu, want), 'webgpu').to.be.at.most(1e-5);
+    });
+  }
+});
+
+function maxAbs(a: Tensor, b: Tensor): number {
+  expect(a.shape).to.deep.equal(b.shape);
+  let m = 0;
+  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(Number(a.data[i]) - Number(b.data[i])));
+  return m;
+}

@@ -3,6 +3,9 @@
  * `x` to an input coordinate with the coordinate transformation mode, and turns it
  * into taps (input index, weight): one for nearest, two for linear, four for cubic
  * (edge-clamped, optionally renormalised inside the input with exclude_outside).
+ * With antialias, a linear or cubic axis that shrinks (scale s < 1) takes the
+ * filter stretched by 1 / s: 2 - 2·(⌊-r/s⌋ + 1) taps (r = 1 linear, 2 cubic) whose
+ * weights are the filter at s·(tap - x), normalised to sum 1 (ONNX's reference).
  * Because n-linear and n-cubic weights are products of per-axis weights, the
  * resize runs as one 1-D pass per axis. With tf_crop_and_resize, an output element
  * whose coordinate falls outside the input on any axis takes extrapolation_value.
@@ -26,6 +29,8 @@ export interface ResizeParams {
   readonly nearest: (typeof NEAREST_MODES)[number];
   readonly cubicA: number;
   readonly excludeOutside: boolean;
+  /** Antialias (opset 18): linear and cubic widen their filter by 1 / scale when downsampling. */
+  readonly antialias: boolean;
   readonly extrapolation: number;
   /** Per-axis scale (output / input). */
   readonly scales: readonly number[];
@@ -80,7 +85,48 @@ export interface ResizeTaps {
   readonly outside: Uint8Array;
 }
 
+/** The filter of an antialiased linear or cubic axis at distance x (in output pixels). */
+function antialiasFilter(mode: 'linear' | 'cubic', a: number): (x: number) => number {
+  if (mode === 'linear') return (x) => Math.min(Math.max(1 - Math.abs(x), 0), 1);
+  return (x) => {
+    const t = Math.abs(x);
+    if (t <= 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
+    if (t < 2) return ((a * t - 5 * a) * t + 8 * a) * t - 4 * a;
+    return 0;
+  };
+}
+
+/** Antialiased taps of one axis (linear or cubic; any scale, as the reference clamps it to at most 1). */
+function antialiasTaps(p: ResizeParams, axis: number, inLen: number, outLen: number, mode: 'linear' | 'cubic'): ResizeTaps {
+  const s = Math.min(p.scales[axis]!, 1);
+  const start = Math.floor(-(mode === 'linear' ? 1 : 2) / s) + 1;
+  const count = 2 - 2 * start;
+  const f = antialiasFilter(mode, p.cubicA);
+  const index = new Int32Array(outLen * count);
+  const weight = new Float64Array(outLen * count);
+  const outside = new Uint8Array(outLen);
+  const tf = TRANSFORMS[p.coord];
+  for (let x = 0; x < outLen; x++) {
+    const xo = tf(x, p.scales[axis]!, inLen, outLen, p.roi[axis]!);
+    if (p.coord === 'tf_crop_and_resize' && (xo < 0 || xo > inLen - 1)) outside[x] = 1;
+    // The taps sit at base + start + k, with base + ratio = xo and ratio in (0, 1].
+    const ratio = Number.isInteger(xo) ? 1 : xo - Math.floor(xo);
+    const base = xo - ratio;
+    let sum = 0;
+    for (let k = 0; k < count; k++) {
+      const i = base + start + k;
+      const w = p.excludeOutside && (i < 0 || i >= inLen) ? 0 : f(s * (start + k - ratio));
+      index[x * count + k] = Math.min(Math.max(i, 0), inLen - 1);
+      weight[x * count + k] = w;
+      sum += w;
+    }
+    if (sum !== 0) for (let k = 0; k < count; k++) weight[x * count + k] = weight[x * count + k]! / sum;
+  }
+  return { count, index, weight, outside };
+}
+
 function axisTaps(p: ResizeParams, axis: number, inLen: number, outLen: number): ResizeTaps {
+  if (p.antialias && p.mode !== 'nearest') return antialiasTaps(p, axis, inLen, outLen, p.mode);
   const count = p.mode === 'nearest' ? 1 : p.mode === 'linear' ? 2 : 4;
   const index = new Int32Array(outLen * count);
   const weight = new Float64Array(outLen * count);

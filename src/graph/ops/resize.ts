@@ -95,13 +95,15 @@ export interface ResizeModeAttrs {
   readonly cubic_coeff_a: number;
   readonly exclude_outside: number;
   readonly extrapolation_value: number;
+  /** 1: antialiased linear/cubic downsampling (absent: 0). */
+  readonly antialias?: number | undefined;
 }
 
 /** Interpolation parameters of a Resize node (resolved attributes) for its plan. */
 export function resizeParams(a: ResizeModeAttrs, plan: ResizePlan): ResizeParams {
   return {
     mode: a.mode, coord: a.coordinate_transformation_mode, nearest: a.nearest_mode, cubicA: a.cubic_coeff_a,
-    excludeOutside: a.exclude_outside !== 0, extrapolation: a.extrapolation_value, scales: plan.scales, roi: plan.roi,
+    excludeOutside: a.exclude_outside !== 0, antialias: a.antialias === 1, extrapolation: a.extrapolation_value, scales: plan.scales, roi: plan.roi,
   };
 }
 
@@ -109,7 +111,7 @@ export function resizeParams(a: ResizeModeAttrs, plan: ResizePlan): ResizeParams
 export function upsampleParams(mode: string, plan: ResizePlan): ResizeParams {
   return {
     mode: mode === 'nearest' ? 'nearest' : 'linear', coord: 'asymmetric', nearest: 'floor', cubicA: -0.75,
-    excludeOutside: false, extrapolation: 0, scales: plan.scales, roi: plan.roi,
+    excludeOutside: false, antialias: false, extrapolation: 0, scales: plan.scales, roi: plan.roi,
   };
 }
 
@@ -125,7 +127,7 @@ export const Resize = defineOp({
     cubic_coeff_a: attr.float(-0.75),
     exclude_outside: attr.int(0),
     extrapolation_value: attr.float(0),
-    antialias: attr.int(0, (v) => (v === 0 ? undefined : 'is not supported (only 0)')),
+    antialias: attr.int(0, (v) => (v === 0 || v === 1 ? undefined : 'must be 0 or 1')),
     axes: attr.optInts(),
     keep_aspect_ratio_policy: attr.string<(typeof KEEP_ASPECT)[number]>('stretch', KEEP_ASPECT),
   },

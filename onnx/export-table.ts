@@ -329,6 +329,7 @@ export const NEWER_FORMS: readonly NewerForm[] = [
   { op: 'CastLike', since: 19, what: 'saturate', applies: (n) => set(n, 'saturate', 1) },
   { op: 'QuantizeLinear', since: 19, what: 'saturate', applies: (n) => set(n, 'saturate', 1) },
   { op: 'GridSample', since: 20, what: 'a volumetric (5-D) input', applies: rankOver(4) },
+  { op: 'AffineGrid', since: 20 },
   { op: 'ReduceMax', since: 20, what: 'a bool input', applies: boolInput },
   { op: 'ReduceMin', since: 20, what: 'a bool input', applies: boolInput },
 ];

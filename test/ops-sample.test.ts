@@ -100,3 +100,43 @@ function maxAbs(a: Tensor, b: Tensor): number {
   for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(Number(a.data[i]) - Number(b.data[i])));
   return m;
 }
+
+describe('AffineGrid → GridSample (a spatial transformer, opset 20) vs onnxruntime-node, on CPU and WebGPU', function () {
+  this.timeout(60000);
+  let device: GPUDevice | null;
+  before(async () => { device = await sharedDevice(); });
+  const int64 = (name: string, v: number[]) => ({ name, dataType: 7, dims: [v.length], int64Data: v });
+  for (const [sp, align] of [[2, 0], [2, 1], [3, 0], [3, 1]] as const) {
+    it(`${sp}-D, align_corners ${align}: grid and samples within 1e-5`, async function () {
+      const size = sp === 2 ? [2, 3, 5, 7] : [2, 3, 3, 4, 5];
+      const x = randomTensor('float32', size, 777 + sp, -1, 1);
+      const theta = randomTensor('float32', [2, sp, sp + 1], 778 + sp, -1, 1);
+      const bytes = onnx.ModelProto.encode({
+        irVersion: 9,
+        opsetImport: [{ domain: '', version: 20 }],
+        graph: {
+          name: 'stn',
+          input: [vi('X', FLOAT, size), vi('theta', FLOAT, [2, sp, sp + 1])],
+          initializer: [int64('size', size)],
+          node: [
+            { name: 'ag', opType: 'AffineGrid', input: ['theta', 'size'], output: ['grid'], attribute: [{ name: 'align_corners', type: A.INT, i: align }] },
+            { name: 'gs', opType: 'GridSample', input: ['X', 'grid'], output: ['Y'], attribute: [{ name: 'align_corners', type: A.INT, i: align }] },
+          ],
+          output: [vi('grid', FLOAT), vi('Y', FLOAT)],
+        },
+      }).finish();
+      const feeds = { X: x, theta };
+      const want = await runOrt(bytes, feeds);
+      const g = importModel(bytes);
+      const cpu = compileCpu(g).run(feeds);
+      expect(maxAbs(cpu.grid!, want.grid!), 'cpu grid').to.be.at.most(1e-5);
+      expect(maxAbs(cpu.Y!, want.Y!), 'cpu Y').to.be.at.most(1e-5);
+      if (!device) return;
+      const prog = await compileWebGpu(g, { device });
+      const gpu = (await prog.run(feeds)) as Record<string, Tensor>;
+      prog.release();
+      expect(maxAbs(gpu.grid!, want.grid!), 'webgpu grid').to.be.at.most(1e-5);
+      expect(maxAbs(gpu.Y!, want.Y!), 'webgpu Y').to.be.at.most(1e-5);
+    });
+  }
+});

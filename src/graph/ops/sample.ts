@@ -1,5 +1,5 @@
 /**
- * Op family: GridSample (2-D, and 3-D from opset 20) and MaxUnpool. GridSample reads X at the
+ * Op family: GridSample (2-D, and 3-D from opset 20), AffineGrid (its grids) and MaxUnpool. GridSample reads X at the
  * normalized coordinates of `grid` with nearest, bilinear or bicubic interpolation;
  * out-of-range reads follow padding_mode (zeros, border, reflection) as ONNX Runtime
  * does: coordinates are clamped or reflected first, then indices are clamped.
@@ -145,6 +145,73 @@ export function gridMode(mode: string): 'nearest' | 'bilinear' | 'bicubic' {
   return mode === 'linear' || mode === 'bilinear' ? 'bilinear' : mode === 'cubic' || mode === 'bicubic' ? 'bicubic' : 'nearest';
 }
 
+/**
+ * The normalized base coordinate of index i along an axis of length len, as
+ * AffineGrid lays it out: -1 + 2i/(len - 1) with align_corners (-1 for len 1),
+ * else the pixel centres -1 + (2i + 1)/len.
+ */
+export function affineBase(i: number, len: number, align: boolean): number {
+  if (align) return len === 1 ? -1 : -1 + (2 * i) / (len - 1);
+  return -1 + (2 * i + 1) / len;
+}
+
+/**
+ * AffineGrid (opset 20): the sampling grid of an affine transform for GridSample.
+ * theta [N, 2, 3] with size [N, C, H, W] gives [N, H, W, 2]; theta [N, 3, 4] with
+ * size [N, C, D, H, W] gives [N, D, H, W, 3]. Each point is theta · (x, y[, z], 1)
+ * with x along W.
+ */
+export const AffineGrid = defineOp({
+  name: 'AffineGrid',
+  inputs: ['theta', 'size'],
+  outputs: ['grid'],
+  attrs: { align_corners: attr.int(0) },
+  category: 'opaque',
+  shapeInputs: [1],
+  doc: 'Generates a 2-D or 3-D sampling grid from affine matrices theta.',
+  infer([theta, size], ctx) {
+    expectDType(theta!.dtype, FLOATS, ctx.node, 'theta');
+    expectDType(size!.dtype, ['int64'], ctx.node, 'size');
+    const len = size!.value ? size!.value.size : size!.shape[0];
+    if (size!.shape.length !== 1 || (len !== 4 && len !== 5)) throw new ShapeError(`${ctx.node}: AffineGrid size must be [N, C, H, W] or [N, C, D, H, W], got shape [${size!.shape}]`, ctx.node);
+    const sp = len - 2;
+    const [tn, tr, tc] = theta!.shape;
+    if (theta!.shape.length !== 3 || (typeof tr === 'number' && tr !== sp) || (typeof tc === 'number' && tc !== sp + 1)) {
+      throw new ShapeError(`${ctx.node}: AffineGrid theta must be [N, ${sp}, ${sp + 1}] for a ${sp}-D size, got [${theta!.shape}]`, ctx.node);
+    }
+    if (!size!.value) return [{ dtype: theta!.dtype, shape: [tn!, ...Array.from({ length: sp }, (_, i) => ctx.fresh(i)), sp] }];
+    const dims = tensorInts(size!.value);
+    if (typeof tn === 'number' && dims[0] !== tn) throw new ShapeError(`${ctx.node}: AffineGrid size says N = ${dims[0]}, theta has ${tn}`, ctx.node);
+    if (dims.some((d) => d < 1)) throw new ShapeError(`${ctx.node}: AffineGrid size [${dims}] has a dim below 1`, ctx.node);
+    return [{ dtype: theta!.dtype, shape: [dims[0]!, ...dims.slice(2), sp] }];
+  },
+  cpu([theta, size], ctx) {
+    const dims = tensorInts(size!);
+    const sp = dims.length - 2;
+    const N = dims[0]!;
+    const spatial = dims.slice(2);
+    const count = spatial.reduce((p, d) => p * d, 1);
+    const align = ctx.attrs.align_corners === 1;
+    const y = new Tensor(theta!.dtype, [N, ...spatial, sp]);
+    const base = new Array<number>(sp + 1).fill(1);
+    for (let n = 0; n < N; n++) {
+      for (let o = 0; o < count; o++) {
+        // base = (x, y[, z], 1): x from the innermost axis.
+        for (let a = sp - 1, rest = o; a >= 0; a--) {
+          base[sp - 1 - a] = affineBase(rest % spatial[a]!, spatial[a]!, align);
+          rest = Math.floor(rest / spatial[a]!);
+        }
+        for (let j = 0; j < sp; j++) {
+          let v = 0;
+          for (let k = 0; k <= sp; k++) v += theta!.data[(n * sp + j) * (sp + 1) + k]! * base[k]!;
+          y.data[(n * count + o) * sp + j] = v;
+        }
+      }
+    }
+    return [y];
+  },
+});
+
 /** MaxUnpool: scatters X into a zero tensor at the flat positions given by MaxPool's Indices. */
 export const MaxUnpool = defineOp({
   name: 'MaxUnpool',
@@ -206,4 +273,4 @@ function unpoolShape(
 }
 
 /** Sampling ops. */
-export const sampleOps = { GridSample, MaxUnpool } as const;
+export const sampleOps = { GridSample, AffineGrid, MaxUnpool } as const;

@@ -1,6 +1,7 @@
 /**
  * WebGPU kernels of GridSample (2-D and 3-D: nearest, (tri)linear; 2-D bicubic; zeros, border and
- * reflection padding; one invocation per output element) and MaxUnpool (a zero
+ * reflection padding; one invocation per output element), AffineGrid (one invocation
+ * per grid component) and MaxUnpool (a zero
  * fill, then one invocation per input element scattering to its index; indices
  * outside the unpooled shape are skipped, where the CPU reference raises).
  * Semantics are those of src/graph/ops/sample.ts.
@@ -87,6 +88,35 @@ ${body}
   },
 };
 
+const affineGrid: GpuKernel = {
+  plan(ctx) {
+    const out = ctx.outputs[0]!;
+    const sp = out.shape.length - 2;
+    const spatial = out.shape.slice(1, 1 + sp);
+    const align = Number(ctx.attrs['align_corners'] ?? 0) === 1;
+    const sb = new ShaderBuilder(ctx);
+    const T = sb.input(0);
+    const y = sb.output(0);
+    const lens = sb.u32s(spatial);
+    // ks_base(i, len): the normalized coordinate of index i (affineBase in src/graph/ops/sample.ts).
+    sb.fn(align
+      ? 'fn ks_base(i: u32, len: u32) -> f32 { if (len == 1u) { return -1.0; } return -1.0 + 2.0 * f32(i) / f32(len - 1u); }'
+      : 'fn ks_base(i: u32, len: u32) -> f32 { return -1.0 + (2.0 * f32(i) + 1.0) / f32(len); }');
+    const d = sb.linear(sizeOf(out.shape), (i) => {
+      const { code, coords } = coordsOf(sb, i, out.shape);
+      const n = coords[0]!;
+      const j = coords[sp + 1]!;
+      // base = (x, y[, z], 1): component k reads spatial axis sp - 1 - k.
+      const terms = Array.from({ length: sp }, (_, k) => `f32(${T}[row + ${k}u]) * ks_base(${coords[sp - k]}, ${lens[sp - 1 - k]})`);
+      return `${code}
+  let row = (${n} * ${sb.u32(sp)} + ${j}) * ${sb.u32(sp + 1)};
+  let v = ${terms.join(' + ')} + f32(${T}[row + ${sb.u32(sp)}]);
+  ${y}[${i}] = ${out.storage}(v);`;
+    }, `AffineGrid.${sp}d`);
+    return { dispatches: [d] };
+  },
+};
+
 const maxUnpool: GpuKernel = {
   plan(ctx) {
     const X = ctx.inputs[0]!;
@@ -121,4 +151,4 @@ const maxUnpool: GpuKernel = {
 };
 
 /** Sampling kernels by op. */
-export const sampleKernels: KernelTable = { GridSample: gridSample, MaxUnpool: maxUnpool };
+export const sampleKernels: KernelTable = { GridSample: gridSample, AffineGrid: affineGrid, MaxUnpool: maxUnpool };

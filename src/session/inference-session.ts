@@ -35,6 +35,8 @@ export interface SessionOptions {
   readonly optimizationLevel?: OptLevel;
   /** Sizes for symbolic dims, bound before optimization (e.g. `{ batch: 1 }`). */
   readonly freeDimensions?: Readonly<Record<string, number>>;
+  /** Folder that the model's external-data paths are relative to (default: the model file's folder; none for bytes). */
+  readonly baseDir?: string;
   /** A GPU device to use (WebGPU backend). */
   readonly device?: GPUDevice;
   /** Collect per-kernel timings. */
@@ -210,7 +212,9 @@ export class InferenceSession {
       verify(model);
       imported = model;
     } else {
-      const { bytes, baseDir } = await loadModelBytes(model);
+      const loaded = await loadModelBytes(model);
+      const bytes = loaded.bytes;
+      const baseDir = opts.baseDir ?? loaded.baseDir;
       const where = typeof model === 'string' ? model : 'model';
       const importOpts: ImportOptions = {
         ...(baseDir ? { baseDir } : {}),
@@ -231,14 +235,16 @@ export class InferenceSession {
     return new InferenceSession(graph, backend, compiled);
   }
 
+  // Names and metadata come from the model's signature: a model typed per set of input
+  // sizes binds its scalar inputs as constants in each specialization, but still takes them.
   /** Names of the model inputs, in order. */
-  get inputNames(): string[] { return this.graph.inputs.map((i) => i.name); }
+  get inputNames(): string[] { return this.signature.inputs.map((i) => i.name); }
   /** Names of the model outputs, in order. */
-  get outputNames(): string[] { return this.graph.outputs.map((o) => o.name); }
+  get outputNames(): string[] { return this.signature.outputs.map((o) => o.name); }
   /** Dtype and shape of each input. */
-  get inputMetadata(): ValueMetadata[] { return this.graph.inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape })); }
+  get inputMetadata(): ValueMetadata[] { return this.signature.inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape })); }
   /** Dtype and shape of each output. */
-  get outputMetadata(): ValueMetadata[] { return this.graph.outputs.map(({ name, dtype, shape }) => ({ name, dtype, shape })); }
+  get outputMetadata(): ValueMetadata[] { return this.signature.outputs.map(({ name, dtype, shape }) => ({ name, dtype, shape })); }
   /** Dispatches per inference (WebGPU), for the last planned shape set. */
   get dispatchCount(): number | undefined { return this.runner?.dispatchCount; }
   /** Generated WGSL of each dispatch (WebGPU). */

@@ -24,6 +24,11 @@
  *   the body's first plan (a Gather on the iteration index), and scan outputs are
  *   stacked by buffer copies on the GPU.
  *
+ * - **data-dependent ops** (NonZero, Unique, Compress, NonMaxSuppression, while an
+ *   output's shape is unknown before running) are control steps too: their inputs
+ *   are read back and the CPU reference runs them; the next GPU step is planned
+ *   for the sizes they produced.
+ *
  * A condition (If's `cond`, a Loop body's `cond` output, Loop's `M`) computed on
  * the GPU is read back: one readback per If, or per Loop iteration when the body
  * computes its condition on the GPU. {@link ControlStats} counts dispatches,
@@ -37,6 +42,8 @@ import { Graph, type Node, type ValueInfo } from '../../graph/graph.js';
 import { opOf } from '../../graph/infer.js';
 import { getTrait, setTrait, traitKey, type TraitKey, type ValueType } from '../../graph/op.js';
 import { HOLDS_BODIES, controlOps } from '../../graph/ops/control.js';
+import { dataDependentOps } from '../../graph/ops/data-dependent.js';
+import { rankingOps } from '../../graph/ops/ranking.js';
 import { runReference } from '../../graph/reference.js';
 import { isStatic, normalizeAxis, sizeOf } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
@@ -86,6 +93,11 @@ export interface HostKernelContext {
 /** A control-flow op's WebGPU implementation: runs on the host, its bodies on the GPU. */
 export interface HostKernel {
   /**
+   * Whether this node needs the host kernel (default: always). A data-dependent op
+   * needs it only while an output's shape is not known before running.
+   */
+  needed?(node: Node, typeOf: (value: string) => ValueType | undefined): boolean;
+  /**
    * The graph each body runs as (default: the body with its captures appended to its
    * inputs). Scan uses it to slice its scan inputs inside the body.
    */
@@ -97,9 +109,20 @@ export interface HostKernel {
 /** Trait: the WebGPU host kernel of an op that holds bodies. */
 export const WEBGPU_HOST_KERNEL: TraitKey<HostKernel> = traitKey<HostKernel>('webgpu.hostKernel');
 
-/** True when any node of the graph (top level) holds bodies. */
+/** The host kernel a node runs with, if it runs as a control step (it holds bodies, or its kernel says it is needed). */
+function hostKernelOf(node: Node, typeOf: (value: string) => ValueType | undefined): HostKernel | undefined {
+  const def = opOf(node);
+  const k = getTrait(def, WEBGPU_HOST_KERNEL);
+  if (getTrait(def, HOLDS_BODIES) === true) {
+    if (!k) throw new UnsupportedOpError([{ op: node.op, nodes: [node.name] }], 'no WebGPU host kernel for this control-flow op');
+    return k;
+  }
+  return k && (!k.needed || k.needed(node, typeOf)) ? k : undefined;
+}
+
+/** True when any node of the graph (top level) runs as a control step: it holds bodies, or its output shapes depend on its input values. */
 export function hasControlFlow(graph: Graph): boolean {
-  return graph.nodes.some((n) => getTrait(opOf(n), HOLDS_BODIES) === true);
+  return graph.nodes.some((n) => hostKernelOf(n, (v) => graph.valueTypes.get(v)) !== undefined);
 }
 
 /**
@@ -204,7 +227,7 @@ export class ControlProgram {
     };
     for (const node of g.topo) {
       const def = opOf(node);
-      if (getTrait(def, HOLDS_BODIES)) {
+      if (hostKernelOf(node, (v) => g.valueTypes.get(v))) {
         flush();
         order.push({ kind: 'control', node });
         continue;
@@ -235,8 +258,7 @@ export class ControlProgram {
       if (item.kind === 'host') steps.push({ kind: 'host', node: item.node });
       else if (item.kind === 'control') {
         const node = item.node;
-        const kernel = getTrait(opOf(node), WEBGPU_HOST_KERNEL);
-        if (!kernel) throw new UnsupportedOpError([{ op: node.op, nodes: [node.name] }], 'no WebGPU host kernel for this control-flow op');
+        const kernel = hostKernelOf(node, (v) => g.valueTypes.get(v))!;
         const bodies = new Map<string, ControlProgram>();
         for (const [attr, v] of Object.entries(node.attrs)) {
           if (!(v instanceof Graph)) continue;
@@ -630,3 +652,22 @@ setTrait(controlOps.Scan, WEBGPU_HOST_KERNEL, {
     }
   },
 });
+
+/**
+ * Ops whose output shapes depend on their input values (NonZero, Unique, Compress,
+ * NonMaxSuppression): one pre-planned command buffer cannot size their outputs, so
+ * the schedule splits there. The inputs are read back (each a counted readback),
+ * the CPU reference runs, and the outputs continue as host tensors into the next
+ * GPU step, which is planned for their sizes and cached per shape. Needed only
+ * while an output's shape is unknown before running (Compress on a constant
+ * condition keeps its GPU kernel).
+ */
+const dataDependentOnHost: HostKernel = {
+  needed: (node, typeOf) => node.outputs.some((o) => o !== '' && !isStatic(typeOf(o)?.shape ?? ['?'])),
+  async run({ node, inputs, rt }) {
+    const host = await Promise.all(inputs.map((v) => (v === undefined ? undefined : onHost(v, rt))));
+    rt.stats.hostNodes++;
+    return runReference(node, host);
+  },
+};
+for (const op of [dataDependentOps.NonZero, dataDependentOps.Unique, dataDependentOps.Compress, rankingOps.NonMaxSuppression]) setTrait(op, WEBGPU_HOST_KERNEL, dataDependentOnHost);

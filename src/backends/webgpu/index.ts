@@ -112,7 +112,8 @@ function collectMissing(graph: Graph, missing: Map<string, string[]>): void {
       for (const o of node.outputs) shapeDerived.add(o);
       continue;
     }
-    if (kernelOf(def)) continue;
+    // Data-dependent ops without a GPU kernel run on the host (control.ts).
+    if (kernelOf(def) || getTrait(def, WEBGPU_HOST_KERNEL)) continue;
     add(node);
   }
 }

@@ -8,13 +8,16 @@
  * number, bigint and boolean arrays, omitted dims, strings, bool as Uint8Array),
  * getData/dispose/reshape/fromPinnedBuffer/fromGpuBuffer, run with fetches as a list or
  * a record and with run options, int64 in and out (BigInt64Array, beyond 32 bits),
- * bool, external data (from the model's folder, and as bytes in `externalData`),
+ * bool, float16 (bits in a Uint16Array), ORT's session options (graphOptimizationLevel,
+ * freeDimensionOverrides, logSeverityLevel), external data (from the model's folder,
+ * and as bytes in `externalData`),
  * release, and ORT's errors (missing feed, wrong dtype or rank, unknown or empty
  * fetches, run after release). Kiln's errors must be KilnErrors naming the input.
  *
  * Known differences (asserted, so that they stay known): Kiln has no string tensors
  * in models (a string model fails to load); on WebGPU Kiln stores int64 in 32 bits
- * (values beyond fail with a LimitError). Kiln-only WebGPU checks: GPU-buffer feeds
+ * (values beyond fail with a LimitError); Kiln binds freeDimensionOverrides, so it
+ * refuses other sizes, which onnxruntime-node runs. Kiln-only WebGPU checks: GPU-buffer feeds
  * and `preferredOutputLocation: 'gpu-buffer'` outputs.
  *
  * Nothing is skipped: onnxruntime-node is a devDependency; without a WebGPU adapter
@@ -43,6 +46,7 @@ type SessionOptions = ortCommon.InferenceSession.SessionOptions;
 type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
 
 const STRING = 8;
+const FLOAT16 = 10;
 
 /** x: float32[batch, 3], ids: int64[2], b: bool[3] → y = x + x, g = x[:, ids], s = Shape(x), ids2 = ids + ids, nb = !b. */
 function arithModel(): Uint8Array {
@@ -68,6 +72,11 @@ function bigModel(): Uint8Array {
   return model({ name: 'big', input: [vi('a', INT64, [2])], node: [node('Add', ['a', 'a'], ['a2']), node('Neg', ['a'], ['na'])], output: [vi('a2', INT64, [2]), vi('na', INT64, [2])] });
 }
 
+/** h: float16[3] → h2 = h + h. */
+function halfModel(): Uint8Array {
+  return model({ name: 'half', input: [vi('h', FLOAT16, [3])], node: [node('Add', ['h', 'h'], ['h2'])], output: [vi('h2', FLOAT16, [3])] });
+}
+
 /** s: string[2] → t = Identity(s). */
 function stringModel(): Uint8Array {
   return model({ name: 'str', input: [vi('s', STRING, [2])], node: [node('Identity', ['s'], ['t'])], output: [vi('t', STRING, [2])] });
@@ -84,7 +93,7 @@ function externalModel(): { model: Uint8Array; weights: Uint8Array } {
 }
 
 /** Model files of the script. */
-interface Files { readonly arith: string; readonly big: string; readonly str: string; readonly ext: string; readonly weights: Uint8Array }
+interface Files { readonly arith: string; readonly big: string; readonly half: string; readonly str: string; readonly ext: string; readonly weights: Uint8Array }
 
 /** A tensor as JSON: type, dims, size, location, data class and values (bigints as 'Nn'). */
 function view(t: ortCommon.Tensor): unknown {
@@ -225,6 +234,20 @@ async function script(ort: OrtModule, files: Files, options: SessionOptions, gpu
     await sb.release();
     return r;
   });
+  await step('float16 in and out (bits in a Uint16Array)', async () => {
+    const sh = await ort.InferenceSession.create(files.half, options);
+    const r = results(await sh.run({ h: new T('float16', Uint16Array.from([0x3c00, 0xc000, 0x3800])) }));
+    await sh.release();
+    return r;
+  });
+  await step('ORT options: graphOptimizationLevel, freeDimensionOverrides, logSeverityLevel', async () => {
+    const so = await ort.InferenceSession.create(files.arith, { ...options, graphOptimizationLevel: 'disabled', freeDimensionOverrides: { batch: 2 }, logSeverityLevel: 3, intraOpNumThreads: 1 });
+    return results(await so.run(feeds(), ['y', 's']));
+  });
+  await step('a feed against freeDimensionOverrides', async () => {
+    const so = await ort.InferenceSession.create(files.arith, { ...options, freeDimensionOverrides: { batch: 1 } });
+    return results(await so.run(feeds()));
+  });
   await step('string model', async () => {
     const ss = await ort.InferenceSession.create(files.str, options);
     return results(await ss.run({ s: new T('string', ['a', 'b']) }));
@@ -244,6 +267,8 @@ async function script(ort: OrtModule, files: Files, options: SessionOptions, gpu
 const KNOWN_DIFFERENCES: Readonly<Record<string, readonly string[]>> = {
   'string model': ['kiln-cpu', 'kiln-webgpu'],
   'int64 beyond 32 bits': ['kiln-webgpu'],
+  // Kiln binds the overridden dims (the model becomes static); onnxruntime-node still runs other sizes.
+  'a feed against freeDimensionOverrides': ['kiln-cpu', 'kiln-webgpu'],
 };
 
 /** Steps whose Kiln error must name something (the input or fetch). */
@@ -270,9 +295,10 @@ describe('ONNX Runtime API parity (onnxruntime-node vs kiln/ort)', function () {
   before(async function () {
     dir = mkdtempSync(path.join(tmpdir(), 'kiln-ort-parity-'));
     const ext = externalModel();
-    files = { arith: path.join(dir, 'arith.onnx'), big: path.join(dir, 'big.onnx'), str: path.join(dir, 'str.onnx'), ext: path.join(dir, 'ext.onnx'), weights: ext.weights };
+    files = { arith: path.join(dir, 'arith.onnx'), big: path.join(dir, 'big.onnx'), half: path.join(dir, 'half.onnx'), str: path.join(dir, 'str.onnx'), ext: path.join(dir, 'ext.onnx'), weights: ext.weights };
     writeFileSync(files.arith, arithModel());
     writeFileSync(files.big, bigModel());
+    writeFileSync(files.half, halfModel());
     writeFileSync(files.str, stringModel());
     writeFileSync(files.ext, ext.model);
     writeFileSync(path.join(dir, 'w.bin'), ext.weights);

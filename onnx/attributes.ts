@@ -8,7 +8,8 @@ import type { AttrValue } from '../src/graph/attrs.js';
 import { ModelFormatError, UnsupportedOpError } from '../src/graph/errors.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { onnx, type pb } from './proto.js';
-import { longToNumber, tensorFromProto, type TensorDecodeOptions } from './tensor-proto.js';
+import { dtypeFromOnnx, longToNumber, tensorFromProto, type TensorDecodeOptions } from './tensor-proto.js';
+import { containerTypeFromProto, dimsFromProto } from './value-types.js';
 
 const T = onnx.AttributeProto.AttributeType;
 const utf8 = new TextDecoder();
@@ -30,12 +31,22 @@ const CONVERT: ReadonlyMap<number, Conv> = new Map<number, Conv>([
   [T.STRINGS, (a) => (a.strings ?? []).map((s) => utf8.decode(s))],
   [T.GRAPH, (a) => new PendingSubgraph(a.g ?? {})],
   [T.GRAPHS, (a) => a.graphs ?? []],
+  [T.TYPE_PROTO, (a, w) => typeAttrFromProto(a.tp ?? {}, w)],
 ]);
+
+/** A TYPE_PROTO attribute (Optional's `type`) as a ValueType. */
+function typeAttrFromProto(tp: pb.ITypeProto, where: string): AttrValue {
+  const c = containerTypeFromProto(tp, where);
+  if (c) return c;
+  if (!tp.tensorType) throw new ModelFormatError(`${where}: type attribute without a type`, where);
+  return { dtype: dtypeFromOnnx(tp.tensorType.elemType ?? 0, where), shape: tp.tensorType.shape ? dimsFromProto(tp.tensorType.shape, where) : [] };
+}
 
 /** Attribute type of an attribute written without `type` (very old models): guessed from the field set. */
 function guessType(a: pb.IAttributeProto): number {
   if (a.t) return T.TENSOR;
   if (a.g) return T.GRAPH;
+  if (a.tp) return T.TYPE_PROTO;
   if (a.floats?.length) return T.FLOATS;
   if (a.ints?.length) return T.INTS;
   if (a.strings?.length) return T.STRINGS;

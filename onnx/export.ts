@@ -30,7 +30,9 @@ import { TypeEnv } from '../src/graph/type-env.js';
 import '../src/graph/ops/index.js';
 import { lowerForExport, requiredOpset, type ExportNode } from './export-table.js';
 import { onnx, type pb } from './proto.js';
-import { ONNX_DTYPE, tensorToProto } from './tensor-proto.js';
+import { tensorToProto } from './tensor-proto.js';
+import { tensorTypeProto, typeToProto, type StatedDim } from './value-types.js';
+import { isTensorType } from '../src/graph/value.js';
 
 /** Options of {@link exportModel}. */
 export interface ExportOptions {
@@ -53,20 +55,10 @@ export const EXPORT_IR_VERSION = 8;
 const A = onnx.AttributeProto.AttributeType;
 const utf8 = new TextEncoder();
 
-/** A dim as written: a number, a symbol (`dim_param`), or unknown (null). */
-type StatedDim = number | string | null;
 
-function typeProto(dtype: ValueType['dtype'], shape: readonly (Dim | null)[]): pb.ITypeProto {
-  return {
-    tensorType: {
-      elemType: ONNX_DTYPE[dtype],
-      shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : d === null ? {} : { dimParam: d })) },
-    },
-  };
-}
-
-function valueInfo(name: string, t: { dtype: ValueType['dtype']; shape: readonly StatedDim[] }): pb.IValueInfoProto {
-  return { name, type: typeProto(t.dtype, t.shape) };
+function valueInfo(name: string, t: { dtype: ValueType['dtype']; shape: readonly StatedDim[] }, full?: ValueType, symbols: ReadonlySet<string> = new Set()): pb.IValueInfoProto {
+  if (full && !isTensorType(full)) return { name, type: typeToProto(full, undefined, symbols) };
+  return { name, type: tensorTypeProto(t.dtype, t.shape) };
 }
 
 /**
@@ -125,6 +117,7 @@ function attrProto(name: string, v: AttrValue, kind: AttrKind, where: string, op
     case 'graph':
       if (!(v instanceof Graph)) return undefined;
       return { name, type: A.GRAPH, g: graphProto(v, `${where}.${name}`, opset) };
+    case 'type': return { name, type: A.TYPE_PROTO, tp: typeToProto(v as ValueType, undefined, new Set()) };
   }
 }
 
@@ -210,18 +203,23 @@ function graphProto(g: Graph, where: string, opset: number): pb.IGraphProto {
   if (nodes.some((n) => n.op === '')) throw new GraphError(`${where}: node without an op`);
   const outputNames = new Set(g.outputs.map((o) => o.name));
   const inputNames = new Set(g.inputs.map((o) => o.name));
-  const symbols = new Set(g.inputs.flatMap((i) => i.shape.filter((d): d is string => typeof d === 'string')));
+  const symbols = new Set(g.inputs.flatMap((i) => [...i.shape, ...(i.elem?.shape ?? []), ...(i.elem?.elem?.shape ?? [])].filter((d): d is string => typeof d === 'string')));
   const env = reinfer(g, nodes, initializers);
   const valueInfos: pb.IValueInfoProto[] = [];
   for (const n of nodes) {
     for (const o of n.outputs) {
       const t = types.get(o);
       if (o === '' || !t || outputNames.has(o) || inputNames.has(o)) continue;
+      if (!isTensorType(t)) {
+        valueInfos.push(valueInfo(o, t, t, symbols));
+        continue;
+      }
       const shape = statedShape(t, env.types.get(o), symbols);
       if (shape) valueInfos.push(valueInfo(o, { dtype: t.dtype, shape }));
     }
   }
   const output = (v: ValueInfo): pb.IValueInfoProto => {
+    if (!isTensorType(v)) return valueInfo(v.name, v, v, symbols);
     const r = env.types.get(v.name);
     return valueInfo(v.name, { dtype: v.dtype, shape: statedShape(v, r?.dtype === v.dtype ? r : undefined, symbols) ?? v.shape.map(() => null) });
   };
@@ -229,7 +227,7 @@ function graphProto(g: Graph, where: string, opset: number): pb.IGraphProto {
     name: g.name,
     node: nodes.map((n) => nodeProto(n, opset)),
     initializer: [...initializers].map(([k, t]) => tensorToProto(t, k)),
-    input: g.inputs.map((v) => valueInfo(v.name, v)),
+    input: g.inputs.map((v) => valueInfo(v.name, v, v, symbols)),
     output: g.outputs.map(output),
     valueInfo: valueInfos,
   };

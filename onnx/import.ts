@@ -23,7 +23,9 @@ import { Tensor } from '../src/graph/tensor.js';
 import { TypeEnv } from '../src/graph/type-env.js';
 import { CycleError, topoSort } from '../src/graph/topo.js';
 import '../src/graph/ops/index.js';
+import { bareType, isTensorType } from '../src/graph/value.js';
 import { attrsFromProto, PendingSubgraph } from './attributes.js';
+import { containerTypeFromProto, dimsFromProto } from './value-types.js';
 import { findMapping, GLOBAL_DROPPED_ATTRS, type Emitter, type OnnxNode, type OpMapping } from './ops-table.js';
 import { onnx, type pb } from './proto.js';
 import { dtypeFromOnnx, longToNumber, ONNX_DTYPE, tensorFromProto, type TensorDecodeOptions } from './tensor-proto.js';
@@ -105,7 +107,15 @@ export function portProblem(v: pb.IValueInfoProto): string | undefined {
   const t = v.type as pb.TypeProto | null | undefined;
   if (!t) return undefined;
   // An empty TypeProto (no kind set) is a value the model left untyped: it is inferred.
-  if (!t.tensorType) return t.value ? `graph value of type ${t.value}` : undefined;
+  if (!t.tensorType) {
+    try {
+      if (containerTypeFromProto(t, v.name ?? '')) return undefined;
+    } catch (e) {
+      if (e instanceof UnsupportedOpError) return e.ops[0]!.op;
+      throw e;
+    }
+    return t.value ? `graph value of type ${t.value}` : undefined;
+  }
   const code = t.tensorType.elemType ?? 0;
   if (!SUPPORTED_CODES.has(code)) {
     try {
@@ -130,7 +140,7 @@ export function nonTensorPorts(model: pb.IModelProto): { op: string; nodes: stri
 
 /** The type with each symbolic dim named in `dims` replaced by its size. */
 function bindInputDims(t: ValueType, dims: Readonly<Record<string, number>> | undefined): ValueType {
-  if (!dims) return t;
+  if (!dims || !isTensorType(t)) return t;
   return { dtype: t.dtype, shape: t.shape.map((d) => (typeof d === 'string' && dims[d] !== undefined ? dims[d]! : d)) };
 }
 
@@ -157,6 +167,8 @@ export function modelSignature(bytes: Uint8Array, opts: ImportOptions = {}, wher
 
 function valueInfoType(v: pb.IValueInfoProto, override: Shape | undefined): ValueType {
   const name = v.name ?? '';
+  const container = v.type ? containerTypeFromProto(v.type, name) : undefined;
+  if (container) return container;
   const tt = v.type?.tensorType;
   if (!tt) throw new ModelFormatError(`graph input '${name}' has no type`, name);
   const dtype: DType = dtypeFromOnnx(tt.elemType ?? 0, name);
@@ -164,12 +176,7 @@ function valueInfoType(v: pb.IValueInfoProto, override: Shape | undefined): Valu
     if (override) return { dtype, shape: override };
     throw new ModelFormatError(`graph input '${name}' has no shape (unknown rank); pass inputShapes`, name);
   }
-  const shape: Dim[] = (tt.shape.dim ?? []).map((d, i) => {
-    if (d.dimParam) return d.dimParam;
-    if (d.dimValue !== null && d.dimValue !== undefined) return longToNumber(d.dimValue);
-    return `${name}_dim${i}`;
-  });
-  return { dtype, shape };
+  return { dtype, shape: dimsFromProto(tt.shape, name) };
 }
 
 /**
@@ -314,7 +321,7 @@ function convertGraph(g: pb.IGraphProto, opsets: ReadonlyMap<string, number>, op
     const problem = portProblem(v);
     const hint = hints?.[inputs.length];
     if (problem) unsupported.add(problem, name);
-    else if (!top && hint && !v.type?.tensorType?.shape) inputs.push({ name, dtype: hint.dtype, shape: hint.shape });
+    else if (!top && hint && !v.type?.tensorType?.shape) inputs.push({ name, ...bareType(hint) });
     else inputs.push({ name, ...bindInputDims(valueInfoType(v, top ? opts.inputShapes?.[name] : hint?.shape), top ? opts.dims : undefined) });
   }
   for (const v of g.output ?? []) {
@@ -403,7 +410,7 @@ function convertGraph(g: pb.IGraphProto, opsets: ReadonlyMap<string, number>, op
   const capture = (name: string): ValueType | undefined => {
     const found = lookupScope(outer, name);
     if (!found) return undefined;
-    captures.push({ name, dtype: found.type.dtype, shape: found.type.shape });
+    captures.push({ name, ...bareType(found.type) });
     env.define(name, found.type, found.value);
     return found.type;
   };
@@ -434,7 +441,7 @@ function convertGraph(g: pb.IGraphProto, opsets: ReadonlyMap<string, number>, op
     const name = v.name ?? '';
     const t = env.types.get(name) ?? capture(name);
     if (!t) throw new ModelFormatError(`graph output '${name}' is not produced by any node, input or initializer`, name);
-    return { name, dtype: t.dtype, shape: t.shape };
+    return { name, ...bareType(t) };
   });
 
   return Graph.create({ name: g.name || (top ? 'model' : 'subgraph'), inputs, outputs, nodes, initializers, valueTypes, captures });

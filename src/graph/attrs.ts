@@ -6,7 +6,7 @@ import { AttributeError } from './errors.js';
 import type { Tensor } from './tensor.js';
 
 /** Attribute kinds, as in ONNX's AttributeProto. */
-export type AttrKind = 'int' | 'float' | 'string' | 'ints' | 'floats' | 'strings' | 'tensor' | 'graph';
+export type AttrKind = 'int' | 'float' | 'string' | 'ints' | 'floats' | 'strings' | 'tensor' | 'graph' | 'type';
 
 /** A value an attribute may hold. `graph` attributes hold a Graph (typed as unknown here to avoid a cycle). */
 export type AttrValue = number | string | readonly number[] | readonly string[] | Tensor | object;
@@ -62,6 +62,8 @@ export const attr = {
   optStrings: () => opt<readonly string[]>('strings'),
   optTensor: () => opt<Tensor>('tensor'),
   optGraph: () => opt<object>('graph'),
+  /** An optional type attribute (ONNX TYPE_PROTO; a ValueType, typed as object here to avoid a cycle). */
+  optType: () => opt<object>('type'),
   /** A required subgraph attribute (a Graph, typed as object here to avoid a cycle). */
   graph: () => spec<object>('graph', undefined),
 };
@@ -76,6 +78,7 @@ function kindOk(kind: AttrKind, v: unknown): boolean {
     case 'strings': return Array.isArray(v) && v.every((x) => typeof x === 'string');
     case 'tensor': return typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'data' in v;
     case 'graph': return typeof v === 'object' && v !== null;
+    case 'type': return typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v;
   }
 }
 

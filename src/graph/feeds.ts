@@ -8,9 +8,10 @@
  */
 import { isFloat, type DType } from './dtype.js';
 import { InputError } from './errors.js';
-import type { Graph } from './graph.js';
+import type { Graph, ValueInfo } from './graph.js';
 import { Rng } from './random.js';
 import { Tensor } from './tensor.js';
+import { formatType, isTensorType, kindOf, NoneValue, TensorSequence, type Value } from './value.js';
 import { formatShape, type ConcreteShape } from './shape.js';
 
 /** What a feed must provide: dtype and concrete shape. */
@@ -48,7 +49,11 @@ export function checkFeeds(g: Graph, feeds: Readonly<Record<string, FeedLike>>, 
   }
   for (const inp of g.inputs) {
     const f = feeds[inp.name];
-    if (!f || typeof f !== 'object') throw new InputError(`missing feed for input '${inp.name}' (${inp.dtype}${formatShape(inp.shape)})`, inp.name);
+    if (!f || typeof f !== 'object') throw new InputError(`missing feed for input '${inp.name}' (${formatType(inp)})`, inp.name);
+    if (!isTensorType(inp)) {
+      checkContainerFeed(inp, f as unknown as Value);
+      continue;
+    }
     if (!Array.isArray(f.shape)) throw new InputError(`feed '${inp.name}' is not a tensor: it has no shape`, inp.name);
     if (f.dtype !== inp.dtype) {
       throw new InputError(`input '${inp.name}' expects dtype ${inp.dtype}, got ${f.dtype}`, inp.name);
@@ -78,8 +83,18 @@ export function checkFeeds(g: Graph, feeds: Readonly<Record<string, FeedLike>>, 
       }
     });
   }
-  if (opts.requireData) for (const inp of g.inputs) checkData(inp.name, feeds[inp.name]!);
+  if (opts.requireData) for (const inp of g.inputs) if (isTensorType(inp)) checkData(inp.name, feeds[inp.name]!);
   return dims;
+}
+
+/** Checks the feed of a sequence or optional input: a TensorSequence of its dtype; for an optional also a tensor or a NoneValue. */
+function checkContainerFeed(inp: ValueInfo, f: Value): void {
+  const want = kindOf(inp) === 'optional' ? inp.elem : inp;
+  if (kindOf(inp) === 'optional' && f instanceof NoneValue) return;
+  const ok = want && kindOf(want) === 'sequence' ? f instanceof TensorSequence : want ? f instanceof Tensor : f instanceof Tensor || f instanceof TensorSequence;
+  if (!ok) throw new InputError(`input '${inp.name}' expects ${formatType(inp)}, got ${String(f)}`, inp.name);
+  const dtype = (f as Tensor | TensorSequence).dtype;
+  if (dtype !== inp.dtype) throw new InputError(`input '${inp.name}' expects ${formatType(inp)}, got elements of dtype ${dtype}`, inp.name);
 }
 
 /**

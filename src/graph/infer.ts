@@ -4,7 +4,8 @@
  * and validates the dims it returns.
  */
 import { resolveAttrs } from './attrs.js';
-import { GraphError, UnsupportedOpError } from './errors.js';
+import { DTypeError, GraphError, UnsupportedOpError } from './errors.js';
+import { formatType, isTensorType } from './value.js';
 import type { Node } from './graph.js';
 import { findOp, type InferInput, type OpContext, type OpDef, type ValueType } from './op.js';
 import { checkDims } from './shape.js';
@@ -55,6 +56,10 @@ export function inferNode(node: Node, inputs: readonly (InferInput | undefined)[
   const def = opOf(node);
   checkArity(def, node);
   const ctx = opContext(def, node);
+  if (!def.run) {
+    const k = inputs.findIndex((t) => t !== undefined && !isTensorType(t));
+    if (k >= 0) throw new DTypeError(`${node.name}: ${def.name} takes tensors, but input #${k} '${node.inputs[k]}' is ${formatType(inputs[k]!)}`, node.name);
+  }
   const out = def.infer(inputs, ctx);
   if (out.length < node.outputs.filter((o) => o !== '').length) {
     throw new GraphError(`${node.name}: ${def.name} produced ${out.length} outputs, node declares ${node.outputs.length}`, node.name);

@@ -11,14 +11,32 @@ import { KilnError } from './errors.js';
 import type { Expr } from './expr.js';
 import type { Shape } from './shape.js';
 import type { Tensor } from './tensor.js';
+import type { Value } from './value.js';
 
 /** How an op may be fused (TVM's categories). */
 export type FusionCategory = 'elementwise' | 'broadcast' | 'injective' | 'reduction' | 'output-fusable' | 'opaque';
 
-/** A value's type: dtype and (possibly symbolic) shape. */
+/**
+ * What a value is: a tensor (the default, `kind` absent), a sequence of tensors, or an
+ * optional holding a tensor or a sequence (ONNX's sequence(tensor) and optional(T)).
+ */
+export type ValueKind = 'tensor' | 'sequence' | 'optional';
+
+/**
+ * A value's type: dtype and (possibly symbolic) shape. A sequence or optional
+ * (`kind`, see src/graph/value.ts) has its innermost tensor's dtype, shape `[]`, and
+ * its element's type in `elem` (undefined where unknown: a sequence whose elements
+ * differ in rank, an empty optional read from a file).
+ */
 export interface ValueType {
   readonly dtype: DType;
   readonly shape: Shape;
+  /** 'tensor' when absent. */
+  readonly kind?: ValueKind;
+  /** Element type of a sequence (a tensor type) or an optional (a tensor or sequence type). */
+  readonly elem?: ValueType | undefined;
+  /** A sequence's number of elements, where known (0 for SequenceEmpty's: then `elem` constrains nothing). */
+  readonly length?: number | undefined;
 }
 
 /** What inference knows about an input: its type and, if it is a constant, its value. */
@@ -83,6 +101,12 @@ export interface OpSpec<S extends AttrSchema, M extends boolean> {
    * the CPU backend then evaluates the expression with broadcasting.
    */
   cpu?(inputs: readonly (Tensor | undefined)[], ctx: CpuContext<AttrsOf<S>>): Tensor[];
+  /**
+   * CPU reference on values of any kind (sequences and optionals as well as tensors;
+   * see src/graph/value.ts), for the ops that take or give them. Used instead of
+   * `cpu` when an input is not a tensor, or when the op has no `cpu`.
+   */
+  run?(inputs: readonly (Value | undefined)[], ctx: CpuContext<AttrsOf<S>>): Value[];
   /**
    * Scalar form for elementwise/broadcast ops: the output element as an expression
    * of the input elements (already broadcast). `out` is the output dtype. Inputs are

@@ -11,6 +11,7 @@ import { checkArity, opContext, opOf } from './infer.js';
 import type { ValueType } from './op.js';
 import { broadcastShapes, checkDims, isStatic, sizeOf, stridesOf, type ConcreteShape } from './shape.js';
 import { Tensor } from './tensor.js';
+import { formatType, isTensorType, tensorsOnly, typeOfValue, type Value } from './value.js';
 
 /** Broadcast strides of `shape` inside `out` (0 where broadcast). */
 export function broadcastStrides(shape: ConcreteShape, out: ConcreteShape): number[] {
@@ -76,6 +77,7 @@ export interface ReferenceOptions {
 
 function checkBudget(node: Node, outputs: readonly ValueType[], maxBytes: number): void {
   for (const o of outputs) {
+    if (!isTensorType(o)) continue;
     checkDims(o.shape, node.name);
     if (!isStatic(o.shape)) continue;
     const bytes = sizeOf(o.shape) * storageClass(o.dtype).BYTES_PER_ELEMENT;
@@ -100,6 +102,9 @@ export function runReference(node: Node, inputs: readonly (Tensor | undefined)[]
     let result: Tensor[];
     if (def.cpu) {
       result = def.cpu(inputs, { ...ctx, outputs });
+    } else if (def.run && !def.expr) {
+      // An op on sequences/optionals, here given tensors only: its results must be tensors too.
+      result = tensorsOnly(def.run(inputs, { ...ctx, outputs }), node.name);
     } else if (def.expr) {
       const present = inputs.filter((t): t is Tensor => t !== undefined);
       const outT = outputs[0]!;
@@ -125,12 +130,46 @@ export function runReference(node: Node, inputs: readonly (Tensor | undefined)[]
 }
 
 /**
- * Runs a whole graph (typically a subgraph of If, Loop or Scan) with the CPU
- * reference, node by node in topological order. `feeds` maps the graph's input and
- * capture names to tensors; initializers are its own. Returns its outputs in order.
+ * Runs a node on runtime values of any kind (tensors, sequences, absent optionals):
+ * with the op's `run` when it has one, else with {@link runReference}, which takes
+ * tensors only (a sequence given to a tensor op is an ExecutionError naming the node).
  */
-export function runGraphReference(g: Graph, feeds: ReadonlyMap<string, Tensor>, opts: ReferenceOptions = {}): Tensor[] {
-  const env = new Map<string, Tensor>(g.initializers);
+export function runValueReference(node: Node, inputs: readonly (Value | undefined)[], opts: ReferenceOptions = {}): Value[] {
+  const def = opOf(node);
+  if (!def.run) {
+    const bad = inputs.find((v) => v !== undefined && !(v instanceof Tensor));
+    if (bad) throw new ExecutionError(`${node.name}: ${def.name} takes tensors, got ${formatType(typeOfValue(bad))}`, node.name);
+    return runReference(node, inputs as readonly (Tensor | undefined)[], opts);
+  }
+  checkArity(def, node);
+  const ctx = opContext(def, node);
+  const infos = inputs.map((v) => (v === undefined ? undefined : v instanceof Tensor ? { dtype: v.dtype, shape: v.shape, value: v } : typeOfValue(v)));
+  const outputs: ValueType[] = def.infer(infos, ctx);
+  checkBudget(node, outputs, opts.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES);
+  try {
+    const result = def.run(inputs, { ...ctx, outputs });
+    result.forEach((t, i) => {
+      if (!(t instanceof Tensor)) return;
+      const want = outputs[i];
+      if (want && isTensorType(want) && isStatic(want.shape) && sizeOf(want.shape) !== t.size) {
+        throw new ExecutionError(`${node.name}: ${def.name} produced ${t} but inference said ${want.dtype}[${want.shape.join(',')}]`, node.name);
+      }
+      coerceAll(t);
+    });
+    return result;
+  } catch (e) {
+    if (e instanceof KilnError) throw e;
+    throw new ExecutionError(`${node.name}: ${def.name} failed: ${(e as Error).message}`, node.name);
+  }
+}
+
+/**
+ * Runs a whole graph (typically a subgraph of If, Loop, Scan or SequenceMap) with the
+ * CPU reference, node by node in topological order. `feeds` maps the graph's input and
+ * capture names to values; initializers are its own. Returns its outputs in order.
+ */
+export function runGraphReference(g: Graph, feeds: ReadonlyMap<string, Value>, opts: ReferenceOptions = {}): Value[] {
+  const env = new Map<string, Value>(g.initializers);
   for (const [k, t] of feeds) env.set(k, t);
   for (const v of [...g.inputs, ...g.captures]) {
     if (!env.has(v.name)) throw new ExecutionError(`subgraph '${g.name}': no value bound to '${v.name}'`, v.name);
@@ -142,7 +181,7 @@ export function runGraphReference(g: Graph, feeds: ReadonlyMap<string, Tensor>, 
       if (!t) throw new ExecutionError(`${node.name}: input '${v}' is not available`, node.name);
       return t;
     });
-    const outs = runReference(node, ins, opts);
+    const outs = runValueReference(node, ins, opts);
     node.outputs.forEach((o, k) => {
       if (o !== '' && outs[k]) env.set(o, outs[k]!);
     });

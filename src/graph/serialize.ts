@@ -20,7 +20,7 @@ import type { AttrValue } from './attrs.js';
 import { isDType, storageClass, type DType } from './dtype.js';
 import { GraphError, ModelFormatError } from './errors.js';
 import { Graph, type Node, type ValueInfo } from './graph.js';
-import type { ValueType } from './op.js';
+import type { ValueKind, ValueType } from './op.js';
 import { checkDims, sizeOf, type Dim, type Shape } from './shape.js';
 import { Tensor } from './tensor.js';
 
@@ -43,8 +43,9 @@ type AttrJson =
   | { t: 'str'; v: string }
   | { t: 'strs'; v: string[] }
   | { t: 'tensor'; v: TensorRef }
-  | { t: 'graph'; v: GraphJson };
-interface ValueJson { name: string; dtype: DType; shape: Dim[] }
+  | { t: 'graph'; v: GraphJson }
+  | { t: 'type'; v: ValueJson };
+interface ValueJson { name: string; dtype: DType; shape: Dim[]; kind?: ValueKind; elem?: ValueJson; length?: number }
 interface NodeJson { name: string; op: string; domain: string; inputs: string[]; outputs: string[]; attrs: Record<string, AttrJson> }
 interface GraphJson {
   name: string;
@@ -114,7 +115,11 @@ class Writer {
   }
 
   value(v: ValueInfo | (ValueType & { name: string })): ValueJson {
-    return { name: v.name, dtype: v.dtype, shape: [...v.shape] };
+    const out: ValueJson = { name: v.name, dtype: v.dtype, shape: [...v.shape] };
+    if (v.kind) out.kind = v.kind;
+    if (v.elem) out.elem = this.value({ name: '', ...v.elem });
+    if (v.length !== undefined) out.length = v.length;
+    return out;
   }
 
   attr(node: string, key: string, v: AttrValue): AttrJson {
@@ -126,6 +131,7 @@ class Writer {
       if (v.every((x) => typeof x === 'string')) return v.length ? { t: 'strs', v: [...(v as string[])] } : { t: 'nums', v: [] };
       if (v.every((x) => typeof x === 'number')) return { t: 'nums', v: (v as number[]).map(encodeNum) };
     }
+    if (typeof v === 'object' && 'dtype' in v && 'shape' in v) return { t: 'type', v: this.value({ name: '', ...(v as ValueType) }) };
     throw new GraphError(`node '${node}': attribute '${key}' holds a value Kiln cannot save (${Object.prototype.toString.call(v)})`, node);
   }
 
@@ -217,7 +223,26 @@ class Reader {
 
   value(v: unknown, path: string): ValueJson {
     const o = this.obj(v, path);
-    return { name: this.str(o.name, `${path}.name`), dtype: this.dtype(o.dtype, `${path}.dtype`), shape: this.shape(o.shape, `${path}.shape`) };
+    const out: ValueJson = { name: this.str(o.name, `${path}.name`), dtype: this.dtype(o.dtype, `${path}.dtype`), shape: this.shape(o.shape, `${path}.shape`) };
+    if (o.kind !== undefined) {
+      if (o.kind !== 'tensor' && o.kind !== 'sequence' && o.kind !== 'optional') this.fail(`${path}.kind`, `unknown value kind '${String(o.kind)}'`);
+      out.kind = o.kind;
+    }
+    if (o.elem !== undefined) out.elem = this.value(o.elem, `${path}.elem`);
+    if (o.length !== undefined) out.length = this.num(o.length, `${path}.length`);
+    return out;
+  }
+
+  /** A ValueJson as a named value info. */
+  info(j: ValueJson): ValueInfo {
+    return { name: j.name, ...this.type(j) };
+  }
+
+  /** A ValueJson as a type (no name; element types likewise). */
+  type(j: ValueJson): ValueType {
+    const t: ValueType = { dtype: j.dtype, shape: j.shape as Shape };
+    if (!j.kind) return t;
+    return { ...t, kind: j.kind, elem: j.elem ? this.type(j.elem) : undefined, ...(j.length !== undefined ? { length: j.length } : {}) };
   }
 
   tensor(v: unknown, path: string): Tensor {
@@ -253,6 +278,7 @@ class Reader {
       strs: () => this.arr(o.v, `${path}.v`).map((x, i) => this.str(x, `${path}.v[${i}]`)),
       tensor: () => this.tensor(o.v, `${path}.v`),
       graph: () => this.graph(o.v, `${path}.v`),
+      type: () => this.type(this.value(o.v, `${path}.v`)),
     };
     const read = Object.prototype.hasOwnProperty.call(readers, t) ? readers[t] : undefined;
     if (!read) this.fail(`${path}.t`, `unknown attribute tag '${t}'`);
@@ -292,13 +318,13 @@ class Reader {
     const valueTypes = new Map<string, ValueType>();
     this.arr(o.valueTypes, `${path}.valueTypes`).forEach((e, i) => {
       const vj = this.value(e, `${path}.valueTypes[${i}]`);
-      valueTypes.set(vj.name, { dtype: vj.dtype, shape: vj.shape as Shape });
+      valueTypes.set(vj.name, this.type(vj));
     });
     return Graph.create({
       name: this.str(o.name, `${path}.name`),
       meta,
-      inputs: this.arr(o.inputs, `${path}.inputs`).map((x, i) => this.value(x, `${path}.inputs[${i}]`)),
-      outputs: this.arr(o.outputs, `${path}.outputs`).map((x, i) => this.value(x, `${path}.outputs[${i}]`)),
+      inputs: this.arr(o.inputs, `${path}.inputs`).map((x, i) => this.info(this.value(x, `${path}.inputs[${i}]`))),
+      outputs: this.arr(o.outputs, `${path}.outputs`).map((x, i) => this.info(this.value(x, `${path}.outputs[${i}]`))),
       nodes: this.arr(o.nodes, `${path}.nodes`).map((x, i) => this.node(x, `${path}.nodes[${i}]`)),
       initializers,
       valueTypes,

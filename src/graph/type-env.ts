@@ -11,6 +11,7 @@ import { runReference } from './reference.js';
 import { sizeOf, isStatic } from './shape.js';
 import { Tensor } from './tensor.js';
 import { KilnError } from './errors.js';
+import { isTensorType } from './value.js';
 import { MAX_SHAPE_VALUE, SHAPE_VALUE, type ShapeValue } from './shape-values.js';
 
 /** Largest tensor (elements) whose value is propagated for inference. */
@@ -56,7 +57,7 @@ export class TypeEnv {
     const ins = node.inputs.map((n) => this.input(n));
     const outs = inferNode(node, ins);
     let values: Tensor[] | undefined;
-    if (outs.every((o) => isStatic(o.shape) && sizeOf(o.shape) <= VALUE_PROPAGATION_LIMIT)) {
+    if (outs.every((o) => isTensorType(o) && isStatic(o.shape) && sizeOf(o.shape) <= VALUE_PROPAGATION_LIMIT)) {
       try {
         if (opOf(node).shapeOnly) values = foldShapeOnly(node, ins);
         else if (node.inputs.every((n) => n === '' || this.values.has(n))) values = runReference(node, node.inputs.map((n) => (n === '' ? undefined : this.values.get(n))));

@@ -8,6 +8,7 @@ import type { Graph } from './graph.js';
 import { bodiesOf } from './ops/control.js';
 import { formatShape, shapeEq } from './shape.js';
 import { TypeEnv } from './type-env.js';
+import { formatType, sameKinds } from './value.js';
 
 /**
  * Checks a graph and, recursively, the subgraphs its nodes hold; throws a typed error
@@ -62,6 +63,9 @@ export function verify(g: Graph, outer?: TypeEnv): void {
       const stored = g.valueTypes.get(o);
       const inferred = outs[k];
       if (!stored || !inferred) throw new GraphError(`node '${n.name}' (${n.op}): output '${o}' has no type`, n.name);
+      if (!sameKinds(stored, inferred)) {
+        throw new GraphError(`node '${n.name}' (${n.op}): output '${o}' is stored as ${formatType(stored)} but inference gives ${formatType(inferred)}`, n.name);
+      }
       if (stored.dtype !== inferred.dtype) {
         throw new GraphError(`node '${n.name}' (${n.op}): output '${o}' is stored as ${stored.dtype} but inference gives ${inferred.dtype}`, n.name);
       }

@@ -5,7 +5,8 @@
  */
 import { isFloat } from '../graph/dtype.js';
 import { formatShape } from '../graph/shape.js';
-import type { Tensor } from '../graph/tensor.js';
+import { Tensor } from '../graph/tensor.js';
+import { NoneValue, TensorSequence, type Value } from '../graph/value.js';
 
 /** Tolerances for float comparisons. */
 export interface Tolerance {
@@ -62,4 +63,25 @@ export function compareTensors(expected: Tensor, actual: Tensor, tol: Tolerance 
     maxRelErr: maxRel,
     detail: `${badCount} of ${e.length} elements differ; first at flat index ${bad}: got ${a[bad]}, expected ${e[bad]}`,
   };
+}
+
+/**
+ * Compares runtime values of any kind: tensors with {@link compareTensors}; sequences
+ * by length, then element by element; an absent optional only equals another.
+ */
+export function compareValues(expected: Value, actual: Value, tol: Tolerance = DEFAULT_TOLERANCE): Comparison {
+  const fail = (detail: string): Comparison => ({ pass: false, maxAbsErr: Infinity, maxRelErr: Infinity, detail });
+  if (expected instanceof Tensor) return actual instanceof Tensor ? compareTensors(expected, actual, tol) : fail(`${actual.toString()}, expected a tensor ${expected}`);
+  if (expected instanceof NoneValue) return actual instanceof NoneValue ? { pass: true, maxAbsErr: 0, maxRelErr: 0 } : fail(`${actual.toString()}, expected an empty optional`);
+  if (!(actual instanceof TensorSequence)) return fail(`${actual.toString()}, expected ${expected.toString()}`);
+  if (actual.length !== expected.length) return fail(`a sequence of ${actual.length}, expected ${expected.length}`);
+  let maxAbsErr = 0;
+  let maxRelErr = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const c = compareTensors(expected.items[i]!, actual.items[i]!, tol);
+    if (!c.pass) return { ...c, detail: `element ${i}: ${c.detail ?? ''}` };
+    maxAbsErr = Math.max(maxAbsErr, c.maxAbsErr);
+    maxRelErr = Math.max(maxRelErr, c.maxRelErr);
+  }
+  return { pass: true, maxAbsErr, maxRelErr };
 }

@@ -6,23 +6,63 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { InputError, LimitError, ModelFormatError, UnsupportedOpError } from '../graph/errors.js';
+import { InputError, KilnError, LimitError, ModelFormatError, UnsupportedOpError } from '../graph/errors.js';
 import { findOp } from '../graph/op.js';
 import type { Graph } from '../graph/graph.js';
 import { isStatic, shapeSize, type Shape } from '../graph/shape.js';
-import type { Tensor } from '../graph/tensor.js';
+import type { ValueType } from '../graph/op.js';
+import { Tensor } from '../graph/tensor.js';
+import type { Value } from '../graph/value.js';
 import type { Backend, CompiledModel } from '../session/backends.js';
-import { compareTensors, DEFAULT_TOLERANCE, type Tolerance } from './compare.js';
+import { compareValues, DEFAULT_TOLERANCE, type Tolerance } from './compare.js';
 import { decodeModel, graphFromModel, guardFormat, nonTensorPorts, opsetsOf } from '../../onnx/import.js';
 import { findMapping } from '../../onnx/ops-table.js';
 import type { pb } from '../../onnx/proto.js';
-import { readTensorFile } from '../../onnx/tensor-proto.js';
+import { containerTypeFromProto, readValueFile } from '../../onnx/value-types.js';
 
-/** One named tensor read from a `.pb` file. */
+/** One named value read from a `.pb` file (a TensorProto, SequenceProto or OptionalProto). */
 export interface NamedTensor {
   /** Name stored in the file ('' if none). */
   readonly name: string;
+  /** The value as a tensor (an InputError when the file holds a sequence or optional). */
   readonly tensor: Tensor;
+  /** The value, of any kind. */
+  readonly value: Value;
+}
+
+/** Types of a model's ports (graph inputs that are not initializers, and outputs), by position; undefined for a tensor. */
+export interface PortTypes {
+  readonly inputs: readonly (ValueType | undefined)[];
+  readonly outputs: readonly (ValueType | undefined)[];
+}
+
+/** The sequence and optional types of a model's ports (undefined for tensors), for reading their data files. */
+export function portTypesOf(model: pb.IModelProto): PortTypes {
+  const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name));
+  const typeOf = (v: pb.IValueInfoProto): ValueType | undefined => {
+    try {
+      return v.type ? containerTypeFromProto(v.type, v.name ?? '') : undefined;
+    } catch (e) {
+      if (e instanceof KilnError) return undefined;
+      throw e;
+    }
+  };
+  return {
+    inputs: (model.graph?.input ?? []).filter((v) => !inits.has(v.name ?? '')).map(typeOf),
+    outputs: (model.graph?.output ?? []).map(typeOf),
+  };
+}
+
+function named(file: string, type: ValueType | undefined): NamedTensor {
+  const { name, value } = readValueFile(file, type);
+  return {
+    name,
+    value,
+    get tensor(): Tensor {
+      if (value instanceof Tensor) return value;
+      throw new InputError(`${file} holds ${value.toString()}, not a tensor`, file);
+    },
+  };
 }
 
 /** One `test_data_set_N` directory. */
@@ -41,8 +81,8 @@ function numbered(dir: string, prefix: string): string[] {
     .map((m) => path.join(dir, m[0]));
 }
 
-/** Reads every `test_data_set_*` of a model directory, in numeric order. */
-export function readTestDataSets(dir: string): TestDataSet[] {
+/** Reads every `test_data_set_*` of a model directory, in numeric order; `ports` types the files of sequence and optional ports. */
+export function readTestDataSets(dir: string, ports?: PortTypes): TestDataSet[] {
   if (!existsSync(dir)) throw new ModelFormatError(`${dir}: no such directory`, dir);
   const sets = readdirSync(dir)
     .filter((f) => /^test_data_set_\d+$/.test(f))
@@ -51,8 +91,8 @@ export function readTestDataSets(dir: string): TestDataSet[] {
     const d = path.join(dir, s);
     return {
       name: s,
-      inputs: numbered(d, 'input').map(readTensorFile),
-      outputs: numbered(d, 'output').map(readTensorFile),
+      inputs: numbered(d, 'input').map((f, i) => named(f, ports?.inputs[i])),
+      outputs: numbered(d, 'output').map((f, i) => named(f, ports?.outputs[i])),
     };
   });
 }
@@ -123,7 +163,7 @@ export function loadModelDir(dir: string): ModelDir {
   }
   const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name));
   const inputNames = (model.graph?.input ?? []).map((v) => v.name ?? '').filter((n) => !inits.has(n));
-  return { dir, file, model, sets: readTestDataSets(dir), inputNames };
+  return { dir, file, model, sets: readTestDataSets(dir, portTypesOf(model)), inputNames };
 }
 
 /** Graph inputs that some node reads at a shape-deciding position (the op's `shapeInputs`). */
@@ -154,8 +194,9 @@ export function importForDataSet(m: ModelDir, set: TestDataSet | undefined): { g
   const bound = shapeDecidingInputs(m.model, m.inputNames);
   if (set && set.inputs.length === m.inputNames.length) {
     for (const [name, t] of matchByName(m.inputNames, set.inputs, 'input', m.dir)) {
-      inputShapes[name] = t.tensor.shape;
-      if (bound.has(name)) constantInputs[name] = t.tensor;
+      if (!(t.value instanceof Tensor)) continue;
+      inputShapes[name] = t.value.shape;
+      if (bound.has(name)) constantInputs[name] = t.value;
     }
   }
   const graph = guardFormat(m.file, () => graphFromModel(m.model, { baseDir: m.dir, inputShapes, constantInputs }));
@@ -169,6 +210,16 @@ export function checkGraphSize(g: Graph, max: number): void {
     const n = isStatic(v.shape) ? shapeSize(v.shape) ?? 0 : 0;
     if (n > max) throw new LimitError(`graph '${g.name}' has a value of ${n} elements (limit ${max})`);
   }
+}
+
+/** The feeds as tensors, for a backend without runValues (a sequence or optional feed is unsupported there). */
+function tensorFeeds(feeds: Readonly<Record<string, Value>>): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const [k, v] of Object.entries(feeds)) {
+    if (!(v instanceof Tensor)) throw new UnsupportedOpError([{ op: `graph input of type ${v.toString()}`, nodes: [k] }], 'this backend runs on tensors only');
+    out[k] = v;
+  }
+  return out;
 }
 
 /** Runs a model directory on a backend and compares every data set's outputs. */
@@ -190,15 +241,15 @@ export async function checkModelDir(dir: string, opts: CheckOptions): Promise<Mo
         compiled = { graph, model: await opts.backend.compile(graph), perSet: bound.size > 0 };
       }
       const graph = compiled.graph;
-      const feeds: Record<string, Tensor> = {};
+      const feeds: Record<string, Value> = {};
       for (const [name, t] of matchByName(m.inputNames, set.inputs, 'input', `${dir}/${set.name}`)) {
-        if (graph.inputs.some((i) => i.name === name)) feeds[name] = t.tensor;
+        if (graph.inputs.some((i) => i.name === name)) feeds[name] = t.value;
       }
-      const result = await compiled.model.run(feeds);
+      const result: Record<string, Value> = compiled.model.runValues ? await compiled.model.runValues(feeds) : await compiled.model.run(tensorFeeds(feeds));
       const expected = matchByName(graph.outputs.map((o) => o.name), set.outputs, 'output', `${dir}/${set.name}`);
       for (const [name, want] of expected) {
         const got = result[name]!;
-        const c = compareTensors(want.tensor, got, tol);
+        const c = compareValues(want.value, got, tol);
         outputs.push({
           name: sets.length > 1 ? `${set.name}/${name}` : name,
           maxAbsErr: c.maxAbsErr,

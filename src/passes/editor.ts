@@ -11,6 +11,7 @@
  *   renamed to the output name if it is private, else an Identity keeps the name);
  * - node names are kept; new nodes get fresh names derived from a base.
  */
+import { bareType, isTensorType } from '../graph/value.js';
 import { GraphError, KilnError } from '../graph/errors.js';
 import { Graph, type Node } from '../graph/graph.js';
 import { inferNode } from '../graph/infer.js';
@@ -89,7 +90,7 @@ export class GraphEditor {
   typeOf(v: string): ValueType {
     const t = this.types.get(v) ?? this.initializers.get(v) ?? this.graph.inputs.find((i) => i.name === v) ?? this.graph.captures.find((c) => c.name === v);
     if (!t) throw new GraphError(`unknown value '${v}'`, v);
-    return { dtype: t.dtype, shape: t.shape };
+    return bareType(t);
   }
 
   /** The constant value of `v` (an initializer or a Constant node's output), if any. */
@@ -255,7 +256,7 @@ export class GraphEditor {
     }
     const outputs = this.graph.outputs.map((o) => {
       const t = types.get(o.name);
-      return t ? { name: o.name, dtype: t.dtype, shape: pickType(o, t).shape } : o;
+      return t ? { name: o.name, ...pickType(o, t) } : o;
     });
     return draft.with({ nodes: order, valueTypes: types, outputs });
   }
@@ -263,7 +264,7 @@ export class GraphEditor {
 
 /** Prefers concrete dims from `inferred`, and keeps `stored`'s names where inference invented fresh ones. */
 function pickType(stored: ValueType | undefined, inferred: ValueType): ValueType {
-  if (!stored || stored.shape.length !== inferred.shape.length) return inferred;
+  if (!stored || stored.shape.length !== inferred.shape.length || !isTensorType(inferred)) return inferred;
   return { dtype: inferred.dtype, shape: inferred.shape.map((d, i) => (typeof d === 'number' ? d : stored.shape[i]!)) };
 }
 

@@ -60,6 +60,7 @@ import { formatShape, isStatic, shapeEq, sizeOf, type ConcreteShape } from '../g
 import { runReference } from '../graph/reference.js';
 import type { Tensor } from '../graph/tensor.js';
 import { TypeEnv } from '../graph/type-env.js';
+import { formatType, isTensorType } from '../graph/value.js';
 
 /** A value's type as a target sees it: concrete shape, and its value when it is a known constant. */
 export interface PlanValueInfo {
@@ -411,6 +412,15 @@ export function planExecution(
     if (!t) {
       if (target.dynamicShapes === 'host') return undefined;
       throw new ShapeError(`${where}: value '${name}' has no type`, where);
+    }
+    if (!isTensorType(t)) {
+      // Sequences and optionals hold no planned bytes: the executor keeps them as they are.
+      if (target.dynamicShapes === 'host') return undefined;
+      const p = graph.producerNode(name);
+      throw new UnsupportedOpError(
+        [{ op: `${p?.op ?? 'input'} (${formatType(t)} value)`, nodes: [p?.name ?? name] }],
+        `value '${name}' is a ${formatType(t)}, which the ${target.name} backend cannot hold`,
+      );
     }
     if (!isStatic(t.shape)) {
       if (target.dynamicShapes === 'host') return undefined;

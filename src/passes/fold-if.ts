@@ -10,6 +10,7 @@
  * compute itself — a capture or an initializer — is passed on by an Identity).
  * Invariants: the If node's output names are kept, so readers are untouched.
  */
+import { bareType } from '../graph/value.js';
 import type { Graph, Node } from '../graph/graph.js';
 import type { ValueType } from '../graph/op.js';
 import { If } from '../graph/ops/control.js';
@@ -58,7 +59,7 @@ export function foldIf(g: Graph): Graph {
     branch.outputs.forEach((o, i) => {
       const out = node.outputs[i]!;
       if (out === '') return;
-      valueTypes.set(out, { dtype: o.dtype, shape: o.shape });
+      valueTypes.set(out, bareType(o));
       if (local(o.name) !== out) nodes.push({ name: unique(`${node.name}/output${i}`), op: 'Identity', domain: '', inputs: [local(o.name)], outputs: [out], attrs: {} });
     });
     replaced.set(node, nodes);

@@ -16,6 +16,7 @@ import { GpuUnavailableError } from '../backends/webgpu/device.js';
 import { KilnError, UnsupportedOpError } from '../graph/errors.js';
 import type { Graph } from '../graph/graph.js';
 import type { Tensor } from '../graph/tensor.js';
+import type { Value } from '../graph/value.js';
 import { optimize } from '../passes/pipelines.js';
 
 /** Names of the backends (what `--backend` accepts). */
@@ -62,6 +63,8 @@ export interface KernelTime {
 /** A graph compiled for some backend. */
 export interface CompiledModel {
   run(feeds: Readonly<Record<string, Tensor>>, opts?: ModelRunOptions): Promise<Record<string, Tensor>>;
+  /** Runs on feeds of any kind (sequences, optionals) and returns outputs of any kind; backends that hold only tensors leave it out. */
+  runValues?(feeds: Readonly<Record<string, Value>>): Promise<Record<string, Value>>;
   /** Frees what the model holds (GPU buffers); it cannot run afterwards. */
   release(): void;
   /** Per-kernel times of the last run, when compiled with `profile`. */
@@ -91,6 +94,7 @@ export const cpuBackend: Backend = {
     const p = compileCpu(graph, { profile: opts.profile ?? false, ...(opts.skipVerify ? { skipVerify: true } : {}) });
     return Promise.resolve({
       run: (feeds) => Promise.resolve(p.run(feeds)),
+      runValues: (feeds) => Promise.resolve(p.runValues(feeds)),
       release: () => undefined,
       profile: () => p.lastProfile.map((e) => ({ node: e.node, op: e.op, ms: e.ms })),
     });

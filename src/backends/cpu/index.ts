@@ -12,7 +12,8 @@
 import { storageClass } from '../../graph/dtype.js';
 import { checkFeeds } from '../../graph/feeds.js';
 import type { Graph } from '../../graph/graph.js';
-import { runReference } from '../../graph/reference.js';
+import { runValueReference } from '../../graph/reference.js';
+import { NoneValue, TensorSequence, typeOfValue, type Value } from '../../graph/value.js';
 import { ExecutionError, KilnError, LimitError } from '../../graph/errors.js';
 import type { ValueType } from '../../graph/op.js';
 import { sizeOf } from '../../graph/shape.js';
@@ -71,13 +72,13 @@ export class CpuProgram {
   /** Why the most recent run had no plan (planning failed), if it did not. */
   get unplannedReason(): string | undefined { return this.current?.unplannedReason; }
 
-  private realize(feeds: Readonly<Record<string, Tensor>>): Realized {
-    const key = this.graph.inputs.map((i) => `${feeds[i.name]!.dtype}[${feeds[i.name]!.shape.join(',')}]`).join(';');
+  private realize(feeds: Readonly<Record<string, Value>>): Realized {
+    const key = this.graph.inputs.map((i) => feedKey(feeds[i.name]!)).join(';');
     let r = this.plans.get(key);
     if (r) {
       this.plans.delete(key);
     } else {
-      const types = new Map<string, ValueType>(this.graph.inputs.map((i) => [i.name, { dtype: feeds[i.name]!.dtype, shape: feeds[i.name]!.shape }]));
+      const types = new Map<string, ValueType>(this.graph.inputs.map((i) => [i.name, feedType(i, feeds[i.name]!)]));
       try {
         const plan = planExecution(this.graph, types, cpuTarget(this.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES));
         let arena: ArrayBuffer | undefined;
@@ -99,13 +100,26 @@ export class CpuProgram {
     return r;
   }
 
-  /** Runs the graph on named feeds and returns the named outputs. */
+  /** Runs the graph on named feeds and returns the named outputs (all tensors: see {@link runValues} for sequences and optionals). */
   run(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
-    checkFeeds(this.graph, feeds, { requireData: true });
+    const out = this.runValues(feeds);
+    for (const [k, v] of Object.entries(out)) {
+      if (!(v instanceof Tensor)) throw new ExecutionError(`graph output '${k}' is ${v.toString()}, not a tensor; use runValues() for sequence and optional outputs`, k);
+    }
+    return out as Record<string, Tensor>;
+  }
+
+  /**
+   * Runs the graph on named feeds of any kind (tensors; a TensorSequence for a
+   * sequence input; for an optional input its value or a NoneValue) and returns the
+   * named outputs, sequences and optionals included.
+   */
+  runValues(feeds: Readonly<Record<string, Value>>): Record<string, Value> {
+    checkFeeds(this.graph, feeds as Readonly<Record<string, Tensor>>, { requireData: true });
     const r = this.realize(feeds);
     this.current = r;
     const { plan, arena } = r;
-    const env = new Map<string, Tensor>();
+    const env = new Map<string, Value>();
     for (const [k, t] of this.graph.initializers) env.set(k, t);
     for (const i of this.graph.inputs) env.set(i.name, feeds[i.name]!);
     const order = plan ? plan.steps.map((s) => s.node) : this.graph.topo;
@@ -125,17 +139,18 @@ export class CpuProgram {
       const t0 = this.profile ? performance.now() : 0;
       const alias = plan?.steps[idx]!.aliasOf;
       const out0 = node.outputs[0];
-      if (alias !== undefined && out0) {
+      const aliased = alias !== undefined ? ins[alias] : undefined;
+      if (alias !== undefined && out0 && aliased instanceof Tensor) {
         // A view: the same bytes as its input, reshaped.
-        env.set(out0, ins[alias]!.reshape(plan!.types.get(out0)!.shape as number[]));
+        env.set(out0, aliased.reshape(plan!.types.get(out0)!.shape as number[]));
       } else {
-        const outs = runReference(node, ins, opts);
+        const outs = runValueReference(node, ins, opts);
         calls++;
         node.outputs.forEach((o, k) => {
           if (o === '') return;
           const t = outs[k];
           if (!t) throw new ExecutionError(`${node.name}: ${node.op} produced no output #${k}`, node.name);
-          env.set(o, place(plan, arena, node.name, o, t));
+          env.set(o, t instanceof Tensor ? place(plan, arena, node.name, o, t) : t);
         });
       }
       if (this.profile) prof.push({ node: node.name, op: node.op, ms: performance.now() - t0 });
@@ -145,15 +160,28 @@ export class CpuProgram {
     });
     this.lastProfile = prof;
     this.lastDispatches = calls;
-    const result: Record<string, Tensor> = {};
+    const result: Record<string, Value> = {};
     for (const o of this.graph.outputs) {
       const t = env.get(o.name);
       if (!t) throw new ExecutionError(`graph output '${o.name}' was not computed`, o.name);
       // Planned outputs live in the arena, which the next run reuses: hand out a copy.
-      result[o.name] = plan?.assignments.has(o.name) ? new Tensor(t.dtype, t.shape, t.data.slice()) : t;
+      result[o.name] = t instanceof Tensor && plan?.assignments.has(o.name) ? new Tensor(t.dtype, t.shape, t.data.slice()) : t;
     }
     return result;
   }
+}
+
+/** The plan-cache key of a feed: dtype and shape (a sequence: each element's). */
+function feedKey(v: Value): string {
+  if (v instanceof Tensor) return `${v.dtype}[${v.shape.join(',')}]`;
+  if (v instanceof TensorSequence) return `seq(${v.items.map(feedKey).join(' ')})`;
+  return 'none';
+}
+
+/** The type a feed gives its input: a tensor's own; for a sequence or optional input, the value's type, or the declared one for an empty optional. */
+function feedType(inp: ValueType, v: Value): ValueType {
+  if (v instanceof NoneValue) return inp;
+  return typeOfValue(v);
 }
 
 /** Stores a node's output at its planned bytes (when it has some) and returns the tensor viewing them. */

@@ -24,6 +24,8 @@
  *   condition is supported).
  * - bfloat16 tensors (no Kiln dtype).
  * - Out-of-range gather/scatter indices are clamped on the GPU (the CPU raises).
+ * - Sequence and optional values (ONNX sequence(tensor), optional(T)): the backend
+ *   holds tensors only; every node reading or making one is reported by name.
  */
 import { UnsupportedOpError } from '../../graph/errors.js';
 import type { Graph } from '../../graph/graph.js';
@@ -38,6 +40,7 @@ import { WebGpuProgram } from './program.js';
 import { ControlProgram, flattenBody, hasControlFlow, WEBGPU_HOST_KERNEL, type ControlRuntime } from './control.js';
 import { getTrait } from '../../graph/op.js';
 import { bodiesOf, HOLDS_BODIES } from '../../graph/ops/control.js';
+import { isTensorType } from '../../graph/value.js';
 
 export { WebGpuProgram, type RunOptions, type WebGpuProfileEntry, type Feed } from './program.js';
 export { GpuTensor } from './gpu-tensor.js';
@@ -88,6 +91,8 @@ export function checkKernels(graph: Graph): void {
   registerAllKernels();
   const missing = new Map<string, string[]>();
   collectMissing(graph, missing);
+  const ports = [...graph.inputs, ...graph.outputs].filter((v) => !isTensorType(v)).map((v) => v.name);
+  if (ports.length) missing.set('graph value of sequence/optional type', [...new Set(ports)]);
   if (missing.size > 0) {
     throw new UnsupportedOpError([...missing].map(([op, nodes]) => ({ op, nodes })), 'no WebGPU kernel (there is no CPU fallback at run time)');
   }
@@ -101,8 +106,18 @@ function collectMissing(graph: Graph, missing: Map<string, string[]>): void {
     const key = node.domain ? `${node.domain}::${node.op}` : node.op;
     missing.set(key, [...(missing.get(key) ?? []), node.name]);
   };
+  const nonTensor = (v: string): boolean => {
+    const t = v === '' ? undefined : env.types.get(v);
+    return t !== undefined && !isTensorType(t);
+  };
   for (const node of graph.topo) {
     const def = opOf(node);
+    // Sequences and optionals live on the host only: a node that reads or makes one is reported by name.
+    if ([...node.inputs, ...node.outputs].some(nonTensor)) {
+      const key = `${node.domain ? `${node.domain}::${node.op}` : node.op} on sequence/optional values`;
+      missing.set(key, [...(missing.get(key) ?? []), node.name]);
+      continue;
+    }
     if (getTrait(def, HOLDS_BODIES)) {
       if (!getTrait(def, WEBGPU_HOST_KERNEL)) add(node);
       for (const b of bodiesOf(node)) collectMissing(flattenBody(b.graph, graph.initializers), missing);

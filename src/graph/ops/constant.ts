@@ -1,4 +1,5 @@
 /** Core ops: Constant (value held in an attribute) and Identity. */
+import { bareType } from '../value.js';
 import { attr } from '../attrs.js';
 import { ShapeError } from '../errors.js';
 import { defineOp, setTrait } from '../op.js';
@@ -33,11 +34,14 @@ export const Identity = defineOp({
   outputs: ['output'],
   attrs: {},
   category: 'injective',
-  doc: 'Returns its input.',
+  doc: 'Returns its input (a tensor, sequence or optional).',
   infer([x]) {
-    return [{ dtype: x!.dtype, shape: x!.shape }];
+    return [bareType(x!)];
   },
   cpu([x]) {
+    return [x!];
+  },
+  run([x]) {
     return [x!];
   },
 });

@@ -14,6 +14,7 @@ import { defineOp, findOp, getTrait, setTrait, traitKey, type InferInput, type T
 import { runGraphReference } from '../reference.js';
 import { formatShape, normalizeAxis, type Dim, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { asTensor, bareType, mergeValueTypes, tensorsOnly, type Value } from '../value.js';
 
 /**
  * Types of a body's inputs, given the types of the node's own inputs and its raw
@@ -56,6 +57,10 @@ export function bodiesOf(node: Pick<Node, 'op' | 'domain' | 'attrs'>): { readonl
  * input sizes, and so the condition, are known).
  */
 function mergeTypes(a: ValueType, b: ValueType, node: string, what: string, fresh: (t: string) => string): ValueType {
+  return mergeValueTypes(a, b, node, what, fresh, (x, y) => mergeTensorTypes(x, y, node, what, fresh));
+}
+
+function mergeTensorTypes(a: ValueType, b: ValueType, node: string, what: string, fresh: (t: string) => string): ValueType {
   if (a.dtype !== b.dtype) throw new DTypeError(`${node}: ${what} is ${a.dtype} in one body and ${b.dtype} in the other`, node);
   if (a.shape.length !== b.shape.length) {
     throw new DynamicRankError(
@@ -67,8 +72,8 @@ function mergeTypes(a: ValueType, b: ValueType, node: string, what: string, fres
 }
 
 /** Binds a body's captures to the tensors following the node's own inputs, starting at `offset`. */
-function captureFeeds(g: Graph, extra: readonly (Tensor | undefined)[], offset: number, node: string): Map<string, Tensor> {
-  const m = new Map<string, Tensor>();
+function captureFeeds(g: Graph, extra: readonly (Value | undefined)[], offset: number, node: string): Map<string, Value> {
+  const m = new Map<string, Value>();
   g.captures.forEach((c, i) => {
     const t = extra[offset + i];
     if (!t) throw new ExecutionError(`${node}: captured value '${c.name}' of body '${g.name}' is not bound`, node);
@@ -77,7 +82,8 @@ function captureFeeds(g: Graph, extra: readonly (Tensor | undefined)[], offset: 
   return m;
 }
 
-function boolScalar(t: Tensor | undefined, node: string, what: string): boolean {
+function boolScalar(v: Value | undefined, node: string, what: string): boolean {
+  const t = v === undefined ? undefined : asTensor(v, node, what);
   if (!t || t.size !== 1) throw new ShapeError(`${node}: ${what} must be a single value, got ${t?.toString() ?? 'nothing'}`, node);
   return t.data[0] !== 0;
 }
@@ -129,17 +135,53 @@ export const If = defineOp({
     if (t.outputs.length !== e.outputs.length) {
       throw new GraphError(`${ctx.node}: then_branch has ${t.outputs.length} outputs, else_branch ${e.outputs.length}`, ctx.node);
     }
-    if (cond!.value) return (cond!.value.data[0] ? t : e).outputs.map(({ dtype, shape }) => ({ dtype, shape }));
+    if (cond!.value) return (cond!.value.data[0] ? t : e).outputs.map(bareType);
     return t.outputs.map((o, i) => mergeTypes(o, e.outputs[i]!, ctx.node, `output ${i}`, ctx.fresh));
   },
-  cpu([cond, ...extra], ctx) {
-    const t = ctx.attrs.then_branch as Graph;
-    const e = ctx.attrs.else_branch as Graph;
-    const take = boolScalar(cond, ctx.node, 'cond');
-    const g = take ? t : e;
-    return runGraphReference(g, captureFeeds(g, extra, take ? 0 : t.captures.length, ctx.node));
+  cpu(ins, ctx) {
+    return tensorsOnly(runIf(ins, ctx.attrs, ctx.node), ctx.node);
+  },
+  run(ins, ctx) {
+    return runIf(ins, ctx.attrs, ctx.node);
   },
 });
+
+/** Runs the branch of an If that its condition picks (the CPU reference, on values of any kind). */
+function runIf([cond, ...extra]: readonly (Value | undefined)[], attrs: Readonly<Record<string, unknown>>, node: string): Value[] {
+  const t = attrs.then_branch as Graph;
+  const e = attrs.else_branch as Graph;
+  const take = boolScalar(cond, node, 'cond');
+  const g = take ? t : e;
+  return runGraphReference(g, captureFeeds(g, extra, take ? 0 : t.captures.length, node));
+}
+
+/** Runs a Loop (the CPU reference): carried values may be sequences or optionals, scan outputs are tensors. */
+function runLoop(ins: readonly (Value | undefined)[], body: Graph, node: string): Value[] {
+  const n = body.inputs.length - 2;
+  const [m, cond] = ins;
+  const caps = captureFeeds(body, ins, body.inputs.length, node);
+  let carried = ins.slice(2, 2 + n) as Value[];
+  let go = cond ? boolScalar(cond, node, 'cond') : true;
+  const max = m ? Number(asTensor(m, node, 'M').data[0]) : Infinity;
+  const scans: Tensor[][] = body.outputs.slice(1 + n).map(() => []);
+  for (let i = 0; go && i < max; i++) {
+    const feeds = new Map(caps);
+    feeds.set(body.inputs[0]!.name, Tensor.from('int64', [], [i]));
+    feeds.set(body.inputs[1]!.name, Tensor.from('bool', [], [go ? 1 : 0]));
+    body.inputs.slice(2).forEach((v, k) => feeds.set(v.name, carried[k]!));
+    const outs = runGraphReference(body, feeds);
+    go = boolScalar(outs[0], node, 'body condition');
+    carried = outs.slice(1, 1 + n);
+    outs.slice(1 + n).forEach((t, k) => scans[k]!.push(asTensor(t, node, `scan output ${k}`)));
+  }
+  return [
+    ...carried.map((t) => (t instanceof Tensor ? new Tensor(t.dtype, t.shape, t.data.slice()) : t)),
+    ...scans.map((parts, k) => {
+      const o = body.outputs[1 + n + k]!;
+      return stackAxis(parts, 0, o.dtype, staticOr0(o.shape), node);
+    }),
+  ];
+}
 
 /**
  * Loop: runs `body` while the trip count `M` is not reached and the condition holds.
@@ -172,31 +214,10 @@ export const Loop = defineOp({
     return outs;
   },
   cpu(ins, ctx) {
-    const body = ctx.attrs.body as Graph;
-    const n = body.inputs.length - 2;
-    const [m, cond] = ins;
-    const caps = captureFeeds(body, ins, body.inputs.length, ctx.node);
-    let carried = ins.slice(2, 2 + n) as Tensor[];
-    let go = cond ? boolScalar(cond, ctx.node, 'cond') : true;
-    const max = m ? Number(m.data[0]) : Infinity;
-    const scans: Tensor[][] = body.outputs.slice(1 + n).map(() => []);
-    for (let i = 0; go && i < max; i++) {
-      const feeds = new Map(caps);
-      feeds.set(body.inputs[0]!.name, Tensor.from('int64', [], [i]));
-      feeds.set(body.inputs[1]!.name, Tensor.from('bool', [], [go ? 1 : 0]));
-      body.inputs.slice(2).forEach((v, k) => feeds.set(v.name, carried[k]!));
-      const outs = runGraphReference(body, feeds);
-      go = boolScalar(outs[0], ctx.node, 'body condition');
-      carried = outs.slice(1, 1 + n);
-      outs.slice(1 + n).forEach((t, k) => scans[k]!.push(t));
-    }
-    return [
-      ...carried.map((t) => new Tensor(t.dtype, t.shape, t.data.slice())),
-      ...scans.map((parts, k) => {
-        const o = body.outputs[1 + n + k]!;
-        return stackAxis(parts, 0, o.dtype, staticOr0(o.shape), ctx.node);
-      }),
-    ];
+    return tensorsOnly(runLoop(ins, ctx.attrs.body as Graph, ctx.node), ctx.node);
+  },
+  run(ins, ctx) {
+    return runLoop(ins, ctx.attrs.body as Graph, ctx.node);
   },
 });
 
@@ -257,12 +278,13 @@ export const Scan = defineOp({
       if (s.shape[inAxes[j]!] !== len) throw new ShapeError(`${ctx.node}: scan input ${j} has ${s.shape[inAxes[j]!]} steps, input 0 has ${len}`, ctx.node);
     });
     let state = ins.slice(0, n) as Tensor[];
+    const run = (feeds: Map<string, Value>): Tensor[] => tensorsOnly(runGraphReference(body, feeds), ctx.node);
     const parts: Tensor[][] = Array.from({ length: k }, () => []);
     for (let t = 0; t < len; t++) {
       const feeds = new Map(caps);
       state.forEach((s, i) => feeds.set(body.inputs[i]!.name, s));
       scanIns.forEach((s, j) => feeds.set(body.inputs[n + j]!.name, sliceAxis(s, inAxes[j]!, inDirs[j] ? len - 1 - t : t)));
-      const outs = runGraphReference(body, feeds);
+      const outs = run(feeds);
       state = outs.slice(0, n);
       outs.slice(n).forEach((o, j) => parts[j]!.push(o));
     }

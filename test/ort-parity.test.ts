@@ -346,6 +346,43 @@ describe('ONNX Runtime API parity (onnxruntime-node vs kiln/ort)', function () {
     compare('kiln-webgpu', await script(kilnOrt, files, { executionProviders: [{ name: 'webgpu', device }] }, device));
   });
 
+  it('kiln/ort: execution providers pick the backend; Kiln\'s own session keeps int64 as doubles', async () => {
+    const backendOf = async (executionProviders: SessionOptions['executionProviders']): Promise<string> => {
+      const s = await kilnOrt.InferenceSession.create(files.arith, { executionProviders });
+      const b = s.kiln.backend;
+      await s.release();
+      return b;
+    };
+    expect(await backendOf(['wasm'])).to.equal('cpu');
+    expect(await backendOf(['cuda', { name: 'cpu' }])).to.equal('cpu');
+    const device = await sharedDevice();
+    if (device) expect(await backendOf([{ name: 'webgpu', device }, 'cpu'])).to.equal('webgpu');
+    // The same model through Kiln's own API: int64 stays in Kiln's Float64Array storage.
+    const own = await kilnOrt.KilnInferenceSession.create(files.big, { backend: 'cpu' });
+    const r = await own.run({ a: new kilnOrt.KilnTensor('int64', [5, -6], [2]) });
+    expect(r.a2!.data).to.deep.equal(Float64Array.from([10, -12]));
+    own.release();
+  });
+
+  it('kiln/ort: the parts of ORT\'s API Kiln lacks throw NotSupportedError', async () => {
+    const t = new kilnOrt.Tensor('float32', [1, 2, 3]);
+    expect(() => t.texture).to.throw(kilnOrt.NotSupportedError);
+    expect(() => t.mlTensor).to.throw(kilnOrt.NotSupportedError);
+    expect(() => t.toDataURL()).to.throw(kilnOrt.NotSupportedError);
+    expect(() => t.toImageData()).to.throw(kilnOrt.NotSupportedError);
+    let err: unknown;
+    await kilnOrt.Tensor.fromImage('picture.png').catch((e: unknown) => { err = e; });
+    expect(err).to.be.instanceOf(kilnOrt.NotSupportedError);
+    expect(() => kilnOrt.env.webgl.context).to.throw(kilnOrt.NotSupportedError);
+    expect(() => kilnOrt.env.webgpu.adapter).to.throw(kilnOrt.NotSupportedError);
+    const device = await sharedDevice();
+    if (device) expect(() => { kilnOrt.env.webgpu.device = device; }).to.throw(kilnOrt.NotSupportedError, /executionProviders/);
+    expect(kilnOrt.env.versions.common).to.equal(kilnOrt.ORT_API_VERSION);
+    err = undefined;
+    await kilnOrt.InferenceSession.create(files.arith, { preferredOutputLocation: 'texture' }).catch((e: unknown) => { err = e; });
+    expect(err).to.be.instanceOf(kilnOrt.NotSupportedError);
+  });
+
   it('Kiln on WebGPU: GPU-buffer feeds and preferredOutputLocation gpu-buffer (ORT semantics, Kiln only)', async function () {
     const device = await sharedDevice();
     if (!device) this.skip();

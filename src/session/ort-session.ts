@@ -358,14 +358,20 @@ export class OrtInferenceSession {
     const onGpu = this.kiln.backend === 'webgpu' && fetches.some(wantsGpu);
     const out: Readonly<Record<string, KilnValue>> = await this.kiln.run(kilnFeeds, onGpu ? { outputsOnGpu: true } : {});
     const results: Record<string, OrtTensor> = {};
+    const taken = new Set<string>();
     try {
       for (const name of fetches) {
         const v = out[name];
         if (v === undefined) throw new ExecutionError(`the model gave no output '${name}'`, name);
+        taken.add(name);
         results[name] = v instanceof GpuTensor && !wantsGpu(name) ? await fromKilnValue(await downloaded(v)) : await fromKilnValue(v);
       }
+    } catch (e) {
+      // Nothing reaches the caller: free what the outputs hold on the GPU.
+      for (const t of Object.values(results)) t.dispose();
+      throw e;
     } finally {
-      for (const [name, v] of Object.entries(out)) if (v instanceof GpuTensor && !fetches.includes(name)) v.destroy();
+      for (const [name, v] of Object.entries(out)) if (v instanceof GpuTensor && !taken.has(name)) v.destroy();
     }
     return results;
   }

@@ -25,6 +25,7 @@ import { resizeOps } from './resize.js';
 import { rnnOps } from './rnn.js';
 import { sampleOps } from './sample.js';
 import { scatterOps } from './scatter.js';
+import { sequenceOps } from './sequence.js';
 import { shapeOps } from './shape.js';
 import { signalOps } from './signal.js';
 import { softmaxOps } from './softmax.js';
@@ -57,6 +58,7 @@ export const OPS = {
   ...rnnOps,
   ...sampleOps,
   ...controlOps,
+  ...sequenceOps,
 } as const;
 
 /**

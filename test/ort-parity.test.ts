@@ -11,8 +11,10 @@
  * bool, float16 (bits in a Uint16Array), ORT's session options (graphOptimizationLevel,
  * freeDimensionOverrides, logSeverityLevel), external data (from the model's folder,
  * and as bytes in `externalData`),
- * release, and ORT's errors (missing feed, wrong dtype or rank, unknown or empty
- * fetches, run after release). Kiln's errors must be KilnErrors naming the input.
+ * release, ORT's errors (missing feed, wrong dtype or rank, unknown or empty fetches,
+ * run after release), and ONNX node test-data cases with exact outputs (ArgMax, NonZero,
+ * Shape, Size, TopK, bool ops, Where, Gather, CumSum, Range, a Cast to string), fed from
+ * their input_*.pb. Kiln's errors must be KilnErrors naming the input.
  *
  * Known differences (asserted, so that they stay known): Kiln has no string tensors
  * in models (a string model fails to load); on WebGPU Kiln stores int64 in 32 bits
@@ -20,17 +22,21 @@
  * refuses other sizes, which onnxruntime-node runs. Kiln-only WebGPU checks: GPU-buffer feeds
  * and `preferredOutputLocation: 'gpu-buffer'` outputs.
  *
- * Nothing is skipped: onnxruntime-node is a devDependency; without a WebGPU adapter
- * the WebGPU part fails under CI=true (skips elsewhere, saying why).
+ * Nothing is skipped under CI=true: onnxruntime-node is a devDependency; a missing WebGPU
+ * adapter or missing ONNX test data fails (elsewhere they are left out, saying why).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import type * as ortCommon from 'onnxruntime-common';
 import * as ortNode from 'onnxruntime-node';
 import * as kilnOrt from '../src/ort.js';
+import { decodeModel } from '../onnx/import.js';
 import { onnx, type pb } from '../onnx/proto.js';
+import { tensorFromProto } from '../onnx/tensor-proto.js';
+import { toHalfBits } from '../src/graph/dtype.js';
+import { testDataRoot } from '../src/harness/conformance.js';
 import { sharedDevice } from './helpers/gpu.js';
 import { BOOL, FLOAT, INT64, model, node, vi } from './helpers/onnx-model.js';
 
@@ -92,8 +98,43 @@ function externalModel(): { model: Uint8Array; weights: Uint8Array } {
   return { model: model({ name: 'ext', input: [vi('x', FLOAT, [3])], initializer: [w], node: [node('Add', ['x', 'w'], ['y'])], output: [vi('y', FLOAT, [3])] }), weights };
 }
 
-/** Model files of the script. */
-interface Files { readonly arith: string; readonly big: string; readonly half: string; readonly str: string; readonly ext: string; readonly weights: Uint8Array }
+/** Model files of the script; `testData`: folders of ONNX test-data cases (model.onnx, test_data_set_0). */
+interface Files {
+  readonly arith: string; readonly big: string; readonly half: string; readonly str: string; readonly ext: string; readonly weights: Uint8Array;
+  readonly testData: readonly string[];
+}
+
+/** ONNX node test-data cases with exact outputs: int64 out (ArgMax, NonZero, Shape, Size, TopK), bool in/out, int32, strings. */
+const TEST_DATA_CASES = [
+  'test_argmax_default_axis_example', 'test_argmin_keepdims_example_select_last_index', 'test_nonzero_example', 'test_shape', 'test_size',
+  'test_top_k', 'test_not_2d', 'test_less_equal_bcast', 'test_where_example', 'test_gather_2d_indices', 'test_cumsum_1d',
+  'test_range_int32_type_negative_delta', 'test_cast_FLOAT_to_STRING',
+];
+/** Those of them with string inputs or outputs (a known difference: Kiln has no string tensors in models). */
+const STRING_CASES = ['test_cast_FLOAT_to_STRING'];
+
+/** An ORT tensor (of the runtime's Tensor class) from a TensorProto of the test data. */
+function ortTensor(T: ortCommon.TensorConstructor, t: pb.ITensorProto): ortCommon.Tensor {
+  const dims = (t.dims ?? []).map(Number);
+  if (t.dataType === STRING) return new T('string', (t.stringData ?? []).map((b) => new TextDecoder().decode(b)), dims);
+  const k = tensorFromProto(t);
+  switch (k.dtype) {
+    case 'int64': return new T('int64', BigInt64Array.from(k.data, (v) => BigInt(v)), dims);
+    case 'uint64': return new T('uint64', BigUint64Array.from(k.data, (v) => BigInt(v)), dims);
+    case 'float16': return new T('float16', Uint16Array.from(k.data, toHalfBits), dims);
+    default: return new T(k.dtype, k.data, dims);
+  }
+}
+
+/** The feeds of a test-data case's first data set, by the model's input names (initializers excluded). */
+function testDataFeeds(T: ortCommon.TensorConstructor, dir: string): ortCommon.InferenceSession.FeedsType {
+  const g = decodeModel(new Uint8Array(readFileSync(path.join(dir, 'model.onnx')))).graph!;
+  const inits = new Set((g.initializer ?? []).map((i) => i.name));
+  const names = (g.input ?? []).map((i) => i.name ?? '').filter((n) => !inits.has(n));
+  const set = path.join(dir, 'test_data_set_0');
+  const files = readdirSync(set).filter((f) => /^input_\d+\.pb$/.test(f)).sort((a, b) => Number(a.match(/\d+/)![0]) - Number(b.match(/\d+/)![0]));
+  return Object.fromEntries(files.map((f, i) => [names[i]!, ortTensor(T, onnx.TensorProto.decode(readFileSync(path.join(set, f))))]));
+}
 
 /** A tensor as JSON: type, dims, size, location, data class and values (bigints as 'Nn'). */
 function view(t: ortCommon.Tensor): unknown {
@@ -248,6 +289,14 @@ async function script(ort: OrtModule, files: Files, options: SessionOptions, gpu
     const so = await ort.InferenceSession.create(files.arith, { ...options, freeDimensionOverrides: { batch: 1 } });
     return results(await so.run(feeds()));
   });
+  for (const dir of files.testData) {
+    await step(`ONNX test data: ${path.basename(dir)}`, async () => {
+      const st = await ort.InferenceSession.create(path.join(dir, 'model.onnx'), options);
+      const r = results(await st.run(testDataFeeds(T, dir)));
+      await st.release();
+      return r;
+    });
+  }
   await step('string model', async () => {
     const ss = await ort.InferenceSession.create(files.str, options);
     return results(await ss.run({ s: new T('string', ['a', 'b']) }));
@@ -269,6 +318,7 @@ const KNOWN_DIFFERENCES: Readonly<Record<string, readonly string[]>> = {
   'int64 beyond 32 bits': ['kiln-webgpu'],
   // Kiln binds the overridden dims (the model becomes static); onnxruntime-node still runs other sizes.
   'a feed against freeDimensionOverrides': ['kiln-cpu', 'kiln-webgpu'],
+  ...Object.fromEntries(STRING_CASES.map((c) => [`ONNX test data: ${c}`, ['kiln-cpu', 'kiln-webgpu']])),
 };
 
 /** Steps whose Kiln error must name something (the input or fetch). */
@@ -295,14 +345,22 @@ describe('ONNX Runtime API parity (onnxruntime-node vs kiln/ort)', function () {
   before(async function () {
     dir = mkdtempSync(path.join(tmpdir(), 'kiln-ort-parity-'));
     const ext = externalModel();
-    files = { arith: path.join(dir, 'arith.onnx'), big: path.join(dir, 'big.onnx'), half: path.join(dir, 'half.onnx'), str: path.join(dir, 'str.onnx'), ext: path.join(dir, 'ext.onnx'), weights: ext.weights };
+    files = {
+      arith: path.join(dir, 'arith.onnx'), big: path.join(dir, 'big.onnx'), half: path.join(dir, 'half.onnx'), str: path.join(dir, 'str.onnx'), ext: path.join(dir, 'ext.onnx'), weights: ext.weights,
+      testData: TEST_DATA_CASES.map((c) => path.join(testDataRoot(), 'node', c)).filter((d) => existsSync(path.join(d, 'model.onnx'))),
+    };
     writeFileSync(files.arith, arithModel());
     writeFileSync(files.big, bigModel());
     writeFileSync(files.half, halfModel());
     writeFileSync(files.str, stringModel());
     writeFileSync(files.ext, ext.model);
     writeFileSync(path.join(dir, 'w.bin'), ext.weights);
-    ort = await script(ortNode, files, { executionProviders: ['cpu'] }, await sharedDevice());
+    const missing = TEST_DATA_CASES.filter((c) => !existsSync(path.join(testDataRoot(), 'node', c, 'model.onnx')));
+    if (missing.length > 0) {
+      if (process.env.CI === 'true') throw new Error(`ONNX test data missing under ${testDataRoot()}/node: ${missing.join(', ')} (install libonnx-testdata)`);
+      console.log(`      (without the ONNX test data cases ${missing.join(', ')}: not under ${testDataRoot()}/node)`);
+    }
+    ort = await script(ortNode, files, { executionProviders: ['cpu'], logSeverityLevel: 3 }, await sharedDevice());
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -337,13 +395,13 @@ describe('ONNX Runtime API parity (onnxruntime-node vs kiln/ort)', function () {
   });
 
   it('Kiln on the CPU backend gives the same outcomes', async () => {
-    compare('kiln-cpu', await script(kilnOrt, files, { executionProviders: ['cpu'] }, await sharedDevice()));
+    compare('kiln-cpu', await script(kilnOrt, files, { executionProviders: ['cpu'], logSeverityLevel: 3 }, await sharedDevice()));
   });
 
   it('Kiln on WebGPU gives the same outcomes', async function () {
     const device = await sharedDevice();
     if (!device) this.skip();
-    compare('kiln-webgpu', await script(kilnOrt, files, { executionProviders: [{ name: 'webgpu', device }] }, device));
+    compare('kiln-webgpu', await script(kilnOrt, files, { executionProviders: [{ name: 'webgpu', device }], logSeverityLevel: 3 }, device));
   });
 
   it('kiln/ort: execution providers pick the backend; Kiln\'s own session keeps int64 as doubles', async () => {

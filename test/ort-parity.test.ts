@@ -83,6 +83,12 @@ function halfModel(): Uint8Array {
   return model({ name: 'half', input: [vi('h', FLOAT16, [3])], node: [node('Add', ['h', 'h'], ['h2'])], output: [vi('h2', FLOAT16, [3])] });
 }
 
+/** x: float32[?, 3] (the first dim unnamed) → y = Relu(x), its shape left to inference. */
+function unnamedDimModel(): Uint8Array {
+  const x: pb.IValueInfoProto = { name: 'x', type: { tensorType: { elemType: FLOAT, shape: { dim: [{}, { dimValue: 3 }] } } } };
+  return model({ name: 'unnamed', input: [x], node: [node('Relu', ['x'], ['y'])], output: [{ name: 'y', type: { tensorType: { elemType: FLOAT } } }] });
+}
+
 /** s: string[2] → t = Identity(s). */
 function stringModel(): Uint8Array {
   return model({ name: 'str', input: [vi('s', STRING, [2])], node: [node('Identity', ['s'], ['t'])], output: [vi('t', STRING, [2])] });
@@ -230,6 +236,12 @@ async function script(ort: OrtModule, files: Files, options: SessionOptions, gpu
   });
   const s = session!;
   await step('metadata', () => ({ inputs: s.inputMetadata, outputs: s.outputMetadata }));
+  await step('metadata: an unnamed dim, an output shape left to inference', async () => {
+    const su = await ort.InferenceSession.create(unnamedDimModel(), options);
+    const r = { inputs: su.inputMetadata, outputs: su.outputMetadata, run: results(await su.run({ x: new T('float32', [1, -2, 3, -4, 5, -6], [2, 3]) })) };
+    await su.release();
+    return r;
+  });
   await step('create from a Uint8Array', async () => [...(await ort.InferenceSession.create(bytes, options)).outputNames]);
   await step('create from an ArrayBuffer', async () => [...(await ort.InferenceSession.create(bytes.slice().buffer, options)).outputNames]);
   await step('create from a slice of an ArrayBuffer', async () => {

@@ -25,7 +25,7 @@ import { GpuTensor } from '../backends/webgpu/gpu-tensor.js';
 import { decodeModel } from '../../onnx/import.js';
 import { onnx, type pb } from '../../onnx/proto.js';
 import { BackendUnavailableError, isBackendName, type BackendChoice } from './backends.js';
-import { InferenceSession as KilnSession, type SessionOptions } from './inference-session.js';
+import { InferenceSession as KilnSession, type SessionOptions, type ValueMetadata } from './inference-session.js';
 import { loadModelBytes } from './load.js';
 import {
   fromKilnValue, NotSupportedError, OrtTensor, toKilnValue,
@@ -315,13 +315,19 @@ export class OrtInferenceSession {
   get inputNames(): readonly string[] { return this.kiln.inputNames; }
   /** Names of the model outputs, in order. */
   get outputNames(): readonly string[] { return this.kiln.outputNames; }
-  /** Type and shape of each input (ORT's TensorValueMetadata). */
+  /** Type and shape of each input (ORT's TensorValueMetadata; a dim the model leaves unnamed is '', as in ORT). */
   get inputMetadata(): readonly OrtValueMetadata[] {
-    return this.kiln.inputMetadata.map(({ name, dtype, shape }) => ({ name, isTensor: true, type: dtype, shape }));
+    return this.#metadata(this.kiln.inputMetadata);
   }
-  /** Type and shape of each output (ORT's TensorValueMetadata). */
+  /** Type and shape of each output (ORT's TensorValueMetadata; a dim the model leaves unnamed is '', as in ORT). */
   get outputMetadata(): readonly OrtValueMetadata[] {
-    return this.kiln.outputMetadata.map(({ name, dtype, shape }) => ({ name, isTensor: true, type: dtype, shape }));
+    return this.#metadata(this.kiln.outputMetadata);
+  }
+
+  /** ORT's metadata of Kiln's: Kiln's names for unnamed input dims (`<input>_dim<i>`) become ''. */
+  #metadata(values: readonly ValueMetadata[]): readonly OrtValueMetadata[] {
+    const unnamed = new Set(this.kiln.inputMetadata.flatMap(({ name, shape }) => shape.filter((d, i) => d === `${name}_dim${i}`)));
+    return values.map(({ name, dtype, shape }) => ({ name, isTensor: true, type: dtype, shape: shape.map((d) => (typeof d === 'string' && unnamed.has(d) ? '' : d)) }));
   }
 
   /**

@@ -7,7 +7,7 @@
  * of one), names and metadata, every Tensor constructor form (typed arrays, plain
  * number, bigint and boolean arrays, omitted dims, strings, bool as Uint8Array),
  * getData/dispose/reshape/fromPinnedBuffer/fromGpuBuffer, run with fetches as a list or
- * a record and with run options, int64 in and out (BigInt64Array, beyond 32 bits),
+ * a record (with null, or with pre-allocated tensors written into) and with run options, int64 in and out (BigInt64Array, beyond 32 bits),
  * bool, float16 (bits in a Uint16Array), ORT's session options (graphOptimizationLevel,
  * freeDimensionOverrides, logSeverityLevel), external data (from the model's folder,
  * and as bytes in `externalData`),
@@ -261,6 +261,14 @@ async function script(ort: OrtModule, files: Files, options: SessionOptions, gpu
   await step('run: an extra feed is ignored', async () => results(await s.run({ ...feeds(), zzz: new T('float32', [1]) })));
   await step('run: fetches as a list', async () => results(await s.run(feeds(), ['s', 'y'])));
   await step('run: fetches as a record', async () => results(await s.run(feeds(), { nb: null })));
+  await step('run: fetches with pre-allocated tensors (written into)', async () => {
+    const y = new T('float32', new Float32Array(6), [2, 3]);
+    const sh = new T('int64', new BigInt64Array(2), [2]);
+    const r = await s.run(feeds(), { y, s: sh });
+    return { results: results(r), y: Array.from(y.data), s: Array.from(sh.data, String) };
+  });
+  await step('error: a pre-allocated output of other dims', async () => results(await s.run(feeds(), { y: new T('float32', new Float32Array(3), [1, 3]) })));
+  await step('error: a pre-allocated output of another type', async () => results(await s.run(feeds(), { y: new T('int32', new Int32Array(6), [2, 3]) })));
   await step('run: fetches and run options', async () => results(await s.run(feeds(), ['ids2'], { logSeverityLevel: 3 })));
   await step('run: run options only', async () => results(await s.run(feeds(), { logSeverityLevel: 3, tag: 'parity' })));
   await step('run: output getData and reshape', async () => {
@@ -341,6 +349,8 @@ const NAMED_IN_ERROR: Readonly<Record<string, string>> = {
   'error: wrong rank': "'x'",
   'error: wrong size of a static dim': "'x'",
   'error: string tensor for a float input': "'x'",
+  'error: a pre-allocated output of other dims': "'y'",
+  'error: a pre-allocated output of another type': "'y'",
 };
 
 /** Step outcomes as comparable JSON (errors as 'error'). */

@@ -29,7 +29,7 @@ import { InferenceSession as KilnSession, type SessionOptions, type ValueMetadat
 import { loadModelBytes } from './load.js';
 import {
   fromKilnValue, NotSupportedError, OrtTensor, toKilnValue,
-  type KilnValue, type OrtDataLocation, type OrtTensorLike, type OrtTensorType,
+  type KilnValue, type OrtDataLocation, type OrtTensorData, type OrtTensorLike, type OrtTensorType,
 } from './ort-tensor.js';
 
 /** An execution provider, as ORT's `ExecutionProviderConfig`: a name, or an object with a name (and, for 'webgpu', a device). */
@@ -79,7 +79,7 @@ export interface OrtRunOptions {
 
 /** Feeds: input names to tensors (ORT's `FeedsType`). */
 export type OrtFeeds = { readonly [name: string]: OrtTensorLike };
-/** Fetches: output names, or output names to null (ORT's `FetchesType`; Kiln does not fill pre-allocated tensors). */
+/** Fetches: output names, or output names to null or to a CPU tensor to write the output into (ORT's `FetchesType`). */
 export type OrtFetches = readonly string[] | { readonly [name: string]: OrtTensorLike | null };
 /** Outputs: names to tensors (ORT's `ReturnType`). */
 export type OrtResults = { readonly [name: string]: OrtTensor };
@@ -351,7 +351,7 @@ export class OrtInferenceSession {
     if (typeof feeds !== 'object' || feeds === null || isList(feeds) || isTensorLike(feeds)) {
       throw new InputError("'feeds' must be an object with input names as keys and tensors as values");
     }
-    const fetches = this.#fetches(arg1, arg2);
+    const { names: fetches, into } = this.#fetches(arg1, arg2);
     const names = new Set(this.inputNames);
     const kilnFeeds: Record<string, KilnValue> = {};
     for (const [name, v] of Object.entries(feeds)) {
@@ -370,7 +370,9 @@ export class OrtInferenceSession {
         const v = out[name];
         if (v === undefined) throw new ExecutionError(`the model gave no output '${name}'`, name);
         taken.add(name);
-        results[name] = v instanceof GpuTensor && !wantsGpu(name) ? await fromKilnValue(await downloaded(v)) : await fromKilnValue(v);
+        const t = v instanceof GpuTensor && !wantsGpu(name) ? await fromKilnValue(await downloaded(v)) : await fromKilnValue(v);
+        const pre = into.get(name);
+        results[name] = pre ? fillPreallocated(name, pre, t) : t;
       }
     } catch (e) {
       // Nothing reaches the caller: free what the outputs hold on the GPU.
@@ -393,12 +395,16 @@ export class OrtInferenceSession {
   /** ORT's profiling switch: accepted and ignored. */
   endProfiling(): void {}
 
-  /** The output names a run returns, from ORT's `fetches`/`options` arguments (ORT's rules). */
-  #fetches(arg1: OrtFetches | OrtRunOptions | undefined, arg2: OrtRunOptions | undefined): readonly string[] {
+  /**
+   * The output names a run returns, from ORT's `fetches`/`options` arguments (ORT's rules),
+   * and the tensors given in a fetches object to write outputs into.
+   */
+  #fetches(arg1: OrtFetches | OrtRunOptions | undefined, arg2: OrtRunOptions | undefined): { names: readonly string[]; into: ReadonlyMap<string, OrtTensorLike> } {
+    const none = new Map<string, OrtTensorLike>();
     const checkOptions = (o: unknown): void => {
       if (o !== undefined && (typeof o !== 'object' || o === null)) throw new InputError("run: 'options' must be an object");
     };
-    if (arg1 === undefined) return this.outputNames;
+    if (arg1 === undefined) return { names: this.outputNames, into: none };
     if (typeof arg1 !== 'object' || arg1 === null) throw new InputError("run: the second argument must be 'fetches' or 'options'");
     if (isTensorLike(arg1)) throw new InputError("run: 'fetches' cannot be a tensor");
     if (isList(arg1)) {
@@ -409,14 +415,23 @@ export class OrtInferenceSession {
       }
       checkOptions(arg2);
       // ORT returns the fetched outputs in the model's order.
-      return this.outputNames.filter((n) => arg1.includes(n));
+      return { names: this.outputNames.filter((n) => arg1.includes(n)), into: none };
     }
     // An object naming outputs (with null or a tensor) is fetches; anything else is the options.
     const given = new Map<string, unknown>(Object.entries(arg1));
     const named = this.outputNames.filter((n) => given.has(n) && (given.get(n) === null || isTensorLike(given.get(n))));
-    if (named.length === 0) return this.outputNames;
+    if (named.length === 0) return { names: this.outputNames, into: none };
     checkOptions(arg2);
-    return named;
+    const into = new Map<string, OrtTensorLike>();
+    for (const n of named) {
+      const v = given.get(n);
+      if (!isTensorLike(v)) continue;
+      if (v.location !== 'cpu' && v.location !== 'cpu-pinned') {
+        throw new NotSupportedError(`run: the tensor given in fetches for output '${n}' is on '${v.location}'; Kiln writes outputs only into CPU tensors`, n);
+      }
+      into.set(n, v);
+    }
+    return { names: named, into };
   }
 
   /** The session's GPU device, for a GPU-buffer feed named `name` (NotSupportedError on the CPU backend). */
@@ -427,6 +442,31 @@ export class OrtInferenceSession {
     this.#gpu ??= sessionDevice(this.#device);
     return this.#gpu;
   }
+}
+
+/** Copies the data of one array into another of the same class and length (an output into a pre-allocated tensor). */
+function copyInto(name: string, dst: OrtTensorData, src: OrtTensorData): void {
+  if (isList(dst) || isList(src)) throw new NotSupportedError(`run: output '${name}': Kiln has no string tensors to write into`, name);
+  if (dst instanceof BigInt64Array && src instanceof BigInt64Array) return dst.set(src);
+  if (dst instanceof BigUint64Array && src instanceof BigUint64Array) return dst.set(src);
+  if (dst instanceof BigInt64Array || dst instanceof BigUint64Array || src instanceof BigInt64Array || src instanceof BigUint64Array) {
+    throw new InputError(`run: the tensor given in fetches for output '${name}' holds its data in a ${dst.constructor.name}, the output in a ${src.constructor.name}`, name);
+  }
+  dst.set(src);
+}
+
+/**
+ * Writes an output into the tensor the caller gave for it in a fetches object, as ORT does
+ * (same type and dims, else an InputError naming the output), and returns a tensor on that data.
+ */
+function fillPreallocated(name: string, pre: OrtTensorLike, got: OrtTensor): OrtTensor {
+  if (pre.type !== got.type) throw new InputError(`run: the tensor given in fetches for output '${name}' is ${pre.type}; the output is ${got.type}`, name);
+  if (pre.dims.length !== got.dims.length || pre.dims.some((d, i) => d !== got.dims[i])) {
+    throw new InputError(`run: the tensor given in fetches for output '${name}' has dims [${pre.dims.join(', ')}]; the output has [${got.dims.join(', ')}]`, name);
+  }
+  copyInto(name, pre.data, got.data);
+  got.dispose();
+  return new OrtTensor(pre.type, pre.data, pre.dims);
 }
 
 /** A GPU output read back to the CPU (its buffer freed). */

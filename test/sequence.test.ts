@@ -4,8 +4,8 @@
  * -O2), hand-built models — a sequence carried through a Loop, SplitToSequence →
  * ConcatFromSequence, SequenceMap with a body reading an outer value, optionals
  * present and absent — run, exported, run by onnxruntime-node and re-imported, and
- * the typed errors: bad input names its node; WebGPU reports sequence graphs as
- * unsupported at compile time.
+ * the typed errors: bad input names its node; and on WebGPU, where those values live
+ * on the host and their nodes run as host steps, the same results as the CPU.
  */
 import { existsSync } from 'node:fs';
 import { expect } from 'chai';
@@ -14,13 +14,15 @@ import { importModel } from '../onnx/import.js';
 import { exportModel } from '../onnx/export.js';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
-import { DTypeError, ShapeError, UnsupportedOpError, KilnError } from '../src/graph/errors.js';
+import { DTypeError, ExecutionError, KilnError, ShapeError } from '../src/graph/errors.js';
 import { Tensor } from '../src/graph/tensor.js';
-import { NoneValue, TensorSequence } from '../src/graph/value.js';
+import { NoneValue, TensorSequence, type Value } from '../src/graph/value.js';
 import { verify } from '../src/graph/verify.js';
 import { listCases, runCase, testDataRoot, testDataRoot117 } from '../src/harness/conformance.js';
 import { atLevel, loadBackend } from '../src/session/backends.js';
 import { optimize } from '../src/passes/index.js';
+import { compareValues } from '../src/harness/compare.js';
+import { deviceOrSkip } from './helpers/gpu.js';
 import { runOrt } from './onnx-util.js';
 import { A, BOOL, constInit, FLOAT, graphAttr, INT64, model, node, vi } from './helpers/onnx-model.js';
 
@@ -124,7 +126,7 @@ function optionalModel(): Uint8Array {
 
 const f32 = (shape: number[], v: number[]): Tensor => Tensor.from('float32', shape, v);
 
-describe('sequences and optionals (CPU)', function () {
+describe('sequences and optionals (CPU; WebGPU host steps)', function () {
   this.timeout(120000);
 
   for (const [label, root] of [['1.12', testDataRoot()], ['1.17', testDataRoot117()]] as const) {
@@ -243,19 +245,49 @@ describe('sequences and optionals (CPU)', function () {
     expect([...compileCpu(at).run({ x: f32([2], [1, 2]), p: Tensor.from('int64', [], [-2]) }).y!.data]).to.deep.equal([1, 2]);
   });
 
-  it('WebGPU: a graph with sequence values is an UnsupportedOpError at compile time, naming the nodes', async () => {
-    for (const bytes of [loopSeqModel(), sequenceMapModel()]) {
+  it('WebGPU: sequence and optional nodes run as host steps between GPU work, equal to the CPU (O0 and O2)', async function () {
+    const device = await deviceOrSkip(this);
+    const cases: [Uint8Array, Record<string, Value>][] = [
+      [loopSeqModel(), { x: f32([2], [1, 2]) }],
+      [sequenceMapModel(), { x: f32([3, 2], [1, 2, 3, 4, 5, 6]), b: f32([2], [10, 20]), w: f32([], [2]) }],
+      [splitConcatModel(), { x: f32([3, 6], Array.from({ length: 18 }, (_, i) => i)) }],
+      [optionalModel(), { cond: Tensor.from('bool', [], [0]), x: f32([2], [7, 8]) }],
+      [optionalModel(), { cond: Tensor.from('bool', [], [1]), x: f32([2], [7, 8]) }],
+    ];
+    for (const [bytes, feeds] of cases) {
       const g = importModel(bytes);
+      const want = compileCpu(g).runValues(feeds);
+      for (const level of [0, 2] as const) {
+        const p = await compileWebGpu(level ? optimize(g, { level }).graph : g, { device });
+        try {
+          const got = await p.runValues(feeds);
+          for (const o of g.outputs) {
+            const c = compareValues(want[o.name]!, got[o.name] as Value);
+            expect(c.pass, `${g.name} O${level} ${o.name}: ${c.detail ?? ''}`).to.equal(true);
+          }
+          expect(p.controlStats?.hostNodes ?? 1, `${g.name}: host steps`).to.be.greaterThan(0);
+        } finally {
+          p.release();
+        }
+      }
+    }
+  });
+
+  it('WebGPU: run() refuses a sequence output by name (runValues() returns it)', async function () {
+    const device = await deviceOrSkip(this);
+    const g = importModel(optionalModel());
+    const p = await compileWebGpu(g, { device });
+    try {
       let err: unknown;
       try {
-        await compileWebGpu(g);
+        await p.run({ cond: Tensor.from('bool', [], [0]), x: f32([2], [7, 8]) });
       } catch (e) {
         err = e;
       }
-      expect(err).to.be.instanceOf(UnsupportedOpError);
-      const names = (err as UnsupportedOpError).ops.flatMap((o) => o.nodes);
-      expect(names.some((n) => g.nodes.some((x) => x.name === n && /Sequence|Loop/.test(x.op)))).to.equal(true);
-      expect((err as Error).message).to.match(/sequence\/optional/);
+      expect(err).to.be.instanceOf(ExecutionError);
+      expect((err as Error).message).to.match(/'o'.*runValues/);
+    } finally {
+      p.release();
     }
   });
 });

@@ -126,6 +126,7 @@ async function webgpuBackend(): Promise<Backend> {
       });
       return {
         run: (feeds, o) => p.run(feeds, o) as Promise<Record<string, Tensor>>,
+        runValues: (feeds) => p.runValues(feeds) as Promise<Record<string, Value>>,
         release: () => p.release(),
         profile: () => p.lastProfile.map((e) => ({ node: e.node, op: e.op, ms: e.ns / 1e6 })),
         get dispatchCount() { return p.dispatchCount; },

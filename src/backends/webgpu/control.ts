@@ -28,6 +28,10 @@
  *   output's shape is unknown before running) are control steps too: their inputs
  *   are read back and the CPU reference runs them; the next GPU step is planned
  *   for the sizes they produced.
+ * - **sequences and optionals** (ONNX sequence(tensor), optional(T)) live on the
+ *   host: every node that reads or makes one (the sequence and optional ops, and
+ *   Identity, If and Loop carrying one) is a control step; sequence ops run their
+ *   CPU reference on inputs read back, If and Loop run their bodies as above.
  *
  * A condition (If's `cond`, a Loop body's `cond` output, Loop's `M`) computed on
  * the GPU is read back: one readback per If, or per Loop iteration when the body
@@ -44,15 +48,27 @@ import { getTrait, setTrait, traitKey, type TraitKey, type ValueType } from '../
 import { HOLDS_BODIES, controlOps } from '../../graph/ops/control.js';
 import { dataDependentOps } from '../../graph/ops/data-dependent.js';
 import { rankingOps } from '../../graph/ops/ranking.js';
-import { runReference } from '../../graph/reference.js';
+import { runReference, runValueReference } from '../../graph/reference.js';
+import { constantOps } from '../../graph/ops/constant.js';
+import { sequenceOps } from '../../graph/ops/sequence.js';
+import { bareType, isTensorType, type NoneValue, type TensorSequence } from '../../graph/value.js';
 import { isStatic, normalizeAxis, sizeOf } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
 import { GpuTensor, GPU_TENSOR_USAGE } from './gpu-tensor.js';
 import { storageBytes } from './kernel.js';
 import type { RunOptions, WebGpuProgram } from './program.js';
 
-/** A value at run time: on the host or on the GPU. */
-export type Value = Tensor | GpuTensor;
+/** A value at run time: a tensor on the host or on the GPU; a sequence or an absent optional (host only). */
+export type Value = Tensor | GpuTensor | TensorSequence | NoneValue;
+
+/** A tensor at run time, on the host or on the GPU. */
+export type TensorValue = Tensor | GpuTensor;
+
+/** The value as a tensor (host or GPU), or an ExecutionError naming `where` (a sequence or absent optional). */
+export function tensorValue(v: Value, where: string): TensorValue {
+  if (v instanceof Tensor || v instanceof GpuTensor) return v;
+  throw new ExecutionError(`${where}: a tensor is needed here, got ${v.toString()}`, where);
+}
 
 /** Compiles a graph without control flow into a program (compileWebGpu; passed in to keep imports one-way). */
 export type CompileFlat = (graph: Graph) => Promise<WebGpuProgram>;
@@ -109,6 +125,17 @@ export interface HostKernel {
 /** Trait: the WebGPU host kernel of an op that holds bodies. */
 export const WEBGPU_HOST_KERNEL: TraitKey<HostKernel> = traitKey<HostKernel>('webgpu.hostKernel');
 
+/** Trait: the op's host kernel takes and gives sequence and optional values (they live on the host). */
+export const WEBGPU_HOST_VALUES: TraitKey<boolean> = traitKey<boolean>('webgpu.hostValues');
+
+/** The type of a value of `g` (input, capture, initializer or node output), undefined when it has none. */
+function typeOrNone(g: Graph, name: string): ValueType | undefined {
+  const io = g.inputs.find((i) => i.name === name) ?? g.captures.find((c) => c.name === name);
+  if (io) return bareType(io);
+  const init = g.initializers.get(name);
+  return init ? { dtype: init.dtype, shape: init.shape } : g.valueTypes.get(name);
+}
+
 /** The host kernel a node runs with, if it runs as a control step (it holds bodies, or its kernel says it is needed). */
 function hostKernelOf(node: Node, typeOf: (value: string) => ValueType | undefined): HostKernel | undefined {
   const def = opOf(node);
@@ -122,7 +149,7 @@ function hostKernelOf(node: Node, typeOf: (value: string) => ValueType | undefin
 
 /** True when any node of the graph (top level) runs as a control step: it holds bodies, or its output shapes depend on its input values. */
 export function hasControlFlow(graph: Graph): boolean {
-  return graph.nodes.some((n) => hostKernelOf(n, (v) => graph.valueTypes.get(v)) !== undefined);
+  return graph.nodes.some((n) => hostKernelOf(n, (v) => typeOrNone(graph, v)) !== undefined);
 }
 
 /**
@@ -169,6 +196,7 @@ interface Schedule {
 /** Reads a scalar-like value on the host, counting a readback when it lives on the GPU. */
 export async function onHost(v: Value, rt: ControlRuntime): Promise<Tensor> {
   if (v instanceof Tensor) return v;
+  if (!(v instanceof GpuTensor)) throw new ExecutionError(`a tensor is needed here, got ${v.toString()}`);
   rt.stats.readbacks++;
   rt.stats.submits++;
   return v.download();
@@ -227,7 +255,7 @@ export class ControlProgram {
     };
     for (const node of g.topo) {
       const def = opOf(node);
-      if (hostKernelOf(node, (v) => g.valueTypes.get(v))) {
+      if (hostKernelOf(node, (v) => typeOrNone(g, v))) {
         flush();
         order.push({ kind: 'control', node });
         continue;
@@ -258,7 +286,7 @@ export class ControlProgram {
       if (item.kind === 'host') steps.push({ kind: 'host', node: item.node });
       else if (item.kind === 'control') {
         const node = item.node;
-        const kernel = hostKernelOf(node, (v) => g.valueTypes.get(v))!;
+        const kernel = hostKernelOf(node, (v) => typeOrNone(g, v))!;
         const bodies = new Map<string, ControlProgram>();
         for (const [attr, v] of Object.entries(node.attrs)) {
           if (!(v instanceof Graph)) continue;
@@ -355,7 +383,7 @@ export class ControlProgram {
           st.node.outputs.forEach((o, i) => o !== '' && bind(o, outs[i]!));
           this.rt.stats.hostNodes++;
         } else if (st.kind === 'gpu') {
-          const fs = Object.fromEntries(st.inputs.map((v) => [v, get(v, st.program.graph.name)]));
+          const fs = Object.fromEntries(st.inputs.map((v) => [v, tensorValue(get(v, st.program.graph.name), st.program.graph.name)]));
           const opts: RunOptions = { outputsOnGpu: true, constantsOnHost: true };
           const res = await st.program.run(fs, opts);
           this.rt.stats.dispatches += st.program.dispatchCount;
@@ -426,7 +454,7 @@ async function moveAxis0(t: GpuTensor, axis: number, rt: ControlRuntime): Promis
 }
 
 /** Stacks equally shaped parts along a new `axis` (on the GPU when any part is there). */
-export async function stack(parts: readonly Value[], axis: number, dtype: Tensor['dtype'], emptyShape: readonly number[], rt: ControlRuntime, node: string): Promise<Value> {
+export async function stack(parts: readonly TensorValue[], axis: number, dtype: Tensor['dtype'], emptyShape: readonly number[], rt: ControlRuntime, node: string): Promise<TensorValue> {
   const shape = parts[0]?.shape ?? emptyShape;
   for (const p of parts) {
     if (p.shape.join() !== shape.join()) throw new ShapeError(`${node}: scan output parts differ in shape ([${shape.join(',')}] vs [${p.shape.join(',')}])`, node);
@@ -516,7 +544,7 @@ setTrait(controlOps.Loop, WEBGPU_HOST_KERNEL, {
     const caps = new Map<string, Value>();
     bindCaptures(caps, bg, orig.captures, inputs, orig.inputs.length, node.name);
     let carried = inputs.slice(2, 2 + n) as Value[];
-    const parts: Value[][] = Array.from({ length: k }, () => []);
+    const parts: TensorValue[][] = Array.from({ length: k }, () => []);
     try {
       for (let i = 0; go && i < max; i++) {
         const feeds = new Map(caps);
@@ -531,7 +559,7 @@ setTrait(controlOps.Loop, WEBGPU_HOST_KERNEL, {
         release(outs[0], keep);
         for (const v of carried) release(v, keep);
         carried = next;
-        outs.slice(1 + n).forEach((v, j) => parts[j]!.push(v));
+        outs.slice(1 + n).forEach((v, j) => parts[j]!.push(tensorValue(v, node.name)));
       }
       const stacked: Value[] = [];
       for (let j = 0; j < k; j++) {
@@ -608,10 +636,10 @@ setTrait(controlOps.Scan, WEBGPU_HOST_KERNEL, {
     const bg = body.graph;
     const orig = node.attrs.body as Graph;
     const { n, m, k, inAxes, inDirs, outAxes, outDirs } = scanLayout(node, (v) => {
-      const t = inputs[node.inputs.indexOf(v)]!;
+      const t = tensorValue(inputs[node.inputs.indexOf(v)]!, node.name);
       return { dtype: t.dtype, shape: t.shape };
     });
-    const scanIns = inputs.slice(n, n + m) as Value[];
+    const scanIns = inputs.slice(n, n + m).map((v) => tensorValue(v!, node.name));
     const len = scanIns[0]!.shape[inAxes[0]!]!;
     scanIns.forEach((s, j) => {
       if (s.shape[inAxes[j]!] !== len) throw new ShapeError(`${node.name}: scan input ${j} has ${s.shape[inAxes[j]!]} steps, input 0 has ${len}`, node.name);
@@ -620,7 +648,7 @@ setTrait(controlOps.Scan, WEBGPU_HOST_KERNEL, {
     const caps = new Map<string, Value>();
     bindCaptures(caps, bg, orig.captures, inputs, n + m, node.name);
     let state = inputs.slice(0, n) as Value[];
-    const parts: Value[][] = Array.from({ length: k }, () => []);
+    const parts: TensorValue[][] = Array.from({ length: k }, () => []);
     try {
       for (let t = 0; t < len; t++) {
         const feeds = new Map(caps);
@@ -634,7 +662,7 @@ setTrait(controlOps.Scan, WEBGPU_HOST_KERNEL, {
         const keep = new Set<Value | undefined>([...given, ...next, ...parts.flat(), ...outs.slice(n)]);
         for (const v of state) release(v, keep);
         state = next;
-        outs.slice(n).forEach((v, j) => parts[j]!.push(v));
+        outs.slice(n).forEach((v, j) => parts[j]!.push(tensorValue(v, node.name)));
       }
       const stacked: Value[] = [];
       for (let j = 0; j < k; j++) {
@@ -671,3 +699,29 @@ const dataDependentOnHost: HostKernel = {
   },
 };
 for (const op of [dataDependentOps.NonZero, dataDependentOps.Unique, dataDependentOps.Compress, rankingOps.NonMaxSuppression]) setTrait(op, WEBGPU_HOST_KERNEL, dataDependentOnHost);
+
+/**
+ * Ops on sequences and optionals (and Identity of one): those values live on the
+ * host, so each such node is a control step running the CPU reference (SequenceMap's
+ * body included); tensor inputs on the GPU are read back (each a counted readback),
+ * tensor outputs continue as host tensors into the next GPU step.
+ */
+const sequenceOnHost: HostKernel = {
+  async run({ node, inputs, rt }) {
+    const host = await Promise.all(inputs.map((v) => (v instanceof GpuTensor ? onHost(v, rt) : v)));
+    rt.stats.hostNodes++;
+    return runValueReference(node, host);
+  },
+};
+/** Identity runs on the host only when it passes a sequence or optional on (a tensor keeps its GPU kernel). */
+const identityOfValues: HostKernel = {
+  ...sequenceOnHost,
+  needed: (node, typeOf) => [...node.inputs, ...node.outputs].some((v) => {
+    const t = v === '' ? undefined : typeOf(v);
+    return t !== undefined && !isTensorType(t);
+  }),
+};
+for (const op of Object.values(sequenceOps)) setTrait(op, WEBGPU_HOST_KERNEL, sequenceOnHost);
+setTrait(constantOps.Identity, WEBGPU_HOST_KERNEL, identityOfValues);
+for (const op of [...Object.values(sequenceOps), constantOps.Identity, controlOps.If, controlOps.Loop]) setTrait(op, WEBGPU_HOST_VALUES, true);
+

@@ -24,8 +24,9 @@
  *   condition is supported).
  * - bfloat16 tensors (no Kiln dtype).
  * - Out-of-range gather/scatter indices are clamped on the GPU (the CPU raises).
- * - Sequence and optional values (ONNX sequence(tensor), optional(T)): the backend
- *   holds tensors only; every node reading or making one is reported by name.
+ * - Sequence and optional values (ONNX sequence(tensor), optional(T)) live on the
+ *   host: their ops (and Identity, If and Loop carrying them) run there as control
+ *   steps (control.ts); another op given one (Scan) is reported by name.
  */
 import { UnsupportedOpError } from '../../graph/errors.js';
 import type { Graph } from '../../graph/graph.js';
@@ -37,7 +38,7 @@ import { kernelOf, type KernelOptions } from './kernel.js';
 import { registerAllKernels } from './kernels/index.js';
 import { DataDependentShapeError, foldGraph } from './plan.js';
 import { WebGpuProgram } from './program.js';
-import { ControlProgram, flattenBody, hasControlFlow, WEBGPU_HOST_KERNEL, type ControlRuntime } from './control.js';
+import { ControlProgram, flattenBody, hasControlFlow, WEBGPU_HOST_KERNEL, WEBGPU_HOST_VALUES, type ControlRuntime } from './control.js';
 import { getTrait } from '../../graph/op.js';
 import { bodiesOf, HOLDS_BODIES } from '../../graph/ops/control.js';
 import { isTensorType } from '../../graph/value.js';
@@ -91,8 +92,6 @@ export function checkKernels(graph: Graph): void {
   registerAllKernels();
   const missing = new Map<string, string[]>();
   collectMissing(graph, missing);
-  const ports = [...graph.inputs, ...graph.outputs].filter((v) => !isTensorType(v)).map((v) => v.name);
-  if (ports.length) missing.set('graph value of sequence/optional type', [...new Set(ports)]);
   if (missing.size > 0) {
     throw new UnsupportedOpError([...missing].map(([op, nodes]) => ({ op, nodes })), 'no WebGPU kernel (there is no CPU fallback at run time)');
   }
@@ -112,8 +111,8 @@ function collectMissing(graph: Graph, missing: Map<string, string[]>): void {
   };
   for (const node of graph.topo) {
     const def = opOf(node);
-    // Sequences and optionals live on the host only: a node that reads or makes one is reported by name.
-    if ([...node.inputs, ...node.outputs].some(nonTensor)) {
+    // Sequences and optionals live on the host: a node that reads or makes one runs there (control.ts), if its op can.
+    if ([...node.inputs, ...node.outputs].some(nonTensor) && !getTrait(def, WEBGPU_HOST_VALUES)) {
       const key = `${node.domain ? `${node.domain}::${node.op}` : node.op} on sequence/optional values`;
       missing.set(key, [...(missing.get(key) ?? []), node.name]);
       continue;

@@ -24,6 +24,7 @@ import { checkFeeds } from '../../graph/feeds.js';
 import type { Graph } from '../../graph/graph.js';
 import type { ValueType } from '../../graph/op.js';
 import { Tensor } from '../../graph/tensor.js';
+import { NoneValue, TensorSequence } from '../../graph/value.js';
 import { GpuTensor, GPU_TENSOR_USAGE } from './gpu-tensor.js';
 import type { KernelLimits, KernelOptions } from './kernel.js';
 import { getPipeline, pipelineCacheSize } from './pipelines.js';
@@ -273,10 +274,28 @@ export class WebGpuProgram {
     return job;
   }
 
+  /**
+   * Runs the graph on feeds of any kind — tensors (CPU or GPU), a TensorSequence for a
+   * sequence input, for an optional its value or a NoneValue — and returns outputs of
+   * any kind (sequences and optionals live on the host; their nodes run there,
+   * control.ts). Tensor outputs are CPU tensors, or GpuTensors with `outputsOnGpu`.
+   */
+  runValues(feeds: Readonly<Record<string, Feed | TensorSequence | NoneValue>>, opts: RunOptions = {}): Promise<Record<string, Tensor | GpuTensor | TensorSequence | NoneValue>> {
+    const job = this.queue.then(() => {
+      this.checkAlive();
+      return this.opts.control ? this.runControl(feeds, opts, true) : this.runNow(feeds as Readonly<Record<string, Feed>>, opts);
+    });
+    this.queue = job.catch(() => undefined);
+    return job;
+  }
+
   /** Runs a graph with control flow as its schedule of host, GPU and control steps (control.ts). */
-  private async runControl(feeds: Readonly<Record<string, Feed>>, opts: RunOptions): Promise<Record<string, Tensor | GpuTensor>> {
+  private runControl(feeds: Readonly<Record<string, Feed | TensorSequence | NoneValue>>, opts: RunOptions, values: true): Promise<Record<string, Tensor | GpuTensor | TensorSequence | NoneValue>>;
+  private runControl(feeds: Readonly<Record<string, Feed>>, opts: RunOptions): Promise<Record<string, Tensor | GpuTensor>>;
+  private async runControl(feeds: Readonly<Record<string, Feed | TensorSequence | NoneValue>>, opts: RunOptions, values = false): Promise<Record<string, Tensor | GpuTensor | TensorSequence | NoneValue>> {
     const { program, runtime } = this.opts.control!;
-    checkFeeds(this.graph, feeds);
+    // Sequence and optional feeds are checked as such (feeds.ts).
+    checkFeeds(this.graph, feeds as Readonly<Record<string, Feed>>);
     for (const [name, f] of Object.entries(feeds)) {
       if (f instanceof GpuTensor && f.device !== this.device) throw new InputError(`input '${name}' is a GPU tensor of another device`, name);
     }
@@ -284,12 +303,15 @@ export class WebGpuProgram {
     const outs = await program.run(new Map(this.graph.inputs.map((i) => [i.name, feeds[i.name]!])));
     this.checkAlive();
     const fed = new Set<unknown>(Object.values(feeds));
-    const result: Record<string, Tensor | GpuTensor> = {};
+    const result: Record<string, Tensor | GpuTensor | TensorSequence | NoneValue> = {};
     const downloads = new Map<GpuTensor, Promise<Tensor>>();
     try {
       for (const [i, o] of this.graph.outputs.entries()) {
         const v = outs[i]!;
-        if (opts.outputsOnGpu) {
+        if (v instanceof TensorSequence || v instanceof NoneValue) {
+          if (!values) throw new ExecutionError(`graph output '${o.name}' is ${v.toString()}, not a tensor; use runValues() for sequence and optional outputs`, o.name);
+          result[o.name] = v;
+        } else if (opts.outputsOnGpu) {
           result[o.name] = v instanceof Tensor ? GpuTensor.upload(this.device, v, o.name) : fed.has(v) ? copyGpu(v, runtime) : v;
         } else if (v instanceof Tensor) {
           result[o.name] = v;

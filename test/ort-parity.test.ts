@@ -329,6 +329,10 @@ async function script(ort: OrtModule, files: Files, options: SessionOptions, gpu
     const se = await ort.InferenceSession.create(new Uint8Array(readFileSync(files.ext)), { ...options, externalData: [{ path: 'w.bin', data: files.weights }] });
     return results(await se.run({ x: new T('float32', [1, 2, 3]) }));
   });
+  await step('external data: a path model, the data given as bytes', async () => {
+    const se = await ort.InferenceSession.create(files.ext, { ...options, externalData: [{ path: './w.bin', data: files.weights.slice() }] });
+    return results(await se.run({ x: new T('float32', [0, 0, 1]) }));
+  });
   return out;
 }
 
@@ -442,6 +446,15 @@ describe('ONNX Runtime API parity (onnxruntime-node vs kiln/ort)', function () {
     const r = await own.run({ a: new kilnOrt.KilnTensor('int64', [5, -6], [2]) });
     expect(r.a2!.data).to.deep.equal(Float64Array.from([10, -12]));
     own.release();
+  });
+
+  it('kiln/ort: external data given as a file path (as onnxruntime-web takes it; onnxruntime-node wants bytes)', async () => {
+    const se = await kilnOrt.InferenceSession.create(new Uint8Array(readFileSync(files.ext)), { executionProviders: ['cpu'], externalData: [{ path: 'w.bin', data: path.join(path.dirname(files.ext), 'w.bin') }] });
+    const r = await se.run({ x: new kilnOrt.Tensor('float32', [0, 1, 0]) });
+    expect(r.y!.data).to.deep.equal(Float32Array.from([10, 21, 30]));
+    let err: unknown;
+    await kilnOrt.InferenceSession.create(new Uint8Array(readFileSync(files.ext)), { executionProviders: ['cpu'] }).catch((e: unknown) => { err = e; });
+    expect(err, 'without externalData, a model from bytes has no folder to read w.bin from').to.be.instanceOf(kilnOrt.ModelFormatError);
   });
 
   it('kiln/ort: the parts of ORT\'s API Kiln lacks throw NotSupportedError', async () => {

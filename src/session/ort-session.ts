@@ -121,8 +121,8 @@ function kilnOptions(o: OrtSessionOptions, baseDir: string | undefined): Session
   const eps = fromProviders(executionProviders ?? []);
   const backend = o.backend ?? eps.backend ?? envBackend();
   const device = o.device ?? eps.device;
+  if (graphOptimizationLevel !== undefined && !Object.hasOwn(ORT_LEVELS, graphOptimizationLevel)) throw new InputError(`graphOptimizationLevel must be one of ${Object.keys(ORT_LEVELS).join(', ')}, got '${String(graphOptimizationLevel)}'`);
   const level = o.optimizationLevel ?? (graphOptimizationLevel !== undefined ? ORT_LEVELS[graphOptimizationLevel] : undefined);
-  if (graphOptimizationLevel !== undefined && level === undefined) throw new InputError(`graphOptimizationLevel must be one of ${Object.keys(ORT_LEVELS).join(', ')}, got '${String(graphOptimizationLevel)}'`);
   const free = freeDimensionOverrides || o.freeDimensions ? { ...freeDimensionOverrides, ...o.freeDimensions } : undefined;
   const quiet = logSeverityLevel !== undefined && logSeverityLevel >= 3;
   return {

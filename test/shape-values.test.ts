@@ -71,6 +71,35 @@ describe('shape values: dims known inside partly symbolic shapes', function () {
     expect([...compileCpu(g).run({ x }).z!.data]).to.deep.equal([-1, -2, -3, -4, -5, -6]);
   });
 
+  it('an If with a known condition passes on the constant outputs of its chosen branch, so a second If on them gets its branch type', function () {
+    // As ONNX function expansions do: If(rank(x) == 2) picks D = [1] beside data work; If(D == 1) then picks a rank.
+    const bool = (name: string): pb.IValueInfoProto => ({ name, type: { tensorType: { elemType: 9, shape: { dim: [] } } } });
+    const g = importModel(model({
+      name: 'chained_if',
+      input: [vi('x', FLOAT, [2, 3])],
+      initializer: [constInit('two', INT64, [], [2]), constInit('one_1d', INT64, [1], [1]), constInit('one', INT64, [1], [1])],
+      node: [
+        node('Shape', ['x'], ['sx']),
+        node('Size', ['sx'], ['rank']),
+        node('Equal', ['rank', 'two'], ['is2d']),
+        node('If', ['is2d'], ['D', 'nx'], [
+          graphAttr('then_branch', { name: 't', node: [node('Identity', ['one_1d'], ['t_d']), node('Neg', ['x'], ['t_nx'])], output: [vi('t_d', INT64, [1]), vi('t_nx', FLOAT, [2, 3])] }),
+          graphAttr('else_branch', { name: 'e', node: [node('Identity', ['sx'], ['e_d']), node('Identity', ['x'], ['e_nx'])], output: [vi('e_d', INT64), vi('e_nx', FLOAT, [2, 3])] }),
+        ]),
+        node('Equal', ['D', 'one'], ['d_is_1']),
+        node('Squeeze', ['d_is_1'], ['c2']),
+        node('If', ['c2'], ['y'], [
+          graphAttr('then_branch', { name: 't2', node: [node('ReduceSum', ['nx'], ['t_y'], [{ name: 'keepdims', type: A.INT, i: 0 }])], output: [vi('t_y', FLOAT, [])] }),
+          graphAttr('else_branch', { name: 'e2', node: [node('Identity', ['nx'], ['e_y'])], output: [vi('e_y', FLOAT, [2, 3])] }),
+        ]),
+      ],
+      output: [{ name: 'y', type: { tensorType: { elemType: FLOAT } } }, bool('c2')],
+    }));
+    expect(g.outputs[0]!.shape, 'the second If is typed from its then branch').to.deep.equal([]);
+    const y = compileCpu(g).run({ x: Tensor.from('float32', [2, 3], [1, 2, 3, 4, 5, 6]) }).y!;
+    expect([...y.data]).to.deep.equal([-21]);
+  });
+
   it('a dim still unknown leaves the If to run time, where the CPU picks the branch', function () {
     // The condition reads the symbolic dim 'len': not known at import.
     const g = importModel(model({

@@ -11,7 +11,9 @@
  * Each op that can carry a shape value through says how with the {@link SHAPE_VALUE}
  * trait, set in its op family file.
  */
+import type { Node } from './graph.js';
 import { traitKey, type InferInput, type TraitKey } from './op.js';
+import type { Tensor } from './tensor.js';
 import type { Dim } from './shape.js';
 
 /** The elements of a small int vector (or scalar) as dims; strings are symbolic. */
@@ -26,6 +28,16 @@ export type ShapeValueFn = (values: readonly (ShapeValue | undefined)[], types: 
 
 /** Trait: the op carries shape values through (Shape, Gather, Concat, Squeeze, Unsqueeze, Slice, Cast, Identity). */
 export const SHAPE_VALUE: TraitKey<ShapeValueFn> = traitKey<ShapeValueFn>('graph.shapeValue');
+
+/**
+ * How an op gives the values of some outputs when not every input's value is known
+ * (an If whose condition is known: the chosen branch's outputs that its known
+ * captures decide). Entries are undefined where unknown.
+ */
+export type PartialValuesFn = (node: Node, inputs: readonly (InferInput | undefined)[]) => readonly (Tensor | undefined)[] | undefined;
+
+/** Trait: the op passes known values through although some inputs are unknown (If). */
+export const PARTIAL_VALUES: TraitKey<PartialValuesFn> = traitKey<PartialValuesFn>('graph.partialValues');
 
 /** Largest vector tracked. */
 export const MAX_SHAPE_VALUE = 64;

@@ -12,7 +12,7 @@ import { sizeOf, isStatic } from './shape.js';
 import { Tensor } from './tensor.js';
 import { KilnError } from './errors.js';
 import { isTensorType } from './value.js';
-import { MAX_SHAPE_VALUE, SHAPE_VALUE, type ShapeValue } from './shape-values.js';
+import { MAX_SHAPE_VALUE, PARTIAL_VALUES, SHAPE_VALUE, type ShapeValue } from './shape-values.js';
 
 /** Largest tensor (elements) whose value is propagated for inference. */
 export const VALUE_PROPAGATION_LIMIT = 4096;
@@ -66,11 +66,24 @@ export class TypeEnv {
         values = undefined;
       }
     }
+    const known: readonly (Tensor | undefined)[] | undefined = values ?? this.partialValues(node, ins);
     node.outputs.forEach((o, i) => {
-      if (o !== '' && outs[i]) this.define(o, outs[i]!, values?.[i]);
+      if (o !== '' && outs[i]) this.define(o, outs[i]!, known?.[i]);
     });
     if (!values && node.outputs.length === 1 && node.outputs[0] !== '' && outs[0]) this.propagateShapeValue(node, ins, outs[0]);
     return outs;
+  }
+
+  /** Output values an op with the PARTIAL_VALUES trait knows although some inputs are unknown. */
+  private partialValues(node: Node, ins: readonly (InferInput | undefined)[]): (Tensor | undefined)[] | undefined {
+    const fn = getTrait(opOf(node), PARTIAL_VALUES);
+    if (!fn) return undefined;
+    try {
+      return fn(node, ins)?.map((v) => (v && v.size <= VALUE_PROPAGATION_LIMIT ? v : undefined));
+    } catch (e) {
+      if (!(e instanceof KilnError)) throw e;
+      return undefined;
+    }
   }
 
   /** Records the output's shape value (a constant when every element is known) for ops with the SHAPE_VALUE trait. */

@@ -8,10 +8,12 @@
  */
 import { attr } from '../attrs.js';
 import type { DType } from '../dtype.js';
-import { DTypeError, DynamicRankError, ExecutionError, GraphError, ShapeError } from '../errors.js';
+import { DTypeError, DynamicRankError, ExecutionError, GraphError, KilnError, ShapeError } from '../errors.js';
 import { Graph, type Node } from '../graph.js';
 import { defineOp, findOp, getTrait, setTrait, traitKey, type InferInput, type TraitKey, type ValueType } from '../op.js';
 import { runGraphReference } from '../reference.js';
+import { PARTIAL_VALUES } from '../shape-values.js';
+import { TypeEnv } from '../type-env.js';
 import { formatShape, normalizeAxis, type Dim, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { asTensor, bareType, mergeValueTypes, tensorsOnly, type Value } from '../value.js';
@@ -315,6 +317,33 @@ setTrait(Scan, BODY_INPUT_TYPES, (_a, ins, attrs) => {
 
 for (const op of [If, Loop, Scan]) setTrait(op, HOLDS_BODIES, true);
 setTrait(If, LIVE_BODY, ([cond]) => (cond?.value && cond.value.size === 1 ? (cond.value.data[0] ? 'then_branch' : 'else_branch') : undefined));
+// With a known condition, the chosen branch's outputs that its known captures (and its
+// own constants) decide are known too: a dim picked by an If on the input's rank
+// (ONNX function expansions) keeps folding after it.
+setTrait(If, PARTIAL_VALUES, (node, ins) => {
+  const cond = ins[0]?.value;
+  if (!cond || cond.size !== 1) return undefined;
+  const then = node.attrs.then_branch as Graph;
+  const take = cond.data[0] !== 0;
+  const g = take ? then : (node.attrs.else_branch as Graph);
+  const offset = take ? 1 : 1 + then.captures.length;
+  const env = new TypeEnv();
+  g.captures.forEach((c, i) => {
+    const t = ins[offset + i];
+    env.define(c.name, t ?? c, t?.value);
+  });
+  for (const i of g.inputs) env.define(i.name, i);
+  for (const [k, t] of g.initializers) if (!env.types.has(k)) env.define(k, { dtype: t.dtype, shape: t.shape }, t);
+  for (const n of g.topo) {
+    if (n.inputs.some((v) => v !== '' && !env.types.has(v))) continue;
+    try {
+      env.addNode(n);
+    } catch (e) {
+      if (!(e instanceof KilnError)) throw e;
+    }
+  }
+  return g.outputs.map((o) => env.values.get(o.name));
+});
 
 /** The control-flow ops. */
 export const controlOps = { If, Loop, Scan } as const;

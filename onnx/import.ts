@@ -23,7 +23,7 @@ import { Tensor } from '../src/graph/tensor.js';
 import { TypeEnv } from '../src/graph/type-env.js';
 import { CycleError, topoSort } from '../src/graph/topo.js';
 import '../src/graph/ops/index.js';
-import { bareType, isTensorType } from '../src/graph/value.js';
+import { bareType, isTensorType, sequenceType } from '../src/graph/value.js';
 import { attrsFromProto, PendingSubgraph } from './attributes.js';
 import { containerTypeFromProto, dimsFromProto } from './value-types.js';
 import { findMapping, GLOBAL_DROPPED_ATTRS, type Emitter, type OnnxNode, type OpMapping } from './ops-table.js';
@@ -33,7 +33,7 @@ import { path, readFileSync } from './node-io.js';
 
 /** Options of the importer. */
 export interface ImportOptions extends TensorDecodeOptions {
-  /** Shapes for graph inputs whose model type has no shape (unknown rank). */
+  /** Shapes for graph inputs whose model type has no shape (unknown rank); for a sequence input, its elements' shape. */
   readonly inputShapes?: Readonly<Record<string, Shape>>;
   /**
    * Replace shape-only nodes (Shape, Size) of statically shaped values by Constant
@@ -168,7 +168,8 @@ export function modelSignature(bytes: Uint8Array, opts: ImportOptions = {}, wher
 function valueInfoType(v: pb.IValueInfoProto, override: Shape | undefined): ValueType {
   const name = v.name ?? '';
   const container = v.type ? containerTypeFromProto(v.type, name) : undefined;
-  if (container) return container;
+  // A sequence whose element shape the model leaves out takes `override` as its elements' shape.
+  if (container) return isTensorType(container) || container.kind !== 'sequence' || container.elem || !override ? container : sequenceType(container.dtype, override);
   const tt = v.type?.tensorType;
   if (!tt) throw new ModelFormatError(`graph input '${name}' has no type`, name);
   const dtype: DType = dtypeFromOnnx(tt.elemType ?? 0, name);

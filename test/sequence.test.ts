@@ -180,6 +180,23 @@ describe('sequences and optionals (CPU; WebGPU host steps)', function () {
     expect([...ort.y!.data]).to.deep.equal([...x.data]);
     expect([...ort.c2!.data]).to.deep.equal([3, 4, 5, 9, 10, 11, 15, 16, 17]);
     expect(g.valueTypes.get('cols')?.kind).to.equal('sequence');
+    // Known length and element shape: the stacked result's shape is static (planned like any tensor).
+    expect(g.valueTypes.get('rows')?.length).to.equal(3);
+    expect(g.valueTypes.get('z')?.shape).to.deep.equal([3, 6]);
+  });
+
+  it('a sequence input without an element shape is typed by inputShapes; without it SequenceAt is a ShapeError naming the node', () => {
+    const m = model({
+      name: 'seq_at',
+      input: [seqVi('s'), vi('p', INT64, [])],
+      node: [node('SequenceAt', ['s', 'p'], ['y'])],
+      output: [vi('y', FLOAT)],
+    });
+    expect(() => importModel(m)).to.throw(ShapeError, /SequenceAt_y/);
+    const g = importModel(m, { inputShapes: { s: [2] } });
+    expect(g.valueTypes.get('y')?.shape).to.deep.equal([2]);
+    const s = new TensorSequence('float32', [f32([2], [1, 2]), f32([2], [3, 4])]);
+    expect([...(compileCpu(g).runValues({ s, p: Tensor.from('int64', [], [1]) }).y as Tensor).data]).to.deep.equal([3, 4]);
   });
 
   it('SequenceMap runs its body per element (a tensor input passed whole, an outer value captured); exported, onnxruntime-node agrees', async () => {

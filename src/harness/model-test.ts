@@ -12,7 +12,7 @@ import type { Graph } from '../graph/graph.js';
 import { isStatic, shapeSize, type Shape } from '../graph/shape.js';
 import type { ValueType } from '../graph/op.js';
 import { Tensor } from '../graph/tensor.js';
-import type { Value } from '../graph/value.js';
+import { commonShape, TensorSequence, type Value } from '../graph/value.js';
 import type { Backend, CompiledModel } from '../session/backends.js';
 import { compareValues, DEFAULT_TOLERANCE, type Tolerance } from './compare.js';
 import { decodeModel, graphFromModel, guardFormat, nonTensorPorts, opsetsOf } from '../../onnx/import.js';
@@ -194,6 +194,11 @@ export function importForDataSet(m: ModelDir, set: TestDataSet | undefined): { g
   const bound = shapeDecidingInputs(m.model, m.inputNames);
   if (set && set.inputs.length === m.inputNames.length) {
     for (const [name, t] of matchByName(m.inputNames, set.inputs, 'input', m.dir)) {
+      if (t.value instanceof TensorSequence) {
+        // A sequence input of unknown element shape is typed by its elements when they agree.
+        const elem = commonShape(t.value.items.map((x) => x.shape), () => '');
+        if (elem && elem.every((d) => d !== '')) inputShapes[name] = elem;
+      }
       if (!(t.value instanceof Tensor)) continue;
       inputShapes[name] = t.value.shape;
       if (bound.has(name)) constantInputs[name] = t.value;

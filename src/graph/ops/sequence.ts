@@ -266,7 +266,11 @@ export const ConcatFromSequence = defineOp({
     if (!e) throw new ShapeError(`${ctx.node}: the elements of ${formatType(seq)} differ in rank (or are unknown), so ConcatFromSequence's output cannot be typed`, ctx.node);
     const stack = ctx.attrs.new_axis === 1;
     const axis = normalizeAxis(ctx.attrs.axis, e.length + (stack ? 1 : 0), ctx.node);
-    const shape: Dim[] = stack ? [...e.slice(0, axis), ctx.fresh('count'), ...e.slice(axis)] : e.map((d, i) => (i === axis ? ctx.fresh('concat') : d));
+    // Known when the sequence's length is and (to concatenate) its elements' dim on the axis.
+    const n = seq.length;
+    const along = e[axis];
+    const total: Dim = n !== undefined && n > 0 && typeof along === 'number' ? n * along : ctx.fresh('concat');
+    const shape: Dim[] = stack ? [...e.slice(0, axis), n !== undefined && n > 0 ? n : ctx.fresh('count'), ...e.slice(axis)] : e.map((d, i) => (i === axis ? total : d));
     return [{ dtype: seq.dtype, shape }];
   },
   run([s], ctx) {

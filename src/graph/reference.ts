@@ -98,7 +98,7 @@ export function runReference(node: Node, inputs: readonly (Tensor | undefined)[]
   const infos = inputs.map((t) => (t ? { dtype: t.dtype, shape: t.shape, value: t } : undefined));
   const outputs: ValueType[] = def.infer(infos, ctx);
   checkBudget(node, outputs, opts.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES);
-  try {
+  return checkedResults(node, def.name, outputs, () => {
     let result: Tensor[];
     if (def.cpu) {
       result = def.cpu(inputs, { ...ctx, outputs });
@@ -115,17 +115,30 @@ export function runReference(node: Node, inputs: readonly (Tensor | undefined)[]
     } else {
       throw new ExecutionError(`${node.name}: ${def.name} has no CPU implementation`, node.name);
     }
+    return result;
+  });
+}
+
+/**
+ * Runs `compute` for a node and checks each tensor it returns against the inferred
+ * output type (size) before coercing it; an error that is not a KilnError becomes an
+ * ExecutionError naming the node.
+ */
+function checkedResults<T extends Value>(node: Node, op: string, outputs: readonly ValueType[], compute: () => T[]): T[] {
+  try {
+    const result = compute();
     result.forEach((t, i) => {
+      if (!(t instanceof Tensor)) return;
       const want = outputs[i];
-      if (want && isStatic(want.shape) && sizeOf(want.shape) !== t.size) {
-        throw new ExecutionError(`${node.name}: ${def.name} produced ${t} but inference said ${want.dtype}[${want.shape.join(',')}]`, node.name);
+      if (want && isTensorType(want) && isStatic(want.shape) && sizeOf(want.shape) !== t.size) {
+        throw new ExecutionError(`${node.name}: ${op} produced ${t} but inference said ${want.dtype}[${want.shape.join(',')}]`, node.name);
       }
       coerceAll(t);
     });
     return result;
   } catch (e) {
     if (e instanceof KilnError) throw e;
-    throw new ExecutionError(`${node.name}: ${def.name} failed: ${(e as Error).message}`, node.name);
+    throw new ExecutionError(`${node.name}: ${op} failed: ${(e as Error).message}`, node.name);
   }
 }
 
@@ -146,21 +159,8 @@ export function runValueReference(node: Node, inputs: readonly (Value | undefine
   const infos = inputs.map((v) => (v === undefined ? undefined : v instanceof Tensor ? { dtype: v.dtype, shape: v.shape, value: v } : typeOfValue(v)));
   const outputs: ValueType[] = def.infer(infos, ctx);
   checkBudget(node, outputs, opts.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES);
-  try {
-    const result = def.run(inputs, { ...ctx, outputs });
-    result.forEach((t, i) => {
-      if (!(t instanceof Tensor)) return;
-      const want = outputs[i];
-      if (want && isTensorType(want) && isStatic(want.shape) && sizeOf(want.shape) !== t.size) {
-        throw new ExecutionError(`${node.name}: ${def.name} produced ${t} but inference said ${want.dtype}[${want.shape.join(',')}]`, node.name);
-      }
-      coerceAll(t);
-    });
-    return result;
-  } catch (e) {
-    if (e instanceof KilnError) throw e;
-    throw new ExecutionError(`${node.name}: ${def.name} failed: ${(e as Error).message}`, node.name);
-  }
+  const run = def.run;
+  return checkedResults(node, def.name, outputs, () => run(inputs, { ...ctx, outputs }));
 }
 
 /**

@@ -136,20 +136,38 @@ function typeOrNone(g: Graph, name: string): ValueType | undefined {
   return init ? { dtype: init.dtype, shape: init.shape } : g.valueTypes.get(name);
 }
 
+/**
+ * Values computed from shapes and constants alone (initializers, shape-only ops and
+ * what only they feed): the flat plan folds them once dims are concrete, so a
+ * data-dependent op on them needs no control step.
+ */
+function shapeDerived(g: Graph): Set<string> {
+  const known = new Set<string>(g.initializers.keys());
+  for (const n of g.topo) {
+    if (opOf(n).shapeOnly || n.inputs.every((v) => v === '' || known.has(v))) for (const o of n.outputs) if (o !== '') known.add(o);
+  }
+  return known;
+}
+
 /** The host kernel a node runs with, if it runs as a control step (it holds bodies, or its kernel says it is needed). */
-function hostKernelOf(node: Node, typeOf: (value: string) => ValueType | undefined): HostKernel | undefined {
+function hostKernelOf(node: Node, typeOf: (value: string) => ValueType | undefined, derived: ReadonlySet<string>): HostKernel | undefined {
   const def = opOf(node);
   const k = getTrait(def, WEBGPU_HOST_KERNEL);
   if (getTrait(def, HOLDS_BODIES) === true) {
     if (!k) throw new UnsupportedOpError([{ op: node.op, nodes: [node.name] }], 'no WebGPU host kernel for this control-flow op');
     return k;
   }
-  return k && (!k.needed || k.needed(node, typeOf)) ? k : undefined;
+  if (!k?.needed) return k;
+  // A data-dependent op is a control step only while its output sizes are unknown and
+  // its inputs are not all known from shapes and constants (then the flat plan folds it).
+  if (!k.needed(node, typeOf) || node.inputs.every((v) => v === '' || derived.has(v))) return undefined;
+  return k;
 }
 
 /** True when any node of the graph (top level) runs as a control step: it holds bodies, or its output shapes depend on its input values. */
 export function hasControlFlow(graph: Graph): boolean {
-  return graph.nodes.some((n) => hostKernelOf(n, (v) => typeOrNone(graph, v)) !== undefined);
+  const derived = shapeDerived(graph);
+  return graph.nodes.some((n) => hostKernelOf(n, (v) => typeOrNone(graph, v), derived) !== undefined);
 }
 
 /**
@@ -253,9 +271,10 @@ export class ControlProgram {
       pending.host = [];
       pending.gpu = [];
     };
+    const derived = shapeDerived(g);
     for (const node of g.topo) {
       const def = opOf(node);
-      if (hostKernelOf(node, (v) => typeOrNone(g, v))) {
+      if (hostKernelOf(node, (v) => typeOrNone(g, v), derived)) {
         flush();
         order.push({ kind: 'control', node });
         continue;
@@ -286,7 +305,7 @@ export class ControlProgram {
       if (item.kind === 'host') steps.push({ kind: 'host', node: item.node });
       else if (item.kind === 'control') {
         const node = item.node;
-        const kernel = hostKernelOf(node, (v) => typeOrNone(g, v))!;
+        const kernel = hostKernelOf(node, (v) => typeOrNone(g, v), derived)!;
         const bodies = new Map<string, ControlProgram>();
         for (const [attr, v] of Object.entries(node.attrs)) {
           if (!(v instanceof Graph)) continue;

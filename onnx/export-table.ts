@@ -66,6 +66,18 @@ export interface LowerContext {
 const ints = (attr: string, index: number): AttrToInput => ({ attr, index, dtype: 'int64' });
 const reduceToAttr = { until: 17, toAttr: [{ index: 1, attr: 'axes' }], dropIfEqual: { noop_with_empty_axes: 0 } };
 
+/**
+ * DFT before opset 20 takes its axis as an attribute (default 1, where the input's
+ * default is -2): the constant axis input, the attribute or -2, written explicitly.
+ */
+function dftAxisToAttr(n: Node, ctx: LowerContext): Node {
+  const name = n.inputs[2];
+  const value = name ? ctx.valueOf(name) : undefined;
+  if (name && !value) throw new GraphError(`${n.name}: DFT's axis input '${name}' is not a constant; it cannot be written before opset 20`, n.name);
+  const axis = value ? tensorInts(value)[0]! : (n.attrs.axis as number | undefined) ?? -2;
+  return { ...n, inputs: n.inputs.slice(0, 2), attrs: { ...n.attrs, axis } };
+}
+
 /** Upsample is not in opset 17: Resize with asymmetric coordinates and floor rounding. */
 function upsampleToResize(n: Node, ctx: LowerContext): Node {
   const { scales, mode, height_scale: _h, width_scale: _w, ...rest } = n.attrs;
@@ -132,6 +144,8 @@ export const EXPORT_RULES: readonly ExportRule[] = [
   { op: 'CastLike', dropIfEqual: { saturate: 1 } },
   { op: 'Scatter', as: 'ScatterElements' },
   { op: 'Upsample', rewrite: upsampleToResize },
+  { op: 'DFT', until: 19, rewrite: dftAxisToAttr },
+  { op: 'DFT', since: 20, toInput: [{ attr: 'axis', index: 2, dtype: 'int64', scalar: true }] },
   { op: 'GridSample', until: 19, rewrite: gridSampleModes(OLD_GRID_MODES) },
   { op: 'GridSample', since: 20, rewrite: gridSampleModes(NEW_GRID_MODES) },
 ];
@@ -330,6 +344,7 @@ export const NEWER_FORMS: readonly NewerForm[] = [
   { op: 'QuantizeLinear', since: 19, what: 'saturate', applies: (n) => set(n, 'saturate', 1) },
   { op: 'GridSample', since: 20, what: 'a volumetric (5-D) input', applies: rankOver(4) },
   { op: 'AffineGrid', since: 20 },
+  { op: 'DFT', since: 20, what: 'an axis input that is not a constant', applies: (n, ctx) => !!n.inputs[2] && !ctx.valueOf(n.inputs[2]) },
   { op: 'ReduceMax', since: 20, what: 'a bool input', applies: boolInput },
   { op: 'ReduceMin', since: 20, what: 'a bool input', applies: boolInput },
 ];

@@ -148,6 +148,8 @@ export const OP_TABLE: readonly OpMapping[] = [
   { op: 'NegativeLogLikelihoodLoss', since: 12, fallback: true, emit: nllLoss },
   { op: 'SoftmaxCrossEntropyLoss', since: 12, fallback: true, emit: softmaxCrossEntropyLoss },
   { op: 'Cast', unsupported: (n) => UNSUPPORTED_DTYPE_CODES[n.attrs.to as number] },
+  // DFT-17 takes the axis as an attribute, default 1 (the registry op's axis input defaults to -2).
+  { op: 'DFT', until: 19, defaults: { axis: 1 } },
   { op: 'Scan', until: 8, unsupported: () => 'Scan (opset 8 form, batched with sequence_lens)' },
 ];
 

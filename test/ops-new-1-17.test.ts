@@ -1,0 +1,250 @@
+/// <reference types="@webgpu/types" />
+/**
+ * The ONNX ops of opsets 17-22 added for the 1.17 node suite, beyond its cases:
+ * other sizes, batches, odd lengths and attribute forms, each run by the CPU
+ * reference and the WebGPU backend and compared with onnxruntime-node (a one-node
+ * model, run by both) or with an exact identity. Tolerances are stated per test.
+ */
+import { expect } from 'chai';
+import { Tensor } from '../src/graph/index.js';
+import '../src/graph/ops/index.js';
+import { importModel } from '../onnx/import.js';
+import { exportModel } from '../onnx/export.js';
+import { onnx, type pb } from '../onnx/proto.js';
+import { compileCpu } from '../src/backends/cpu/index.js';
+import { compileWebGpu } from '../src/backends/webgpu/index.js';
+import { sharedDevice } from './helpers/gpu.js';
+import { randomTensor } from './helpers/gpu-compare.js';
+import { A, FLOAT, INT64, vi } from './helpers/onnx-model.js';
+import { runOrt } from './onnx-util.js';
+
+/** An attribute proto from a plain value (int, float, ints, floats, string). */
+function attrOf(name: string, v: number | string | readonly number[], float = false): pb.IAttributeProto {
+  if (typeof v === 'string') return { name, type: A.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) return float ? { name, type: A.FLOATS, floats: [...v] } : { name, type: A.INTS, ints: [...v] };
+  return float ? { name, type: A.FLOAT, f: v as number } : { name, type: A.INT, i: v as number };
+}
+
+/** A constant (initializer) of a one-node model. */
+interface Const { readonly name: string; readonly tensor: Tensor }
+
+function tensorProto(name: string, t: Tensor): pb.ITensorProto {
+  const code = { float32: 1, int64: 7, int32: 6 }[t.dtype as 'float32' | 'int64' | 'int32'];
+  const base = { name, dataType: code, dims: [...t.shape] };
+  return t.dtype === 'float32' ? { ...base, floatData: t.toArray() } : t.dtype === 'int32' ? { ...base, int32Data: t.toArray() } : { ...base, int64Data: t.toArray() };
+}
+
+/** A one-node model: `inputs` fed (name → tensor), `consts` as initializers, '' for an omitted input. */
+function oneNode(op: string, order: readonly string[], feeds: Record<string, Tensor>, consts: readonly Const[], attrs: pb.IAttributeProto[], opset: number, outputs = ['Y']): Uint8Array {
+  const elem = (t: Tensor) => ({ float32: 1, int64: 7, int32: 6 })[t.dtype as 'float32'];
+  return onnx.ModelProto.encode({
+    irVersion: 9,
+    opsetImport: [{ domain: '', version: opset }],
+    graph: {
+      name: op.toLowerCase(),
+      input: Object.entries(feeds).map(([k, t]) => vi(k, elem(t), t.shape)),
+      initializer: consts.map((c) => tensorProto(c.name, c.tensor)),
+      node: [{ name: `${op}_n`, opType: op, input: [...order], output: outputs, attribute: attrs }],
+      output: outputs.map((o) => ({ name: o, type: { tensorType: { elemType: FLOAT } } })),
+    },
+  }).finish();
+}
+
+function maxAbs(a: Tensor, b: Tensor): number {
+  expect([...a.shape]).to.deep.equal([...b.shape]);
+  let m = 0;
+  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(Number(a.data[i]) - Number(b.data[i])));
+  return m;
+}
+
+let device: GPUDevice | null = null;
+before(async () => { device = await sharedDevice(); });
+
+/**
+ * Runs `bytes` on onnxruntime-node, the Kiln CPU backend and WebGPU (when a device
+ * is there); expects each output within `cpuTol` / `gpuTol` of onnxruntime's and
+ * returns the measured errors.
+ */
+async function vsOrt(bytes: Uint8Array, feeds: Record<string, Tensor>, cpuTol: number, gpuTol: number): Promise<{ cpu: number; gpu: number }> {
+  const want = await runOrt(bytes, feeds);
+  const g = importModel(bytes);
+  const cpu = compileCpu(g).run(feeds);
+  let ec = 0;
+  let eg = 0;
+  for (const o of g.outputs) ec = Math.max(ec, maxAbs(cpu[o.name]!, want[o.name]!));
+  expect(ec, 'cpu vs onnxruntime').to.be.at.most(cpuTol);
+  if (device) {
+    const prog = await compileWebGpu(g, { device });
+    const gpu = (await prog.run(feeds)) as Record<string, Tensor>;
+    prog.release();
+    for (const o of g.outputs) eg = Math.max(eg, maxAbs(gpu[o.name]!, want[o.name]!));
+    expect(eg, 'webgpu vs onnxruntime').to.be.at.most(gpuTol);
+  }
+  return { cpu: ec, gpu: eg };
+}
+
+/** Runs a graph on the CPU and (when there) WebGPU. */
+async function both(bytes: Uint8Array, feeds: Record<string, Tensor>): Promise<{ cpu: Record<string, Tensor>; gpu?: Record<string, Tensor> }> {
+  const g = importModel(bytes);
+  const cpu = compileCpu(g).run(feeds);
+  if (!device) return { cpu };
+  const prog = await compileWebGpu(g, { device });
+  const gpu = (await prog.run(feeds)) as Record<string, Tensor>;
+  prog.release();
+  return { cpu, gpu };
+}
+
+const i64 = (name: string, v: number): Const => ({ name, tensor: Tensor.scalar('int64', v) });
+
+describe('DFT (opsets 17 and 20) vs onnxruntime-node, CPU and WebGPU', function () {
+  this.timeout(60000);
+  // Tolerance: |Δ| ≤ 1e-4 · n (f32 sums of n terms of inputs in [-1, 1]).
+  const cases: { what: string; shape: number[]; axis: number; len?: number; onesided?: number; inverse?: number }[] = [
+    { what: 'real, odd length 7, axis 1, batch 3', shape: [3, 7, 1], axis: 1 },
+    { what: 'complex, length 12 along axis 2 of a rank-4 input', shape: [2, 3, 12, 2], axis: 2 },
+    { what: 'complex, axis -3 (the first signal axis of [2, 5, 4, 2])', shape: [2, 5, 4, 2], axis: -3 },
+    { what: 'real, onesided, even length 16', shape: [2, 16, 1], axis: 1, onesided: 1 },
+    { what: 'real, onesided, odd length 9', shape: [2, 9, 1], axis: 1, onesided: 1 },
+    { what: 'real, dft_length 10 pads a signal of 6', shape: [2, 6, 1], axis: 1, len: 10 },
+    { what: 'complex, dft_length 5 truncates a signal of 8', shape: [1, 8, 2], axis: 1, len: 5 },
+    { what: 'complex inverse, length 11', shape: [2, 11, 2], axis: 1, inverse: 1 },
+    { what: 'complex inverse along axis 1 of [2, 6, 3, 2]', shape: [2, 6, 3, 2], axis: 1, inverse: 1 },
+  ];
+  for (const opset of [17, 20]) {
+    for (const c of cases) {
+      it(`opset ${opset}: ${c.what}`, async () => {
+        const x = randomTensor('float32', c.shape, 91 + c.shape.length + c.axis, -1, 1);
+        const consts: Const[] = [];
+        const order = ['X', c.len ? 'len' : ''];
+        if (c.len) consts.push(i64('len', c.len));
+        const attrs: pb.IAttributeProto[] = [];
+        if (opset === 20) {
+          order.push('axis');
+          consts.push(i64('axis', c.axis));
+        } else attrs.push(attrOf('axis', c.axis));
+        if (c.onesided) attrs.push(attrOf('onesided', 1));
+        if (c.inverse) attrs.push(attrOf('inverse', 1));
+        const n = c.len ?? c.shape[(c.axis + c.shape.length) % c.shape.length]!;
+        await vsOrt(oneNode('DFT', order, { X: x }, consts, attrs, opset), { X: x }, 1e-4 * n, 1e-4 * n);
+      });
+    }
+  }
+
+  it('opset 20 default axis is -2, opset 17 default axis is 1 (they differ on a rank-4 input)', async () => {
+    const x = randomTensor('float32', [2, 3, 5, 1], 5, -1, 1);
+    await vsOrt(oneNode('DFT', ['X'], { X: x }, [], [], 20), { X: x }, 1e-4, 1e-4);
+    await vsOrt(oneNode('DFT', ['X'], { X: x }, [], [], 17), { X: x }, 1e-4, 1e-4);
+  });
+
+  it('inverse(DFT(x)) is x for a complex signal of odd length 13, on CPU (1e-6) and WebGPU (1e-5)', async () => {
+    const x = randomTensor('float32', [3, 13, 2], 17, -1, 1);
+    const bytes = onnx.ModelProto.encode({
+      irVersion: 9,
+      opsetImport: [{ domain: '', version: 20 }],
+      graph: {
+        name: 'roundtrip',
+        input: [vi('X', FLOAT, [3, 13, 2])],
+        initializer: [tensorProto('axis', Tensor.scalar('int64', 1))],
+        node: [
+          { name: 'f', opType: 'DFT', input: ['X', '', 'axis'], output: ['F'] },
+          { name: 'b', opType: 'DFT', input: ['F', '', 'axis'], output: ['Y'], attribute: [attrOf('inverse', 1)] },
+        ],
+        output: [vi('Y', FLOAT)],
+      },
+    }).finish();
+    const r = await both(bytes, { X: x });
+    expect(maxAbs(r.cpu.Y!, x)).to.be.at.most(1e-6);
+    if (r.gpu) expect(maxAbs(r.gpu.Y!, x)).to.be.at.most(1e-5);
+  });
+
+  it('a onesided spectrum of a real signal equals the first n/2 + 1 bins of the full one', async () => {
+    const x = randomTensor('float32', [2, 10, 1], 23, -1, 1);
+    const full = (await both(oneNode('DFT', ['X'], { X: x }, [], [attrOf('axis', 1)], 17), { X: x })).cpu.Y!;
+    const half = (await both(oneNode('DFT', ['X'], { X: x }, [], [attrOf('axis', 1), attrOf('onesided', 1)], 17), { X: x })).cpu.Y!;
+    expect(half.shape).to.deep.equal([2, 6, 2]);
+    for (let b = 0; b < 2; b++) for (let k = 0; k < 6; k++) for (let c = 0; c < 2; c++) expect(half.data[(b * 6 + k) * 2 + c]).to.equal(full.data[(b * 10 + k) * 2 + c]);
+  });
+
+  it('export: an opset-17 DFT is written at opset 17 with its axis attribute, an opset-20 one with its axis input at opset 20; onnxruntime agrees', async () => {
+    const x = randomTensor('float32', [2, 4, 6, 2], 29, -1, 1);
+    for (const [opset, order, consts, attrs] of [
+      [17, ['X'], [], [attrOf('axis', 2), attrOf('inverse', 1)]],
+      [20, ['X', '', 'axis'], [i64('axis', 2)], [attrOf('inverse', 1)]],
+    ] as const) {
+      const g = importModel(oneNode('DFT', [...order], { X: x }, [...consts], [...attrs], opset));
+      const bytes = exportModel(g);
+      const m = onnx.ModelProto.decode(bytes);
+      expect(Number(m.opsetImport![0]!.version), `opset-${opset} form`).to.equal(opset);
+      const n = m.graph!.node!.find((k) => k.opType === 'DFT')!;
+      expect(n.attribute!.some((a) => a.name === 'axis'), `opset-${opset} form: axis attribute`).to.equal(opset === 17);
+      expect(maxAbs((await runOrt(bytes, { X: x })).Y!, compileCpu(g).run({ X: x }).Y!)).to.be.at.most(1e-5);
+    }
+  });
+
+  it('an axis naming the complex axis is a ShapeError naming the node', () => {
+    const x = randomTensor('float32', [2, 4, 2], 1);
+    expect(() => importModel(oneNode('DFT', ['X', '', 'axis'], { X: x }, [i64('axis', -1)], [], 20))).to.throw(/DFT_n: DFT axis -1 is out of range/);
+  });
+});
+
+describe('STFT (opset 17) vs onnxruntime-node, CPU and WebGPU', function () {
+  this.timeout(60000);
+  // Tolerance: |Δ| ≤ 1e-4 · frame_length.
+  const cases: { what: string; shape: number[]; step: number; fl?: number; window?: number; onesided?: number }[] = [
+    { what: 'batch 2, frame 16 every 4, Hann-like window', shape: [2, 64, 1], step: 4, window: 16 },
+    { what: 'odd frame 9 every 5, frame_length only', shape: [1, 50, 1], step: 5, fl: 9 },
+    // onnxruntime-node 1.30 weights a complex signal wrongly (a window of ones changes its result): complex without a window here.
+    { what: 'complex signal, not onesided, frame_length 8', shape: [2, 40, 2], step: 3, fl: 8, onesided: 0 },
+    { what: 'real signal, two-sided, frame 10 every 10 (last partial frame dropped)', shape: [1, 47, 1], step: 10, fl: 10, onesided: 0 },
+  ];
+  for (const c of cases) {
+    it(c.what, async () => {
+      const x = randomTensor('float32', c.shape, 31 + c.step, -1, 1);
+      const consts: Const[] = [i64('step', c.step)];
+      const order = ['X', 'step', c.window ? 'W' : '', c.fl ? 'fl' : ''];
+      const feeds: Record<string, Tensor> = { X: x };
+      if (c.window) feeds.W = Tensor.from('float32', [c.window], Array.from({ length: c.window }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / c.window!)));
+      if (c.fl) consts.push(i64('fl', c.fl));
+      const attrs = c.onesided === undefined ? [] : [attrOf('onesided', c.onesided)];
+      await vsOrt(oneNode('STFT', order, feeds, consts, attrs, 17), feeds, 1e-4 * (c.fl ?? c.window!), 1e-4 * (c.fl ?? c.window!));
+    });
+  }
+
+  it('a complex signal with a window equals the unwindowed STFT of the signal multiplied by the window (1e-6)', async () => {
+    const x = randomTensor('float32', [2, 30, 2], 37, -1, 1);
+    const w = randomTensor('float32', [6], 38, 0, 1);
+    const xw = new Tensor('float32', [2, 30, 2]);
+    for (let b = 0; b < 2; b++) for (let f = 0; f < 5; f++) for (let t = 0; t < 6; t++) for (let c = 0; c < 2; c++) xw.data[(b * 30 + f * 6 + t) * 2 + c] = x.data[(b * 30 + f * 6 + t) * 2 + c]! * w.data[t]!;
+    const step = [i64('step', 6)];
+    const a = await both(oneNode('STFT', ['X', 'step', 'W'], { X: x, W: w }, step, [attrOf('onesided', 0)], 17), { X: x, W: w });
+    const b = await both(oneNode('STFT', ['X', 'step', '', 'fl'], { X: xw }, [...step, i64('fl', 6)], [attrOf('onesided', 0)], 17), { X: xw });
+    expect(maxAbs(a.cpu.Y!, b.cpu.Y!)).to.be.at.most(1e-6);
+    if (a.gpu) expect(maxAbs(a.gpu.Y!, b.cpu.Y!)).to.be.at.most(1e-5);
+  });
+
+  it('a window whose length differs from frame_length is a ShapeError naming the node', () => {
+    const x = randomTensor('float32', [1, 32, 1], 1);
+    const feeds = { X: x, W: randomTensor('float32', [8], 2) };
+    expect(() => importModel(oneNode('STFT', ['X', 'step', 'W', 'fl'], feeds, [i64('step', 2), i64('fl', 6)], [], 17))).to.throw(/STFT_n: STFT window has 8 samples but frame_length is 6/);
+  });
+});
+
+describe('MelWeightMatrix (opset 17) vs onnxruntime-node, CPU and WebGPU', function () {
+  this.timeout(60000);
+  // Exact on the CPU; WebGPU computes the filter edges in f32 (weights within 1e-6 while no edge moves).
+  const cases: [number, number, number, number, number][] = [
+    // onnxruntime-node refuses an upper edge whose last filter reaches past the last bin (the 1.17 case's 8192 Hz at 8192 Hz).
+    [8, 16, 8192, 0, 4000],
+    [10, 64, 16000, 20, 7000],
+    [40, 400, 16000, 0, 7600],
+    [5, 31, 22050, 100, 9000],
+  ];
+  for (const [mel, n, sr, lo, hi] of cases) {
+    it(`${mel} mel bins, dft_length ${n}, sample rate ${sr}, ${lo}..${hi} Hz`, async () => {
+      const feeds = { lo: Tensor.scalar('float32', lo), hi: Tensor.scalar('float32', hi) };
+      const consts = [i64('mel', mel), i64('n', n), { name: 'sr', tensor: Tensor.scalar('int64', sr) }];
+      const e = await vsOrt(oneNode('MelWeightMatrix', ['mel', 'n', 'sr', 'lo', 'hi'], feeds, consts, [], 17), feeds, 0, 1e-6);
+      expect(e.cpu).to.equal(0);
+    });
+  }
+});

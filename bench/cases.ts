@@ -23,8 +23,10 @@ import '../src/graph/ops/index.js';
 import { exportModel } from '../onnx/export.js';
 import { readTensorFile } from '../onnx/tensor-proto.js';
 
-/** The repository root. */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** This folder: bench/ in the sources, dist/bench/ in the compiled build. */
+export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+/** The repository root (also from the compiled build, whose files sit under dist/). */
+export const REPO_ROOT = ((up: string) => (path.basename(up) === 'dist' ? path.dirname(up) : up))(path.resolve(BENCH_DIR, '..'));
 /** Where the shared models live. */
 export const SHARED_MODELS = path.resolve(REPO_ROOT, '../shared/models');
 

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT, resolveCase } from './cases.js';
+import { BENCH_DIR, REPO_ROOT, resolveCase } from './cases.js';
 import type { Outputs, RuntimeName } from './runtimes.js';
 import { outputsFromJson, type ProfileEntry, type WorkerJob, type WorkerResult } from './worker.js';
 
@@ -114,7 +114,10 @@ export async function spawnWorker(job: Omit<WorkerJob, 'out'>, dir: string, time
   const out = path.join(dir, `${job.runtime}${job.profile ? '.profile' : ''}.json`);
   const jobFile = `${out}.job`;
   writeFileSync(jobFile, JSON.stringify({ ...job, out }));
-  const child = spawn(process.execPath, ['--liftoff-only', '--import', 'tsx', path.join(REPO_ROOT, 'bench', 'worker.ts'), jobFile], {
+  // The worker beside this module: worker.ts run through tsx from the sources, worker.js from the build.
+  const compiled = existsSync(path.join(BENCH_DIR, 'worker.js'));
+  const worker = path.join(BENCH_DIR, compiled ? 'worker.js' : 'worker.ts');
+  const child = spawn(process.execPath, ['--liftoff-only', ...(compiled ? [] : ['--import', 'tsx']), worker, jobFile], {
     cwd: REPO_ROOT,
     env: { ...process.env, MESA_SHADER_CACHE_DISABLE: 'true' },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -8,7 +8,7 @@
  *   npx tsx bench/models.ts [model ...] [--runs N] [--profile]
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { SHARED_MODELS } from './cases.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
 import { requestDevice } from '../src/backends/webgpu/device.js';
 import type { Tensor } from '../src/graph/index.js';
@@ -16,8 +16,7 @@ import { optimize } from '../src/passes/pipelines.js';
 import { importModelFile } from '../onnx/import.js';
 import { readTensorFile } from '../onnx/tensor-proto.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const models = path.resolve(root, '../shared/models');
+const models = SHARED_MODELS;
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

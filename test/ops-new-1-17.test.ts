@@ -80,6 +80,7 @@ async function vsOrt(bytes: Uint8Array, feeds: Record<string, Tensor>, cpuTol: n
     for (const o of g.outputs) eg = Math.max(eg, maxAbs(gpu[o.name]!, want[o.name]!));
     expect(eg, 'webgpu vs onnxruntime').to.be.at.most(gpuTol);
   }
+  if (process.env.KILN_LOG_ERRORS) console.log(`      max |Δ| vs onnxruntime: cpu ${ec.toExponential(1)}, webgpu ${eg.toExponential(1)}`);
   return { cpu: ec, gpu: eg };
 }
 
@@ -247,4 +248,126 @@ describe('MelWeightMatrix (opset 17) vs onnxruntime-node, CPU and WebGPU', funct
       expect(e.cpu).to.equal(0);
     });
   }
+});
+
+describe('CenterCropPad (opset 18) vs onnxruntime-node, CPU and WebGPU (exact)', function () {
+  this.timeout(60000);
+  const cases: { what: string; shape: number[]; target: number[]; axes?: number[] }[] = [
+    { what: 'crop odd and pad odd differences on a rank-4 input', shape: [2, 3, 9, 6], target: [2, 3, 4, 9] },
+    { what: 'axes [2, -1], crop one, pad the other by 1', shape: [1, 2, 5, 5], target: [4, 6], axes: [2, -1] },
+    { what: 'a single axis, unchanged size', shape: [3, 7], target: [7], axes: [1] },
+  ];
+  for (const c of cases) {
+    it(c.what, async () => {
+      const x = randomTensor('float32', c.shape, 41, -1, 1);
+      const attrs = c.axes ? [attrOf('axes', c.axes)] : [];
+      const e = await vsOrt(oneNode('CenterCropPad', ['X', 'shape'], { X: x }, [{ name: 'shape', tensor: Tensor.from('int64', [c.target.length], c.target) }], attrs, 18), { X: x }, 0, 0);
+      expect(e.cpu).to.equal(0);
+    });
+  }
+
+  it('an int32 input, and the opset-18 form declared by the exporter', async () => {
+    const x = Tensor.from('int32', [2, 5], Array.from({ length: 10 }, (_, i) => i - 3));
+    const bytes = oneNode('CenterCropPad', ['X', 'shape'], { X: x }, [{ name: 'shape', tensor: Tensor.from('int64', [2], [3, 2]) }], [], 18);
+    const r = await both(bytes, { X: x });
+    // Rows 2 → 3: the odd padding row goes after; columns 5 → 2 from index floor(3/2) = 1.
+    expect(r.cpu.Y!.toArray()).to.deep.equal([-2, -1, 3, 4, 0, 0]);
+    if (r.gpu) expect(r.gpu.Y!.toArray()).to.deep.equal([-2, -1, 3, 4, 0, 0]);
+    expect(Number(onnx.ModelProto.decode(exportModel(importModel(bytes))).opsetImport![0]!.version)).to.equal(18);
+  });
+});
+
+describe('Col2Im (opset 18) vs onnxruntime-node, CPU and WebGPU', function () {
+  this.timeout(60000);
+  // Tolerance 1e-5 (sums of at most ∏block terms).
+  const cases: { what: string; image: number[]; block: number[]; C: number; N: number; attrs: Record<string, number[]> }[] = [
+    { what: 'batch 2, 3 channels, 3x3 blocks, stride 2, pads 1', image: [7, 6], block: [3, 3], C: 3, N: 2, attrs: { strides: [2, 2], pads: [1, 1, 1, 1] } },
+    { what: 'dilations 2 and 1, asymmetric pads', image: [6, 7], block: [2, 3], C: 2, N: 1, attrs: { dilations: [2, 1], pads: [0, 1, 2, 0] } },
+    { what: '1-D image', image: [10], block: [4], C: 2, N: 2, attrs: { strides: [3] } },
+  ];
+  for (const c of cases) {
+    it(c.what, async () => {
+      const n = c.image.length;
+      const at = (name: string, def: number, len: number) => c.attrs[name] ?? new Array<number>(len).fill(def);
+      const [s, d, p] = [at('strides', 1, n), at('dilations', 1, n), at('pads', 0, 2 * n)];
+      const L = c.image.reduce((acc, im, i) => acc * (Math.floor((im + p[i]! + p[i + n]! - ((c.block[i]! - 1) * d[i]! + 1)) / s[i]!) + 1), 1);
+      const x = randomTensor('float32', [c.N, c.C * c.block.reduce((a, b) => a * b, 1), L], 43 + n, -1, 1);
+      const consts = [{ name: 'img', tensor: Tensor.from('int64', [n], c.image) }, { name: 'blk', tensor: Tensor.from('int64', [n], c.block) }];
+      const attrs = Object.entries(c.attrs).map(([k, v]) => attrOf(k, v));
+      await vsOrt(oneNode('Col2Im', ['X', 'img', 'blk'], { X: x }, consts, attrs, 18), { X: x }, 1e-5, 1e-5);
+    });
+  }
+
+  it('a block count that does not match the input is a ShapeError naming the node', () => {
+    const x = randomTensor('float32', [1, 4, 5], 1);
+    const consts = [{ name: 'img', tensor: Tensor.from('int64', [2], [4, 4]) }, { name: 'blk', tensor: Tensor.from('int64', [2], [2, 2]) }];
+    expect(() => importModel(oneNode('Col2Im', ['X', 'img', 'blk'], { X: x }, consts, [], 18))).to.throw(/Col2Im_n: Col2Im input has 5 blocks, the geometry gives 3·3 = 9/);
+  });
+});
+
+describe('RoiAlign (opset 16) vs onnxruntime-node, both coordinate modes, avg and max, CPU and WebGPU', function () {
+  this.timeout(60000);
+  // Tolerance 1e-5 on CPU and WebGPU (f32 bilinear weights).
+  const x = randomTensor('float32', [2, 3, 12, 10], 47, -1, 1);
+  // Regions inside, across the border, degenerate (zero size) and flipped.
+  const rois = Tensor.from('float32', [5, 4], [0.5, 1, 6.2, 7.9, -2, -1.5, 4, 3, 3, 3, 3, 3, 8, 9, 11.5, 13, 5, 6, 2, 1]);
+  const batch = Tensor.from('int64', [5], [0, 1, 1, 0, 1]);
+  for (const mode of ['half_pixel', 'output_half_pixel']) {
+    for (const pool of ['avg', 'max']) {
+      for (const [ratio, scale, oh, ow] of [[2, 1, 3, 4], [0, 0.75, 2, 5]] as const) {
+        it(`${mode}, ${pool}, sampling_ratio ${ratio}, spatial_scale ${scale}, output ${oh}x${ow}`, async () => {
+          const attrs = [attrOf('coordinate_transformation_mode', mode), attrOf('mode', pool), attrOf('sampling_ratio', ratio), attrOf('spatial_scale', scale, true), attrOf('output_height', oh), attrOf('output_width', ow)];
+          const feeds = { X: x, rois, batch };
+          await vsOrt(oneNode('RoiAlign', ['X', 'rois', 'batch'], feeds, [], attrs, 16), feeds, 1e-5, 1e-5);
+        });
+      }
+    }
+  }
+});
+
+describe('DeformConv (opset 19) with offsets and mask, CPU and WebGPU', function () {
+  this.timeout(60000);
+  const cases: { what: string; x: number[]; w: number[]; attrs: Record<string, number | number[]>; mask: boolean; bias: boolean }[] = [
+    { what: 'batch 2, 4→6 channels, group 2, offset_group 2, stride 2, pads 1, mask and bias', x: [2, 4, 7, 6], w: [6, 2, 3, 3], attrs: { group: 2, offset_group: 2, strides: [2, 2], pads: [1, 1, 1, 1] }, mask: true, bias: true },
+    { what: 'dilations (2, 1), a 2x3 kernel, no mask', x: [1, 3, 8, 9], w: [2, 3, 2, 3], attrs: { dilations: [2, 1] }, mask: false, bias: false },
+  ];
+  const out = (x: number[], w: number[], a: Record<string, number | number[]>) => [0, 1].map((i) => {
+    const p = (a.pads as number[] | undefined) ?? [0, 0, 0, 0];
+    const s = (a.strides as number[] | undefined) ?? [1, 1];
+    const d = (a.dilations as number[] | undefined) ?? [1, 1];
+    return Math.floor((x[2 + i]! + p[i]! + p[i + 2]! - ((w[2 + i]! - 1) * d[i]! + 1)) / s[i]!) + 1;
+  });
+  for (const c of cases) {
+    it(`${c.what}: CPU and WebGPU vs onnxruntime-node (1e-5)`, async () => {
+      const [oh, ow] = out(c.x, c.w, c.attrs);
+      const og = (c.attrs.offset_group as number | undefined) ?? 1;
+      const K = c.w[2]! * c.w[3]!;
+      const feeds: Record<string, Tensor> = {
+        X: randomTensor('float32', c.x, 53, -1, 1),
+        W: randomTensor('float32', c.w, 54, -1, 1),
+        offset: randomTensor('float32', [c.x[0]!, og * K * 2, oh!, ow!], 55, -2.5, 2.5),
+      };
+      if (c.bias) feeds.B = randomTensor('float32', [c.w[0]!], 56, -1, 1);
+      if (c.mask) feeds.mask = randomTensor('float32', [c.x[0]!, og * K, oh!, ow!], 57, 0, 1);
+      const order = ['X', 'W', 'offset', c.bias ? 'B' : '', c.mask ? 'mask' : ''];
+      const attrs = Object.entries(c.attrs).map(([k, v]) => attrOf(k, v));
+      const bytes = oneNode('DeformConv', order, feeds, [], attrs, 19);
+      const r = await both(bytes, feeds);
+      let want: Tensor | undefined;
+      try {
+        want = (await runOrt(bytes, feeds)).Y;
+      } catch (e) {
+        // onnxruntime-node without a DeformConv kernel: the CPU reference stands alone.
+        expect(String(e)).to.match(/DeformConv|not implemented|NOT_IMPLEMENTED/i);
+      }
+      if (want) expect(maxAbs(r.cpu.Y!, want), 'cpu vs onnxruntime').to.be.at.most(1e-5);
+      if (process.env.KILN_LOG_ERRORS) console.log(`      DeformConv: onnxruntime ${want ? `max |Δ| ${maxAbs(r.cpu.Y!, want).toExponential(1)}` : 'has no kernel'}`);
+      if (r.gpu) expect(maxAbs(r.gpu.Y!, want ?? r.cpu.Y!), 'webgpu vs onnxruntime (or the CPU)').to.be.at.most(1e-5);
+    });
+  }
+
+  it('an offset of the wrong channel count is a ShapeError naming the node', () => {
+    const feeds = { X: randomTensor('float32', [1, 1, 4, 4], 1), W: randomTensor('float32', [1, 1, 2, 2], 2), offset: randomTensor('float32', [1, 4, 3, 3], 3) };
+    expect(() => importModel(oneNode('DeformConv', ['X', 'W', 'offset'], feeds, [], [], 19))).to.throw(/DeformConv_n: DeformConv offset must be \[1,8,3,3\]/);
+  });
 });

@@ -12,6 +12,7 @@ import { dataDependentOps } from './data-dependent.js';
 import { convOps } from './conv.js';
 import { fusedOps } from './fused.js';
 import { gatherOps } from './gather.js';
+import { imageOps } from './image.js';
 import { matmulOps } from './matmul.js';
 import { movementOps } from './movement.js';
 import { normalizationOps } from './normalization.js';
@@ -57,6 +58,7 @@ export const OPS = {
   ...signalOps,
   ...rnnOps,
   ...sampleOps,
+  ...imageOps,
   ...controlOps,
   ...sequenceOps,
 } as const;

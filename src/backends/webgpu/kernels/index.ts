@@ -18,6 +18,7 @@ import { exprKernel } from './elementwise.js';
 import './epilogue.js';
 import { fusedKernel } from './fused.js';
 import { gatherKernels } from './gather.js';
+import { imageKernels } from './image.js';
 import { matmulKernels } from './matmul.js';
 import { movementKernels } from './movement.js';
 import { normKernels } from './norm.js';
@@ -36,7 +37,7 @@ import { topKKernels } from './top-k.js';
 export const KERNEL_TABLES: readonly KernelTable[] = [
   shapeKernels, movementKernels, gatherKernels, { Fused: fusedKernel },
   matmulKernels, convKernels, reduceKernels, softmaxKernels, normKernels, poolKernels, cumSumKernels, topKKernels, einsumKernels, resizeKernels,
-  quantizeKernels, signalKernels, rnnKernels, sampleKernels,
+  quantizeKernels, signalKernels, rnnKernels, sampleKernels, imageKernels,
 ];
 
 let done = false;

@@ -6,10 +6,10 @@
  * with one expected output and no input file; the expected output is the model's on
  * an all-zero input. Per model: Kiln at O2 on the CPU equals the expected output on
  * the zero input (atol 1e-5), and equals onnxruntime-node on a seeded input in
- * [-1, 1] (atol 1e-5); WebGPU likewise on the seeded input, except the three models
- * whose fully-connected weight is larger than one storage binding of the device
- * (issue 13 item 6): those must stop at compile time with a LimitError naming the
- * tensor. Without the data the suite fails under CI=true and skips elsewhere.
+ * [-1, 1] (atol 1e-5); WebGPU likewise on the seeded input, including the three
+ * models whose fully-connected weight is larger than one storage binding of the
+ * device (AlexNet, ZFNet-512, VGG-19: their fc6 runs as column blocks, legalize.ts).
+ * Without the data the suite fails under CI=true and skips elsewhere.
  */
 import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -18,7 +18,6 @@ import { importModel } from '../onnx/import.js';
 import { readTensorFile } from '../onnx/tensor-proto.js';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
-import { LimitError } from '../src/graph/errors.js';
 import type { Graph } from '../src/graph/graph.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { testDataRoot117 } from '../src/harness/conformance.js';
@@ -27,7 +26,7 @@ import { deviceOrSkip } from './helpers/gpu.js';
 import { runOrt } from './onnx-util.js';
 
 const ATOL = 1e-5;
-/** Bytes of the largest weight (fc6) of the models whose weight exceeds lavapipe's 128 MiB binding. */
+/** Bytes of the largest weight (fc6) of the models whose weight exceeds lavapipe's 128 MiB binding (split into blocks on WebGPU). */
 const LARGEST_WEIGHT: ReadonlyMap<string, number> = new Map([['light_bvlc_alexnet', 150_994_944], ['light_zfnet512', 301_989_888], ['light_vgg19', 411_041_792]]);
 
 function maxDiff(a: Tensor, b: Tensor): number {
@@ -91,21 +90,10 @@ describe('ONNX 1.17 light models (whole networks) on CPU and WebGPU', function (
       expect(maxDiff(prog.run({ [input]: x })[out]!, ort), 'seeded input vs onnxruntime-node').to.be.at.most(ATOL);
     });
 
-    it(`${name} on WebGPU at O2: onnxruntime-node on a seeded input${LARGEST_WEIGHT.has(name) ? ' (or a LimitError naming the oversized weight)' : ''}`, async function () {
+    it(`${name} on WebGPU at O2: onnxruntime-node on a seeded input${(LARGEST_WEIGHT.get(name) ?? 0) > 134_217_728 ? ' (a weight beyond one binding, split into blocks)' : ''}`, async function () {
       if (!models.includes(name)) this.skip();
       const device = await deviceOrSkip(this);
       const { graph, input, x, ort } = await load(name);
-      if ((LARGEST_WEIGHT.get(name) ?? 0) > device.limits.maxStorageBufferBindingSize) {
-        let err: unknown;
-        try {
-          (await compileWebGpu(graph, { device })).release();
-        } catch (e) {
-          err = e;
-        }
-        expect(err, 'a weight larger than one binding').to.be.instanceOf(LimitError);
-        expect((err as Error).message).to.match(/fc6_w_0.*maxStorageBufferBindingSize/);
-        return;
-      }
       const prog = await compileWebGpu(graph, { device });
       try {
         const got = ((await prog.run({ [input]: x })) as Record<string, Tensor>)[graph.outputs[0]!.name]!;

@@ -17,12 +17,11 @@
  * - Device loss: after `device.lost` resolves, run() rejects with DeviceLostError;
  *   compile again (the default device is re-requested after loss).
  *
- * Documented exceptions (UnsupportedOpError at compile time, never a silent CPU run):
- * - NonZero and Unique: their output shape depends on computed data, which a
- *   graph compiled to one command buffer cannot know before it runs.
- * - Compress with a condition computed at run time (same reason; a constant
- *   condition is supported).
- * - bfloat16 tensors (no Kiln dtype).
+ * - Data-dependent output shapes (NonZero, Unique, NonMaxSuppression, Compress on a
+ *   computed condition): the schedule splits there, the op's inputs are read back
+ *   and it runs on the host (control.ts).
+ * - A MatMul/Gemm weight larger than one storage binding is split into column
+ *   blocks that fit (legalize.ts).
  * - Out-of-range gather/scatter indices are clamped on the GPU (the CPU raises).
  * - Sequence and optional values (ONNX sequence(tensor), optional(T)) live on the
  *   host: their ops (and Identity, If and Loop carrying them) run there as control
@@ -38,6 +37,7 @@ import { kernelOf, type KernelOptions } from './kernel.js';
 import { registerAllKernels } from './kernels/index.js';
 import { DataDependentShapeError, foldGraph } from './plan.js';
 import { WebGpuProgram } from './program.js';
+import { splitWideWeights } from './legalize.js';
 import { ControlProgram, flattenBody, hasControlFlow, WEBGPU_HOST_KERNEL, WEBGPU_HOST_VALUES, type ControlRuntime } from './control.js';
 import { getTrait } from '../../graph/op.js';
 import { bodiesOf, HOLDS_BODIES } from '../../graph/ops/control.js';
@@ -137,10 +137,12 @@ function collectMissing(graph: Graph, missing: Map<string, string[]>): void {
  * (pipelines, buffers, dispatch list) is prepared here; otherwise on the first run
  * of each shape set.
  */
-export async function compileWebGpu(graph: Graph, opts: CompileWebGpuOptions = {}): Promise<WebGpuProgram> {
-  if (!opts.skipVerify) verify(graph);
-  checkKernels(graph);
+export async function compileWebGpu(input: Graph, opts: CompileWebGpuOptions = {}): Promise<WebGpuProgram> {
+  if (!opts.skipVerify) verify(input);
+  checkKernels(input);
   const device = opts.device ?? (await defaultDevice());
+  // Weights larger than one storage binding are split into blocks that fit (legalize.ts).
+  const graph = splitWideWeights(input, device.limits.maxStorageBufferBindingSize);
   if (hasControlFlow(graph)) {
     // Control flow runs as a schedule of flat programs (control.ts); each is compiled with these options.
     const runtime: ControlRuntime = {

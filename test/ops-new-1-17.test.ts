@@ -371,3 +371,78 @@ describe('DeformConv (opset 19) with offsets and mask, CPU and WebGPU', function
     expect(() => importModel(oneNode('DeformConv', ['X', 'W', 'offset'], feeds, [], [], 19))).to.throw(/DeformConv_n: DeformConv offset must be \[1,8,3,3\]/);
   });
 });
+
+describe('Random ops (Bernoulli, RandomUniform[Like], RandomNormal[Like]): deterministic, CPU equals WebGPU, distribution', function () {
+  this.timeout(60000);
+  const N = 20000;
+  const p = Tensor.from('float32', [N], Array.from({ length: N }, (_, i) => (i % 4) / 4 + 0.125));
+  const mean = (t: Tensor) => t.toArray().reduce((a, b) => a + b, 0) / t.size;
+  const std = (t: Tensor) => {
+    const m = mean(t);
+    return Math.sqrt(t.toArray().reduce((a, b) => a + (b - m) ** 2, 0) / t.size);
+  };
+
+  it('Bernoulli: frequencies match the probabilities (±0.02), WebGPU draws the same bits as the CPU (exact), a run repeats, seeds differ', async () => {
+    const bytes = (seed?: number) => oneNode('Bernoulli', ['P'], { P: p }, [], seed === undefined ? [] : [attrOf('seed', seed, true)], 15);
+    const a = await both(bytes(3), { P: p });
+    const again = await both(bytes(3), { P: p });
+    const other = await both(bytes(4), { P: p });
+    expect(a.cpu.Y!.dtype).to.equal('float32');
+    for (let q = 0; q < 4; q++) {
+      const ones = a.cpu.Y!.toArray().filter((v, i) => i % 4 === q && v === 1).length;
+      expect(ones / (N / 4), `p = ${q / 4 + 0.125}`).to.be.closeTo(q / 4 + 0.125, 0.02);
+    }
+    expect(a.cpu.Y!.toArray().every((v) => v === 0 || v === 1)).to.equal(true);
+    expect(maxAbs(a.cpu.Y!, again.cpu.Y!)).to.equal(0);
+    expect(maxAbs(a.cpu.Y!, other.cpu.Y!)).to.equal(1);
+    if (a.gpu) expect(maxAbs(a.gpu.Y!, a.cpu.Y!)).to.equal(0);
+    // onnxruntime-node draws other numbers: only the type and the set of values are comparable.
+    const ort = (await runOrt(bytes(3), { P: p })).Y!;
+    expect([ort.dtype, [...ort.shape]]).to.deep.equal([a.cpu.Y!.dtype, [...a.cpu.Y!.shape]]);
+  });
+
+  it('Bernoulli with dtype int32 and bool outputs; an unseeded op is deterministic too (seed 0)', async () => {
+    for (const [code, dtype] of [[6, 'int32'], [9, 'bool']] as const) {
+      const bytes = oneNode('Bernoulli', ['P'], { P: p }, [], [attrOf('dtype', code)], 15, ['Y']);
+      const a = await both(bytes, { P: p });
+      const b = await both(bytes, { P: p });
+      expect(a.cpu.Y!.dtype).to.equal(dtype);
+      expect(maxAbs(a.cpu.Y!, b.cpu.Y!)).to.equal(0);
+      if (a.gpu) expect(maxAbs(a.gpu.Y!, a.cpu.Y!)).to.equal(0);
+    }
+  });
+
+  it('RandomUniformLike in [low, high): mean and spread (±0.03), WebGPU within 1e-6 of the CPU', async () => {
+    const x = new Tensor('float32', [100, 200]);
+    const r = await both(oneNode('RandomUniformLike', ['X'], { X: x }, [], [attrOf('low', -2, true), attrOf('high', 3, true), attrOf('seed', 11, true)], 17), { X: x });
+    const y = r.cpu.Y!;
+    expect(Math.min(...y.toArray())).to.be.at.least(-2);
+    expect(Math.max(...y.toArray())).to.be.below(3);
+    expect(mean(y)).to.be.closeTo(0.5, 0.03);
+    expect(std(y)).to.be.closeTo(5 / Math.sqrt(12), 0.03);
+    if (r.gpu) expect(maxAbs(r.gpu.Y!, y)).to.be.at.most(1e-6);
+    if (r.gpu && process.env.KILN_LOG_ERRORS) console.log(`      RandomUniformLike: max |webgpu - cpu| ${maxAbs(r.gpu.Y!, y).toExponential(1)}`);
+  });
+
+  it('RandomNormalLike (a float64 output of an int input via dtype): mean and std (±0.03), WebGPU within 1e-4 of the CPU', async () => {
+    const x = new Tensor('int32', [20000]);
+    const r = await both(oneNode('RandomNormalLike', ['X'], { X: x }, [], [attrOf('mean', 1, true), attrOf('scale', 2, true), attrOf('seed', 5, true), attrOf('dtype', 11)], 17), { X: x });
+    const y = r.cpu.Y!;
+    expect(y.dtype).to.equal('float64');
+    expect(mean(y)).to.be.closeTo(1, 0.03 * 2);
+    expect(std(y)).to.be.closeTo(2, 0.03 * 2);
+    if (r.gpu) expect(maxAbs(r.gpu.Y!, y)).to.be.at.most(1e-4);
+    if (r.gpu && process.env.KILN_LOG_ERRORS) console.log(`      RandomNormalLike: max |webgpu - cpu| ${maxAbs(r.gpu.Y!, y).toExponential(1)}`);
+  });
+
+  it('RandomUniform and RandomNormal of an attribute shape: same shape and dtype as onnxruntime, WebGPU close to the CPU', async () => {
+    for (const [op, attrs] of [['RandomUniform', [attrOf('seed', 1, true)]], ['RandomNormal', [attrOf('seed', 2, true), attrOf('scale', 0.5, true)]]] as const) {
+      const bytes = oneNode(op, [], {}, [], [...attrs, attrOf('shape', [3, 4, 5])], 17);
+      const r = await both(bytes, {});
+      expect([...r.cpu.Y!.shape]).to.deep.equal([3, 4, 5]);
+      const ort = (await runOrt(bytes, {})).Y!;
+      expect([ort.dtype, [...ort.shape]]).to.deep.equal([r.cpu.Y!.dtype, [3, 4, 5]]);
+      if (r.gpu) expect(maxAbs(r.gpu.Y!, r.cpu.Y!), op).to.be.at.most(1e-5);
+    }
+  });
+});

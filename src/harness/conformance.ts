@@ -8,6 +8,11 @@
  * running (a value over {@link RunnerOptions.maxElements} elements), and a case
  * that takes longer than {@link RunnerOptions.caseTimeMs} counts as failed.
  * Cases listed in conformance/out-of-scope.json count as unsupported without being run.
+ * Cases listed in conformance/random-outputs.json (random ops, whose expected values
+ * come from numpy's generator) are run and checked by what a generator cannot
+ * change: each output's dtype and shape equal the expected ones, every value lies in
+ * the rule's set or range, and a second run gives the same values (Kiln's random
+ * ops are deterministic).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -15,7 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { KilnError, UnsupportedOpError } from '../graph/errors.js';
 import type { Backend } from '../session/backends.js';
 import type { Tolerance } from './compare.js';
-import { checkModelDir } from './model-test.js';
+import { Tensor } from '../graph/tensor.js';
+import { checkModelDir, importForDataSet, loadModelDir } from './model-test.js';
 import { decodeModel } from '../../onnx/import.js';
 
 /** The test suites of the ONNX backend test data. */
@@ -97,6 +103,55 @@ export function readOutOfScope(file = path.join(REPO_ROOT, 'conformance/out-of-s
   return (JSON.parse(readFileSync(file, 'utf8')) as { cases: OutOfScopeRule[] }).cases;
 }
 
+/** A rule for cases whose outputs are random: the values every output element may take. */
+export interface RandomOutputRule {
+  readonly pattern: string;
+  readonly reason: string;
+  /** The values an element may take (Bernoulli: 0 and 1). */
+  readonly values?: readonly number[];
+  /** Or the range it lies in, inclusive. */
+  readonly range?: readonly [number, number];
+}
+
+/** Reads conformance/random-outputs.json. */
+export function readRandomOutputs(file = path.join(REPO_ROOT, 'conformance/random-outputs.json')): RandomOutputRule[] {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { cases: RandomOutputRule[] }).cases : [];
+}
+
+/**
+ * Runs a random-output case (see the file comment): twice on the backend, checking
+ * dtype, shape and the rule's values against the first data set. Returns what is
+ * wrong, or undefined.
+ */
+async function checkRandomCase(dir: string, rule: RandomOutputRule, opts: RunnerOptions): Promise<string | undefined> {
+  const m = loadModelDir(dir);
+  const set = m.sets[0];
+  if (!set) return 'no test_data_set_*';
+  const { graph } = importForDataSet(m, set);
+  const model = await opts.backend.compile(graph);
+  try {
+    const feeds: Record<string, Tensor> = {};
+    m.inputNames.forEach((name, i) => {
+      if (graph.inputs.some((g) => g.name === name)) feeds[name] = set.inputs[i]!.tensor;
+    });
+    const [a, b] = [await model.run(feeds), await model.run(feeds)];
+    for (const [k, o] of graph.outputs.entries()) {
+      const want = set.outputs[k]!.tensor;
+      const got = a[o.name]!;
+      if (got.dtype !== want.dtype || got.shape.join(',') !== want.shape.join(',')) return `${o.name}: got ${got}, expected ${want}`;
+      for (let i = 0; i < got.size; i++) {
+        const v = Number(got.data[i]);
+        const ok = rule.values ? rule.values.includes(v) : rule.range ? v >= rule.range[0] && v <= rule.range[1] : true;
+        if (!ok) return `${o.name}[${i}] = ${v} is outside ${rule.values ? `{${rule.values.join(', ')}}` : `[${rule.range}]`}`;
+        if (Number(b[o.name]!.data[i]) !== v) return `${o.name}[${i}] differs between two runs (${v}, ${Number(b[o.name]!.data[i])})`;
+      }
+    }
+    return undefined;
+  } finally {
+    model.release();
+  }
+}
+
 /** Every case directory of the selected suites, as `{ name, dir }`. */
 export function listCases(suites: readonly Suite[], filter?: RegExp, root = testDataRoot()): { name: string; dir: string }[] {
   const out: { name: string; dir: string }[] = [];
@@ -134,12 +189,17 @@ function fmtErr(x: number | undefined): string {
   return x === undefined ? '-' : Number.isFinite(x) ? x.toExponential(2) : String(x);
 }
 
-/** Runs one case. Never throws: every error becomes a failed or unsupported result. */
-export async function runCase(name: string, dir: string, opts: RunnerOptions): Promise<CaseResult> {
+/** Runs one case (a random-output case by its rule, looked up by name unless given). Never throws: every error becomes a failed or unsupported result. */
+export async function runCase(name: string, dir: string, opts: RunnerOptions, random: RandomOutputRule | undefined = readRandomOutputs().find((r) => new RegExp(r.pattern).test(name))): Promise<CaseResult> {
   const ops = modelOps(dir);
   const op = primaryOp(name.split('/').pop() ?? name, ops);
   const t0 = performance.now();
   try {
+    if (random) {
+      const bad = await checkRandomCase(dir, random, opts);
+      const ms = performance.now() - t0;
+      return bad ? { name, status: 'fail', detail: `random output: ${bad}`, op, ms } : { name, status: 'pass', detail: `random output: dtype, shape, values and determinism checked (${random.reason})`, op, ms };
+    }
     const r = await checkModelDir(dir, { backend: opts.backend, maxElements: opts.maxElements ?? 2 ** 24, ...(opts.tolerance ? { tolerance: opts.tolerance } : {}) });
     const ms = performance.now() - t0;
     const maxAbsErr = Math.max(0, ...r.outputs.map((o) => o.maxAbsErr));
@@ -164,12 +224,13 @@ export async function runCase(name: string, dir: string, opts: RunnerOptions): P
 export async function runConformance(opts: RunnerOptions): Promise<ConformanceReport> {
   const cases = listCases(opts.suites, opts.filter, opts.root);
   const rules = readOutOfScope().map((r) => ({ re: new RegExp(r.pattern), reason: r.reason }));
+  const random = readRandomOutputs().map((r) => ({ re: new RegExp(r.pattern), rule: r }));
   const results: CaseResult[] = [];
   for (const [i, c] of cases.entries()) {
     const rule = rules.find((r) => r.re.test(c.name));
     const r: CaseResult = rule
       ? { name: c.name, status: 'unsupported', detail: `out of scope: ${rule.reason}`, op: primaryOp(c.name.split('/').pop()!, modelOps(c.dir)), outOfScope: true, ms: 0 }
-      : await runCase(c.name, c.dir, opts);
+      : await runCase(c.name, c.dir, opts, random.find((r) => r.re.test(c.name))?.rule);
     results.push(r);
     opts.onCase?.(r, i, cases.length);
   }

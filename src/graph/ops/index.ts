@@ -19,6 +19,7 @@ import { normalizationOps } from './normalization.js';
 import { padOps } from './pad.js';
 import { poolOps } from './pool.js';
 import { quantizeOps } from './quantize.js';
+import { randomOps } from './random.js';
 import { rankingOps } from './ranking.js';
 import { rearrangeOps } from './rearrange.js';
 import { reduceOps } from './reduce.js';
@@ -59,6 +60,7 @@ export const OPS = {
   ...rnnOps,
   ...sampleOps,
   ...imageOps,
+  ...randomOps,
   ...controlOps,
   ...sequenceOps,
 } as const;

@@ -24,6 +24,7 @@ import { movementKernels } from './movement.js';
 import { normKernels } from './norm.js';
 import { poolKernels } from './pool.js';
 import { quantizeKernels } from './quantize.js';
+import { randomKernels } from './random.js';
 import { reduceKernels } from './reduce.js';
 import { resizeKernels } from './resize.js';
 import { rnnKernels } from './rnn.js';
@@ -37,7 +38,7 @@ import { topKKernels } from './top-k.js';
 export const KERNEL_TABLES: readonly KernelTable[] = [
   shapeKernels, movementKernels, gatherKernels, { Fused: fusedKernel },
   matmulKernels, convKernels, reduceKernels, softmaxKernels, normKernels, poolKernels, cumSumKernels, topKKernels, einsumKernels, resizeKernels,
-  quantizeKernels, signalKernels, rnnKernels, sampleKernels, imageKernels,
+  quantizeKernels, signalKernels, rnnKernels, sampleKernels, imageKernels, randomKernels,
 ];
 
 let done = false;

@@ -150,6 +150,8 @@ export const OP_TABLE: readonly OpMapping[] = [
   { op: 'Cast', unsupported: (n) => UNSUPPORTED_DTYPE_CODES[n.attrs.to as number] },
   // DFT-17 takes the axis as an attribute, default 1 (the registry op's axis input defaults to -2).
   { op: 'DFT', until: 19, defaults: { axis: 1 } },
+  // RoiAlign-10 has no coordinate_transformation_mode: it samples as opset 16's 'output_half_pixel'.
+  { op: 'RoiAlign', until: 15, defaults: { coordinate_transformation_mode: 'output_half_pixel' } },
   { op: 'Scan', until: 8, unsupported: () => 'Scan (opset 8 form, batched with sequence_lens)' },
 ];
 

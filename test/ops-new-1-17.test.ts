@@ -325,6 +325,17 @@ describe('RoiAlign (opset 16) vs onnxruntime-node, both coordinate modes, avg an
   }
 });
 
+describe('RoiAlign-10 (no coordinate_transformation_mode) imports as output_half_pixel', function () {
+  this.timeout(60000);
+  it('equals onnxruntime-node at opset 10 (1e-5) on CPU and WebGPU', async () => {
+    const x = randomTensor('float32', [1, 2, 9, 9], 59, -1, 1);
+    const rois = Tensor.from('float32', [2, 4], [0.3, 0.6, 5.1, 4.4, 2, 1, 8.5, 8.9]);
+    const batch = Tensor.from('int64', [2], [0, 0]);
+    const feeds = { X: x, rois, batch };
+    await vsOrt(oneNode('RoiAlign', ['X', 'rois', 'batch'], feeds, [], [attrOf('output_height', 3), attrOf('output_width', 3), attrOf('sampling_ratio', 2)], 10), feeds, 1e-5, 1e-5);
+  });
+});
+
 describe('DeformConv (opset 19) with offsets and mask, CPU and WebGPU', function () {
   this.timeout(60000);
   const cases: { what: string; x: number[]; w: number[]; attrs: Record<string, number | number[]>; mask: boolean; bias: boolean }[] = [

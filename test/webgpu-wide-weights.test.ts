@@ -5,7 +5,8 @@
  * column blocks that fit. Checked end to end on a real weight just over the device's
  * limit, and with a small limit (the rewrite alone, then compiled) on MatMul, Gemm
  * with transB and a per-column C, and a Fused epilogue (unfused first); against the
- * CPU reference on the original graph (float32, atol 1e-4 + rtol 1e-4).
+ * CPU reference on the original graph (float32, atol 1e-4 + rtol 1e-4); and a Gather
+ * from a wide table (row blocks, negative indices) along axis 0 and 1.
  */
 import { expect } from 'chai';
 import { compileCpu } from '../src/backends/cpu/index.js';
@@ -13,7 +14,7 @@ import { compileWebGpu } from '../src/backends/webgpu/index.js';
 import { splitWideWeights } from '../src/backends/webgpu/legalize.js';
 import { GraphBuilder } from '../src/graph/builder.js';
 import type { Graph } from '../src/graph/graph.js';
-import type { Tensor } from '../src/graph/tensor.js';
+import { Tensor } from '../src/graph/tensor.js';
 import { optimize } from '../src/passes/index.js';
 import { deviceOrSkip } from './helpers/gpu.js';
 import { randomTensor } from './helpers/gpu-compare.js';
@@ -48,6 +49,20 @@ describe('webgpu: weights larger than one storage binding', function () {
     prog.release();
     close(got, compileCpu(g).run(feeds).y!, 'y');
     expect(ops(splitWideWeights(g, device.limits.maxStorageBufferBindingSize)).filter((o) => o === 'MatMul')).to.have.length(2);
+  });
+
+  it('a Gather from an embedding table just over maxStorageBufferBindingSize runs as row blocks, equal to the CPU', async () => {
+    const D = 1024;
+    const V = Math.floor(device.limits.maxStorageBufferBindingSize / 4 / D) + 16;
+    const b = new GraphBuilder('wide-embedding');
+    const ids = b.input('ids', 'int64', [1, 6]);
+    b.output(b.Gather([b.constant(randomTensor('float32', [V, D], 7), { name: 'wte' }), ids]), 'y');
+    const g = b.build();
+    const feeds = { ids: Tensor.from('int64', [1, 6], [0, 1, V - 1, V - 17, 12345, -1]) };
+    const prog = await compileWebGpu(g, { device });
+    const got = ((await prog.run(feeds)) as Record<string, Tensor>).y!;
+    prog.release();
+    close(got, compileCpu(g).run(feeds).y!, 'y');
   });
 
   const cases: Record<string, (b: GraphBuilder) => void> = {
@@ -85,6 +100,27 @@ describe('webgpu: weights larger than one storage binding', function () {
       const got = ((await prog.run(feeds)) as Record<string, Tensor>).y!;
       prog.release();
       close(got, compileCpu(g0).run(feeds).y!, name);
+    });
+  }
+
+  for (const [name, axis, table, idx] of [
+    ['an embedding table [100, 16], int64 indices with negatives', 0, [100, 16], [2, 5]],
+    ['a table [6, 200] gathered along axis 1', 1, [6, 200], [3, 4]],
+  ] as const) {
+    it(`Gather from ${name}: row blocks at a 4 KiB limit, equal to the CPU on the original`, async () => {
+      const b = new GraphBuilder('gather');
+      const ids = b.input('ids', 'int64', [...idx]);
+      b.output(b.Gather([b.constant(randomTensor('float32', [...table], 21), { name: 'table' }), ids], { axis }), 'y');
+      const g = b.build();
+      const split = splitWideWeights(g, 4096);
+      expect(ops(split).filter((o) => o === 'Gather').length, ops(split).join(' ')).to.be.greaterThan(1);
+      const n = table[axis];
+      const values = Array.from({ length: idx[0] * idx[1] }, (_, i) => ((i * 37) % (2 * n)) - n); // every block, and negatives
+      const feeds = { ids: Tensor.from('int64', [...idx], values) };
+      const prog = await compileWebGpu(split, { device });
+      const got = ((await prog.run(feeds)) as Record<string, Tensor>).y!;
+      prog.release();
+      close(got, compileCpu(g).run(feeds).y!, name);
     });
   }
 

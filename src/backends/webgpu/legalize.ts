@@ -11,6 +11,11 @@
  * are concatenated along the last axis. The result is the same product; only the
  * order of nothing changes (each output element is still one dot product over K).
  *
+ * A Gather from a constant table beyond the limit (an LLM's embedding table) reads
+ * row blocks the same way: each block gathers the indices that fall inside it (the
+ * others read its row 0), and a chain of Where nodes picks, per index, the block that
+ * holds it (negative indices are wrapped first, as Gather does).
+ *
  * A Fused epilogue whose anchor is such a product is first unfused (its members go
  * back into the graph), since the epilogue is planned with its anchor in one dispatch.
  * Nodes inside control-flow bodies are left alone.
@@ -58,6 +63,18 @@ function wideWeight(n: Node, g: Graph, constants: ReadonlySet<string>, maxBytes:
   return { axis, n: t.shape[axis] as number, type: t };
 }
 
+/** The table of a Gather that is too large for one binding, with the gathered axis. */
+function wideTable(n: Node, g: Graph, constants: ReadonlySet<string>, maxBytes: number): { axis: number; rows: number; type: ValueType } | undefined {
+  if (n.domain !== '' || n.op !== 'Gather') return undefined;
+  const d = n.inputs[0];
+  if (!d || !constants.has(d)) return undefined;
+  const t = typeIn(g, d);
+  if (!t || !isStatic(t.shape) || t.shape.length === 0 || sizeOf(t.shape as number[]) * GPU_ELEMENT_BYTES <= maxBytes) return undefined;
+  const r = t.shape.length;
+  const axis = ((Number(n.attrs['axis'] ?? 0) % r) + r) % r;
+  return { axis, rows: t.shape[axis] as number, type: t };
+}
+
 /** Unique names in `g` from `base`. */
 function namer(g: Graph): (base: string) => string {
   const used = new Set<string>([...g.producers.keys(), ...g.nodes.map((n) => n.name), ...g.inputs.map((i) => i.name)]);
@@ -95,7 +112,7 @@ export function splitWideWeights(graph: Graph, maxBindingBytes: number): Graph {
   }
   if (changed) g = g.with({ nodes: flat, initializers: flatInits, valueTypes: flatTypes });
   const constants = constantValues(g);
-  if (!g.nodes.some((n) => wideWeight(n, g, constants, maxBindingBytes))) return graph;
+  if (!g.nodes.some((n) => wideWeight(n, g, constants, maxBindingBytes) || wideTable(n, g, constants, maxBindingBytes))) return graph;
 
   const fresh = namer(g);
   const nodes: Node[] = [];
@@ -107,6 +124,11 @@ export function splitWideWeights(graph: Graph, maxBindingBytes: number): Graph {
     return name;
   };
   for (const n of g.nodes) {
+    const table = wideTable(n, g, constants, maxBindingBytes);
+    if (table) {
+      splitGather(n, table, g, maxBindingBytes, { nodes, types, fresh, inits });
+      continue;
+    }
     const w = wideWeight(n, g, constants, maxBindingBytes);
     if (!w) {
       nodes.push(n);
@@ -147,4 +169,70 @@ export function splitWideWeights(graph: Graph, maxBindingBytes: number): Graph {
     nodes.push({ name: fresh(`${n.name}_concat`), op: 'Concat', domain: '', attrs: { axis: -1 }, inputs: parts, outputs: [out] });
   }
   return g.with({ nodes, initializers: inits, valueTypes: types });
+}
+
+/** Where the rewrite writes: the new node list, value types, names and initializers. */
+interface Out {
+  readonly nodes: Node[];
+  readonly types: Map<string, ValueType>;
+  readonly fresh: (base: string) => string;
+  readonly inits: Map<string, Tensor>;
+}
+
+/** Rewrites one Gather from a wide constant table into row-block Gathers picked by Where (see the module comment). */
+function splitGather(n: Node, t: { axis: number; rows: number; type: ValueType }, g: Graph, maxBytes: number, out: Out): void {
+  const { nodes, types, fresh, inits } = out;
+  const idx = n.inputs[1]!;
+  const idxType = typeIn(g, idx)!;
+  const outType = typeIn(g, n.outputs[0]!)!;
+  const scalar = (base: string, v: number): string => {
+    const name = fresh(base);
+    inits.set(name, Tensor.from(idxType.dtype, [], [v]));
+    return name;
+  };
+  const ints = (base: string, v: number[]): string => {
+    const name = fresh(base);
+    inits.set(name, Tensor.from('int64', [v.length], v));
+    return name;
+  };
+  const node = (op: string, inputs: string[], type: ValueType, attrs: Node['attrs'] = {}): string => {
+    const o = fresh(`${n.name}_${op.toLowerCase()}`);
+    nodes.push({ name: fresh(`${n.name}_${op}`), op, domain: '', attrs, inputs, outputs: [o] });
+    types.set(o, type);
+    return o;
+  };
+  const boolIdx: ValueType = { dtype: 'bool', shape: idxType.shape };
+  // Negative indices count from the end, as Gather does.
+  const zero = scalar(`${n.name}_zero`, 0);
+  const wrapped = node('Add', [idx, scalar(`${n.name}_rows`, t.rows)], idxType);
+  const idxN = node('Where', [node('Less', [idx, zero], boolIdx), wrapped, idx], idxType);
+  const blocks = Math.ceil((sizeOf(t.type.shape as number[]) * GPU_ELEMENT_BYTES) / maxBytes);
+  const per = Math.ceil(t.rows / blocks);
+  const r = t.type.shape.length;
+  const k = idxType.shape.length;
+  // The mask of an index, broadcast over the gathered slice: axes before `axis` and after the index dims.
+  const maskAxes = [...Array.from({ length: t.axis }, (_, a) => a), ...Array.from({ length: r - t.axis - 1 }, (_, a) => t.axis + k + a)];
+  const picks: { inside: string; value: string }[] = [];
+  for (let j = 0, r0 = 0; r0 < t.rows; j++, r0 += per) {
+    const r1 = Math.min(t.rows, r0 + per);
+    const block = fresh(`${n.inputs[0]}_rows${j}`);
+    nodes.push({ name: fresh(`${n.name}_slice${j}`), op: 'Slice', domain: '', attrs: {}, inputs: [n.inputs[0]!, ints(`${n.name}_r${j}_starts`, [r0]), ints(`${n.name}_r${j}_ends`, [r1]), ints(`${n.name}_r${j}_axes`, [t.axis])], outputs: [block] });
+    types.set(block, { dtype: t.type.dtype, shape: t.type.shape.map((d, a) => (a === t.axis ? r1 - r0 : d)) });
+    const lo = scalar(`${n.name}_r${j}_lo`, r0);
+    const inside = node('And', [node('GreaterOrEqual', [idxN, lo], boolIdx), node('Less', [idxN, scalar(`${n.name}_r${j}_hi`, r1)], boolIdx)], boolIdx);
+    const safe = node('Where', [inside, node('Sub', [idxN, lo], idxType), zero], idxType);
+    const value = node('Gather', [block, safe], outType, { axis: t.axis });
+    const maskShape = [...Array.from({ length: t.axis }, () => 1), ...idxType.shape, ...Array.from({ length: r - t.axis - 1 }, () => 1)];
+    const mask = maskAxes.length ? node('Unsqueeze', [inside, ints(`${n.name}_r${j}_mask_axes`, maskAxes)], { dtype: 'bool', shape: maskShape }) : inside;
+    picks.push({ inside: mask, value });
+  }
+  // The last block is the default; each earlier one takes the indices inside it.
+  let acc = picks[picks.length - 1]!.value;
+  for (let j = picks.length - 2; j >= 0; j--) {
+    const o = j === 0 ? n.outputs[0]! : fresh(`${n.outputs[0]}_pick${j}`);
+    nodes.push({ name: fresh(`${n.name}_pick${j}`), op: 'Where', domain: '', attrs: {}, inputs: [picks[j]!.inside, picks[j]!.value, acc], outputs: [o] });
+    types.set(o, outType);
+    acc = o;
+  }
+  if (picks.length === 1) nodes.push({ name: fresh(`${n.name}_one`), op: 'Identity', domain: '', attrs: {}, inputs: [acc], outputs: [n.outputs[0]!] });
 }

@@ -12,6 +12,7 @@ import type { Graph, ValueInfo } from '../../graph/graph.js';
 import { formatShape } from '../../graph/shape.js';
 import { optimize } from '../../passes/pipelines.js';
 import { planForGraph } from '../io.js';
+import { hasControlFlow } from '../../backends/webgpu/control.js';
 import { graphFlops, opHistogram, parameterCount } from '../../passes/stats.js';
 import type { OptLevel } from '../../passes/pass-manager.js';
 import { KilnError } from '../../graph/errors.js';
@@ -29,6 +30,8 @@ export interface InspectReport {
   readonly dispatches: number;
   /** True when `dispatches` comes from the WebGPU planner. */
   readonly webgpuPlanned: boolean;
+  /** Why the graph has no single WebGPU plan (control flow, data-dependent shapes, ...), when it has none. */
+  readonly webgpuWhy?: string | undefined;
   /** WebGPU dispatches per kernel variant (label: op, form, tile, epilogue), when planned. */
   readonly kernels: Record<string, number>;
   /** Scheduled nodes that dispatch (not folded, aliased, written into or shape-only). */
@@ -70,6 +73,7 @@ export function inspectGraph(g: Graph, model: string, level: OptLevel, given: Re
     nodes: graph.nodes.length,
     dispatches: plan.dispatchCount,
     webgpuPlanned: gpu.planned,
+    ...(gpu.planned ? {} : { webgpuWhy: hasControlFlow(graph) ? 'control flow or data-dependent shapes run as a schedule of plans made per shape at run time' : gpu.why }),
     kernels: gpu.kernels,
     kernelNodes: plan.steps.filter((s) => s.dispatches > 0).length,
     planTarget: plan.target,
@@ -102,10 +106,10 @@ function printText(r: InspectReport): void {
   w(`model: ${r.model}  (O${r.level})`);
   for (const i of r.inputs) w(`  input  ${i.name}: ${i.dtype}${formatShape(i.shape)}`);
   for (const o of r.outputs) w(`  output ${o.name}: ${o.dtype}${formatShape(o.shape)}`);
-  w(`nodes: ${r.nodesBefore} → ${r.nodes}   kernel nodes: ${r.kernelNodes}   ${r.planTarget} dispatches per inference: ${r.dispatches}${r.webgpuPlanned ? '' : ' (not plannable for WebGPU: the CPU plan)'}`);
+  w(`nodes: ${r.nodesBefore} → ${r.nodes}   kernel nodes: ${r.kernelNodes}   ${r.planTarget} dispatches per inference: ${r.dispatches}${r.webgpuPlanned ? '' : ` (no single WebGPU plan: ${r.webgpuWhy ?? 'unknown'}; figures of the CPU plan)`}`);
   w(`parameters: ${r.parameters.toLocaleString('en-US')}   estimated FLOPs: ${r.flops.toLocaleString('en-US')}`);
   w(`intermediate memory: total ${mb(r.totalIntermediateBytes)}, reused buffers ${mb(r.peakIntermediateBytes)}` +
-    ` (${r.totalIntermediateBytes ? ((100 * r.peakIntermediateBytes) / r.totalIntermediateBytes).toFixed(1) : '0'} %); all buffers ${mb(r.peakBytes)} in ${r.buffers}`);
+    `${r.totalIntermediateBytes > 0 && r.peakIntermediateBytes <= r.totalIntermediateBytes ? ` (${((100 * r.peakIntermediateBytes) / r.totalIntermediateBytes).toFixed(1)} %)` : ''}; all buffers ${mb(r.peakBytes)} in ${r.buffers}`);
   if (r.assumedDims.length) w(`note: symbolic dims taken as 1 (give --dim name=size): ${r.assumedDims.join(', ')}`);
   w('ops:');
   for (const [op, n] of Object.entries(r.ops)) w(`  ${String(n).padStart(5)}  ${op}`);

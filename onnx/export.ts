@@ -33,6 +33,7 @@ import { onnx, type pb } from './proto.js';
 import { tensorToProto } from './tensor-proto.js';
 import { tensorTypeProto, typeToProto, type StatedDim } from './value-types.js';
 import { isTensorType } from '../src/graph/value.js';
+import { onnxSinceOf, type DType } from '../src/graph/dtype.js';
 
 /** Options of {@link exportModel}. */
 export interface ExportOptions {
@@ -49,7 +50,7 @@ export interface ExportOptions {
 export const EXPORT_OPSET = 17;
 /** The newest opset the exporter writes the forms of. */
 export const MAX_EXPORT_OPSET = 21;
-/** The IR version written. */
+/** The IR version written (or newer where an element type needs it: float8 9, int4/uint4 10). */
 export const EXPORT_IR_VERSION = 8;
 
 const A = onnx.AttributeProto.AttributeType;
@@ -234,19 +235,44 @@ function graphProto(g: Graph, where: string, opset: number): pb.IGraphProto {
 }
 
 /**
+ * The newest element type of a graph's values (inputs, outputs, initializers and
+ * inferred values, bodies included): the IR version and opset it needs (float8: IR 9,
+ * opset 19; int4/uint4: IR 10, opset 21), and the value that needs them.
+ */
+export function dtypeNeeds(g: Graph): { ir: number; opset: number; value?: string } {
+  let need: { ir: number; opset: number; value?: string } = { ir: 3, opset: 1 };
+  const see = (name: string, dtype: DType | undefined): void => {
+    if (dtype === undefined) return;
+    const s = onnxSinceOf(dtype);
+    if (s.opset > need.opset || s.ir > need.ir) need = { ir: Math.max(s.ir, need.ir), opset: Math.max(s.opset, need.opset), value: name };
+  };
+  const walk = (h: Graph): void => {
+    for (const v of [...h.inputs, ...h.outputs]) if (isTensorType(v)) see(v.name, v.dtype);
+    for (const [name, t] of h.initializers) see(name, t.dtype);
+    for (const [name, t] of h.valueTypes) if (isTensorType(t)) see(name, t.dtype);
+    for (const n of h.nodes) for (const b of bodiesOf(n)) walk(b.graph);
+  };
+  walk(g);
+  return need;
+}
+
+/**
  * The default-domain opset a graph is written at: `opts.opset` when given (17 to
  * {@link MAX_EXPORT_OPSET}), else 17 or what its newest node without an older
- * equivalent needs.
+ * equivalent, or its newest element type (float8: 19, int4/uint4: 21), needs.
+ * A given opset older than an element type throws a GraphError naming the value.
  */
 export function exportOpset(g: Graph, opts: ExportOptions = {}): number {
+  const types = dtypeNeeds(g);
   if (opts.opset !== undefined) {
     if (!Number.isInteger(opts.opset) || opts.opset < EXPORT_OPSET || opts.opset > MAX_EXPORT_OPSET) {
       throw new GraphError(`${g.name}: cannot export at opset ${opts.opset}; Kiln writes opsets ${EXPORT_OPSET} to ${MAX_EXPORT_OPSET}`);
     }
+    if (opts.opset < types.opset) throw new GraphError(`${g.name}: cannot export at opset ${opts.opset}: value '${types.value}' has a type introduced in opset ${types.opset}`, types.value);
     return opts.opset;
   }
   const { nodes, typeOf } = expandedNodes(g, new Map(g.initializers), new Map(g.valueTypes));
-  return requiredOpset(nodes, typeOf, EXPORT_OPSET);
+  return Math.max(requiredOpset(nodes, typeOf, EXPORT_OPSET), types.opset);
 }
 
 /** The non-default domains the written nodes use, sub-graphs included. */
@@ -263,7 +289,7 @@ export function modelToProto(g: Graph, opts: ExportOptions = {}): pb.ModelProto 
   const opset = exportOpset(g, opts);
   const graph = graphProto(g, g.name, opset);
   return onnx.ModelProto.create({
-    irVersion: EXPORT_IR_VERSION,
+    irVersion: Math.max(EXPORT_IR_VERSION, dtypeNeeds(g).ir),
     producerName: opts.producer ?? 'kiln',
     producerVersion: '0.1.0',
     opsetImport: [{ domain: '', version: opset }, ...[...domainsOf(graph)].sort().map((domain) => ({ domain, version: 1 }))],

@@ -101,7 +101,7 @@ function attrToInput(attrName: string, index: number) {
 
 /** ONNX data types Kiln has no dtype for, as `Cast` targets. */
 const UNSUPPORTED_DTYPE_CODES: Readonly<Record<number, string>> = {
-  8: 'Cast to STRING', 14: 'Cast to COMPLEX64', 15: 'Cast to COMPLEX128', 16: 'Cast to BFLOAT16',
+  8: 'Cast to STRING', 14: 'Cast to COMPLEX64', 15: 'Cast to COMPLEX128',
 };
 
 /**

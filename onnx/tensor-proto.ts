@@ -1,14 +1,20 @@
 /**
  * TensorProto ⇄ Tensor. Decoding accepts every encoding ONNX allows: `raw_data`
  * (little-endian), the typed fields (`float_data`; `int32_data`, which also carries
- * float16 bits, int8/uint8/int16/uint16 and bool; `int64_data`; `double_data`;
- * `uint64_data`) and external data files. Encoding always writes `raw_data`.
+ * float16/bfloat16/float8 bits, int8/uint8/int16/uint16, bool and int4/uint4 packed
+ * two per entry; `int64_data`; `double_data`; `uint64_data`) and external data
+ * files. Encoding always writes `raw_data`. int4/uint4 are packed two per byte,
+ * low nibble first (the last high nibble 0 for an odd count); float8 and bfloat16
+ * are their bit patterns.
  *
  * int64/uint64 values are held as doubles (see src/graph/dtype.ts): values beyond
  * 2^53 are rounded to the nearest double.
  */
 import type Long from 'long';
-import { fromHalfBits, toHalfBits, type DType, dtypeBytes } from '../src/graph/dtype.js';
+import {
+  DTYPES, dtypeBits, dtypeOfOnnxCode, floatFormatOf, formatBits, fromFormatBits, fromHalfBits, onnxCodeOf, packNibbles, rawByteLength,
+  toHalfBits, unpackNibbles, type DType, type FloatFormat,
+} from '../src/graph/dtype.js';
 import { ModelFormatError, UnsupportedOpError } from '../src/graph/errors.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { sizeOf, MAX_ELEMENTS } from '../src/graph/shape.js';
@@ -16,20 +22,15 @@ import { onnx, type pb } from './proto.js';
 import { readFileSync, realpathSync, statSync, path } from './node-io.js';
 
 /** ONNX TensorProto.DataType codes of the dtypes Kiln supports. */
-export const ONNX_DTYPE: Readonly<Record<DType, number>> = {
-  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7,
-  bool: 9, float16: 10, float64: 11, uint32: 12, uint64: 13,
-};
-
-const BY_CODE = new Map<number, DType>(Object.entries(ONNX_DTYPE).map(([k, v]) => [v, k as DType]));
+export const ONNX_DTYPE: Readonly<Record<DType, number>> = Object.freeze(Object.fromEntries(DTYPES.map((d) => [d, onnxCodeOf(d)])) as Record<DType, number>);
 
 const CODE_NAMES: Readonly<Record<number, string>> = {
-  0: 'UNDEFINED', 8: 'STRING', 14: 'COMPLEX64', 15: 'COMPLEX128', 16: 'BFLOAT16',
+  0: 'UNDEFINED', 8: 'STRING', 14: 'COMPLEX64', 15: 'COMPLEX128',
 };
 
-/** Kiln dtype of an ONNX data type code; unsupported codes (string, complex, bfloat16) raise UnsupportedOpError. */
+/** Kiln dtype of an ONNX data type code; unsupported codes (string, complex, float4, ...) raise UnsupportedOpError. */
 export function dtypeFromOnnx(code: number, where: string): DType {
-  const d = BY_CODE.get(code);
+  const d = dtypeOfOnnxCode(code);
   if (d) return d;
   const label = CODE_NAMES[code] ?? `data type ${code}`;
   throw new UnsupportedOpError([{ op: `tensor type ${label}`, nodes: [where] }]);
@@ -92,7 +93,19 @@ function readExternal(t: pb.ITensorProto, where: string, opts: TensorDecodeOptio
 }
 
 type RawReader = (dv: DataView, i: number) => number;
+type RawWriter = (dv: DataView, i: number, v: number) => void;
+const fmt = (d: DType): FloatFormat => floatFormatOf(d)!;
+const bits8 = (d: DType): RawReader => (dv, i) => fromFormatBits(dv.getUint8(i), fmt(d));
+const write8 = (d: DType): RawWriter => (dv, i, v) => dv.setUint8(i, formatBits(v, fmt(d)));
+/** Readers of one element of raw data (int4/uint4 are unpacked apart: two per byte). */
 const RAW: Readonly<Record<DType, RawReader>> = {
+  bfloat16: (dv, i) => fromFormatBits(dv.getUint16(i * 2, true), fmt('bfloat16')),
+  float8e4m3fn: bits8('float8e4m3fn'),
+  float8e4m3fnuz: bits8('float8e4m3fnuz'),
+  float8e5m2: bits8('float8e5m2'),
+  float8e5m2fnuz: bits8('float8e5m2fnuz'),
+  int4: (dv, i) => dv.getInt8(i),
+  uint4: (dv, i) => dv.getUint8(i),
   float32: (dv, i) => dv.getFloat32(i * 4, true),
   float16: (dv, i) => fromHalfBits(dv.getUint16(i * 2, true)),
   float64: (dv, i) => dv.getFloat64(i * 8, true),
@@ -107,8 +120,15 @@ const RAW: Readonly<Record<DType, RawReader>> = {
   bool: (dv, i) => (dv.getUint8(i) ? 1 : 0),
 };
 
-type RawWriter = (dv: DataView, i: number, v: number) => void;
+/** Writers of one element of raw data (int4/uint4 are packed apart). */
 const RAW_WRITE: Readonly<Record<DType, RawWriter>> = {
+  bfloat16: (dv, i, v) => dv.setUint16(i * 2, formatBits(v, fmt('bfloat16')), true),
+  float8e4m3fn: write8('float8e4m3fn'),
+  float8e4m3fnuz: write8('float8e4m3fnuz'),
+  float8e5m2: write8('float8e5m2'),
+  float8e5m2fnuz: write8('float8e5m2fnuz'),
+  int4: (dv, i, v) => dv.setInt8(i, v),
+  uint4: (dv, i, v) => dv.setUint8(i, v),
   float32: (dv, i, v) => dv.setFloat32(i * 4, v, true),
   float16: (dv, i, v) => dv.setUint16(i * 2, toHalfBits(v), true),
   float64: (dv, i, v) => dv.setFloat64(i * 8, v, true),
@@ -130,11 +150,15 @@ const SAME_LAYOUT: ReadonlySet<DType> = new Set<DType>(
 
 function decodeRaw(dtype: DType, shape: readonly number[], raw: Uint8Array, where: string): Tensor {
   const n = sizeOf(shape);
-  const bytes = dtypeBytes(dtype);
-  if (raw.byteLength !== n * bytes) {
-    throw new ModelFormatError(`${where}: raw data has ${raw.byteLength} bytes, ${dtype}[${shape.join(',')}] needs ${n * bytes}`, where);
+  const want = rawByteLength(dtype, n);
+  if (raw.byteLength !== want) {
+    throw new ModelFormatError(`${where}: raw data has ${raw.byteLength} bytes, ${dtype}[${shape.join(',')}] needs ${want}`, where);
   }
   const t = new Tensor(dtype, shape);
+  if (dtypeBits(dtype) === 4) {
+    unpackNibbles(raw, n, t.data as Int8Array | Uint8Array);
+    return t;
+  }
   if (SAME_LAYOUT.has(dtype)) {
     new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).set(raw);
     return t;
@@ -147,6 +171,14 @@ function decodeRaw(dtype: DType, shape: readonly number[], raw: Uint8Array, wher
 
 /** Which typed field of TensorProto holds each dtype, and how to turn an entry into a value. */
 const TYPED_FIELD: Readonly<Record<DType, { field: keyof pb.ITensorProto; conv: (v: number | Long) => number }>> = {
+  bfloat16: { field: 'int32Data', conv: (v) => fromFormatBits((v as number) & 0xffff, fmt('bfloat16')) },
+  float8e4m3fn: { field: 'int32Data', conv: (v) => fromFormatBits((v as number) & 0xff, fmt('float8e4m3fn')) },
+  float8e4m3fnuz: { field: 'int32Data', conv: (v) => fromFormatBits((v as number) & 0xff, fmt('float8e4m3fnuz')) },
+  float8e5m2: { field: 'int32Data', conv: (v) => fromFormatBits((v as number) & 0xff, fmt('float8e5m2')) },
+  float8e5m2fnuz: { field: 'int32Data', conv: (v) => fromFormatBits((v as number) & 0xff, fmt('float8e5m2fnuz')) },
+  // int4/uint4: each int32_data entry is one packed byte (two elements), unpacked apart.
+  int4: { field: 'int32Data', conv: (v) => v as number },
+  uint4: { field: 'int32Data', conv: (v) => v as number },
   float32: { field: 'floatData', conv: (v) => v as number },
   float16: { field: 'int32Data', conv: (v) => fromHalfBits((v as number) & 0xffff) },
   float64: { field: 'doubleData', conv: (v) => v as number },
@@ -184,8 +216,14 @@ export function tensorFromProto(t: pb.ITensorProto, where = t.name || 'tensor', 
   if (t.rawData && t.rawData.byteLength > 0) return decodeRaw(dtype, shape, t.rawData, where);
   const { field, conv } = TYPED_FIELD[dtype];
   const values = (t[field] ?? []) as ArrayLike<number | Long>;
-  if (values.length !== n) {
-    throw new ModelFormatError(`${where}: ${String(field)} holds ${values.length} values, ${dtype}[${shape.join(',')}] needs ${n}`, where);
+  const entries = dtypeBits(dtype) === 4 ? Math.ceil(n / 2) : n;
+  if (values.length !== entries) {
+    throw new ModelFormatError(`${where}: ${String(field)} holds ${values.length} values, ${dtype}[${shape.join(',')}] needs ${entries}`, where);
+  }
+  if (entries !== n) {
+    const t4 = new Tensor(dtype, shape);
+    unpackNibbles(values as ArrayLike<number>, n, t4.data as Int8Array | Uint8Array);
+    return t4;
   }
   const plain = new Float64Array(n);
   for (let i = 0; i < n; i++) plain[i] = conv(values[i]!);
@@ -194,8 +232,10 @@ export function tensorFromProto(t: pb.ITensorProto, where = t.name || 'tensor', 
 
 /** Encodes a Tensor as a TensorProto with little-endian `raw_data`. */
 export function tensorToProto(t: Tensor, name: string): pb.TensorProto {
-  const raw = new Uint8Array(t.size * dtypeBytes(t.dtype));
-  if (SAME_LAYOUT.has(t.dtype)) {
+  let raw: Uint8Array = new Uint8Array(rawByteLength(t.dtype, t.size));
+  if (dtypeBits(t.dtype) === 4) {
+    raw = packNibbles(t.data);
+  } else if (SAME_LAYOUT.has(t.dtype)) {
     raw.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   } else {
     const dv = new DataView(raw.buffer);

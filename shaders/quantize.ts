@@ -48,5 +48,7 @@ export function qRange(dtype: string): [string, string] {
   if (dtype === 'int8') return ['-128.0', '127.0'];
   if (dtype === 'uint16') return ['0.0', '65535.0'];
   if (dtype === 'int16') return ['-32768.0', '32767.0'];
+  if (dtype === 'uint4') return ['0.0', '15.0'];
+  if (dtype === 'int4') return ['-8.0', '7.0'];
   return ['-2147483648.0', '2147483520.0'];
 }

@@ -128,7 +128,7 @@ function ortTensor(T: ortCommon.TensorConstructor, t: pb.ITensorProto): ortCommo
     case 'int64': return new T('int64', BigInt64Array.from(k.data, (v) => BigInt(v)), dims);
     case 'uint64': return new T('uint64', BigUint64Array.from(k.data, (v) => BigInt(v)), dims);
     case 'float16': return new T('float16', Uint16Array.from(k.data, toHalfBits), dims);
-    default: return new T(k.dtype, k.data, dims);
+    default: return new T(k.dtype as 'float32', k.data as Float32Array, dims);
   }
 }
 

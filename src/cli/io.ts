@@ -120,7 +120,7 @@ export function parseNpy(bytes: Uint8Array, where: string): Tensor {
   const data = bytes.subarray(start + headerLen);
   if (data.length < n * elem) bad(`needs ${n * elem} data bytes, has ${data.length}`);
   const ddv = new DataView(data.buffer, data.byteOffset, n * elem);
-  const read: Record<DType, (i: number) => number> = {
+  const read: Partial<Record<DType, (i: number) => number>> = {
     float16: (i) => fromHalfBits(ddv.getUint16(i * 2, true)), float32: (i) => ddv.getFloat32(i * 4, true),
     float64: (i) => ddv.getFloat64(i * 8, true), int8: (i) => ddv.getInt8(i), uint8: (i) => ddv.getUint8(i),
     int16: (i) => ddv.getInt16(i * 2, true), uint16: (i) => ddv.getUint16(i * 2, true), int32: (i) => ddv.getInt32(i * 4, true),
@@ -128,7 +128,8 @@ export function parseNpy(bytes: Uint8Array, where: string): Tensor {
     uint64: (i) => Number(ddv.getBigUint64(i * 8, true)), bool: (i) => ddv.getUint8(i),
   };
   const values = new Array<number>(n);
-  for (let i = 0; i < n; i++) values[i] = read[dtype](i);
+  const get = read[dtype] ?? bad(`dtype ${dtype} is not supported`);
+  for (let i = 0; i < n; i++) values[i] = get(i);
   return Tensor.from(dtype, shape, values);
 }
 

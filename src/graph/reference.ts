@@ -3,7 +3,7 @@
  * only an expression are evaluated here with numpy-style broadcasting. Outputs are
  * coerced to their dtype (float16 rounding, integer truncation).
  */
-import { coerce, storageClass, type DType } from './dtype.js';
+import { coerce, isWideStorage, storageClass, type DType } from './dtype.js';
 import { ExecutionError, KilnError, LimitError } from './errors.js';
 import { compileExprJs, E, type Expr } from './expr.js';
 import type { Graph, Node } from './graph.js';
@@ -59,7 +59,7 @@ export function mapBroadcast(
 }
 
 function coerceAll(t: Tensor): Tensor {
-  if (t.dtype === 'float16' || t.dtype === 'int64' || t.dtype === 'uint64') {
+  if (isWideStorage(t.dtype)) {
     const d = t.data;
     for (let i = 0; i < d.length; i++) d[i] = coerce(t.dtype, d[i]!);
   }

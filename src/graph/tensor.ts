@@ -2,8 +2,11 @@
  * A concrete tensor on the CPU: dtype, concrete shape and a typed array in the
  * storage class of its dtype (see dtype.ts). Tensors are treated as immutable.
  */
-import { allocStorage, coerce, isFloat, storageClass, type DType, type TypedArray } from './dtype.js';
-import { ShapeError } from './errors.js';
+import {
+  allocStorage, coerce, dtypeBits, floatFormatOf, formatBits, fromFormatBits, isFloat, packNibbles, rawByteLength, storageClass, unpackNibbles,
+  type DType, type TypedArray,
+} from './dtype.js';
+import { DTypeError, ShapeError } from './errors.js';
 import { checkDims, formatShape, sizeOf, stridesOf, type ConcreteShape } from './shape.js';
 
 /** An immutable CPU tensor. */
@@ -42,6 +45,39 @@ export class Tensor {
     }
     for (let i = 0; i < values.length; i++) t.data[i] = coerce(dtype, Number(values[i]));
     return t;
+  }
+
+  /**
+   * Builds a bfloat16, float8 or int4/uint4 tensor from its ONNX bit layout: one
+   * bit pattern per element (Uint16Array for bfloat16, Uint8Array for float8), or
+   * for int4/uint4 the bytes packed two elements each, low nibble first.
+   * @throws {DTypeError} for other dtypes; {@link ShapeError} when the count does not fit the shape.
+   */
+  static fromBits(dtype: DType, shape: ConcreteShape, bits: ArrayLike<number>): Tensor {
+    const t = new Tensor(dtype, shape);
+    const f = floatFormatOf(dtype);
+    const want = f ? t.size : rawByteLength(dtype, t.size);
+    if (!f && dtypeBits(dtype) !== 4) throw new DTypeError(`Tensor.fromBits: ${dtype} has no bit layout of its own (only bfloat16, float8 and int4/uint4)`);
+    if (bits.length !== want) throw new ShapeError(`Tensor.fromBits: ${dtype}${formatShape(shape)} needs ${want} ${f ? 'bit patterns' : 'packed bytes'}, got ${bits.length}`);
+    if (f) for (let i = 0; i < t.size; i++) t.data[i] = fromFormatBits(bits[i]!, f);
+    else unpackNibbles(bits, t.size, t.data as Int8Array | Uint8Array);
+    return t;
+  }
+
+  /**
+   * The ONNX bit layout of a bfloat16, float8 or int4/uint4 tensor (see
+   * {@link Tensor.fromBits}): Uint16Array / Uint8Array bit patterns, or packed bytes.
+   * @throws {DTypeError} for other dtypes.
+   */
+  toBits(): Uint8Array | Uint16Array {
+    const f = floatFormatOf(this.dtype);
+    if (f) {
+      const out = dtypeBits(this.dtype) === 16 ? new Uint16Array(this.size) : new Uint8Array(this.size);
+      for (let i = 0; i < this.size; i++) out[i] = formatBits(this.data[i]!, f);
+      return out;
+    }
+    if (dtypeBits(this.dtype) === 4) return packNibbles(this.data);
+    throw new DTypeError(`Tensor.toBits: ${this.dtype} has no bit layout of its own (only bfloat16, float8 and int4/uint4)`);
   }
 
   /** A scalar (rank-0) tensor. */

@@ -11,6 +11,7 @@ import { findOp } from '../graph/op.js';
 import type { Graph } from '../graph/graph.js';
 import { isStatic, shapeSize, type Shape } from '../graph/shape.js';
 import type { ValueType } from '../graph/op.js';
+import { floatFormatOf, fromFormatBits, type DType } from '../graph/dtype.js';
 import { Tensor } from '../graph/tensor.js';
 import { commonShape, TensorSequence, type Value } from '../graph/value.js';
 import type { Backend, CompiledModel } from '../session/backends.js';
@@ -227,6 +228,17 @@ function tensorFeeds(feeds: Readonly<Record<string, Value>>): Record<string, Ten
   return out;
 }
 
+/**
+ * A data file's tensor as the port's dtype: ONNX's test data stores bfloat16 values
+ * as their bits in a UINT16 tensor (numpy has no bfloat16), which becomes a bfloat16
+ * tensor here; any other value is returned as it is.
+ */
+export function asPortDtype(v: Value, want: DType | undefined): Value {
+  if (!(v instanceof Tensor) || want !== 'bfloat16' || v.dtype !== 'uint16') return v;
+  const f = floatFormatOf('bfloat16')!;
+  return new Tensor('bfloat16', v.shape, Float32Array.from(v.data, (b) => fromFormatBits(b, f)));
+}
+
 /** Runs a model directory on a backend and compares every data set's outputs. */
 export async function checkModelDir(dir: string, opts: CheckOptions): Promise<ModelCheck> {
   const m = loadModelDir(dir);
@@ -248,13 +260,14 @@ export async function checkModelDir(dir: string, opts: CheckOptions): Promise<Mo
       const graph = compiled.graph;
       const feeds: Record<string, Value> = {};
       for (const [name, t] of matchByName(m.inputNames, set.inputs, 'input', `${dir}/${set.name}`)) {
-        if (graph.inputs.some((i) => i.name === name)) feeds[name] = t.value;
+        const port = graph.inputs.find((i) => i.name === name);
+        if (port) feeds[name] = asPortDtype(t.value, port.dtype);
       }
       const result: Record<string, Value> = compiled.model.runValues ? await compiled.model.runValues(feeds) : await compiled.model.run(tensorFeeds(feeds));
       const expected = matchByName(graph.outputs.map((o) => o.name), set.outputs, 'output', `${dir}/${set.name}`);
       for (const [name, want] of expected) {
         const got = result[name]!;
-        const c = compareValues(want.value, got, tol);
+        const c = compareValues(asPortDtype(want.value, graph.outputs.find((o) => o.name === name)?.dtype), got, tol);
         outputs.push({
           name: sets.length > 1 ? `${set.name}/${name}` : name,
           maxAbsErr: c.maxAbsErr,

@@ -28,7 +28,7 @@ import { BackendUnavailableError, isBackendName, type BackendChoice } from './ba
 import { InferenceSession as KilnSession, type SessionOptions, type ValueMetadata } from './inference-session.js';
 import { loadModelBytes } from './load.js';
 import {
-  fromKilnValue, NotSupportedError, OrtTensor, toKilnValue,
+  fromKilnValue, NotSupportedError, OrtTensor, ortTypeOf, toKilnValue,
   type KilnValue, type OrtDataLocation, type OrtTensorData, type OrtTensorLike, type OrtTensorType,
 } from './ort-tensor.js';
 
@@ -327,7 +327,7 @@ export class OrtInferenceSession {
   /** ORT's metadata of Kiln's: Kiln's names for unnamed input dims (`<input>_dim<i>`) become ''. */
   #metadata(values: readonly ValueMetadata[]): readonly OrtValueMetadata[] {
     const unnamed = new Set(this.kiln.inputMetadata.flatMap(({ name, shape }) => shape.filter((d, i) => d === `${name}_dim${i}`)));
-    return values.map(({ name, dtype, shape }) => ({ name, isTensor: true, type: dtype, shape: shape.map((d) => (typeof d === 'string' && unnamed.has(d) ? '' : d)) }));
+    return values.map(({ name, dtype, shape }) => ({ name, isTensor: true, type: ortTypeOf(dtype, name), shape: shape.map((d) => (typeof d === 'string' && unnamed.has(d) ? '' : d)) }));
   }
 
   /**

@@ -14,7 +14,7 @@
  *
  * Misuse throws {@link InputError} (ORT throws TypeError/RangeError/Error there).
  */
-import { fromHalfBits, isDType, storageClass, toHalfBits, type DType, type TypedArray } from '../graph/dtype.js';
+import { fromHalfBits, isDType, packNibbles, storageClass, toHalfBits, unpackNibbles, type DType, type TypedArray } from '../graph/dtype.js';
 import { InputError, KilnError } from '../graph/errors.js';
 import { Tensor as CoreTensor } from '../graph/tensor.js';
 import { GpuTensor } from '../backends/webgpu/gpu-tensor.js';
@@ -477,13 +477,29 @@ export const Tensor: OrtTensorConstructor = OrtTensor;
 export type KilnValue = CoreTensor | GpuTensor;
 
 /** The storage Kiln's WebGPU backend gives `dtype`, when it is the layout ORT's GPU buffers have for it. */
-function sameGpuLayout(type: OrtTensorType, f16: boolean): type is 'float32' | 'int32' | 'uint32' | 'float16' {
+function sameGpuLayout(type: OrtTensorType | DType, f16: boolean): type is 'float32' | 'int32' | 'uint32' | 'float16' {
   return type === 'float32' || type === 'int32' || type === 'uint32' || (type === 'float16' && f16);
 }
 
-/** Kiln's CPU storage of ORT data (int64/uint64 → exact doubles, float16 bits → numbers, bool → 0/1). */
-function kilnStorage(name: string, dtype: DType, data: OrtTensorData | TypedArray): TypedArray {
+/** Kiln dtypes ONNX Runtime's JS Tensor has no type for. */
+const NO_ORT_TYPE: ReadonlySet<DType> = new Set<DType>(['bfloat16', 'float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz']);
+
+/**
+ * ORT's tensor type of a Kiln dtype (the same name).
+ * @throws {NotSupportedError} for bfloat16 and the float8 types, which ORT's JS Tensor lacks; `what` names the value.
+ */
+export function ortTypeOf(dtype: DType, what: string): OrtTensorType {
+  if (NO_ORT_TYPE.has(dtype)) throw new NotSupportedError(`'${what}' is ${dtype}, which ONNX Runtime's JS tensors have no type for`, what);
+  return dtype as OrtTensorType;
+}
+
+/** Kiln's CPU storage of ORT data (int64/uint64 → exact doubles, float16 bits → numbers, bool → 0/1, int4/uint4 unpacked). */
+function kilnStorage(name: string, dtype: DType, data: OrtTensorData | TypedArray, size: number): TypedArray {
   const Cls = storageClass(dtype);
+  if (dtype === 'int4' || dtype === 'uint4') {
+    if (!(data instanceof Cls) || data.length !== Math.ceil(size / 2)) throw new InputError(`feed '${name}' (${dtype}) must hold its elements packed two per byte in a ${Cls.name} of ${Math.ceil(size / 2)}`, name);
+    return unpackNibbles(data as ArrayLike<number>, size, new (Cls as typeof Int8Array | typeof Uint8Array)(size));
+  }
   if (dtype === 'float16') {
     if (data instanceof Float32Array) return data;
     if (!(data instanceof Uint16Array)) throw new InputError(`feed '${name}' (float16) must hold its bits in a Uint16Array`, name);
@@ -518,7 +534,7 @@ export async function toKilnValue(name: string, t: OrtTensorLike, gpuDevice: () 
     case 'cpu':
     case 'cpu-pinned':
     case undefined:
-      return new CoreTensor(type, t.dims, kilnStorage(name, type, t.data));
+      return new CoreTensor(type, t.dims, kilnStorage(name, type, t.data, t.dims.reduce((a, b) => a * b, 1)));
     case 'gpu-buffer': {
       const device = await gpuDevice();
       const f16 = device.features.has('shader-f16');
@@ -542,6 +558,8 @@ function ortData(t: CoreTensor): OrtTensorData {
     case 'int64': return BigInt64Array.from(d, (v) => BigInt.asIntN(64, big(v)));
     case 'uint64': return BigUint64Array.from(d, (v) => BigInt.asUintN(64, big(v)));
     case 'float16': return Uint16Array.from(d, toHalfBits);
+    case 'int4': return new Int8Array(packNibbles(d).buffer);
+    case 'uint4': return packNibbles(d);
     default: return d;
   }
 }
@@ -555,7 +573,7 @@ function ortData(t: CoreTensor): OrtTensorData {
  * @returns the ORT tensor.
  */
 export async function fromKilnValue(t: KilnValue): Promise<OrtTensor> {
-  if (t instanceof CoreTensor) return new OrtTensor(t.dtype, ortData(t) as CtorData, t.shape);
+  if (t instanceof CoreTensor) return new OrtTensor(ortTypeOf(t.dtype, 'output'), ortData(t) as CtorData, t.shape);
   if (!sameGpuLayout(t.dtype, t.f16)) {
     try {
       return await fromKilnValue(await t.download());

@@ -2,10 +2,12 @@
  * The public Tensor, in ONNX Runtime Web's style: `new Tensor(type, data, dims)`.
  * It is Kiln's CPU tensor (src/graph/tensor.ts) with ORT's constructor order, so
  * code written for `ort.Tensor` works after changing the import. Data conversions:
- * BigInt64Array (int64) → exact doubles, Uint16Array float16 bits → numbers,
- * plain arrays → the dtype's storage.
+ * BigInt64Array (int64) → exact doubles, Uint16Array float16 / bfloat16 bits and
+ * Uint8Array float8 bits → numbers, plain arrays (and a Float32Array for bfloat16 /
+ * float8, an Int8Array / Uint8Array of one int4 / uint4 per element) → the dtype's
+ * storage, rounded or wrapped to the dtype.
  */
-import { coerce, fromHalfBits, isDType, storageClass, type DType, type TypedArray } from '../graph/dtype.js';
+import { coerce, dtypeBits, floatFormatOf, fromFormatBits, fromHalfBits, isDType, storageClass, type DType, type TypedArray } from '../graph/dtype.js';
 import { InputError } from '../graph/errors.js';
 import { Tensor as CoreTensor } from '../graph/tensor.js';
 
@@ -14,6 +16,12 @@ export type TensorDataLike = TypedArray | BigInt64Array | BigUint64Array | reado
 
 function toStorage(type: DType, data: TensorDataLike): TypedArray {
   const Cls = storageClass(type);
+  const fmt = floatFormatOf(type);
+  if (fmt && (data instanceof Uint16Array || data instanceof Uint8Array)) {
+    // bfloat16 / float8 bit patterns.
+    return Float32Array.from(data, (b) => fromFormatBits(b, fmt));
+  }
+  if (data instanceof Cls && (fmt || dtypeBits(type) === 4)) return (data as TypedArray).map((v) => coerce(type, v));
   if (data instanceof Cls && !(type === 'float16' && data instanceof Uint16Array)) return data as TypedArray;
   const out = new Cls(data.length);
   if (type === 'float16' && data instanceof Uint16Array) {

@@ -22,6 +22,11 @@ export function storageOf(dtype: DType, f16: boolean): GpuStorage {
   switch (dtype) {
     case 'float32':
     case 'float64':
+    case 'bfloat16':
+    case 'float8e4m3fn':
+    case 'float8e4m3fnuz':
+    case 'float8e5m2':
+    case 'float8e5m2fnuz':
       return 'f32';
     case 'float16':
       return f16 ? 'f16' : 'f32';
@@ -29,6 +34,7 @@ export function storageOf(dtype: DType, f16: boolean): GpuStorage {
     case 'int16':
     case 'int32':
     case 'int64':
+    case 'int4':
       return 'i32';
     default:
       return 'u32';

@@ -7,6 +7,7 @@
  * uses of their input go through an f32 helper (prelude) so the argument expression
  * is evaluated once.
  */
+import { floatFormatOf, type DType, type FloatFormat } from '../../graph/dtype.js';
 import type { ScalarFn } from '../../graph/expr.js';
 import { isScalarFnName, type ScalarFnName } from '../../graph/ops/scalar-fns.js';
 import { erfHelper, SCALAR_HELPERS as H } from '../../../shaders/scalar-helpers.js';
@@ -51,6 +52,47 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 /** A shift: 0 for shift amounts ≥ 32 (WGSL masks them). */
 const shift = (op: string): WgslForm =>
   form(([a, b], [ta, tb]) => `select(${ta}(0), ${a} ${op} ${tb === 'u32' ? b : `u32(${b})`}, ${b} < ${tb}(32))`);
+
+/**
+ * Rounding of an f32 to a narrow float format, ties to even (WGSL's round()),
+ * exactly as roundToFormat in src/graph/dtype.ts: the f32 is scaled by powers of
+ * two (ldexp, exact) so the format's quantum is 1. NaN/Inf are recognized by their
+ * bits; Inf and NaN are made from variables (Dawn rejects them as constants).
+ * bfloat16 subnormals are f32 subnormals, which a device may flush to zero.
+ */
+export const TO_FMT_HELPER = `fn kiln_tofmt(x: f32, mant: i32, emin: i32, maxv: f32, has_inf: bool, uz: bool, sat: bool) -> f32 {
+  let bits = bitcast<u32>(x);
+  let neg = (bits & 0x80000000u) != 0u;
+  var special = 0x7fc00000u;
+  if ((bits & 0x7fffffffu) > 0x7f800000u) { return x; }
+  if (sat && (bits & 0x7fffffffu) >= 0x7f800000u) { return select(maxv, -maxv, neg); }
+  if (has_inf && (bits & 0x7fffffffu) == 0x7f800000u) { return x; }
+  if ((bits & 0x7fffffffu) == 0x7f800000u) { return bitcast<f32>(special); }
+  let a = abs(x);
+  if (a == 0.0) { return select(x, 0.0, uz); }
+  let e = max(i32((bits >> 23u) & 0xffu) - 127, emin);
+  let r = ldexp(round(ldexp(a, mant - e)), e - mant);
+  if (r > maxv) {
+    if (sat) { return select(maxv, -maxv, neg); }
+    if (has_inf) { special = select(0x7f800000u, 0xff800000u, neg); }
+    return bitcast<f32>(special);
+  }
+  if (r == 0.0 && uz) { return 0.0; }
+  return select(r, -r, neg);
+}`;
+
+/**
+ * WGSL f32 of the f32 expression `a` rounded to the narrow float format of `dtype`
+ * (needs {@link TO_FMT_HELPER}); with `saturate`, clamped to ±its largest finite value first (NaN kept).
+ */
+export function toFormatWgsl(dtype: DType, a: string, saturate = false): string {
+  const f: FloatFormat = floatFormatOf(dtype)!;
+  const maxBits = new Uint32Array(new Float32Array([f.max]).buffer)[0]!;
+  return `kiln_tofmt(${a}, ${f.mant}, ${1 - f.bias}, bitcast<f32>(${maxBits}u), ${f.inf}, ${f.uz}, ${saturate})`;
+}
+
+/** The scalar function rounding to the format of `dtype`. */
+const toFormat = (dtype: DType): WgslForm => form(([a], _t, out) => `${out}(${toFormatWgsl(dtype, `f32(${a})`)})`, TO_FMT_HELPER);
 
 /** The WGSL spelling of every scalar function. */
 export const SCALAR_WGSL: Readonly<Record<ScalarFnName, WgslForm>> = {
@@ -121,6 +163,11 @@ export const SCALAR_WGSL: Readonly<Record<ScalarFnName, WgslForm>> = {
   castint: form(([a], [t], out) =>
     (t === 'f32' || t === 'f16' ? `select(${out}(${a}), ${out}(0), kiln_isnan(f32(${a})))` : `${out}(${a})`), H.isnan),
   tobool: form(([a], [t]) => (t === 'f32' || t === 'f16' ? `u32((bitcast<u32>(f32(${a})) << 1u) != 0u)` : `u32(${a} != 0)`)),
+  tobfloat16: toFormat('bfloat16'),
+  tofloat8e4m3fn: toFormat('float8e4m3fn'),
+  tofloat8e4m3fnuz: toFormat('float8e4m3fnuz'),
+  tofloat8e5m2: toFormat('float8e5m2'),
+  tofloat8e5m2fnuz: toFormat('float8e5m2fnuz'),
 
   leakyrelu: form(([x, al], _t, out) => `select(${al} * ${x}, ${x}, ${x} >= ${out}(0))`),
   elu: helper('elu', 'x: f32, al: f32', '  return select(al * (exp(x) - 1.0), x, x > 0.0);'),

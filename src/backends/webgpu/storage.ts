@@ -5,7 +5,9 @@
  * element and throw a {@link LimitError} naming the tensor when a value does not
  * fit (token ids, indices and shapes always do in practice); downloads widen back.
  * bool is a u32 0/1, float64 narrows to f32, float16 is stored as f16 when the
- * device has `shader-f16` (else as f32), narrow ints widen to i32/u32.
+ * device has `shader-f16` (else as f32), bfloat16 and float8 are f32 (exact: their
+ * CPU storage already holds the rounded values; kernels writing them round with the
+ * format's rounding function), narrow ints (int4/uint4 included) widen to i32/u32.
  */
 import { allocStorage, dtypeRange, fromHalfBits, toHalfBits, type DType } from '../../graph/dtype.js';
 import { LimitError } from '../../graph/errors.js';
@@ -70,7 +72,7 @@ export function fromStorage(bytes: ArrayBuffer, dtype: DType, shape: ConcreteSha
     const view = storage === 'f32' ? new Float32Array(bytes, 0, n) : storage === 'i32' ? new Int32Array(bytes, 0, n) : new Uint32Array(bytes, 0, n);
     if (dtype === 'bool') {
       for (let i = 0; i < n; i++) data[i] = view[i] ? 1 : 0;
-    } else if (dtype === 'int8' || dtype === 'int16' || dtype === 'uint8' || dtype === 'uint16') {
+    } else if (dtype === 'int8' || dtype === 'int16' || dtype === 'uint8' || dtype === 'uint16' || dtype === 'int4' || dtype === 'uint4') {
       const { min, max } = dtypeRange(dtype);
       const span = max - min + 1;
       for (let i = 0; i < n; i++) {

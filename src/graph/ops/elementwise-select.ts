@@ -1,6 +1,6 @@
 /** Op family: selection and conversion — Where, Clip, Cast, CastLike. */
 import { attr } from '../attrs.js';
-import { ALL, NUMERIC, expectDType, isFloat, isInteger, type DType } from '../dtype.js';
+import { ALL, NUMERIC, ONNX_CODE_DTYPES, dtypeBits, dtypeRange, expectDType, floatFormatOf, isFloat, isInteger, isUnsigned, type DType } from '../dtype.js';
 import { AttributeError, ShapeError } from '../errors.js';
 import { compileExprJs, E, type Expr } from '../expr.js';
 import { defineOp, setTrait, type InferInput } from '../op.js';
@@ -8,14 +8,11 @@ import { mapBroadcast } from '../reference.js';
 import { broadcastShapes, formatShape, shapeSize } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { expectSameDType } from './elementwise-util.js';
-import { F } from './scalar-fns.js';
+import { F, TO_FORMAT } from './scalar-fns.js';
 import { SHAPE_VALUE } from '../shape-values.js';
 
 /** ONNX TensorProto.DataType codes → Kiln dtypes. */
-export const ONNX_DTYPE_CODES: Readonly<Record<number, DType>> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64',
-  9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64',
-};
+export const ONNX_DTYPE_CODES: Readonly<Record<number, DType>> = ONNX_CODE_DTYPES;
 
 /** Where: X where condition is true, else Y (all three broadcast). */
 export const Where = defineOp({
@@ -89,7 +86,38 @@ export const Clip = defineOp({
   expr: (xs, a, out) => clipExpr(xs, a, out),
 });
 
-function castExpr(x: Expr, out: DType): Expr {
+/** min(max(x, lo), hi) in x's dtype. */
+function clampExpr(x: Expr, lo: number | undefined, hi: number): Expr {
+  const low = lo === undefined ? x : E.call(F.max, [x, E.const(lo, x.dtype)]);
+  return E.call(F.min, [low, E.const(hi, x.dtype)]);
+}
+
+/** x clamped to [-m, m], NaN kept (spelled with isnan: a backend's min/max may drop NaN). */
+function clampKeepNan(x: Expr, m: number): Expr {
+  return E.call(F.where, [E.call(F.isnan, [x], 'bool'), x, clampExpr(x, -m, m)], x.dtype);
+}
+
+/**
+ * Cast's expression (opset 19+ rules): bfloat16/float8 outputs round to nearest
+ * even through their rounding function, float8 with `saturate` after clamping to
+ * ±the largest finite value; int4/uint4 outputs round floats half to even and clamp
+ * to the 4-bit range (integers clamp); other conversions truncate floats toward zero
+ * for integer outputs and wrap integers.
+ */
+function castExpr(x: Expr, out: DType, saturate: boolean): Expr {
+  const fmt = floatFormatOf(out);
+  const toFmt = TO_FORMAT[out];
+  if (fmt && toFmt) {
+    let v = isFloat(x.dtype) ? x : E.call(F.cast, [x], 'float32');
+    if (saturate && out !== 'bfloat16') v = clampKeepNan(v, fmt.max);
+    return E.call(toFmt, [v], out);
+  }
+  const { min, max } = dtypeRange(out);
+  if (dtypeBits(out) === 4) {
+    const v = isFloat(x.dtype) ? E.call(F.round, [x]) : x;
+    const clamped = clampExpr(v, isUnsigned(x.dtype) || x.dtype === 'bool' ? undefined : min, max);
+    return E.call(isFloat(x.dtype) ? F.castint : F.cast, [clamped], out);
+  }
   const f = out === 'bool' ? F.tobool : isInteger(out) && isFloat(x.dtype) ? F.castint : F.cast;
   return E.call(f, [x], out);
 }
@@ -108,7 +136,7 @@ export const Cast = defineOp({
     if (!to) throw new AttributeError(`${ctx.node}: Cast attribute 'to' = ${ctx.attrs.to} is not a supported ONNX data type`, ctx.node);
     return [{ dtype: to, shape: x!.shape }];
   },
-  expr: ([x], _a, out) => castExpr(x!, out),
+  expr: ([x], a, out) => castExpr(x!, out, a.saturate !== 0),
 });
 
 /** CastLike: converts `input` to the dtype of `target_type` (whose shape and data are ignored). */
@@ -123,8 +151,8 @@ export const CastLike = defineOp({
     expectDType(x!.dtype, ALL, ctx.node, 'input');
     return [{ dtype: t!.dtype, shape: x!.shape }];
   },
-  cpu: ([x], ctx) => [runPositional([x], ctx.outputs[0]!.dtype, ctx.node, ([e]) => castExpr(e!, ctx.outputs[0]!.dtype))],
-  expr: ([x], _a, out) => castExpr(x!, out),
+  cpu: ([x], ctx) => [runPositional([x], ctx.outputs[0]!.dtype, ctx.node, ([e]) => castExpr(e!, ctx.outputs[0]!.dtype, ctx.attrs.saturate !== 0))],
+  expr: ([x], a, out) => castExpr(x!, out, a.saturate !== 0),
 });
 
 /** Selection and conversion ops. */

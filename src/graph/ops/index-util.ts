@@ -4,7 +4,7 @@
  * walks, and fast strided copies
  * (the one loop behind Transpose, Slice, Expand, Tile and DepthToSpace).
  */
-import { allocStorage, type DType, type TypedArray } from '../dtype.js';
+import { allocStorage, ONNX_CODE_DTYPES, type DType, type TypedArray } from '../dtype.js';
 import { DTypeError, ExecutionError, ShapeError } from '../errors.js';
 import type { InferInput } from '../op.js';
 import { formatShape, sizeOf, type ConcreteShape, type Dim } from '../shape.js';
@@ -190,7 +190,4 @@ export function checkElementsShapes(x: InferInput, i: InferInput, node: string, 
 }
 
 /** ONNX TensorProto data type codes → Kiln dtypes (for `dtype`/`to` attributes). */
-export const ONNX_DTYPE: Readonly<Record<number, DType>> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64',
-  9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64',
-};
+export const ONNX_DTYPE: Readonly<Record<number, DType>> = ONNX_CODE_DTYPES;

@@ -6,7 +6,7 @@
  * and requantize, so their arithmetic lives in one place.
  */
 import { attr } from '../attrs.js';
-import { expectDType, dtypeRange, FLOATS, type DType } from '../dtype.js';
+import { expectDType, dtypeRange, floatFormatOf, FLOATS, roundToFormat, type DType } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
 import type { Node } from '../graph.js';
 import { inferNode } from '../infer.js';
@@ -16,8 +16,8 @@ import { normalizeAxis } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { ONNX_DTYPE } from './index-util.js';
 
-/** Quantized types of QuantizeLinear/DequantizeLinear (16-bit since opset 21). */
-const QTYPES: readonly DType[] = ['uint8', 'int8', 'uint16', 'int16'];
+/** Quantized types of QuantizeLinear/DequantizeLinear (float8 since opset 19, 16-bit and 4-bit since opset 21). */
+const QTYPES: readonly DType[] = ['uint8', 'int8', 'uint16', 'int16', 'uint4', 'int4', 'float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz'];
 /** Quantized types of the QLinear ops. */
 const QLINEAR_TYPES: readonly DType[] = ['uint8', 'int8'];
 
@@ -61,22 +61,35 @@ function paramIndex(x: Tensor, param: Tensor | undefined, axis: number, node: st
   return (i) => Math.floor(i / inner) % dim;
 }
 
-function quantize(x: Tensor, scale: Tensor, zp: Tensor | undefined, out: DType, axis: number, node: string, blockSize = 0): Tensor {
+/**
+ * y = saturate(round(x / scale) + zp) for integer types; for float8 (opset 19)
+ * y = cast(x / scale + zp), rounded to nearest even, clamped to ±the largest finite
+ * value when `sat` (the `saturate` attribute), else Inf/NaN beyond the range.
+ */
+function quantize(x: Tensor, scale: Tensor, zp: Tensor | undefined, out: DType, axis: number, node: string, blockSize = 0, sat = true): Tensor {
   const y = new Tensor(out, x.shape);
   const si = paramIndex(x, scale, axis, node, blockSize);
+  const fmt = floatFormatOf(out);
   for (let i = 0; i < x.size; i++) {
     const k = si(i);
-    y.data[i] = saturate(out, rint(Math.fround(x.data[i]! / scale.data[k]!)) + (zp ? zp.data[k]! : 0));
+    const q = Math.fround(x.data[i]! / scale.data[k]!);
+    if (fmt) {
+      const v = Math.fround(q + (zp ? zp.data[k]! : 0));
+      y.data[i] = roundToFormat(sat && !Number.isNaN(v) ? Math.min(fmt.max, Math.max(-fmt.max, v)) : v, fmt);
+    } else {
+      y.data[i] = saturate(out, rint(q) + (zp ? zp.data[k]! : 0));
+    }
   }
   return y;
 }
 
-function dequantize(x: Tensor, scale: Tensor, zp: Tensor | undefined, axis: number, node: string, blockSize = 0): Tensor {
-  const y = new Tensor('float32', x.shape);
+/** y = (x - zp) * scale in float32, stored as `out` (the scale's dtype; the reference rounds float16 outputs). */
+function dequantize(x: Tensor, scale: Tensor, zp: Tensor | undefined, axis: number, node: string, blockSize = 0, out: DType = 'float32'): Tensor {
+  const y = new Tensor(out, x.shape);
   const si = paramIndex(x, scale, axis, node, blockSize);
   for (let i = 0; i < x.size; i++) {
     const k = si(i);
-    y.data[i] = (x.data[i]! - (zp ? zp.data[k]! : 0)) * scale.data[k]!;
+    y.data[i] = Math.fround((x.data[i]! - (zp ? zp.data[k]! : 0)) * scale.data[k]!);
   }
   return y;
 }
@@ -88,7 +101,7 @@ export const QuantizeLinear = defineOp({
   outputs: ['y'],
   attrs: { axis: attr.int(1), saturate: attr.int(1), block_size: attr.int(0), output_dtype: attr.int(0) },
   category: 'elementwise',
-  doc: 'Quantizes floats to uint8/int8/uint16/int16.',
+  doc: 'Quantizes floats to uint8/int8/uint16/int16/uint4/int4 or a float8 type.',
   infer([x, s, zp], ctx) {
     expectDType(x!.dtype, [...FLOATS, 'int32'], ctx.node, 'x');
     expectDType(s!.dtype, FLOATS, ctx.node, 'y_scale');
@@ -100,7 +113,7 @@ export const QuantizeLinear = defineOp({
     return [{ dtype: zp?.dtype ?? named ?? 'uint8', shape: x!.shape }];
   },
   cpu([x, s, zp], ctx) {
-    return [quantize(x!, s!, zp, ctx.outputs[0]!.dtype, ctx.attrs.axis, ctx.node, ctx.attrs.block_size)];
+    return [quantize(x!, s!, zp, ctx.outputs[0]!.dtype, ctx.attrs.axis, ctx.node, ctx.attrs.block_size, ctx.attrs.saturate !== 0)];
   },
 });
 
@@ -111,14 +124,15 @@ export const DequantizeLinear = defineOp({
   outputs: ['y'],
   attrs: { axis: attr.int(1), block_size: attr.int(0) },
   category: 'elementwise',
-  doc: 'Dequantizes uint8/int8/uint16/int16/int32 to float32.',
-  infer([x, s], ctx) {
+  doc: 'Dequantizes uint8/int8/uint16/int16/uint4/int4/int32 or a float8 type to the dtype of x_scale.',
+  infer([x, s, zp], ctx) {
     expectDType(x!.dtype, [...QTYPES, 'int32'], ctx.node, 'x');
     expectDType(s!.dtype, FLOATS, ctx.node, 'x_scale');
-    return [{ dtype: 'float32', shape: x!.shape }];
+    if (zp && zp.dtype !== x!.dtype) throw new DTypeError(`${ctx.node}: x_zero_point has dtype ${zp.dtype}, x has ${x!.dtype}`, ctx.node);
+    return [{ dtype: s!.dtype, shape: x!.shape }];
   },
   cpu([x, s, zp], ctx) {
-    return [dequantize(x!, s!, zp, ctx.attrs.axis, ctx.node, ctx.attrs.block_size)];
+    return [dequantize(x!, s!, zp, ctx.attrs.axis, ctx.node, ctx.attrs.block_size, ctx.outputs[0]!.dtype)];
   },
 });
 

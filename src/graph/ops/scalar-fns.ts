@@ -5,7 +5,8 @@
  * bool is 0/1). Backends spell each function from tables of their own, keyed by
  * {@link ScalarFnName}.
  */
-import { scalarFn as fn, scalarFns } from '../expr.js';
+import { floatFormatOf, roundToFormat, type DType } from '../dtype.js';
+import { scalarFn as fn, scalarFns, type ScalarFn } from '../expr.js';
 import { ACTIVATION_FNS } from './scalar-fns-activation.js';
 import { bitwise, erfJs, intPow, pyMod, roundHalfEven } from './elementwise-numerics.js';
 
@@ -92,7 +93,26 @@ const MISC = scalarFns({
   castint: fn('castint', (a) => (Number.isNaN(a) ? 0 : Math.trunc(a) + 0)),
   /** Conversion to bool: nonzero (NaN included) → 1. */
   tobool: fn('tobool', (a) => (a !== 0 ? 1 : 0)),
+  /** Rounding to bfloat16 (ties to even; beyond the range ±Inf). */
+  tobfloat16: fn('tobfloat16', (a) => roundToFormat(a, floatFormatOf('bfloat16')!)),
+  /** Rounding to float8 E4M3FN (ties to even; beyond the range NaN: no saturation, see Cast). */
+  tofloat8e4m3fn: fn('tofloat8e4m3fn', (a) => roundToFormat(a, floatFormatOf('float8e4m3fn')!)),
+  /** Rounding to float8 E4M3FNUZ (ties to even; beyond the range NaN). */
+  tofloat8e4m3fnuz: fn('tofloat8e4m3fnuz', (a) => roundToFormat(a, floatFormatOf('float8e4m3fnuz')!)),
+  /** Rounding to float8 E5M2 (ties to even; beyond the range ±Inf). */
+  tofloat8e5m2: fn('tofloat8e5m2', (a) => roundToFormat(a, floatFormatOf('float8e5m2')!)),
+  /** Rounding to float8 E5M2FNUZ (ties to even; beyond the range NaN). */
+  tofloat8e5m2fnuz: fn('tofloat8e5m2fnuz', (a) => roundToFormat(a, floatFormatOf('float8e5m2fnuz')!)),
 });
+
+/** The rounding function of each narrow float dtype (bfloat16, float8). */
+export const TO_FORMAT: Readonly<Partial<Record<DType, ScalarFn>>> = {
+  bfloat16: MISC.tobfloat16,
+  float8e4m3fn: MISC.tofloat8e4m3fn,
+  float8e4m3fnuz: MISC.tofloat8e4m3fnuz,
+  float8e5m2: MISC.tofloat8e5m2,
+  float8e5m2fnuz: MISC.tofloat8e5m2fnuz,
+};
 
 /** Scalar functions. */
 export const F = { ...UNARY, ...BINARY, ...MISC, ...ACTIVATION_FNS } as const;

@@ -12,7 +12,9 @@
  * sums in another order, a sum landing within an f32 ulp of a .5 boundary may
  * requantize one step off (not seen in the tests or the ONNX data).
  */
+import { floatFormatOf } from '../../../graph/dtype.js';
 import { ShapeError } from '../../../graph/errors.js';
+import { TO_FMT_HELPER, toFormatWgsl } from '../scalar-wgsl.js';
 import { normalizeAxis, sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import { resolveWindow, type WindowAttrs } from '../../../graph/ops/conv-util.js';
 import type { GpuKernel, KernelTable, GpuTensorInfo, KernelContext, KernelPlan } from '../kernel.js';
@@ -47,6 +49,11 @@ export function paramIndex(sb: ShaderBuilder, ctx: KernelContext, shape: Concret
 function deq(ctx: KernelContext, x: number, s: number, z: number, at: string, k: string): string {
   const X = `in${x}`;
   const S = `in${s}`;
+  if (floatFormatOf(ctx.inputs[x]!.dtype)) {
+    // float8 x (f32 storage): (x - zp) * scale in f32.
+    const zf = ctx.inputs[z] ? `f32(in${z}[${k}])` : '0.0';
+    return `((f32(${X}[${at}]) - ${zf}) * f32(${S}[${k}]))`;
+  }
   const zp = ctx.inputs[z] ? `i32(in${z}[${k}])` : '0i';
   return `(f32(i32(${X}[${at}]) - ${zp}) * f32(${S}[${k}]))`;
 }
@@ -54,8 +61,12 @@ function deq(ctx: KernelContext, x: number, s: number, z: number, at: string, k:
 /** WGSL storing the requantized f32 value `v` to output 0 at `at` (scale input `s`, zero point input `z`, index `k`). */
 function requant(ctx: KernelContext, v: string, s: number, z: number | undefined, at: string, k: string): string {
   const out = ctx.outputs[0]!;
-  const [lo, hi] = qRange(out.dtype);
   const zp = z !== undefined && ctx.inputs[z] ? ` + f32(in${z}[${k}])` : '';
+  if (floatFormatOf(out.dtype)) {
+    // float8 (opset 19): x / scale + zp rounded to the format, saturating unless saturate = 0.
+    return `out0[${at}] = ${toFormatWgsl(out.dtype, `(kq_div(${v}, f32(in${s}[${k}]))${zp})`, Number(ctx.attrs['saturate'] ?? 1) !== 0)};`;
+  }
+  const [lo, hi] = qRange(out.dtype);
   return `out0[${at}] = ${out.storage}(kq_sat(round(kq_div(${v}, f32(in${s}[${k}])))${zp}, ${lo}, ${hi}));`;
 }
 
@@ -63,6 +74,7 @@ function bindAll(sb: ShaderBuilder, ctx: KernelContext): void {
   ctx.inputs.forEach((t, k) => t && sb.input(k));
   sb.output(0);
   QUANT_HELPERS.forEach((h) => sb.fn(h));
+  sb.fn(TO_FMT_HELPER);
 }
 
 /**

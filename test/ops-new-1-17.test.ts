@@ -457,3 +457,62 @@ describe('Random ops (Bernoulli, RandomUniform[Like], RandomNormal[Like]): deter
     }
   });
 });
+
+describe('hand-derived values', function () {
+  this.timeout(60000);
+  const close = (t: Tensor, want: number[], tol: number, what: string) => {
+    expect(t.size, what).to.equal(want.length);
+    want.forEach((v, i) => expect(Number(t.data[i]), `${what}[${i}]`).to.be.closeTo(v, tol));
+  };
+
+  it('DFT of [1, 2, 3, 4] is [10, -2+2i, -2, -2-2i]; onesided keeps 3 bins; the inverse gives the signal back (1e-5 on WebGPU)', async () => {
+    const x = Tensor.from('float32', [1, 4, 1], [1, 2, 3, 4]);
+    const full = await both(oneNode('DFT', ['X'], { X: x }, [], [attrOf('axis', 1)], 17), { X: x });
+    const half = await both(oneNode('DFT', ['X'], { X: x }, [], [attrOf('axis', 1), attrOf('onesided', 1)], 17), { X: x });
+    const spectrum = [10, 0, -2, 2, -2, 0, -2, -2];
+    for (const [r, what] of [[full.cpu, 'cpu'], [full.gpu, 'webgpu']] as const) if (r) close(r.Y!, spectrum, 1e-5, `${what} full`);
+    for (const [r, what] of [[half.cpu, 'cpu'], [half.gpu, 'webgpu']] as const) if (r) close(r.Y!, spectrum.slice(0, 6), 1e-5, `${what} onesided`);
+    const f = Tensor.from('float32', [1, 4, 2], spectrum);
+    const inv = await both(oneNode('DFT', ['X'], { X: f }, [], [attrOf('axis', 1), attrOf('inverse', 1)], 17), { X: f });
+    for (const [r, what] of [[inv.cpu, 'cpu'], [inv.gpu, 'webgpu']] as const) if (r) close(r.Y!, [1, 0, 2, 0, 3, 0, 4, 0], 1e-5, `${what} inverse`);
+  });
+
+  it('Col2Im of all-ones 2x2 blocks over a 3x3 image counts the blocks covering each pixel', async () => {
+    const x = Tensor.full('float32', [1, 4, 4], 1);
+    const consts = [{ name: 'img', tensor: Tensor.from('int64', [2], [3, 3]) }, { name: 'blk', tensor: Tensor.from('int64', [2], [2, 2]) }];
+    const r = await both(oneNode('Col2Im', ['X', 'img', 'blk'], { X: x }, consts, [], 18), { X: x });
+    const want = [1, 2, 1, 2, 4, 2, 1, 2, 1];
+    close(r.cpu.Y!, want, 0, 'cpu');
+    if (r.gpu) close(r.gpu.Y!, want, 0, 'webgpu');
+  });
+
+  it('RoiAlign of a linear ramp X[y, x] = 4y + x averages to the value at the bin centre', async () => {
+    const x = Tensor.from('float32', [1, 1, 4, 4], Array.from({ length: 16 }, (_, i) => i));
+    // half_pixel: the roi (0.5, 0.5)-(2.5, 2.5) starts at 0 and spans 2; one bin, samples at 0.5 and 1.5 per axis → centre (1, 1) = 5.
+    // output_half_pixel: the same roi starts at 0.5, samples at 1 and 2 → centre (1.5, 1.5) = 7.5.
+    for (const [mode, want] of [['half_pixel', 5], ['output_half_pixel', 7.5]] as const) {
+      const feeds = { X: x, rois: Tensor.from('float32', [1, 4], [0.5, 0.5, 2.5, 2.5]), batch: Tensor.from('int64', [1], [0]) };
+      const r = await both(oneNode('RoiAlign', ['X', 'rois', 'batch'], feeds, [], [attrOf('coordinate_transformation_mode', mode), attrOf('sampling_ratio', 2)], 16), feeds);
+      close(r.cpu.Y!, [want], 1e-6, `${mode} cpu`);
+      if (r.gpu) close(r.gpu.Y!, [want], 1e-5, `${mode} webgpu`);
+    }
+  });
+
+  it('DeformConv with zero offsets and no mask equals Conv; with all offsets (+1, +1) equals Conv of the input shifted by one pixel', async () => {
+    const x = randomTensor('float32', [1, 2, 6, 6], 61, -1, 1);
+    const w = randomTensor('float32', [3, 2, 3, 3], 62, -1, 1);
+    const conv = compileCpu(importModel(oneNode('Conv', ['X', 'W'], { X: x, W: w }, [], [attrOf('pads', [1, 1, 1, 1])], 17))).run({ X: x, W: w }).Y!;
+    const zero = new Tensor('float32', [1, 18, 6, 6]);
+    const r = await both(oneNode('DeformConv', ['X', 'W', 'offset'], { X: x, W: w, offset: zero }, [], [attrOf('pads', [1, 1, 1, 1])], 19), { X: x, W: w, offset: zero });
+    expect(maxAbs(r.cpu.Y!, conv)).to.be.at.most(1e-6);
+    if (r.gpu) expect(maxAbs(r.gpu.Y!, conv)).to.be.at.most(1e-5);
+    // Shift: sampling at p + (1, 1) without padding equals Conv (pads 0) of X[1:, 1:] padded by one zero row/column at the end.
+    const ones = Tensor.full('float32', [1, 18, 4, 4], 1);
+    const shifted = await both(oneNode('DeformConv', ['X', 'W', 'offset'], { X: x, W: w, offset: ones }, [], [], 19), { X: x, W: w, offset: ones });
+    const xs = new Tensor('float32', [1, 2, 6, 6]);
+    for (let c = 0; c < 2; c++) for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) xs.data[(c * 6 + i) * 6 + j] = x.data[(c * 6 + i + 1) * 6 + j + 1]!;
+    const ref = compileCpu(importModel(oneNode('Conv', ['X', 'W'], { X: xs, W: w }, [], [], 17))).run({ X: xs, W: w }).Y!;
+    expect(maxAbs(shifted.cpu.Y!, ref)).to.be.at.most(1e-6);
+    if (shifted.gpu) expect(maxAbs(shifted.gpu.Y!, ref)).to.be.at.most(1e-5);
+  });
+});

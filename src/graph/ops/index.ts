@@ -3,6 +3,7 @@
  * builder's per-op methods. `OPS` is the typed table the builder's methods come from.
  */
 import { installOpMethods } from '../builder.js';
+import { bilinearOps } from './bilinear.js';
 import { binaryOps } from './binary.js';
 import { constantOps } from './constant.js';
 import { controlOps } from './control.js';
@@ -60,6 +61,7 @@ export const OPS = {
   ...rnnOps,
   ...sampleOps,
   ...imageOps,
+  ...bilinearOps,
   ...randomOps,
   ...controlOps,
   ...sequenceOps,

@@ -4,10 +4,11 @@
  * element sums the block columns that cover it), RoiAlign (the region's bilinear
  * samples, averaged or maxed, in f32) and DeformConv (2-D; every tap sampled
  * bilinearly at its offset, masked, times the weight, in f32). Geometry comes from
- * src/graph/ops/image.ts; sizes and attributes are uniforms.
+ * src/graph/ops/image.ts and bilinear.ts; sizes and attributes are uniforms.
  */
 import { UnsupportedOpError } from '../../../graph/errors.js';
-import { col2imGeometry, cropPadGeometry, deformGeometry } from '../../../graph/ops/image.js';
+import { deformGeometry } from '../../../graph/ops/bilinear.js';
+import { col2imGeometry, cropPadGeometry } from '../../../graph/ops/image.js';
 import { sizeOf } from '../../../graph/shape.js';
 import { tensorInts } from '../../../graph/tensor.js';
 import type { GpuKernel, KernelContext, KernelTable } from '../kernel.js';

@@ -51,8 +51,6 @@ function format(exp: number, mant: number, bias: number, kind: 'ieee' | 'fn' | '
 }
 
 interface DTypeInfo {
-  /** Bytes per element in CPU memory (one per element for int4/uint4). */
-  bytes: number;
   /** Bits per element in the ONNX representation (4 for int4/uint4: packed two per byte). */
   bits: number;
   kind: 'float' | 'int' | 'uint' | 'bool';
@@ -73,25 +71,25 @@ const INF = Infinity;
 const F8 = { ir: 9, opset: 19 };
 const I4 = { ir: 10, opset: 21 };
 const INFO: Record<DType, DTypeInfo> = {
-  float32: { bytes: 4, bits: 32, kind: 'float', storage: Float32Array, min: -INF, max: INF, onnx: 1, wide: false },
-  float16: { bytes: 2, bits: 16, kind: 'float', storage: Float32Array, min: -INF, max: INF, onnx: 10, wide: true },
-  float64: { bytes: 8, bits: 64, kind: 'float', storage: Float64Array, min: -INF, max: INF, onnx: 11, wide: false },
-  int8: { bytes: 1, bits: 8, kind: 'int', storage: Int8Array, min: -128, max: 127, onnx: 3, wide: false },
-  uint8: { bytes: 1, bits: 8, kind: 'uint', storage: Uint8Array, min: 0, max: 255, onnx: 2, wide: false },
-  int16: { bytes: 2, bits: 16, kind: 'int', storage: Int16Array, min: -32768, max: 32767, onnx: 5, wide: false },
-  uint16: { bytes: 2, bits: 16, kind: 'uint', storage: Uint16Array, min: 0, max: 65535, onnx: 4, wide: false },
-  int32: { bytes: 4, bits: 32, kind: 'int', storage: Int32Array, min: -2147483648, max: 2147483647, onnx: 6, wide: false },
-  uint32: { bytes: 4, bits: 32, kind: 'uint', storage: Uint32Array, min: 0, max: 4294967295, onnx: 12, wide: false },
-  int64: { bytes: 8, bits: 64, kind: 'int', storage: Float64Array, min: -(2 ** 63), max: 2 ** 63, onnx: 7, wide: true },
-  uint64: { bytes: 8, bits: 64, kind: 'uint', storage: Float64Array, min: 0, max: 2 ** 64, onnx: 13, wide: true },
-  bool: { bytes: 1, bits: 8, kind: 'bool', storage: Uint8Array, min: 0, max: 1, onnx: 9, wide: false },
-  bfloat16: { bytes: 2, bits: 16, kind: 'float', storage: Float32Array, min: -INF, max: INF, onnx: 16, wide: true, format: format(8, 7, 127, 'ieee') },
-  float8e4m3fn: { bytes: 1, bits: 8, kind: 'float', storage: Float32Array, min: -448, max: 448, onnx: 17, wide: true, format: format(4, 3, 7, 'fn'), since: F8 },
-  float8e4m3fnuz: { bytes: 1, bits: 8, kind: 'float', storage: Float32Array, min: -240, max: 240, onnx: 18, wide: true, format: format(4, 3, 8, 'fnuz'), since: F8 },
-  float8e5m2: { bytes: 1, bits: 8, kind: 'float', storage: Float32Array, min: -INF, max: INF, onnx: 19, wide: true, format: format(5, 2, 15, 'ieee'), since: F8 },
-  float8e5m2fnuz: { bytes: 1, bits: 8, kind: 'float', storage: Float32Array, min: -57344, max: 57344, onnx: 20, wide: true, format: format(5, 2, 16, 'fnuz'), since: F8 },
-  int4: { bytes: 1, bits: 4, kind: 'int', storage: Int8Array, min: -8, max: 7, onnx: 22, wide: true, since: I4 },
-  uint4: { bytes: 1, bits: 4, kind: 'uint', storage: Uint8Array, min: 0, max: 15, onnx: 21, wide: true, since: I4 },
+  float32: { bits: 32, kind: 'float', storage: Float32Array, min: -INF, max: INF, onnx: 1, wide: false },
+  float16: { bits: 16, kind: 'float', storage: Float32Array, min: -INF, max: INF, onnx: 10, wide: true },
+  float64: { bits: 64, kind: 'float', storage: Float64Array, min: -INF, max: INF, onnx: 11, wide: false },
+  int8: { bits: 8, kind: 'int', storage: Int8Array, min: -128, max: 127, onnx: 3, wide: false },
+  uint8: { bits: 8, kind: 'uint', storage: Uint8Array, min: 0, max: 255, onnx: 2, wide: false },
+  int16: { bits: 16, kind: 'int', storage: Int16Array, min: -32768, max: 32767, onnx: 5, wide: false },
+  uint16: { bits: 16, kind: 'uint', storage: Uint16Array, min: 0, max: 65535, onnx: 4, wide: false },
+  int32: { bits: 32, kind: 'int', storage: Int32Array, min: -2147483648, max: 2147483647, onnx: 6, wide: false },
+  uint32: { bits: 32, kind: 'uint', storage: Uint32Array, min: 0, max: 4294967295, onnx: 12, wide: false },
+  int64: { bits: 64, kind: 'int', storage: Float64Array, min: -(2 ** 63), max: 2 ** 63, onnx: 7, wide: true },
+  uint64: { bits: 64, kind: 'uint', storage: Float64Array, min: 0, max: 2 ** 64, onnx: 13, wide: true },
+  bool: { bits: 8, kind: 'bool', storage: Uint8Array, min: 0, max: 1, onnx: 9, wide: false },
+  bfloat16: { bits: 16, kind: 'float', storage: Float32Array, min: -INF, max: INF, onnx: 16, wide: true, format: format(8, 7, 127, 'ieee') },
+  float8e4m3fn: { bits: 8, kind: 'float', storage: Float32Array, min: -448, max: 448, onnx: 17, wide: true, format: format(4, 3, 7, 'fn'), since: F8 },
+  float8e4m3fnuz: { bits: 8, kind: 'float', storage: Float32Array, min: -240, max: 240, onnx: 18, wide: true, format: format(4, 3, 8, 'fnuz'), since: F8 },
+  float8e5m2: { bits: 8, kind: 'float', storage: Float32Array, min: -INF, max: INF, onnx: 19, wide: true, format: format(5, 2, 15, 'ieee'), since: F8 },
+  float8e5m2fnuz: { bits: 8, kind: 'float', storage: Float32Array, min: -57344, max: 57344, onnx: 20, wide: true, format: format(5, 2, 16, 'fnuz'), since: F8 },
+  int4: { bits: 4, kind: 'int', storage: Int8Array, min: -8, max: 7, onnx: 22, wide: true, since: I4 },
+  uint4: { bits: 4, kind: 'uint', storage: Uint8Array, min: 0, max: 15, onnx: 21, wide: true, since: I4 },
 };
 
 const BY_ONNX = new Map<number, DType>(DTYPES.map((d) => [INFO[d].onnx, d]));

@@ -75,7 +75,9 @@ function dftAxisToAttr(n: Node, ctx: LowerContext): Node {
   const value = name ? ctx.valueOf(name) : undefined;
   if (name && !value) throw new GraphError(`${n.name}: DFT's axis input '${name}' is not a constant; it cannot be written before opset 20`, n.name);
   const axis = value ? tensorInts(value)[0]! : (n.attrs.axis as number | undefined) ?? -2;
-  return { ...n, inputs: n.inputs.slice(0, 2), attrs: { ...n.attrs, axis } };
+  // Written non-negative where the rank is known (the opset-17 documentation counts from the batch axis).
+  const rank = ctx.typeOf(n.inputs[0]!)?.shape.length;
+  return { ...n, inputs: n.inputs.slice(0, 2), attrs: { ...n.attrs, axis: axis < 0 && rank !== undefined ? axis + rank : axis } };
 }
 
 /** Upsample is not in opset 17: Resize with asymmetric coordinates and floor rounding. */

@@ -99,6 +99,17 @@ function attrToInput(attrName: string, index: number) {
   };
 }
 
+/**
+ * An unseeded random node (ONNX leaves its seed to the implementation) gets a seed of
+ * its own from its node name — a 24-bit FNV-1a hash, exact as a float — so two such
+ * nodes draw different numbers while Kiln's random ops stay pure functions of the seed.
+ */
+function seedFromName(n: OnnxNode, e: Emitter): void {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < n.name.length; i++) h = Math.imul(h ^ n.name.charCodeAt(i), 0x01000193) >>> 0;
+  e.node(n.op, n.inputs, n.attrs.seed === undefined ? { ...n.attrs, seed: h >>> 8 } : n.attrs, n.outputs);
+}
+
 /** ONNX data types Kiln has no dtype for, as `Cast` targets. */
 const UNSUPPORTED_DTYPE_CODES: Readonly<Record<number, string>> = {
   8: 'Cast to STRING', 14: 'Cast to COMPLEX64', 15: 'Cast to COMPLEX128',
@@ -152,6 +163,7 @@ export const OP_TABLE: readonly OpMapping[] = [
   { op: 'DFT', until: 19, defaults: { axis: 1 } },
   // RoiAlign-10 has no coordinate_transformation_mode: it samples as opset 16's 'output_half_pixel'.
   { op: 'RoiAlign', until: 15, defaults: { coordinate_transformation_mode: 'output_half_pixel' } },
+  ...['Bernoulli', 'RandomUniform', 'RandomNormal', 'RandomUniformLike', 'RandomNormalLike'].map((op): OpMapping => ({ op, emit: seedFromName })),
   { op: 'Scan', until: 8, unsupported: () => 'Scan (opset 8 form, batched with sequence_lens)' },
 ];
 

@@ -415,7 +415,7 @@ describe('Random ops (Bernoulli, RandomUniform[Like], RandomNormal[Like]): deter
     expect([ort.dtype, [...ort.shape]]).to.deep.equal([a.cpu.Y!.dtype, [...a.cpu.Y!.shape]]);
   });
 
-  it('Bernoulli with dtype int32 and bool outputs; an unseeded op is deterministic too (seed 0)', async () => {
+  it('Bernoulli with dtype int32 and bool outputs; an unseeded node is deterministic too (its seed comes from its name)', async () => {
     for (const [code, dtype] of [[6, 'int32'], [9, 'bool']] as const) {
       const bytes = oneNode('Bernoulli', ['P'], { P: p }, [], [attrOf('dtype', code)], 15, ['Y']);
       const a = await both(bytes, { P: p });
@@ -517,5 +517,32 @@ describe('hand-derived values', function () {
     const ref = compileCpu(importModel(oneNode('Conv', ['X', 'W'], { X: xs, W: w }, [], [], 17))).run({ X: xs, W: w }).Y!;
     expect(maxAbs(shifted.cpu.Y!, ref)).to.be.at.most(1e-6);
     if (shifted.gpu) expect(maxAbs(shifted.gpu.Y!, ref)).to.be.at.most(1e-5);
+  });
+});
+
+describe('unseeded random nodes of an ONNX model', function () {
+  this.timeout(60000);
+  it('each gets a seed from its node name: two RandomUniformLike of one input differ, and a re-import draws the same numbers', async () => {
+    const x = new Tensor('float32', [64]);
+    const bytes = onnx.ModelProto.encode({
+      irVersion: 9,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: {
+        name: 'two_draws',
+        input: [vi('X', FLOAT, [64])],
+        node: [
+          { name: 'a', opType: 'RandomUniformLike', input: ['X'], output: ['A'] },
+          { name: 'b', opType: 'RandomUniformLike', input: ['X'], output: ['B'] },
+        ],
+        output: [vi('A', FLOAT), vi('B', FLOAT)],
+      },
+    }).finish();
+    const g = importModel(bytes);
+    expect(g.nodes.map((n) => typeof n.attrs.seed)).to.deep.equal(['number', 'number']);
+    const r = await both(bytes, { X: x });
+    expect(maxAbs(r.cpu.A!, r.cpu.B!)).to.be.greaterThan(0.1);
+    const again = await both(bytes, { X: x });
+    expect(maxAbs(r.cpu.A!, again.cpu.A!)).to.equal(0);
+    if (r.gpu) expect(maxAbs(r.gpu.B!, r.cpu.B!)).to.be.at.most(1e-6);
   });
 });

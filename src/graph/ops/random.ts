@@ -6,7 +6,9 @@
  * Kiln's random ops are deterministic: element i is a pure function of the seed
  * and i (a counter-based generator, {@link randomBits}), so the CPU reference and
  * the WebGPU kernel draw the same numbers, and constant folding and CSE stay sound.
- * ONNX leaves the seed of an unseeded op to the implementation: Kiln uses 0.
+ * ONNX leaves the seed of an unseeded op to the implementation: the ONNX importer
+ * gives each unseeded node a seed from its name (onnx/ops-table.ts); a node built
+ * without one uses 0.
  * A uniform draw is u = (top 24 bits + 0.5)·2⁻²⁴ ∈ (0, 1), exact in f32; a normal
  * one is Box–Muller of draws 2i and 2i + 1. Numbers differ from numpy's and
  * onnxruntime's generators (which no test can match), not their distribution.

@@ -5,6 +5,7 @@
 import { installOpMethods } from '../builder.js';
 import { bilinearOps } from './bilinear.js';
 import { binaryOps } from './binary.js';
+import { optimizerOps } from './optimizers.js';
 import { constantOps } from './constant.js';
 import { controlOps } from './control.js';
 import { contribOps } from './contrib.js';
@@ -72,5 +73,8 @@ export const OPS = {
  * kept out of {@link OPS} and its builder methods: apply them by handle.
  */
 export const CONTRIB_OPS = contribOps;
+
+/** The optimizer updates of ONNX's preview training domain (Adagrad, Momentum, Adam), applied by handle like the contrib ops. */
+export const TRAINING_OPS = optimizerOps;
 
 installOpMethods();

@@ -11,6 +11,7 @@ import { OPS } from '../../../graph/ops/index.js';
 import { kernelOf, registerKernel, type GpuKernel, type KernelTable, type OpName } from '../kernel.js';
 import './attention.js';
 import { contribKernels } from './contrib.js';
+import { optimizerKernels } from './optimizers.js';
 import { convKernels } from './conv.js';
 import { cumSumKernels } from './cumsum.js';
 import { einsumKernels } from './einsum.js';
@@ -50,7 +51,7 @@ export function registerAllKernels(): void {
   for (const table of KERNEL_TABLES) {
     for (const [name, kernel] of Object.entries(table) as [OpName, GpuKernel][]) registerKernel(OPS[name], kernel);
   }
-  for (const [op, kernel] of contribKernels) registerKernel(op, kernel);
+  for (const [op, kernel] of [...contribKernels, ...optimizerKernels]) registerKernel(op, kernel);
   for (const op of allOps()) {
     if (op.expr && !kernelOf(op)) registerKernel(op, exprKernel(op));
   }

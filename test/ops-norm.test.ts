@@ -1,5 +1,13 @@
+/// <reference types="@webgpu/types" />
 import { expect } from 'chai';
 import { GraphBuilder, ShapeError, Tensor, UnsupportedOpError, runReference } from '../src/graph/index.js';
+import { importModel } from '../onnx/import.js';
+import { onnx } from '../onnx/proto.js';
+import { compileCpu } from '../src/backends/cpu/index.js';
+import { compileWebGpu } from '../src/backends/webgpu/index.js';
+import { sharedDevice } from './helpers/gpu.js';
+import { randomTensor } from './helpers/gpu-compare.js';
+import { A, FLOAT, vi } from './helpers/onnx-model.js';
 import '../src/graph/ops/normalization.js';
 
 /** Runs one node with the CPU reference, declaring `nOut` outputs. */
@@ -101,5 +109,60 @@ describe('ops: normalization', () => {
     expectClose(run('LpNormalization', [x])[0]!, [3, 2], [0.6, 0.8, Math.SQRT1_2, -Math.SQRT1_2, 0, 0]);
     expectClose(run('LpNormalization', [x], { p: 1 })[0]!, [3, 2], [3 / 7, 4 / 7, 0.5, -0.5, 0, 0]);
     expectClose(run('LpNormalization', [x], { axis: 0, p: 1 })[0]!, [3, 2], [0.75, 0.8, 0.25, -0.2, 0, 0]);
+  });
+});
+
+describe('BatchNormalization in training mode (opset 15, imported as registry ops), CPU and WebGPU', function () {
+  this.timeout(60000);
+  it('normalizes with the batch statistics and updates the running ones, as the ONNX formulas (float64, 1e-5)', async () => {
+    const [N, C, H, W] = [2, 3, 4, 5];
+    const x = randomTensor('float32', [N, C, H, W], 31, -2, 3);
+    const scale = randomTensor('float32', [C], 32, 0.5, 1.5);
+    const bias = randomTensor('float32', [C], 33, -1, 1);
+    const mean = randomTensor('float32', [C], 34, -1, 1);
+    const variance = randomTensor('float32', [C], 35, 0.5, 2);
+    const [eps, momentum] = [1e-3, 0.8];
+    const bytes = onnx.ModelProto.encode({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 15 }],
+      graph: {
+        name: 'bn_train',
+        input: [vi('X', FLOAT, [N, C, H, W]), vi('s', FLOAT, [C]), vi('b', FLOAT, [C]), vi('m', FLOAT, [C]), vi('v', FLOAT, [C])],
+        node: [{ name: 'bn', opType: 'BatchNormalization', input: ['X', 's', 'b', 'm', 'v'], output: ['Y', 'rm', 'rv'], attribute: [
+          { name: 'training_mode', type: A.INT, i: 1 }, { name: 'epsilon', type: A.FLOAT, f: eps }, { name: 'momentum', type: A.FLOAT, f: momentum },
+        ] }],
+        output: [vi('Y', FLOAT), vi('rm', FLOAT), vi('rv', FLOAT)],
+      },
+    }).finish();
+    const g = importModel(bytes);
+    const feeds = { X: x, s: scale, b: bias, m: mean, v: variance };
+    // Expected, per channel, in float64.
+    const S = H * W;
+    const want = { Y: new Float64Array(x.size), rm: new Float64Array(C), rv: new Float64Array(C) };
+    for (let c = 0; c < C; c++) {
+      let sum = 0;
+      for (let n = 0; n < N; n++) for (let i = 0; i < S; i++) sum += Number(x.data[(n * C + c) * S + i]);
+      const mu = sum / (N * S);
+      let sq = 0;
+      for (let n = 0; n < N; n++) for (let i = 0; i < S; i++) sq += (Number(x.data[(n * C + c) * S + i]) - mu) ** 2;
+      const va = sq / (N * S);
+      for (let n = 0; n < N; n++) for (let i = 0; i < S; i++) {
+        const k = (n * C + c) * S + i;
+        want.Y[k] = ((Number(x.data[k]) - mu) / Math.sqrt(va + eps)) * Number(scale.data[c]) + Number(bias.data[c]);
+      }
+      want.rm[c] = Number(mean.data[c]) * momentum + mu * (1 - momentum);
+      want.rv[c] = Number(variance.data[c]) * momentum + va * (1 - momentum);
+    }
+    const check = (got: Record<string, Tensor>, where: string): void => {
+      for (const k of ['Y', 'rm', 'rv'] as const) {
+        want[k].forEach((w, i) => expect(Math.abs(Number(got[k]!.data[i]) - w), `${where} ${k}[${i}]`).to.be.at.most(1e-5 + 1e-5 * Math.abs(w)));
+      }
+    };
+    check(compileCpu(g).run(feeds), 'cpu');
+    const device = await sharedDevice();
+    if (!device) return;
+    const prog = await compileWebGpu(g, { device });
+    check((await prog.run(feeds)) as Record<string, Tensor>, 'webgpu');
+    prog.release();
   });
 });

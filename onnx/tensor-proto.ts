@@ -118,6 +118,7 @@ const RAW: Readonly<Record<DType, RawReader>> = {
   int64: (dv, i) => Number(dv.getBigInt64(i * 8, true)),
   uint64: (dv, i) => Number(dv.getBigUint64(i * 8, true)),
   bool: (dv, i) => (dv.getUint8(i) ? 1 : 0),
+  string: () => 0, // never used: string tensors have no raw layout
 };
 
 /** Writers of one element of raw data (int4/uint4 are packed apart). */
@@ -141,6 +142,7 @@ const RAW_WRITE: Readonly<Record<DType, RawWriter>> = {
   int64: (dv, i, v) => dv.setBigInt64(i * 8, BigInt(Math.trunc(v)), true),
   uint64: (dv, i, v) => dv.setBigUint64(i * 8, BigInt(Math.trunc(v)), true),
   bool: (dv, i, v) => dv.setUint8(i, v ? 1 : 0),
+  string: () => undefined, // never used: string tensors are written as string_data
 };
 
 /** Dtypes whose CPU storage has the ONNX raw layout (little-endian host): copied as bytes. */
@@ -191,6 +193,7 @@ const TYPED_FIELD: Readonly<Record<DType, { field: keyof pb.ITensorProto; conv: 
   int64: { field: 'int64Data', conv: longToNumber },
   uint32: { field: 'uint64Data', conv: longToNumber },
   uint64: { field: 'uint64Data', conv: longToNumber },
+  string: { field: 'stringData', conv: () => 0 }, // decoded apart (UTF-8 bytes)
 };
 
 /** The dims of a TensorProto, checked to be non-negative and not absurdly large. */
@@ -205,10 +208,31 @@ export function tensorDims(t: pb.ITensorProto, where: string): number[] {
   return dims;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const UTF8_OUT = new TextEncoder();
+
+/** A string tensor from `string_data` (UTF-8 bytes; ONNX has no raw or external layout for strings). */
+function decodeStrings(t: pb.ITensorProto, shape: number[], n: number, where: string): Tensor {
+  if ((t.rawData && t.rawData.byteLength > 0) || t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
+    throw new ModelFormatError(`${where}: a string tensor must use string_data, not raw or external data`, where);
+  }
+  const vals = t.stringData ?? [];
+  if (vals.length !== n) throw new ModelFormatError(`${where}: string_data holds ${vals.length} values, string[${shape.join(',')}] needs ${n}`, where);
+  const out = vals.map((b, i) => {
+    try {
+      return UTF8.decode(b);
+    } catch {
+      throw new ModelFormatError(`${where}: string_data entry ${i} is not valid UTF-8`, where);
+    }
+  });
+  return Tensor.fromStrings(shape, out);
+}
+
 /** Decodes a TensorProto into a Tensor. `where` names it in error messages. */
 export function tensorFromProto(t: pb.ITensorProto, where = t.name || 'tensor', opts: TensorDecodeOptions = {}): Tensor {
   const dtype = dtypeFromOnnx(t.dataType ?? 0, where);
   const shape = tensorDims(t, where);
+  if (dtype === 'string') return decodeStrings(t, shape, sizeOf(shape), where);
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     return decodeRaw(dtype, shape, readExternal(t, where, opts), where);
   }
@@ -230,8 +254,11 @@ export function tensorFromProto(t: pb.ITensorProto, where = t.name || 'tensor', 
   return Tensor.from(dtype, shape, plain);
 }
 
-/** Encodes a Tensor as a TensorProto with little-endian `raw_data`. */
+/** Encodes a Tensor as a TensorProto with little-endian `raw_data` (a string tensor: UTF-8 `string_data`). */
 export function tensorToProto(t: Tensor, name: string): pb.TensorProto {
+  if (t.strings) {
+    return onnx.TensorProto.create({ name, dims: [...t.shape], dataType: ONNX_DTYPE[t.dtype], stringData: t.strings.map((v) => UTF8_OUT.encode(v)) });
+  }
   let raw: Uint8Array = new Uint8Array(rawByteLength(t.dtype, t.size));
   if (dtypeBits(t.dtype) === 4) {
     raw = packNibbles(t.data);

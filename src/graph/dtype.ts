@@ -7,7 +7,10 @@
  * Uint8Array, wrapped to 4 bits after each op; packed two per byte only in ONNX
  * `raw_data`), int64/uint64 in a Float64Array holding exact integers up to 2^53
  * (larger values are rounded to the nearest double; documented in README), bool in
- * a Uint8Array of 0/1.
+ * a Uint8Array of 0/1. string tensors hold their elements as a JS string array
+ * ({@link Tensor.strings}); their `data` is a zero-filled Uint8Array placeholder of
+ * the same length, so sizes and shapes work unchanged. `string` is in {@link DTYPES}
+ * but not in {@link ALL}: an op takes strings only where its signature names them.
  */
 import { DTypeError } from './errors.js';
 
@@ -16,6 +19,7 @@ export const DTYPES = [
   'float32', 'float16', 'float64', 'int8', 'uint8', 'int16', 'uint16',
   'int32', 'uint32', 'int64', 'uint64', 'bool',
   'bfloat16', 'float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz', 'int4', 'uint4',
+  'string',
 ] as const;
 
 /** An element type. */
@@ -51,9 +55,9 @@ function format(exp: number, mant: number, bias: number, kind: 'ieee' | 'fn' | '
 }
 
 interface DTypeInfo {
-  /** Bits per element in the ONNX representation (4 for int4/uint4: packed two per byte). */
+  /** Bits per element in the ONNX representation (4 for int4/uint4: packed two per byte; 0 for string: no fixed size). */
   bits: number;
-  kind: 'float' | 'int' | 'uint' | 'bool';
+  kind: 'float' | 'int' | 'uint' | 'bool' | 'string';
   storage: { new (n: number): TypedArray };
   min: number;
   max: number;
@@ -90,6 +94,7 @@ const INFO: Record<DType, DTypeInfo> = {
   float8e5m2fnuz: { bits: 8, kind: 'float', storage: Float32Array, min: -57344, max: 57344, onnx: 20, wide: true, format: format(5, 2, 16, 'fnuz'), since: F8 },
   int4: { bits: 4, kind: 'int', storage: Int8Array, min: -8, max: 7, onnx: 22, wide: true, since: I4 },
   uint4: { bits: 4, kind: 'uint', storage: Uint8Array, min: 0, max: 15, onnx: 21, wide: true, since: I4 },
+  string: { bits: 0, kind: 'string', storage: Uint8Array, min: NaN, max: NaN, onnx: 8, wide: false },
 };
 
 const BY_ONNX = new Map<number, DType>(DTYPES.map((d) => [INFO[d].onnx, d]));
@@ -122,6 +127,8 @@ export function isWideStorage(d: DType): boolean { return INFO[d].wide; }
 export function isFloat(d: DType): boolean { return INFO[d].kind === 'float'; }
 /** True for signed and unsigned integers (not bool). */
 export function isInteger(d: DType): boolean { return INFO[d].kind === 'int' || INFO[d].kind === 'uint'; }
+/** True for the string dtype (elements held in {@link Tensor.strings}). */
+export function isString(d: DType): boolean { return INFO[d].kind === 'string'; }
 /** True for unsigned integers. */
 export function isUnsigned(d: DType): boolean { return INFO[d].kind === 'uint'; }
 /** Smallest and largest representable values. */
@@ -141,8 +148,10 @@ export const FLOATS: readonly DType[] = ['float32', 'float16', 'float64'];
 export const INTS: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64'];
 /** Floats and integers (everything numeric but bool). */
 export const NUMERIC: readonly DType[] = [...FLOATS, ...INTS];
-/** Every dtype. */
-export const ALL: readonly DType[] = DTYPES;
+/** Every numeric and bool dtype: the dtypes an op takes unless it names `string` too. */
+export const ALL: readonly DType[] = DTYPES.filter((d) => d !== 'string');
+/** The string dtype alone, for signatures. */
+export const STRINGS: readonly DType[] = ['string'];
 
 /** Throws a DTypeError naming the node unless `d` is one of `allowed`. */
 export function expectDType(d: DType, allowed: readonly DType[], node: string, what: string): void {
@@ -275,6 +284,8 @@ export function coerce(d: DType, v: number): number {
     }
     case 'bool':
       return v !== 0 && !Number.isNaN(v) ? 1 : 0;
+    case 'string':
+      return 0;
     default: {
       if (!Number.isFinite(v)) return 0;
       const t = Math.trunc(v);

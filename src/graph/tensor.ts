@@ -3,7 +3,7 @@
  * storage class of its dtype (see dtype.ts). Tensors are treated as immutable.
  */
 import {
-  allocStorage, coerce, dtypeBits, floatFormatOf, formatBits, fromFormatBits, isFloat, packNibbles, rawByteLength, storageClass, unpackNibbles,
+  allocStorage, coerce, dtypeBits, floatFormatOf, formatBits, fromFormatBits, isFloat, isString, packNibbles, rawByteLength, storageClass, unpackNibbles,
   type DType, type TypedArray,
 } from './dtype.js';
 import { DTypeError, ShapeError } from './errors.js';
@@ -15,14 +15,17 @@ export class Tensor {
   readonly dtype: DType;
   /** Concrete shape. */
   readonly shape: ConcreteShape;
-  /** Elements in row-major order, in the storage class of `dtype`. */
+  /** Elements in row-major order, in the storage class of `dtype` (a zero placeholder for string tensors). */
   readonly data: TypedArray;
+  /** A string tensor's elements in row-major order; undefined for every other dtype. */
+  readonly strings: readonly string[] | undefined;
 
   /**
    * Creates a tensor. `data` must already be in the storage class of `dtype`
-   * (use {@link Tensor.from} to convert plain numbers).
+   * (use {@link Tensor.from} to convert plain numbers). A string tensor takes its
+   * elements in `strings` (empty strings when omitted; see {@link Tensor.fromStrings}).
    */
-  constructor(dtype: DType, shape: ConcreteShape, data?: TypedArray) {
+  constructor(dtype: DType, shape: ConcreteShape, data?: TypedArray, strings?: readonly string[]) {
     checkDims(shape, 'tensor');
     const n = sizeOf(shape);
     const d = data ?? allocStorage(dtype, n);
@@ -32,13 +35,25 @@ export class Tensor {
     if (!(d instanceof storageClass(dtype))) {
       throw new ShapeError(`tensor of dtype ${dtype} must be stored in ${storageClass(dtype).name}, got ${d.constructor.name}`);
     }
+    if (!isString(dtype) && strings !== undefined) throw new DTypeError(`tensor of dtype ${dtype} cannot hold string elements`);
+    if (strings && strings.length !== n) {
+      throw new ShapeError(`tensor of shape ${formatShape(shape)} needs ${n} elements, got ${strings.length}`);
+    }
     this.dtype = dtype;
     this.shape = Object.freeze([...shape]);
     this.data = d;
+    this.strings = isString(dtype) ? Object.freeze(strings ? [...strings] : new Array<string>(n).fill('')) : undefined;
+  }
+
+  /** A string tensor from its elements in row-major order. */
+  static fromStrings(shape: ConcreteShape, values: readonly string[]): Tensor {
+    for (const v of values) if (typeof v !== 'string') throw new DTypeError(`Tensor.fromStrings: element ${String(v)} is not a string`);
+    return new Tensor('string', shape, undefined, values);
   }
 
   /** Builds a tensor from plain numbers (or booleans/bigints), coercing each to `dtype`. */
   static from(dtype: DType, shape: ConcreteShape, values: ArrayLike<number | boolean | bigint>): Tensor {
+    if (isString(dtype)) throw new DTypeError('Tensor.from: string tensors are built with Tensor.fromStrings');
     const t = new Tensor(dtype, shape);
     if (values.length !== t.data.length) {
       throw new ShapeError(`tensor of shape ${formatShape(shape)} needs ${t.data.length} elements, got ${values.length}`);
@@ -87,6 +102,7 @@ export class Tensor {
 
   /** A tensor filled with one value. */
   static full(dtype: DType, shape: ConcreteShape, v: number): Tensor {
+    if (isString(dtype)) throw new DTypeError('Tensor.full: string tensors are built with Tensor.fromStrings');
     const t = new Tensor(dtype, shape);
     t.data.fill(coerce(dtype, v));
     return t;
@@ -103,12 +119,21 @@ export class Tensor {
   /** Row-major strides. */
   get strides(): number[] { return stridesOf(this.shape); }
 
-  /** Elements as plain numbers. */
-  toArray(): number[] { return Array.from(this.data as ArrayLike<number>); }
+  /** Elements as plain numbers. @throws {DTypeError} for a string tensor (see {@link Tensor.toStrings}). */
+  toArray(): number[] {
+    if (this.strings) throw new DTypeError('Tensor.toArray: a string tensor has no numbers; use toStrings()');
+    return Array.from(this.data as ArrayLike<number>);
+  }
+
+  /** A string tensor's elements. @throws {DTypeError} for other dtypes. */
+  toStrings(): string[] {
+    if (!this.strings) throw new DTypeError(`Tensor.toStrings: a ${this.dtype} tensor holds no strings`);
+    return [...this.strings];
+  }
 
   /** Same data, new shape (sizes must match). */
   reshape(shape: ConcreteShape): Tensor {
-    return new Tensor(this.dtype, shape, this.data);
+    return new Tensor(this.dtype, shape, this.data, this.strings);
   }
 
   /** True if dtype is a float type. */

@@ -1,7 +1,7 @@
 /**
  * Comparing an output tensor with the expected one, as the ONNX backend tests do:
  * floats within `atol + rtol * |expected|` (NaN equals NaN, infinities must match),
- * integers and bools exactly. Shape and dtype must match.
+ * integers, bools and strings exactly. Shape and dtype must match.
  */
 import { isFloat } from '../graph/dtype.js';
 import { formatShape } from '../graph/shape.js';
@@ -35,6 +35,12 @@ export function compareTensors(expected: Tensor, actual: Tensor, tol: Tolerance 
   }
   if (expected.shape.length !== actual.shape.length || expected.shape.some((d, i) => d !== actual.shape[i])) {
     return { pass: false, maxAbsErr: Infinity, maxRelErr: Infinity, detail: `shape ${formatShape(actual.shape)}, expected ${formatShape(expected.shape)}` };
+  }
+  if (expected.strings && actual.strings) {
+    const bad = expected.strings.findIndex((x, i) => x !== actual.strings![i]);
+    const n = expected.strings.filter((x, i) => x !== actual.strings![i]).length;
+    if (bad < 0) return { pass: true, maxAbsErr: 0, maxRelErr: 0 };
+    return { pass: false, maxAbsErr: Infinity, maxRelErr: Infinity, detail: `${n} of ${expected.size} strings differ; first at flat index ${bad}: got ${JSON.stringify(actual.strings[bad])}, expected ${JSON.stringify(expected.strings[bad])}` };
   }
   const exact = !isFloat(expected.dtype);
   const e = expected.data;

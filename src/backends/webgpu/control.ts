@@ -28,6 +28,8 @@
  *   output's shape is unknown before running) are control steps too: their inputs
  *   are read back and the CPU reference runs them; the next GPU step is planned
  *   for the sizes they produced.
+ * - **string tensors** live on the host: a node that reads or makes one is a
+ *   control step running its CPU reference, whatever its op ({@link touchesStrings}).
  * - **sequences and optionals** (ONNX sequence(tensor), optional(T)) live on the
  *   host: every node that reads or makes one (the sequence and optional ops, and
  *   Identity, If and Loop carrying one) is a control step; sequence ops run their
@@ -157,12 +159,33 @@ function hostKernelOf(node: Node, typeOf: (value: string) => ValueType | undefin
     if (!k) throw new UnsupportedOpError([{ op: node.op, nodes: [node.name] }], 'no WebGPU host kernel for this control-flow op');
     return k;
   }
+  if (touchesStrings(node, typeOf)) return stringsOnHost;
   if (!k?.needed) return k;
   // A data-dependent op is a control step only while its output sizes are unknown and
   // its inputs are not all known from shapes and constants (then the flat plan folds it).
   if (!k.needed(node, typeOf) || node.inputs.every((v) => v === '' || derived.has(v))) return undefined;
   return k;
 }
+
+/** True when a node reads or makes a string tensor (string tensors live on the host; see {@link stringsOnHost}). */
+export function touchesStrings(node: Node, typeOf: (value: string) => ValueType | undefined): boolean {
+  return [...node.inputs, ...node.outputs].some((v) => v !== '' && typeOf(v)?.dtype === 'string');
+}
+
+/**
+ * String tensors live on the host: every node that reads or makes one (the string
+ * ops, Cast to or from string, Equal on strings, LabelEncoder, TfIdfVectorizer on a
+ * string pool) is a control step running its CPU reference; tensor inputs on the GPU
+ * are read back (each a counted readback) and tensor outputs continue as host
+ * tensors into the next GPU step.
+ */
+const stringsOnHost: HostKernel = {
+  async run({ node, inputs, rt }) {
+    const host = await Promise.all(inputs.map((v) => (v instanceof GpuTensor ? onHost(v, rt) : v)));
+    rt.stats.hostNodes++;
+    return runValueReference(node, host);
+  },
+};
 
 /** True when any node of the graph (top level) runs as a control step: it holds bodies, or its output shapes depend on its input values. */
 export function hasControlFlow(graph: Graph): boolean {

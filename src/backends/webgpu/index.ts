@@ -38,7 +38,7 @@ import { registerAllKernels } from './kernels/index.js';
 import { DataDependentShapeError, foldGraph } from './plan.js';
 import { WebGpuProgram } from './program.js';
 import { splitWideWeights } from './legalize.js';
-import { ControlProgram, flattenBody, hasControlFlow, WEBGPU_HOST_KERNEL, WEBGPU_HOST_VALUES, type ControlRuntime } from './control.js';
+import { ControlProgram, flattenBody, hasControlFlow, touchesStrings, WEBGPU_HOST_KERNEL, WEBGPU_HOST_VALUES, type ControlRuntime } from './control.js';
 import { getTrait } from '../../graph/op.js';
 import { bodiesOf, HOLDS_BODIES } from '../../graph/ops/control.js';
 import { isTensorType } from '../../graph/value.js';
@@ -117,6 +117,8 @@ function collectMissing(graph: Graph, missing: Map<string, string[]>): void {
       missing.set(key, [...(missing.get(key) ?? []), node.name]);
       continue;
     }
+    // String tensors live on the host: a node that reads or makes one runs its CPU reference there (control.ts).
+    if (touchesStrings(node, (v) => env.types.get(v))) continue;
     if (getTrait(def, HOLDS_BODIES)) {
       if (!getTrait(def, WEBGPU_HOST_KERNEL)) add(node);
       for (const b of bodiesOf(node)) collectMissing(flattenBody(b.graph, graph.initializers), missing);

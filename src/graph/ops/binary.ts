@@ -8,6 +8,7 @@ import { binaryFn, binaryOp } from './elementwise-util.js';
 import { selectOps } from './elementwise-select.js';
 import { variadicOps } from './elementwise-variadic.js';
 import { F } from './scalar-fns.js';
+import { mapStrings } from './string-util.js';
 
 const UNSIGNED: readonly DType[] = ['uint8', 'uint16', 'uint32', 'uint64'];
 const BOOL: readonly DType[] = ['bool'];
@@ -45,7 +46,11 @@ export const BitwiseOr = binaryFn('BitwiseOr', F.bitor, INTS, 'Bitwise or.');
 /** BitwiseXor. */
 export const BitwiseXor = binaryFn('BitwiseXor', F.bitxor, INTS, 'Bitwise exclusive or.');
 /** Equal → bool. */
-export const Equal = binaryFn('Equal', F.eq, [...NUMERIC, 'bool'], 'A == B.', 'bool');
+export const Equal = binaryOp({
+  name: 'Equal', doc: 'A == B (numbers, bools or strings).', types: [...NUMERIC, 'bool', 'string'], attrs: {}, out: 'bool',
+  expr: (a, b, _s, o) => E.call(F.eq, [a, b], o),
+  cpuOther: (a, b, node) => (a.strings ? mapStrings([a, b], 'bool', ([x, y]) => (x === y ? 1 : 0), node) : undefined),
+});
 /** Less → bool. */
 export const Less = binaryFn('Less', F.lt, NUMERIC, 'A < B.', 'bool');
 /** LessOrEqual → bool. */

@@ -6,9 +6,11 @@
 import type { AttrSchema, AttrsOf } from '../attrs.js';
 import { expectDType, type DType } from '../dtype.js';
 import { DTypeError } from '../errors.js';
-import { E, type Expr, type ScalarFn } from '../expr.js';
-import { defineOp, type InferInput, type OpDef } from '../op.js';
+import { compileExprJs, E, type Expr, type ScalarFn } from '../expr.js';
+import { defineOp, type CpuContext, type InferInput, type OpDef } from '../op.js';
+import { mapBroadcast } from '../reference.js';
 import { broadcastShapes } from '../shape.js';
+import type { Tensor } from '../tensor.js';
 
 /** Declaration of a unary elementwise op. */
 export interface UnarySpec<S extends AttrSchema> {
@@ -64,6 +66,8 @@ export interface BinarySpec<S extends AttrSchema> {
   readonly check?: (a: InferInput, attrs: AttrsOf<S>, node: string) => void;
   /** The scalar formula of the (broadcast) elements `a`, `b`; `dtype` is the inputs' dtype. */
   readonly expr: (a: Expr, b: Expr, attrs: AttrsOf<S>, out: DType) => Expr;
+  /** CPU reference for inputs the expression cannot take (string tensors); undefined elsewhere to use the expression. */
+  readonly cpuOther?: (a: Tensor, b: Tensor, node: string) => Tensor | undefined;
 }
 
 /** Throws a DTypeError naming the node unless both inputs have the same dtype. */
@@ -89,6 +93,12 @@ export function binaryOp<S extends AttrSchema>(spec: BinarySpec<S>): OpDef<S, fa
       return [{ dtype: spec.out ?? a!.dtype, shape: broadcastShapes([a!.shape, b!.shape], ctx.node) }];
     },
     expr: ([a, b], attrs, out) => spec.expr(a!, b!, attrs, out),
+    ...(spec.cpuOther ? { cpu: ([a, b]: readonly (Tensor | undefined)[], ctx: CpuContext<AttrsOf<S>>) => {
+      const other = spec.cpuOther!(a!, b!, ctx.node);
+      if (other) return [other];
+      const e = spec.expr(E.input(0, a!.dtype), E.input(1, b!.dtype), ctx.attrs, ctx.outputs[0]!.dtype);
+      return [mapBroadcast([a!, b!], ctx.outputs[0]!.dtype, compileExprJs(e), ctx.node)];
+    } } : {}),
   });
 }
 

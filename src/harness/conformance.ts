@@ -111,6 +111,27 @@ export interface RandomOutputRule {
   readonly values?: readonly number[];
   /** Or the range it lies in, inclusive. */
   readonly range?: readonly [number, number];
+  /**
+   * Or Dropout's rule: output 0 is input 0 scaled by 1 / (1 − ratio) where kept and 0
+   * elsewhere, output 1 (if any) the mask of the kept elements; ratio is input 1
+   * (default 0.5).
+   */
+  readonly dropout?: boolean;
+}
+
+/** What is wrong with a training-mode Dropout's outputs `got` for `feeds` (see RandomOutputRule.dropout), or undefined. */
+function checkDropout(inputs: readonly Tensor[], got: readonly Tensor[]): string | undefined {
+  const x = inputs[0]!;
+  const r = inputs[1] ? Number(inputs[1].data[0]) : 0.5;
+  const scale = 1 / (1 - r);
+  const [y, mask] = got;
+  for (let i = 0; i < x.size; i++) {
+    const v = Number(y!.data[i]);
+    const kept = mask ? mask.data[i] !== 0 : v !== 0;
+    const want = kept ? Number(x.data[i]) * scale : 0;
+    if (Math.abs(v - want) > 1e-6 * Math.max(1, Math.abs(want))) return `output[${i}] = ${v}, expected ${want} (${kept ? 'kept' : 'dropped'}, ratio ${r})`;
+  }
+  return undefined;
 }
 
 /** Reads conformance/random-outputs.json. */
@@ -135,6 +156,10 @@ async function checkRandomCase(dir: string, rule: RandomOutputRule, opts: Runner
       if (graph.inputs.some((g) => g.name === name)) feeds[name] = set.inputs[i]!.tensor;
     });
     const [a, b] = [await model.run(feeds), await model.run(feeds)];
+    if (rule.dropout) {
+      const bad = checkDropout(set.inputs.map((t) => t.tensor), graph.outputs.map((o) => a[o.name]!));
+      if (bad) return bad;
+    }
     for (const [k, o] of graph.outputs.entries()) {
       const want = set.outputs[k]!.tensor;
       const got = a[o.name]!;

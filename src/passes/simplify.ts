@@ -1,6 +1,7 @@
 /**
  * Algebraic simplification rules (pattern rewrites, driven to a fixed point):
- * - no-ops forward their input: Identity; Dropout (inference; its mask unread);
+ * - no-ops forward their input: Identity; Dropout (inference: no training_mode, or a
+ *   constant false one; its mask unread);
  *   Cast to the same dtype; Transpose with the identity permutation; and the layout
  *   ops listed in SAME_SHAPE_NOOP (Reshape, Flatten, Squeeze, Unsqueeze, Expand,
  *   Tile) when their output type equals their input type;
@@ -49,10 +50,18 @@ function forward(name: string, op: string | readonly string[], ok: (n: Node, env
   return rule(name, P.op(op, [P.any('x')], { where: ok }), (m, rw) => (canForward(rw.ed, m.root, m.values['x']!) ? [m.values['x']!] : undefined));
 }
 
+/** A Dropout at inference: no training_mode input, or a constant false one. */
+function inferenceDropout(n: Node, env: MatchEnv): boolean {
+  const tm = n.inputs[2];
+  if (!tm) return true;
+  const v = env.ed.constantOf(tm);
+  return v !== undefined && !v.data[0];
+}
+
 /** The simplification rules. */
 export const simplifyRules: RuleSet = new RuleSet([
   forward('remove-identity', 'Identity', () => true),
-  forward('remove-dropout', 'Dropout', (n, env) => n.outputs.length < 2 || n.outputs[1] === '' || env.ed.useCount(n.outputs[1]!) === 0),
+  forward('remove-dropout', 'Dropout', (n, env) => inferenceDropout(n, env) && (n.outputs.length < 2 || n.outputs[1] === '' || env.ed.useCount(n.outputs[1]!) === 0)),
   forward('remove-same-cast', ['Cast', 'CastLike'], (n, env) => env.typeOf(n.inputs[0]!).dtype === env.typeOf(n.outputs[0]!).dtype),
   forward('remove-identity-transpose', 'Transpose', (n, env) => isIdentityPerm(permOf(n, env))),
   forward('remove-noop-layout', SAME_SHAPE_NOOP, (n, env) => isStatic(env.typeOf(n.outputs[0]!).shape) && sameType(env, n.inputs[0]!, n.outputs[0]!)),

@@ -12,6 +12,7 @@ import { broadcastShapes, formatShape, requireStatic, type Dim, type Shape as Di
 import { broadcastStrides } from '../reference.js';
 import { Tensor } from '../tensor.js';
 import { SHAPE_VALUE, vectorValue } from '../shape-values.js';
+import { seedKey, uniform01 } from './random.js';
 import { ONNX_DTYPE, knownInts, normAxes, prodDims, scalarOf, stridedCopy, vectorLength } from './index-util.js';
 
 /** Fresh dims, one per axis, for outputs whose shape values are unknown at build time. */
@@ -304,22 +305,48 @@ export const Range = defineOp({
   },
 });
 
-/** Dropout at inference: identity; the optional mask output is all true. */
+/**
+ * The ratio of a Dropout: input `ratio` (opset 12+), else the attribute (older forms),
+ * else 0.5; a ShapeError naming the node outside [0, 1).
+ */
+export function dropoutRatio(ratio: Tensor | undefined, attrRatio: number | undefined, node: string): number {
+  const r = ratio ? Number(ratio.data[0]) : attrRatio ?? 0.5;
+  if (!(r >= 0 && r < 1)) throw new ShapeError(`${node}: Dropout ratio must be in [0, 1), got ${r}`, node);
+  return r;
+}
+
+/**
+ * Dropout: at inference (training_mode absent or false) the identity, with an all-true
+ * mask. In training mode each element is kept with probability 1 − ratio and scaled
+ * by 1 / (1 − ratio), the others are 0; the mask says which were kept. The draws are
+ * the random family's counter-based stream (uniform01 of the seed's key and the
+ * element index, kept when ≥ ratio), so the WebGPU kernel draws the same mask.
+ */
 export const Dropout = defineOp({
   name: 'Dropout',
   inputs: ['data', 'ratio?', 'training_mode?'],
   outputs: ['output', 'mask?'],
   attrs: { seed: attr.optInt(), ratio: attr.optFloat(), is_test: attr.optInt() },
   category: 'injective',
-  doc: 'Inference-mode dropout: passes data through.',
+  doc: 'Dropout: identity at inference; in training mode, zeroes elements with probability ratio and scales the rest.',
   infer([x, , tm], ctx) {
     expectDType(x!.dtype, NUMERIC, ctx.node, 'Dropout data');
-    if (tm?.value && tm.value.data[0]) throw new AttributeError(`${ctx.node}: Dropout with training_mode=true is not supported (inference only)`, ctx.node);
+    if (tm && tm.dtype !== 'bool') throw new DTypeError(`${ctx.node}: Dropout training_mode must be bool, got ${tm.dtype}`, ctx.node);
     return [{ dtype: x!.dtype, shape: x!.shape }, { dtype: 'bool', shape: x!.shape }];
   },
-  cpu([x, , tm], ctx) {
-    if (tm && tm.data[0]) throw new ExecutionError(`${ctx.node}: Dropout with training_mode=true is not supported (inference only)`, ctx.node);
-    return [x!, Tensor.full('bool', x!.shape, 1)];
+  cpu([x, ratio, tm], ctx) {
+    if (!tm || !tm.data[0]) return [x!, Tensor.full('bool', x!.shape, 1)];
+    const r = dropoutRatio(ratio, ctx.attrs.ratio, ctx.node);
+    const key = seedKey(ctx.attrs.seed);
+    const scale = 1 / (1 - r);
+    const y = new Tensor(x!.dtype, x!.shape);
+    const mask = new Tensor('bool', x!.shape);
+    for (let i = 0; i < x!.size; i++) {
+      const keep = uniform01(key, i) >= r;
+      mask.data[i] = keep ? 1 : 0;
+      y.data[i] = keep ? Number(x!.data[i]) * scale : 0;
+    }
+    return [y, mask];
   },
 });
 

@@ -11,7 +11,7 @@ import type { GpuKernel, KernelContext, KernelTable } from '../kernel.js';
 import { ShaderBuilder } from '../wgsl.js';
 
 /** WGSL of the stream: ks_mix (lowbias32), ks_rand(key, i) and ks_u01(key, i) ∈ (0, 1). */
-const RANDOM_WGSL = `fn ks_mix(v: u32) -> u32 {
+export const RANDOM_WGSL = `fn ks_mix(v: u32) -> u32 {
   var x = v;
   x ^= x >> 16u; x *= 0x7feb352du; x ^= x >> 15u; x *= 0x846ca68bu; x ^= x >> 16u;
   return x;

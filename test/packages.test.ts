@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { PICTURE_LINES, writeTextPicture } from './packages/picture.js';
 
 const run = promisify(execFile);
 const CI = process.env.CI === 'true';
@@ -108,11 +109,7 @@ describe('real packages on Kiln, unchanged (vs onnxruntime-node)', function () {
       speech = s('speech.wav');
     }
     picture = path.join(dir, 'text.png');
-    const { default: sharp } = await import('sharp');
-    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="480" height="160"><rect width="100%" height="100%" fill="white"/>
-<text x="20" y="50" font-family="DejaVu Sans, sans-serif" font-size="30" fill="black">Kiln compiles graphs</text>
-<text x="20" y="120" font-family="DejaVu Sans, sans-serif" font-size="30" fill="black">Invoice 2024: $1,234.56</text></svg>`;
-    await sharp(Buffer.from(svg)).png().toFile(picture);
+    await writeTextPicture(picture);
     // The reference runs (onnxruntime-node), in parallel with the adapter check.
     const [vad, silero, ocr, g] = await Promise.all([
       speech ? runner<VadOut>('run-vad.ts', [speech, '1'], 'ort') : undefined,
@@ -161,7 +158,7 @@ describe('real packages on Kiln, unchanged (vs onnxruntime-node)', function () {
       if (rt === 'kiln-webgpu' && !gpu) this.skip();
       const k = await runner<OcrOut>('run-ocr.ts', [picture, '1'], rt);
       const ref = ort.ocr!;
-      expect(ref.lines.map((l) => l.text)).to.deep.equal(['Kiln compiles graphs', 'Invoice 2024: $1,234.56']);
+      expect(ref.lines.map((l) => l.text)).to.deep.equal(PICTURE_LINES);
       expect(k.lines.map((l) => l.text)).to.deep.equal(ref.lines.map((l) => l.text));
       let box = 0;
       let conf = 0;

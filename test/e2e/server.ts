@@ -16,6 +16,8 @@ const TYPES: Readonly<Record<string, string>> = {
   '.map': 'application/json',
   '.onnx': 'application/octet-stream',
   '.png': 'image/png',
+  '.txt': 'text/plain; charset=utf-8',
+  '.wasm': 'application/wasm',
   '.svg': 'image/svg+xml',
 };
 

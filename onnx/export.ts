@@ -275,16 +275,26 @@ export function exportOpset(g: Graph, opts: ExportOptions = {}): number {
   return Math.max(requiredOpset(nodes, typeOf, EXPORT_OPSET), types.opset);
 }
 
-/** The non-default domains the written nodes use, sub-graphs included. */
-function domainsOf(gp: pb.IGraphProto, out = new Set<string>()): Set<string> {
+/**
+ * The opset an op of a non-default domain needs when written in Kiln's (newest)
+ * attribute form; ops not listed need version 1. The domain is declared at the
+ * largest version its written nodes need.
+ */
+const DOMAIN_OP_OPSET: Readonly<Record<string, Readonly<Record<string, number>>>> = {
+  // ai.onnx.ml: the tree ensembles' *_as_tensor attributes came in ml opset 3; TreeEnsemble in 5.
+  'ai.onnx.ml': { TreeEnsembleRegressor: 3, TreeEnsembleClassifier: 3, TreeEnsemble: 5 },
+};
+
+/** The non-default domains the written nodes use, sub-graphs included, with the opset each needs. */
+function domainsOf(gp: pb.IGraphProto, out = new Map<string, number>()): Map<string, number> {
   for (const n of gp.node ?? []) {
-    if (n.domain && n.domain !== 'ai.onnx') out.add(n.domain);
+    if (n.domain && n.domain !== 'ai.onnx') out.set(n.domain, Math.max(out.get(n.domain) ?? 1, DOMAIN_OP_OPSET[n.domain]?.[n.opType ?? ''] ?? 1));
     for (const a of n.attribute ?? []) if (a.g) domainsOf(a.g, out);
   }
   return out;
 }
 
-/** Builds the ModelProto of a graph. Non-default domains (com.microsoft) are declared at version 1. */
+/** Builds the ModelProto of a graph. Non-default domains are declared at the version their nodes need (com.microsoft: 1; ai.onnx.ml: see DOMAIN_OP_OPSET). */
 export function modelToProto(g: Graph, opts: ExportOptions = {}): pb.ModelProto {
   const opset = exportOpset(g, opts);
   const graph = graphProto(g, g.name, opset);
@@ -292,7 +302,7 @@ export function modelToProto(g: Graph, opts: ExportOptions = {}): pb.ModelProto 
     irVersion: Math.max(EXPORT_IR_VERSION, dtypeNeeds(g).ir),
     producerName: opts.producer ?? 'kiln',
     producerVersion: '0.1.0',
-    opsetImport: [{ domain: '', version: opset }, ...[...domainsOf(graph)].sort().map((domain) => ({ domain, version: 1 }))],
+    opsetImport: [{ domain: '', version: opset }, ...[...domainsOf(graph)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([domain, version]) => ({ domain, version }))],
     graph,
   });
 }

@@ -6,6 +6,8 @@ import { installOpMethods } from '../builder.js';
 import { bilinearOps } from './bilinear.js';
 import { binaryOps } from './binary.js';
 import { optimizerOps } from './optimizers.js';
+import { mlOps } from './ml.js';
+import { mlTreeOps } from './ml-tree.js';
 import { constantOps } from './constant.js';
 import { controlOps } from './control.js';
 import { contribOps } from './contrib.js';
@@ -34,6 +36,8 @@ import { shapeOps } from './shape.js';
 import { signalOps } from './signal.js';
 import { softmaxOps } from './softmax.js';
 import { unaryOps } from './unary.js';
+import { stringOps } from './strings.js';
+import { labelEncoderOps } from './ml-label-encoder.js';
 
 /** All ops by name. */
 export const OPS = {
@@ -66,6 +70,7 @@ export const OPS = {
   ...randomOps,
   ...controlOps,
   ...sequenceOps,
+  ...stringOps,
 } as const;
 
 /**
@@ -76,5 +81,11 @@ export const CONTRIB_OPS = contribOps;
 
 /** The optimizer updates of ONNX's preview training domain (Adagrad, Momentum, Adam), applied by handle like the contrib ops. */
 export const TRAINING_OPS = optimizerOps;
+
+/** The ONNX-ML ops (domain ai.onnx.ml: tree ensembles, linear and SVM models, feature transforms), applied by handle like the contrib ops. */
+export const ML_OPS = { ...mlTreeOps, ...mlOps };
+
+/** ai.onnx.ml's LabelEncoder (string, integer and float tables), applied by handle like the contrib ops. */
+export const LABEL_ENCODER_OPS = labelEncoderOps;
 
 installOpMethods();

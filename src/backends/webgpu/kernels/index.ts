@@ -12,6 +12,7 @@ import { kernelOf, registerKernel, type GpuKernel, type KernelTable, type OpName
 import './attention.js';
 import { contribKernels } from './contrib.js';
 import { optimizerKernels } from './optimizers.js';
+import { mlKernels } from './ml.js';
 import { convKernels } from './conv.js';
 import { cumSumKernels } from './cumsum.js';
 import { einsumKernels } from './einsum.js';
@@ -51,7 +52,7 @@ export function registerAllKernels(): void {
   for (const table of KERNEL_TABLES) {
     for (const [name, kernel] of Object.entries(table) as [OpName, GpuKernel][]) registerKernel(OPS[name], kernel);
   }
-  for (const [op, kernel] of [...contribKernels, ...optimizerKernels]) registerKernel(op, kernel);
+  for (const [op, kernel] of [...contribKernels, ...optimizerKernels, ...mlKernels]) registerKernel(op, kernel);
   for (const op of allOps()) {
     if (op.expr && !kernelOf(op)) registerKernel(op, exprKernel(op));
   }

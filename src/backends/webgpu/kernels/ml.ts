@@ -1,0 +1,190 @@
+/**
+ * WebGPU kernels of the ONNX-ML tree ensembles (src/graph/ops/ml-tree.ts). The trees
+ * flattened by the op ({@link treeEnsembleOf}) travel as constant buffers — nodes
+ * (8 words each: feature, mode | missing-tracks-true << 8, threshold bits, true and
+ * false successors or a leaf's weight run, membership set run), leaf (target, weight)
+ * pairs, membership values, roots, base values and class labels — never as shader
+ * text. Dispatch 1 has one invocation per (row, target): it walks every tree and
+ * aggregates the weights of its target into scratch (with a has-score flag);
+ * dispatch 2 has one invocation per row: base values, the post transform and (for the
+ * classifier) the label, by the rules of {@link classifierFinalize}.
+ */
+import type { OpDef } from '../../../graph/op.js';
+import { parseTreeClassifier, parseTreeEnsemble, parseTreeRegressor, treeEnsembleOf, TreeEnsemble, TreeEnsembleClassifier, TreeEnsembleRegressor, type TreeParser } from '../../../graph/ops/ml-tree.js';
+import { UnsupportedOpError } from '../../../graph/errors.js';
+import { Tensor } from '../../../graph/tensor.js';
+import type { Dispatch, GpuKernel } from '../kernel.js';
+import { ShaderBuilder } from '../wgsl.js';
+
+const HELPERS = [
+  'fn mlLogistic(x: f32) -> f32 { let v = 1.0 / (1.0 + exp(-abs(x))); return select(v, 1.0 - v, x < 0.0); }',
+  'fn mlProbit(p: f32) -> f32 { let x = 2.0 * p - 1.0; let sgn = select(1.0, -1.0, x < 0.0); let l = log((1.0 - x) * (1.0 + x));'
+  + ' let v = 2.0 / (3.14159 * 0.147) + 0.5 * l; let v2 = (1.0 / 0.147) * l; let v3 = -v + sqrt(v * v - v2); return 1.41421356 * sgn * sqrt(v3 - v); }',
+  'fn mlIsNan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }',
+];
+
+function u32Tensor(v: ArrayLike<number>): Tensor {
+  return new Tensor('uint32', [Math.max(1, v.length)], Uint32Array.from(v.length ? Array.from(v) : [0]));
+}
+function f32Tensor(v: ArrayLike<number>): Tensor {
+  return new Tensor('float32', [Math.max(1, v.length)], Float32Array.from(v.length ? Array.from(v) : [0]));
+}
+function f32Bits(x: number): number {
+  return new Uint32Array(Float32Array.of(x).buffer)[0]!;
+}
+
+/** WGSL lines that apply `post` in place to `n` (≥ 2) scores `z(k)` of one row. */
+function transformRowWgsl(post: string, n: string, z: (k: string) => string, f16: (v: string) => string): string {
+  if (post === 'LOGISTIC') return `for (var k = 0u; k < ${n}; k++) { ${z('k')} = ${f16(`mlLogistic(f32(${z('k')}))`)}; }`;
+  if (post === 'PROBIT') return `for (var k = 0u; k < ${n}; k++) { ${z('k')} = ${f16(`mlProbit(f32(${z('k')}))`)}; }`;
+  if (post !== 'SOFTMAX' && post !== 'SOFTMAX_ZERO') return '';
+  const zero = post === 'SOFTMAX_ZERO';
+  return [
+    `var mx = f32(${z('0u')}); for (var k = 1u; k < ${n}; k++) { mx = max(mx, f32(${z('k')})); }`,
+    'var sum = 0.0;',
+    `for (var k = 0u; k < ${n}; k++) { let v = f32(${z('k')}); var e = exp(v - mx);`,
+    zero ? ' if (abs(v) <= 1e-7) { e = v * exp(-mx); } else { sum += e; }' : ' sum += e;',
+    ` ${z('k')} = ${f16('e')}; }`,
+    `for (var k = 0u; k < ${n}; k++) { ${z('k')} = ${f16(`f32(${z('k')}) / sum`)}; }`,
+  ].join('\n');
+}
+
+function treeKernel(parse: TreeParser): GpuKernel {
+  return {
+    plan(ctx) {
+      const { tables: t, fin } = treeEnsembleOf(parse, ctx.attrs, ctx.node);
+      const x = ctx.inputs[0]!;
+      const N = x.shape.length === 1 ? 1 : x.shape[0]!;
+      const F = x.shape.length === 1 ? x.shape[0]! : x.shape[1]!;
+      const T = fin.nTargets;
+      const nNodes = t.mode.length;
+      const nodeWords = new Uint32Array(nNodes * 8);
+      for (let k = 0; k < nNodes; k++) {
+        nodeWords.set([t.feature[k]!, t.mode[k]! | (t.missingTrue[k]! << 8), f32Bits(t.value[k]!), t.trueNext[k]!, t.falseNext[k]!, t.setStart[k]!, t.setCount[k]!, 0], k * 8);
+      }
+      const weightWords = new Uint32Array(t.weightTarget.length * 2);
+      t.weightTarget.forEach((tg, w) => weightWords.set([tg, f32Bits(t.weightValue[w]!)], w * 2));
+      for (const l of fin.labels) if (!(l >= -(2 ** 31) && l < 2 ** 31)) throw new UnsupportedOpError([{ op: 'TreeEnsembleClassifier', nodes: [ctx.node] }], `class label ${l} does not fit the 32-bit labels of the WebGPU backend`);
+      const constants = [u32Tensor(nodeWords), u32Tensor(weightWords), f32Tensor(t.sets), u32Tensor(t.roots), f32Tensor(fin.base), new Tensor('int32', [Math.max(1, fin.labels.length)], Int32Array.from(fin.labels.length ? fin.labels : [0]))];
+      const total = N * T;
+      const dispatches: Dispatch[] = [];
+
+      // 1: per (row, target) aggregates.
+      {
+        const sb = new ShaderBuilder(ctx);
+        const X = sb.input(0);
+        const nodes = sb.constant(0, 'u32');
+        const weights = sb.constant(1, 'u32');
+        const sets = sb.constant(2, 'f32');
+        const roots = sb.constant(3, 'u32');
+        const S = sb.scratch(0, 'f32');
+        const H = sb.scratch(1, 'u32');
+        for (const h of HELPERS) sb.fn(h);
+        const nT = sb.u32(T);
+        const nF = sb.u32(F);
+        const nTrees = sb.u32(t.roots.length);
+        const steps = sb.u32(t.depth + 1);
+        const agg = fin.aggregate === 'MIN' ? 'acc = select(val, min(acc, val), has == 1u);'
+          : fin.aggregate === 'MAX' ? 'acc = select(val, max(acc, val), has == 1u);' : 'acc += val;';
+        dispatches.push(sb.linear(total, (i) => [
+          `  let r = ${i} / ${nT}; let tg = ${i} % ${nT};`,
+          '  var acc = 0.0; var has = 0u;',
+          `  for (var k = 0u; k < ${nTrees}; k++) {`,
+          `    var nd = ${roots}[k];`,
+          `    for (var step = 0u; step < ${steps}; step++) {`,
+          `      let m = ${nodes}[nd * 8u + 1u]; let mode = m & 255u;`,
+          '      if (mode == 7u) { break; }',
+          `      let xv = f32(${X}[r * ${nF} + ${nodes}[nd * 8u]]);`,
+          `      let v = bitcast<f32>(${nodes}[nd * 8u + 2u]);`,
+          '      var c = false;',
+          '      if (mlIsNan(xv)) { c = mode == 5u || (m >> 8u) == 1u; }',
+          '      else if (mode == 0u) { c = xv <= v; } else if (mode == 1u) { c = xv < v; } else if (mode == 2u) { c = xv >= v; }',
+          '      else if (mode == 3u) { c = xv > v; } else if (mode == 4u) { c = xv == v; } else if (mode == 5u) { c = xv != v; }',
+          `      else { let s0 = ${nodes}[nd * 8u + 5u]; for (var j = s0; j < s0 + ${nodes}[nd * 8u + 6u]; j++) { if (${sets}[j] == xv) { c = true; } } }`,
+          `      nd = select(${nodes}[nd * 8u + 4u], ${nodes}[nd * 8u + 3u], c);`,
+          '    }',
+          `    let w0 = ${nodes}[nd * 8u + 3u]; let wn = ${nodes}[nd * 8u + 4u];`,
+          `    for (var w = w0; w < w0 + wn; w++) { if (${weights}[w * 2u] == tg) { let val = bitcast<f32>(${weights}[w * 2u + 1u]); ${agg} has = 1u; } }`,
+          '  }',
+          `  ${S}[${i}] = acc; ${H}[${i}] = has;`,
+        ].join('\n'), 'TreeEnsemble.walk'));
+      }
+
+      // 2: per row finalization.
+      {
+        const sb = new ShaderBuilder(ctx);
+        const S = sb.scratch(0, 'f32');
+        const H = sb.scratch(1, 'u32');
+        const base = sb.constant(4, 'f32');
+        const labels = sb.constant(5, 'i32');
+        for (const h of HELPERS) sb.fn(h);
+        const nT = sb.u32(T);
+        const classifier = fin.kind === 'classifier';
+        const zi = classifier ? 1 : 0;
+        const Z = sb.output(zi);
+        const zs = ctx.outputs[zi]!.storage;
+        const cast = (v: string): string => `${zs}(${v})`;
+        const z = (k: string): string => `${Z}[r * ${nT} + ${k}]`;
+        let body: string[];
+        if (!classifier) {
+          const nb = fin.base.length > 0;
+          body = [
+            `  for (var k = 0u; k < ${nT}; k++) { var s = ${S}[r * ${nT} + k];${fin.aggregate === 'AVERAGE' ? ` s = s / ${sb.f32(fin.nTrees)};` : ''}${nb ? ` s += ${base}[k];` : ''} ${z('k')} = ${cast('s')}; }`,
+            T === 1 ? (fin.post === 'PROBIT' ? `  ${z('0u')} = ${cast(`mlProbit(f32(${z('0u')}))`)};` : '') : transformRowWgsl(fin.post, nT, z, cast),
+          ];
+        } else {
+          const Y = sb.output(0);
+          const ys = ctx.outputs[0]!.storage;
+          if (T > 2) {
+            body = [
+              '  var best = 0u; var bestS = 0.0; var found = false;',
+              `  for (var k = 0u; k < ${nT}; k++) { var s = ${S}[r * ${nT} + k]; var h = ${H}[r * ${nT} + k];`,
+              fin.base.length ? `    s += ${base}[k]; h = 1u;` : '',
+              '    if (h == 1u && (!found || s > bestS)) { best = k; bestS = s; found = true; }',
+              `    ${z('k')} = ${cast('s')}; }`,
+              `  ${Y}[r] = ${ys}(${labels}[best]);`,
+              transformRowWgsl(fin.post, nT, z, cast),
+            ];
+          } else {
+            const b = fin.base;
+            const lines = [
+              `  var s0 = ${S}[r * 2u]; var s1 = ${S}[r * 2u + 1u]; let h0 = ${H}[r * 2u] == 1u; let h1 = ${H}[r * 2u + 1u] == 1u;`,
+              '  var size = 2u; var wa = -1;',
+            ];
+            if (b.length === 2) lines.push(`  if (h1) { s1 = ${base}[1] + s0; s0 = -s1; } else { s1 += ${base}[1]; s0 += ${base}[0]; }`);
+            else if (b.length === 1) lines.push(`  s0 += ${base}[0]; if (!h1) { size = 1u; }`);
+            else lines.push('  wa = 3; if (!h1) { size = 1u; }');
+            lines.push('  var pos = 0.0; if (size == 2u && h1) { pos = s1; } else if (h0) { pos = s0; }');
+            if (fin.binaryCase) {
+              const cut = fin.allPositive ? '0.5' : '0.0';
+              const [wp, wn] = fin.allPositive ? [0, 1] : [2, 3];
+              lines.push(`  var lab = ${labels}[0]; if (pos > ${cut}) { wa = ${wp}; lab = ${labels}[1]; } else { wa = ${wn}; }`);
+            } else lines.push('  let lab = select(0, 1, pos > 0.0);');
+            lines.push(`  ${Y}[r] = ${ys}(lab);`);
+            const tr = transformRowWgsl(fin.post, '2u', z, cast);
+            lines.push(`  if (size == 2u) { ${z('0u')} = ${cast('s0')}; ${z('1u')} = ${cast('s1')};\n${tr}\n  }`);
+            const one = fin.post === 'PROBIT' ? `${z('0u')} = ${cast('mlProbit(s0)')}; ${z('1u')} = ${cast('0.0')};`
+              : [
+                `if (wa == 0 || wa == 1) { ${z('0u')} = ${cast('1.0 - s0')}; ${z('1u')} = ${cast('s0')}; }`,
+                fin.post === 'LOGISTIC'
+                  ? `else if (wa == 2 || wa == 3) { ${z('0u')} = ${cast('mlLogistic(-s0)')}; ${z('1u')} = ${cast('mlLogistic(s0)')}; }`
+                  : `else if (wa == 2 || wa == 3) { ${z('0u')} = ${cast('-s0')}; ${z('1u')} = ${cast('s0')}; }`,
+                `else { ${z('0u')} = ${cast('s0')}; ${z('1u')} = ${cast('0.0')}; }`,
+              ].join(' ');
+            lines.push(`  else { ${one} }`);
+            body = lines;
+          }
+        }
+        dispatches.push(sb.linear(N, (i) => [`  let r = ${i};`, ...body].join('\n'), 'TreeEnsemble.finalize'));
+      }
+      return { constants, scratch: [total * 4, total * 4], dispatches };
+    },
+  };
+}
+
+/** The ONNX-ML kernels, by op handle (the ML ops are not in OPS). */
+export const mlKernels: readonly (readonly [OpDef, GpuKernel])[] = [
+  [TreeEnsembleRegressor, treeKernel(parseTreeRegressor)],
+  [TreeEnsembleClassifier, treeKernel(parseTreeClassifier)],
+  [TreeEnsemble, treeKernel(parseTreeEnsemble)],
+];

@@ -124,8 +124,8 @@ function report(rule: string, offending: readonly string[]): string {
   return `${rule}: ${offending.length} offending import(s)\n  ${offending.join('\n  ')}\n`;
 }
 
-/** The layers above the backends and passes: the session API, the test harness, the CLI and the viewer. */
-const TOP = ['src/session', 'src/harness', 'src/cli', 'src/viz'];
+/** The layers above the backends and passes: the session API, the test harness, the CLI, the viewer and the HTTP server. */
+const TOP = ['src/session', 'src/harness', 'src/cli', 'src/viz', 'src/serve'];
 
 /**
  * WGSL that must live in the backend or shaders/, never in the graph layer: entry
@@ -193,6 +193,12 @@ describe('architecture: one-way dependencies (docs/ARCHITECTURE.md)', () => {
   it('src/backends imports nothing from ONNX or the layers above', () => {
     const bad = forbiddenEdges(edges, 'src/backends', [...TOP, 'onnx']);
     expect(bad, report('backends sit below the session, harness, CLI and viewer', bad)).to.deep.equal([]);
+  });
+
+  it('src/serve (the HTTP server) builds on the session API and imports nothing from the CLI, harness or viewer', () => {
+    const bad = forbiddenEdges(edges, 'src/serve', ['src/cli', 'src/harness', 'src/viz']);
+    expect(bad, report('src/serve sits beside the CLI, on src/session', bad)).to.deep.equal([]);
+    expect(local.some((e) => inside(e.from, 'src/serve') && inside(e.to, 'src/session')), 'src/serve uses the session API').to.equal(true);
   });
 
   it('src/graph carries no WGSL text (the WGSL spellings live in the WebGPU backend and shaders/)', () => {

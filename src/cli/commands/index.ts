@@ -7,9 +7,10 @@ import { register as run } from './run.js';
 import { register as viz } from './viz.js';
 import { register as optimize } from './optimize.js';
 import { register as bench } from './bench.js';
+import { register as serve } from './serve.js';
 
 /** Registers one subcommand on the program. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every subcommand, in help order. */
-export const COMMANDS: RegisterCommand[] = [inspect, check, doctor, run, viz, optimize, bench];
+export const COMMANDS: RegisterCommand[] = [inspect, check, doctor, run, viz, optimize, bench, serve];

@@ -1,0 +1,159 @@
+/**
+ * Dynamic batching and run serialization for one loaded model version. Requests wait
+ * in a queue; a model whose inputs and outputs all lead with the same symbolic (batch)
+ * dim has the queued requests that agree on the other dims concatenated along dim 0
+ * (up to `maxBatch` rows, or whatever came within `timeoutMs` of the first), run once,
+ * and its outputs split back per request. Every run of a session goes through one
+ * lock (one run at a time per session; WebGPU sessions share the server's device lock).
+ */
+import { ExecutionError } from '../graph/errors.js';
+import { Tensor } from '../graph/tensor.js';
+import type { ValueMetadata } from '../session/inference-session.js';
+
+/** What the batcher runs: a session's run, metadata and the lock it runs under. */
+export interface BatchTarget {
+  readonly inputs: readonly ValueMetadata[];
+  readonly outputs: readonly ValueMetadata[];
+  run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+}
+
+/** A promise chain that runs one task at a time. */
+export class RunLock {
+  private tail: Promise<unknown> = Promise.resolve();
+  /** Runs `task` after every task queued before it. */
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(task, task);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** Batching settings of one model. */
+export interface BatchOptions {
+  /** Most rows per run (1: no batching). */
+  readonly maxBatch: number;
+  /** How long the first queued request waits for others, in ms. */
+  readonly timeoutMs: number;
+}
+
+/** Called after each run with the number of requests and rows it served. */
+export type RunObserver = (requests: number, rows: number) => void;
+
+interface Pending {
+  readonly feeds: Record<string, Tensor>;
+  readonly rows: number;
+  readonly key: string;
+  resolve(out: Record<string, Tensor>): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * True when a model can be batched: it has inputs, and every input and output leads
+ * with one and the same symbolic dim.
+ */
+export function batchable(inputs: readonly ValueMetadata[], outputs: readonly ValueMetadata[]): boolean {
+  const lead = inputs[0]?.shape[0];
+  if (typeof lead !== 'string') return false;
+  return [...inputs, ...outputs].every((v) => v.shape.length >= 1 && v.shape[0] === lead && v.dtype !== 'string');
+}
+
+/** The tensors of several requests concatenated along dim 0 (same dtype and trailing dims). */
+function concat(parts: readonly Tensor[]): Tensor {
+  if (parts.length === 1) return parts[0]!;
+  const first = parts[0]!;
+  const rows = parts.reduce((a, t) => a + t.shape[0]!, 0);
+  const data = new (first.data.constructor as new (n: number) => typeof first.data)(parts.reduce((a, t) => a + t.size, 0));
+  let at = 0;
+  for (const t of parts) { data.set(t.data as never, at); at += t.size; }
+  return new Tensor(first.dtype, [rows, ...first.shape.slice(1)], data);
+}
+
+/** Rows [from, from + n) of a tensor along dim 0. */
+function sliceRows(t: Tensor, from: number, n: number): Tensor {
+  const per = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  return new Tensor(t.dtype, [n, ...t.shape.slice(1)], t.data.slice(from * per, (from + n) * per));
+}
+
+/** The queue of one model version. */
+export class Batcher {
+  private readonly queue: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly canBatch: boolean;
+
+  constructor(
+    private readonly target: BatchTarget,
+    private readonly lock: RunLock,
+    private readonly opts: BatchOptions,
+    private readonly onRun: RunObserver,
+    private readonly onDepth: (depth: number) => void,
+  ) {
+    this.canBatch = opts.maxBatch > 1 && batchable(target.inputs, target.outputs);
+  }
+
+  /** True when this model's requests are batched. */
+  get batching(): boolean { return this.canBatch; }
+
+  /** Requests waiting (queued or waiting for the lock). */
+  get depth(): number { return this.queue.length; }
+
+  /** Runs the feeds of one request (checked before) and returns its outputs. */
+  infer(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    if (!this.canBatch) {
+      return this.lock.run(async () => {
+        const out = await this.target.run(feeds);
+        this.onRun(1, 1);
+        return out;
+      });
+    }
+    const lead = this.target.inputs[0]!.name;
+    const rows = feeds[lead]!.shape[0]!;
+    const key = JSON.stringify(this.target.inputs.map((i) => [feeds[i.name]!.dtype, feeds[i.name]!.shape.slice(1)]));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ feeds, rows, key, resolve, reject });
+      this.onDepth(this.queue.length);
+      const queuedRows = this.queue.filter((p) => p.key === key).reduce((a, p) => a + p.rows, 0);
+      if (queuedRows >= this.opts.maxBatch) this.flush();
+      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.timeoutMs);
+    });
+  }
+
+  /** Takes the queued requests that batch with the oldest (up to maxBatch rows) and runs them once. */
+  private flush(): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (!this.queue.length) return;
+    const key = this.queue[0]!.key;
+    const group: Pending[] = [];
+    let rows = 0;
+    for (let i = 0; i < this.queue.length;) {
+      const p = this.queue[i]!;
+      if (p.key === key && (group.length === 0 || rows + p.rows <= this.opts.maxBatch)) {
+        group.push(p); rows += p.rows; this.queue.splice(i, 1);
+      } else i++;
+    }
+    this.onDepth(this.queue.length);
+    if (this.queue.length) this.timer = setTimeout(() => this.flush(), 0);
+    void this.lock.run(() => this.runGroup(group, rows));
+  }
+
+  /** Runs one batch and settles each request with its rows of the outputs. */
+  private async runGroup(group: readonly Pending[], rows: number): Promise<void> {
+    try {
+      const feeds: Record<string, Tensor> = {};
+      for (const i of this.target.inputs) feeds[i.name] = concat(group.map((p) => p.feeds[i.name]!));
+      const out = await this.target.run(feeds);
+      this.onRun(group.length, rows);
+      let from = 0;
+      for (const p of group) {
+        const mine: Record<string, Tensor> = {};
+        for (const [name, t] of Object.entries(out)) {
+          if (t.shape[0] !== rows) throw new ExecutionError(`batched run: output '${name}' has ${t.shape[0]} rows, expected ${rows}`, name);
+          mine[name] = group.length === 1 ? t : sliceRows(t, from, p.rows);
+        }
+        from += p.rows;
+        p.resolve(mine);
+      }
+    } catch (e) {
+      for (const p of group) p.reject(e);
+    }
+  }
+}

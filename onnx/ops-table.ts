@@ -112,7 +112,7 @@ function seedFromName(n: OnnxNode, e: Emitter): void {
 
 /** ONNX data types Kiln has no dtype for, as `Cast` targets. */
 const UNSUPPORTED_DTYPE_CODES: Readonly<Record<number, string>> = {
-  8: 'Cast to STRING', 14: 'Cast to COMPLEX64', 15: 'Cast to COMPLEX128',
+  14: 'Cast to COMPLEX64', 15: 'Cast to COMPLEX128',
 };
 
 /**

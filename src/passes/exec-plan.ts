@@ -413,8 +413,8 @@ export function planExecution(
       if (target.dynamicShapes === 'host') return undefined;
       throw new ShapeError(`${where}: value '${name}' has no type`, where);
     }
-    if (!isTensorType(t)) {
-      // Sequences and optionals hold no planned bytes: the executor keeps them as they are.
+    if (!isTensorType(t) || t.dtype === 'string') {
+      // Sequences, optionals and string tensors hold no planned bytes: the executor keeps them as they are.
       if (target.dynamicShapes === 'host') return undefined;
       const p = graph.producerNode(name);
       throw new UnsupportedOpError(

@@ -53,6 +53,8 @@ import { rankingOps } from '../../graph/ops/ranking.js';
 import { runReference, runValueReference } from '../../graph/reference.js';
 import { constantOps } from '../../graph/ops/constant.js';
 import { sequenceOps } from '../../graph/ops/sequence.js';
+import { stringOps } from '../../graph/ops/strings.js';
+import { labelEncoderOps } from '../../graph/ops/ml-label-encoder.js';
 import { bareType, isTensorType, type NoneValue, type TensorSequence } from '../../graph/value.js';
 import { isStatic, normalizeAxis, sizeOf } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
@@ -175,7 +177,8 @@ export function touchesStrings(node: Node, typeOf: (value: string) => ValueType 
 /**
  * String tensors live on the host: every node that reads or makes one (the string
  * ops, Cast to or from string, Equal on strings, LabelEncoder, TfIdfVectorizer on a
- * string pool) is a control step running its CPU reference; tensor inputs on the GPU
+ * string pool) is a control step running its CPU reference, and so are
+ * TfIdfVectorizer and LabelEncoder on numbers (no GPU kernel); tensor inputs on the GPU
  * are read back (each a counted readback) and tensor outputs continue as host
  * tensors into the next GPU step.
  */
@@ -186,6 +189,9 @@ const stringsOnHost: HostKernel = {
     return runValueReference(node, host);
   },
 };
+
+// The n-gram counter and the label table have no GPU kernel: on numbers too they run on the host.
+for (const op of [stringOps.TfIdfVectorizer, labelEncoderOps.LabelEncoder]) setTrait(op, WEBGPU_HOST_KERNEL, stringsOnHost);
 
 /** True when any node of the graph (top level) runs as a control step: it holds bodies, or its output shapes depend on its input values. */
 export function hasControlFlow(graph: Graph): boolean {

@@ -10,6 +10,7 @@ import type { Tensor } from '../tensor.js';
 import { expectSameDType } from './elementwise-util.js';
 import { F, TO_FORMAT } from './scalar-fns.js';
 import { SHAPE_VALUE } from '../shape-values.js';
+import { castStrings } from './string-cast.js';
 
 /** ONNX TensorProto.DataType codes → Kiln dtypes. */
 export const ONNX_DTYPE_CODES: Readonly<Record<number, DType>> = ONNX_CODE_DTYPES;
@@ -131,11 +132,12 @@ export const Cast = defineOp({
   category: 'elementwise',
   doc: 'Converts the element type (floats truncate toward zero; NaN → 0; nonzero → true).',
   infer([x], ctx) {
-    expectDType(x!.dtype, ALL, ctx.node, 'input');
+    expectDType(x!.dtype, [...ALL, 'string'], ctx.node, 'input');
     const to = ONNX_DTYPE_CODES[ctx.attrs.to];
     if (!to) throw new AttributeError(`${ctx.node}: Cast attribute 'to' = ${ctx.attrs.to} is not a supported ONNX data type`, ctx.node);
     return [{ dtype: to, shape: x!.shape }];
   },
+  cpu: ([x], ctx) => [castStrings(x!, ctx.outputs[0]!.dtype, ctx.node) ?? runPositional([x], ctx.outputs[0]!.dtype, ctx.node, ([e]) => castExpr(e!, ctx.outputs[0]!.dtype, ctx.attrs.saturate !== 0))],
   expr: ([x], a, out) => castExpr(x!, out, a.saturate !== 0),
 });
 
@@ -148,10 +150,10 @@ export const CastLike = defineOp({
   category: 'elementwise',
   doc: 'Converts the element type to that of target_type.',
   infer([x, t], ctx) {
-    expectDType(x!.dtype, ALL, ctx.node, 'input');
+    expectDType(x!.dtype, [...ALL, 'string'], ctx.node, 'input');
     return [{ dtype: t!.dtype, shape: x!.shape }];
   },
-  cpu: ([x], ctx) => [runPositional([x], ctx.outputs[0]!.dtype, ctx.node, ([e]) => castExpr(e!, ctx.outputs[0]!.dtype, ctx.attrs.saturate !== 0))],
+  cpu: ([x], ctx) => [castStrings(x!, ctx.outputs[0]!.dtype, ctx.node) ?? runPositional([x], ctx.outputs[0]!.dtype, ctx.node, ([e]) => castExpr(e!, ctx.outputs[0]!.dtype, ctx.attrs.saturate !== 0))],
   expr: ([x], a, out) => castExpr(x!, out, a.saturate !== 0),
 });
 

@@ -36,6 +36,8 @@ import { shapeOps } from './shape.js';
 import { signalOps } from './signal.js';
 import { softmaxOps } from './softmax.js';
 import { unaryOps } from './unary.js';
+import { stringOps } from './strings.js';
+import { labelEncoderOps } from './ml-label-encoder.js';
 
 /** All ops by name. */
 export const OPS = {
@@ -68,6 +70,7 @@ export const OPS = {
   ...randomOps,
   ...controlOps,
   ...sequenceOps,
+  ...stringOps,
 } as const;
 
 /**
@@ -81,5 +84,8 @@ export const TRAINING_OPS = optimizerOps;
 
 /** The ONNX-ML ops (domain ai.onnx.ml: tree ensembles, linear and SVM models, feature transforms), applied by handle like the contrib ops. */
 export const ML_OPS = { ...mlTreeOps, ...mlOps };
+
+/** ai.onnx.ml's LabelEncoder (string, integer and float tables), applied by handle like the contrib ops. */
+export const LABEL_ENCODER_OPS = labelEncoderOps;
 
 installOpMethods();

@@ -523,12 +523,17 @@ function kilnStorage(name: string, dtype: DType, data: OrtTensorData | TypedArra
  * @param t the feed.
  * @param gpuDevice resolves the session's GPU device (for GPU-buffer feeds).
  * @returns the Kiln value.
- * @throws {InputError} for a disposed tensor, string data or a type Kiln has no dtype for.
+ * @throws {InputError} for a disposed tensor, a string tensor whose data is not a string array, or a type Kiln has no dtype for.
  * @throws {NotSupportedError} for textures, WebNN tensors, or GPU buffers in a layout Kiln's GPU storage does not share.
  */
 export async function toKilnValue(name: string, t: OrtTensorLike, gpuDevice: () => Promise<GPUDevice>): Promise<KilnValue> {
   const type = t.type as string;
-  if (type === 'string') throw new InputError(`feed '${name}' is a string tensor; Kiln has no string tensors`, name);
+  if (type === 'string') {
+    if (t.location !== 'cpu' && t.location !== undefined) throw new NotSupportedError(`feed '${name}' is a string tensor on '${t.location}'; string tensors live on the CPU`, name);
+    const data = t.data as unknown;
+    if (!Array.isArray(data) || data.some((v) => typeof v !== 'string')) throw new InputError(`feed '${name}' is a string tensor whose data is not a string array`, name);
+    return CoreTensor.fromStrings(t.dims, data as string[]);
+  }
   if (!isDType(type)) throw new InputError(`feed '${name}' has type '${type}', which Kiln does not support`, name);
   switch (t.location) {
     case 'cpu':
@@ -550,8 +555,9 @@ export async function toKilnValue(name: string, t: OrtTensorLike, gpuDevice: () 
   }
 }
 
-/** ORT's data of a Kiln CPU tensor (int64 → BigInt64Array, uint64 → BigUint64Array, float16 → bits). */
+/** ORT's data of a Kiln CPU tensor (int64 → BigInt64Array, uint64 → BigUint64Array, float16 → bits, string → string[]). */
 function ortData(t: CoreTensor): OrtTensorData {
+  if (t.strings) return [...t.strings];
   const d = t.data;
   const big = (v: number): bigint => (Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n);
   switch (t.dtype) {

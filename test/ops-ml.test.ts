@@ -149,7 +149,6 @@ async function check(what: string, bytes: Uint8Array, feeds: Record<string, Tens
 
 describe('ONNX-ML tree ensembles vs onnxruntime-node (CPU and WebGPU)', function () {
   this.timeout(120_000);
-  after(() => console.log('      max relative error vs onnxruntime:', JSON.stringify(measured)));
 
   it('random forest regressor: 20 trees of depth 6, 2 targets, AVERAGE, base values', async () => {
     const F = 8;
@@ -294,5 +293,84 @@ describe('ONNX-ML tree ensembles vs onnxruntime-node (CPU and WebGPU)', function
     }
     const cls = mlModel('TreeEnsembleClassifier', { ...forestAttrs(fr, 'class'), classlabels_strings: ['a', 'b'] }, [vi('X', FLOAT, ['N', 3])], [vi('label', 8, ['N']), vi('probabilities', FLOAT, ['N', 2])]);
     expect(() => compileCpu(importModel(cls)).run({ X: rows(1, 2, 3) })).to.throw(KilnError, /TreeEnsembleClassifier_node.*string class labels/);
+  });
+});
+
+describe('ONNX-ML linear models and feature transforms vs onnxruntime-node (CPU and WebGPU)', function () {
+  this.timeout(120_000);
+  after(() => console.log('      max relative error vs onnxruntime:', JSON.stringify(measured)));
+  const F = 5;
+  const coef = (seed: number, n: number): number[] => { const r = rng(seed); return Array.from({ length: n }, () => Math.fround(r() * 2 - 1)); };
+
+  it('Scaler (per-feature and single offset/scale)', async () => {
+    await check('scaler', mlModel('Scaler', { offset: coef(1, F), scale: coef(2, F) }, [vi('X', FLOAT, ['N', F])], [vi('Y', FLOAT, ['N', F])], 1), { X: rows(3, 20, F) });
+    await check('scaler-1', mlModel('Scaler', { offset: [0.5], scale: [2] }, [vi('X', FLOAT, ['N', F])], [vi('Y', FLOAT, ['N', F])], 1), { X: rows(4, 20, F) });
+  });
+
+  for (const norm of ['MAX', 'L1', 'L2']) {
+    it(`Normalizer ${norm} (a zero row included)`, async () => {
+      const X = rows(5, 12, F);
+      for (let k = 0; k < F; k++) X.data[k] = 0;
+      await check(`normalizer-${norm}`, mlModel('Normalizer', { norm }, [vi('X', FLOAT, ['N', F])], [vi('Y', FLOAT, ['N', F])], 1), { X });
+    });
+  }
+
+  it('Binarizer', async () => {
+    await check('binarizer', mlModel('Binarizer', { threshold: 0.25 }, [vi('X', FLOAT, ['N', F])], [vi('Y', FLOAT, ['N', F])], 1), { X: rows(6, 20, F) });
+  });
+
+  it('ArrayFeatureExtractor (2-D and 1-D X)', async () => {
+    const idx = Tensor.from('int64', [3], [4, 0, 2]);
+    await check('afe', mlModel('ArrayFeatureExtractor', {}, [vi('X', FLOAT, [6, F]), vi('I', INT64, [3])], [vi('Z', FLOAT, [6, 3])], 1), { X: rows(7, 6, F), I: idx });
+    await check('afe-1d', mlModel('ArrayFeatureExtractor', {}, [vi('X', FLOAT, [F]), vi('I', INT64, [3])], [vi('Z', FLOAT, [1, 3])], 1), { X: Tensor.from('float32', [F], [1, 2, 3, 4, 5]), I: idx });
+  });
+
+  it('Imputer (NaN replaced per feature; a given replaced value)', async () => {
+    await check('imputer-nan', mlModel('Imputer', { imputed_value_floats: coef(8, F), replaced_value_float: NaN }, [vi('X', FLOAT, ['N', F])], [vi('Y', FLOAT, ['N', F])], 1), { X: rows(9, 20, F, 0.3) });
+    const X = Tensor.from('float32', [4, F], Array.from({ length: 4 * F }, (_, i) => (i % 3 === 0 ? -1 : i)));
+    await check('imputer-value', mlModel('Imputer', { imputed_value_floats: [7.5], replaced_value_float: -1 }, [vi('X', FLOAT, ['N', F])], [vi('Y', FLOAT, ['N', F])], 1), { X });
+  });
+
+  it('OneHotEncoder (int64 categories, unknown values as zeros)', async () => {
+    const X = Tensor.from('int64', [6, 2], [1, 3, 5, 7, 2, 1, 9, 3, 5, 5, 7, 0]);
+    await check('onehot', mlModel('OneHotEncoder', { cats_int64s: [1, 3, 5, 7], zeros: 1 }, [vi('X', INT64, [6, 2])], [vi('Y', FLOAT, [6, 2, 4])], 1), { X });
+  });
+
+  it('FeatureVectorizer (cut and zero-padded inputs)', async () => {
+    await check('featurevectorizer', mlModel('FeatureVectorizer', { inputdimensions: [3, 4] }, [vi('A', FLOAT, [4, 3]), vi('B', FLOAT, [4, 2])], [vi('Y', FLOAT, [4, 7])], 1), { A: rows(10, 4, 3), B: rows(11, 4, 2) });
+  });
+
+  for (const post of ['NONE', 'SOFTMAX', 'LOGISTIC']) {
+    it(`LinearRegressor, 3 targets, ${post}`, async () => {
+      await check(`linreg-${post}`, mlModel('LinearRegressor', { coefficients: coef(12, 3 * F), intercepts: coef(13, 3), targets: 3, post_transform: post }, [vi('X', FLOAT, ['N', F])], [vi('Y', FLOAT, ['N', 3])], 1), { X: rows(14, 30, F) });
+    });
+  }
+
+  it('LinearRegressor, one target', async () => {
+    await check('linreg-1', mlModel('LinearRegressor', { coefficients: coef(15, F), intercepts: [0.5] }, [vi('X', FLOAT, ['N', F])], [vi('Y', FLOAT, ['N', 1])], 1), { X: rows(16, 30, F) });
+  });
+
+  for (const post of ['NONE', 'SOFTMAX', 'LOGISTIC']) {
+    it(`LinearClassifier, 3 classes (labels 4, 5, 6), ${post}`, async () => {
+      await check(`lincls-${post}`, mlModel('LinearClassifier', { coefficients: coef(17, 3 * F), intercepts: coef(18, 3), classlabels_ints: [4, 5, 6], post_transform: post, multi_class: 1 }, [vi('X', FLOAT, ['N', F])], [vi('label', INT64, ['N']), vi('probabilities', FLOAT, ['N', 3])], 1), { X: rows(19, 30, F) });
+    });
+  }
+
+  for (const post of ['NONE', 'LOGISTIC']) {
+    it(`LinearClassifier, binary (one coefficient row), ${post}`, async () => {
+      await check(`lincls-bin-${post}`, mlModel('LinearClassifier', { coefficients: coef(20, F), intercepts: [0.1], classlabels_ints: [0, 1], post_transform: post }, [vi('X', FLOAT, ['N', F])], [vi('label', INT64, ['N']), vi('probabilities', FLOAT, ['N', 2])], 1), { X: rows(21, 30, F) });
+    });
+  }
+
+  it('ZipMap and bad attributes: typed errors naming the node', () => {
+    const zip = mlModel('ZipMap', { classlabels_int64s: [0, 1] }, [vi('X', FLOAT, ['N', 2])], [{ name: 'Z', type: { sequenceType: { elemType: { mapType: { keyType: INT64, valueType: { tensorType: { elemType: FLOAT } } } } } } }], 1);
+    // A declared map type stops the import at the value (a typed error naming it); an undeclared one reaches the op, which names the node.
+    expect(() => compileCpu(importModel(zip))).to.throw(KilnError, /mapType/);
+    const zip2 = mlModel('ZipMap', { classlabels_int64s: [0, 1] }, [vi('X', FLOAT, ['N', 2])], [{ name: 'Z' }], 1);
+    expect(() => compileCpu(importModel(zip2))).to.throw(KilnError, /ZipMap_node.*maps/);
+    const bad = mlModel('Scaler', { offset: [1, 2], scale: [1] }, [vi('X', FLOAT, ['N', F])], [vi('Y', FLOAT, ['N', F])], 1);
+    expect(() => compileCpu(importModel(bad)).run({ X: rows(1, 2, F) })).to.throw(KilnError, /Scaler_node.*offset/);
+    const lin = mlModel('LinearClassifier', { coefficients: coef(1, 7), classlabels_ints: [0, 1, 2] }, [vi('X', FLOAT, ['N', F])], [vi('label', INT64, ['N']), vi('probabilities', FLOAT, ['N', 3])], 1);
+    expect(() => compileCpu(importModel(lin)).run({ X: rows(1, 2, F) })).to.throw(KilnError, /LinearClassifier_node.*coefficients/);
   });
 });

@@ -1,6 +1,305 @@
 /**
  * Op family: the ONNX-ML (ai.onnx.ml) models and feature transforms other than the
- * tree ensembles (src/graph/ops/ml-tree.ts).
+ * tree ensembles (src/graph/ops/ml-tree.ts): LinearRegressor, LinearClassifier,
+ * Scaler, Normalizer, Binarizer, ArrayFeatureExtractor, Imputer, OneHotEncoder
+ * (int64 categories), FeatureVectorizer, and ZipMap (maps are not values Kiln has:
+ * a typed error naming the node). Semantics follow onnxruntime's CPU kernels; rows
+ * are the last axis of a [N, C] (or [C]) input.
  */
+import { attr } from '../attrs.js';
+import { expectDType } from '../dtype.js';
+import { AttributeError, DTypeError, InputError, ShapeError } from '../errors.js';
+import { E } from '../expr.js';
+import { defineOp, type InferInput, type ValueType } from '../op.js';
+import { Tensor } from '../tensor.js';
+import { F } from './scalar-fns.js';
+import { logistic, ML_DOMAIN, ML_INPUTS, POST_TRANSFORMS, probit, transformRow, type PostTransform } from './ml-tree.js';
+
+function fail(node: string, msg: string): never {
+  throw new AttributeError(`${node}: ${msg}`, node);
+}
+
+/** N and C of a [N, C] or [C] input (typed error otherwise). */
+export function mlRows(x: InferInput | Tensor, node: string, what = 'X'): { n: number | string; c: number | string } {
+  if (x.shape.length === 1) return { n: 1, c: x.shape[0]! };
+  if (x.shape.length !== 2) throw new ShapeError(`${node}: ${what} must be [N, C] or [C], got rank ${x.shape.length}`, node);
+  return { n: x.shape[0]!, c: x.shape[1]! };
+}
+
+/** A per-feature table of length 1 or C (typed error otherwise); returns it spread to C where C is known. */
+export function perFeature(vals: readonly number[], c: number | string, node: string, name: string): readonly number[] {
+  if (typeof c !== 'number') return vals;
+  if (vals.length === c) return vals;
+  if (vals.length === 1) return Array(c).fill(vals[0]);
+  fail(node, `${name} has ${vals.length} values, expected 1 or ${c} (one per feature)`);
+}
+
+/** Scaler: Y = (X − offset) · scale per feature (float32). */
+export const Scaler = defineOp({
+  name: 'Scaler', domain: ML_DOMAIN, inputs: ['X'], outputs: ['Y'], category: 'opaque',
+  attrs: { offset: attr.optFloats(), scale: attr.optFloats() },
+  doc: 'Per-feature affine scaling (ONNX-ML).',
+  infer([x], ctx): ValueType[] {
+    expectDType(x!.dtype, ML_INPUTS, ctx.node, 'X');
+    const c = x!.shape.length ? x!.shape[x!.shape.length - 1]! : 1;
+    perFeature(ctx.attrs.offset ?? [0], c, ctx.node, 'offset');
+    perFeature(ctx.attrs.scale ?? [1], c, ctx.node, 'scale');
+    return [{ dtype: 'float32', shape: x!.shape }];
+  },
+  cpu([x], ctx) {
+    const c = x!.shape.length ? x!.shape[x!.shape.length - 1]! : 1;
+    const off = perFeature(ctx.attrs.offset ?? [0], c, ctx.node, 'offset');
+    const sc = perFeature(ctx.attrs.scale ?? [1], c, ctx.node, 'scale');
+    return [Tensor.from('float32', x!.shape, Array.from(x!.data, (v, i) => (Number(v) - Math.fround(off[i % c]!)) * Math.fround(sc[i % c]!)))];
+  },
+});
+
+/** The norms of Normalizer. */
+export const NORMS = ['MAX', 'L1', 'L2'] as const;
+
+/** Normalizer: each row divided by its MAX, L1 or L2 norm (a zero norm leaves the row as is). */
+export const Normalizer = defineOp({
+  name: 'Normalizer', domain: ML_DOMAIN, inputs: ['X'], outputs: ['Y'], category: 'opaque',
+  attrs: { norm: attr.string<(typeof NORMS)[number]>('MAX', NORMS) },
+  doc: 'Row normalization (ONNX-ML).',
+  infer([x], ctx): ValueType[] {
+    expectDType(x!.dtype, ML_INPUTS, ctx.node, 'X');
+    mlRows(x!, ctx.node);
+    return [{ dtype: 'float32', shape: x!.shape }];
+  },
+  cpu([x], ctx) {
+    const { n, c } = mlRows(x!, ctx.node) as { n: number; c: number };
+    const y = new Float32Array(n * c);
+    for (let r = 0; r < n; r++) {
+      const row = Array.from(x!.data.subarray(r * c, (r + 1) * c), (v) => Math.fround(Number(v)));
+      const norm = ctx.attrs.norm === 'MAX' ? Math.max(...row) : ctx.attrs.norm === 'L1' ? row.reduce((s, v) => s + Math.abs(v), 0) : Math.sqrt(row.reduce((s, v) => s + v * v, 0));
+      row.forEach((v, k) => (y[r * c + k] = norm !== 0 ? v / norm : v));
+    }
+    return [new Tensor('float32', x!.shape, y)];
+  },
+});
+
+/** Binarizer: 1 where X > threshold, else 0 (X's type). */
+export const Binarizer = defineOp({
+  name: 'Binarizer', domain: ML_DOMAIN, inputs: ['X'], outputs: ['Y'], category: 'elementwise',
+  attrs: { threshold: attr.float(0) },
+  doc: 'X > threshold ? 1 : 0 (ONNX-ML).',
+  infer([x], ctx): ValueType[] {
+    expectDType(x!.dtype, ML_INPUTS, ctx.node, 'X');
+    return [{ dtype: x!.dtype, shape: x!.shape }];
+  },
+  expr: ([x], a, out) => E.call(F.where, [E.call(F.gt, [x!, E.const(a.threshold, x!.dtype)], 'bool'), E.const(1, out), E.const(0, out)], out),
+});
+
+/** ArrayFeatureExtractor: Y = X[..., indices] (a 1-D X gives [1, len]). */
+export const ArrayFeatureExtractor = defineOp({
+  name: 'ArrayFeatureExtractor', domain: ML_DOMAIN, inputs: ['X', 'Y'], outputs: ['Z'], category: 'opaque',
+  attrs: {},
+  doc: 'Selects elements of the last axis (ONNX-ML).',
+  infer([x, idx], ctx): ValueType[] {
+    expectDType(x!.dtype, ML_INPUTS, ctx.node, 'X');
+    if (idx!.dtype !== 'int64') throw new DTypeError(`${ctx.node}: ArrayFeatureExtractor indices must be int64, got ${idx!.dtype}`, ctx.node);
+    if (x!.shape.length === 0) throw new ShapeError(`${ctx.node}: X must have rank ≥ 1`, ctx.node);
+    const len = idx!.shape.every((d) => typeof d === 'number') ? idx!.shape.reduce<number>((p, d) => p * (d as number), 1) : 'n_indices';
+    return [{ dtype: x!.dtype, shape: x!.shape.length === 1 ? [1, len] : [...x!.shape.slice(0, -1), len] }];
+  },
+  cpu([x, idx], ctx) {
+    const c = x!.shape[x!.shape.length - 1]!;
+    const ids = Array.from(idx!.data, Number);
+    for (const k of ids) if (!(k >= 0 && k < c)) throw new InputError(`${ctx.node}: ArrayFeatureExtractor index ${k} is outside 0..${c - 1}`, ctx.node);
+    const outer = x!.size / c;
+    const shape = x!.shape.length === 1 ? [1, ids.length] : [...x!.shape.slice(0, -1), ids.length];
+    const out = new Tensor(x!.dtype, shape);
+    for (let o = 0; o < outer; o++) ids.forEach((k, j) => (out.data[o * ids.length + j] = x!.data[o * c + k]!));
+    return [out];
+  },
+});
+
+/** Imputer: elements equal to the replaced value (NaN: NaN elements) become the imputed value of their feature. */
+export const Imputer = defineOp({
+  name: 'Imputer', domain: ML_DOMAIN, inputs: ['X'], outputs: ['Y'], category: 'opaque',
+  attrs: { imputed_value_floats: attr.optFloats(), imputed_value_int64s: attr.optInts(), replaced_value_float: attr.float(0), replaced_value_int64: attr.int(0) },
+  doc: 'Replaces missing values per feature (ONNX-ML).',
+  infer([x], ctx): ValueType[] {
+    expectDType(x!.dtype, ['float32', 'float64', 'int64', 'int32'], ctx.node, 'X');
+    const ints = x!.dtype === 'int64' || x!.dtype === 'int32';
+    const table = ints ? ctx.attrs.imputed_value_int64s : ctx.attrs.imputed_value_floats;
+    if (!table || table.length === 0) fail(ctx.node, `Imputer on ${x!.dtype} needs ${ints ? 'imputed_value_int64s' : 'imputed_value_floats'}`);
+    perFeature(table, x!.shape.length ? x!.shape[x!.shape.length - 1]! : 1, ctx.node, ints ? 'imputed_value_int64s' : 'imputed_value_floats');
+    return [{ dtype: x!.dtype, shape: x!.shape }];
+  },
+  cpu([x], ctx) {
+    const ints = x!.dtype === 'int64' || x!.dtype === 'int32';
+    const c = x!.shape.length ? x!.shape[x!.shape.length - 1]! : 1;
+    const table = perFeature((ints ? ctx.attrs.imputed_value_int64s : ctx.attrs.imputed_value_floats)!, c, ctx.node, 'imputed values');
+    const rep = ints ? ctx.attrs.replaced_value_int64 : Math.fround(ctx.attrs.replaced_value_float);
+    const out = new Tensor(x!.dtype, x!.shape);
+    for (let i = 0; i < x!.size; i++) {
+      const v = x!.data[i]!;
+      out.data[i] = (Number.isNaN(rep) ? Number.isNaN(v) : v === rep) ? table[i % c]! : v;
+    }
+    return [out];
+  },
+});
+
+/** OneHotEncoder (int64 categories): Y[..., k] = 1 where X equals cats_int64s[k]; an unknown value is all zeros when `zeros` = 1, an error otherwise. */
+export const OneHotEncoder = defineOp({
+  name: 'OneHotEncoder', domain: ML_DOMAIN, inputs: ['X'], outputs: ['Y'], category: 'opaque',
+  attrs: { cats_int64s: attr.optInts(), cats_strings: attr.optStrings(), zeros: attr.int(1) },
+  doc: 'One-hot encoding against a category list (ONNX-ML).',
+  infer([x], ctx): ValueType[] {
+    if (ctx.attrs.cats_strings !== undefined) fail(ctx.node, 'string categories (cats_strings) are not supported yet; use cats_int64s');
+    const cats = ctx.attrs.cats_int64s;
+    if (!cats || cats.length === 0) fail(ctx.node, 'OneHotEncoder requires cats_int64s');
+    expectDType(x!.dtype, ML_INPUTS, ctx.node, 'X');
+    return [{ dtype: 'float32', shape: [...x!.shape, cats.length] }];
+  },
+  cpu([x], ctx) {
+    const cats = ctx.attrs.cats_int64s!;
+    const index = new Map(cats.map((v, k) => [v, k]));
+    const out = new Tensor('float32', [...x!.shape, cats.length]);
+    for (let i = 0; i < x!.size; i++) {
+      const k = index.get(Number(x!.data[i]));
+      if (k === undefined) {
+        if (ctx.attrs.zeros === 0) throw new InputError(`${ctx.node}: OneHotEncoder value ${x!.data[i]} is not a category and zeros is 0`, ctx.node);
+        continue;
+      }
+      out.data[i * cats.length + k] = 1;
+    }
+    return [out];
+  },
+});
+
+/** FeatureVectorizer: the inputs' rows ([N, C_i], or [C_i]) concatenated, each cut or zero-padded to inputdimensions[i] (float32). */
+export const FeatureVectorizer = defineOp({
+  name: 'FeatureVectorizer', domain: ML_DOMAIN, inputs: ['...X'], outputs: ['Y'], category: 'opaque',
+  attrs: { inputdimensions: attr.ints() },
+  doc: 'Concatenates feature rows (ONNX-ML).',
+  infer(ins, ctx): ValueType[] {
+    const dims = ctx.attrs.inputdimensions;
+    if (dims.length !== ins.length) fail(ctx.node, `inputdimensions has ${dims.length} entries for ${ins.length} inputs`);
+    let n: number | string = 1;
+    ins.forEach((x, i) => { expectDType(x!.dtype, ML_INPUTS, ctx.node, `X${i}`); if (x!.shape.length >= 2) n = x!.shape[0]!; });
+    return [{ dtype: 'float32', shape: [n, dims.reduce((s, d) => s + d, 0)] }];
+  },
+  cpu(ins, ctx) {
+    const dims = ctx.attrs.inputdimensions;
+    const total = dims.reduce((s, d) => s + d, 0);
+    const n = Math.max(...ins.map((x) => (x!.shape.length >= 2 ? x!.shape[0]! : 1)));
+    const out = new Tensor('float32', [n, total]);
+    let at = 0;
+    ins.forEach((x, i) => {
+      const c = x!.shape.length ? x!.size / (x!.shape.length >= 2 ? x!.shape[0]! : 1) : 1;
+      for (let r = 0; r < n; r++) for (let k = 0; k < Math.min(c, dims[i]!); k++) out.data[r * total + at + k] = Number(x!.data[r * c + k]);
+      at += dims[i]!;
+    });
+    return [out];
+  },
+});
+
+/** ZipMap: outputs a sequence of maps, a value kind Kiln does not have — a typed error naming the node. */
+export const ZipMap = defineOp({
+  name: 'ZipMap', domain: ML_DOMAIN, inputs: ['X'], outputs: ['Z'], category: 'opaque',
+  attrs: { classlabels_int64s: attr.optInts(), classlabels_strings: attr.optStrings() },
+  doc: 'Scores to a sequence of maps (ONNX-ML): not supported (no map values).',
+  infer(_ins, ctx): ValueType[] {
+    throw new DTypeError(`${ctx.node}: ZipMap outputs a sequence of maps, and Kiln has no map values; use the classifier's score tensor instead`, ctx.node);
+  },
+});
+
+/** Rows × coefficientsᵀ + intercepts, in float64, for the linear models. */
+function linearScores(x: Tensor, coef: readonly number[], icpt: readonly number[] | undefined, targets: number, node: string): { s: Float64Array; n: number } {
+  const { n, c } = mlRows(x, node) as { n: number; c: number };
+  const s = new Float64Array(n * targets);
+  for (let r = 0; r < n; r++) {
+    for (let t = 0; t < targets; t++) {
+      let acc = icpt?.[t] !== undefined ? Math.fround(icpt[t]!) : 0;
+      for (let k = 0; k < c; k++) acc += Math.fround(Number(x.data[r * c + k])) * Math.fround(coef[t * c + k]!);
+      s[r * targets + t] = acc;
+    }
+  }
+  return { s, n };
+}
+
+function checkCoefficients(coef: readonly number[], icpt: readonly number[] | undefined, targets: number, c: number | string, node: string): void {
+  if (typeof c === 'number' && coef.length !== targets * c) fail(node, `coefficients has ${coef.length} values, expected ${targets} × ${c}`);
+  if (icpt && icpt.length !== 0 && icpt.length !== targets) fail(node, `intercepts has ${icpt.length} values, expected ${targets}`);
+}
+
+/** LinearRegressor: Y[N, targets] = X·coefficientsᵀ + intercepts, then the post transform (one target: PROBIT only). */
+export const LinearRegressor = defineOp({
+  name: 'LinearRegressor', domain: ML_DOMAIN, inputs: ['X'], outputs: ['Y'], category: 'opaque',
+  attrs: { coefficients: attr.optFloats(), intercepts: attr.optFloats(), targets: attr.int(1), post_transform: attr.string<PostTransform>('NONE', POST_TRANSFORMS) },
+  doc: 'Linear regression (ONNX-ML).',
+  infer([x], ctx): ValueType[] {
+    expectDType(x!.dtype, ML_INPUTS, ctx.node, 'X');
+    const { n, c } = mlRows(x!, ctx.node);
+    checkCoefficients(ctx.attrs.coefficients ?? [], ctx.attrs.intercepts, ctx.attrs.targets, c, ctx.node);
+    return [{ dtype: 'float32', shape: [n, ctx.attrs.targets] }];
+  },
+  cpu([x], ctx) {
+    const T = ctx.attrs.targets;
+    const { s, n } = linearScores(x!, ctx.attrs.coefficients ?? [], ctx.attrs.intercepts, T, ctx.node);
+    const y = new Float32Array(n * T);
+    for (let r = 0; r < n; r++) {
+      const row = Array.from(s.subarray(r * T, (r + 1) * T));
+      if (T === 1) row[0] = ctx.attrs.post_transform === 'PROBIT' ? probit(row[0]!) : row[0]!;
+      else transformRow(row, ctx.attrs.post_transform);
+      y.set(row, r * T);
+    }
+    return [new Tensor('float32', [n, T], y)];
+  },
+});
+
+/**
+ * The outputs of a LinearClassifier row (onnxruntime's rules): several classes take the
+ * arg-max label and transform all scores; one score row (two labels) takes label 1 when
+ * the score is > 0 and writes [1 − p, p] (p the score, transformed unless NONE).
+ */
+export function linearClassifierRow(s: number[], labels: readonly number[], post: PostTransform): { label: number; z: number[] } {
+  if (s.length === 1) {
+    const v = s[0]!;
+    const label = labels.length === 2 ? labels[v > 0 ? 1 : 0]! : v > 0 ? 1 : 0;
+    const p = post === 'NONE' ? v : post === 'PROBIT' ? probit(v) : logistic(v);
+    return { label, z: [1 - p, p] };
+  }
+  let best = 0;
+  for (let k = 1; k < s.length; k++) if (s[k]! > s[best]!) best = k;
+  transformRow(s, post);
+  return { label: labels[best]!, z: s };
+}
+
+/** LinearClassifier: scores X·coefficientsᵀ + intercepts, labels by arg-max (int64 classlabels_ints). */
+export const LinearClassifier = defineOp({
+  name: 'LinearClassifier', domain: ML_DOMAIN, inputs: ['X'], outputs: ['Y', 'Z'], multi: true, category: 'opaque',
+  attrs: { coefficients: attr.floats(), intercepts: attr.optFloats(), classlabels_ints: attr.optInts(), classlabels_strings: attr.optStrings(), multi_class: attr.int(0), post_transform: attr.string<PostTransform>('NONE', POST_TRANSFORMS) },
+  doc: 'Linear classification (ONNX-ML).',
+  infer([x], ctx): ValueType[] {
+    if (ctx.attrs.classlabels_strings !== undefined) fail(ctx.node, 'string class labels (classlabels_strings) are not supported yet; use classlabels_ints');
+    const labels = ctx.attrs.classlabels_ints;
+    if (!labels || labels.length === 0) fail(ctx.node, 'LinearClassifier requires classlabels_ints');
+    expectDType(x!.dtype, ML_INPUTS, ctx.node, 'X');
+    const { n, c } = mlRows(x!, ctx.node);
+    const rows = typeof c === 'number' && c > 0 ? ctx.attrs.coefficients.length / c : labels.length;
+    if (!Number.isInteger(rows) || (rows !== labels.length && !(rows === 1 && labels.length === 2))) fail(ctx.node, `coefficients has ${ctx.attrs.coefficients.length} values: expected ${labels.length} × ${c} (or 1 × ${c} for two classes)`);
+    checkCoefficients(ctx.attrs.coefficients, ctx.attrs.intercepts, rows, c, ctx.node);
+    return [{ dtype: 'int64', shape: [n] }, { dtype: 'float32', shape: [n, rows === 1 ? 2 : rows] }];
+  },
+  cpu([x], ctx) {
+    const { c } = mlRows(x!, ctx.node) as { c: number };
+    const T = ctx.attrs.coefficients.length / c;
+    const { s, n } = linearScores(x!, ctx.attrs.coefficients, ctx.attrs.intercepts, T, ctx.node);
+    const W = T === 1 ? 2 : T;
+    const y = new Float64Array(n);
+    const z = new Float32Array(n * W);
+    for (let r = 0; r < n; r++) {
+      const o = linearClassifierRow(Array.from(s.subarray(r * T, (r + 1) * T)), ctx.attrs.classlabels_ints!, ctx.attrs.post_transform);
+      y[r] = o.label;
+      z.set(o.z, r * W);
+    }
+    return [new Tensor('int64', [n], y), new Tensor('float32', [n, W], z)];
+  },
+});
+
 /** The non-tree ONNX-ML ops (by name). */
-export const mlOps = {} as const;
+export const mlOps = { Scaler, Normalizer, Binarizer, ArrayFeatureExtractor, Imputer, OneHotEncoder, FeatureVectorizer, ZipMap, LinearRegressor, LinearClassifier } as const;

@@ -8,8 +8,14 @@
  * aggregates the weights of its target into scratch (with a has-score flag);
  * dispatch 2 has one invocation per row: base values, the post transform and (for the
  * classifier) the label, by the rules of {@link classifierFinalize}.
+ *
+ * The other ML ops (src/graph/ops/ml.ts) get per-element or per-row kernels reading
+ * their attribute tables (offsets, scales, imputed values, categories, coefficients)
+ * from constant buffers. Binarizer has an `expr` and gets the generic elementwise kernel.
  */
 import type { OpDef } from '../../../graph/op.js';
+import { ArrayFeatureExtractor, FeatureVectorizer, Imputer, LinearClassifier, LinearRegressor, Normalizer, OneHotEncoder, perFeature, Scaler } from '../../../graph/ops/ml.js';
+import { sizeOf } from '../../../graph/shape.js';
 import { parseTreeClassifier, parseTreeEnsemble, parseTreeRegressor, treeEnsembleOf, TreeEnsemble, TreeEnsembleClassifier, TreeEnsembleRegressor, type TreeParser } from '../../../graph/ops/ml-tree.js';
 import { UnsupportedOpError } from '../../../graph/errors.js';
 import { Tensor } from '../../../graph/tensor.js';
@@ -182,9 +188,208 @@ function treeKernel(parse: TreeParser): GpuKernel {
   };
 }
 
+function lastDim(shape: readonly number[]): number {
+  return shape.length ? shape[shape.length - 1]! : 1;
+}
+
+function i32Tensor(v: readonly number[], node: string, what: string): Tensor {
+  for (const x of v) if (!(x >= -(2 ** 31) && x < 2 ** 31)) throw new UnsupportedOpError([{ op: what, nodes: [node] }], `value ${x} does not fit the 32-bit integers of the WebGPU backend`);
+  return new Tensor('int32', [Math.max(1, v.length)], Int32Array.from(v.length ? v : [0]));
+}
+
+/** Scaler: one invocation per element. */
+const scalerKernel: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const C = lastDim(x.shape);
+    const a = ctx.attrs as { offset?: number[]; scale?: number[] };
+    const sb = new ShaderBuilder(ctx);
+    const X = sb.input(0);
+    const off = sb.constant(0, 'f32');
+    const sc = sb.constant(1, 'f32');
+    const Y = sb.output(0);
+    const nC = sb.u32(C);
+    return {
+      constants: [f32Tensor(perFeature(a.offset ?? [0], C, ctx.node, 'offset')), f32Tensor(perFeature(a.scale ?? [1], C, ctx.node, 'scale'))],
+      dispatches: [sb.linear(sizeOf(x.shape), (i) => `  ${Y}[${i}] = ${ctx.outputs[0]!.storage}((f32(${X}[${i}]) - ${off}[${i} % ${nC}]) * ${sc}[${i} % ${nC}]);`, 'Scaler')],
+    };
+  },
+};
+
+/** Imputer: one invocation per element. */
+const imputerKernel: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const C = lastDim(x.shape);
+    const a = ctx.attrs as { imputed_value_floats?: number[]; imputed_value_int64s?: number[]; replaced_value_float: number; replaced_value_int64: number };
+    const ints = x.storage === 'i32' || x.storage === 'u32';
+    const table = perFeature((ints ? a.imputed_value_int64s : a.imputed_value_floats) ?? [0], C, ctx.node, 'imputed values');
+    const sb = new ShaderBuilder(ctx);
+    for (const h of HELPERS) sb.fn(h);
+    const X = sb.input(0);
+    const tbl = sb.constant(0, ints ? 'i32' : 'f32');
+    const Y = sb.output(0);
+    const nC = sb.u32(C);
+    const st = ctx.outputs[0]!.storage;
+    const hit = ints ? `i32(v) == ${sb.i32(a.replaced_value_int64)}` : Number.isNaN(a.replaced_value_float) ? 'mlIsNan(f32(v))' : `f32(v) == ${sb.f32(a.replaced_value_float)}`;
+    return {
+      constants: [ints ? i32Tensor(table, ctx.node, 'Imputer') : f32Tensor(table)],
+      dispatches: [sb.linear(sizeOf(x.shape), (i) => `  let v = ${X}[${i}];\n  ${Y}[${i}] = select(${st}(v), ${st}(${tbl}[${i} % ${nC}]), ${hit});`, 'Imputer')],
+    };
+  },
+};
+
+/** Normalizer: one invocation per row. */
+const normalizerKernel: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const C = lastDim(x.shape);
+    const N = sizeOf(x.shape) / Math.max(C, 1);
+    const norm = (ctx.attrs as { norm: string }).norm;
+    const sb = new ShaderBuilder(ctx);
+    const X = sb.input(0);
+    const Y = sb.output(0);
+    const nC = sb.u32(C);
+    const acc = norm === 'MAX' ? `nm = select(max(nm, v), v, k == 0u);` : norm === 'L1' ? 'nm += abs(v);' : 'nm += v * v;';
+    return {
+      dispatches: [sb.linear(N, (r) => [
+        `  var nm = 0.0;`,
+        `  for (var k = 0u; k < ${nC}; k++) { let v = f32(${X}[${r} * ${nC} + k]); ${acc} }`,
+        norm === 'L2' ? '  nm = sqrt(nm);' : '',
+        `  for (var k = 0u; k < ${nC}; k++) { let v = f32(${X}[${r} * ${nC} + k]); ${Y}[${r} * ${nC} + k] = ${ctx.outputs[0]!.storage}(select(v, v / nm, nm != 0.0)); }`,
+      ].join('\n'), 'Normalizer')],
+    };
+  },
+};
+
+/** ArrayFeatureExtractor: one invocation per output element (indices read at run time, clamped to the axis). */
+const arrayFeatureKernel: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const C = lastDim(x.shape);
+    const L = sizeOf(ctx.inputs[1]!.shape);
+    const sb = new ShaderBuilder(ctx);
+    const X = sb.input(0);
+    const I = sb.input(1);
+    const Z = sb.output(0);
+    const nC = sb.u32(C);
+    const nL = sb.u32(L);
+    return {
+      dispatches: [sb.linear(sizeOf(ctx.outputs[0]!.shape), (i) => `  let o = ${i} / ${nL}; let k = u32(clamp(i32(${I}[${i} % ${nL}]), 0, i32(${nC}) - 1));\n  ${Z}[${i}] = ${X}[o * ${nC} + k];`, 'ArrayFeatureExtractor')],
+    };
+  },
+};
+
+/** OneHotEncoder: one invocation per output element (unknown values give zeros). */
+const oneHotKernel: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const cats = (ctx.attrs as { cats_int64s: number[] }).cats_int64s;
+    const ints = x.storage === 'i32' || x.storage === 'u32';
+    const sb = new ShaderBuilder(ctx);
+    const X = sb.input(0);
+    const K = sb.constant(0, ints ? 'i32' : 'f32');
+    const Y = sb.output(0);
+    const nK = sb.u32(cats.length);
+    return {
+      constants: [ints ? i32Tensor(cats, ctx.node, 'OneHotEncoder') : f32Tensor(cats)],
+      dispatches: [sb.linear(sizeOf(ctx.outputs[0]!.shape), (i) => {
+        const eq = ints ? `i32(${X}[${i} / ${nK}]) == ${K}[${i} % ${nK}]` : `f32(${X}[${i} / ${nK}]) == ${K}[${i} % ${nK}]`;
+        return `  ${Y}[${i}] = ${ctx.outputs[0]!.storage}(select(0.0, 1.0, ${eq}));`;
+      }, 'OneHotEncoder')],
+    };
+  },
+};
+
+/** FeatureVectorizer: one invocation per output element, choosing its input by column. */
+const featureVectorizerKernel: GpuKernel = {
+  plan(ctx) {
+    const dims = (ctx.attrs as { inputdimensions: number[] }).inputdimensions;
+    const total = dims.reduce((s, d) => s + d, 0);
+    if (ctx.inputs.length > ctx.limits.maxStorageBuffersPerShaderStage - 1) throw new UnsupportedOpError([{ op: 'FeatureVectorizer', nodes: [ctx.node] }], `more inputs (${ctx.inputs.length}) than storage bindings`);
+    const sb = new ShaderBuilder(ctx);
+    const ins = ctx.inputs.map((_, k) => sb.input(k));
+    const Y = sb.output(0);
+    const nT = sb.u32(total);
+    const lines = ['  let r = i / ' + nT + '; let col = i % ' + nT + '; var v = 0.0;'];
+    let start = 0;
+    ctx.inputs.forEach((inp, k) => {
+      const rowsK = inp!.shape.length >= 2 ? inp!.shape[0]! : 1;
+      const C = sizeOf(inp!.shape) / Math.max(rowsK, 1);
+      lines.push(`  ${k ? 'else ' : ''}if (col < ${sb.u32(start + dims[k]!)}) { let j = col - ${sb.u32(start)}; if (j < ${sb.u32(C)}) { v = f32(${ins[k]}[r * ${sb.u32(C)} + j]); } }`);
+      start += dims[k]!;
+    });
+    lines.push(`  ${Y}[i] = ${ctx.outputs[0]!.storage}(v);`);
+    return { dispatches: [sb.linear(sizeOf(ctx.outputs[0]!.shape), () => lines.join('\n'), 'FeatureVectorizer')] };
+  },
+};
+
+/** The linear models: per (row, target) dot products into scratch, then a per-row pass for the transform (and the classifier's label). */
+function linearKernel(classifier: boolean): GpuKernel {
+  return {
+    plan(ctx) {
+      const x = ctx.inputs[0]!;
+      const C = lastDim(x.shape);
+      const N = sizeOf(x.shape) / Math.max(C, 1);
+      const a = ctx.attrs as { coefficients: number[]; intercepts?: number[]; targets?: number; post_transform: string; classlabels_ints?: number[] };
+      const coef = a.coefficients ?? [];
+      const T = C > 0 ? coef.length / C : 1;
+      const icpt = a.intercepts?.length ? a.intercepts : Array(T).fill(0);
+      const constants = [f32Tensor(coef), f32Tensor(icpt), i32Tensor(a.classlabels_ints ?? [], ctx.node, 'LinearClassifier')];
+      const dispatches: Dispatch[] = [];
+      {
+        const sb = new ShaderBuilder(ctx);
+        const X = sb.input(0);
+        const W = sb.constant(0, 'f32');
+        const B = sb.constant(1, 'f32');
+        const S = sb.scratch(0, 'f32');
+        const nC = sb.u32(C);
+        const nT = sb.u32(T);
+        dispatches.push(sb.linear(N * T, (i) => `  let r = ${i} / ${nT}; let t = ${i} % ${nT};\n  var acc = ${B}[t];\n  for (var k = 0u; k < ${nC}; k++) { acc += f32(${X}[r * ${nC} + k]) * ${W}[t * ${nC} + k]; }\n  ${S}[${i}] = acc;`, 'Linear.scores'));
+      }
+      {
+        const sb = new ShaderBuilder(ctx);
+        for (const h of HELPERS) sb.fn(h);
+        const S = sb.scratch(0, 'f32');
+        const L = sb.constant(2, 'i32');
+        const zi = classifier ? 1 : 0;
+        const Z = sb.output(zi);
+        const zs = ctx.outputs[zi]!.storage;
+        const cast = (v: string): string => `${zs}(${v})`;
+        const nT = sb.u32(T);
+        const post = a.post_transform;
+        const lines: string[] = [];
+        if (classifier && T === 1) {
+          const Y = sb.output(0);
+          const two = (a.classlabels_ints ?? []).length === 2;
+          const p = post === 'NONE' ? 's' : post === 'PROBIT' ? 'mlProbit(s)' : 'mlLogistic(s)';
+          lines.push(`  let s = ${S}[r]; let p = ${p};`, `  ${Z}[r * 2u] = ${cast('1.0 - p')}; ${Z}[r * 2u + 1u] = ${cast('p')};`);
+          lines.push(two ? `  ${Y}[r] = ${ctx.outputs[0]!.storage}(select(${L}[0], ${L}[1], s > 0.0));` : `  ${Y}[r] = ${ctx.outputs[0]!.storage}(select(0, 1, s > 0.0));`);
+        } else {
+          const z = (k: string): string => `${Z}[r * ${nT} + ${k}]`;
+          lines.push(`  var best = 0u; var bestS = ${S}[r * ${nT}];`);
+          lines.push(`  for (var k = 0u; k < ${nT}; k++) { let s = ${S}[r * ${nT} + k]; if (s > bestS) { best = k; bestS = s; } ${z('k')} = ${cast('s')}; }`);
+          if (classifier) lines.push(`  ${sb.output(0)}[r] = ${ctx.outputs[0]!.storage}(${L}[best]);`);
+          if (T === 1) { if (post === 'PROBIT') lines.push(`  ${z('0u')} = ${cast(`mlProbit(f32(${z('0u')}))`)};`); } else lines.push(transformRowWgsl(post, nT, z, cast));
+        }
+        dispatches.push(sb.linear(N, (r) => [`  let r = ${r};`, ...lines].join('\n'), 'Linear.finalize'));
+      }
+      return { constants, scratch: [N * T * 4], dispatches };
+    },
+  };
+}
+
 /** The ONNX-ML kernels, by op handle (the ML ops are not in OPS). */
 export const mlKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [TreeEnsembleRegressor, treeKernel(parseTreeRegressor)],
   [TreeEnsembleClassifier, treeKernel(parseTreeClassifier)],
   [TreeEnsemble, treeKernel(parseTreeEnsemble)],
+  [Scaler, scalerKernel],
+  [Imputer, imputerKernel],
+  [Normalizer, normalizerKernel],
+  [ArrayFeatureExtractor, arrayFeatureKernel],
+  [OneHotEncoder, oneHotKernel],
+  [FeatureVectorizer, featureVectorizerKernel],
+  [LinearRegressor, linearKernel(false)],
+  [LinearClassifier, linearKernel(true)],
 ];

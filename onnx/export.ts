@@ -281,8 +281,9 @@ export function exportOpset(g: Graph, opts: ExportOptions = {}): number {
  * largest version its written nodes need.
  */
 const DOMAIN_OP_OPSET: Readonly<Record<string, Readonly<Record<string, number>>>> = {
-  // ai.onnx.ml: the tree ensembles' *_as_tensor attributes came in ml opset 3; TreeEnsemble in 5.
-  'ai.onnx.ml': { TreeEnsembleRegressor: 3, TreeEnsembleClassifier: 3, TreeEnsemble: 5 },
+  // ai.onnx.ml: the tree ensembles' *_as_tensor attributes came in ml opset 3; TreeEnsemble in 5;
+  // LabelEncoder's tensor attributes (and non-string key/value pairs) in 4.
+  'ai.onnx.ml': { TreeEnsembleRegressor: 3, TreeEnsembleClassifier: 3, TreeEnsemble: 5, LabelEncoder: 4 },
 };
 
 /** The non-default domains the written nodes use, sub-graphs included, with the opset each needs. */

@@ -19,6 +19,7 @@ export const SHARED_MODEL_NAMES = ['resnet18', 'mobilenet_v2', 'squeezenet1_1', 
 function toOrt(t: Tensor): ort.Tensor {
   const dims = [...t.shape];
   const d = t.dtype as DType;
+  if (t.strings) return new ort.Tensor('string', [...t.strings], dims);
   if (d === 'int64') return new ort.Tensor('int64', BigInt64Array.from(t.data, (v) => BigInt(v)), dims);
   if (d === 'uint64') return new ort.Tensor('uint64', BigUint64Array.from(t.data, (v) => BigInt(v)), dims);
   if (d === 'bool') return new ort.Tensor('bool', Uint8Array.from(t.data), dims);
@@ -32,6 +33,7 @@ const ORT_DTYPE: Readonly<Record<string, DType>> = {
 };
 
 function fromOrt(t: ort.Tensor): Tensor {
+  if (t.type === 'string') return Tensor.fromStrings(t.dims.map(Number), t.data as string[]);
   const dtype = ORT_DTYPE[t.type];
   if (!dtype) throw new Error(`onnxruntime returned unsupported type ${t.type}`);
   const data = t.data as ArrayLike<number | bigint | boolean>;

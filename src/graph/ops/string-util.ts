@@ -3,7 +3,7 @@
  * and reading a string input as elements.
  */
 import { DTypeError } from '../errors.js';
-import { broadcastStrides, mapBroadcast } from '../reference.js';
+import { broadcastStrides } from '../reference.js';
 import { broadcastShapes } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import type { DType } from '../dtype.js';
@@ -41,6 +41,3 @@ export function mapStrings(inputs: readonly Tensor[], out: DType, f: (vals: read
   if (out === 'string') return Tensor.fromStrings(shape, res as string[]);
   return Tensor.from(out, shape, res as number[]);
 }
-
-/** Runs a numeric elementwise function of broadcast inputs (re-exported for the string-aware ops). */
-export { mapBroadcast };

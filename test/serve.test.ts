@@ -223,6 +223,27 @@ describe('kiln serve (HTTP: Open Inference Protocol v2 REST, TF Serving predict)
     expect(r3.status).to.equal(400);
   });
 
+  it('binary tensor extension: an INT64 input (bert_tiny) matches onnxruntime-node', async function () {
+    if (!haveShared) this.skip();
+    const { name, tensor } = readTensorFile(path.join(SHARED_MODELS, 'bert_tiny', 'test_data_set_0', 'input_0.pb'));
+    const ids = BigInt64Array.from(tensor.data, (v) => BigInt(v));
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name, shape: [...tensor.shape], datatype: 'INT64', parameters: { binary_data_size: ids.byteLength } }], parameters: { binary_data_output: true } }));
+    const res = await fetch(`${base}/v2/models/bert/infer`, { method: 'POST', headers: { 'Inference-Header-Content-Length': String(header.length) }, body: Buffer.concat([header, Buffer.from(ids.buffer)]) });
+    expect(res.status).to.equal(200);
+    const n = Number(res.headers.get('inference-header-content-length'));
+    const body = Buffer.from(await res.arrayBuffer());
+    const head = JSON.parse(body.subarray(0, n).toString()) as { outputs: { name: string; parameters: { binary_data_size: number } }[] };
+    const ref = await runOrt(readFileSync(path.join(SHARED_MODELS, 'bert_tiny', 'model.onnx')), { [name]: tensor });
+    let at = n;
+    for (const o of head.outputs) {
+      const size = o.parameters.binary_data_size;
+      const got = new Float32Array(body.buffer.slice(body.byteOffset + at, body.byteOffset + at + size));
+      at += size;
+      expect(maxDiff(got, ref[o.name]!.data as Float32Array), o.name).to.be.lessThan(1e-4);
+    }
+    expect(at).to.equal(body.length);
+  });
+
   it('TF Serving predict (curl): row instances, columnar inputs, named instances, model status', async () => {
     const rows = [[1, 2, 3], [0, -1, 0.5]];
     const r = await curl('POST', `${base}/v1/models/tiny:predict`, { instances: rows });
@@ -373,6 +394,51 @@ describe('kiln serve (HTTP: Open Inference Protocol v2 REST, TF Serving predict)
     expect([...versions]).to.include('2');
     const v1 = await (await fetch(`${base}/v2/models/tiny/versions/1/ready`)).json() as { ready: boolean };
     expect(v1.ready).to.equal(true);
+  });
+
+  it('reload: a version that fails to load leaves the others serving; a removed version is retired', async () => {
+    mkdirSync(path.join(repo, 'tiny', '3'));
+    writeFileSync(path.join(repo, 'tiny', '3', 'model.onnx'), 'not an onnx model');
+    const failed = async (): Promise<boolean> => logs.some((e) => e.event === 'load' && e.level === 'error' && e.version === '3');
+    for (let i = 0; i < 200 && !(await failed()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await failed()).to.equal(true);
+    const meta = await (await fetch(`${base}/v2/models/tiny`)).json() as { versions: string[] };
+    expect(meta.versions).to.deep.equal(['1', '2']);
+    const ok = await fetch(`${base}/v2/models/tiny/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 1, 1] }] }) });
+    expect(ok.status).to.equal(200);
+    rmSync(path.join(repo, 'tiny', '3'), { recursive: true });
+    rmSync(path.join(repo, 'tiny', '1'), { recursive: true });
+    let versions: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      versions = ((await (await fetch(`${base}/v2/models/tiny`)).json()) as { versions: string[] }).versions;
+      if (versions.length === 1) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(versions).to.deep.equal(['2']);
+    expect((await fetch(`${base}/v2/models/tiny/versions/1/infer`, { method: 'POST', body: '{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","data":[1,1,1]}]}' })).status).to.equal(404);
+  });
+
+  it('WebGPU backend: concurrent requests are batched on the device, each answered with its own rows', async function () {
+    const dir = tempDir('serve-gpu');
+    mkdirSync(path.join(dir, 'tiny'));
+    writeFileSync(path.join(dir, 'tiny', 'model.onnx'), tinyModel(1));
+    const gpu = await Server.start({ modelDir: dir, port: 0, backend: 'webgpu', watch: false, batchTimeoutMs: 50, log: () => undefined });
+    try {
+      const failure = gpu.repository.failures.get('tiny');
+      if (failure && /adapter|WebGPU/i.test(failure) && process.env.CI !== 'true') this.skip();
+      expect(failure, failure).to.equal(undefined);
+      expect(gpu.repository.get('tiny')!.session.backend).to.equal('webgpu');
+      const rows = [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]];
+      const replies = await Promise.all(rows.map(async (x) => {
+        const res = await fetch(`${gpu.url}/v2/models/tiny/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: x }] }) });
+        return await res.json() as { outputs: { data: number[] }[] };
+      }));
+      replies.forEach((r, i) => expect(maxDiff(r.outputs[0]!.data, tinyExpected([rows[i]!], 1)[0]!)).to.be.lessThan(1e-5));
+      expect(gpu.metrics.value('kiln_model_runs_total', { model: 'tiny', version: '1' })).to.be.lessThan(rows.length);
+    } finally {
+      await gpu.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('CLI: kiln serve --port 0 prints the bound port; SIGTERM finishes the in-flight request and exits 0', async () => {

@@ -15,7 +15,8 @@ import { onnx, type pb } from '../onnx/proto.js';
 import { tensorFromProto, tensorToProto } from '../onnx/tensor-proto.js';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
-import { AttributeError, DTypeError, ExecutionError, KilnError, ModelFormatError } from '../src/graph/errors.js';
+import { AttributeError, DTypeError, ExecutionError, InputError, KilnError, ModelFormatError } from '../src/graph/errors.js';
+import { Tensor as SessionTensor } from '../src/session/tensor.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { compareTensors } from '../src/harness/compare.js';
 import { numberToString } from '../src/graph/ops/string-cast.js';
@@ -123,6 +124,21 @@ describe('string tensors and ops', function () {
     expect(() => f32([1], [1]).toStrings()).to.throw(DTypeError);
     expect(() => Tensor.from('string', [1], [1])).to.throw(DTypeError);
     expect(() => Tensor.fromStrings([1], [3 as unknown as string])).to.throw(DTypeError);
+    expect(() => new Tensor('string', [1])).to.throw(DTypeError);
+    // The public ORT-style constructor.
+    expect(new SessionTensor('string', ['x', '的'], [2, 1]).toStrings()).to.deep.equal(['x', '的']);
+    expect(() => new SessionTensor('string', [1, 2])).to.throw(InputError);
+    expect(() => new SessionTensor('float32', ['a'])).to.throw(InputError);
+  });
+
+  it('an op that cannot carry strings is a DTypeError naming the node (not lost elements); reshapes keep them', () => {
+    const t = oneNode('Transpose', [['x', STRING, [2, 2]]], [['y', STRING]], [], '', 20);
+    expect(() => compileCpu(importModel(t)).run({ x: str([2, 2], ['a', 'b', 'c', 'd']) })).to.throw(DTypeError, /Transpose_0/);
+    const r = onnx.ModelProto.encode({
+      irVersion: 9, opsetImport: [{ domain: '', version: 20 }],
+      graph: { name: 'r', node: [{ name: 'r', opType: 'Reshape', input: ['x', 's'], output: ['y'] }], initializer: [{ name: 's', dataType: INT64, dims: [1], int64Data: [4] }], input: [vi(['x', STRING, [2, 2]])], output: [vi(['y', STRING, [4]])] },
+    }).finish();
+    expect((compileCpu(importModel(r)).run({ x: str([2, 2], ['a', '', '的', 'd']) }).y as Tensor).toStrings()).to.deep.equal(['a', '', '的', 'd']);
   });
 
   it('every op agrees with onnxruntime-node on the CPU', async () => {

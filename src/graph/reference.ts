@@ -4,7 +4,7 @@
  * coerced to their dtype (float16 rounding, integer truncation).
  */
 import { coerce, isWideStorage, storageClass, type DType } from './dtype.js';
-import { ExecutionError, KilnError, LimitError } from './errors.js';
+import { DTypeError, ExecutionError, KilnError, LimitError } from './errors.js';
 import { compileExprJs, E, type Expr } from './expr.js';
 import type { Graph, Node } from './graph.js';
 import { checkArity, opContext, opOf } from './infer.js';
@@ -137,6 +137,8 @@ function checkedResults<T extends Value>(node: Node, op: string, outputs: readon
     });
     return result;
   } catch (e) {
+    // A tensor refusing string elements the op cannot carry: name the node.
+    if (e instanceof DTypeError && e.where === undefined) throw new DTypeError(`${node.name}: ${op}: ${e.message}`, node.name);
     if (e instanceof KilnError) throw e;
     throw new ExecutionError(`${node.name}: ${op} failed: ${(e as Error).message}`, node.name);
   }

@@ -23,7 +23,7 @@ export class Tensor {
   /**
    * Creates a tensor. `data` must already be in the storage class of `dtype`
    * (use {@link Tensor.from} to convert plain numbers). A string tensor takes its
-   * elements in `strings` (empty strings when omitted; see {@link Tensor.fromStrings}).
+   * elements in `strings` (required; see {@link Tensor.fromStrings}).
    */
   constructor(dtype: DType, shape: ConcreteShape, data?: TypedArray, strings?: readonly string[]) {
     checkDims(shape, 'tensor');
@@ -36,13 +36,15 @@ export class Tensor {
       throw new ShapeError(`tensor of dtype ${dtype} must be stored in ${storageClass(dtype).name}, got ${d.constructor.name}`);
     }
     if (!isString(dtype) && strings !== undefined) throw new DTypeError(`tensor of dtype ${dtype} cannot hold string elements`);
+    // An op that builds its result from numeric storage alone cannot take strings: refuse rather than lose them.
+    if (isString(dtype) && strings === undefined) throw new DTypeError('a string tensor needs its elements (Tensor.fromStrings); this op does not take strings');
     if (strings && strings.length !== n) {
       throw new ShapeError(`tensor of shape ${formatShape(shape)} needs ${n} elements, got ${strings.length}`);
     }
     this.dtype = dtype;
     this.shape = Object.freeze([...shape]);
     this.data = d;
-    this.strings = isString(dtype) ? Object.freeze(strings ? [...strings] : new Array<string>(n).fill('')) : undefined;
+    this.strings = strings ? Object.freeze([...strings]) : undefined;
   }
 
   /** A string tensor from its elements in row-major order. */

@@ -12,9 +12,9 @@ import { InputError } from '../graph/errors.js';
 import { Tensor as CoreTensor } from '../graph/tensor.js';
 
 /** Data accepted by the Tensor constructor. */
-export type TensorDataLike = TypedArray | BigInt64Array | BigUint64Array | readonly number[] | readonly boolean[] | readonly bigint[];
+export type TensorDataLike = TypedArray | BigInt64Array | BigUint64Array | readonly number[] | readonly boolean[] | readonly bigint[] | readonly string[];
 
-function toStorage(type: DType, data: TensorDataLike): TypedArray {
+function toStorage(type: DType, data: Exclude<TensorDataLike, readonly string[]>): TypedArray {
   const Cls = storageClass(type);
   const fmt = floatFormatOf(type);
   if (fmt && (data instanceof Uint16Array || data instanceof Uint8Array)) {
@@ -35,13 +35,20 @@ function toStorage(type: DType, data: TensorDataLike): TypedArray {
 /** A CPU tensor constructed ONNX-Runtime-style: `new Tensor('float32', data, [1, 3])`. */
 export class Tensor extends CoreTensor {
   /**
-   * @param type element type ('float32', 'int64', 'bool', ...)
-   * @param data elements in row-major order
+   * @param type element type ('float32', 'int64', 'bool', 'string', ...)
+   * @param data elements in row-major order (a string array for 'string')
    * @param dims shape (default: 1-D of data's length)
    */
   constructor(type: DType | string, data: TensorDataLike, dims?: readonly number[]) {
     if (!isDType(type)) throw new InputError(`unknown tensor type '${type}'`);
     const shape = dims ?? [data.length];
-    super(type, shape, toStorage(type, data));
+    const isStr = type === 'string';
+    const list = data as readonly unknown[];
+    if (isStr !== (Array.isArray(data) && list.length > 0 && typeof list[0] === 'string') && !(isStr && Array.isArray(data) && list.length === 0)) {
+      throw new InputError(isStr ? "a 'string' tensor's data must be a string array" : `a '${type}' tensor cannot hold strings`);
+    }
+    if (isStr && list.some((v) => typeof v !== 'string')) throw new InputError("a 'string' tensor's data must be a string array");
+    if (isStr) super(type, shape, undefined, data as readonly string[]);
+    else super(type, shape, toStorage(type, data as Exclude<TensorDataLike, readonly string[]>));
   }
 }

@@ -374,6 +374,21 @@ describe('ONNX-ML linear models and feature transforms vs onnxruntime-node (CPU 
     await check('svr-one-class', mlModel('SVMRegressor', { coefficients: coef(27, 6), kernel_params: [0.5, 0, 0], kernel_type: 'RBF', n_supports: 6, one_class: 1, rho: [-0.1], support_vectors: coef(28, 6 * F) }, [vi('X', FLOAT, ['N', F])], [vi('Y', FLOAT, ['N', 1])], 1), { X: rows(29, 30, F) });
   });
 
+  for (const [kernel, classes] of [['RBF', 3], ['POLY', 4], ['LINEAR', 2], ['SIGMOID', 2]] as const) {
+    it(`SVMClassifier (one-vs-one, ${kernel} kernel, ${classes} classes)`, async () => {
+      const vpc = Array.from({ length: classes }, (_, k) => 2 + (k % 2));
+      const V = vpc.reduce((s, v) => s + v, 0);
+      const params = kernel === 'POLY' ? [0.3, 0.5, 2] : kernel === 'RBF' ? [0.4, 0, 0] : [0.2, 0.1, 0];
+      const pairs = (classes * (classes - 1)) / 2;
+      const labels = Array.from({ length: classes }, (_, k) => 10 + k);
+      await check(`svc-${kernel}-${classes}`, mlModel('SVMClassifier', { classlabels_ints: labels, coefficients: coef(30, (classes - 1) * V), kernel_params: params, kernel_type: kernel, rho: coef(31, pairs), support_vectors: coef(32, V * F), vectors_per_class: vpc }, [vi('X', FLOAT, ['N', F])], [vi('label', INT64, ['N']), vi('scores', FLOAT, ['N', classes > 2 ? pairs : 2])], 1), { X: rows(33, 40, F) });
+    });
+  }
+
+  it('SVMClassifier, linear form (3 classes)', async () => {
+    await check('svc-linear-form', mlModel('SVMClassifier', { classlabels_ints: [0, 1, 2], coefficients: coef(34, 3 * F), kernel_params: [0, 0, 0], rho: [0.2] }, [vi('X', FLOAT, ['N', F])], [vi('label', INT64, ['N']), vi('scores', FLOAT, ['N', 3])], 1), { X: rows(35, 40, F) });
+  });
+
   it('ZipMap and bad attributes: typed errors naming the node', () => {
     const zip = mlModel('ZipMap', { classlabels_int64s: [0, 1] }, [vi('X', FLOAT, ['N', 2])], [{ name: 'Z', type: { sequenceType: { elemType: { mapType: { keyType: INT64, valueType: { tensorType: { elemType: FLOAT } } } } } } }], 1);
     // A declared map type stops the import at the value (a typed error naming it); an undeclared one reaches the op, which names the node.
@@ -384,5 +399,7 @@ describe('ONNX-ML linear models and feature transforms vs onnxruntime-node (CPU 
     expect(() => compileCpu(importModel(bad)).run({ X: rows(1, 2, F) })).to.throw(KilnError, /Scaler_node.*offset/);
     const lin = mlModel('LinearClassifier', { coefficients: coef(1, 7), classlabels_ints: [0, 1, 2] }, [vi('X', FLOAT, ['N', F])], [vi('label', INT64, ['N']), vi('probabilities', FLOAT, ['N', 3])], 1);
     expect(() => compileCpu(importModel(lin)).run({ X: rows(1, 2, F) })).to.throw(KilnError, /LinearClassifier_node.*coefficients/);
+    const svc = mlModel('SVMClassifier', { classlabels_ints: [0, 1], coefficients: coef(1, 4), kernel_params: [0.1, 0, 0], kernel_type: 'RBF', rho: [0], support_vectors: coef(2, 4 * F), vectors_per_class: [2, 2], prob_a: [1], prob_b: [0] }, [vi('X', FLOAT, ['N', F])], [vi('label', INT64, ['N']), vi('scores', FLOAT, ['N', 2])], 1);
+    expect(() => compileCpu(importModel(svc)).run({ X: rows(1, 2, F) })).to.throw(KilnError, /SVMClassifier_node.*prob_a/);
   });
 });

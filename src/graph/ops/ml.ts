@@ -359,5 +359,101 @@ export const SVMRegressor = defineOp({
   },
 });
 
+/** Resolved attributes of SVMClassifier. */
+interface SvcAttrs {
+  readonly coefficients?: readonly number[] | undefined; readonly kernel_params?: readonly number[] | undefined; readonly kernel_type: (typeof SVM_KERNELS)[number];
+  readonly post_transform: PostTransform; readonly prob_a?: readonly number[] | undefined; readonly prob_b?: readonly number[] | undefined; readonly rho?: readonly number[] | undefined;
+  readonly support_vectors?: readonly number[] | undefined; readonly vectors_per_class?: readonly number[] | undefined; readonly classlabels_ints?: readonly number[] | undefined;
+}
+
+/** The layout of an SVMClassifier node: SVC (one-vs-one over support vectors) or linear, with its sizes; typed errors for what is inconsistent or not supported yet. */
+export function svcLayout(a: SvcAttrs, c: number | string, node: string): { svc: boolean; classes: number; vectors: number; starts: number[]; pairs: number; scores: number } {
+  const labels = a.classlabels_ints ?? [];
+  const classes = labels.length;
+  if (classes < 2) fail(node, 'SVMClassifier requires two or more classlabels_ints');
+  if (a.prob_a?.length || a.prob_b?.length) fail(node, 'SVMClassifier with probability estimates (prob_a, prob_b) is not supported yet');
+  if (a.post_transform !== 'NONE') fail(node, `SVMClassifier post_transform ${a.post_transform} is not supported yet (only NONE)`);
+  const vpc = a.vectors_per_class ?? [];
+  const vectors = vpc.reduce((s, v) => s + v, 0);
+  const svc = vectors > 0;
+  const coef = a.coefficients ?? [];
+  const pairs = (classes * (classes - 1)) / 2;
+  const starts = vpc.map((_, k) => vpc.slice(0, k).reduce((s, v) => s + v, 0));
+  if (svc) {
+    if (vpc.length !== classes) fail(node, `vectors_per_class has ${vpc.length} entries for ${classes} classes`);
+    if (typeof c === 'number' && (a.support_vectors ?? []).length !== vectors * c) fail(node, `support_vectors has ${(a.support_vectors ?? []).length} values, expected ${vectors} × ${c}`);
+    if (coef.length !== (classes - 1) * vectors) fail(node, `coefficients has ${coef.length} values, expected ${classes - 1} × ${vectors}`);
+    if ((a.rho ?? []).length < pairs) fail(node, `rho has ${(a.rho ?? []).length} values, expected ${pairs} (one per class pair)`);
+  } else {
+    if (typeof c === 'number' && coef.length !== classes * c) fail(node, `coefficients has ${coef.length} values, expected ${classes} × ${c}`);
+    if ((a.rho ?? []).length < 1) fail(node, 'rho must have at least one value');
+  }
+  return { svc, classes, vectors, starts, pairs, scores: svc ? (classes > 2 ? pairs : 2) : classes };
+}
+
+/** SVMClassifier (no probability estimates, post_transform NONE): one-vs-one votes over support vectors, or a linear model; int64 labels. */
+export const SVMClassifier = defineOp({
+  name: 'SVMClassifier', domain: ML_DOMAIN, inputs: ['X'], outputs: ['Y', 'Z'], multi: true, category: 'opaque',
+  attrs: {
+    classlabels_ints: attr.optInts(), classlabels_strings: attr.optStrings(), coefficients: attr.optFloats(), kernel_params: attr.optFloats(),
+    kernel_type: attr.string<(typeof SVM_KERNELS)[number]>('LINEAR', SVM_KERNELS), post_transform: attr.string<PostTransform>('NONE', POST_TRANSFORMS),
+    prob_a: attr.optFloats(), prob_b: attr.optFloats(), rho: attr.optFloats(), support_vectors: attr.optFloats(), vectors_per_class: attr.optInts(),
+  },
+  doc: 'Support vector classification (ONNX-ML).',
+  infer([x], ctx): ValueType[] {
+    if (ctx.attrs.classlabels_strings !== undefined) fail(ctx.node, 'string class labels (classlabels_strings) are not supported yet; use classlabels_ints');
+    expectDType(x!.dtype, ML_INPUTS, ctx.node, 'X');
+    const { n, c } = mlRows(x!, ctx.node);
+    const l = svcLayout(ctx.attrs, c, ctx.node);
+    return [{ dtype: 'int64', shape: [n] }, { dtype: 'float32', shape: [n, l.scores] }];
+  },
+  cpu([x], ctx) {
+    const a = ctx.attrs;
+    const { n, c } = mlRows(x!, ctx.node) as { n: number; c: number };
+    const l = svcLayout(a, c, ctx.node);
+    const labels = a.classlabels_ints!;
+    const xs = Float64Array.from(x!.data, (v) => Math.fround(Number(v)));
+    const coef = (a.coefficients ?? []).map(Math.fround);
+    const rho = (a.rho ?? []).map(Math.fround);
+    const sv = Float64Array.from(a.support_vectors ?? [], Math.fround);
+    const vpc = a.vectors_per_class ?? [];
+    const y = new Float64Array(n);
+    const z = new Float32Array(n * l.scores);
+    for (let r = 0; r < n; r++) {
+      if (l.svc) {
+        const k = Array.from({ length: l.vectors }, (_, v) => Math.fround(svmKernel(a.kernel_type, a.kernel_params ?? [], xs, r * c, sv, v * c, c)));
+        const votes = new Array(l.classes).fill(0);
+        let p = 0;
+        for (let i = 0; i < l.classes - 1; i++) {
+          for (let j = i + 1; j < l.classes; j++, p++) {
+            let sum = 0;
+            for (let m = 0; m < vpc[i]!; m++) sum += coef[(j - 1) * l.vectors + l.starts[i]! + m]! * k[l.starts[i]! + m]!;
+            for (let m = 0; m < vpc[j]!; m++) sum += coef[i * l.vectors + l.starts[j]! + m]! * k[l.starts[j]! + m]!;
+            sum += rho[p]!;
+            votes[sum > 0 ? i : j]++;
+            if (l.classes > 2) z[r * l.scores + p] = sum;
+            else { z[r * 2] = -sum; z[r * 2 + 1] = sum; }
+          }
+        }
+        let best = 0;
+        for (let q = 1; q < l.classes; q++) if (votes[q] > votes[best]) best = q;
+        y[r] = labels[best]!;
+      } else {
+        let best = 0;
+        for (let t = 0; t < l.classes; t++) {
+          let s = rho[0]!;
+          for (let q = 0; q < c; q++) s += coef[t * c + q]! * xs[r * c + q]!;
+          z[r * l.scores + t] = s;
+          if (z[r * l.scores + t]! > z[r * l.scores + best]!) best = t;
+        }
+        const mw = z[r * l.scores + best]!;
+        const allPos = coef.every((v) => v >= 0);
+        y[r] = l.classes === 2 ? labels[(allPos && mw >= 0.5) || (mw > 0 && !allPos) ? 1 : best]! : labels[best]!;
+      }
+    }
+    return [new Tensor('int64', [n], y), new Tensor('float32', [n, l.scores], z)];
+  },
+});
+
 /** The non-tree ONNX-ML ops (by name). */
-export const mlOps = { Scaler, Normalizer, Binarizer, ArrayFeatureExtractor, Imputer, OneHotEncoder, FeatureVectorizer, ZipMap, LinearRegressor, LinearClassifier, SVMRegressor } as const;
+export const mlOps = { Scaler, Normalizer, Binarizer, ArrayFeatureExtractor, Imputer, OneHotEncoder, FeatureVectorizer, ZipMap, LinearRegressor, LinearClassifier, SVMRegressor, SVMClassifier } as const;

@@ -14,7 +14,7 @@
  * from constant buffers. Binarizer has an `expr` and gets the generic elementwise kernel.
  */
 import type { OpDef } from '../../../graph/op.js';
-import { ArrayFeatureExtractor, FeatureVectorizer, Imputer, LinearClassifier, LinearRegressor, Normalizer, OneHotEncoder, perFeature, Scaler, SVMRegressor } from '../../../graph/ops/ml.js';
+import { ArrayFeatureExtractor, FeatureVectorizer, Imputer, LinearClassifier, LinearRegressor, Normalizer, OneHotEncoder, perFeature, Scaler, svcLayout, SVMClassifier, SVMRegressor } from '../../../graph/ops/ml.js';
 import { sizeOf } from '../../../graph/shape.js';
 import { parseTreeClassifier, parseTreeEnsemble, parseTreeRegressor, treeEnsembleOf, TreeEnsemble, TreeEnsembleClassifier, TreeEnsembleRegressor, type TreeParser } from '../../../graph/ops/ml-tree.js';
 import { UnsupportedOpError } from '../../../graph/errors.js';
@@ -419,6 +419,100 @@ const svmRegressorKernel: GpuKernel = {
   },
 };
 
+/**
+ * SVMClassifier: SVC form — kernels per (row, support vector), pair scores per (row, class pair), then votes and the label per row;
+ * linear form — one invocation per row.
+ */
+const svmClassifierKernel: GpuKernel = {
+  plan(ctx) {
+    const x = ctx.inputs[0]!;
+    const C = lastDim(x.shape);
+    const N = sizeOf(x.shape) / Math.max(C, 1);
+    const a = ctx.attrs as unknown as Parameters<typeof svcLayout>[0] & { kernel_type: string };
+    const l = svcLayout(a, C, ctx.node);
+    const coef = a.coefficients ?? [];
+    const vpc = a.vectors_per_class ?? [];
+    const constants = [f32Tensor(a.support_vectors ?? []), f32Tensor(coef), f32Tensor(a.rho ?? []), u32Tensor(vpc), u32Tensor(l.starts), i32Tensor(a.classlabels_ints ?? [], ctx.node, 'SVMClassifier')];
+    const ys = ctx.outputs[0]!.storage;
+    const zs = ctx.outputs[1]!.storage;
+    const dispatches: Dispatch[] = [];
+    if (!l.svc) {
+      const sb = new ShaderBuilder(ctx);
+      const X = sb.input(0);
+      const W = sb.constant(1, 'f32');
+      const R = sb.constant(2, 'f32');
+      const L = sb.constant(5, 'i32');
+      const Y = sb.output(0);
+      const Z = sb.output(1);
+      const nC = sb.u32(C);
+      const nK = sb.u32(l.classes);
+      const allPos = sb.u32(coef.every((v) => v >= 0) ? 1 : 0);
+      const label = l.classes === 2
+        ? `let pick = (${allPos} == 1u && mw >= 0.5) || (mw > 0.0 && ${allPos} == 0u); ${Y}[r] = ${ys}(select(${L}[best], ${L}[1], pick));`
+        : `${Y}[r] = ${ys}(${L}[best]);`;
+      dispatches.push(sb.linear(N, (r) => [
+        `  let r = ${r}; var best = 0u; var mw = 0.0;`,
+        `  for (var t = 0u; t < ${nK}; t++) { var s = ${R}[0]; for (var q = 0u; q < ${nC}; q++) { s += ${W}[t * ${nC} + q] * f32(${X}[r * ${nC} + q]); }`,
+        `    ${Z}[r * ${nK} + t] = ${zs}(s); if (t == 0u || s > mw) { best = t; mw = s; } }`,
+        `  ${label}`,
+      ].join('\n'), 'SVMClassifier.linear'));
+      return { constants, dispatches };
+    }
+    const nV = l.vectors;
+    {
+      const sb = new ShaderBuilder(ctx);
+      const X = sb.input(0);
+      const V = sb.constant(0, 'f32');
+      const K = sb.scratch(0, 'f32');
+      const nC = sb.u32(C);
+      const nVu = sb.u32(nV);
+      dispatches.push(sb.linear(N * nV, (i) => `  let r = ${i} / ${nVu}; let v = ${i} % ${nVu}; var kv = 0.0;\n  ${svmKernelWgsl(sb, a.kernel_type, a.kernel_params ?? [], X, `r * ${nC}`, V, `v * ${nC}`, nC)}\n  ${K}[${i}] = kv;`, 'SVMClassifier.kernels'));
+    }
+    {
+      const sb = new ShaderBuilder(ctx);
+      const K = sb.scratch(0, 'f32');
+      const P = sb.scratch(1, 'f32');
+      const W = sb.constant(1, 'f32');
+      const R = sb.constant(2, 'f32');
+      const VPC = sb.constant(3, 'u32');
+      const ST = sb.constant(4, 'u32');
+      const Z = sb.output(1);
+      const nVu = sb.u32(nV);
+      const nK = sb.u32(l.classes);
+      const nP = sb.u32(l.pairs);
+      const write = l.classes > 2 ? `${Z}[r * ${nP} + p] = ${zs}(sum);` : `${Z}[r * 2u] = ${zs}(-sum); ${Z}[r * 2u + 1u] = ${zs}(sum);`;
+      dispatches.push(sb.linear(N * l.pairs, (idx) => [
+        `  let r = ${idx} / ${nP}; let p = ${idx} % ${nP};`,
+        '  var pi = 0u; var pj = 1u; var q = 0u;',
+        `  for (var i = 0u; i + 1u < ${nK}; i++) { for (var j = i + 1u; j < ${nK}; j++) { if (q == p) { pi = i; pj = j; } q++; } }`,
+        '  var sum = 0.0;',
+        `  for (var m = 0u; m < ${VPC}[pi]; m++) { sum += ${W}[(pj - 1u) * ${nVu} + ${ST}[pi] + m] * ${K}[r * ${nVu} + ${ST}[pi] + m]; }`,
+        `  for (var m = 0u; m < ${VPC}[pj]; m++) { sum += ${W}[pi * ${nVu} + ${ST}[pj] + m] * ${K}[r * ${nVu} + ${ST}[pj] + m]; }`,
+        `  sum += ${R}[p];`,
+        `  ${P}[${idx}] = sum; ${write}`,
+      ].join('\n'), 'SVMClassifier.pairs'));
+    }
+    {
+      const sb = new ShaderBuilder(ctx);
+      const P = sb.scratch(1, 'f32');
+      const L = sb.constant(5, 'i32');
+      const Y = sb.output(0);
+      const nK = sb.u32(l.classes);
+      const nP = sb.u32(l.pairs);
+      dispatches.push(sb.linear(N, (r) => [
+        `  let r = ${r}; var best = 0u; var bestV = -1;`,
+        `  for (var c = 0u; c < ${nK}; c++) {`,
+        '    var votes = 0; var q = 0u;',
+        `    for (var i = 0u; i + 1u < ${nK}; i++) { for (var j = i + 1u; j < ${nK}; j++) { let s = ${P}[r * ${nP} + q]; if ((s > 0.0 && i == c) || (!(s > 0.0) && j == c)) { votes++; } q++; } }`,
+        '    if (votes > bestV) { best = c; bestV = votes; }',
+        '  }',
+        `  ${Y}[r] = ${ys}(${L}[best]);`,
+      ].join('\n'), 'SVMClassifier.votes'));
+    }
+    return { constants, scratch: [N * nV * 4, N * l.pairs * 4], dispatches };
+  },
+};
+
 /** The ONNX-ML kernels, by op handle (the ML ops are not in OPS). */
 export const mlKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [TreeEnsembleRegressor, treeKernel(parseTreeRegressor)],
@@ -433,4 +527,5 @@ export const mlKernels: readonly (readonly [OpDef, GpuKernel])[] = [
   [LinearRegressor, linearKernel(false)],
   [LinearClassifier, linearKernel(true)],
   [SVMRegressor, svmRegressorKernel],
+  [SVMClassifier, svmClassifierKernel],
 ];

@@ -17,6 +17,7 @@ import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
 import { AttributeError, DTypeError, ExecutionError, InputError, KilnError, ModelFormatError } from '../src/graph/errors.js';
 import { Tensor as SessionTensor } from '../src/session/tensor.js';
+import { loadGraph, saveGraph } from '../src/graph/serialize.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { compareTensors } from '../src/harness/compare.js';
 import { numberToString } from '../src/graph/ops/string-cast.js';
@@ -245,6 +246,12 @@ describe('string tensors and ops', function () {
     const again = compileCpu(importModel(exported)).run(feeds) as Record<string, Tensor>;
     expectSame(again, first, 're-imported');
     expectSame(await runOrt(exported, feeds), first, 'onnxruntime on the export');
+    // Kiln's own format keeps string initializers (inline in the JSON).
+    const saved = saveGraph(g);
+    expectSame(compileCpu(loadGraph(saved.json, saved.weights)).run(feeds) as Record<string, Tensor>, first, 'saveGraph → loadGraph');
+    const doc = JSON.parse(saved.json) as unknown;
+    const bad = JSON.stringify(doc).replace('"strings":["的尾"]', '"strings":[1]');
+    expect(() => loadGraph(bad, saved.weights)).to.throw(ModelFormatError, /strings/);
   });
 
   it('a mixed graph (string ops feeding a float computation) gives the same on CPU, WebGPU and onnxruntime', async function () {

@@ -6,7 +6,8 @@
  * stored type of every node output. Tensors (initializers and tensor attributes)
  * are references `{ dtype, shape, offset, bytes }` into the weights blob, which
  * holds each tensor's CPU storage (see dtype.ts: float16 as float32, int64 as
- * float64) verbatim, little-endian, each tensor aligned to 8 bytes. Nested graphs
+ * float64) verbatim, little-endian, each tensor aligned to 8 bytes; a string
+ * tensor's elements are inline in its reference (`strings`). Nested graphs
  * (`graph` attributes, e.g. the body of a `Fused` node) are stored inline and share
  * the blob. A tensor object reachable twice is stored once.
  *
@@ -35,7 +36,7 @@ export interface SavedGraph {
   readonly weights: Uint8Array;
 }
 
-interface TensorRef { dtype: DType; shape: number[]; offset: number; bytes: number }
+interface TensorRef { dtype: DType; shape: number[]; offset: number; bytes: number; strings?: string[] }
 type JsonNum = number | string;
 type AttrJson =
   | { t: 'num'; v: JsonNum }
@@ -99,6 +100,12 @@ class Writer {
   tensor(t: Tensor): TensorRef {
     const known = this.seen.get(t);
     if (known) return known;
+    if (t.strings) {
+      // String tensors are written inline in the JSON (the blob holds numeric storage only).
+      const sref: TensorRef = { dtype: t.dtype, shape: [...t.shape], offset: 0, bytes: 0, strings: [...t.strings] };
+      this.seen.set(t, sref);
+      return sref;
+    }
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     const offset = Math.ceil(this.size / ALIGN) * ALIGN;
     this.chunks.push({ offset, bytes });
@@ -251,6 +258,12 @@ class Reader {
     const shape = this.shape(o.shape, `${path}.shape`);
     if (shape.some((d) => typeof d !== 'number')) this.fail(`${path}.shape`, 'a tensor needs numeric dims');
     const dims = shape as number[];
+    if (dtype === 'string') {
+      const list = o.strings;
+      if (!Array.isArray(list) || list.some((x) => typeof x !== 'string')) this.fail(`${path}.strings`, 'a string tensor needs its elements as a string array');
+      if ((list as string[]).length !== sizeOf(dims)) this.fail(`${path}.strings`, `string[${dims.join(',')}] needs ${sizeOf(dims)} elements, got ${(list as string[]).length}`);
+      return Tensor.fromStrings(dims, list as string[]);
+    }
     const offset = this.int(o.offset, `${path}.offset`);
     const bytes = this.int(o.bytes, `${path}.bytes`);
     const cls = storageClass(dtype) as unknown as { new (b: ArrayBuffer): Tensor['data']; BYTES_PER_ELEMENT: number };

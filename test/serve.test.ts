@@ -351,7 +351,8 @@ describe('kiln serve (HTTP: Open Inference Protocol v2 REST, TF Serving predict)
     const text = await res.text();
     expect(text).to.match(/kiln_requests_total\{model="tiny",code="200"\} \d+/);
     expect(text).to.match(/kiln_request_errors_total\{model="tiny",code="400"\} \d+/);
-    expect(text).to.match(/kiln_request_errors_total\{model="nope",code="404"\} \d+/);
+    expect(text).to.match(/kiln_request_errors_total\{model="\(unknown\)",code="404"\} \d+/);
+    expect(text, 'no series for a model name that only a URL used').not.to.include('model="nope"');
     expect(text).to.match(/kiln_request_duration_seconds_bucket\{model="tiny",le="\+Inf"\} \d+/);
     expect(text).to.match(/kiln_request_duration_seconds_count\{model="tiny"\} \d+/);
     expect(text).to.match(/kiln_queue_depth\{model="tiny"\} 0/);
@@ -404,6 +405,7 @@ describe('kiln serve (HTTP: Open Inference Protocol v2 REST, TF Serving predict)
     expect(await failed()).to.equal(true);
     const meta = await (await fetch(`${base}/v2/models/tiny`)).json() as { versions: string[] };
     expect(meta.versions).to.deep.equal(['1', '2']);
+    expect((await fetch(`${base}/v2/health/ready`)).status, 'not every model version is ready').to.equal(503);
     const ok = await fetch(`${base}/v2/models/tiny/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 1, 1] }] }) });
     expect(ok.status).to.equal(200);
     rmSync(path.join(repo, 'tiny', '3'), { recursive: true });
@@ -415,6 +417,8 @@ describe('kiln serve (HTTP: Open Inference Protocol v2 REST, TF Serving predict)
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(versions).to.deep.equal(['2']);
+    expect((await fetch(`${base}/v2/health/ready`)).status).to.equal(200);
+    expect((await fetch(`${base}/v2/models/tiny/versions/1/ready`)).status).to.equal(404);
     expect((await fetch(`${base}/v2/models/tiny/versions/1/infer`, { method: 'POST', body: '{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","data":[1,1,1]}]}' })).status).to.equal(404);
   });
 

@@ -146,7 +146,7 @@ function fingerprint(...files: string[]): string {
 export class ModelRepository {
   /** model name → version → loaded version. */
   private readonly models = new Map<string, Map<string, ModelVersion>>();
-  /** Models whose last load failed, with the message. */
+  /** Models of which a version failed to load at the last scan, with the message. */
   readonly failures = new Map<string, string>();
   private watcher: FSWatcher | undefined;
   private debounce: NodeJS.Timeout | undefined;
@@ -189,6 +189,7 @@ export class ModelRepository {
       seen.add(name);
       await this.scanModel(name, dir);
     }
+    for (const name of [...this.failures.keys()]) if (!seen.has(name)) this.failures.delete(name);
     for (const name of [...this.models.keys()]) {
       if (seen.has(name)) continue;
       for (const v of this.models.get(name)!.values()) v.retire();
@@ -200,6 +201,7 @@ export class ModelRepository {
   private async scanModel(name: string, dir: string): Promise<void> {
     const configFile = path.join(dir, 'config.json');
     const loaded = this.models.get(name) ?? new Map<string, ModelVersion>();
+    this.failures.delete(name);
     let config: ModelConfig;
     try {
       config = readModelConfig(configFile);
@@ -225,7 +227,6 @@ export class ModelRepository {
           maxBatch: config.maxBatch ?? this.opts.maxBatch,
           batchTimeoutMs: config.batchTimeoutMs ?? this.opts.batchTimeoutMs,
         }, (r, rows) => this.opts.onRun(name, version, r, rows), (d) => this.opts.onDepth(name, d)));
-        this.failures.delete(name);
         this.opts.log({ level: 'info', event: 'load', model: name, version, backend: session.backend, ms: Date.now() - started });
       } catch (e) {
         this.failures.set(name, (e as Error).message);

@@ -44,6 +44,9 @@ export interface ServerOptions {
   readonly log?: (event: Record<string, unknown>) => void;
 }
 
+/** The `model` label of requests that name no loaded model. */
+export const UNKNOWN_MODEL = '(unknown)';
+
 /** A response to send. */
 interface Reply {
   readonly status: number;
@@ -167,10 +170,13 @@ export class Server {
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const model = reply.model ?? route.model;
-    const labels = { model: model ?? '', code: String(reply.status) };
+    // Label values come from loaded model names only (a URL naming no model cannot add series).
+    const known = model !== undefined && this.repository.get(model) !== undefined;
+    const label = model === undefined ? '' : known ? model : UNKNOWN_MODEL;
+    const labels = { model: label, code: String(reply.status) };
     this.metrics.inc('kiln_requests_total', labels);
     if (reply.status >= 400) this.metrics.inc('kiln_request_errors_total', labels);
-    if (model !== undefined) this.metrics.observe('kiln_request_duration_seconds', { model }, seconds);
+    if (known) this.metrics.observe('kiln_request_duration_seconds', { model: label }, seconds);
     this.log({
       level: reply.status >= 500 ? 'error' : reply.status >= 400 ? 'warn' : 'info', event: 'request', method: req.method, path: req.url,
       status: reply.status, ms: Math.round(seconds * 1e6) / 1e3, ...(model !== undefined ? { model } : {}),
@@ -250,7 +256,7 @@ export class Server {
     const get = method === 'GET' || method === 'HEAD';
     if (p === '/v2/health/live' && get) return json(200, { live: true });
     if (p === '/v2/health/ready' && get) {
-      const ready = !this.stopping && this.repository.names.length > 0;
+      const ready = !this.stopping && this.repository.names.length > 0 && this.repository.failures.size === 0;
       return json(ready ? 200 : 503, { ready });
     }
     if ((p === '/v2' || p === '/v2/') && get) return json(200, { name: 'kiln', version: '0.1.0', extensions: ['binary_tensor_data'] });
@@ -273,9 +279,9 @@ export class Server {
       }
       if (!get) throw new HttpError(405, 'METHOD', `${method} ${p}: use GET`);
       if (v2[3] === '/ready') {
-        const mv = this.repository.get(name, version);
-        if (!mv && !this.repository.get(name)) this.model(name, version);
-        return json(mv ? 200 : 503, { name, ready: Boolean(mv) }, name, version);
+        const mv = this.model(name, version);
+        const ready = !this.stopping;
+        return json(ready ? 200 : 503, { name, version: mv.version, ready }, name, mv.version);
       }
       return json(200, this.metadata(name, version), name, version);
     }

@@ -283,6 +283,8 @@ describe('kiln serve (HTTP: Open Inference Protocol v2 REST, TF Serving predict)
       ['unknown input', post('/v2/models/tiny/infer', x({ name: 'z' })), 400, /no input 'z'/],
       ['unknown output', post('/v2/models/tiny/infer', JSON.stringify({ ...JSON.parse(x()), outputs: [{ name: 'q' }] })), 400, /no output 'q'/],
       ['malformed JSON', post('/v2/models/tiny/infer', '{"inputs": ['), 400, /malformed JSON/],
+      ['data nested too deep', post('/v2/models/tiny/infer', x({ data: JSON.parse(`${'['.repeat(40)}1${']'.repeat(40)}`) })), 400, /deeper than 32/],
+      ['shape of the wrong type', post('/v2/models/tiny/infer', x({ shape: '1,3' })), 400, /'shape' must be a list/],
       ['no inputs', post('/v2/models/tiny/infer', '{}'), 400, /needs 'inputs'/],
       ['bad binary header', post('/v2/models/tiny/infer', x(), { 'Inference-Header-Content-Length': '99999' }), 400, /Inference-Header-Content-Length/],
       ['oversize body', post('/v2/models/tiny/infer', new Uint8Array(17 * 1024 * 1024).fill(32)), 413, /larger than the limit/],

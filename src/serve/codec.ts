@@ -41,17 +41,24 @@ export function wireShape(s: Shape): number[] {
 
 /** Checks that `shape` is a list of non-negative integers and returns it. */
 export function parseShape(shape: unknown, what: string): number[] {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
+  if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
     throw new InputError(`${what}: 'shape' must be a list of non-negative integers`, what);
   }
   return shape as number[];
 }
 
+/** Deepest nesting of tensor data accepted. */
+export const MAX_RANK = 32;
+
 /** Flattens nested lists (row-major), checking they are rectangular; returns the elements and the shape found. */
 export function flattenNested(value: unknown, what: string): { values: unknown[]; shape: number[] } {
   const shape: number[] = [];
   let probe: unknown = value;
-  while (Array.isArray(probe)) { shape.push(probe.length); probe = probe[0]; }
+  while (Array.isArray(probe)) {
+    shape.push(probe.length);
+    if (shape.length > MAX_RANK) throw new InputError(`${what}: nested lists deeper than ${MAX_RANK} levels`, what);
+    probe = probe[0];
+  }
   const values: unknown[] = [];
   const walk = (v: unknown, depth: number): void => {
     if (depth === shape.length) {

@@ -90,7 +90,8 @@ export class Server {
       maxBatch: opts.maxBatch ?? 8, batchTimeoutMs: opts.batchTimeoutMs ?? 5, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,
       requestTimeoutMs: opts.requestTimeoutMs ?? 30000, watch: opts.watch ?? true, watchDebounceMs: opts.watchDebounceMs ?? 300,
     };
-    this.log = opts.log ?? ((e) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`));
+    const log = opts.log ?? ((e: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`));
+    this.log = (e) => { try { log(e); } catch { /* a failing logger never fails a request */ } };
     const m = this.metrics;
     m.counter('kiln_requests_total', 'HTTP requests by model and status code.');
     m.counter('kiln_request_errors_total', 'HTTP requests answered with a 4xx or 5xx code, by model and code.');
@@ -168,21 +169,25 @@ export class Server {
     } catch (e) {
       res.destroy(e as Error);
     }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const model = reply.model ?? route.model;
-    // Label values come from loaded model names only (a URL naming no model cannot add series).
-    const known = model !== undefined && this.repository.get(model) !== undefined;
-    const label = model === undefined ? '' : known ? model : UNKNOWN_MODEL;
-    const labels = { model: label, code: String(reply.status) };
-    this.metrics.inc('kiln_requests_total', labels);
-    if (reply.status >= 400) this.metrics.inc('kiln_request_errors_total', labels);
-    if (known) this.metrics.observe('kiln_request_duration_seconds', { model: label }, seconds);
-    this.log({
-      level: reply.status >= 500 ? 'error' : reply.status >= 400 ? 'warn' : 'info', event: 'request', method: req.method, path: req.url,
-      status: reply.status, ms: Math.round(seconds * 1e6) / 1e3, ...(model !== undefined ? { model } : {}),
-      ...((reply.version ?? route.version) !== undefined ? { version: reply.version ?? route.version } : {}),
-      ...(reply.status >= 400 && typeof reply.body === 'string' ? { error: safeError(reply.body) } : {}),
-    });
+    try {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const model = reply.model ?? route.model;
+      // Label values come from loaded model names only (a URL naming no model cannot add series).
+      const known = model !== undefined && this.repository.get(model) !== undefined;
+      const label = model === undefined ? '' : known ? model : UNKNOWN_MODEL;
+      const labels = { model: label, code: String(reply.status) };
+      this.metrics.inc('kiln_requests_total', labels);
+      if (reply.status >= 400) this.metrics.inc('kiln_request_errors_total', labels);
+      if (known) this.metrics.observe('kiln_request_duration_seconds', { model: label }, seconds);
+      this.log({
+        level: reply.status >= 500 ? 'error' : reply.status >= 400 ? 'warn' : 'info', event: 'request', method: req.method, path: req.url,
+        status: reply.status, ms: Math.round(seconds * 1e6) / 1e3, ...(model !== undefined ? { model } : {}),
+        ...((reply.version ?? route.version) !== undefined ? { version: reply.version ?? route.version } : {}),
+        ...(reply.status >= 400 && typeof reply.body === 'string' ? { error: safeError(reply.body) } : {}),
+      });
+    } catch (e) {
+      process.stderr.write(`kiln serve: accounting failed: ${(e as Error)?.message ?? String(e)}\n`);
+    }
     this.inflight--;
     this.metrics.set('kiln_inflight_requests', {}, this.inflight);
     if (this.inflight === 0 && this.idle) { const done = this.idle; this.idle = undefined; done(); }

@@ -14,6 +14,7 @@ import createClient, { defaultPathSerializer } from 'openapi-fetch';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { readTensorFile } from '../onnx/tensor-proto.js';
 import { Tensor } from '../src/graph/tensor.js';
+import { dtypeOfWire, tensorFromBinary, tensorFromJson, tensorToBinary, wireDatatype, wireShape } from '../src/serve/codec.js';
 import { Server } from '../src/serve/server.js';
 import { tempDir } from './cli-helpers.js';
 import { model, REPO_ROOT, runOrt, SHARED_MODELS, vi } from './onnx-util.js';
@@ -484,5 +485,32 @@ describe('kiln serve (HTTP: Open Inference Protocol v2 REST, TF Serving predict)
       if (child && child.exitCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('kiln serve codecs (Open Inference Protocol datatypes and binary layout)', () => {
+  it('datatype names both ways; -1 for dynamic dims', () => {
+    expect(['float32', 'int64', 'bool', 'float16', 'uint8', 'string'].map((d) => wireDatatype(d as never))).to.deep.equal(['FP32', 'INT64', 'BOOL', 'FP16', 'UINT8', 'BYTES']);
+    expect(dtypeOfWire('FP64')).to.equal('float64');
+    expect(dtypeOfWire('FLOAT')).to.equal(undefined);
+    expect(wireShape(['batch', 3, 'seq'])).to.deep.equal([-1, 3, -1]);
+  });
+
+  it('binary round trips: FP16, BOOL, INT64, UINT8 (little-endian, BOOL one byte)', () => {
+    const cases: [string, number[]][] = [['float16', [1, -2.5, 0.333251953125, 65504]], ['bool', [1, 0, 1]], ['int64', [-3, 2 ** 40, 7]], ['uint8', [0, 255, 9]]];
+    for (const [d, values] of cases) {
+      const t = Tensor.from(d as never, [values.length], values);
+      const bytes = tensorToBinary(t);
+      const back = tensorFromBinary(d as never, [values.length], bytes, 'x');
+      expect(Array.from(back.data), d).to.deep.equal(Array.from(t.data));
+    }
+    expect(Array.from(tensorToBinary(Tensor.from('int64', [1], [-2])))).to.deep.equal([254, 255, 255, 255, 255, 255, 255, 255]);
+    expect(Array.from(tensorToBinary(Tensor.from('float16', [1], [1])))).to.deep.equal([0, 60]);
+  });
+
+  it('JSON elements: BOOL takes booleans, integers must be integers', () => {
+    expect(Array.from(tensorFromJson('bool', [2], [true, false], 'x').data)).to.deep.equal([1, 0]);
+    expect(() => tensorFromJson('int64', [1], [1.5], 'x')).to.throw(/not an integer/);
+    expect(() => tensorFromJson('float32', [1], [null], 'x')).to.throw(/not a finite number/);
   });
 });

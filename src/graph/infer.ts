@@ -9,6 +9,7 @@ import { formatType, isTensorType } from './value.js';
 import type { Node } from './graph.js';
 import { findOp, type InferInput, type OpContext, type OpDef, type ValueType } from './op.js';
 import { checkDims } from './shape.js';
+import { stringProxyOutputs, stringProxyTypes } from './string-movement.js';
 
 /** Finds a node's op or throws UnsupportedOpError. */
 export function opOf(node: Pick<Node, 'op' | 'domain' | 'name'>): OpDef {
@@ -60,7 +61,8 @@ export function inferNode(node: Node, inputs: readonly (InferInput | undefined)[
     const k = inputs.findIndex((t) => t !== undefined && !isTensorType(t));
     if (k >= 0) throw new DTypeError(`${node.name}: ${def.name} takes tensors, but input #${k} '${node.inputs[k]}' is ${formatType(inputs[k]!)}`, node.name);
   }
-  const out = def.infer(inputs, ctx);
+  const proxy = stringProxyTypes(def, inputs, node.name);
+  const out = proxy ? stringProxyOutputs(def.infer(proxy, ctx)) : def.infer(inputs, ctx);
   if (out.length < node.outputs.filter((o) => o !== '').length) {
     throw new GraphError(`${node.name}: ${def.name} produced ${out.length} outputs, node declares ${node.outputs.length}`, node.name);
   }

@@ -8,7 +8,8 @@ import { DTypeError, ExecutionError, KilnError, LimitError } from './errors.js';
 import { compileExprJs, E, type Expr } from './expr.js';
 import type { Graph, Node } from './graph.js';
 import { checkArity, opContext, opOf } from './infer.js';
-import type { ValueType } from './op.js';
+import type { InferInput, ValueType } from './op.js';
+import { runStringProxy, stringProxyOutputs, stringProxyTypes } from './string-movement.js';
 import { broadcastShapes, checkDims, isStatic, sizeOf, stridesOf, type ConcreteShape } from './shape.js';
 import { Tensor } from './tensor.js';
 import { formatType, isTensorType, tensorsOnly, typeOfValue, type Value } from './value.js';
@@ -95,28 +96,28 @@ export function runReference(node: Node, inputs: readonly (Tensor | undefined)[]
   const def = opOf(node);
   checkArity(def, node);
   const ctx = opContext(def, node);
-  const infos = inputs.map((t) => (t ? { dtype: t.dtype, shape: t.shape, value: t } : undefined));
-  const outputs: ValueType[] = def.infer(infos, ctx);
+  const infoOf = (ts: readonly (Tensor | undefined)[]): (InferInput | undefined)[] => ts.map((t) => (t ? { dtype: t.dtype, shape: t.shape, value: t } : undefined));
+  const infos = infoOf(inputs);
+  // Strings through an element-moving op run on index tensors (string-movement.ts).
+  const proxy = stringProxyTypes(def, infos, node.name);
+  const outputs: ValueType[] = proxy ? stringProxyOutputs(def.infer(proxy, ctx)) : def.infer(infos, ctx);
   checkBudget(node, outputs, opts.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES);
-  return checkedResults(node, def.name, outputs, () => {
-    let result: Tensor[];
-    if (def.cpu) {
-      result = def.cpu(inputs, { ...ctx, outputs });
-    } else if (def.run && !def.expr) {
-      // An op on sequences/optionals, here given tensors only: its results must be tensors too.
-      result = tensorsOnly(def.run(inputs, { ...ctx, outputs }), node.name);
-    } else if (def.expr) {
-      const present = inputs.filter((t): t is Tensor => t !== undefined);
-      const outT = outputs[0]!;
+  const compute = (ins: readonly (Tensor | undefined)[], outs: readonly ValueType[]): Tensor[] => {
+    if (def.cpu) return def.cpu(ins, { ...ctx, outputs: outs });
+    // An op on sequences/optionals, here given tensors only: its results must be tensors too.
+    if (def.run && !def.expr) return tensorsOnly(def.run(ins, { ...ctx, outputs: outs }), node.name);
+    if (def.expr) {
+      const present = ins.filter((t): t is Tensor => t !== undefined);
+      const outT = outs[0]!;
       let k = 0;
-      const positional = inputs.map((t) => (t ? E.input(k++, t.dtype) : undefined)) as Expr[];
+      const positional = ins.map((t) => (t ? E.input(k++, t.dtype) : undefined)) as Expr[];
       const e = def.expr(positional, ctx.attrs, outT.dtype);
-      result = [mapBroadcast(present, outT.dtype, compileExprJs(e), node.name)];
-    } else {
-      throw new ExecutionError(`${node.name}: ${def.name} has no CPU implementation`, node.name);
+      return [mapBroadcast(present, outT.dtype, compileExprJs(e), node.name)];
     }
-    return result;
-  });
+    throw new ExecutionError(`${node.name}: ${def.name} has no CPU implementation`, node.name);
+  };
+  return checkedResults(node, def.name, outputs, () =>
+    (proxy ? runStringProxy(def, inputs, (ins) => compute(ins, def.infer(infoOf(ins), ctx))) : undefined) ?? compute(inputs, outputs));
 }
 
 /**

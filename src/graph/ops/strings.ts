@@ -21,7 +21,14 @@
 import { attr } from '../attrs.js';
 import { expectDType } from '../dtype.js';
 import { AttributeError, ShapeError } from '../errors.js';
-import { defineOp, type ValueType } from '../op.js';
+import { defineOp, setTrait, type ValueType } from '../op.js';
+import { MOVES_ELEMENTS } from '../string-movement.js';
+import { dataDependentOps } from './data-dependent.js';
+import { selectOps } from './elementwise-select.js';
+import { gatherOps } from './gather.js';
+import { movementOps } from './movement.js';
+import { rearrangeOps } from './rearrange.js';
+import { shapeOps } from './shape.js';
 import { formatShape, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { mapStrings, stringsOf } from './string-util.js';
@@ -394,6 +401,12 @@ export const TfIdfVectorizer = defineOp({
     return [Tensor.from('float32', x!.rank === 2 ? [rows, size] : [size], y)];
   },
 });
+
+// Ops that only move elements carry strings through index tensors (src/graph/string-movement.ts).
+for (const op of [movementOps.Transpose, movementOps.Split, movementOps.Slice, movementOps.Tile, gatherOps.Gather, gatherOps.GatherElements, gatherOps.GatherND,
+  shapeOps.Squeeze, shapeOps.Expand, dataDependentOps.Compress, rearrangeOps.ReverseSequence]) setTrait(op, MOVES_ELEMENTS, [0]);
+setTrait(movementOps.Concat, MOVES_ELEMENTS, 'all');
+setTrait(selectOps.Where, MOVES_ELEMENTS, [1, 2]);
 
 /** The string ops. */
 export const stringOps = { StringConcat, StringSplit, RegexFullMatch, StringNormalizer, TfIdfVectorizer } as const;

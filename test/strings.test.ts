@@ -18,6 +18,7 @@ import { compileWebGpu } from '../src/backends/webgpu/index.js';
 import { AttributeError, DTypeError, ExecutionError, InputError, KilnError, ModelFormatError } from '../src/graph/errors.js';
 import { Tensor as SessionTensor } from '../src/session/tensor.js';
 import { loadGraph, saveGraph } from '../src/graph/serialize.js';
+import { optimize } from '../src/passes/index.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { compareTensors } from '../src/harness/compare.js';
 import { numberToString } from '../src/graph/ops/string-cast.js';
@@ -165,6 +166,7 @@ describe('string tensors and ops', function () {
     const feeds = { x: str([2, 3], ['', 'a', '的', L, 'é', 'x']), c: Tensor.from('bool', [3], [0, 1, 0]) };
     const g = importModel(movementModel());
     const cpu = compileCpu(g).run(feeds) as Record<string, Tensor>;
+    expectSame(compileCpu(optimize(g, { level: 2 }).graph).run(feeds) as Record<string, Tensor>, cpu, 'CPU at O2');
     expect(cpu.s!.shape).to.deep.equal([3, 2]);
     expect(cpu.s!.toStrings()).to.deep.equal(['', L, '', L, 'a', 'é']);
     expect(cpu.w!.toStrings()).to.deep.equal(['的', 'a', '', 'x', 'é', L]);
@@ -333,13 +335,17 @@ describe('string tensors and ops', function () {
     expect(cpu.z!.toArray()).to.deep.equal([4 * (0.5 * 3 + 10), 2 * (1 - 2.5)]);
     expect(cpu.zs!.toStrings()).to.deep.equal(['46', '-3']);
     expectSame(await runOrt(bytes, feeds), cpu, 'onnxruntime');
+    const o2 = optimize(g, { level: 2 }).graph;
+    expectSame(compileCpu(o2).run(feeds) as Record<string, Tensor>, cpu, 'CPU at O2');
     const device = await deviceOrSkip(this);
-    const p = await compileWebGpu(g, { device });
-    try {
-      expectSame(await p.run(feeds) as Record<string, Tensor>, cpu, 'WebGPU');
-      expect(p.controlStats?.hostNodes ?? 0, 'string nodes ran as host steps').to.be.greaterThan(0);
-    } finally {
-      p.release();
+    for (const graph of [g, o2]) {
+      const p = await compileWebGpu(graph, { device });
+      try {
+        expectSame(await p.run(feeds) as Record<string, Tensor>, cpu, graph === g ? 'WebGPU' : 'WebGPU at O2');
+        expect(p.controlStats?.hostNodes ?? 0, 'string nodes ran as host steps').to.be.greaterThan(0);
+      } finally {
+        p.release();
+      }
     }
   });
 

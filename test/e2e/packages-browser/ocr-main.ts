@@ -10,6 +10,7 @@
 import Ocr from '@gutenye/ocr-browser';
 
 interface OcrPageResult {
+  /** 'running' (with `createMs` once the sessions exist), then 'done' or 'error'. */
   state: 'running' | 'done' | 'error';
   ep?: string;
   lines?: unknown;
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     onnxOptions: { executionProviders: [ep] },
   });
   const createMs = performance.now() - t0;
+  w.kilnOcr = { state: 'running', ep, createMs };
   let lines: unknown;
   const times: number[] = [];
   for (let r = 0; r < runs; r++) {

@@ -94,6 +94,10 @@ const CASES: Case[] = [
   { fn: 'castint', args: [f(pick([NaN, 2.5, -2.5, 0]))], out: 'i32', tol: INT },
   { fn: 'tobool', args: [f(pick([NaN, 0, -0, 1, -3.5, Infinity]))], out: 'u32', tol: INT },
   { fn: 'tobool', args: [i(ints(-2, 2))], out: 'u32', tol: INT },
+  // rounding to the narrow float formats (ties to even, subnormals, overflow): exact
+  ...(['tobfloat16', 'tofloat8e4m3fn', 'tofloat8e4m3fnuz', 'tofloat8e5m2', 'tofloat8e5m2fnuz'] as const).map((fn): Case => ({
+    fn, args: [f(pick([0, -0, 1, -1, 1.0625, 1.1875, 0.3, -2.75, 3.5e-3, 1e-6, 2e-9, 240, 448, 464, 500, 57344, 61440, 65536, 1e30, -1e30, Infinity, -Infinity, NaN, 1 / 3]))], out: 'f32', tol: [0, 0],
+  })),
   // activations (parameters are passed as inputs, as constant arguments would be)
   { fn: 'leakyrelu', args: [x20, f(pick([0.01, 0.1]))], out: 'f32', tol: EXACT },
   { fn: 'elu', args: [x20, f(pick([1, 2]))], out: 'f32', tol: TRANS },

@@ -12,6 +12,7 @@
  * Without the data the suite fails under CI=true and skips elsewhere.
  */
 import { expect } from 'chai';
+import { maxAbsDiff } from './helpers/gpu-compare.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { importModel } from '../onnx/import.js';
@@ -29,12 +30,6 @@ const ATOL = 1e-5;
 /** Bytes of the largest weight (fc6) of the models whose weight exceeds lavapipe's 128 MiB binding (split into blocks on WebGPU). */
 const LARGEST_WEIGHT: ReadonlyMap<string, number> = new Map([['light_bvlc_alexnet', 150_994_944], ['light_zfnet512', 301_989_888], ['light_vgg19', 411_041_792]]);
 
-function maxDiff(a: Tensor, b: Tensor): number {
-  expect(a.shape).to.deep.equal(b.shape);
-  let m = 0;
-  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(Number(a.data[i]) - Number(b.data[i])));
-  return m;
-}
 
 /** A seeded input in [-1, 1]. */
 function seeded(shape: readonly number[], seed: number): Tensor {
@@ -86,8 +81,8 @@ describe('ONNX 1.17 light models (whole networks) on CPU and WebGPU', function (
       const prog = compileCpu(graph);
       const zero = prog.run({ [input]: new Tensor('float32', x.shape) })[out]!;
       const want = readTensorFile(path.join(dir, `${name}_output_0.pb`)).tensor;
-      expect(maxDiff(zero, want), 'zero input vs the expected output').to.be.at.most(ATOL);
-      expect(maxDiff(prog.run({ [input]: x })[out]!, ort), 'seeded input vs onnxruntime-node').to.be.at.most(ATOL);
+      expect(maxAbsDiff(zero, want), 'zero input vs the expected output').to.be.at.most(ATOL);
+      expect(maxAbsDiff(prog.run({ [input]: x })[out]!, ort), 'seeded input vs onnxruntime-node').to.be.at.most(ATOL);
     });
 
     it(`${name} on WebGPU at O2: onnxruntime-node on a seeded input${(LARGEST_WEIGHT.get(name) ?? 0) > 134_217_728 ? ' (a weight beyond one binding, split into blocks)' : ''}`, async function () {
@@ -97,7 +92,7 @@ describe('ONNX 1.17 light models (whole networks) on CPU and WebGPU', function (
       const prog = await compileWebGpu(graph, { device });
       try {
         const got = ((await prog.run({ [input]: x })) as Record<string, Tensor>)[graph.outputs[0]!.name]!;
-        expect(maxDiff(got, ort)).to.be.at.most(ATOL);
+        expect(maxAbsDiff(got, ort)).to.be.at.most(ATOL);
       } finally {
         prog.release();
       }

@@ -14,7 +14,7 @@ import { onnx, type pb } from '../onnx/proto.js';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
 import { sharedDevice } from './helpers/gpu.js';
-import { randomTensor } from './helpers/gpu-compare.js';
+import { maxAbsDiff, randomTensor } from './helpers/gpu-compare.js';
 import { A, FLOAT, INT64, vi } from './helpers/onnx-model.js';
 import { runOrt } from './onnx-util.js';
 
@@ -50,12 +50,6 @@ function oneNode(op: string, order: readonly string[], feeds: Record<string, Ten
   }).finish();
 }
 
-function maxAbs(a: Tensor, b: Tensor): number {
-  expect([...a.shape]).to.deep.equal([...b.shape]);
-  let m = 0;
-  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(Number(a.data[i]) - Number(b.data[i])));
-  return m;
-}
 
 let device: GPUDevice | null = null;
 before(async () => { device = await sharedDevice(); });
@@ -71,13 +65,13 @@ async function vsOrt(bytes: Uint8Array, feeds: Record<string, Tensor>, cpuTol: n
   const cpu = compileCpu(g).run(feeds);
   let ec = 0;
   let eg = 0;
-  for (const o of g.outputs) ec = Math.max(ec, maxAbs(cpu[o.name]!, want[o.name]!));
+  for (const o of g.outputs) ec = Math.max(ec, maxAbsDiff(cpu[o.name]!, want[o.name]!));
   expect(ec, 'cpu vs onnxruntime').to.be.at.most(cpuTol);
   if (device) {
     const prog = await compileWebGpu(g, { device });
     const gpu = (await prog.run(feeds)) as Record<string, Tensor>;
     prog.release();
-    for (const o of g.outputs) eg = Math.max(eg, maxAbs(gpu[o.name]!, want[o.name]!));
+    for (const o of g.outputs) eg = Math.max(eg, maxAbsDiff(gpu[o.name]!, want[o.name]!));
     expect(eg, 'webgpu vs onnxruntime').to.be.at.most(gpuTol);
   }
   if (process.env.KILN_LOG_ERRORS) console.log(`      max |Δ| vs onnxruntime: cpu ${ec.toExponential(1)}, webgpu ${eg.toExponential(1)}`);
@@ -154,8 +148,8 @@ describe('DFT (opsets 17 and 20) vs onnxruntime-node, CPU and WebGPU', function 
       },
     }).finish();
     const r = await both(bytes, { X: x });
-    expect(maxAbs(r.cpu.Y!, x)).to.be.at.most(1e-6);
-    if (r.gpu) expect(maxAbs(r.gpu.Y!, x)).to.be.at.most(1e-5);
+    expect(maxAbsDiff(r.cpu.Y!, x)).to.be.at.most(1e-6);
+    if (r.gpu) expect(maxAbsDiff(r.gpu.Y!, x)).to.be.at.most(1e-5);
   });
 
   it('a onesided spectrum of a real signal equals the first n/2 + 1 bins of the full one', async () => {
@@ -181,7 +175,7 @@ describe('DFT (opsets 17 and 20) vs onnxruntime-node, CPU and WebGPU', function 
       const n = m.graph!.node!.find((k) => k.opType === 'DFT')!;
       const axis = n.attribute!.find((a) => a.name === 'axis');
       expect(axis === undefined ? undefined : Number(axis.i), `${what}: axis attribute`).to.equal(to === 17 ? 2 : undefined);
-      expect(maxAbs((await runOrt(bytes, { X: x })).Y!, compileCpu(g).run({ X: x }).Y!), what).to.be.at.most(1e-5);
+      expect(maxAbsDiff((await runOrt(bytes, { X: x })).Y!, compileCpu(g).run({ X: x }).Y!), what).to.be.at.most(1e-5);
     }
   });
 
@@ -222,8 +216,8 @@ describe('STFT (opset 17) vs onnxruntime-node, CPU and WebGPU', function () {
     const step = [i64('step', 6)];
     const a = await both(oneNode('STFT', ['X', 'step', 'W'], { X: x, W: w }, step, [attrOf('onesided', 0)], 17), { X: x, W: w });
     const b = await both(oneNode('STFT', ['X', 'step', '', 'fl'], { X: xw }, [...step, i64('fl', 6)], [attrOf('onesided', 0)], 17), { X: xw });
-    expect(maxAbs(a.cpu.Y!, b.cpu.Y!)).to.be.at.most(1e-6);
-    if (a.gpu) expect(maxAbs(a.gpu.Y!, b.cpu.Y!)).to.be.at.most(1e-5);
+    expect(maxAbsDiff(a.cpu.Y!, b.cpu.Y!)).to.be.at.most(1e-6);
+    if (a.gpu) expect(maxAbsDiff(a.gpu.Y!, b.cpu.Y!)).to.be.at.most(1e-5);
   });
 
   it('a window whose length differs from frame_length is a ShapeError naming the node', () => {
@@ -374,9 +368,9 @@ describe('DeformConv (opset 19) with offsets and mask, CPU and WebGPU', function
         // onnxruntime-node without a DeformConv kernel: the CPU reference stands alone.
         expect(String(e)).to.match(/DeformConv|not implemented|NOT_IMPLEMENTED/i);
       }
-      if (want) expect(maxAbs(r.cpu.Y!, want), 'cpu vs onnxruntime').to.be.at.most(1e-5);
-      if (process.env.KILN_LOG_ERRORS) console.log(`      DeformConv: onnxruntime ${want ? `max |Δ| ${maxAbs(r.cpu.Y!, want).toExponential(1)}` : 'has no kernel'}`);
-      if (r.gpu) expect(maxAbs(r.gpu.Y!, want ?? r.cpu.Y!), 'webgpu vs onnxruntime (or the CPU)').to.be.at.most(1e-5);
+      if (want) expect(maxAbsDiff(r.cpu.Y!, want), 'cpu vs onnxruntime').to.be.at.most(1e-5);
+      if (process.env.KILN_LOG_ERRORS) console.log(`      DeformConv: onnxruntime ${want ? `max |Δ| ${maxAbsDiff(r.cpu.Y!, want).toExponential(1)}` : 'has no kernel'}`);
+      if (r.gpu) expect(maxAbsDiff(r.gpu.Y!, want ?? r.cpu.Y!), 'webgpu vs onnxruntime (or the CPU)').to.be.at.most(1e-5);
     });
   }
 
@@ -407,9 +401,9 @@ describe('Random ops (Bernoulli, RandomUniform[Like], RandomNormal[Like]): deter
       expect(ones / (N / 4), `p = ${q / 4 + 0.125}`).to.be.closeTo(q / 4 + 0.125, 0.02);
     }
     expect(a.cpu.Y!.toArray().every((v) => v === 0 || v === 1)).to.equal(true);
-    expect(maxAbs(a.cpu.Y!, again.cpu.Y!)).to.equal(0);
-    expect(maxAbs(a.cpu.Y!, other.cpu.Y!)).to.equal(1);
-    if (a.gpu) expect(maxAbs(a.gpu.Y!, a.cpu.Y!)).to.equal(0);
+    expect(maxAbsDiff(a.cpu.Y!, again.cpu.Y!)).to.equal(0);
+    expect(maxAbsDiff(a.cpu.Y!, other.cpu.Y!)).to.equal(1);
+    if (a.gpu) expect(maxAbsDiff(a.gpu.Y!, a.cpu.Y!)).to.equal(0);
     // onnxruntime-node draws other numbers: only the type and the set of values are comparable.
     const ort = (await runOrt(bytes(3), { P: p })).Y!;
     expect([ort.dtype, [...ort.shape]]).to.deep.equal([a.cpu.Y!.dtype, [...a.cpu.Y!.shape]]);
@@ -421,8 +415,8 @@ describe('Random ops (Bernoulli, RandomUniform[Like], RandomNormal[Like]): deter
       const a = await both(bytes, { P: p });
       const b = await both(bytes, { P: p });
       expect(a.cpu.Y!.dtype).to.equal(dtype);
-      expect(maxAbs(a.cpu.Y!, b.cpu.Y!)).to.equal(0);
-      if (a.gpu) expect(maxAbs(a.gpu.Y!, a.cpu.Y!)).to.equal(0);
+      expect(maxAbsDiff(a.cpu.Y!, b.cpu.Y!)).to.equal(0);
+      if (a.gpu) expect(maxAbsDiff(a.gpu.Y!, a.cpu.Y!)).to.equal(0);
     }
   });
 
@@ -434,8 +428,8 @@ describe('Random ops (Bernoulli, RandomUniform[Like], RandomNormal[Like]): deter
     expect(Math.max(...y.toArray())).to.be.below(3);
     expect(mean(y)).to.be.closeTo(0.5, 0.03);
     expect(std(y)).to.be.closeTo(5 / Math.sqrt(12), 0.03);
-    if (r.gpu) expect(maxAbs(r.gpu.Y!, y)).to.be.at.most(1e-6);
-    if (r.gpu && process.env.KILN_LOG_ERRORS) console.log(`      RandomUniformLike: max |webgpu - cpu| ${maxAbs(r.gpu.Y!, y).toExponential(1)}`);
+    if (r.gpu) expect(maxAbsDiff(r.gpu.Y!, y)).to.be.at.most(1e-6);
+    if (r.gpu && process.env.KILN_LOG_ERRORS) console.log(`      RandomUniformLike: max |webgpu - cpu| ${maxAbsDiff(r.gpu.Y!, y).toExponential(1)}`);
   });
 
   it('RandomNormalLike (a float64 output of an int input via dtype): mean and std (±0.03), WebGPU within 1e-4 of the CPU', async () => {
@@ -445,8 +439,8 @@ describe('Random ops (Bernoulli, RandomUniform[Like], RandomNormal[Like]): deter
     expect(y.dtype).to.equal('float64');
     expect(mean(y)).to.be.closeTo(1, 0.03 * 2);
     expect(std(y)).to.be.closeTo(2, 0.03 * 2);
-    if (r.gpu) expect(maxAbs(r.gpu.Y!, y)).to.be.at.most(1e-4);
-    if (r.gpu && process.env.KILN_LOG_ERRORS) console.log(`      RandomNormalLike: max |webgpu - cpu| ${maxAbs(r.gpu.Y!, y).toExponential(1)}`);
+    if (r.gpu) expect(maxAbsDiff(r.gpu.Y!, y)).to.be.at.most(1e-4);
+    if (r.gpu && process.env.KILN_LOG_ERRORS) console.log(`      RandomNormalLike: max |webgpu - cpu| ${maxAbsDiff(r.gpu.Y!, y).toExponential(1)}`);
   });
 
   it('RandomUniform and RandomNormal of an attribute shape: same shape and dtype as onnxruntime, WebGPU close to the CPU', async () => {
@@ -456,7 +450,7 @@ describe('Random ops (Bernoulli, RandomUniform[Like], RandomNormal[Like]): deter
       expect([...r.cpu.Y!.shape]).to.deep.equal([3, 4, 5]);
       const ort = (await runOrt(bytes, {})).Y!;
       expect([ort.dtype, [...ort.shape]]).to.deep.equal([r.cpu.Y!.dtype, [3, 4, 5]]);
-      if (r.gpu) expect(maxAbs(r.gpu.Y!, r.cpu.Y!), op).to.be.at.most(1e-5);
+      if (r.gpu) expect(maxAbsDiff(r.gpu.Y!, r.cpu.Y!), op).to.be.at.most(1e-5);
     }
   });
 });
@@ -507,16 +501,16 @@ describe('hand-derived values', function () {
     const conv = compileCpu(importModel(oneNode('Conv', ['X', 'W'], { X: x, W: w }, [], [attrOf('pads', [1, 1, 1, 1])], 17))).run({ X: x, W: w }).Y!;
     const zero = new Tensor('float32', [1, 18, 6, 6]);
     const r = await both(oneNode('DeformConv', ['X', 'W', 'offset'], { X: x, W: w, offset: zero }, [], [attrOf('pads', [1, 1, 1, 1])], 19), { X: x, W: w, offset: zero });
-    expect(maxAbs(r.cpu.Y!, conv)).to.be.at.most(1e-6);
-    if (r.gpu) expect(maxAbs(r.gpu.Y!, conv)).to.be.at.most(1e-5);
+    expect(maxAbsDiff(r.cpu.Y!, conv)).to.be.at.most(1e-6);
+    if (r.gpu) expect(maxAbsDiff(r.gpu.Y!, conv)).to.be.at.most(1e-5);
     // Shift: sampling at p + (1, 1) without padding equals Conv (pads 0) of X[1:, 1:] padded by one zero row/column at the end.
     const ones = Tensor.full('float32', [1, 18, 4, 4], 1);
     const shifted = await both(oneNode('DeformConv', ['X', 'W', 'offset'], { X: x, W: w, offset: ones }, [], [], 19), { X: x, W: w, offset: ones });
     const xs = new Tensor('float32', [1, 2, 6, 6]);
     for (let c = 0; c < 2; c++) for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) xs.data[(c * 6 + i) * 6 + j] = x.data[(c * 6 + i + 1) * 6 + j + 1]!;
     const ref = compileCpu(importModel(oneNode('Conv', ['X', 'W'], { X: xs, W: w }, [], [], 17))).run({ X: xs, W: w }).Y!;
-    expect(maxAbs(shifted.cpu.Y!, ref)).to.be.at.most(1e-6);
-    if (shifted.gpu) expect(maxAbs(shifted.gpu.Y!, ref)).to.be.at.most(1e-5);
+    expect(maxAbsDiff(shifted.cpu.Y!, ref)).to.be.at.most(1e-6);
+    if (shifted.gpu) expect(maxAbsDiff(shifted.gpu.Y!, ref)).to.be.at.most(1e-5);
   });
 });
 
@@ -540,9 +534,9 @@ describe('unseeded random nodes of an ONNX model', function () {
     const g = importModel(bytes);
     expect(g.nodes.map((n) => typeof n.attrs.seed)).to.deep.equal(['number', 'number']);
     const r = await both(bytes, { X: x });
-    expect(maxAbs(r.cpu.A!, r.cpu.B!)).to.be.greaterThan(0.1);
+    expect(maxAbsDiff(r.cpu.A!, r.cpu.B!)).to.be.greaterThan(0.1);
     const again = await both(bytes, { X: x });
-    expect(maxAbs(r.cpu.A!, again.cpu.A!)).to.equal(0);
-    if (r.gpu) expect(maxAbs(r.gpu.B!, r.cpu.B!)).to.be.at.most(1e-6);
+    expect(maxAbsDiff(r.cpu.A!, again.cpu.A!)).to.equal(0);
+    if (r.gpu) expect(maxAbsDiff(r.gpu.B!, r.cpu.B!)).to.be.at.most(1e-6);
   });
 });

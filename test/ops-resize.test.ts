@@ -6,7 +6,7 @@ import { onnx } from '../onnx/proto.js';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
 import { sharedDevice } from './helpers/gpu.js';
-import { randomTensor } from './helpers/gpu-compare.js';
+import { maxAbsDiff, randomTensor } from './helpers/gpu-compare.js';
 import { A, FLOAT, INT64, vi } from './helpers/onnx-model.js';
 import { runOrt } from './onnx-util.js';
 import { expectTensor, f32, nodeTests, runNodeTest, runOp } from './ops-conv-onnxdata.js';
@@ -128,21 +128,15 @@ describe('Resize antialias (opset 18) vs onnxruntime-node, on CPU and WebGPU', f
       const want = (await runOrt(bytes, { X: x })).Y!;
       const g = importModel(bytes);
       const cpu = compileCpu(g).run({ X: x }).Y!;
-      const d = maxAbs(cpu, want);
+      const d = maxAbsDiff(cpu, want);
       console.log(`      [${want.shape}] CPU max |Δ| ${d.toExponential(2)}`);
       expect(d, 'cpu').to.be.at.most(1e-5);
       if (!device) return;
       const prog = await compileWebGpu(g, { device });
       const gpu = ((await prog.run({ X: x })) as Record<string, Tensor>).Y!;
       prog.release();
-      expect(maxAbs(gpu, want), 'webgpu').to.be.at.most(1e-5);
+      expect(maxAbsDiff(gpu, want), 'webgpu').to.be.at.most(1e-5);
     });
   }
 });
 
-function maxAbs(a: Tensor, b: Tensor): number {
-  expect(a.shape).to.deep.equal(b.shape);
-  let m = 0;
-  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(Number(a.data[i]) - Number(b.data[i])));
-  return m;
-}

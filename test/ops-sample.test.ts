@@ -7,7 +7,7 @@ import { onnx } from '../onnx/proto.js';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
 import { sharedDevice } from './helpers/gpu.js';
-import { randomTensor } from './helpers/gpu-compare.js';
+import { maxAbsDiff, randomTensor } from './helpers/gpu-compare.js';
 import { A, FLOAT, vi } from './helpers/onnx-model.js';
 import { runOrt } from './onnx-util.js';
 
@@ -81,12 +81,12 @@ describe('GridSample 3-D (volumetric, opset 20) vs onnxruntime-node, on CPU and 
       const g = importModel(bytes);
       const cpu = compileCpu(g).run({ X: x, grid }).Y!;
       expect(cpu.shape).to.deep.equal([2, 3, 3, 4, 2]);
-      expect(maxAbs(cpu, want), 'cpu').to.be.at.most(1e-5);
+      expect(maxAbsDiff(cpu, want), 'cpu').to.be.at.most(1e-5);
       if (!device) return;
       const prog = await compileWebGpu(g, { device });
       const gpu = ((await prog.run({ X: x, grid })) as Record<string, Tensor>).Y!;
       prog.release();
-      expect(maxAbs(gpu, want), 'webgpu').to.be.at.most(1e-5);
+      expect(maxAbsDiff(gpu, want), 'webgpu').to.be.at.most(1e-5);
     });
   }
   it('cubic mode on a 5-D input is a ShapeError naming the node', () => {
@@ -94,12 +94,6 @@ describe('GridSample 3-D (volumetric, opset 20) vs onnxruntime-node, on CPU and 
   });
 });
 
-function maxAbs(a: Tensor, b: Tensor): number {
-  expect(a.shape).to.deep.equal(b.shape);
-  let m = 0;
-  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(Number(a.data[i]) - Number(b.data[i])));
-  return m;
-}
 
 describe('AffineGrid → GridSample (a spatial transformer, opset 20) vs onnxruntime-node, on CPU and WebGPU', function () {
   this.timeout(60000);
@@ -129,14 +123,14 @@ describe('AffineGrid → GridSample (a spatial transformer, opset 20) vs onnxrun
       const want = await runOrt(bytes, feeds);
       const g = importModel(bytes);
       const cpu = compileCpu(g).run(feeds);
-      expect(maxAbs(cpu.grid!, want.grid!), 'cpu grid').to.be.at.most(1e-5);
-      expect(maxAbs(cpu.Y!, want.Y!), 'cpu Y').to.be.at.most(1e-5);
+      expect(maxAbsDiff(cpu.grid!, want.grid!), 'cpu grid').to.be.at.most(1e-5);
+      expect(maxAbsDiff(cpu.Y!, want.Y!), 'cpu Y').to.be.at.most(1e-5);
       if (!device) return;
       const prog = await compileWebGpu(g, { device });
       const gpu = (await prog.run(feeds)) as Record<string, Tensor>;
       prog.release();
-      expect(maxAbs(gpu.grid!, want.grid!), 'webgpu grid').to.be.at.most(1e-5);
-      expect(maxAbs(gpu.Y!, want.Y!), 'webgpu Y').to.be.at.most(1e-5);
+      expect(maxAbsDiff(gpu.grid!, want.grid!), 'webgpu grid').to.be.at.most(1e-5);
+      expect(maxAbsDiff(gpu.Y!, want.Y!), 'webgpu Y').to.be.at.most(1e-5);
     });
   }
 });

@@ -8,6 +8,7 @@
  * left behind by a run. Tolerance: float32 results equal the CPU's to 1e-5.
  */
 import { expect } from 'chai';
+import { expectNear } from './helpers/gpu-compare.js';
 import { importModel } from '../onnx/import.js';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu, GpuTensor } from '../src/backends/webgpu/index.js';
@@ -17,19 +18,13 @@ import { optimize } from '../src/passes/index.js';
 import { A, BOOL, constInit, FLOAT, graphAttr, INT64, model, nestedModel, node, vi } from './helpers/onnx-model.js';
 import { deviceOrSkip } from './helpers/gpu.js';
 
-function close(a: Tensor, b: Tensor, what: string): void {
-  expect(a.shape, `${what} shape`).to.deep.equal(b.shape);
-  const d = a.data as ArrayLike<number>;
-  const e = b.data as ArrayLike<number>;
-  for (let i = 0; i < d.length; i++) expect(Math.abs(d[i]! - e[i]!), `${what}[${i}]: ${d[i]} vs ${e[i]}`).to.be.at.most(1e-5 + 1e-5 * Math.abs(e[i]!));
-}
 
 /** Runs `g` on WebGPU and on the CPU reference and compares every output. */
 async function sameAsCpu(device: GPUDevice, g: Graph, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
   const prog = await compileWebGpu(g, { device });
   const got = await prog.run(feeds);
   const want = compileCpu(g).run(feeds);
-  for (const o of g.outputs) close(got[o.name]!, want[o.name]!, o.name);
+  for (const o of g.outputs) expectNear(got[o.name]!, want[o.name]!, 1e-5, 1e-5, o.name);
   return got;
 }
 
@@ -112,12 +107,12 @@ describe('webgpu control flow (If, Loop, Scan) vs CPU reference', function () {
       const g = mk(false);
       const prog = await compileWebGpu(g, { device });
       const feeds = { x, c: Tensor.from('bool', [], [c]) };
-      close((await prog.run(feeds)).y!, compileCpu(g).run(feeds).y!, `y (c=${c})`);
+      expectNear((await prog.run(feeds)).y!, compileCpu(g).run(feeds).y!, 1e-5, 1e-5, `y (c=${c})`);
       expect(prog.controlStats!.readbacks).to.equal(0);
     }
     const g = mk(true);
     const prog = await compileWebGpu(g, { device });
-    close((await prog.run({ x })).y!, compileCpu(g).run({ x }).y!, 'y');
+    expectNear((await prog.run({ x })).y!, compileCpu(g).run({ x }).y!, 1e-5, 1e-5, 'y');
     expect(prog.controlStats!.readbacks).to.equal(1);
   });
 
@@ -125,7 +120,7 @@ describe('webgpu control flow (If, Loop, Scan) vs CPU reference', function () {
     const g = loopModel(4096, false);
     const prog = await compileWebGpu(g, { device });
     const feeds = { M: Tensor.from('int64', [], [100]), x0: Tensor.from('float32', [4096], Array.from({ length: 4096 }, (_, i) => i / 64)) };
-    close((await prog.run(feeds)).x!, compileCpu(g).run(feeds).x!, 'x');
+    expectNear((await prog.run(feeds)).x!, compileCpu(g).run(feeds).x!, 1e-5, 1e-5, 'x');
     const live = await liveBuffersAfter(device, () => prog.run(feeds));
     const s = prog.controlStats!;
     const times: number[] = [];
@@ -136,7 +131,7 @@ describe('webgpu control flow (If, Loop, Scan) vs CPU reference', function () {
     }
     const median = times.sort((a, b) => a - b)[2]!;
     const o2 = await compileWebGpu(optimize(g, { level: 2 }).graph, { device });
-    close((await o2.run(feeds)).x!, compileCpu(g).run(feeds).x!, 'x at O2');
+    expectNear((await o2.run(feeds)).x!, compileCpu(g).run(feeds).x!, 1e-5, 1e-5, 'x at O2');
     console.log(
       `      100-iteration Loop on WebGPU: per iteration ${s.dispatches / s.iterations} dispatches (${o2.controlStats!.dispatches / o2.controlStats!.iterations} at O2), ` +
         `${s.submits / s.iterations} submits, ${s.readbacks / s.iterations} readbacks, ${((median / 100) * 1000).toFixed(0)} µs (median of 5 runs); ${live} buffers left by a run`,
@@ -152,7 +147,7 @@ describe('webgpu control flow (If, Loop, Scan) vs CPU reference', function () {
     const g = loopModel(256, true);
     const prog = await compileWebGpu(g, { device });
     const feeds = { M: Tensor.from('int64', [], [1000]), x0: Tensor.from('float32', [256], Array(256).fill(0)) };
-    close((await prog.run(feeds)).x!, compileCpu(g).run(feeds).x!, 'x');
+    expectNear((await prog.run(feeds)).x!, compileCpu(g).run(feeds).x!, 1e-5, 1e-5, 'x');
     const s = prog.controlStats!;
     // x_k = 2 - 2^(1-k) per element: the sum stays under 1.9 n until x > 1.9, at k = 5.
     expect(s.iterations).to.equal(5);

@@ -14,16 +14,8 @@ import type { Graph } from '../src/graph/graph.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { optimize } from '../src/passes/index.js';
 import { deviceOrSkip } from './helpers/gpu.js';
-import { randomTensor } from './helpers/gpu-compare.js';
+import { expectNear, randomTensor } from './helpers/gpu-compare.js';
 
-function close(a: Tensor, b: Tensor, what: string): void {
-  expect(a.shape, `${what} shape`).to.deep.equal(b.shape);
-  for (let i = 0; i < a.size; i++) {
-    const x = Number(a.data[i]);
-    const y = Number(b.data[i]);
-    expect(Math.abs(x - y), `${what}[${i}]: ${x} vs ${y}`).to.be.at.most(1e-5 + 1e-5 * Math.abs(y));
-  }
-}
 
 /** x [n, 8] → Relu(x·w − 0.3) on the GPU → NonZero → its columns gather the kept values → sum, and the count. */
 function nonZeroGraph(n: number): Graph {
@@ -54,7 +46,7 @@ describe('webgpu: data-dependent output shapes between GPU steps', function () {
         const feeds = { x: randomTensor('float32', [16, 8], seed, -1, 1) };
         const got = (await prog.run(feeds)) as Record<string, Tensor>;
         const want = cpu.run(feeds);
-        close(got.sum!, want.sum!, 'sum');
+        expectNear(got.sum!, want.sum!, 1e-5, 1e-5, 'sum');
         expect([...got.count!.data].map(Number)).to.deep.equal([...want.count!.data].map(Number));
         expect([...got.idx!.data].map(Number)).to.deep.equal([...want.idx!.data].map(Number));
         counts.add(Number(want.count!.data[0]));
@@ -78,7 +70,7 @@ describe('webgpu: data-dependent output shapes between GPU steps', function () {
     const prog = await compileWebGpu(g, { device });
     const got = (await prog.run(feeds)) as Record<string, Tensor>;
     const want = compileCpu(g).run(feeds);
-    for (const o of ['u10', 'inverse', 'counts']) close(got[o]!, want[o]!, o);
+    for (const o of ['u10', 'inverse', 'counts']) expectNear(got[o]!, want[o]!, 1e-5, 1e-5, o);
     prog.release();
   });
 
@@ -105,8 +97,8 @@ describe('webgpu: data-dependent output shapes between GPU steps', function () {
     const got = (await prog.run(feeds)) as Record<string, Tensor>;
     const want = compileCpu(g).run(feeds);
     expect(want.selected!.shape[0], 'some boxes are kept').to.be.greaterThan(0);
-    close(got.selected!, want.selected!, 'selected');
-    close(got.picked!, want.picked!, 'picked');
+    expectNear(got.selected!, want.selected!, 1e-5, 1e-5, 'selected');
+    expectNear(got.picked!, want.picked!, 1e-5, 1e-5, 'picked');
     prog.release();
   });
 
@@ -120,7 +112,7 @@ describe('webgpu: data-dependent output shapes between GPU steps', function () {
     const prog = await compileWebGpu(g, { device });
     const got = (await prog.run(feeds)) as Record<string, Tensor>;
     const want = compileCpu(g).run(feeds);
-    close(got.y!, want.y!, 'y');
+    expectNear(got.y!, want.y!, 1e-5, 1e-5, 'y');
     prog.release();
   });
 });

@@ -17,17 +17,8 @@ import type { Graph } from '../src/graph/graph.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { optimize } from '../src/passes/index.js';
 import { deviceOrSkip } from './helpers/gpu.js';
-import { randomTensor } from './helpers/gpu-compare.js';
+import { expectNear, randomTensor } from './helpers/gpu-compare.js';
 
-function close(a: Tensor, b: Tensor, what: string): void {
-  expect(a.shape, `${what} shape`).to.deep.equal(b.shape);
-  let worst = 0;
-  for (let i = 0; i < a.size; i++) {
-    const d = Math.abs(Number(a.data[i]) - Number(b.data[i]));
-    worst = Math.max(worst, d);
-    if (d > 1e-4 + 1e-4 * Math.abs(Number(b.data[i]))) expect.fail(`${what}[${i}]: ${a.data[i]} vs ${b.data[i]}`);
-  }
-}
 
 const ops = (g: Graph): string[] => g.nodes.map((n) => n.op);
 
@@ -47,7 +38,7 @@ describe('webgpu: weights larger than one storage binding', function () {
     const prog = await compileWebGpu(g, { device });
     const got = ((await prog.run(feeds)) as Record<string, Tensor>).y!;
     prog.release();
-    close(got, compileCpu(g).run(feeds).y!, 'y');
+    expectNear(got, compileCpu(g).run(feeds).y!, 1e-4, 1e-4, 'y');
     expect(ops(splitWideWeights(g, device.limits.maxStorageBufferBindingSize)).filter((o) => o === 'MatMul')).to.have.length(2);
   });
 
@@ -62,7 +53,7 @@ describe('webgpu: weights larger than one storage binding', function () {
     const prog = await compileWebGpu(g, { device });
     const got = ((await prog.run(feeds)) as Record<string, Tensor>).y!;
     prog.release();
-    close(got, compileCpu(g).run(feeds).y!, 'y');
+    expectNear(got, compileCpu(g).run(feeds).y!, 1e-4, 1e-4, 'y');
   });
 
   const cases: Record<string, (b: GraphBuilder) => void> = {
@@ -99,7 +90,7 @@ describe('webgpu: weights larger than one storage binding', function () {
       const prog = await compileWebGpu(split, { device });
       const got = ((await prog.run(feeds)) as Record<string, Tensor>).y!;
       prog.release();
-      close(got, compileCpu(g0).run(feeds).y!, name);
+      expectNear(got, compileCpu(g0).run(feeds).y!, 1e-4, 1e-4, name);
     });
   }
 
@@ -120,7 +111,7 @@ describe('webgpu: weights larger than one storage binding', function () {
       const prog = await compileWebGpu(split, { device });
       const got = ((await prog.run(feeds)) as Record<string, Tensor>).y!;
       prog.release();
-      close(got, compileCpu(g).run(feeds).y!, name);
+      expectNear(got, compileCpu(g).run(feeds).y!, 1e-4, 1e-4, name);
     });
   }
 

@@ -49,6 +49,24 @@ export function expectClose(got: Tensor, want: Tensor, tol: number, what: string
   expect(bad, `${what}: ${bad} of ${want.size} elements differ (${first})`).to.equal(0);
 }
 
+/** The largest |a − b| over the elements of two tensors, after asserting they have the same shape. */
+export function maxAbsDiff(a: Tensor, b: Tensor): number {
+  expect([...a.shape]).to.deep.equal([...b.shape]);
+  let m = 0;
+  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(Number(a.data[i]) - Number(b.data[i])));
+  return m;
+}
+
+/** Asserts two tensors have the same shape and |got − want| ≤ atol + rtol·|want| element by element, naming the first bad one. */
+export function expectNear(got: Tensor, want: Tensor, atol: number, rtol: number, what: string): void {
+  expect([...got.shape], `${what} shape`).to.deep.equal([...want.shape]);
+  for (let i = 0; i < got.size; i++) {
+    const x = Number(got.data[i]);
+    const y = Number(want.data[i]);
+    if (!(Math.abs(x - y) <= atol + rtol * Math.abs(y))) expect.fail(`${what}[${i}]: ${x} vs ${y}`);
+  }
+}
+
 /** Runs `graph` on the CPU reference and on WebGPU (with `kernelOptions`) with the same feeds and compares all outputs. */
 export async function compareWithCpu(device: GPUDevice, graph: Graph, feeds: Record<string, Tensor>, tol = 1e-5, kernelOptions: KernelOptions = {}): Promise<Record<string, Tensor>> {
   const want = compileCpu(graph).run(feeds);

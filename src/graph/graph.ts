@@ -159,14 +159,21 @@ export class Graph implements GraphFields {
     return this._topo;
   }
 
-  /** The type of a value (input, initializer or node output). */
+  /** The type of a value (input, capture, initializer or node output); a GraphError when there is none. */
   typeOf(name: string): ValueType {
+    const t = this.findType(name);
+    if (!t) throw new GraphError(`unknown value '${name}'`, name);
+    return t;
+  }
+
+  /** The type of a value (input, capture, initializer or node output), or undefined when the graph has none for it. */
+  findType(name: string): ValueType | undefined {
     const t = this.valueTypes.get(name);
     if (t) return t;
     const p = this.producers.get(name);
     if (p?.kind === 'input') return p.info;
     if (p?.kind === 'initializer') return { dtype: p.tensor.dtype, shape: p.tensor.shape };
-    throw new GraphError(`unknown value '${name}'`, name);
+    return undefined;
   }
 
   /** The node that produces `name`, if any. */

@@ -42,21 +42,12 @@ function constantValues(g: Graph): Set<string> {
   return known;
 }
 
-/** The type of a value of `g`. */
-function typeIn(g: Graph, v: string): ValueType | undefined {
-  const io = g.inputs.find((i) => i.name === v);
-  if (io) return { dtype: io.dtype, shape: io.shape };
-  const init = g.initializers.get(v);
-  if (init) return { dtype: init.dtype, shape: init.shape };
-  return g.valueTypes.get(v);
-}
-
 /** The weight input of a product node that is too large for one binding, with the axis of N in it. */
 function wideWeight(n: Node, g: Graph, constants: ReadonlySet<string>, maxBytes: number): { axis: number; n: number; type: ValueType } | undefined {
   if (n.domain !== '' || (n.op !== 'MatMul' && n.op !== 'Gemm')) return undefined;
   const b = n.inputs[1];
   if (!b || !constants.has(b)) return undefined;
-  const t = typeIn(g, b);
+  const t = g.findType(b);
   if (!t || !isStatic(t.shape) || t.shape.length !== 2) return undefined;
   if (sizeOf(t.shape as number[]) * GPU_ELEMENT_BYTES <= maxBytes) return undefined;
   const axis = n.op === 'Gemm' && Number(n.attrs['transB'] ?? 0) !== 0 ? 0 : 1;
@@ -68,7 +59,7 @@ function wideTable(n: Node, g: Graph, constants: ReadonlySet<string>, maxBytes: 
   if (n.domain !== '' || n.op !== 'Gather') return undefined;
   const d = n.inputs[0];
   if (!d || !constants.has(d)) return undefined;
-  const t = typeIn(g, d);
+  const t = g.findType(d);
   if (!t || !isStatic(t.shape) || t.shape.length === 0 || sizeOf(t.shape as number[]) * GPU_ELEMENT_BYTES <= maxBytes) return undefined;
   const r = t.shape.length;
   const axis = ((Number(n.attrs['axis'] ?? 0) % r) + r) % r;
@@ -135,13 +126,13 @@ export function splitWideWeights(graph: Graph, maxBindingBytes: number): Graph {
       continue;
     }
     const out = n.outputs[0]!;
-    const outType = typeIn(g, out)!;
+    const outType = g.findType(out)!;
     const blocks = Math.ceil((sizeOf(w.type.shape as number[]) * GPU_ELEMENT_BYTES) / maxBindingBytes);
     // Columns per block, a multiple of 4 (vector loads) where N allows.
     let per = Math.ceil(w.n / blocks);
     if (w.n >= 4 * blocks) per = Math.ceil(per / 4) * 4;
     const c = n.op === 'Gemm' ? n.inputs[2] : undefined;
-    const cType = c ? typeIn(g, c) : undefined;
+    const cType = c ? g.findType(c) : undefined;
     const cAlongN = cType !== undefined && cType.shape.length > 0 && cType.shape[cType.shape.length - 1] === w.n && w.n > 1;
     const parts: string[] = [];
     for (let j = 0, n0 = 0; n0 < w.n; j++, n0 += per) {
@@ -183,8 +174,8 @@ interface Out {
 function splitGather(n: Node, t: { axis: number; rows: number; type: ValueType }, g: Graph, maxBytes: number, out: Out): void {
   const { nodes, types, fresh, inits } = out;
   const idx = n.inputs[1]!;
-  const idxType = typeIn(g, idx)!;
-  const outType = typeIn(g, n.outputs[0]!)!;
+  const idxType = g.findType(idx)!;
+  const outType = g.findType(n.outputs[0]!)!;
   const scalar = (base: string, v: number): string => {
     const name = fresh(base);
     inits.set(name, Tensor.from(idxType.dtype, [], [v]));

@@ -117,7 +117,7 @@ export function splitWideWeights(graph: Graph, maxBindingBytes: number): Graph {
   for (const n of g.nodes) {
     const table = wideTable(n, g, constants, maxBindingBytes);
     if (table) {
-      splitGather(n, table, g, maxBindingBytes, { nodes, types, fresh, inits });
+      splitGather(n, table, g, maxBindingBytes, { nodes, types, fresh, inits, ints });
       continue;
     }
     const w = wideWeight(n, g, constants, maxBindingBytes);
@@ -168,22 +168,19 @@ interface Out {
   readonly types: Map<string, ValueType>;
   readonly fresh: (base: string) => string;
   readonly inits: Map<string, Tensor>;
+  /** Adds an int64 vector initializer named from `base`; returns its name. */
+  readonly ints: (base: string, v: number[]) => string;
 }
 
 /** Rewrites one Gather from a wide constant table into row-block Gathers picked by Where (see the module comment). */
 function splitGather(n: Node, t: { axis: number; rows: number; type: ValueType }, g: Graph, maxBytes: number, out: Out): void {
-  const { nodes, types, fresh, inits } = out;
+  const { nodes, types, fresh, inits, ints } = out;
   const idx = n.inputs[1]!;
   const idxType = g.findType(idx)!;
   const outType = g.findType(n.outputs[0]!)!;
   const scalar = (base: string, v: number): string => {
     const name = fresh(base);
     inits.set(name, Tensor.from(idxType.dtype, [], [v]));
-    return name;
-  };
-  const ints = (base: string, v: number[]): string => {
-    const name = fresh(base);
-    inits.set(name, Tensor.from('int64', [v.length], v));
     return name;
   };
   const node = (op: string, inputs: string[], type: ValueType, attrs: Node['attrs'] = {}): string => {

@@ -43,6 +43,8 @@ interface Pending {
   readonly feeds: Record<string, Tensor>;
   readonly rows: number;
   readonly key: string;
+  /** When it was queued (performance.now()). */
+  readonly at: number;
   resolve(out: Record<string, Tensor>): void;
   reject(e: unknown): void;
 }
@@ -68,17 +70,25 @@ function concat(parts: readonly Tensor[]): Tensor {
   return new Tensor(first.dtype, [rows, ...first.shape.slice(1)], data);
 }
 
-/** Rows [from, from + n) of a tensor along dim 0. */
+/** Rows [from, from + n) of a tensor along dim 0: a view of its storage (no copy). */
 function sliceRows(t: Tensor, from: number, n: number): Tensor {
   const per = t.shape.slice(1).reduce((a, b) => a * b, 1);
-  return new Tensor(t.dtype, [n, ...t.shape.slice(1)], t.data.slice(from * per, (from + n) * per));
+  return new Tensor(t.dtype, [n, ...t.shape.slice(1)], t.data.subarray(from * per, (from + n) * per));
 }
 
-/** The queue of one model version. */
+/**
+ * The queue of one model version. A batched model has at most one batch in flight:
+ * requests that arrive while it runs queue up, and when it finishes the next batch is
+ * taken at once from what queued meanwhile (so under load batches fill up to
+ * `maxBatch` without waiting for the timer); an idle model starts a batch when
+ * `maxBatch` rows are queued or `timeoutMs` after the oldest request arrived.
+ */
 export class Batcher {
   private readonly queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly canBatch: boolean;
+  /** A batch is running (or waiting for the device lock). */
+  private running = false;
 
   constructor(
     private readonly target: BatchTarget,
@@ -93,7 +103,7 @@ export class Batcher {
   /** True when this model's requests are batched. */
   get batching(): boolean { return this.canBatch; }
 
-  /** Requests waiting (queued or waiting for the lock). */
+  /** Requests waiting (queued, not yet in a running batch). */
   get depth(): number { return this.queue.length; }
 
   /** Runs the feeds of one request (checked before) and returns its outputs. */
@@ -107,32 +117,43 @@ export class Batcher {
     }
     const lead = this.target.inputs[0]!.name;
     const rows = feeds[lead]!.shape[0]!;
-    const key = JSON.stringify(this.target.inputs.map((i) => [feeds[i.name]!.dtype, feeds[i.name]!.shape.slice(1)]));
+    const key = this.target.inputs.map((i) => `${feeds[i.name]!.dtype}:${feeds[i.name]!.shape.slice(1).join('x')}`).join('|');
     return new Promise((resolve, reject) => {
-      this.queue.push({ feeds, rows, key, resolve, reject });
+      this.queue.push({ feeds, rows, key, at: performance.now(), resolve, reject });
       this.onDepth(this.queue.length);
-      const queuedRows = this.queue.filter((p) => p.key === key).reduce((a, p) => a + p.rows, 0);
-      if (queuedRows >= this.opts.maxBatch) this.flush();
-      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.timeoutMs);
+      this.schedule();
     });
   }
 
+  /** Starts a batch now if the model is idle and one is due, else arms the timer of the oldest request. */
+  private schedule(): void {
+    if (this.running || !this.queue.length) return;
+    const oldest = this.queue[0]!;
+    const waited = performance.now() - oldest.at;
+    let rows = 0;
+    for (const p of this.queue) if (p.key === oldest.key) rows += p.rows;
+    if (rows >= this.opts.maxBatch || waited >= this.opts.timeoutMs) { this.start(); return; }
+    if (!this.timer) this.timer = setTimeout(() => { this.timer = undefined; this.schedule(); }, this.opts.timeoutMs - waited);
+  }
+
   /** Takes the queued requests that batch with the oldest (up to maxBatch rows) and runs them once. */
-  private flush(): void {
+  private start(): void {
     if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
-    if (!this.queue.length) return;
     const key = this.queue[0]!.key;
     const group: Pending[] = [];
+    const rest: Pending[] = [];
     let rows = 0;
-    for (let i = 0; i < this.queue.length;) {
-      const p = this.queue[i]!;
-      if (p.key === key && (group.length === 0 || rows + p.rows <= this.opts.maxBatch)) {
-        group.push(p); rows += p.rows; this.queue.splice(i, 1);
-      } else i++;
+    for (const p of this.queue) {
+      if (p.key === key && (group.length === 0 || rows + p.rows <= this.opts.maxBatch)) { group.push(p); rows += p.rows; } else rest.push(p);
     }
+    this.queue.length = 0;
+    this.queue.push(...rest);
     this.onDepth(this.queue.length);
-    if (this.queue.length) this.timer = setTimeout(() => this.flush(), 0);
-    void this.lock.run(() => this.runGroup(group, rows));
+    this.running = true;
+    void this.lock.run(() => this.runGroup(group, rows)).finally(() => {
+      this.running = false;
+      this.schedule();
+    });
   }
 
   /** Runs one batch and settles each request with its rows of the outputs. */
@@ -142,13 +163,13 @@ export class Batcher {
       for (const i of this.target.inputs) feeds[i.name] = concat(group.map((p) => p.feeds[i.name]!));
       const out = await this.target.run(feeds);
       this.onRun(group.length, rows);
+      for (const [name, t] of Object.entries(out)) {
+        if (t.shape[0] !== rows) throw new ExecutionError(`batched run: output '${name}' has ${t.shape[0]} rows, expected ${rows}`, name);
+      }
       let from = 0;
       for (const p of group) {
         const mine: Record<string, Tensor> = {};
-        for (const [name, t] of Object.entries(out)) {
-          if (t.shape[0] !== rows) throw new ExecutionError(`batched run: output '${name}' has ${t.shape[0]} rows, expected ${rows}`, name);
-          mine[name] = group.length === 1 ? t : sliceRows(t, from, p.rows);
-        }
+        for (const [name, t] of Object.entries(out)) mine[name] = group.length === 1 ? t : sliceRows(t, from, p.rows);
         from += p.rows;
         p.resolve(mine);
       }

@@ -1,17 +1,29 @@
 /**
- * Load test of `kiln serve` (not part of `npm test`: it runs for a minute).
+ * Load test of `kiln serve` (not part of `npm test`: it runs for minutes).
  *
- *   npx tsx bench/serve-load.ts [--seconds 60] [--concurrency 32] [--backend cpu] [--max-batch 16]
+ *   npx tsx bench/serve-load.ts [--seconds 60] [--window 10] [--backend webgpu] [--max-batch 32]
+ *       [--concurrency 4,8,16,32,64] [--sweep-seconds 3] [--batch-timeout-ms 2]
  *
  * Generates an MLP with a dynamic batch dim (x: [batch, 64] → MatMul 64×256 → Relu →
- * MatMul 256×10), starts `kiln serve` as a child process twice (half the time each):
- * `--max-batch 1` (no batching) and `--max-batch N` (dynamic batching), and drives each
- * with `--concurrency` clients posting Open Inference Protocol JSON requests of one row.
- * Every response is checked against a float64 reference of the MLP (relative 1e-3).
- * Prints requests/s, p50/p99 latency, failures, the server's RSS sampled every 5 s, and
- * the runs the server made (kiln_model_runs_total).
+ * MatMul 256×10) and starts `kiln serve` twice as child processes, both kept up for the
+ * whole test: `--max-batch 1` (no batching) and `--max-batch N` (dynamic batching).
+ * The load generator is closed-loop and bounded: C clients on keep-alive connections
+ * (node:http, an Agent with C sockets), each posting one-row Open Inference Protocol
+ * JSON requests and sending the next when the answer came. Every response is checked
+ * against a float64 reference of the MLP for its input (|d| ≤ 1e-3·max(1, |ref|)); a
+ * wrong status, a wrong value or a socket error counts as a failure.
+ *
+ * 1. Sweep: each server for `--sweep-seconds` at each concurrency of `--concurrency`;
+ *    the concurrency of the best throughput is kept per server.
+ * 2. Run: `--seconds` of load per server at its best concurrency, in windows of
+ *    `--window` seconds alternating between the two servers (so drift in the machine's
+ *    load hits both alike). Prints, per server: requests/s of each window and their
+ *    median, p50/p99 latency over the run, failures, the server's RSS at the start and
+ *    end of the run (and its peak), and runs made (kiln_model_runs_total); then the ratio
+ *    of the medians (batching / no batching). Exit code 1 on any failure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,10 +36,25 @@ const HIDDEN = 256;
 const OUT = 10;
 
 /** Command-line flags with defaults. */
-function flags(): { seconds: number; concurrency: number; backend: string; maxBatch: number } {
+interface Flags {
+  readonly seconds: number;
+  readonly window: number;
+  readonly backend: string;
+  readonly maxBatch: number;
+  readonly concurrency: number[];
+  readonly sweepSeconds: number;
+  readonly batchTimeoutMs: number;
+}
+
+/** Parses the command line. */
+function flags(): Flags {
   const a = process.argv.slice(2);
   const get = (name: string, def: string): string => { const i = a.indexOf(`--${name}`); return i >= 0 && a[i + 1] ? a[i + 1]! : def; };
-  return { seconds: Number(get('seconds', '60')), concurrency: Number(get('concurrency', '32')), backend: get('backend', 'cpu'), maxBatch: Number(get('max-batch', '16')) };
+  return {
+    seconds: Number(get('seconds', '60')), window: Number(get('window', '10')), backend: get('backend', 'webgpu'),
+    maxBatch: Number(get('max-batch', '32')), concurrency: get('concurrency', '4,8,16,32,64').split(',').map(Number),
+    sweepSeconds: Number(get('sweep-seconds', '3')), batchTimeoutMs: Number(get('batch-timeout-ms', '2')),
+  };
 }
 
 /** A seeded uniform generator in [-1, 1). */
@@ -67,50 +94,85 @@ function reference(x: readonly number[]): number[] {
   return Array.from({ length: OUT }, (_, k) => h.reduce((a, v, j) => a + v * w2[j * OUT + k]!, 0));
 }
 
-/** The server's resident set size in MiB (Linux /proc). */
+/** A process's resident set size in MiB (Linux /proc). */
 function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
 }
 
-/** Starts `kiln serve` and resolves with its URL. */
-function startServer(dir: string, backend: string, maxBatch: number): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/kiln.js'), 'serve', dir, '--port', '0', '--backend', backend, '--max-batch', String(maxBatch), '--batch-timeout-ms', '2', '--no-watch'], {
+/** A running `kiln serve` child. */
+interface Served {
+  readonly label: string;
+  readonly child: ChildProcess;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Starts `kiln serve` and resolves once it listens. */
+function startServer(label: string, dir: string, o: Flags, maxBatch: number): Promise<Served> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/kiln.js'), 'serve', dir, '--port', '0', '--backend', o.backend,
+    '--max-batch', String(maxBatch), '--batch-timeout-ms', String(o.batchTimeoutMs), '--no-watch'], {
     env: { ...process.env, KILN_FROM_SOURCE: '1' }, stdio: ['ignore', 'pipe', 'ignore'],
   });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1]! });
+      const m = /listening on http:\/\/([^:\s]+):(\d+)/.exec(out);
+      if (m) resolve({ label, child, host: m[1]!, port: Number(m[2]) });
     });
-    child.on('exit', (code) => reject(new Error(`kiln serve exited ${code}`)));
+    child.on('exit', (code) => reject(new Error(`kiln serve (${label}) exited ${code}`)));
   });
 }
 
-/** One phase: `seconds` of load on a fresh server; returns its figures. */
-async function phase(label: string, dir: string, o: ReturnType<typeof flags>, maxBatch: number, seconds: number): Promise<Record<string, unknown>> {
-  const { child, url } = await startServer(dir, o.backend, maxBatch);
+/** The request pool: bodies pre-encoded, expected outputs in float64. */
+const POOL = (() => {
   const r = rng(11);
-  const pool = Array.from({ length: 64 }, () => Array.from({ length: IN }, () => r()));
-  const expected = pool.map(reference);
+  const xs = Array.from({ length: 64 }, () => Array.from({ length: IN }, () => r()));
+  return xs.map((x) => ({ body: Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, IN], datatype: 'FP32', data: x }] })), want: reference(x) }));
+})();
+
+/** Figures of one load window. */
+interface Window {
+  readonly requests: number;
+  readonly failures: number;
+  readonly firstFailure: string;
+  readonly seconds: number;
+  readonly latencies: number[];
+}
+
+/** One POST on a keep-alive agent; resolves with the status and body. */
+function post(s: Served, agent: http.Agent, body: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: s.host, port: s.port, path: '/v2/models/mlp/infer', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** `concurrency` closed-loop clients for `seconds` against one server; every answer checked. */
+async function load(s: Served, concurrency: number, seconds: number): Promise<Window> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   let failures = 0;
   let firstFailure = '';
-  const rss: number[] = [rssMiB(child.pid!)];
-  const sampler = setInterval(() => rss.push(rssMiB(child.pid!)), 5000);
-  const end = Date.now() + seconds * 1000;
+  const end = performance.now() + seconds * 1000;
   const client = async (c: number): Promise<void> => {
-    for (let i = c; Date.now() < end; i += o.concurrency) {
-      const k = i % pool.length;
+    for (let i = c; performance.now() < end; i += concurrency) {
+      const k = i % POOL.length;
       const t = performance.now();
       try {
-        const res = await fetch(`${url}/v2/models/mlp/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, IN], datatype: 'FP32', data: pool[k] }] }) });
-        const j = await res.json() as { outputs?: { data: number[] }[]; error?: string };
+        const res = await post(s, agent, POOL[k]!.body);
         latencies.push(performance.now() - t);
+        const j = JSON.parse(res.body) as { outputs?: { data: number[] }[]; error?: string };
         const y = j.outputs?.[0]?.data;
-        const ok = res.status === 200 && y?.length === OUT && y.every((v, n) => Math.abs(v - expected[k]![n]!) <= 1e-3 * Math.max(1, Math.abs(expected[k]![n]!)));
+        const want = POOL[k]!.want;
+        const ok = res.status === 200 && y?.length === OUT && y.every((v, n) => Math.abs(v - want[n]!) <= 1e-3 * Math.max(1, Math.abs(want[n]!)));
         if (!ok) { failures++; firstFailure ||= `${res.status} ${j.error ?? JSON.stringify(y)}`; }
       } catch (e) {
         failures++;
@@ -118,35 +180,96 @@ async function phase(label: string, dir: string, o: ReturnType<typeof flags>, ma
       }
     }
   };
-  const t0 = Date.now();
-  await Promise.all(Array.from({ length: o.concurrency }, (_, c) => client(c)));
-  const elapsed = (Date.now() - t0) / 1000;
-  clearInterval(sampler);
-  rss.push(rssMiB(child.pid!));
-  const metrics = await (await fetch(`${url}/metrics`)).text();
-  const runs = Number(/kiln_model_runs_total\{model="mlp",version="1"\} (\d+)/.exec(metrics)?.[1] ?? NaN);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  child.kill('SIGTERM');
-  const code = await exited;
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-  return {
-    phase: label, requests: latencies.length, failures, ...(firstFailure ? { firstFailure } : {}), seconds: Number(elapsed.toFixed(1)),
-    reqPerS: Number((latencies.length / elapsed).toFixed(1)), p50Ms: Number(pct(0.5).toFixed(2)), p99Ms: Number(pct(0.99).toFixed(2)),
-    runs, requestsPerRun: Number((latencies.length / runs).toFixed(2)), rssMiB: rss.map((v) => Math.round(v)), exitCode: code,
-  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, (_, c) => client(c)));
+  const elapsed = (performance.now() - t0) / 1000;
+  agent.destroy();
+  return { requests: latencies.length, failures, firstFailure, seconds: elapsed, latencies };
+}
+
+/** The median of a list. */
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Runs made by a server (its /metrics). */
+async function runsOf(s: Served): Promise<number> {
+  const agent = new http.Agent();
+  const text = await new Promise<string>((resolve, reject) => {
+    http.get({ host: s.host, port: s.port, path: '/metrics', agent }, (res) => {
+      let t = '';
+      res.on('data', (c: Buffer) => { t += c.toString(); });
+      res.on('end', () => resolve(t));
+    }).on('error', reject);
+  });
+  return Number(/kiln_model_runs_total\{model="mlp",version="1"\} (\d+)/.exec(text)?.[1] ?? NaN);
 }
 
 const o = flags();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-serve-load-'));
+const servers: Served[] = [];
 try {
   mkdirSync(path.join(dir, 'mlp'));
   writeFileSync(path.join(dir, 'mlp', 'model.onnx'), mlpModel());
-  const half = o.seconds / 2;
-  const results = [await phase('no batching (--max-batch 1)', dir, o, 1, half), await phase(`batching (--max-batch ${o.maxBatch})`, dir, o, o.maxBatch, half)];
-  console.log(`kiln serve load test: ${o.concurrency} concurrent clients, one-row MLP requests (${IN}→${HIDDEN}→${OUT}), backend ${o.backend}, ${os.cpus().length} CPUs`);
-  for (const r of results) console.log(JSON.stringify(r));
-  if (results.some((r) => (r.failures as number) > 0)) process.exitCode = 1;
+  servers.push(await startServer('no batching (--max-batch 1)', dir, o, 1), await startServer(`batching (--max-batch ${o.maxBatch})`, dir, o, o.maxBatch));
+  console.log(`kiln serve load test: one-row MLP requests (${IN}→${HIDDEN}→${OUT}), backend ${o.backend}, ${os.cpus().length} CPUs, node ${process.version}`);
+  const rssLoaded = servers.map((s) => rssMiB(s.child.pid!));
+  let failures = 0;
+  let firstFailure = '';
+  const note = (w: Window): void => { failures += w.failures; firstFailure ||= w.firstFailure; };
+
+  // 1. Concurrency sweep (also warms every batch size's plan up).
+  const best: number[] = [];
+  for (const s of servers) {
+    const sweep: Record<number, number> = {};
+    for (const c of o.concurrency) {
+      const w = await load(s, c, o.sweepSeconds);
+      note(w);
+      sweep[c] = Math.round(w.requests / w.seconds);
+    }
+    best.push(Number(Object.entries(sweep).sort((a, b) => b[1] - a[1])[0]![0]));
+    console.log(JSON.stringify({ sweep: s.label, reqPerSByConcurrency: sweep, best: best[best.length - 1] }));
+  }
+
+  // 2. The run: alternating windows at each server's best concurrency.
+  const rssStart = servers.map((s) => rssMiB(s.child.pid!));
+  const rssPeak = [...rssStart];
+  const runsStart = await Promise.all(servers.map(runsOf));
+  const windows: Window[][] = servers.map(() => []);
+  const sampler = setInterval(() => servers.forEach((s, i) => { rssPeak[i] = Math.max(rssPeak[i]!, rssMiB(s.child.pid!)); }), 1000);
+  const n = Math.max(1, Math.round(o.seconds / o.window));
+  for (let k = 0; k < n; k++) {
+    for (const [i, s] of servers.entries()) {
+      const w = await load(s, best[i]!, o.window);
+      note(w);
+      windows[i]!.push(w);
+    }
+  }
+  clearInterval(sampler);
+  const rssEnd = servers.map((s) => rssMiB(s.child.pid!));
+  const runsEnd = await Promise.all(servers.map(runsOf));
+  const medians: number[] = [];
+  for (const [i, s] of servers.entries()) {
+    const ws = windows[i]!;
+    const rates = ws.map((w) => w.requests / w.seconds);
+    const lat = ws.flatMap((w) => w.latencies).sort((a, b) => a - b);
+    const pct = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
+    const requests = ws.reduce((a, w) => a + w.requests, 0);
+    medians.push(median(rates));
+    console.log(JSON.stringify({
+      server: s.label, concurrency: best[i], seconds: Number(ws.reduce((a, w) => a + w.seconds, 0).toFixed(1)), requests,
+      failures: ws.reduce((a, w) => a + w.failures, 0), reqPerSWindows: rates.map((r) => Math.round(r)), reqPerSMedian: Math.round(median(rates)),
+      p50Ms: Number(pct(0.5).toFixed(2)), p99Ms: Number(pct(0.99).toFixed(2)), runs: runsEnd[i]! - runsStart[i]!,
+      requestsPerRun: Number((requests / (runsEnd[i]! - runsStart[i]!)).toFixed(2)),
+      rssMiB: { loaded: rssLoaded[i], start: rssStart[i], end: rssEnd[i], peak: rssPeak[i] },
+    }));
+  }
+  const codes = await Promise.all(servers.map((s) => { const exited = new Promise<number | null>((resolve) => s.child.on('exit', resolve)); s.child.kill('SIGTERM'); return exited; }));
+  console.log(JSON.stringify({ ratioOfMedians: Number((medians[1]! / medians[0]!).toFixed(2)), failures, ...(firstFailure ? { firstFailure } : {}), exitCodes: codes }));
+  if (failures > 0 || codes.some((c) => c !== 0)) process.exitCode = 1;
 } finally {
+  for (const s of servers) if (s.child.exitCode === null) s.child.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 }

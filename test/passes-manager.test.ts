@@ -33,7 +33,7 @@ describe('passes: pass manager', () => {
       dump: (stage, name, graph) => seen.push(`${stage}:${name}:${graph.nodes.length}`),
       instruments: [{ name: 'count', after: (p) => inst.push(p.name) }],
     });
-    expect(seen[0]).to.equal('before:cleanup:4');
+    expect(seen[0]).to.equal('before:fuse-qdq:4'); // QDQ recognition runs before folding (fuse-qdq.ts)
     expect(seen).to.include('after:fold-constants:3');
     expect(seen.filter((s) => s.startsWith('before')).length).to.equal(seen.filter((s) => s.startsWith('after')).length);
     expect(inst).to.include('fuse-elementwise');

@@ -11,6 +11,7 @@ export * from './fold-batchnorm.js';
 export * from './recognize.js';
 export * from './fuse-elementwise.js';
 export * from './fuse-epilogue.js';
+export * from './fuse-qdq.js';
 export * from './fusion-util.js';
 export { fusedExpr, fusedExprs } from '../graph/ops/fused.js';
 export * from './structural.js';

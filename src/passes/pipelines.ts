@@ -2,7 +2,9 @@
  * The standard pipelines. O1 (cleanup) repeats constant and shape folding,
  * simplification, BatchNorm folding and CSE until nothing changes. O2 adds
  * recognition of GELU / LayerNorm / attention, then epilogue and elementwise
- * fusion, then a last DCE. Epilogues are fused before elementwise groups so a
+ * fusion, then a last DCE. QDQ Conv/MatMul/Gemm become integer kernels first
+ * (fuse-qdq.ts, before folding), the other Q/DQ elementwise ops after the precision
+ * pass. Epilogues are fused before elementwise groups so a
  * bias-activation chain joins its MatMul/Conv instead of forming its own kernel.
  */
 import type { Graph } from '../graph/graph.js';
@@ -10,6 +12,7 @@ import { csePass, dcePass } from './cse.js';
 import { foldBatchNormPass } from './fold-batchnorm.js';
 import { foldConstantsPass } from './fold-constants.js';
 import { foldIfPass } from './fold-if.js';
+import { qdqElementwisePass, qdqPass } from './fuse-qdq.js';
 import { fuseElementwisePass } from './fuse-elementwise.js';
 import { fuseEpiloguePass } from './fuse-epilogue.js';
 import { makeContext, runPipeline, sequential, untilFixed, type OptimizeReport, type Pass, type PassOptions } from './pass-manager.js';
@@ -34,7 +37,7 @@ export interface ExtraPasses {
 /** Every pass of the O2 pipeline, in order (each pass declares its own level). */
 export function defaultPasses(extra: ExtraPasses = {}): Pass[] {
   const precision = extra.precision ? [{ ...extra.precision, level: 0 as const }] : [];
-  return [cleanupPipeline(), recognizePass, ...precision, attentionPass, cleanupPipeline(), fuseEpiloguePass, fuseElementwisePass, dcePass];
+  return [qdqPass, cleanupPipeline(), recognizePass, ...precision, qdqElementwisePass, attentionPass, cleanupPipeline(), fuseEpiloguePass, fuseElementwisePass, dcePass];
 }
 
 /** Optimizes a graph at a level (default O2); returns the new graph and a report of every pass. */

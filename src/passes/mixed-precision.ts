@@ -167,8 +167,24 @@ export interface MixedPrecisionOptions {
 /** Why a node stayed float32. */
 export interface KeptNode { readonly name: string; readonly op: string; readonly why: string }
 
+/** The precision a float value runs in after conversion, and why. */
+export interface ValuePrecision {
+  /** The value (a node output or graph input of the input graph). */
+  readonly value: string;
+  /** Its dtype after conversion. */
+  readonly precision: 'float16' | 'float32';
+  /** The node that writes it ('' for a graph input). */
+  readonly node: string;
+  /** That node's op ('' for a graph input). */
+  readonly op: string;
+  /** The reason: the calibrated range against the limit, or why it stays float32. */
+  readonly why: string;
+}
+
 /** What {@link toMixedPrecision} did. */
 export interface MixedPrecisionReport {
+  /** Every float32 graph input and node output of the input graph, in topological order: its precision and why. */
+  readonly values: readonly ValuePrecision[];
   /** Nodes now computing in float16. */
   readonly f16Nodes: number;
   /** Nodes with float32 values that stay float32, with the reason. */
@@ -238,10 +254,21 @@ export function toMixedPrecision(g: Graph, opts: MixedPrecisionOptions): { graph
     return 'f16';
   };
 
+  const values: ValuePrecision[] = g.inputs.filter((i) => i.dtype === 'float32')
+    .map((i) => ({ value: i.name, precision: 'float32' as const, node: '', op: '', why: 'graph inputs keep float32 (keep_io_types)' }));
+  const fmt = (x: number): string => x.toPrecision(4);
   for (const n of g.topo) {
     const m = decide(n);
     if (m === 'f16' || m === 'none') mode.set(n.name, m);
     else { mode.set(n.name, 'f32'); kept.push({ name: n.name, op: n.op, why: m }); }
+    if (m === 'none') continue;
+    const rule = getTrait(findOp(n.op, n.domain)!, PRECISION);
+    const cap = limit / (rule?.headroom ?? 1);
+    for (const o of n.outputs.filter(isF32)) {
+      const why = m !== 'f16' ? m
+        : `calibrated max |x| ${fmt(maxAbs.get(o) ?? 0)} ≤ limit ${fmt(cap)}${rule?.headroom ? ` (limit / ${rule.headroom}: ${n.op} grows exponentially)` : ''}${rule?.internalF32 ? `; ${n.op} keeps its statistics in f32 inside the kernel` : ''}${g.outputs.some((go) => go.name === o) ? '; cast back to float32 at the graph output' : ''}`;
+      values.push({ value: o, precision: m === 'f16' ? 'float16' : 'float32', node: n.name, op: n.op, why });
+    }
   }
   const halfProduced = (v: string): boolean => {
     const p = ed.producerOf(v);
@@ -301,7 +328,7 @@ export function toMixedPrecision(g: Graph, opts: MixedPrecisionOptions): { graph
     ed.types.set(tmp, { dtype: 'float16', shape: t.shape });
     casts++;
   }
-  const report: MixedPrecisionReport = { f16Nodes, kept, casts, halfWeights };
+  const report: MixedPrecisionReport = { values, f16Nodes, kept, casts, halfWeights };
   if (f16Nodes === 0) return { graph: g, report };
   return { graph: ed.finish(), report };
 }

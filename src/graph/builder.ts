@@ -93,6 +93,42 @@ export class GraphBuilder {
     return new Sym(this, name, t.dtype, t.shape);
   }
 
+  /**
+   * A builder that continues an existing graph: its inputs, initializers, nodes and
+   * outputs are taken over (types re-inferred where they can be), so new ops can read
+   * any of its values through {@link sym}. Used by transformations that add nodes
+   * with the builder's checks (autodiff). Subgraph captures are not supported.
+   */
+  static extend(g: Graph, name = g.name): GraphBuilder {
+    if (g.captures.length) throw new GraphError(`graph '${g.name}' captures outer values; only a top-level graph can be extended`);
+    const b = new GraphBuilder(name);
+    for (const i of g.inputs) { b.used.add(i.name); b.inputs.push(i); b.env.define(i.name, i); }
+    for (const [k, t] of g.initializers) { b.used.add(k); b.initializers.set(k, t); b.env.define(k, { dtype: t.dtype, shape: t.shape }, t); }
+    for (const n of g.topo) {
+      b.used.add(n.name);
+      for (const o of n.outputs) if (o !== '') b.used.add(o);
+      try {
+        b.env.addNode(n);
+      } catch (e) {
+        if (!(e instanceof KilnError)) throw e;
+        n.outputs.forEach((o) => { const t = g.valueTypes.get(o); if (o !== '' && t) b.env.define(o, t); });
+      }
+      b.nodes.push(n);
+    }
+    for (const o of g.outputs) b.outputs.push(o);
+    return b;
+  }
+
+  /** True if `name` is already a value or node name of this builder. */
+  isUsed(name: string): boolean { return this.used.has(name); }
+
+  /** The symbol of an existing value (an input, initializer or node output) by name. */
+  sym(name: string): Sym {
+    const t = this.env.types.get(name);
+    if (!t) throw new GraphError(`unknown value '${name}'`, name);
+    return new Sym(this, name, t.dtype, t.shape);
+  }
+
   /** The known constant value of a symbol, if any. */
   valueOf(s: Sym): Tensor | undefined {
     return this.env.values.get(s.name);

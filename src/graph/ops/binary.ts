@@ -1,5 +1,6 @@
 /** Op family: broadcasting binary arithmetic, comparisons and logic (plus the variadic and selection ops). */
 import { attr } from '../attrs.js';
+import { declareGradient } from '../gradient.js';
 import { FLOATS, INTS, NUMERIC, expectDType, isInteger, type DType } from '../dtype.js';
 import { E } from '../expr.js';
 import { defineOp } from '../op.js';
@@ -9,24 +10,35 @@ import { selectOps } from './elementwise-select.js';
 import { variadicOps } from './elementwise-variadic.js';
 import { F } from './scalar-fns.js';
 import { mapStrings } from './string-util.js';
+import { gradWhere, scalar as k, sumTo } from './grad-util.js';
 
 const UNSIGNED: readonly DType[] = ['uint8', 'uint16', 'uint32', 'uint64'];
 const BOOL: readonly DType[] = ['bool'];
 
 /** Add: A + B. */
 export const Add = binaryFn('Add', F.add, NUMERIC, 'Elementwise sum with broadcasting.');
+declareGradient(Add, ({ b, inputs: [x, y], grads: [g], wants }) => [wants(0) ? sumTo(b, g!, x!) : undefined, wants(1) ? sumTo(b, g!, y!) : undefined]);
 /** Sub: A − B. */
 export const Sub = binaryFn('Sub', F.sub, NUMERIC, 'Elementwise difference with broadcasting.');
+declareGradient(Sub, ({ b, inputs: [x, y], grads: [g], wants }) => [wants(0) ? sumTo(b, g!, x!) : undefined, wants(1) ? sumTo(b, b.Neg([g!]), y!) : undefined]);
 /** Mul: A · B (32-bit integers wrap exactly). */
 export const Mul = binaryOp({
   name: 'Mul', doc: 'Elementwise product with broadcasting.', types: NUMERIC, attrs: {},
   expr: (a, b, _s, out) => E.call(out === 'int32' || out === 'uint32' ? F.imul : F.mul, [a, b], out),
 });
+declareGradient(Mul, ({ b, inputs: [x, y], grads: [g], wants }) => [
+  wants(0) ? sumTo(b, b.Mul([g!, y!]), x!) : undefined,
+  wants(1) ? sumTo(b, b.Mul([g!, x!]), y!) : undefined,
+]);
 /** Div: A / B; integer division truncates toward zero (as ONNX Runtime). */
 export const Div = binaryOp({
   name: 'Div', doc: 'Elementwise quotient with broadcasting; integers truncate.', types: NUMERIC, attrs: {},
   expr: (a, b, _s, out) => E.call(isInteger(out) ? F.idiv : F.div, [a, b], out),
 });
+declareGradient(Div, ({ b, inputs: [x, y], outputs: [z], grads: [g], wants }) => [
+  wants(0) ? sumTo(b, b.Div([g!, y!]), x!) : undefined,
+  wants(1) ? sumTo(b, b.Neg([b.Div([b.Mul([g!, z!]), y!])]), y!) : undefined,
+]);
 /** Mod: fmod=0 gives the sign of the divisor (Python/numpy), fmod=1 the sign of the dividend (C fmod). */
 export const Mod = binaryOp({
   name: 'Mod', doc: 'Elementwise remainder.', types: NUMERIC,
@@ -80,6 +92,14 @@ export const Pow = defineOp({
     return [{ dtype: x!.dtype, shape: broadcastShapes([x!.shape, y!.shape], ctx.node) }];
   },
   expr: ([x, y], _a, out) => E.call(isInteger(out) ? F.ipow : F.pow, [x!, y!], out),
+});
+// dZ/dX = Y·X^(Y−1); dZ/dY = Z·ln X, taken as 0 where X ≤ 0.
+declareGradient(Pow, ({ b, inputs: [x, y], outputs: [z], grads: [g], wants }) => {
+  const yx = y!.dtype === x!.dtype ? y! : b.CastLike([y!, x!]);
+  return [
+    wants(0) ? sumTo(b, b.Mul([g!, b.Mul([yx, b.Pow([x!, b.Sub([yx, k(b, 1, yx)])])])]), x!) : undefined,
+    wants(1) ? sumTo(b, gradWhere(b, b.Greater([x!, k(b, 0, x!)]), b.Mul([g!, b.Mul([z!, b.Log([b.Max([x!, k(b, Number.MIN_VALUE, x!)])])])])), y!) : undefined,
+  ];
 });
 
 /** Binary, variadic and selection ops. */

@@ -5,6 +5,7 @@ import { ShapeError } from '../errors.js';
 import { defineOp, setTrait } from '../op.js';
 import type { Tensor } from '../tensor.js';
 import { SHAPE_VALUE } from '../shape-values.js';
+import { declareGradient } from '../gradient.js';
 
 /**
  * Constant: outputs the tensor held in its `value` attribute. The ONNX importer maps
@@ -45,6 +46,7 @@ export const Identity = defineOp({
     return [x!];
   },
 });
+declareGradient(Identity, ({ grads: [g] }) => [g]);
 
 /** Core ops every graph may use. */
 export const constantOps = { Constant, Identity } as const;

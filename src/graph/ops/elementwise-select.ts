@@ -1,4 +1,5 @@
 /** Op family: selection and conversion — Where, Clip, Cast, CastLike. */
+import { gradWhere, sumTo } from './grad-util.js';
 import { attr } from '../attrs.js';
 import { ALL, NUMERIC, ONNX_CODE_DTYPES, dtypeBits, dtypeRange, expectDType, floatFormatOf, isFloat, isInteger, isUnsigned, type DType } from '../dtype.js';
 import { AttributeError, ShapeError } from '../errors.js';
@@ -8,6 +9,7 @@ import { mapBroadcast } from '../reference.js';
 import { broadcastShapes, formatShape, shapeSize } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { expectSameDType } from './elementwise-util.js';
+import { declareGradient } from '../gradient.js';
 import { F, TO_FORMAT } from './scalar-fns.js';
 import { SHAPE_VALUE } from '../shape-values.js';
 import { castStrings } from './string-cast.js';
@@ -31,6 +33,11 @@ export const Where = defineOp({
   },
   expr: ([c, x, y], _a, out) => E.call(F.where, [c!, x!, y!], out),
 });
+declareGradient(Where, ({ b, inputs: [c, x, y], grads: [g], wants }) => [
+  undefined,
+  wants(1) ? sumTo(b, gradWhere(b, c!, g!), x!) : undefined,
+  wants(2) ? sumTo(b, gradWhere(b, b.Not([c!]), g!), y!) : undefined,
+]);
 
 /**
  * Evaluates an expression over positional optional inputs: `expr` receives
@@ -86,6 +93,8 @@ export const Clip = defineOp({
   cpu: (inputs, ctx) => [runPositional(inputs, ctx.outputs[0]!.dtype, ctx.node, (xs) => clipExpr(xs, ctx.attrs, ctx.outputs[0]!.dtype))],
   expr: (xs, a, out) => clipExpr(xs, a, out),
 });
+// The gradient passes where the input was not clipped (output equals input); none reaches the bounds.
+declareGradient(Clip, ({ b, inputs: [x], outputs: [y], grads: [g] }) => [gradWhere(b, b.Equal([x!, y!]), g!)]);
 
 /** min(max(x, lo), hi) in x's dtype. */
 function clampExpr(x: Expr, lo: number | undefined, hi: number): Expr {
@@ -140,6 +149,7 @@ export const Cast = defineOp({
   cpu: ([x], ctx) => [castStrings(x!, ctx.outputs[0]!.dtype, ctx.node) ?? runPositional([x], ctx.outputs[0]!.dtype, ctx.node, ([e]) => castExpr(e!, ctx.outputs[0]!.dtype, ctx.attrs.saturate !== 0))],
   expr: ([x], a, out) => castExpr(x!, out, a.saturate !== 0),
 });
+declareGradient(Cast, ({ b, inputs: [x], grads: [g] }) => [b.CastLike([g!, x!])]);
 
 /** CastLike: converts `input` to the dtype of `target_type` (whose shape and data are ignored). */
 export const CastLike = defineOp({
@@ -156,6 +166,7 @@ export const CastLike = defineOp({
   cpu: ([x], ctx) => [castStrings(x!, ctx.outputs[0]!.dtype, ctx.node) ?? runPositional([x], ctx.outputs[0]!.dtype, ctx.node, ([e]) => castExpr(e!, ctx.outputs[0]!.dtype, ctx.attrs.saturate !== 0))],
   expr: ([x], a, out) => castExpr(x!, out, a.saturate !== 0),
 });
+declareGradient(CastLike, ({ b, inputs: [x], grads: [g] }) => [b.CastLike([g!, x!]), undefined]);
 
 /** Selection and conversion ops. */
 export const selectOps = { Where, Clip, Cast, CastLike } as const;

@@ -5,6 +5,8 @@ import { E, type Expr, type ScalarFn } from '../expr.js';
 import { defineOp, type OpDef } from '../op.js';
 import { broadcastShapes } from '../shape.js';
 import { F } from './scalar-fns.js';
+import { declareGradient, type GradientFn } from '../gradient.js';
+import { gradWhere, scalar, sumTo } from './grad-util.js';
 
 /** Inputs up to which the fold runs left to right (ONNX's order). */
 const LEFT_FOLD_MAX = 16;
@@ -49,15 +51,23 @@ function variadic(
   });
 }
 
+/** Max/Min: the gradient flows to every input equal to the result (each of tied inputs gets all of it). */
+const extremumGradient: GradientFn<unknown> = ({ b, inputs, outputs: [y], grads: [g], wants }) =>
+  inputs.map((x, i) => (wants(i) ? sumTo(b, gradWhere(b, b.Equal([x!, y!]), g!), x!) : undefined));
+
 /** Sum of all inputs. */
 export const Sum = variadic('Sum', 'sum', FLOATS, 'Elementwise sum of N inputs.', (xs, out) => foldExpr(F.add, xs, out));
+declareGradient(Sum, ({ b, inputs, grads: [g], wants }) => inputs.map((x, i) => (wants(i) ? sumTo(b, g!, x!) : undefined)));
 /** Mean of all inputs. */
 export const Mean = variadic('Mean', 'mean', FLOATS, 'Elementwise mean of N inputs.',
   (xs, out) => E.call(F.div, [foldExpr(F.add, xs, out), E.const(xs.length, out)], out));
+declareGradient(Mean, ({ b, inputs, grads: [g], wants }) => inputs.map((x, i) => (wants(i) ? sumTo(b, b.Div([g!, scalar(b, inputs.length, g!)]), x!) : undefined)));
 /** Max of all inputs (NaN propagates). */
 export const Max = variadic('Max', 'max', NUMERIC, 'Elementwise maximum of N inputs.', (xs, out) => foldExpr(F.max, xs, out));
+declareGradient(Max, extremumGradient);
 /** Min of all inputs (NaN propagates). */
 export const Min = variadic('Min', 'min', NUMERIC, 'Elementwise minimum of N inputs.', (xs, out) => foldExpr(F.min, xs, out));
+declareGradient(Min, extremumGradient);
 
 /** Variadic ops. */
 export const variadicOps = { Sum, Mean, Max, Min } as const;

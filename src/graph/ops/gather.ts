@@ -11,6 +11,8 @@ import { formatShape, normalizeAxis, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { knownDims, SHAPE_VALUE } from '../shape-values.js';
 import { checkElementsShapes, expectIndexDType, forEachAxisIndex, normIndex, prod } from './index-util.js';
+import { declareGradient } from '../gradient.js';
+import { selectAdjoint } from './grad-util.js';
 
 /** Gather: picks slices along an axis by index (`out = data[..., indices, ...]`). */
 export const Gather = defineOp({
@@ -50,6 +52,7 @@ export const Gather = defineOp({
     return [out];
   },
 });
+declareGradient(Gather, ({ b, inputs: [x, idx], grads: [g], attrs }) => [selectAdjoint(b, x!, g!, (i) => b.Gather([i, idx!], attrs)), undefined]);
 
 /** GatherElements: `out[i][j] = data[index[i][j]][j]` (for axis 0), shaped like indices. */
 export const GatherElements = defineOp({
@@ -73,6 +76,7 @@ export const GatherElements = defineOp({
     return [out];
   },
 });
+declareGradient(GatherElements, ({ b, inputs: [x, idx], grads: [g], attrs }) => [selectAdjoint(b, x!, g!, (i) => b.GatherElements([i, idx!], attrs)), undefined]);
 
 /** Output shape of GatherND (and the updates shape ScatterND expects). */
 export function gatherNDShape(x: readonly Dim[], i: readonly Dim[], b: number, node: string): Dim[] {

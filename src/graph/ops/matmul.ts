@@ -8,6 +8,9 @@ import { broadcastDim, broadcastShapes, formatShape, sizeOf, type Dim, type Shap
 import { Tensor } from '../tensor.js';
 import { einsumCpu, einsumInfer } from './einsum.js';
 import { matmulAcc, transpose2d, type FloatArray } from './gemm-kernel.js';
+import type { Sym } from '../builder.js';
+import { declareGradient } from '../gradient.js';
+import { ints, scalar, sumTo } from './grad-util.js';
 
 const MATMUL_TYPES: readonly DType[] = [...FLOATS, 'int32', 'int64', 'uint32', 'uint64'];
 const INT8: readonly DType[] = ['int8', 'uint8'];
@@ -100,6 +103,24 @@ export const MatMul = defineOp({
     return [finish(out, work)];
   },
 });
+// dA = g·Bᵀ, dB = Aᵀ·g (1-D operands promoted as in the forward op), batch dims reduced where broadcast.
+declareGradient(MatMul, ({ b, inputs: [a, c], grads: [g], wants }) => {
+  if (a!.rank === 1 && c!.rank === 1) return [wants(0) ? b.Mul([g!, c!]) : undefined, wants(1) ? b.Mul([g!, a!]) : undefined];
+  const A = a!.rank === 1 ? b.Unsqueeze([a!, ints(b, [0])]) : a!;
+  const B = c!.rank === 1 ? b.Unsqueeze([c!, ints(b, [1])]) : c!;
+  let G = g!;
+  if (a!.rank === 1) G = b.Unsqueeze([G, ints(b, [-2])]);
+  if (c!.rank === 1) G = b.Unsqueeze([G, ints(b, [-1])]);
+  const t = (v: Sym): Sym => b.Transpose([v], { perm: [...Array.from({ length: v.rank - 2 }, (_, i) => i), v.rank - 1, v.rank - 2] });
+  const back = (d: Sym, to: Sym, orig: Sym): Sym => {
+    const r = sumTo(b, d, to);
+    return to === orig ? r : b.Reshape([r, b.Shape([orig])]);
+  };
+  return [
+    wants(0) ? back(b.MatMul([G, t(B)]), A, a!) : undefined,
+    wants(1) ? back(b.MatMul([t(A), G]), B, c!) : undefined,
+  ];
+});
 
 function gemmDims(a: InferInput, b: InferInput, transA: number, transB: number, node: string): [Dim, Dim] {
   if (a.shape.length !== 2 || b.shape.length !== 2) {
@@ -154,6 +175,17 @@ export const Gemm = defineOp({
     }
     return [finish(out, work)];
   },
+});
+// With A' = op(A), B' = op(B): dA' = alpha·g·B'ᵀ, dB' = alpha·A'ᵀ·g, each written as one Gemm; dC = beta·g reduced to C's shape.
+declareGradient(Gemm, ({ b, inputs: [a, c, bias], grads: [g], attrs, wants }) => {
+  const { alpha, beta, transA, transB } = attrs;
+  const dA = (): Sym => (transA ? b.Gemm([c!, g!], { alpha, transA: transB, transB: 1 }) : b.Gemm([g!, c!], { alpha, transB: transB ? 0 : 1 }));
+  const dB = (): Sym => (transB ? b.Gemm([g!, a!], { alpha, transA: 1, transB: transA }) : b.Gemm([a!, g!], { alpha, transA: transA ? 0 : 1 }));
+  return [
+    wants(0) ? dA() : undefined,
+    wants(1) ? dB() : undefined,
+    bias && wants(2) ? sumTo(b, beta === 1 ? g! : b.Mul([g!, scalar(b, beta, g!)]), bias) : undefined,
+  ];
 });
 
 function zeroPoint(z: Tensor | undefined, len: number, node: string, what: string): Float64Array {

@@ -11,6 +11,9 @@ import { formatShape, normalizeAxis, requireStatic, stridesOf, type Dim } from '
 import { Tensor } from '../tensor.js';
 import { SHAPE_VALUE, vectorValue } from '../shape-values.js';
 import { INDEX_DTYPES, expectIndexDType, knownInts, normAxes, permute, prod, stridedCopy, vectorLength } from './index-util.js';
+import { declareGradient } from '../gradient.js';
+import type { Sym } from '../builder.js';
+import { inversePerm, selectAdjoint, zerosLike } from './grad-util.js';
 
 /** Checks that `perm` is a permutation of 0..rank-1. */
 function checkPerm(perm: readonly number[], rank: number, node: string): void {
@@ -38,6 +41,10 @@ export const Transpose = defineOp({
     const r = x!.rank;
     return [permute(x!, ctx.attrs.perm ?? Array.from({ length: r }, (_, i) => r - 1 - i))];
   },
+});
+declareGradient(Transpose, ({ b, inputs: [x], grads: [g], attrs }) => {
+  const r = x!.rank;
+  return [b.Transpose([g!], { perm: inversePerm(attrs.perm ?? Array.from({ length: r }, (_, i) => r - 1 - i)) })];
 });
 
 /** Merges two dims that must be equal; a number wins over a symbol. */
@@ -93,6 +100,16 @@ export const Concat = defineOp({
     }
     return [out];
   },
+});
+// Split the gradient into pieces of the inputs' sizes along the axis.
+declareGradient(Concat, ({ b, inputs, grads: [g], attrs, wants }) => {
+  const xs = inputs.filter((x): x is Sym => x !== undefined);
+  const axis = attrs.axis < 0 ? attrs.axis + g!.rank : attrs.axis;
+  if (xs.length === 1) return [g];
+  const sizes = b.Concat(xs.map((x) => b.Shape([x], { start: axis, end: axis + 1 })), { axis: 0 });
+  const parts = b.Split([g!, sizes], { axis }, { outputs: xs.length });
+  let k = 0;
+  return inputs.map((x, i) => (x === undefined ? undefined : wants(i) ? parts[k++] : (k++, undefined)));
 });
 
 /** Split sizes from the input, the opset<13 attribute, num_outputs (opset 18) or the output count. */
@@ -162,6 +179,10 @@ export const Split = defineOp({
     });
   },
 });
+declareGradient(Split, ({ b, outputs, grads, attrs }) => [
+  b.Concat(outputs.map((y, i) => grads[i] ?? zerosLike(b, y!)), { axis: attrs.axis }),
+  undefined,
+]);
 
 /** Huge ends (INT64_MAX-like) mean "to the end". */
 const clampInt = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
@@ -241,6 +262,7 @@ export const Slice = defineOp({
     return [new Tensor(x.dtype, shape, stridedCopy(x.data, x.dtype, offset, shape, strides))];
   },
 });
+declareGradient(Slice, ({ b, inputs: [x, ...rest], grads: [g], attrs }) => [selectAdjoint(b, x!, g!, (i) => b.Slice([i, ...rest], attrs))]);
 
 /** Tile: repeats the input along every axis. */
 export const Tile = defineOp({

@@ -9,6 +9,8 @@ import { defineOp } from '../op.js';
 import { formatShape, requireStatic, stridesOf, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { expectIndexDType, ints, knownInts, normAxes } from './index-util.js';
+import { declareGradient } from '../gradient.js';
+import { selectAdjoint } from './grad-util.js';
 type PadMode = 'constant' | 'reflect' | 'edge' | 'wrap';
 
 /** Source index along one axis for output index `i` (already shifted by the begin pad); -1 means "constant". */
@@ -108,6 +110,11 @@ export const Pad = defineOp({
     return [out];
   },
 });
+// Padded elements come from the fill value (index 0 of the adjoint: no gradient) or, in
+// reflect/edge/wrap mode, from copies of inner elements (their gradients add up).
+declareGradient(Pad, ({ b, inputs: [x, pads, , axes], grads: [g], attrs }) => [
+  selectAdjoint(b, x!, g!, (i) => b.Pad([i, pads, undefined, axes], { ...attrs, value: undefined })),
+]);
 
 /** The padding ops. */
 export const padOps = { Pad } as const;

@@ -14,6 +14,9 @@ import { defineOp } from '../op.js';
 import { normalizeAxis, type ConcreteShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { REDUCE_KINDS, inferReduceShape, reduceCpu, reducedShape, resolveAxes, splitAround, type ReduceKind } from './reduce-util.js';
+import type { GraphBuilder, Sym } from '../builder.js';
+import { declareGradient, GradientError } from '../gradient.js';
+import { gradWhere, unreduce } from './grad-util.js';
 
 const reduceAttrs = {
   keepdims: attr.int(1),
@@ -71,6 +74,30 @@ export const ReduceLogSum = defineReduce('ReduceLogSum', 'Log of sum over axes.'
 export const ReduceLogSumExp = defineReduce('ReduceLogSumExp', 'Log-sum-exp over axes.');
 /** ReduceSumSquare: sum of squares over the given axes. */
 export const ReduceSumSquare = defineReduce('ReduceSumSquare', 'Sum of squares over axes.');
+
+/**
+ * The gradient of a Reduce* op: `spread(b, x, y, g)` gives dL/dx from the input, the
+ * output and its gradient, both already broadcast back to x's shape (and the output as it is).
+ */
+function declareReduceGradient(op: ReturnType<typeof defineReduce>, spread: (b: GraphBuilder, x: Sym, y: Sym, g: Sym, reduced: Sym) => Sym): void {
+  declareGradient(op, ({ b, inputs: [x, axesIn], outputs: [y], grads: [g], attrs, node }) => {
+    const axes = resolveAxes(axesIn, attrs, x!.rank, node);
+    if (axes === 'noop') return [g, undefined];
+    if (axes === 'unknown') throw new GradientError(`${node}: the gradient of ${op.name} needs constant axes`, node);
+    const back = (v: Sym): Sym => unreduce(b, v, x!, axes, !!attrs.keepdims);
+    return [spread(b, x!, back(y!), back(g!), y!), undefined];
+  });
+}
+declareReduceGradient(ReduceSum, (_b, _x, _y, g) => g);
+declareReduceGradient(ReduceMean, (b, x, _y, g, y) => b.Div([g, b.CastLike([b.Div([b.Size([x]), b.Size([y])]), x])]));
+declareReduceGradient(ReduceMax, (b, x, y, g) => gradWhere(b, b.Equal([x, y]), g));
+declareReduceGradient(ReduceMin, (b, x, y, g) => gradWhere(b, b.Equal([x, y]), g));
+declareReduceGradient(ReduceProd, (b, x, y, g) => b.Div([b.Mul([g, y]), x]));
+declareReduceGradient(ReduceL1, (b, x, _y, g) => b.Mul([g, b.Sign([x])]));
+declareReduceGradient(ReduceL2, (b, x, y, g) => b.Div([b.Mul([g, x]), y]));
+declareReduceGradient(ReduceLogSum, (b, _x, y, g) => b.Div([g, b.Exp([y])]));
+declareReduceGradient(ReduceLogSumExp, (b, x, y, g) => b.Mul([g, b.Exp([b.Sub([x, y])])]));
+declareReduceGradient(ReduceSumSquare, (b, x, _y, g) => b.Mul([g, b.Add([x, x])]));
 
 const argAttrs = { axis: attr.int(0), keepdims: attr.int(1), select_last_index: attr.int(0) };
 

@@ -14,6 +14,8 @@ import { Tensor } from '../tensor.js';
 import { SHAPE_VALUE, vectorValue } from '../shape-values.js';
 import { seedKey, uniform01 } from './random.js';
 import { ONNX_DTYPE, knownInts, normAxes, prodDims, scalarOf, stridedCopy, vectorLength } from './index-util.js';
+import { declareGradient } from '../gradient.js';
+import { sumTo } from './grad-util.js';
 
 /** Fresh dims, one per axis, for outputs whose shape values are unknown at build time. */
 function freshDims(n: number, fresh: (t: string | number) => string, tag = ''): Dim[] {
@@ -144,6 +146,7 @@ export const Reshape = defineOp({
     return [sameData(x!, ctx.outputs[0], ctx.node)];
   },
 });
+declareGradient(Reshape, ({ b, inputs: [x], grads: [g] }) => [b.Reshape([g!, b.Shape([x!])])]);
 
 /** Flatten: 2-D view [d0*…*d(axis-1), d(axis)*…]. */
 export const Flatten = defineOp({
@@ -163,6 +166,7 @@ export const Flatten = defineOp({
     return [sameData(x!, ctx.outputs[0], ctx.node)];
   },
 });
+declareGradient(Flatten, ({ b, inputs: [x], grads: [g] }) => [b.Reshape([g!, b.Shape([x!])])]);
 
 /** Axes from the opset-13 input or the older attribute; undefined if neither. */
 function axesOf(input: InferInput | undefined, attrAxes: readonly number[] | undefined, node: string): number[] | undefined {
@@ -200,6 +204,7 @@ export const Squeeze = defineOp({
     return [sameData(x!, ctx.outputs[0], ctx.node)];
   },
 });
+declareGradient(Squeeze, ({ b, inputs: [x], grads: [g] }) => [b.Reshape([g!, b.Shape([x!])])]);
 
 /** Unsqueeze: inserts axes of size 1 (axes relative to the output rank). */
 export const Unsqueeze = defineOp({
@@ -224,6 +229,7 @@ export const Unsqueeze = defineOp({
     return [sameData(x!, ctx.outputs[0], ctx.node)];
   },
 });
+declareGradient(Unsqueeze, ({ b, inputs: [x], grads: [g] }) => [b.Reshape([g!, b.Shape([x!])])]);
 
 /** Expand: broadcasts the input to a shape (bidirectionally, like numpy). */
 export const Expand = defineOp({
@@ -249,6 +255,7 @@ export const Expand = defineOp({
     return [new Tensor(x!.dtype, shape, stridedCopy(x!.data, x!.dtype, 0, shape, broadcastStrides(x!.shape, shape)))];
   },
 });
+declareGradient(Expand, ({ b, inputs: [x], grads: [g] }) => [sumTo(b, g!, x!)]);
 
 /** ConstantOfShape: a tensor of the given shape filled with `value` (default float32 0). */
 export const ConstantOfShape = defineOp({
@@ -349,6 +356,8 @@ export const Dropout = defineOp({
     return [y, mask];
   },
 });
+// The same node applied to the gradient: same seed and element indices, so the same mask and scale.
+declareGradient(Dropout, ({ b, inputs: [, ratio, tm], grads: [g], attrs }) => [b.Dropout([g!, ratio, tm], attrs)]);
 
 /** EyeLike: a 2-D tensor with ones on the k-th diagonal, shaped like the input. */
 export const EyeLike = defineOp({

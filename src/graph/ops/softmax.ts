@@ -11,6 +11,8 @@ import { defineOp, type ValueType } from '../op.js';
 import { normalizeAxis } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { splitAround } from './reduce-util.js';
+import { declareGradient } from '../gradient.js';
+import { ints } from './grad-util.js';
 
 /** Writes one row's result: `n` elements of `src` at `base + k*inner` into `dst` at the same offsets. */
 type RowFn = (src: ArrayLike<number>, dst: TypedArray, base: number, n: number, inner: number, tmp: Float64Array) => void;
@@ -83,6 +85,14 @@ export const Softmax = defineSoftmaxLike('Softmax', softmaxRow, 'Normalized expo
 export const LogSoftmax = defineSoftmaxLike('LogSoftmax', logSoftmaxRow, 'Log of softmax along an axis.');
 /** Hardmax: 1 at the first maximum along `axis`, 0 elsewhere. */
 export const Hardmax = defineSoftmaxLike('Hardmax', hardmaxRow, 'One-hot of the first maximum along an axis.');
+
+// dx = y·(g − Σ g·y) and dx = g − e^y·Σ g, the sums along the axis.
+declareGradient(Softmax, ({ b, outputs: [y], grads: [g], attrs }) => [
+  b.Mul([y!, b.Sub([g!, b.ReduceSum([b.Mul([g!, y!]), ints(b, [attrs.axis])], { keepdims: 1 })])]),
+]);
+declareGradient(LogSoftmax, ({ b, outputs: [y], grads: [g], attrs }) => [
+  b.Sub([g!, b.Mul([b.Exp([y!]), b.ReduceSum([g!, ints(b, [attrs.axis])], { keepdims: 1 })])]),
+]);
 
 /** Softmax-family ops. */
 export const softmaxOps = { Softmax, LogSoftmax, Hardmax } as const;

@@ -1,0 +1,96 @@
+/**
+ * Helpers shared by the ops' gradient declarations ({@link GradientFn}): constants
+ * of a value's dtype, zeros, reducing a broadcast gradient back to an operand's
+ * shape, and spreading a reduced gradient back over the reduced axes. They only emit
+ * nodes through the builder; shapes stay symbolic where the graph's are.
+ */
+import type { GraphBuilder, Sym } from '../builder.js';
+import { GradientError, type GradientFn } from '../gradient.js';
+import { Tensor } from '../tensor.js';
+
+/** A 1-D int64 constant. */
+export function ints(b: GraphBuilder, vals: readonly number[]): Sym {
+  return b.constant(Tensor.from('int64', [vals.length], vals), { name: 'grad_axes' });
+}
+
+/** A scalar constant with the dtype of `like`. */
+export function scalar(b: GraphBuilder, v: number, like: Sym): Sym {
+  return b.constant(Tensor.scalar(like.dtype, v), { name: 'grad_const' });
+}
+
+/** Zeros with the dtype and (run-time) shape of `like`. */
+export function zerosLike(b: GraphBuilder, like: Sym): Sym {
+  return b.ConstantOfShape([b.Shape([like])], { value: Tensor.from(like.dtype, [1], [0]) });
+}
+
+/** `g` (shaped like the broadcast result) summed over the axes `target` was broadcast along, reshaped to `target`'s shape. */
+export function sumTo(b: GraphBuilder, g: Sym, target: Sym): Sym {
+  const lead = g.rank - target.rank;
+  if (lead < 0) throw new GradientError(`gradient of rank ${g.rank} cannot be reduced to rank ${target.rank} ('${target.name}')`, target.name);
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead) { axes.push(i); continue; }
+    const t = target.shape[i - lead];
+    if (t === 1 && g.shape[i] !== 1) axes.push(i);
+  }
+  if (axes.length === 0) return g;
+  const summed = b.ReduceSum([g, ints(b, axes)], { keepdims: 1 });
+  return lead > 0 || target.rank !== g.rank ? b.Reshape([summed, b.Shape([target])]) : summed;
+}
+
+/**
+ * A gradient `g` of a reduction of `x` over `axes` (keepdims or not), broadcast back
+ * to `x`'s shape (each element of `x` receives its reduced element's gradient).
+ */
+export function unreduce(b: GraphBuilder, g: Sym, x: Sym, axes: readonly number[], keepdims: boolean): Sym {
+  const kept = keepdims || axes.length === 0 ? g : b.Unsqueeze([g, ints(b, axes)]);
+  return b.Expand([kept, b.Shape([x])]);
+}
+
+/** Normalizes axes (negative counted from the end) of a rank-`rank` value, sorted. */
+export function normAxes(axes: readonly number[], rank: number): number[] {
+  return [...new Set(axes.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+}
+
+/** The permutation that undoes `perm`. */
+export function inversePerm(perm: readonly number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => { inv[p] = i; });
+  return inv;
+}
+
+/** The gradient of a one-input, one-output op: `f(b, x, y, g, attrs)` gives dL/dx from x, y = op(x) and g = dL/dy. */
+export function unaryGrad<A>(f: (b: GraphBuilder, x: Sym, y: Sym, g: Sym, attrs: A) => Sym): GradientFn<A> {
+  return ({ b, inputs, outputs, grads, attrs }) => [f(b, inputs[0]!, outputs[0]!, grads[0]!, attrs)];
+}
+
+/** `g` where `cond` holds, 0 elsewhere. */
+export function gradWhere(b: GraphBuilder, cond: Sym, g: Sym): Sym {
+  return b.Where([cond, g, scalar(b, 0, g)]);
+}
+
+/**
+ * The gradient of a pure selection `y = select(x)` (Slice, Gather, Pad, ...: every
+ * element of `y` is one element of `x`, or a fill value): `select` is applied to an
+ * int64 tensor shaped like `x` holding 1 + each element's flat index (fill values
+ * become 0, a dummy slot), and `g` is scatter-added at those indices, so elements
+ * picked several times receive the sum of their gradients.
+ */
+export function selectAdjoint(b: GraphBuilder, x: Sym, g: Sym, select: (index: Sym) => Sym): Sym {
+  const one = b.constant(Tensor.scalar('int64', 1), { name: 'grad_one' });
+  const n1 = b.Add([b.Size([x]), one]);
+  const iota = b.Reshape([b.Range([one, n1, one]), b.Shape([x])]);
+  const picked = b.Reshape([select(iota), ints(b, [-1, 1])]);
+  const n1v = b.Reshape([n1, ints(b, [1])]);
+  const acc = b.ConstantOfShape([n1v], { value: Tensor.from(g.dtype, [1], [0]) });
+  const summed = b.ScatterND([acc, picked, b.Reshape([g, ints(b, [-1])])], { reduction: 'add' });
+  return b.Reshape([b.Slice([summed, ints(b, [1]), n1v]), b.Shape([x])]);
+}
+
+/** The constant value of an optional int input as numbers (undefined when absent); a GradientError when it is not constant. */
+export function constInts(s: Sym | undefined, node: string, what: string): number[] | undefined {
+  if (!s) return undefined;
+  const v = s.value;
+  if (!v) throw new GradientError(`${node}: the gradient needs ${what} to be a constant`, node);
+  return Array.from(v.data as ArrayLike<number | bigint>, Number);
+}

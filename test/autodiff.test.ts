@@ -1,0 +1,240 @@
+/**
+ * Symbolic autodiff (src/passes/autodiff.ts): every op with a declared gradient is
+ * checked against central finite differences of the CPU reference in float64, on
+ * seeded random inputs (broadcasting and attribute variants included). Each case's
+ * outputs are projected onto a scalar loss with fixed random weights, so every
+ * element of every gradient is checked with a different weight. Step h = 1e-6;
+ * tolerance |analytic − numeric| ≤ 1e-6 + 1e-5·|numeric| (looser where a case says).
+ */
+import { expect } from 'chai';
+import { GraphBuilder, type Sym } from '../src/graph/builder.js';
+import type { Graph } from '../src/graph/graph.js';
+import { NoGradientError } from '../src/graph/gradient.js';
+import { runGraphReference } from '../src/graph/reference.js';
+import { Rng } from '../src/graph/random.js';
+import { Tensor } from '../src/graph/tensor.js';
+import type { Value } from '../src/graph/value.js';
+import '../src/graph/ops/index.js';
+import { gradients } from '../src/passes/autodiff.js';
+
+/** One input of a case: its shape and value range; `wrt: false` for inputs not differentiated (indices, bounds). */
+interface In {
+  readonly shape: readonly number[];
+  readonly lo?: number;
+  readonly hi?: number;
+  readonly wrt?: boolean;
+  /** A fixed value (indices, labels) instead of random floats. */
+  readonly value?: Tensor;
+}
+
+interface Case {
+  readonly name: string;
+  readonly inputs: readonly In[];
+  readonly build: (b: GraphBuilder, xs: Sym[]) => Sym | readonly Sym[];
+  /** Absolute and relative tolerance (default 1e-6, 1e-5). */
+  readonly tol?: readonly [number, number];
+}
+
+const H = 1e-6;
+
+function buildCase(c: Case, seed: number): { graph: Graph; loss: string; feeds: Map<string, Tensor>; wrt: string[] } {
+  const rng = new Rng(seed);
+  const b = new GraphBuilder(c.name);
+  const feeds = new Map<string, Tensor>();
+  const xs = c.inputs.map((inp, i) => {
+    const t = inp.value ?? Tensor.from('float64', inp.shape as number[], Array.from({ length: inp.shape.reduce((p, q) => p * q, 1) }, () => rng.uniform(inp.lo ?? -2, inp.hi ?? 2)));
+    const s = b.input(`x${i}`, t.dtype, t.shape);
+    feeds.set(s.name, t);
+    return s;
+  });
+  const out = c.build(b, xs);
+  const outs = Array.isArray(out) ? out : [out as Sym];
+  let loss: Sym | undefined;
+  for (const y of outs) {
+    const shape = y.shape as number[];
+    const w = b.constant(Tensor.from('float64', shape, Array.from({ length: shape.reduce((p, q) => p * q, 1) }, () => rng.uniform(-1, 1))));
+    const term = b.ReduceSum([b.Mul([y, w])], { keepdims: 0 });
+    loss = loss ? b.Add([loss, term]) : term;
+  }
+  b.output(loss!, 'loss');
+  const wrt = c.inputs.flatMap((inp, i) => (inp.wrt === false || inp.value ? [] : [`x${i}`]));
+  return { graph: b.build(), loss: 'loss', feeds, wrt };
+}
+
+function lossAt(g: Graph, feeds: ReadonlyMap<string, Value>): number {
+  return Number((runGraphReference(g, feeds)[0] as Tensor).data[0]);
+}
+
+/** Checks a case: returns the number of gradient elements compared. */
+function checkCase(c: Case, seed = 7): number {
+  const { graph, loss, feeds, wrt } = buildCase(c, seed);
+  const { graph: gg, grads } = gradients(graph, loss, wrt);
+  const outs = runGraphReference(gg, feeds) as Tensor[];
+  const [atol, rtol] = c.tol ?? [1e-6, 1e-5];
+  let n = 0;
+  for (const w of wrt) {
+    const gname = grads.get(w)!;
+    const got = outs[gg.outputs.findIndex((o) => o.name === gname)]!;
+    const x = feeds.get(w)!;
+    expect(got.shape, `${c.name}: shape of d/d${w}`).to.deep.equal(x.shape);
+    for (let i = 0; i < x.size; i++) {
+      const plus = new Tensor('float64', x.shape, Float64Array.from(x.data as Float64Array));
+      const minus = new Tensor('float64', x.shape, Float64Array.from(x.data as Float64Array));
+      plus.data[i] = Number(x.data[i]) + H;
+      minus.data[i] = Number(x.data[i]) - H;
+      const fp = lossAt(graph, new Map([...feeds, [w, plus]]));
+      const fm = lossAt(graph, new Map([...feeds, [w, minus]]));
+      const num = (fp - fm) / (2 * H);
+      const ana = Number(got.data[i]);
+      if (!(Math.abs(ana - num) <= atol + rtol * Math.abs(num))) {
+        expect.fail(`${c.name}: d/d${w}[${i}] analytic ${ana}, finite difference ${num}`);
+      }
+      n++;
+    }
+  }
+  return n;
+}
+
+const un = (op: string, lo = -2, hi = 2, attrs: Record<string, number | string> = {}): Case => ({
+  name: `${op}${Object.keys(attrs).length ? ' ' + JSON.stringify(attrs) : ''}`,
+  inputs: [{ shape: [2, 3], lo, hi }],
+  build: (b, [x]) => b.apply(op, [x!], attrs)[0]!,
+});
+
+const bin = (op: string, sa: number[], sb: number[], lo = -2, hi = 2): Case => ({
+  name: `${op} [${sa}] [${sb}]`,
+  inputs: [{ shape: sa, lo, hi }, { shape: sb, lo, hi }],
+  build: (b, [x, y]) => b.apply(op, [x!, y!])[0]!,
+});
+
+const CASES: readonly Case[] = [
+  // unary math
+  un('Neg'), un('Exp'), un('Log', 0.2, 3), un('Sqrt', 0.2, 3), un('Reciprocal', 0.5, 3), un('Abs'),
+  un('Sin'), un('Cos'), un('Tan', -1, 1), un('Asin', -0.8, 0.8), un('Acos', -0.8, 0.8), un('Atan'),
+  un('Sinh'), un('Cosh'), un('Asinh'), un('Acosh', 1.2, 3), un('Atanh', -0.8, 0.8), un('Erf'),
+  // activations
+  un('Relu'), un('LeakyRelu', -2, 2, { alpha: 0.1 }), un('Elu', -2, 2, { alpha: 0.7 }), un('Selu'), un('Celu', -2, 2, { alpha: 1.5 }),
+  un('Sigmoid'), un('HardSigmoid', -4, 4), un('HardSwish', -5, 5), un('Softplus'), un('Softsign'), un('Tanh'),
+  un('ThresholdedRelu', -2, 3, { alpha: 0.5 }), un('Mish'), un('Gelu'), un('Gelu', -2, 2, { approximate: 'tanh' }),
+  un('Shrink', -2, 2, { lambd: 0.3, bias: 0.1 }),
+  // broadcasting binary
+  bin('Add', [2, 3], [3]), bin('Add', [2, 1, 3], [4, 1]), bin('Sub', [3], [2, 3]), bin('Sub', [2, 3], []),
+  bin('Mul', [2, 3], [2, 1]), bin('Mul', [1, 3], [2, 1]), bin('Div', [2, 3], [3], 0.5, 2), bin('Div', [2, 2], [2, 1, 2], 0.5, 2),
+  bin('Pow', [2, 3], [3], 0.5, 2), bin('Pow', [2, 3], [], 0.5, 2),
+  bin('Max', [2, 3], [3]), bin('Min', [2, 1], [2, 3]),
+  { name: 'Sum of 3 (broadcast)', inputs: [{ shape: [2, 3] }, { shape: [3] }, { shape: [2, 1] }], build: (b, xs) => b.Sum(xs) },
+  { name: 'Mean of 3 (broadcast)', inputs: [{ shape: [2, 3] }, { shape: [3] }, { shape: [2, 1] }], build: (b, xs) => b.Mean(xs) },
+  { name: 'Max of 3', inputs: [{ shape: [2, 3] }, { shape: [3] }, { shape: [2, 1] }], build: (b, xs) => b.Max(xs) },
+  {
+    name: 'PRelu (slope [3,1,1])', inputs: [{ shape: [2, 3, 2, 2] }, { shape: [3, 1, 1], lo: 0.1, hi: 0.5 }],
+    build: (b, [x, s]) => b.PRelu([x!, s!]),
+  },
+  {
+    name: 'Where (broadcast X, Y)', inputs: [{ shape: [2, 3] }, { shape: [3] }],
+    build: (b, [x, y]) => b.Where([b.Greater([x!, b.constant(0, { dtype: 'float64' })]), x!, y!]),
+  },
+  {
+    name: 'Clip (input bounds)', inputs: [{ shape: [3, 4], lo: -3, hi: 3 }],
+    build: (b, [x]) => b.Clip([x!, b.constant(-1, { dtype: 'float64' }), b.constant(1.5, { dtype: 'float64' })]),
+  },
+  {
+    name: 'Cast float64 → float64 then Identity', inputs: [{ shape: [2, 3] }],
+    build: (b, [x]) => b.Identity([b.Cast([x!], { to: 11 })]),
+  },
+  {
+    name: 'shared value (x used twice, fan-out summed)', inputs: [{ shape: [2, 3] }],
+    build: (b, [x]) => b.Mul([b.Exp([x!]), b.Tanh([x!])]),
+  },
+  // reductions (axes as input and as attribute, keepdims 0/1, all axes)
+  ...['ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceL1', 'ReduceL2', 'ReduceLogSumExp', 'ReduceSumSquare', 'ReduceProd', 'ReduceLogSum'].flatMap((op): Case[] => {
+    const lo = op === 'ReduceLogSum' || op === 'ReduceProd' || op === 'ReduceL1' ? 0.3 : -2;
+    return [
+      { name: `${op} axes [1] keepdims 1`, inputs: [{ shape: [2, 3, 2], lo }], build: (b, [x]) => b.apply(op, [x!, b.constant([1], { dtype: 'int64' })], { keepdims: 1 })[0]! },
+      { name: `${op} axes [0,-1] keepdims 0`, inputs: [{ shape: [2, 3, 2], lo }], build: (b, [x]) => b.apply(op, [x!, b.constant([0, -1], { dtype: 'int64' })], { keepdims: 0 })[0]! },
+      { name: `${op} all axes`, inputs: [{ shape: [3, 2], lo }], build: (b, [x]) => b.apply(op, [x!], { keepdims: 0 })[0]! },
+    ];
+  }),
+  // softmax family
+  { name: 'Softmax axis -1', inputs: [{ shape: [2, 4] }], build: (b, [x]) => b.Softmax([x!]) },
+  { name: 'Softmax axis 1 of 3-D', inputs: [{ shape: [2, 3, 2] }], build: (b, [x]) => b.Softmax([x!], { axis: 1 }) },
+  { name: 'LogSoftmax axis -1', inputs: [{ shape: [2, 4] }], build: (b, [x]) => b.LogSoftmax([x!]) },
+  { name: 'LogSoftmax axis 0', inputs: [{ shape: [3, 2] }], build: (b, [x]) => b.LogSoftmax([x!], { axis: 0 }) },
+  // matmul family
+  { name: 'MatMul 2-D', inputs: [{ shape: [2, 3] }, { shape: [3, 4] }], build: (b, [x, y]) => b.MatMul([x!, y!]) },
+  { name: 'MatMul batched, broadcast batch', inputs: [{ shape: [2, 1, 2, 3] }, { shape: [3, 3, 2] }], build: (b, [x, y]) => b.MatMul([x!, y!]) },
+  { name: 'MatMul 1-D × 3-D', inputs: [{ shape: [3] }, { shape: [2, 3, 2] }], build: (b, [x, y]) => b.MatMul([x!, y!]) },
+  { name: 'MatMul 3-D × 1-D', inputs: [{ shape: [2, 2, 3] }, { shape: [3] }], build: (b, [x, y]) => b.MatMul([x!, y!]) },
+  { name: 'MatMul 1-D × 1-D', inputs: [{ shape: [3] }, { shape: [3] }], build: (b, [x, y]) => b.MatMul([x!, y!]) },
+  ...[[0, 0], [1, 0], [0, 1], [1, 1]].map(([ta, tb]): Case => ({
+    name: `Gemm transA=${ta} transB=${tb} alpha 0.7 beta 1.3, C [4] broadcast`,
+    inputs: [{ shape: ta ? [3, 2] : [2, 3] }, { shape: tb ? [4, 3] : [3, 4] }, { shape: [4] }],
+    build: (b, [x, y, c]) => b.Gemm([x!, y!, c!], { transA: ta!, transB: tb!, alpha: 0.7, beta: 1.3 }),
+  })),
+  { name: 'Gemm C [2,1], no transposes', inputs: [{ shape: [2, 3] }, { shape: [3, 4] }, { shape: [2, 1] }], build: (b, [x, y, c]) => b.Gemm([x!, y!, c!]) },
+  { name: 'Gemm without C', inputs: [{ shape: [2, 3] }, { shape: [3, 4] }], build: (b, [x, y]) => b.Gemm([x!, y!], { alpha: 2 }) },
+  // movement
+  { name: 'Reshape', inputs: [{ shape: [2, 3, 2] }], build: (b, [x]) => b.Reshape([x!, b.constant([3, -1], { dtype: 'int64' })]) },
+  { name: 'Flatten axis 2', inputs: [{ shape: [2, 3, 2] }], build: (b, [x]) => b.Flatten([x!], { axis: 2 }) },
+  { name: 'Squeeze / Unsqueeze', inputs: [{ shape: [2, 1, 3] }], build: (b, [x]) => b.Unsqueeze([b.Squeeze([x!, b.constant([1], { dtype: 'int64' })]), b.constant([0, 3], { dtype: 'int64' })]) },
+  { name: 'Expand [3,1] → [2,3,4]', inputs: [{ shape: [3, 1] }], build: (b, [x]) => b.Expand([x!, b.constant([2, 3, 4], { dtype: 'int64' })]) },
+  { name: 'Transpose perm [2,0,1]', inputs: [{ shape: [2, 3, 4] }], build: (b, [x]) => b.Transpose([x!], { perm: [2, 0, 1] }) },
+  { name: 'Transpose default (reverse)', inputs: [{ shape: [2, 3] }], build: (b, [x]) => b.Transpose([x!]) },
+  { name: 'Concat axis 1 of 3', inputs: [{ shape: [2, 1, 2] }, { shape: [2, 3, 2] }, { shape: [2, 2, 2] }], build: (b, xs) => b.Concat(xs, { axis: 1 }) },
+  { name: 'Concat axis -1', inputs: [{ shape: [2, 2] }, { shape: [2, 3] }], build: (b, xs) => b.Concat(xs, { axis: -1 }) },
+  { name: 'Split sizes [1,2] axis 1 (both outputs used)', inputs: [{ shape: [2, 3] }], build: (b, [x]) => b.Split([x!, b.constant([1, 2], { dtype: 'int64' })], { axis: 1 }) },
+  { name: 'Split 3 equal, one output used', inputs: [{ shape: [6, 2] }], build: (b, [x]) => b.Split([x!], { num_outputs: 3 }, { outputs: 3 })[1]! },
+  { name: 'Slice steps 1', inputs: [{ shape: [4, 5] }], build: (b, [x]) => b.Slice([x!, b.constant([1, 0], { dtype: 'int64' }), b.constant([3, 4], { dtype: 'int64' })]) },
+  {
+    name: 'Slice negative and 2 steps, axes', inputs: [{ shape: [4, 5, 3] }],
+    build: (b, [x]) => b.Slice([x!, b.constant([-1, 0], { dtype: 'int64' }), b.constant([-100, 5], { dtype: 'int64' }), b.constant([1, 0], { dtype: 'int64' }), b.constant([-2, 2], { dtype: 'int64' })]),
+  },
+  { name: 'Gather axis 0, repeated indices', inputs: [{ shape: [4, 3] }], build: (b, [x]) => b.Gather([x!, b.constant([0, 2, 2, 3], { dtype: 'int64', shape: [2, 2] })]) },
+  { name: 'Gather axis 1, negative index', inputs: [{ shape: [2, 4, 2] }], build: (b, [x]) => b.Gather([x!, b.constant([-1, 1, 1], { dtype: 'int64' })], { axis: 1 }) },
+  { name: 'GatherElements axis 1', inputs: [{ shape: [3, 4] }], build: (b, [x]) => b.GatherElements([x!, b.constant([0, 3, 3, 1, 2, 0], { dtype: 'int64', shape: [3, 2] })], { axis: 1 }) },
+  ...(['constant', 'reflect', 'edge', 'wrap'] as const).map((mode): Case => ({
+    name: `Pad ${mode}`, inputs: [{ shape: [3, 4] }],
+    build: (b, [x]) => b.Pad([x!, b.constant([1, 2, 2, 1], { dtype: 'int64' })], { mode }),
+  })),
+  { name: 'Pad negative (crop) and constant value', inputs: [{ shape: [3, 4] }], build: (b, [x]) => b.Pad([x!, b.constant([-1, 1, 1, -2], { dtype: 'int64' }), b.constant(0.5, { dtype: 'float64' })]) },
+];
+
+describe('autodiff: gradients vs central finite differences (float64, CPU reference)', function () {
+  this.timeout(60_000);
+  for (const c of CASES) {
+    it(c.name, () => {
+      expect(checkCase(c)).to.be.greaterThan(0);
+    });
+  }
+});
+
+describe('autodiff: API', () => {
+  it('reports every op without a gradient, by name, in one error', () => {
+    const b = new GraphBuilder('nograd');
+    const x = b.input('x', 'float64', [2, 3]);
+    const y = b.Hardmax([x]);
+    const z = b.CumSum([b.Add([x, y]), b.constant(1, { dtype: 'int64' })]);
+    b.output(b.ReduceSum([b.Mul([z, b.Hardmax([z])])], { keepdims: 0 }), 'loss');
+    try {
+      gradients(b.build(), 'loss', ['x']);
+      expect.fail('no error');
+    } catch (e) {
+      expect(e).to.be.instanceOf(NoGradientError);
+      const ops = (e as NoGradientError).ops.map((o) => o.op).sort();
+      expect(ops).to.include.members(['Hardmax']);
+      expect((e as Error).message).to.match(/Hardmax/);
+    }
+  });
+
+  it('gives zeros for a value the loss does not depend on, and keeps the forward outputs', () => {
+    const b = new GraphBuilder('unused');
+    const x = b.input('x', 'float64', [2]);
+    const y = b.input('y', 'float64', [3]);
+    b.output(b.ReduceSum([b.Mul([x, x])], { keepdims: 0 }), 'loss');
+    b.output(y, undefined);
+    const { graph, grads } = gradients(b.build(), 'loss', ['x', 'y']);
+    expect(graph.outputs.map((o) => o.name)).to.deep.equal(['loss', 'y', grads.get('x'), grads.get('y')]);
+    const outs = runGraphReference(graph, new Map([['x', Tensor.from('float64', [2], [1, -2])], ['y', Tensor.from('float64', [3], [1, 2, 3])]])) as Tensor[];
+    expect(Array.from(outs[2]!.data as Float64Array)).to.deep.equal([2, -4]);
+    expect(Array.from(outs[3]!.data as Float64Array)).to.deep.equal([0, 0, 0]);
+  });
+});

@@ -346,6 +346,7 @@ export const NEWER_FORMS: readonly NewerForm[] = [
   { op: 'QuantizeLinear', since: 19, what: 'saturate', applies: (n) => set(n, 'saturate', 1) },
   { op: 'GridSample', since: 20, what: 'a volumetric (5-D) input', applies: rankOver(4) },
   { op: 'AffineGrid', since: 20 },
+  { op: 'ImageDecoder', since: 20 },
   { op: 'CenterCropPad', since: 18 },
   { op: 'Col2Im', since: 18 },
   { op: 'DeformConv', since: 19 },

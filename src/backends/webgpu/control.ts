@@ -55,6 +55,7 @@ import { constantOps } from '../../graph/ops/constant.js';
 import { sequenceOps } from '../../graph/ops/sequence.js';
 import { stringOps } from '../../graph/ops/strings.js';
 import { labelEncoderOps } from '../../graph/ops/ml-label-encoder.js';
+import { imageOps } from '../../graph/ops/image.js';
 import { bareType, isTensorType, type NoneValue, type TensorSequence } from '../../graph/value.js';
 import { isStatic, normalizeAxis, sizeOf } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
@@ -190,8 +191,8 @@ const stringsOnHost: HostKernel = {
   },
 };
 
-// The n-gram counter and the label table have no GPU kernel: on numbers too they run on the host.
-for (const op of [stringOps.TfIdfVectorizer, labelEncoderOps.LabelEncoder]) setTrait(op, WEBGPU_HOST_KERNEL, stringsOnHost);
+// The n-gram counter, the label table and the image decoder have no GPU kernel: on numbers too they run on the host.
+for (const op of [stringOps.TfIdfVectorizer, labelEncoderOps.LabelEncoder, imageOps.ImageDecoder]) setTrait(op, WEBGPU_HOST_KERNEL, stringsOnHost);
 
 /** True when any node of the graph (top level) runs as a control step: it holds bodies, or its output shapes depend on its input values. */
 export function hasControlFlow(graph: Graph): boolean {

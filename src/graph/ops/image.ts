@@ -1,7 +1,9 @@
 /**
  * Op family: image-layout ops of opset 18 — CenterCropPad (crop or zero-pad each
  * named axis about its centre) and Col2Im (sum sliding blocks back into an image,
- * the inverse layout of im2col). RoiAlign and DeformConv are in bilinear.ts.
+ * the inverse layout of im2col) — and ImageDecoder (opset 20: an encoded image
+ * stream to [H, W, C] uint8 pixels, with the codecs of ../image-codecs; CPU only,
+ * a host step on WebGPU). RoiAlign and DeformConv are in bilinear.ts.
  * The geometry helpers are exported for the WebGPU kernels, so both backends
  * derive shapes and offsets in one place.
  */
@@ -11,6 +13,7 @@ import { AttributeError, ShapeError } from '../errors.js';
 import { defineOp, type InferInput } from '../op.js';
 import type { Dim } from '../shape.js';
 import { tensorInts, Tensor } from '../tensor.js';
+import { decodeImage, toPixelFormat } from '../image-codecs/index.js';
 
 /** A 1-D int64 shape-like input's value when inference knows it, checked for length `n` when n is given. */
 function knownInts(v: InferInput, node: string, what: string): number[] | undefined {
@@ -192,5 +195,31 @@ export const Col2Im = defineOp({
   },
 });
 
-/** Image-region ops. */
-export const imageOps = { CenterCropPad, Col2Im } as const;
+/**
+ * ImageDecoder (opset 20): decodes a 1-D uint8 stream holding a PNG, baseline JPEG,
+ * BMP, PNM or TIFF image into [H, W, 3] (RGB or BGR) or [H, W, 1] (Grayscale)
+ * uint8 pixels. H and W are known only once the stream is read. WebP, JPEG 2000
+ * and unsupported variants are an UnsupportedOpError, a corrupt or truncated stream
+ * an InputError, a declared size over the limit a LimitError, each naming the node.
+ */
+export const ImageDecoder = defineOp({
+  name: 'ImageDecoder',
+  inputs: ['encoded_stream'],
+  outputs: ['image'],
+  attrs: { pixel_format: attr.string<'RGB' | 'BGR' | 'Grayscale'>('RGB', ['RGB', 'BGR', 'Grayscale']) },
+  category: 'opaque',
+  doc: 'Decodes an encoded image (PNG, JPEG, BMP, PNM, TIFF) to HWC uint8 pixels.',
+  infer([x], ctx) {
+    expectDType(x!.dtype, ['uint8'], ctx.node, 'encoded_stream');
+    if (x!.shape.length !== 1) throw new ShapeError(`${ctx.node}: ImageDecoder encoded_stream must be 1-D, got shape [${x!.shape}]`, ctx.node);
+    return [{ dtype: 'uint8', shape: [ctx.fresh('h'), ctx.fresh('w'), ctx.attrs.pixel_format === 'Grayscale' ? 1 : 3] }];
+  },
+  cpu([x], ctx) {
+    const bytes = x!.data instanceof Uint8Array ? x!.data : Uint8Array.from(x!.data as ArrayLike<number>);
+    const { shape, data } = toPixelFormat(decodeImage(bytes, ctx.node), ctx.attrs.pixel_format);
+    return [new Tensor('uint8', shape, data)];
+  },
+});
+
+/** Image-region ops and the image decoder. */
+export const imageOps = { CenterCropPad, Col2Im, ImageDecoder } as const;

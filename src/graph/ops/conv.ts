@@ -13,6 +13,9 @@ import { Tensor } from '../tensor.js';
 import { fold3, resolveWindow, windowAttrs, windowParams, type Window, type Window3, type WindowAttrs } from './conv-util.js';
 import { matmulAcc, transpose2d, type FloatArray } from './gemm-kernel.js';
 import { floatData } from './matmul.js';
+import type { Sym } from '../builder.js';
+import { declareGradient } from '../gradient.js';
+import { ints, staticSpatial } from './grad-util.js';
 
 const convAttrs = { ...windowAttrs, group: attr.int(1, (v) => (v >= 1 ? undefined : 'must be >= 1')) };
 
@@ -148,6 +151,38 @@ export const Conv = defineOp({
     addBias(y, b, x!.shape[0]!, w!.shape[0]!, sizeOf(g.shape.slice(2) as number[]));
     return [out];
   },
+});
+/**
+ * dX = ConvTranspose(g, W) with the forward window (output_padding restores X's size);
+ * dW = a Conv of X (batch and channel axes swapped, grouped) with g as the kernel,
+ * strides and dilations exchanged, cropped to the kernel size; dB = Σ g over N and space.
+ */
+declareGradient(Conv, ({ b, inputs: [x, w, bias], grads: [g], attrs, wants, node }) => {
+  const spatial = staticSpatial(x!, node, 'Conv');
+  const k = w!.shape.slice(2) as number[];
+  const win = resolveWindow(attrs, spatial, k, node, (t) => `${node}#${t}`);
+  const n = spatial.length;
+  const pads = [...win.padBegin, ...win.padEnd];
+  const out = win.out as number[];
+  const G = attrs.group;
+  const sp = Array.from({ length: n }, (_, i) => i + 2);
+  let dX: Sym | undefined;
+  if (wants(0)) {
+    const outputPadding = spatial.map((d, i) => d - ((out[i]! - 1) * win.strides[i]! + (k[i]! - 1) * win.dilations[i]! + 1 - win.padBegin[i]! - win.padEnd[i]!));
+    dX = b.ConvTranspose([g!, w!], { group: G, strides: win.strides, dilations: win.dilations, pads, output_padding: outputPadding });
+  }
+  let dW: Sym | undefined;
+  if (wants(1)) {
+    const cg = w!.shape[1] as number;
+    const xs = b.Reshape([x!, ints(b, [0, G, cg, ...spatial])]);
+    const xt = b.Reshape([b.Transpose([xs], { perm: [2, 1, 0, ...sp.map((a) => a + 1)] }), ints(b, [cg, -1, ...spatial])]);
+    const gt = b.Transpose([g!], { perm: [1, 0, ...sp] });
+    const full = b.Conv([xt, gt], { group: G, strides: win.dilations, dilations: win.strides, pads });
+    const cropped = b.Slice([full, ints(b, new Array<number>(n).fill(0)), ints(b, k), ints(b, sp)]);
+    dW = b.Transpose([cropped], { perm: [1, 0, ...sp] });
+  }
+  const dB = bias && wants(2) ? b.ReduceSum([g!, ints(b, [0, ...sp])], { keepdims: 0 }) : undefined;
+  return [dX, dW, dB];
 });
 
 const INT8: readonly DType[] = ['int8', 'uint8'];

@@ -78,13 +78,27 @@ export function gradWhere(b: GraphBuilder, cond: Sym, g: Sym): Sym {
  */
 export function selectAdjoint(b: GraphBuilder, x: Sym, g: Sym, select: (index: Sym) => Sym): Sym {
   const one = b.constant(Tensor.scalar('int64', 1), { name: 'grad_one' });
-  const n1 = b.Add([b.Size([x]), one]);
-  const iota = b.Reshape([b.Range([one, n1, one]), b.Shape([x])]);
-  const picked = b.Reshape([select(iota), ints(b, [-1, 1])]);
-  const n1v = b.Reshape([n1, ints(b, [1])]);
-  const acc = b.ConstantOfShape([n1v], { value: Tensor.from(g.dtype, [1], [0]) });
-  const summed = b.ScatterND([acc, picked, b.Reshape([g, ints(b, [-1])])], { reduction: 'add' });
-  return b.Reshape([b.Slice([summed, ints(b, [1]), n1v]), b.Shape([x])]);
+  const iota = b.Reshape([b.Range([one, b.Add([b.Size([x]), one]), one]), b.Shape([x])]);
+  return scatterAdd(b, x, select(iota), g, true);
+}
+
+/**
+ * Zeros shaped like `x` plus `g` scatter-added at the flat indices `at` (shaped like
+ * `g`; int64). With `dummy`, the indices are 1-based and 0 drops the element.
+ */
+export function scatterAdd(b: GraphBuilder, x: Sym, at: Sym, g: Sym, dummy = false): Sym {
+  const n = dummy ? b.Add([b.Size([x]), b.constant(Tensor.scalar('int64', 1), { name: 'grad_one' })]) : b.Size([x]);
+  const nv = b.Reshape([n, ints(b, [1])]);
+  const acc = b.ConstantOfShape([nv], { value: Tensor.from(g.dtype, [1], [0]) });
+  const summed = b.ScatterND([acc, b.Reshape([at, ints(b, [-1, 1])]), b.Reshape([g, ints(b, [-1])])], { reduction: 'add' });
+  return b.Reshape([dummy ? b.Slice([summed, ints(b, [1]), nv]) : summed, b.Shape([x])]);
+}
+
+/** The spatial dims (axes 2..) of `x` as numbers; a GradientError naming the node when one is symbolic. */
+export function staticSpatial(x: Sym, node: string, op: string): number[] {
+  const s = x.shape.slice(2);
+  if (s.some((d) => typeof d !== 'number')) throw new GradientError(`${node}: the gradient of ${op} needs static spatial dims, got [${x.shape.join(',')}]`, node);
+  return s as number[];
 }
 
 /** The constant value of an optional int input as numbers (undefined when absent); a GradientError when it is not constant. */

@@ -12,6 +12,9 @@ import { Tensor } from '../tensor.js';
 import { checkBroadcastInto, checkPerChannel, expandTo, moments, tailSize } from './norm-util.js';
 import { mapBroadcast } from '../reference.js';
 import { REDUCE_KINDS, reduceCpu, reducedShape, splitAround } from './reduce-util.js';
+import type { Sym } from '../builder.js';
+import { declareGradient } from '../gradient.js';
+import { ints, scalar, sumTo } from './grad-util.js';
 
 function rankAtLeast(shape: readonly Dim[], n: number, node: string, what: string): void {
   if (shape.length < n) throw new ShapeError(`${node}: ${what} must have rank >= ${n}, got ${formatShape(shape)}`, node);
@@ -71,6 +74,23 @@ export const BatchNormalization = defineOp({
     return [out, ...extra.slice(0, Math.max(0, ctx.numOutputs - 1))];
   },
 });
+// Inference mode (the only one the op runs): y = (x − mean)·a + B with a = scale / √(var + ε) per channel.
+declareGradient(BatchNormalization, ({ b, inputs: [x, scale, bias, mean, v], grads: [g], attrs, wants }) => {
+  if (!g) return [];
+  const ch = (t: Sym): Sym => b.Reshape([t, ints(b, [-1, ...new Array<number>(x!.rank - 2).fill(1)])]);
+  const axes = ints(b, [0, ...Array.from({ length: x!.rank - 2 }, (_, i) => i + 2)]);
+  const sum = (t: Sym): Sym => b.ReduceSum([t, axes], { keepdims: 0 });
+  const inv = b.Reciprocal([b.Sqrt([b.Add([v!, scalar(b, attrs.epsilon, v!)])])]);
+  const centered = b.Sub([x!, ch(mean!)]);
+  const gs = b.Mul([g, ch(scale!)]);
+  return [
+    wants(0) ? b.Mul([gs, ch(inv)]) : undefined,
+    wants(1) ? b.Mul([sum(b.Mul([g, centered])), inv]) : undefined,
+    wants(2) ? sum(g) : undefined,
+    wants(3) ? b.Neg([b.Mul([sum(gs), inv])]) : undefined,
+    wants(4) ? b.Mul([sum(b.Mul([gs, centered])), b.Mul([scalar(b, -0.5, inv), b.Mul([inv, b.Mul([inv, inv])])])]) : undefined,
+  ];
+});
 
 /**
  * LayerNormalization (opset 17): normalizes over the axes from `axis` to the end, then
@@ -123,6 +143,26 @@ export const LayerNormalization = defineOp({
     }
     return [out, meanT, invT].slice(0, Math.max(1, ctx.numOutputs));
   },
+});
+/**
+ * With x̂ = (x − μ)·r over the normalized axes, r = 1/√(σ² + ε) and h = g·Scale:
+ * dX = r·(h − mean(h) − x̂·mean(h·x̂)); dScale = Σ g·x̂ and dB = Σ g over the broadcast axes.
+ * Only Y's gradient is taken (Mean and InvStdDev are statistics).
+ */
+declareGradient(LayerNormalization, ({ b, inputs: [x, scale, bias], grads: [g], attrs, wants }) => {
+  if (!g) return [];
+  const axis = attrs.axis < 0 ? attrs.axis + x!.rank : attrs.axis;
+  const axes = ints(b, Array.from({ length: x!.rank - axis }, (_, i) => axis + i));
+  const mean = (t: Sym): Sym => b.ReduceMean([t, axes], { keepdims: 1 });
+  const centered = b.Sub([x!, mean(x!)]);
+  const r = b.Reciprocal([b.Sqrt([b.Add([mean(b.Mul([centered, centered])), scalar(b, attrs.epsilon, x!)])])]);
+  const xhat = b.Mul([centered, r]);
+  const h = b.Mul([g, scale!]);
+  return [
+    wants(0) ? b.Mul([r, b.Sub([b.Sub([h, mean(h)]), b.Mul([xhat, mean(b.Mul([h, xhat]))])])]) : undefined,
+    wants(1) ? sumTo(b, b.Mul([g, xhat]), scale!) : undefined,
+    bias && wants(2) ? sumTo(b, g, bias) : undefined,
+  ];
 });
 
 /** Normalizes each (n, group) block of `x` in place into `out`, then applies per-channel affine params. */

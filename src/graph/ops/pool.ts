@@ -10,6 +10,9 @@ import { defineOp, type InferInput, type OpContext, type ValueType } from '../op
 import { formatShape, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { fold3, resolveWindow, windowAttrs, type Window, type Window3, type WindowAttrs } from './conv-util.js';
+import type { Sym } from '../builder.js';
+import { declareGradient, GradientError } from '../gradient.js';
+import { gradWhere, ints, scalar, scatterAdd, staticSpatial } from './grad-util.js';
 
 const MAXPOOL_TYPES: readonly DType[] = [...FLOATS, 'int8', 'uint8'];
 
@@ -122,6 +125,11 @@ export const MaxPool = defineOp({
     return ctx.numOutputs > 1 ? [y, idx] : [y];
   },
 });
+// Each window's gradient goes to its maximum: the node is run again for its flat (row-major) Indices.
+declareGradient(MaxPool, ({ b, inputs: [x], grads: [g], attrs }) => {
+  const [, idx] = b.apply('MaxPool', [x!], { ...attrs, storage_order: 0 }, { outputs: 2 });
+  return [scatterAdd(b, x!, idx!, g!)];
+});
 
 /** AveragePool: windowed mean; `count_include_pad` decides whether padding counts in the divisor. */
 export const AveragePool = defineOp({
@@ -153,6 +161,31 @@ export const AveragePool = defineOp({
     }));
     return [y];
   },
+});
+/**
+ * AveragePool is linear: dX = ConvTranspose(g / count, ones) per channel (group = C),
+ * with `count` each window's divisor (taps inside X, or inside the padded X with
+ * count_include_pad). ceil_mode's extra windows are made ordinary ones by padding the
+ * end further (those taps count for neither divisor).
+ */
+declareGradient(AveragePool, ({ b, inputs: [x], grads: [g], attrs, node }) => {
+  const spatial = staticSpatial(x!, node, 'AveragePool');
+  const c = x!.shape[1];
+  if (typeof c !== 'number') throw new GradientError(`${node}: the gradient of AveragePool needs a static channel count`, node);
+  const k = attrs.kernel_shape ?? [];
+  const win = resolveWindow(attrs, spatial, k, node, (t) => `${node}#${t}`, attrs.ceil_mode !== 0);
+  const out = win.out as number[];
+  const n = spatial.length;
+  const extra = spatial.map((d, i) => Math.max(0, (out[i]! - 1) * win.strides[i]! + (k[i]! - 1) * win.dilations[i]! + 1 - d - win.padBegin[i]! - win.padEnd[i]!));
+  const ones = (shape: number[]): Sym => b.constant(Tensor.full(x!.dtype, shape, 1), { name: 'grad_ones' });
+  const window = { strides: win.strides, dilations: win.dilations };
+  const count = attrs.count_include_pad
+    ? b.Conv([b.Pad([ones([1, 1, ...spatial]), ints(b, [0, 0, ...win.padBegin, 0, 0, ...win.padEnd]), scalar(b, 1, x!)]), ones([1, 1, ...k])],
+      { ...window, pads: [...new Array<number>(n).fill(0), ...extra] })
+    : b.Conv([ones([1, 1, ...spatial]), ones([1, 1, ...k])], { ...window, pads: [...win.padBegin, ...win.padEnd.map((e, i) => e + extra[i]!)] });
+  const padEnd = win.padEnd.map((e, i) => e + extra[i]!);
+  const outputPadding = spatial.map((d, i) => d - ((out[i]! - 1) * win.strides[i]! + (k[i]! - 1) * win.dilations[i]! + 1 - win.padBegin[i]! - padEnd[i]!));
+  return [b.ConvTranspose([b.Div([g!, count]), ones([c, 1, ...k])], { ...window, group: c, pads: [...win.padBegin, ...padEnd], output_padding: outputPadding })];
 });
 
 /** LpPool: windowed Lp norm `(sum |x|^p)^(1/p)`; padding contributes zeros. */
@@ -230,5 +263,9 @@ export const GlobalLpPool = globalPool('GlobalLpPool', FLOATS, { p: attr.int(2) 
   return s ** (1 / p);
 }, 'Lp norm over all spatial axes, keeping them as size 1.');
 
+declareGradient(GlobalAveragePool, ({ b, inputs: [x], outputs: [y], grads: [g] }) => [
+  b.Div([b.Expand([g!, b.Shape([x!])]), b.CastLike([b.Div([b.Size([x!]), b.Size([y!])]), x!])]),
+]);
+declareGradient(GlobalMaxPool, ({ b, inputs: [x], outputs: [y], grads: [g] }) => [gradWhere(b, b.Equal([x!, y!]), b.Expand([g!, b.Shape([x!])]))]);
 /** Pooling ops. */
 export const poolOps = { MaxPool, AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool, GlobalLpPool } as const;

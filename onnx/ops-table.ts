@@ -8,10 +8,12 @@
  * No entry computes shapes: emitters only wire ops together.
  */
 import type { AttrValue } from '../src/graph/attrs.js';
+import { ModelFormatError } from '../src/graph/errors.js';
 import type { Node } from '../src/graph/graph.js';
 import { findOp } from '../src/graph/op.js';
 import { Tensor } from '../src/graph/tensor.js';
-import { constantValue } from './attributes.js';
+import { constantValue, PendingSubgraph } from './attributes.js';
+import { onnx } from './proto.js';
 import { alignAxis, nllLoss, softmaxCrossEntropyLoss } from './function-ops.js';
 
 /**
@@ -108,6 +110,55 @@ function seedFromName(n: OnnxNode, e: Emitter): void {
   let h = 0x811c9dc5;
   for (let i = 0; i < n.name.length; i++) h = Math.imul(h ^ n.name.charCodeAt(i), 0x01000193) >>> 0;
   e.node(n.op, n.inputs, n.attrs.seed === undefined ? { ...n.attrs, seed: h >>> 8 } : n.attrs, n.outputs);
+}
+
+/**
+ * An opset-9 Scan written inside an opset-8 model: the inner node {@link scan8}
+ * writes carries `scan_input_axes`, an attribute Scan-8 lacks, so it is taken as is.
+ */
+const isScan9Form = (n: OnnxNode): boolean => n.attrs.scan_input_axes !== undefined;
+
+/**
+ * Scan-8 (inputs: sequence_lens, N states [B, ...], M scan inputs [B, T, ...];
+ * outputs: N final states [B, ...], K scan outputs [B, T, ...]; the body sees one
+ * batch element) as two opset-9 Scans: an outer one over the batch axis, with no
+ * state, whose body is an inner Scan over the time axis (now axis 0) running the
+ * original body with Scan-8's `directions`. The outer Scan stacks the per-element
+ * final states and scan outputs along axis 0, which is Scan-8's layout. A given
+ * `sequence_lens` (per-element lengths) is refused: that form is not supported.
+ */
+function scan8(n: OnnxNode, e: Emitter): void {
+  if (isScan9Form(n)) {
+    e.node('Scan', n.inputs, n.attrs, n.outputs);
+    return;
+  }
+  const body = n.attrs.body;
+  const m = Number(n.attrs.num_scan_inputs);
+  if (!(body instanceof PendingSubgraph) || !(m >= 1) || (body.proto.input ?? []).length < m) {
+    throw new ModelFormatError(`${n.name}: Scan needs a body graph with at least num_scan_inputs (${n.attrs.num_scan_inputs}) inputs`, n.name);
+  }
+  const T = onnx.AttributeProto.AttributeType;
+  const ins = n.inputs.slice(1).map((_, i) => `${n.name}/batch_in_${i}`);
+  const outs = n.outputs.map((_, i) => `${n.name}/batch_out_${i}`);
+  const directions = (n.attrs.directions as readonly number[] | undefined) ?? new Array<number>(m).fill(0);
+  const outer = new PendingSubgraph({
+    name: `${n.name}/per_batch_element`,
+    input: ins.map((name) => ({ name })),
+    output: outs.map((name) => ({ name })),
+    node: [{
+      name: `${n.name}/over_time`,
+      opType: 'Scan',
+      input: ins,
+      output: outs,
+      attribute: [
+        { name: 'body', type: T.GRAPH, g: body.proto },
+        { name: 'num_scan_inputs', type: T.INT, i: m },
+        { name: 'scan_input_axes', type: T.INTS, ints: new Array<number>(m).fill(0) },
+        { name: 'scan_input_directions', type: T.INTS, ints: [...directions] },
+      ],
+    }],
+  });
+  e.node('Scan', n.inputs.slice(1), { body: outer, num_scan_inputs: n.inputs.length - 1 }, n.outputs);
 }
 
 /** ONNX data types Kiln has no dtype for, as `Cast` targets. */
@@ -208,7 +259,7 @@ export const OP_TABLE: readonly OpMapping[] = [
   // RoiAlign-10 has no coordinate_transformation_mode: it samples as opset 16's 'output_half_pixel'.
   { op: 'RoiAlign', until: 15, defaults: { coordinate_transformation_mode: 'output_half_pixel' } },
   ...['Bernoulli', 'RandomUniform', 'RandomNormal', 'RandomUniformLike', 'RandomNormalLike'].map((op): OpMapping => ({ op, emit: seedFromName })),
-  { op: 'Scan', until: 8, unsupported: () => 'Scan (opset 8 form, batched with sequence_lens)' },
+  { op: 'Scan', until: 8, unsupported: (n) => (!isScan9Form(n) && n.inputs[0] ? 'Scan (opset 8) with sequence_lens' : undefined), emit: scan8 },
 ];
 
 /** The table entry for an op at an opset, if any (fallback entries only when the registry lacks the op). */

@@ -6,7 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { expect } from 'chai';
-import type { pb } from '../onnx/proto.js';
+import { onnx, type pb } from '../onnx/proto.js';
+import { UnsupportedOpError } from '../src/graph/errors.js';
 import { importModel } from '../onnx/import.js';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import type { Graph } from '../src/graph/graph.js';
@@ -45,11 +46,41 @@ describe('control flow (CPU)', function () {
         expect(r.status, r.detail).to.equal('pass');
       });
     }
-    it('Scan in its opset-8 form is reported unsupported, not run wrongly', async function () {
+    it('Scan in its opset-8 form (batch axis, no sequence_lens) runs: test_scan_sum matches its recorded outputs', async function () {
       const c = listCases(['node'], /^node\/test_scan_sum$/, root)[0]!;
       const r = await runCase(c.name, c.dir, { backend: await loadBackend('cpu'), suites: ['node'] });
-      expect(r.status).to.equal('unsupported');
+      expect(r.status, r.detail).to.equal('pass');
     });
+  });
+
+  it('Scan-8 (batch of 2, a reversed input, an outer capture) equals two opset-9 Scans worked by hand; sequence_lens is refused', function () {
+    const body: pb.IGraphProto = {
+      name: 'sb',
+      input: [vi('s_in', FLOAT, [2]), vi('x_t', FLOAT, [2])],
+      node: [node('Mul', ['x_t', 'k'], ['xk']), node('Add', ['s_in', 'xk'], ['s_out']), node('Identity', ['s_out'], ['s_scan'])],
+      output: [vi('s_out', FLOAT, [2]), vi('s_scan', FLOAT, [2])],
+    };
+    const scan8 = (seqLens: string): Uint8Array => onnx.ModelProto.encode({
+      irVersion: 3,
+      opsetImport: [{ domain: '', version: 8 }],
+      graph: {
+        name: 'scan8',
+        input: [vi('s0', FLOAT, [2, 2]), vi('x', FLOAT, [2, 3, 2]), vi('k', FLOAT, [1]), ...(seqLens ? [vi(seqLens, INT64, [2])] : [])],
+        node: [{ ...node('Scan', [seqLens, 's0', 'x'], ['s', 'ss'], [graphAttr('body', body), { name: 'num_scan_inputs', type: A.INT, i: 1 }, { name: 'directions', type: A.INTS, ints: [1] }]), name: 'scan_8' }],
+        output: [vi('s', FLOAT, [2, 2]), vi('ss', FLOAT, [2, 3, 2])],
+      },
+    }).finish();
+    const feeds = { s0: Tensor.from('float32', [2, 2], [0, 0, 1, 1]), x: Tensor.from('float32', [2, 3, 2], [1, 2, 3, 4, 5, 6, 0, 1, 1, 0, 2, 2]), k: Tensor.from('float32', [1], [2]) };
+    const g = importModel(scan8(''));
+    verify(g);
+    for (const graph of [g, optimize(g, { level: 2 }).graph]) {
+      const out = compileCpu(graph).run(feeds);
+      // Element 0: rows [5,6], [3,4], [1,2] times 2 from [0,0]; element 1: rows [2,2], [1,0], [0,1] times 2 from [1,1].
+      expect(out.ss!.shape).to.deep.equal([2, 3, 2]);
+      expect([...out.ss!.data]).to.deep.equal([10, 12, 16, 20, 18, 24, 5, 5, 7, 5, 7, 7]);
+      expect([...out.s!.data]).to.deep.equal([18, 24, 7, 7]);
+    }
+    expect(() => importModel(scan8('lens'))).to.throw(UnsupportedOpError, /Scan \(opset 8\) with sequence_lens.*scan_8/);
   });
 
   it('nested subgraphs: an If inside a Loop body reads an outer value two scopes out', function () {

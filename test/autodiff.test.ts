@@ -16,6 +16,11 @@ import { Tensor } from '../src/graph/tensor.js';
 import type { Value } from '../src/graph/value.js';
 import '../src/graph/ops/index.js';
 import { gradients } from '../src/passes/autodiff.js';
+import { optimize } from '../src/passes/pipelines.js';
+import { compileCpu } from '../src/backends/cpu/index.js';
+import { compileWebGpu } from '../src/backends/webgpu/index.js';
+import { deviceOrSkip } from './helpers/gpu.js';
+import { expectNear, randomTensor } from './helpers/gpu-compare.js';
 
 /** One input of a case: its shape and value range; `wrt: false` for inputs not differentiated (indices, bounds). */
 interface In {
@@ -306,4 +311,70 @@ describe('autodiff: API', () => {
     expect(Array.from(outs[2]!.data as Float64Array)).to.deep.equal([2, -4]);
     expect(Array.from(outs[3]!.data as Float64Array)).to.deep.equal([0, 0, 0]);
   });
+});
+
+/** A small MLP (MatMul, bias Add, Gelu, Relu, LayerNormalization) with a softmax cross-entropy loss, in float32. */
+function mlp(): { graph: Graph; wrt: string[]; feeds: Record<string, Tensor> } {
+  const b = new GraphBuilder('mlp');
+  const x = b.input('x', 'float32', [8, 6]);
+  const w1 = b.input('w1', 'float32', [6, 16]);
+  const b1 = b.input('b1', 'float32', [16]);
+  const w2 = b.input('w2', 'float32', [16, 4]);
+  const b2 = b.input('b2', 'float32', [4]);
+  const labels = b.input('labels', 'int64', [8, 1]);
+  const h = b.Relu([b.LayerNormalization([b.Gelu([b.Add([b.MatMul([x, w1]), b1])]), b.constant(Tensor.full('float32', [16], 1.1)), b.constant(Tensor.full('float32', [16], 0.1))])]);
+  const lp = b.LogSoftmax([b.Add([b.MatMul([h, w2]), b2])], { axis: 1 });
+  b.output(b.Neg([b.ReduceMean([b.GatherElements([lp, labels], { axis: 1 })], { keepdims: 0 })]), 'loss');
+  const feeds = {
+    x: randomTensor('float32', [8, 6], 1), w1: randomTensor('float32', [6, 16], 2, -0.5, 0.5), b1: randomTensor('float32', [16], 3, -0.1, 0.1),
+    w2: randomTensor('float32', [16, 4], 4, -0.5, 0.5), b2: randomTensor('float32', [4], 5, -0.1, 0.1),
+    labels: Tensor.from('int64', [8, 1], [0, 1, 2, 3, 3, 2, 1, 0]),
+  };
+  return { graph: b.build(), wrt: ['w1', 'b1', 'w2', 'b2'], feeds };
+}
+
+/** A small conv net (Conv with pads and groups, Relu, MaxPool, AveragePool, Flatten, Gemm) with an MSE loss, in float32. */
+function convNet(): { graph: Graph; wrt: string[]; feeds: Record<string, Tensor> } {
+  const b = new GraphBuilder('convnet');
+  const x = b.input('x', 'float32', [2, 2, 8, 8]);
+  const k1 = b.input('k1', 'float32', [4, 2, 3, 3]);
+  const c1 = b.input('c1', 'float32', [4]);
+  const k2 = b.input('k2', 'float32', [4, 2, 3, 3]);
+  const w = b.input('w', 'float32', [16, 3]);
+  const t = b.input('t', 'float32', [2, 3]);
+  const h1 = b.MaxPool([b.Relu([b.Conv([x, k1, c1], { pads: [1, 1, 1, 1] })])], { kernel_shape: [2, 2], strides: [2, 2] });
+  const h2 = b.AveragePool([b.Relu([b.Conv([h1, k2], { group: 2, pads: [1, 1, 1, 1], strides: [1, 1] })])], { kernel_shape: [2, 2], strides: [2, 2] });
+  const y = b.Gemm([b.Flatten([h2]), w], { alpha: 0.5 });
+  const d = b.Sub([y, t]);
+  b.output(b.ReduceMean([b.Mul([d, d])], { keepdims: 0 }), 'loss');
+  const feeds = {
+    x: randomTensor('float32', [2, 2, 8, 8], 11), k1: randomTensor('float32', [4, 2, 3, 3], 12, -0.5, 0.5), c1: randomTensor('float32', [4], 13, -0.1, 0.1),
+    k2: randomTensor('float32', [4, 2, 3, 3], 14, -0.5, 0.5), w: randomTensor('float32', [16, 3], 15, -0.5, 0.5), t: randomTensor('float32', [2, 3], 16),
+  };
+  return { graph: b.build(), wrt: ['k1', 'c1', 'k2', 'w'], feeds };
+}
+
+describe('autodiff: the gradient graph on WebGPU at -O2 and -O0 matches the CPU reference at -O0 (float32)', function () {
+  this.timeout(120_000);
+  let device: GPUDevice;
+  before(async function () {
+    device = await deviceOrSkip(this);
+  });
+  for (const [name, make] of [['MLP (MatMul, Gelu, LayerNormalization, LogSoftmax cross-entropy)', mlp], ['conv net (Conv, groups, MaxPool, AveragePool, Gemm, MSE)', convNet]] as const) {
+    it(name, async () => {
+      const { graph, wrt, feeds } = make();
+      const { graph: gg, grads } = gradients(graph, 'loss', wrt);
+      const want = compileCpu(gg).run(feeds);
+      for (const level of [2, 0] as const) {
+        const g = level === 0 ? gg : optimize(gg, { level }).graph;
+        const prog = await compileWebGpu(g, { device });
+        const got = await prog.run(feeds);
+        for (const out of ['loss', ...wrt.map((w) => grads.get(w)!)]) {
+          // float32 on both sides; tolerance |d| <= 1e-4 + 1e-3·|cpu|.
+          expectNear(got[out] as Tensor, want[out] as Tensor, 1e-4, 1e-3, `${name} -O${level} ${out}`);
+        }
+        prog.release();
+      }
+    });
+  }
 });

@@ -14,6 +14,7 @@
  */
 import type { AttrValue } from '../src/graph/attrs.js';
 import type { DType } from '../src/graph/dtype.js';
+import { expandGradientNodes } from '../src/graph/autodiff.js';
 import { GraphError, KilnError, ModelFormatError, UnsupportedOpError } from '../src/graph/errors.js';
 import { Graph, type Node, type ValueInfo } from '../src/graph/graph.js';
 import { findOp, getTrait, type ValueType } from '../src/graph/op.js';
@@ -279,7 +280,8 @@ export function graphFromModel(model: pb.IModelProto, opts: ImportOptions = {}):
   const g = model.graph;
   if (!g) throw new ModelFormatError('model has no graph');
   const opsets = opsetsOf(model);
-  return convertGraph(g, opsets, opts, undefined, undefined).with({
+  // ONNX's Gradient op (preview training domain) becomes the backward nodes of the graph.
+  return expandGradientNodes(convertGraph(g, opsets, opts, undefined, undefined)).with({
     meta: {
       producer: `${model.producerName ?? ''}${model.producerVersion ? ` ${model.producerVersion}` : ''}`.trim(),
       opset: opsets.get('') ?? 0,

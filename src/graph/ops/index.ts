@@ -6,6 +6,7 @@ import { installOpMethods } from '../builder.js';
 import { bilinearOps } from './bilinear.js';
 import { binaryOps } from './binary.js';
 import { optimizerOps } from './optimizers.js';
+import { gradientOps } from './gradient-op.js';
 import { mlOps } from './ml.js';
 import { mlTreeOps } from './ml-tree.js';
 import { constantOps } from './constant.js';
@@ -81,6 +82,9 @@ export const CONTRIB_OPS = contribOps;
 
 /** The optimizer updates of ONNX's preview training domain (Adagrad, Momentum, Adam), applied by handle like the contrib ops. */
 export const TRAINING_OPS = optimizerOps;
+
+/** ONNX's Gradient op (preview training domain), which ONNX import expands into backward nodes (src/graph/autodiff.ts). */
+export const GRADIENT_OPS = gradientOps;
 
 /** The ONNX-ML ops (domain ai.onnx.ml: tree ensembles, linear and SVM models, feature transforms), applied by handle like the contrib ops. */
 export const ML_OPS = { ...mlTreeOps, ...mlOps };

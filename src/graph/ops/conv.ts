@@ -15,7 +15,7 @@ import { matmulAcc, transpose2d, type FloatArray } from './gemm-kernel.js';
 import { floatData } from './matmul.js';
 import type { Sym } from '../builder.js';
 import { declareGradient } from '../gradient.js';
-import { ints, staticSpatial } from './grad-util.js';
+import { ints, outputPadding, staticSpatial } from './grad-util.js';
 
 const convAttrs = { ...windowAttrs, group: attr.int(1, (v) => (v >= 1 ? undefined : 'must be >= 1')) };
 
@@ -168,8 +168,8 @@ declareGradient(Conv, ({ b, inputs: [x, w, bias], grads: [g], attrs, wants, node
   const sp = Array.from({ length: n }, (_, i) => i + 2);
   let dX: Sym | undefined;
   if (wants(0)) {
-    const outputPadding = spatial.map((d, i) => d - ((out[i]! - 1) * win.strides[i]! + (k[i]! - 1) * win.dilations[i]! + 1 - win.padBegin[i]! - win.padEnd[i]!));
-    dX = b.ConvTranspose([g!, w!], { group: G, strides: win.strides, dilations: win.dilations, pads, output_padding: outputPadding });
+    const output_padding = outputPadding(spatial, out, k, win.strides, win.dilations, win.padBegin, win.padEnd);
+    dX = b.ConvTranspose([g!, w!], { group: G, strides: win.strides, dilations: win.dilations, pads, output_padding });
   }
   let dW: Sym | undefined;
   if (wants(1)) {

@@ -108,3 +108,11 @@ export function constInts(s: Sym | undefined, node: string, what: string): numbe
   if (!v) throw new GradientError(`${node}: the gradient needs ${what} to be a constant`, node);
   return Array.from(v.data as ArrayLike<number | bigint>, Number);
 }
+
+/**
+ * The output_padding that makes a ConvTranspose with this window (strides, dilations,
+ * kernel, pads) give back the forward input's spatial dims `spatial` from `out`.
+ */
+export function outputPadding(spatial: readonly number[], out: readonly number[], k: readonly number[], strides: readonly number[], dilations: readonly number[], padBegin: readonly number[], padEnd: readonly number[]): number[] {
+  return spatial.map((d, i) => d - ((out[i]! - 1) * strides[i]! + (k[i]! - 1) * dilations[i]! + 1 - padBegin[i]! - padEnd[i]!));
+}

@@ -12,7 +12,7 @@ import { Tensor } from '../tensor.js';
 import { fold3, resolveWindow, windowAttrs, type Window, type Window3, type WindowAttrs } from './conv-util.js';
 import type { Sym } from '../builder.js';
 import { declareGradient, GradientError } from '../gradient.js';
-import { gradWhere, ints, scalar, scatterAdd, staticSpatial } from './grad-util.js';
+import { gradWhere, ints, outputPadding, scalar, scatterAdd, staticSpatial } from './grad-util.js';
 
 const MAXPOOL_TYPES: readonly DType[] = [...FLOATS, 'int8', 'uint8'];
 
@@ -184,8 +184,7 @@ declareGradient(AveragePool, ({ b, inputs: [x], grads: [g], attrs, node }) => {
       { ...window, pads: [...new Array<number>(n).fill(0), ...extra] })
     : b.Conv([ones([1, 1, ...spatial]), ones([1, 1, ...k])], { ...window, pads: [...win.padBegin, ...win.padEnd.map((e, i) => e + extra[i]!)] });
   const padEnd = win.padEnd.map((e, i) => e + extra[i]!);
-  const outputPadding = spatial.map((d, i) => d - ((out[i]! - 1) * win.strides[i]! + (k[i]! - 1) * win.dilations[i]! + 1 - win.padBegin[i]! - padEnd[i]!));
-  return [b.ConvTranspose([b.Div([g!, count]), ones([c, 1, ...k])], { ...window, group: c, pads: [...win.padBegin, ...padEnd], output_padding: outputPadding })];
+  return [b.ConvTranspose([b.Div([g!, count]), ones([c, 1, ...k])], { ...window, group: c, pads: [...win.padBegin, ...padEnd], output_padding: outputPadding(spatial, out, k, win.strides, win.dilations, win.padBegin, padEnd) })];
 });
 
 /** LpPool: windowed Lp norm `(sum |x|^p)^(1/p)`; padding contributes zeros. */

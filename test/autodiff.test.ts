@@ -7,6 +7,11 @@
  * tolerance |analytic − numeric| ≤ 1e-6 + 1e-5·|numeric| (looser where a case says).
  */
 import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { importModelFile } from '../onnx/import.js';
+import { verify } from '../src/graph/verify.js';
 import { GraphBuilder, type Sym } from '../src/graph/builder.js';
 import type { Graph } from '../src/graph/graph.js';
 import { NoGradientError } from '../src/graph/gradient.js';
@@ -375,6 +380,26 @@ describe('autodiff: the gradient graph on WebGPU at -O2 and -O0 matches the CPU 
         }
         prog.release();
       }
+    });
+  }
+});
+
+const modelsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared/models');
+
+describe('autodiff: every shared model differentiates (first float output, all float weights)', function () {
+  this.timeout(60_000);
+  for (const name of ['bert_tiny', 'bert_tiny_opset13', 'gpt2_tiny', 'gpt2_tiny_opset13', 'mobilenet_v2', 'resnet18', 'squeezenet1_1']) {
+    const file = path.join(modelsDir, name, 'model.onnx');
+    // Under CI a missing model fails (the import throws); elsewhere the case is skipped.
+    const it_ = existsSync(file) || process.env.CI === 'true' ? it : it.skip;
+    it_(name, () => {
+      const g = importModelFile(file);
+      const wrt = [...g.initializers].filter(([, t]) => t.dtype === 'float32' && t.size > 1).map(([k]) => k);
+      const loss = g.outputs.find((o) => o.dtype === 'float32')!.name;
+      const { graph, grads } = gradients(g, loss, wrt);
+      verify(graph);
+      expect(grads.size).to.equal(wrt.length);
+      for (const w of wrt) expect(graph.typeOf(grads.get(w)!).shape, w).to.deep.equal(g.initializers.get(w)!.shape);
     });
   }
 });

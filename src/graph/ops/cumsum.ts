@@ -10,6 +10,7 @@ import { formatShape, normalizeAxis } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { scalarInt } from './index-util.js';
 import { splitAround } from './reduce-util.js';
+import { declareGradient } from '../gradient.js';
 
 /**
  * CumSum: cumulative sum along the axis given by the second input. `exclusive` leaves
@@ -54,6 +55,8 @@ export const CumSum = defineOp({
     return [out];
   },
 });
+// The adjoint of a cumulative sum is the cumulative sum the other way (same exclusive).
+declareGradient(CumSum, ({ b, inputs: [, axis], grads: [g], attrs }) => [b.CumSum([g!, axis!], { exclusive: attrs.exclusive, reverse: attrs.reverse ? 0 : 1 }), undefined]);
 
 /** The scan ops. */
 export const cumsumOps = { CumSum } as const;

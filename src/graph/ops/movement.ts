@@ -294,6 +294,7 @@ export const Tile = defineOp({
     return [new Tensor(x!.dtype, shape, stridedCopy(x!.data, x!.dtype, 0, view, vst))];
   },
 });
+declareGradient(Tile, ({ b, inputs: [x, reps], grads: [g] }) => [selectAdjoint(b, x!, g!, (i) => b.Tile([i, reps!])), undefined]);
 
 /** Movement ops. */
 export const movementOps = { Transpose, Concat, Split, Slice, Tile } as const;

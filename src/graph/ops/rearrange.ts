@@ -11,6 +11,8 @@ import { defineOp } from '../op.js';
 import { formatShape, normalizeAxis, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { expectIndexDType, permute, prod } from './index-util.js';
+import { declareGradient } from '../gradient.js';
+import { selectAdjoint } from './grad-util.js';
 
 /** Checks a rank-4 input and a block size that divides what it must. */
 function check4(shape: readonly Dim[], node: string, op: string): void {
@@ -47,6 +49,7 @@ export const DepthToSpace = defineOp({
     return [t.reshape([n, c2, h * b, w * b])];
   },
 });
+declareGradient(DepthToSpace, ({ b, inputs: [x], grads: [g], attrs }) => [selectAdjoint(b, x!, g!, (i) => b.DepthToSpace([i], attrs))]);
 
 /** SpaceToDepth: moves spatial blocks into channels. */
 export const SpaceToDepth = defineOp({
@@ -69,6 +72,7 @@ export const SpaceToDepth = defineOp({
     return [t.reshape([n, c * b * b, h / b, w / b])];
   },
 });
+declareGradient(SpaceToDepth, ({ b, inputs: [x], grads: [g], attrs }) => [selectAdjoint(b, x!, g!, (i) => b.SpaceToDepth([i], attrs))]);
 
 /** Trilu: keeps the upper (or lower) triangle of the last two axes relative to diagonal k. */
 export const Trilu = defineOp({

@@ -55,6 +55,7 @@ fi
 apt-get install "${APT_OPTS[@]}" chromium graphviz curl ca-certificates >/dev/null
 apt-get install "${APT_OPTS[@]}" vulkan-tools >/dev/null || echo "setup-system.sh: vulkan-tools not installed (optional)" >&2
 apt-get install "${APT_OPTS[@]}" espeak-ng sox >/dev/null  # speech fixtures of test/packages (VAD)
+apt-get install "${APT_OPTS[@]}" dataset-fashion-mnist >/dev/null  # Fashion-MNIST IDX files (examples/fashion-mnist, test/training)
 
 # 5. ONNX backend test data: install the package; if apt cannot, extract its .deb into .cache/.
 ONNX_DATA=/usr/share/libonnx-testdata/data

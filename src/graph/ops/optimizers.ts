@@ -13,6 +13,14 @@
  *   H' = beta·H + (1 − beta)·g², r = (T > 0 ? R·√(1 − beta^T) / (1 − alpha^T) : R),
  *   X' = (1 − norm_coefficient_post)·(X − r·V' / (√H' + epsilon)).
  *
+ * Kiln adds two of its own (domain {@link KILN_TRAINING_DOMAIN}, same input layout):
+ *
+ * - SGD: g = weight_decay·X + G, X' = X − R·g (no state; SGD with momentum or
+ *   Nesterov is the Momentum op with beta = 1, which is PyTorch's SGD without dampening).
+ * - AdamW (decoupled weight decay, Loshchilov & Hutter): V' and H' as Adam (with
+ *   norm_coefficient 0), r as Adam, X' = X − r·V' / (√H' + epsilon) − R·weight_decay·X.
+ *   Like ONNX Adam, epsilon is added to √H' (not to the bias-corrected √Ĥ as PyTorch does).
+ *
  * The scalar part (r, b) is {@link OPTIMIZER_SCALARS} and the per-element part
  * {@link OPTIMIZER_UPDATES}, both written once over {@link UpdateMath}: the CPU
  * reference runs them on numbers and the WebGPU kernel renders them as WGSL.
@@ -26,8 +34,11 @@ import { Tensor } from '../tensor.js';
 /** The domain of ONNX's training ops. */
 export const TRAINING_DOMAIN = 'ai.onnx.preview.training';
 
+/** The domain of Kiln's own optimizer ops (SGD, AdamW), laid out like ONNX's. */
+export const KILN_TRAINING_DOMAIN = 'ai.kiln.training';
+
 /** How many tensors of one group each op reads (X, G and states) and writes (X and states). */
-const GROUP_INPUTS = { Adagrad: 3, Momentum: 3, Adam: 4 } as const;
+const GROUP_INPUTS = { Adagrad: 3, Momentum: 3, Adam: 4, SGD: 2, AdamW: 4 } as const;
 /** An optimizer op's name. */
 export type OptimizerName = keyof typeof GROUP_INPUTS;
 
@@ -40,6 +51,7 @@ export interface OptimizerAttrs {
   readonly alpha?: number;
   readonly beta?: number;
   readonly mode?: string;
+  readonly weight_decay?: number;
 }
 
 /** Scalar arithmetic of a backend's language, or JS: what the update formulas use. */
@@ -65,6 +77,12 @@ export const OPTIMIZER_SCALARS: { readonly [K in OptimizerName]: <V>(m: UpdateMa
   Adam(m, a, R, T) {
     const corr = m.div(m.sqrt(m.sub(m.num(1), m.pow(m.num(a.beta ?? 0.999), T))), m.sub(m.num(1), m.pow(m.num(a.alpha ?? 0.9), T)));
     return { r: m.ifPositive(T, m.mul(R, corr), R), b: m.num(1) };
+  },
+  SGD: (m, _a, R) => ({ r: R, b: m.num(1) }),
+  AdamW(m, a, R, T) {
+    const { r } = OPTIMIZER_SCALARS.Adam(m, a, R, T);
+    // b carries the decoupled decay step R·weight_decay (not bias-corrected).
+    return { r, b: m.mul(R, m.num(a.weight_decay ?? 0.01)) };
   },
 };
 
@@ -94,6 +112,17 @@ export const OPTIMIZER_UPDATES: { readonly [K in OptimizerName]: <V>(m: UpdateMa
     const x2 = m.sub(x, m.mul(r, m.div(v2, m.add(m.sqrt(h2), m.num(a.epsilon ?? 1e-6)))));
     return [m.mul(m.num(1 - (a.norm_coefficient_post ?? 0)), x2), v2, h2];
   },
+  SGD(m, a, x, g0, _states, r) {
+    const g = m.add(m.mul(m.num(a.weight_decay ?? 0), x), g0);
+    return [m.sub(x, m.mul(r, g))];
+  },
+  AdamW(m, a, x, g, [v, h], r, b) {
+    const alpha = a.alpha ?? 0.9;
+    const beta = a.beta ?? 0.999;
+    const v2 = m.add(m.mul(m.num(alpha), v!), m.mul(m.num(1 - alpha), g));
+    const h2 = m.add(m.mul(m.num(beta), h!), m.mul(m.num(1 - beta), m.mul(g, g)));
+    return [m.sub(m.sub(x, m.mul(r, m.div(v2, m.add(m.sqrt(h2), m.num(a.epsilon ?? 1e-8))))), m.mul(b, x)), v2, h2];
+  },
 };
 
 /** How many tensors of one group an op reads (X, G and its states). */
@@ -114,11 +143,11 @@ const JS_MATH: UpdateMath<number> = {
   pow: (a, b) => a ** b, ifPositive: (t, yes, no) => (t > 0 ? yes : no),
 };
 
-function defineOptimizer(op: OptimizerName, attrs: Parameters<typeof defineOp>[0]['attrs'], doc: string): OpDef {
+function defineOptimizer(op: OptimizerName, attrs: Parameters<typeof defineOp>[0]['attrs'], doc: string, domain = TRAINING_DOMAIN): OpDef {
   const per = GROUP_INPUTS[op];
   return defineOp({
     name: op,
-    domain: TRAINING_DOMAIN,
+    domain,
     inputs: ['R', 'T', '...inputs'],
     outputs: ['...outputs'],
     attrs,
@@ -175,5 +204,10 @@ export const Momentum = defineOptimizer('Momentum', { alpha: attr.float(), beta:
 /** Adam (ai.onnx.preview.training). */
 export const Adam = defineOptimizer('Adam', { alpha: attr.float(0.9), beta: attr.float(0.999), epsilon: attr.float(1e-6), norm_coefficient: attr.float(0), norm_coefficient_post: attr.float(0) }, 'Adam update of tensors X with gradients G, momenta V and second moments H.');
 
+/** Plain SGD with optional L2 weight decay (Kiln's training domain). */
+export const SGD = defineOptimizer('SGD', { weight_decay: attr.float(0) }, 'SGD update of tensors X with gradients G: X − R·(G + weight_decay·X).', KILN_TRAINING_DOMAIN);
+/** AdamW, Adam with decoupled weight decay (Kiln's training domain). */
+export const AdamW = defineOptimizer('AdamW', { alpha: attr.float(0.9), beta: attr.float(0.999), epsilon: attr.float(1e-8), weight_decay: attr.float(0.01) }, 'AdamW update of tensors X with gradients G, momenta V and second moments H (decoupled weight decay).', KILN_TRAINING_DOMAIN);
+
 /** The optimizer ops (by name). */
-export const optimizerOps = { Adagrad, Momentum, Adam } as const;
+export const optimizerOps = { Adagrad, Momentum, Adam, SGD, AdamW } as const;

@@ -16,6 +16,7 @@ import { dense, sequential } from '../src/graph/layers.js';
 import { TRAINING_OPS } from '../src/graph/ops/index.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { Model } from '../src/train/model.js';
+import { sharedDevice } from './helpers/gpu.js';
 import { adam, adamw, sgd, schedules, type Optimizer } from '../src/train/optimizers.js';
 
 /** Two Gaussian-ish blobs per class, 3 classes, 4 features (seeded). */
@@ -120,5 +121,32 @@ describe('training (src/train)', function () {
         want.forEach((w, j) => expect(Math.abs(Number(got[`o${j}`]!.data[i]) - w), `${op} out ${j}[${i}]`).to.be.at.most(1e-5 * Math.abs(w) + 1e-6));
       }
     }
+  });
+});
+
+describe('training on WebGPU (src/train)', function () {
+  this.timeout(120000);
+  it('a tiny MLP trains on WebGPU (loss falls by >= 30%) and matches the CPU run (|d| <= 1e-3)', async function () {
+    const device = await sharedDevice();
+    if (!device) {
+      if (process.env.CI === 'true') throw new Error('no WebGPU adapter under CI');
+      console.log('    (skipped: no WebGPU adapter)');
+      this.skip();
+    }
+    const { x, y } = data(96);
+    const run = async (backend: 'cpu' | 'webgpu') => {
+      const m = mlp();
+      m.compile({ optimizer: adam({ lr: 0.02 }), loss: 'softmaxCrossEntropy', metrics: ['accuracy'], backend, ...(backend === 'webgpu' ? { device: device! } : {}) });
+      const log = await m.fit(x, y, { epochs: 5, batchSize: 16, seed: 3 });
+      const p = await m.predict(x);
+      m.release();
+      return { log, p };
+    };
+    const gpu = await run('webgpu');
+    const cpu = await run('cpu');
+    expect(gpu.log.backend).to.equal('webgpu');
+    expect(gpu.log.epochs.at(-1)!.loss).to.be.lessThan(0.7 * gpu.log.epochs[0]!.loss);
+    gpu.log.steps.forEach((s, i) => expect(Math.abs(s.loss - cpu.log.steps[i]!.loss), `step ${i}`).to.be.at.most(1e-3));
+    (gpu.p.data as Float32Array).forEach((v, i) => expect(Math.abs(v - Number(cpu.p.data[i]))).to.be.at.most(1e-3));
   });
 });

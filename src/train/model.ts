@@ -15,6 +15,7 @@ import type { Layer } from '../graph/layers.js';
 import { LOSSES, type LossName } from '../graph/losses.js';
 import { Tensor } from '../graph/tensor.js';
 import { gradients } from '../passes/autodiff.js';
+import { requestDevice } from '../backends/webgpu/device.js';
 import { exportModel } from '../../onnx/export.js';
 import type { SessionOptions } from '../session/inference-session.js';
 import type { Optimizer } from './optimizers.js';
@@ -108,9 +109,13 @@ export class Model {
     return this.opts;
   }
 
-  private session(): SessionOptions {
+  private device: GPUDevice | undefined;
+
+  /** Session options; on WebGPU every program of the model shares one device, so GPU state passes between them. */
+  private async session(): Promise<SessionOptions> {
     const o = this.compiled();
-    return { backend: o.backend ?? 'cpu', optimizationLevel: o.optimizationLevel ?? 2, ...(o.device ? { device: o.device } : {}) };
+    if ((o.backend ?? 'cpu') === 'webgpu') this.device ??= o.device ?? (await requestDevice({ label: 'kiln-train' })).device;
+    return { backend: o.backend ?? 'cpu', optimizationLevel: o.optimizationLevel ?? 2, ...(this.device ? { device: this.device } : {}) };
   }
 
   /** The forward graph with the parameters as inputs (and the others as initializers). */
@@ -162,7 +167,7 @@ export class Model {
     if (this.train) return this.train;
     const opt = this.compiled().optimizer;
     const names = [...this.params.map((p) => p.name), ...Array.from({ length: opt.states }, (_, s) => this.params.map((p) => `${p.name}.state${s}`)).flat(), STEP];
-    this.train = await StatefulProgram.create(this.trainingGraph(), names.map((input) => ({ input, output: `${input}.next` })), this.session());
+    this.train = await StatefulProgram.create(this.trainingGraph(), names.map((input) => ({ input, output: `${input}.next` })), await this.session());
     for (const p of this.params) if (!this.state.has(p.name)) this.state.set(p.name, this.weights.get(p.name)!);
     for (let s = 0; s < opt.states; s++) for (const p of this.params) this.state.set(`${p.name}.state${s}`, new Tensor('float32', p.shape as number[]));
     this.state.set(STEP, Tensor.from('int64', [], [1]));
@@ -250,7 +255,7 @@ export class Model {
 
   /** Mean loss (and accuracy if compiled with it) over (x, y), in batches. */
   async evaluate(x: Tensor, y: Tensor, o: { batchSize?: number } = {}): Promise<{ loss: number; accuracy?: number }> {
-    this.evalProg ??= await StatefulProgram.create(this.lossGraph(), [], this.session());
+    this.evalProg ??= await StatefulProgram.create(this.lossGraph(), [], await this.session());
     const target = this.targetOf(y, this.classes());
     const n = x.shape[0]!;
     const bs = Math.min(o.batchSize ?? 256, n);
@@ -267,7 +272,7 @@ export class Model {
 
   /** The model's outputs for x. */
   async predict(x: Tensor): Promise<Tensor> {
-    this.infer ??= await StatefulProgram.create(this.paramGraph(), [], this.session());
+    this.infer ??= await StatefulProgram.create(this.paramGraph(), [], await this.session());
     return (await this.infer.run({ x }, this.paramState(), ['pred'], false)).outputs.pred!;
   }
 

@@ -3,7 +3,8 @@
  * the CLI (`kiln run`, `kiln check`, `kiln viz --profile`), the conformance runner
  * and the model checker all compile through here.
  *
- * - {@link BACKEND_NAMES}: 'cpu' and 'webgpu'; a {@link BackendChoice} adds 'auto'.
+ * - {@link BACKEND_NAMES}: 'cpu' (the reference interpreter), 'webgpu' and 'wasm'
+ *   (compiled WebAssembly SIMD kernels, src/backends/wasm); a {@link BackendChoice} adds 'auto'.
  * - {@link Backend}: compiles a graph into a {@link CompiledModel} (async run, release).
  * - The WebGPU backend is loaded lazily (a dynamic import), so code that never runs
  *   on the GPU never loads it, and a build without it fails with a clear
@@ -20,7 +21,7 @@ import type { Value } from '../graph/value.js';
 import { optimize } from '../passes/pipelines.js';
 
 /** Names of the backends (what `--backend` accepts). */
-export const BACKEND_NAMES = ['cpu', 'webgpu'] as const;
+export const BACKEND_NAMES = ['cpu', 'webgpu', 'wasm'] as const;
 /** A backend name. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 /** A backend, or 'auto': WebGPU where it can run the model, else the CPU with a notice. */
@@ -137,10 +138,27 @@ async function webgpuBackend(): Promise<Backend> {
   };
 }
 
+/** The wasm backend (loaded lazily, like WebGPU). */
+async function wasmBackend(): Promise<Backend> {
+  const { compileWasm } = await import('../backends/wasm/index.js');
+  return {
+    name: 'wasm',
+    compile(graph, opts = {}) {
+      const p = compileWasm(graph, { profile: opts.profile ?? false, ...(opts.skipVerify ? { skipVerify: true } : {}) });
+      return Promise.resolve({
+        run: (feeds) => Promise.resolve(p.run(feeds)),
+        release: () => undefined,
+        profile: () => p.lastProfile.map((e) => ({ node: e.node, op: e.op, ms: e.ms })),
+      });
+    },
+  };
+}
+
 /** How each backend is loaded (a table: a backend without a loader fails the type check). */
 const LOADERS: Readonly<Record<BackendName, () => Promise<Backend>>> = {
   cpu: () => Promise.resolve(cpuBackend),
   webgpu: webgpuBackend,
+  wasm: wasmBackend,
 };
 
 /** Loads a backend by name. Throws BackendUnavailableError when it is unknown or cannot be loaded. */
@@ -188,6 +206,7 @@ function fallbackReason(e: unknown, onUnsupported: boolean): string | undefined 
  */
 export async function compileOn(graph: Graph, choice: BackendChoice, opts: ChoiceOptions = {}): Promise<ChosenModel> {
   if (choice === 'cpu') return { backend: 'cpu', model: await cpuBackend.compile(graph, opts) };
+  if (choice === 'wasm') return { backend: 'wasm', model: await (await loadBackend('wasm')).compile(graph, opts) };
   const webgpu = await loadBackend('webgpu');
   try {
     return { backend: 'webgpu', model: await webgpu.compile(graph, opts) };

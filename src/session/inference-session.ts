@@ -29,7 +29,7 @@ export type { BackendChoice, BackendName } from './backends.js';
 export interface SessionOptions {
   /** 'webgpu', 'cpu', or 'auto' (default: WebGPU when an adapter exists, else CPU). */
   readonly backend?: BackendChoice;
-  /** ONNX Runtime's spelling: the first of 'webgpu' | 'cpu' | 'wasm' is used ('wasm' means cpu). */
+  /** ONNX Runtime's spelling: the first of 'webgpu' | 'cpu' | 'wasm' is used ('wasm' is the wasm backend, 'cpu' the reference). */
   readonly executionProviders?: readonly (string | { name: string })[];
   /** 0: as imported, 1: cleanup, 2: everything (default 2). */
   readonly optimizationLevel?: OptLevel;
@@ -72,7 +72,8 @@ function pickBackend(opts: SessionOptions): BackendChoice {
   for (const ep of opts.executionProviders ?? []) {
     const n = typeof ep === 'string' ? ep : ep.name;
     if (n === 'webgpu') return 'webgpu';
-    if (n === 'cpu' || n === 'wasm') return 'cpu';
+    if (n === 'cpu') return 'cpu';
+    if (n === 'wasm') return 'wasm';
   }
   return 'auto';
 }

@@ -107,7 +107,7 @@ function fromProviders(eps: readonly OrtExecutionProvider[]): { backend?: Backen
   const first = known[0];
   if (first === undefined) return {};
   const name = typeof first === 'string' ? first : first.name;
-  if (name !== 'webgpu') return { backend: 'cpu' };
+  if (name !== 'webgpu') return { backend: name === 'wasm' ? 'wasm' : 'cpu' };
   const device = typeof first === 'string' ? undefined : first.device;
   const cpuAfter = known.slice(1).some((ep) => (typeof ep === 'string' ? ep : ep.name) !== 'webgpu');
   return { backend: cpuAfter ? 'auto' : 'webgpu', ...(device ? { device } : {}) };

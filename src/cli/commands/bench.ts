@@ -17,7 +17,7 @@ import { RUNTIMES, type RuntimeName } from '../../../bench/runtimes.js';
 /** Peers `--vs` accepts. */
 export const PEERS: readonly RuntimeName[] = RUNTIMES.filter((r) => !r.startsWith('kiln-'));
 
-interface BenchOpts { backend: BackendName; runs: string; warmup: string; vs?: string; json?: boolean; profile?: boolean }
+interface BenchOpts { backend: Exclude<BackendName, 'wasm'>; runs: string; warmup: string; vs?: string; json?: boolean; profile?: boolean }
 
 function count(v: string, flag: string, min: number): number {
   const n = Number(v);
@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .command('bench')
     .description('benchmark a model against ONNX Runtime Web / Node and tfjs (each runtime in a fresh process)')
     .argument('<model>', '.onnx file, shared model name, or synthetic case (matmul1024, mlp, convstack)')
-    .addOption(new Option('--backend <name>', 'Kiln backend').choices(BACKEND_NAMES).default('webgpu'))
+    .addOption(new Option('--backend <name>', 'Kiln backend (the wasm backend is benchmarked by bench/wasm.ts)').choices(BACKEND_NAMES.filter((b) => b !== 'wasm')).default('webgpu'))
     .option('--runs <n>', 'timed runs after warm-up', '20')
     .option('--warmup <n>', 'untimed runs after the first', '3')
     .option('--vs <peers>', `comma-separated peers (${PEERS.join(', ')}); default ort-webgpu,ort-node (+ tfjs-webgpu for synthetic cases)`)

@@ -1,0 +1,314 @@
+/**
+ * GEMM in SIMD128 and the ops lowered to it: MatMul, Gemm and Conv (im2col + GEMM,
+ * any group count, depthwise included; 1×1 stride-1 unpadded convolutions read the
+ * input directly).
+ *
+ * The micro-kernel computes an MR × 8 block of C = A·B (+ bias) in 2·MR f32x4
+ * accumulators: per k it loads one 8-wide row of the B panel (two v128) and splats
+ * MR scalars of A. A is addressed by byte strides (sai per row, sak per k), so
+ * row-major, transposed and weight matrices need no copy. B is addressed as panels
+ * of 8 columns (sbp bytes apart) whose rows are sbk bytes apart: a constant B is
+ * packed at compile time into contiguous K×8 panels (zero-padded, alpha folded in);
+ * a run-time B (attention, im2col output) is read in place with sbp = 32 and
+ * sbk = its row bytes. A last partial panel goes through 32 bytes of scratch.
+ * Bias is per row (Conv) or per column (Gemm's C), or none.
+ */
+import { opContext, opOf } from '../../graph/infer.js';
+import { fold3, resolveWindow, type Window3 } from '../../graph/ops/conv-util.js';
+import { sizeOf, type ConcreteShape } from '../../graph/shape.js';
+import type { Tensor } from '../../graph/tensor.js';
+import type { ValueType } from '../../graph/op.js';
+import { FnBuilder } from './encoder.js';
+import type { WasmPrepareContext, WasmRun, WasmRuntime } from './kernel.js';
+
+/** Columns per panel (two f32x4). */
+export const NR = 8;
+/** Rows of the main micro-kernel. */
+export const MR = 4;
+
+/** Bias modes of the GEMM function. */
+const BIAS_NONE = 0, BIAS_ROW = 1, BIAS_COL = 2;
+
+/** Builds gemm for `mr` rows per block: (M, N, K, a, sai, sak, b, sbp, sbk, c, ldc, bias, biasMode, tmp). */
+export function buildGemm(mr: number): FnBuilder {
+  const f = new FnBuilder(new Array(14).fill('i32'), []);
+  const [M, N, K, A, SAI, SAK, B, SBP, SBK, C, LDC, BIAS, MODE, TMP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const i = f.local('i32');
+  const j0 = f.local('i32');
+  const k = f.local('i32');
+  const pb = f.local('i32');
+  const rem = f.local('i32');
+  const crow = f.local('i32');
+  const t = f.local('i32');
+  const bp = f.local('i32');
+  const pa = Array.from({ length: mr }, () => f.local('i32'));
+  const acc = Array.from({ length: mr }, () => [f.local('v128'), f.local('v128')] as const);
+  const b0 = f.local('v128');
+  const b1 = f.local('v128');
+  const av = f.local('v128');
+  const fma = (a: number, x: number, y: number) => f.get(a).get(x).get(y).simd('f32x4.mul').simd('f32x4.add').set(a);
+  f.forRange(i, 0, M, mr, () => {
+    f.get(B).set(bp);
+    f.forRange(j0, 0, N, NR, () => {
+      for (const [x, y] of acc) { f.f32x4(0).set(x); f.f32x4(0).set(y); }
+      pa.forEach((p, r) => f.get(A).get(i).i32(r).op('i32.add').get(SAI).op('i32.mul').op('i32.add').set(p));
+      f.get(bp).set(pb);
+      f.get(K).set(k);
+      f.block((exit) => f.loop((top) => {
+        f.get(k).i32(0).op('i32.le_s').brIf(exit);
+        f.get(pb).loadV(0).set(b0);
+        f.get(pb).loadV(16).set(b1);
+        pa.forEach((p, r) => {
+          f.get(p).loadSplat().set(av);
+          fma(acc[r]![0], av, b0);
+          fma(acc[r]![1], av, b1);
+          f.get(p).get(SAK).op('i32.add').set(p);
+        });
+        f.get(pb).get(SBK).op('i32.add').set(pb);
+        f.get(k).i32(1).op('i32.sub').set(k);
+        f.br(top);
+      }));
+      f.get(MODE).i32(BIAS_ROW).op('i32.eq').if(() => {
+        acc.forEach(([x, y], r) => {
+          f.get(BIAS).get(i).i32(r).op('i32.add').i32(2).op('i32.shl').op('i32.add').loadSplat().set(av);
+          f.get(x).get(av).simd('f32x4.add').set(x);
+          f.get(y).get(av).simd('f32x4.add').set(y);
+        });
+      });
+      f.get(MODE).i32(BIAS_COL).op('i32.eq').if(() => {
+        f.get(BIAS).get(j0).i32(2).op('i32.shl').op('i32.add').tee(t).loadV(0).set(b0);
+        f.get(t).loadV(16).set(b1);
+        for (const [x, y] of acc) {
+          f.get(x).get(b0).simd('f32x4.add').set(x);
+          f.get(y).get(b1).simd('f32x4.add').set(y);
+        }
+      });
+      f.get(N).get(j0).op('i32.sub').set(rem);
+      acc.forEach(([x, y], r) => {
+        f.get(C).get(i).i32(r).op('i32.add').get(LDC).op('i32.mul').op('i32.add').get(j0).i32(2).op('i32.shl').op('i32.add').set(crow);
+        f.get(rem).i32(NR).op('i32.ge_s').if(() => {
+          f.get(crow).get(x).storeV(0);
+          f.get(crow).get(y).storeV(16);
+        });
+        f.get(rem).i32(NR).op('i32.lt_s').if(() => {
+          f.get(TMP).get(x).storeV(0);
+          f.get(TMP).get(y).storeV(16);
+          f.forRange(t, 0, rem, 1, () => {
+            f.get(crow).get(t).i32(2).op('i32.shl').op('i32.add');
+            f.get(TMP).get(t).i32(2).op('i32.shl').op('i32.add').loadF32();
+            f.storeF32();
+          });
+        });
+      });
+      f.get(bp).get(SBP).op('i32.add').set(bp);
+    });
+  });
+  return f;
+}
+
+/** The export names of the two GEMM functions (MR rows and 1 row). */
+interface GemmFns { readonly main: string; readonly one: string }
+
+/** Asks the module for the GEMM functions. */
+export function gemmFns(ctx: WasmPrepareContext): GemmFns {
+  return { main: ctx.fn(`gemm${MR}`, () => buildGemm(MR)), one: ctx.fn('gemm1', () => buildGemm(1)) };
+}
+
+/** One GEMM call: C[M,N] = A·B (+ bias); strides in bytes (see the file comment). */
+export interface GemmArgs {
+  readonly M: number; readonly N: number; readonly K: number;
+  readonly a: number; readonly sai: number; readonly sak: number;
+  readonly b: number; readonly sbp: number; readonly sbk: number;
+  readonly c: number; readonly ldc: number;
+  readonly bias?: number; readonly biasMode?: number;
+}
+
+/** Runs a GEMM: MR-row blocks, then the remaining rows one at a time. */
+export function runGemm(rt: WasmRuntime, fns: GemmFns, g: GemmArgs): void {
+  const tmp = rt.tmp;
+  const mode = g.biasMode ?? BIAS_NONE;
+  const bias = g.bias ?? 0;
+  const mMain = g.M - (g.M % MR);
+  if (mMain > 0) rt.call(fns.main, mMain, g.N, g.K, g.a, g.sai, g.sak, g.b, g.sbp, g.sbk, g.c, g.ldc, bias, mode, tmp);
+  if (g.M > mMain) {
+    rt.call(fns.one, g.M - mMain, g.N, g.K, g.a + mMain * g.sai, g.sai, g.sak, g.b, g.sbp, g.sbk, g.c + mMain * g.ldc, g.ldc,
+      mode === BIAS_ROW ? bias + mMain * 4 : bias, mode, tmp);
+  }
+}
+
+/** Packs B (element (k, n) at `at(k, n)`) into K×8 panels, zero-padded, times `scale`. */
+export function packB(K: number, N: number, at: (k: number, n: number) => number, scale = 1): Float32Array {
+  const panels = Math.ceil(N / NR);
+  const out = new Float32Array(panels * K * NR);
+  for (let p = 0; p < panels; p++) {
+    for (let k = 0; k < K; k++) {
+      const o = (p * K + k) * NR;
+      for (let t = 0; t < NR; t++) {
+        const n = p * NR + t;
+        if (n < N) out[o + t] = at(k, n) * scale;
+      }
+    }
+  }
+  return out;
+}
+
+/** A padded per-column bias (length a multiple of 8). */
+function padCols(N: number, at: (n: number) => number): Float32Array {
+  const out = new Float32Array(Math.ceil(N / NR) * NR);
+  for (let n = 0; n < N; n++) out[n] = at(n);
+  return out;
+}
+
+/** The concrete shape of a float32 value, or undefined. */
+function f32Shape(t: ValueType | undefined): ConcreteShape | undefined {
+  if (!t || t.dtype !== 'float32' || !t.shape.every((d) => typeof d === 'number')) return undefined;
+  return t.shape as ConcreteShape;
+}
+
+/** MatMul: A [..., M, K] · B [K, N] (constant: packed; or run-time), or batched B with A's batch dims. */
+export function prepareMatMul(ctx: WasmPrepareContext): WasmRun | undefined {
+  const as = f32Shape(ctx.inputs[0]);
+  const bs = f32Shape(ctx.inputs[1]);
+  const os = f32Shape(ctx.outputs[0]);
+  if (!as || !bs || !os || as.length < 2 || bs.length < 2) return undefined;
+  const K = as[as.length - 1]!;
+  const N = bs[bs.length - 1]!;
+  if (bs[bs.length - 2] !== K) return undefined;
+  const fns = gemmFns(ctx);
+  const bConst = ctx.constant(1);
+  if (bs.length === 2) {
+    const M = sizeOf(as.slice(0, -1));
+    if (sizeOf(os) !== M * N) return undefined;
+    if (bConst) {
+      const bd = bConst.data as Float32Array;
+      const packed = ctx.allocConst(packB(K, N, (k, n) => bd[k * N + n]!));
+      return (rt, [a], out) => runGemm(rt, fns, { M, N, K, a: rt.addrOf(a!), sai: K * 4, sak: 4, b: packed, sbp: K * NR * 4, sbk: NR * 4, c: out, ldc: N * 4 });
+    }
+    return (rt, [a, b], out) => runGemm(rt, fns, { M, N, K, a: rt.addrOf(a!), sai: K * 4, sak: 4, b: rt.addrOf(b!), sbp: NR * 4, sbk: N * 4, c: out, ldc: N * 4 });
+  }
+  // Batched: the same batch dims on both sides.
+  if (as.length !== bs.length || as.slice(0, -2).some((d, i) => d !== bs[i])) return undefined;
+  const M = as[as.length - 2]!;
+  const batches = sizeOf(as.slice(0, -2));
+  if (sizeOf(os) !== batches * M * N) return undefined;
+  return (rt, [a, b], out) => {
+    const pa = rt.addrOf(a!);
+    const pb = rt.addrOf(b!);
+    for (let q = 0; q < batches; q++) {
+      runGemm(rt, fns, { M, N, K, a: pa + q * M * K * 4, sai: K * 4, sak: 4, b: pb + q * K * N * 4, sbp: NR * 4, sbk: N * 4, c: out + q * M * N * 4, ldc: N * 4 });
+    }
+  };
+}
+
+/** Gemm: Y = alpha·op(A)·op(B) + beta·C with B constant (packed, alpha folded) and C a constant row, column or scalar. */
+export function prepareGemm(ctx: WasmPrepareContext): WasmRun | undefined {
+  const attrs = opContext(opOf(ctx.node), ctx.node).attrs as { alpha: number; beta: number; transA: number; transB: number };
+  const as = f32Shape(ctx.inputs[0]);
+  const bs = f32Shape(ctx.inputs[1]);
+  const os = f32Shape(ctx.outputs[0]);
+  const bConst = ctx.constant(1);
+  if (!as || !bs || !os || as.length !== 2 || bs.length !== 2 || !bConst) return undefined;
+  const [M, K] = attrs.transA ? [as[1]!, as[0]!] : [as[0]!, as[1]!];
+  const N = attrs.transB ? bs[0]! : bs[1]!;
+  if ((attrs.transB ? bs[1] : bs[0]) !== K || sizeOf(os) !== M * N) return undefined;
+  const bd = bConst.data as Float32Array;
+  const packed = ctx.allocConst(packB(K, N, attrs.transB ? (k, n) => bd[n * K + k]! : (k, n) => bd[k * N + n]!, attrs.alpha));
+  let bias: number | undefined;
+  let biasMode = BIAS_NONE;
+  if (ctx.inputs[2]) {
+    const c = ctx.constant(2);
+    const cs = f32Shape(ctx.inputs[2]);
+    if (!c || !cs) return undefined;
+    const cd = c.data as Float32Array;
+    const beta = attrs.beta;
+    const inner = cs.length ? cs[cs.length - 1]! : 1;
+    const outer = cs.length > 1 ? sizeOf(cs.slice(0, -1)) : 1;
+    if (c.size === 1) { bias = ctx.allocConst(padCols(N, () => beta * cd[0]!)); biasMode = BIAS_COL; }
+    else if (inner === N && outer === 1) { bias = ctx.allocConst(padCols(N, (n) => beta * cd[n]!)); biasMode = BIAS_COL; }
+    else if (inner === 1 && outer === M && cs.length === 2) { bias = ctx.allocConst(Float32Array.from(cd, (v) => beta * v)); biasMode = BIAS_ROW; }
+    else return undefined;
+  }
+  const [sai, sak] = attrs.transA ? [4, M * 4] : [K * 4, 4];
+  const fns = gemmFns(ctx);
+  return (rt, [a], out) => runGemm(rt, fns, { M, N, K, a: rt.addrOf(a!), sai, sak, b: packed, sbp: K * NR * 4, sbk: NR * 4, c: out, ldc: N * 4, ...(bias !== undefined ? { bias, biasMode } : {}) });
+}
+
+/** Fills `col` ([Cg·k³] × out, at float index `o0` of `f32`) from the channels at float index `x0`. */
+function im2col(f32: Float32Array, x0: number, cg: number, w: Window3, o0: number): void {
+  const [ID, IH, IW] = w.inDims;
+  const [OD, OH, OW] = w.outDims;
+  const [KD, KH, KW] = w.kernel;
+  const [sd, sh, sw] = w.strides;
+  const [dd, dh, dw] = w.dilations;
+  const [pd, ph, pw] = w.padBegin;
+  const plane = ID * IH * IW;
+  let o = o0;
+  for (let c = 0; c < cg; c++) {
+    const cb = x0 + c * plane;
+    for (let kd = 0; kd < KD; kd++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
+      for (let od = 0; od < OD; od++) {
+        const id = od * sd - pd + kd * dd;
+        if (id < 0 || id >= ID) { f32.fill(0, o, o + OH * OW); o += OH * OW; continue; }
+        for (let oh = 0; oh < OH; oh++) {
+          const ih = oh * sh - ph + kh * dh;
+          if (ih < 0 || ih >= IH) { f32.fill(0, o, o + OW); o += OW; continue; }
+          const row = cb + (id * IH + ih) * IW - pw + kw * dw;
+          // the run of ow whose input column is inside [0, IW)
+          const lo = Math.min(OW, Math.max(0, Math.ceil((pw - kw * dw) / sw)));
+          const hi = Math.max(lo, Math.min(OW, Math.floor((IW - 1 + pw - kw * dw) / sw) + 1));
+          if (lo > 0) f32.fill(0, o, o + lo);
+          if (sw === 1) f32.copyWithin(o + lo, row + lo, row + hi);
+          else for (let ow = lo; ow < hi; ow++) f32[o + ow] = f32[row + ow * sw]!;
+          if (hi < OW) f32.fill(0, o + hi, o + OW);
+          o += OW;
+        }
+      }
+    }
+  }
+}
+
+/** Conv (1–3 spatial axes, any group) with constant weights and bias: im2col + GEMM per batch and group, bias per row. */
+export function prepareConv(ctx: WasmPrepareContext): WasmRun | undefined {
+  const xs = f32Shape(ctx.inputs[0]);
+  const ws = f32Shape(ctx.inputs[1]);
+  const os = f32Shape(ctx.outputs[0]);
+  const w = ctx.constant(1);
+  if (!xs || !ws || !os || !w || xs.length < 3 || xs.length > 5) return undefined;
+  const b = ctx.inputs[2] ? ctx.constant(2) : undefined;
+  if (ctx.inputs[2] && !b) return undefined;
+  const oc = opContext(opOf(ctx.node), ctx.node);
+  const attrs = oc.attrs as unknown as Parameters<typeof resolveWindow>[0] & { group: number };
+  const win = fold3(resolveWindow(attrs, xs.slice(2), ws.slice(2), ctx.node.name, oc.fresh), xs.slice(2), ctx.node.name);
+  const [n, c] = xs as [number, number];
+  const m = ws[0]!;
+  const group = attrs.group;
+  const cg = c / group;
+  const mg = m / group;
+  const kc = cg * win.kernel[0] * win.kernel[1] * win.kernel[2];
+  const inSize = win.inDims[0] * win.inDims[1] * win.inDims[2];
+  const outSize = win.outDims[0] * win.outDims[1] * win.outDims[2];
+  if (sizeOf(os) !== n * m * outSize) return undefined;
+  const direct = win.kernel.every((k) => k === 1) && win.strides.every((s) => s === 1) && win.padBegin.every((p) => p === 0) && win.outDims.every((d, i) => d === win.inDims[i]);
+  const wAddr = ctx.allocConst(w.data as Float32Array);
+  const bias = b ? ctx.allocConst(b.data as Float32Array) : undefined;
+  const colBytes = direct ? 0 : kc * outSize * 4;
+  ctx.scratch(colBytes + 64);
+  const fns = gemmFns(ctx);
+  return (rt, [x], out) => {
+    const px = rt.addrOf(x!);
+    const col = direct ? 0 : rt.stage(colBytes);
+    for (let bi = 0; bi < n; bi++) {
+      for (let g = 0; g < group; g++) {
+        const xOff = px + (bi * c + g * cg) * inSize * 4;
+        if (!direct) im2col(rt.f32, xOff / 4, cg, win, col / 4);
+        runGemm(rt, fns, {
+          M: mg, N: outSize, K: kc,
+          a: wAddr + g * mg * kc * 4, sai: kc * 4, sak: 4,
+          b: direct ? xOff : col, sbp: NR * 4, sbk: outSize * 4,
+          c: out + (bi * m + g * mg) * outSize * 4, ldc: outSize * 4,
+          ...(bias !== undefined ? { bias: bias + g * mg * 4, biasMode: BIAS_ROW } : {}),
+        });
+      }
+    }
+  };
+}

@@ -29,6 +29,11 @@ export class PayloadTooLargeError extends HttpError {
   constructor(message: string) { super(413, 'PAYLOAD_TOO_LARGE', message); }
 }
 
+/** A client that did not send its whole request within the client time limit (408). */
+export class ClientTimeoutError extends HttpError {
+  constructor(message: string) { super(408, 'CLIENT_TIMEOUT', message); }
+}
+
 /** A request that did not finish within the time limit (504). */
 export class RequestTimeoutError extends HttpError {
   constructor(message: string) { super(504, 'TIMEOUT', message); }

@@ -4,14 +4,17 @@
  * REST predict, Prometheus metrics and health. All state lives in a {@link Server}.
  *
  * Every handler error becomes the protocol's JSON error `{ "error": "..." }` with a
- * status (statusOf: 400 bad input, 404 unknown model, 413 oversize body, 504 time
- * limit, 500 anything else); the server keeps serving.
+ * status (statusOf: 400 bad input, 404 unknown model, 408 a client too slow to send
+ * its request, 413 oversize body, 504 time limit, 500 anything else); the server keeps
+ * serving. A client that has not sent its headers within the client time limit gets
+ * Node's own 408; one whose body is still unread after its answer is drained for at
+ * most the client time limit and then disconnected.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { BackendChoice } from '../session/inference-session.js';
 import { RunLock } from './batcher.js';
-import { BadRequestError, HttpError, NotFoundError, PayloadTooLargeError, RequestTimeoutError, statusOf, UnavailableError } from './errors.js';
+import { BadRequestError, ClientTimeoutError, HttpError, NotFoundError, PayloadTooLargeError, RequestTimeoutError, statusOf, UnavailableError } from './errors.js';
 import { BATCH_BUCKETS, LATENCY_BUCKETS, Metrics } from './metrics.js';
 import { ModelRepository, type ModelVersion } from './repository.js';
 import { inferV2, parseV2Request, type V2Response } from './protocol-v2.js';
@@ -36,8 +39,12 @@ export interface ServerOptions {
   readonly maxBodyBytes?: number;
   /** Time limit of a request in ms (default 30000); over it, 504. */
   readonly requestTimeoutMs?: number;
+  /** Time a client has to send its headers, and then its body, in ms (default 10000); over it, 408. */
+  readonly clientTimeoutMs?: number;
   /** Watch the repository and reload changed models (default true). */
   readonly watch?: boolean;
+  /** Longest wait at shutdown for clients to let go of their keep-alive connections, in ms (default 500). */
+  readonly shutdownGraceMs?: number;
   /** Debounce of the file watcher in ms (default 300). */
   readonly watchDebounceMs?: number;
   /** Receives one structured event per request and per load (default: a JSON line on stderr). */
@@ -80,6 +87,8 @@ export class Server {
   private readonly opts: Required<Omit<ServerOptions, 'log'>>;
   private readonly log: (event: Record<string, unknown>) => void;
   private inflight = 0;
+  /** Open client connections. */
+  private connections = 0;
   private idle: (() => void) | undefined;
   private stopping = false;
   private readonly deviceLock = new RunLock();
@@ -88,7 +97,7 @@ export class Server {
     this.opts = {
       modelDir: opts.modelDir, port: opts.port ?? 8000, host: opts.host ?? '127.0.0.1', backend: opts.backend ?? 'auto',
       maxBatch: opts.maxBatch ?? 8, batchTimeoutMs: opts.batchTimeoutMs ?? 5, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,
-      requestTimeoutMs: opts.requestTimeoutMs ?? 30000, watch: opts.watch ?? true, watchDebounceMs: opts.watchDebounceMs ?? 300,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 30000, clientTimeoutMs: opts.clientTimeoutMs ?? 10000, shutdownGraceMs: opts.shutdownGraceMs ?? 500, watch: opts.watch ?? true, watchDebounceMs: opts.watchDebounceMs ?? 300,
     };
     const log = opts.log ?? ((e: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`));
     this.log = (e) => { try { log(e); } catch { /* a failing logger never fails a request */ } };
@@ -111,8 +120,14 @@ export class Server {
       onDepth: (model, depth) => m.set('kiln_queue_depth', { model }, depth),
       log: this.log,
     });
-    this.http = http.createServer((req, res) => { void this.handle(req, res); });
-    this.http.requestTimeout = 0;
+    const clientMs = this.opts.clientTimeoutMs;
+    this.http = http.createServer({
+      headersTimeout: clientMs, requestTimeout: 0, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(clientMs / 4))),
+    }, (req, res) => { void this.handle(req, res); });
+    this.http.on('connection', (socket: net.Socket) => {
+      this.connections++;
+      socket.once('close', () => { this.connections--; });
+    });
   }
 
   /** Loads the repository, starts listening and (unless `watch: false`) watching. */
@@ -135,19 +150,31 @@ export class Server {
   get url(): string { return `http://${this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host}:${this.port}`; }
 
   /**
-   * Graceful shutdown: stops accepting connections, waits for in-flight requests,
-   * stops the watcher and releases every session.
+   * Graceful shutdown: stops accepting connections, finishes every request received
+   * before it began, answers requests that arrive later on open keep-alive connections
+   * with 503 and `connection: close` (for up to `shutdownGraceMs`, while clients still
+   * hold connections), then closes the remaining connections, stops the watcher and
+   * releases every session. Idle keep-alive connections are not dropped at once: a
+   * client may be sending a request on one at that moment, and it would be lost.
    */
   async close(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
-    this.http.closeIdleConnections();
-    if (this.inflight > 0) await new Promise<void>((resolve) => { this.idle = resolve; });
+    // net.Server's close stops listening and keeps open connections (http.Server's also drops idle ones).
+    const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(this.http, () => resolve()));
+    await this.drained();
+    const graceEnd = Date.now() + this.opts.shutdownGraceMs;
+    while (this.connections > 0 && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 20));
+    await this.drained();
     this.http.closeAllConnections();
     await closed;
     await this.repository.close();
     this.log({ level: 'info', event: 'stopped' });
+  }
+
+  /** Resolves once no request is in flight. */
+  private async drained(): Promise<void> {
+    if (this.inflight > 0) await new Promise<void>((resolve) => { this.idle = resolve; });
   }
 
   /** Handles one request: routes it, answers, logs and counts it. */
@@ -158,14 +185,15 @@ export class Server {
     let reply: Reply;
     let route: { model?: string; version?: string } = {};
     try {
-      if (this.stopping) res.setHeader('connection', 'close');
-      reply = await this.withTimeout(this.route(req, (r) => { route = r; }));
+      // A request that arrives once shutdown has begun is refused; one received before is served.
+      reply = this.stopping ? json(503, { error: 'the server is shutting down' }) : await this.withTimeout(this.route(req, (r) => { route = r; }));
     } catch (e) {
       reply = this.errorReply(e, route.model, route.version);
     }
     try {
-      res.writeHead(reply.status, { ...reply.headers, 'content-length': String(reply.body.length) });
+      res.writeHead(reply.status, { ...reply.headers, 'content-length': String(typeof reply.body === 'string' ? Buffer.byteLength(reply.body) : reply.body.length), ...(this.stopping ? { connection: 'close' } : {}) });
       res.end(reply.body);
+      if (!req.complete) this.dropIfStillUnread(req, res);
     } catch (e) {
       res.destroy(e as Error);
     }
@@ -193,6 +221,19 @@ export class Server {
     if (this.inflight === 0 && this.idle) { const done = this.idle; this.idle = undefined; done(); }
   }
 
+  /**
+   * A request answered before its body was read (an error, or a client too slow): Node
+   * drains the rest to keep the connection; a client that keeps it unfinished for the
+   * client time limit after the answer is disconnected.
+   */
+  private dropIfStillUnread(req: http.IncomingMessage, res: http.ServerResponse): void {
+    res.once('finish', () => {
+      const timer = setTimeout(() => { if (!req.complete) req.socket.destroy(); }, this.opts.clientTimeoutMs);
+      timer.unref();
+      req.socket.once('close', () => clearTimeout(timer));
+    });
+  }
+
   /** The JSON error reply of a thrown value. */
   private errorReply(e: unknown, model?: string, version?: string): Reply {
     const status = statusOf(e);
@@ -210,26 +251,35 @@ export class Server {
     return Promise.race([p, limit]).finally(() => clearTimeout(timer));
   }
 
-  /** Reads the body up to the size limit (413 beyond it). */
+  /**
+   * Reads the body up to the size limit (413 beyond it) within the client time limit
+   * (408 beyond it); a client that goes away mid-body is a 400 (nobody reads it).
+   */
   private readBody(req: http.IncomingMessage): Promise<Buffer> {
     const limit = this.opts.maxBodyBytes;
     const declared = Number(req.headers['content-length'] ?? NaN);
     return new Promise((resolve, reject) => {
-      const tooLarge = (): void => {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new PayloadTooLargeError(`request body is larger than the limit of ${limit} bytes`));
-      };
-      if (Number.isFinite(declared) && declared > limit) { tooLarge(); return; }
+      let done = false;
       const chunks: Buffer[] = [];
       let size = 0;
-      req.on('data', (c: Buffer) => {
+      const finish = (e?: Error): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        req.off('data', onData);
+        if (e) { req.resume(); reject(e); } else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      };
+      const onData = (c: Buffer): void => {
         size += c.length;
-        if (size > limit) { tooLarge(); return; }
-        chunks.push(c);
-      });
-      req.on('end', () => { if (size <= limit) resolve(Buffer.concat(chunks)); });
-      req.on('error', reject);
+        if (size > limit) finish(new PayloadTooLargeError(`request body is larger than the limit of ${limit} bytes`));
+        else chunks.push(c);
+      };
+      const timer = setTimeout(() => finish(new ClientTimeoutError(`the request body did not arrive within ${this.opts.clientTimeoutMs} ms`)), this.opts.clientTimeoutMs);
+      if (Number.isFinite(declared) && declared > limit) { finish(new PayloadTooLargeError(`request body is larger than the limit of ${limit} bytes`)); return; }
+      req.on('data', onData);
+      req.on('end', () => finish());
+      req.on('error', (e) => finish(new BadRequestError(`reading the request body failed: ${e.message}`)));
+      req.on('close', () => { if (!req.complete) finish(new BadRequestError('the client closed the connection before sending the whole body')); });
     });
   }
 
@@ -255,8 +305,8 @@ export class Server {
 
   /** Routes a request to its handler. */
   private async route(req: http.IncomingMessage, note: (r: { model?: string; version?: string }) => void): Promise<Reply> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const p = url.pathname;
+    let p: string;
+    try { p = new URL(req.url ?? '/', 'http://localhost').pathname; } catch { throw new BadRequestError(`malformed request target '${String(req.url).slice(0, 200)}'`); }
     const method = req.method ?? 'GET';
     const get = method === 'GET' || method === 'HEAD';
     if (p === '/v2/health/live' && get) return json(200, { live: true });
@@ -270,14 +320,13 @@ export class Server {
 
     const v2 = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/.exec(p);
     if (v2) {
-      const name = decodeURIComponent(v2[1]!);
-      const version = v2[2] === undefined ? undefined : decodeURIComponent(v2[2]);
+      const name = decodePart(v2[1]!);
+      const version = v2[2] === undefined ? undefined : decodePart(v2[2]);
       note({ model: name, ...(version !== undefined ? { version } : {}) });
       if (v2[3] === '/infer') {
         if (method !== 'POST') throw new HttpError(405, 'METHOD', `${method} ${p}: use POST`);
         const body = await this.readBody(req);
         const request = parseV2Request(body, req.headers['inference-header-content-length']);
-        if (this.stopping) throw new UnavailableError('the server is shutting down');
         const mv = this.model(name, version);
         const out: V2Response = await inferV2(mv, request);
         return { ...out, model: name, version: mv.version };
@@ -293,15 +342,14 @@ export class Server {
 
     const tf = /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+))?(:predict)?$/.exec(p);
     if (tf) {
-      const name = decodeURIComponent(tf[1]!);
-      const version = tf[2] === undefined ? undefined : decodeURIComponent(tf[2]);
+      const name = decodePart(tf[1]!);
+      const version = tf[2] === undefined ? undefined : decodePart(tf[2]);
       note({ model: name, ...(version !== undefined ? { version } : {}) });
       if (tf[3]) {
         if (method !== 'POST') throw new HttpError(405, 'METHOD', `${method} ${p}: use POST`);
         const body = await this.readBody(req);
         let parsed: unknown;
         try { parsed = JSON.parse(body.toString('utf8')); } catch (e) { throw new BadRequestError(`malformed JSON: ${(e as Error).message}`); }
-        if (this.stopping) throw new UnavailableError('the server is shutting down');
         const mv = this.model(name, version);
         return { ...json(200, await predictTf(mv, parsed)), model: name, version: mv.version };
       }
@@ -312,6 +360,11 @@ export class Server {
     }
     throw new NotFoundError(`no route for ${method} ${p}`);
   }
+}
+
+/** A percent-encoded path segment, decoded (400 when the encoding is broken). */
+function decodePart(segment: string): string {
+  try { return decodeURIComponent(segment); } catch { throw new BadRequestError(`malformed percent-encoding in the path segment '${segment.slice(0, 200)}'`); }
 }
 
 /** The message of a JSON error body, for the log. */

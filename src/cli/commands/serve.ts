@@ -1,6 +1,6 @@
 /**
  * `kiln serve MODEL_DIR [--port 8000] [--host 127.0.0.1] [--backend cpu|webgpu|auto]
- *  [--max-batch N] [--batch-timeout-ms T] [--max-body-bytes B] [--request-timeout-ms T] [--no-watch]`:
+ *  [--max-batch N] [--batch-timeout-ms T] [--max-body-bytes B] [--request-timeout-ms T] [--client-timeout-ms T] [--no-watch]`:
  * serves a model repository over HTTP (Open Inference Protocol v2 REST with the binary
  * tensor extension, TensorFlow Serving's REST predict, Prometheus /metrics). Prints
  * `kiln serve: listening on http://HOST:PORT` on stdout once every model has loaded
@@ -20,6 +20,7 @@ interface ServeOpts {
   batchTimeoutMs: string;
   maxBodyBytes: string;
   requestTimeoutMs: string;
+  clientTimeoutMs: string;
   watch: boolean;
 }
 
@@ -43,6 +44,7 @@ export function register(program: Command): void {
     .option('--batch-timeout-ms <t>', 'how long a batch waits for more requests', '5')
     .option('--max-body-bytes <n>', 'largest request body (413 beyond)', String(64 * 1024 * 1024))
     .option('--request-timeout-ms <t>', 'time limit of a request (504 beyond)', '30000')
+    .option('--client-timeout-ms <t>', 'time a client has to send its headers, then its body (408 beyond)', '10000')
     .option('--no-watch', 'do not reload models when their files change')
     .addHelpText('after', '\nExamples:\n  kiln serve models/ --port 8000 --backend cpu\n  curl localhost:8000/v2/models/mymodel\n')
     .action(async (modelDir: string, o: ServeOpts) => {
@@ -55,6 +57,7 @@ export function register(program: Command): void {
         batchTimeoutMs: int(o.batchTimeoutMs, '--batch-timeout-ms'),
         maxBodyBytes: int(o.maxBodyBytes, '--max-body-bytes', 1),
         requestTimeoutMs: int(o.requestTimeoutMs, '--request-timeout-ms', 1),
+        clientTimeoutMs: int(o.clientTimeoutMs, '--client-timeout-ms', 1),
         watch: o.watch,
       });
       process.stdout.write(`kiln serve: listening on ${server.url} (models: ${server.repository.names.join(', ') || 'none'})\n`);

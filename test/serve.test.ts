@@ -18,10 +18,9 @@ import { dtypeOfWire, tensorFromBinary, tensorFromJson, tensorToBinary, wireData
 import { Server } from '../src/serve/server.js';
 import { tempDir } from './cli-helpers.js';
 import { expectNear } from './helpers/gpu-compare.js';
-import { model, REPO_ROOT, runOrt, SHARED_MODEL_NAMES, SHARED_MODELS, vi } from './onnx-util.js';
+import { pairModel, tinyExpected, tinyModel } from './helpers/serve.js';
+import { REPO_ROOT, runOrt, SHARED_MODEL_NAMES, SHARED_MODELS } from './onnx-util.js';
 import type { components, paths } from './serve/rest_predict_v2.js';
-
-const FLOAT = 1;
 
 /**
  * The `inputs` of a typed request, each checked against KServe's `request_input` schema
@@ -31,38 +30,6 @@ const FLOAT = 1;
  */
 function inputs(...list: components['schemas']['request_input'][]): never {
   return list as never;
-}
-
-/** y = x · W + b with x: [batch, 3], W: [3, 2] (a model with a leading dynamic batch dim). */
-function tinyModel(scale: number): Uint8Array {
-  const w = [1, 2, 3, 4, 5, 6].map((v) => v * scale);
-  return model({
-    input: [vi('x', FLOAT, ['batch', 3])],
-    output: [vi('y', FLOAT, ['batch', 2])],
-    initializer: [
-      { name: 'W', dataType: FLOAT, dims: [3, 2], floatData: w },
-      { name: 'b', dataType: FLOAT, dims: [2], floatData: [0.5, -0.5] },
-    ],
-    node: [
-      { opType: 'MatMul', input: ['x', 'W'], output: ['xw'] },
-      { opType: 'Add', input: ['xw', 'b'], output: ['y'] },
-    ],
-  });
-}
-
-/** The expected output of {@link tinyModel} for rows of x. */
-function tinyExpected(rows: readonly number[][], scale: number): number[][] {
-  const w = [[1, 2], [3, 4], [5, 6]].map((r) => r.map((v) => v * scale));
-  return rows.map((x) => [0, 1].map((j) => x[0]! * w[0]![j]! + x[1]! * w[1]![j]! + x[2]! * w[2]![j]! + (j === 0 ? 0.5 : -0.5)));
-}
-
-/** s = a + b and p = a * b, two inputs [batch, 2] (TF Serving's named instances; missing inputs). */
-function pairModel(): Uint8Array {
-  return model({
-    input: [vi('a', FLOAT, ['n', 2]), vi('b', FLOAT, ['n', 2])],
-    output: [vi('s', FLOAT, ['n', 2]), vi('p', FLOAT, ['n', 2])],
-    node: [{ opType: 'Add', input: ['a', 'b'], output: ['s'] }, { opType: 'Mul', input: ['a', 'b'], output: ['p'] }],
-  });
 }
 
 /** Runs curl with a JSON body on stdin; returns the status and the parsed body. */
@@ -321,7 +288,11 @@ describe('kiln serve (HTTP: Open Inference Protocol v2 REST, TF Serving predict)
   });
 
   it('time limit: a request over --request-timeout-ms is answered 504', async () => {
-    const slow = await Server.start({ modelDir: repo, port: 0, backend: 'cpu', watch: false, requestTimeoutMs: 20, log: () => undefined });
+    const dir = tempDir('serve-slow');
+    mkdirSync(path.join(dir, 'tiny'));
+    writeFileSync(path.join(dir, 'tiny', 'model.onnx'), tinyModel(1));
+    writeFileSync(path.join(dir, 'tiny', 'config.json'), JSON.stringify({ max_batch: 8, batch_timeout_ms: 150 }));
+    const slow = await Server.start({ modelDir: dir, port: 0, backend: 'cpu', watch: false, requestTimeoutMs: 20, log: () => undefined });
     try {
       // tiny waits 150 ms for a batch, longer than the 20 ms limit.
       const res = await fetch(`${slow.url}/v2/models/tiny/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }) });
@@ -329,6 +300,7 @@ describe('kiln serve (HTTP: Open Inference Protocol v2 REST, TF Serving predict)
       expect(((await res.json()) as { error: string }).error).to.match(/longer than 20 ms/);
     } finally {
       await slow.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -71,7 +71,7 @@ describe('optimizer ops (ai.onnx.preview.training) on CPU and WebGPU vs the ONNX
   this.timeout(60000);
   let device: GPUDevice | null;
   before(async () => { device = await sharedDevice(); });
-  expect(Object.keys(TRAINING_OPS)).to.deep.equal(['Adagrad', 'Momentum', 'Adam']);
+  expect(Object.keys(TRAINING_OPS)).to.deep.equal(['Adagrad', 'Momentum', 'Adam', 'SGD', 'AdamW']);
 
   const cases: [string, 'Adagrad' | 'Momentum' | 'Adam', Attrs, number][] = [
     ['Adagrad with decay and L2', 'Adagrad', { decay_factor: 0.1, epsilon: 1e-5, norm_coefficient: 0.01 }, 3],

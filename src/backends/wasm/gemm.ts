@@ -14,7 +14,7 @@
  * Bias is per row (Conv) or per column (Gemm's C), or none.
  */
 import { opContext, opOf } from '../../graph/infer.js';
-import { fold3, resolveWindow, type Window3 } from '../../graph/ops/conv-util.js';
+import { fold3, im2col, resolveWindow, type Window3 } from '../../graph/ops/conv-util.js';
 import { sizeOf, type ConcreteShape } from '../../graph/shape.js';
 import type { Tensor } from '../../graph/tensor.js';
 import type { ValueType } from '../../graph/op.js';
@@ -233,40 +233,6 @@ export function prepareGemm(ctx: WasmPrepareContext): WasmRun | undefined {
   return (rt, [a], out) => runGemm(rt, fns, { M, N, K, a: rt.addrOf(a!), sai, sak, b: packed, sbp: K * NR * 4, sbk: NR * 4, c: out, ldc: N * 4, ...(bias !== undefined ? { bias, biasMode } : {}) });
 }
 
-/** Fills `col` ([Cg·k³] × out, at float index `o0` of `f32`) from the channels at float index `x0`. */
-function im2col(f32: Float32Array, x0: number, cg: number, w: Window3, o0: number): void {
-  const [ID, IH, IW] = w.inDims;
-  const [OD, OH, OW] = w.outDims;
-  const [KD, KH, KW] = w.kernel;
-  const [sd, sh, sw] = w.strides;
-  const [dd, dh, dw] = w.dilations;
-  const [pd, ph, pw] = w.padBegin;
-  const plane = ID * IH * IW;
-  let o = o0;
-  for (let c = 0; c < cg; c++) {
-    const cb = x0 + c * plane;
-    for (let kd = 0; kd < KD; kd++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
-      for (let od = 0; od < OD; od++) {
-        const id = od * sd - pd + kd * dd;
-        if (id < 0 || id >= ID) { f32.fill(0, o, o + OH * OW); o += OH * OW; continue; }
-        for (let oh = 0; oh < OH; oh++) {
-          const ih = oh * sh - ph + kh * dh;
-          if (ih < 0 || ih >= IH) { f32.fill(0, o, o + OW); o += OW; continue; }
-          const row = cb + (id * IH + ih) * IW - pw + kw * dw;
-          // the run of ow whose input column is inside [0, IW)
-          const lo = Math.min(OW, Math.max(0, Math.ceil((pw - kw * dw) / sw)));
-          const hi = Math.max(lo, Math.min(OW, Math.floor((IW - 1 + pw - kw * dw) / sw) + 1));
-          if (lo > 0) f32.fill(0, o, o + lo);
-          if (sw === 1) f32.copyWithin(o + lo, row + lo, row + hi);
-          else for (let ow = lo; ow < hi; ow++) f32[o + ow] = f32[row + ow * sw]!;
-          if (hi < OW) f32.fill(0, o + hi, o + OW);
-          o += OW;
-        }
-      }
-    }
-  }
-}
-
 /** Conv (1–3 spatial axes, any group) with constant weights and bias: im2col + GEMM per batch and group, bias per row. */
 export function prepareConv(ctx: WasmPrepareContext): WasmRun | undefined {
   const xs = f32Shape(ctx.inputs[0]);
@@ -300,7 +266,7 @@ export function prepareConv(ctx: WasmPrepareContext): WasmRun | undefined {
     for (let bi = 0; bi < n; bi++) {
       for (let g = 0; g < group; g++) {
         const xOff = px + (bi * c + g * cg) * inSize * 4;
-        if (!direct) im2col(rt.f32, xOff / 4, cg, win, col / 4);
+        if (!direct) im2col(rt.f32, xOff / 4, cg, win, rt.f32, col / 4);
         runGemm(rt, fns, {
           M: mg, N: outSize, K: kc,
           a: wAddr + g * mg * kc * 4, sai: kc * 4, sak: 4,

@@ -17,6 +17,7 @@
 import { AttributeError, ShapeError } from '../errors.js';
 import { formatShape, type Dim, type Shape } from '../shape.js';
 import { attr } from '../attrs.js';
+import type { FloatArray } from './gemm-kernel.js';
 
 /** ONNX `auto_pad` values. */
 export const AUTO_PAD = ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'] as const;
@@ -162,4 +163,43 @@ export function fold3(w: Window, inDims: readonly number[], node: string): Windo
     dilations: f(w.dilations, 1),
     padBegin: f(w.padBegin, 0),
   };
+}
+
+/**
+ * im2col for a folded window: fills `col` from float index `colOff` with the
+ * [cg · KD·KH·KW] × [OD·OH·OW] matrix of the `cg` channels that start at float index
+ * `xOff` of `x` (zero where a tap falls in the padding). `x` and `col` may be views of
+ * one buffer (the wasm backend's memory) as long as the two ranges do not overlap.
+ */
+export function im2col(x: FloatArray, xOff: number, cg: number, w: Window3, col: FloatArray, colOff = 0): void {
+  const [ID, IH, IW] = w.inDims;
+  const [OD, OH, OW] = w.outDims;
+  const [KD, KH, KW] = w.kernel;
+  const [sd, sh, sw] = w.strides;
+  const [dd, dh, dw] = w.dilations;
+  const [pd, ph, pw] = w.padBegin;
+  const plane = ID * IH * IW;
+  let o = colOff;
+  for (let c = 0; c < cg; c++) {
+    const cb = xOff + c * plane;
+    for (let kd = 0; kd < KD; kd++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
+      // the run of ow whose input column is inside [0, IW)
+      const lo = Math.min(OW, Math.max(0, Math.ceil((pw - kw * dw) / sw)));
+      const hi = Math.max(lo, Math.min(OW, Math.floor((IW - 1 + pw - kw * dw) / sw) + 1));
+      for (let od = 0; od < OD; od++) {
+        const id = od * sd - pd + kd * dd;
+        if (id < 0 || id >= ID) { col.fill(0, o, o + OH * OW); o += OH * OW; continue; }
+        for (let oh = 0; oh < OH; oh++) {
+          const ih = oh * sh - ph + kh * dh;
+          if (ih < 0 || ih >= IH) { col.fill(0, o, o + OW); o += OW; continue; }
+          const row = cb + (id * IH + ih) * IW - pw + kw * dw;
+          if (lo > 0) col.fill(0, o, o + lo);
+          if (sw === 1) col.set(x.subarray(row + lo, row + hi), o + lo);
+          else for (let ow = lo; ow < hi; ow++) col[o + ow] = x[row + ow * sw]!;
+          if (hi < OW) col.fill(0, o + hi, o + OW);
+          o += OW;
+        }
+      }
+    }
+  }
 }

@@ -10,7 +10,7 @@ import { AttributeError, DTypeError, ShapeError } from '../errors.js';
 import { defineOp, type InferInput, type ValueType } from '../op.js';
 import { formatShape, sizeOf, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { fold3, resolveWindow, windowAttrs, windowParams, type Window, type Window3, type WindowAttrs } from './conv-util.js';
+import { fold3, im2col, resolveWindow, windowAttrs, windowParams, type Window, type Window3, type WindowAttrs } from './conv-util.js';
 import { matmulAcc, transpose2d, type FloatArray } from './gemm-kernel.js';
 import { floatData } from './matmul.js';
 import type { Sym } from '../builder.js';
@@ -54,34 +54,6 @@ function checkBias(b: InferInput | undefined, m: Dim, node: string): void {
   if (!b) return;
   if (b.shape.length !== 1 || (typeof m === 'number' && typeof b.shape[0] === 'number' && b.shape[0] !== m)) {
     throw new ShapeError(`${node}: bias B ${formatShape(b.shape)} must be [${m}]`, node);
-  }
-}
-
-/** Fills `col` ([Cg * K3] x OUT) from channels `xOff..` of `x` for a folded window. */
-function im2col(x: FloatArray, xOff: number, cg: number, w: Window3, col: FloatArray): void {
-  const [ID, IH, IW] = w.inDims;
-  const [OD, OH, OW] = w.outDims;
-  const [KD, KH, KW] = w.kernel;
-  const [sd, sh, sw] = w.strides;
-  const [dd, dh, dw] = w.dilations;
-  const [pd, ph, pw] = w.padBegin;
-  const inSize = ID * IH * IW;
-  let o = 0;
-  for (let c = 0; c < cg; c++) {
-    const cBase = xOff + c * inSize;
-    for (let kd = 0; kd < KD; kd++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
-      for (let od = 0; od < OD; od++) {
-        const id = od * sd - pd + kd * dd;
-        if (id < 0 || id >= ID) { col.fill(0, o, o + OH * OW); o += OH * OW; continue; }
-        for (let oh = 0; oh < OH; oh++) {
-          const ih = oh * sh - ph + kh * dh;
-          if (ih < 0 || ih >= IH) { col.fill(0, o, o + OW); o += OW; continue; }
-          const row = cBase + (id * IH + ih) * IW;
-          let iw = -pw + kw * dw;
-          for (let ow = 0; ow < OW; ow++, iw += sw) col[o++] = iw >= 0 && iw < IW ? x[row + iw]! : 0;
-        }
-      }
-    }
   }
 }
 

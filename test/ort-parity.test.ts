@@ -445,7 +445,7 @@ describe('ONNX Runtime API parity (onnxruntime-node vs kiln/ort)', function () {
       await s.release();
       return b;
     };
-    expect(await backendOf(['wasm'])).to.equal('cpu');
+    expect(await backendOf(['wasm'])).to.equal('wasm');
     expect(await backendOf(['cuda', { name: 'cpu' }])).to.equal('cpu');
     const device = await sharedDevice();
     if (device) expect(await backendOf([{ name: 'webgpu', device }, 'cpu'])).to.equal('webgpu');

@@ -34,7 +34,7 @@ import { optimize } from '../src/passes/pipelines.js';
 import { quantizeWeights } from '../src/passes/quantize-weights.js';
 import { exportModel } from '../onnx/export.js';
 import { importModelFile } from '../onnx/import.js';
-import { readTensorFile } from '../onnx/tensor-proto.js';
+import { seededInputs, testInputs } from '../scripts/quantize-models.js';
 
 const PRECISIONS = ['fp32', 'fp16', 'int8', 'int4'] as const;
 type Precision = (typeof PRECISIONS)[number];
@@ -42,35 +42,6 @@ const CLASSIFIERS = new Set(['mobilenet_v2', 'resnet18', 'squeezenet1_1']);
 const DEFAULT_MODELS = ['squeezenet1_1', 'mobilenet_v2', 'resnet18', 'bert_tiny', 'bert_tiny_opset13', 'gpt2_tiny', 'gpt2_tiny_opset13'];
 
 type Feeds = Record<string, Tensor>;
-
-/** The model's test-data inputs, by graph input name (position when the file has no name). */
-function testInputs(dir: string, g: Graph): Feeds {
-  const feedable = g.inputs.filter((i) => !g.initializers.has(i.name));
-  const out: Feeds = {};
-  feedable.forEach((inp, k) => {
-    const t = readTensorFile(path.join(dir, 'test_data_set_0', `input_${k}.pb`));
-    out[t.name && feedable.some((i) => i.name === t.name) ? t.name : inp.name] = t.tensor;
-  });
-  return out;
-}
-
-/** Seeded inputs shaped like the test inputs (see the file comment). */
-function seededInputs(template: Feeds, seed: number): Feeds {
-  const r = new Rng(seed);
-  const out: Feeds = {};
-  for (const [name, t] of Object.entries(template)) {
-    const vals = Array.from(t.data as ArrayLike<number>, Number);
-    if (t.dtype === 'float32') {
-      out[name] = Tensor.from('float32', [...t.shape], vals.map(() => r.next() * 4 - 2));
-    } else if (vals.every((v) => v === 0 || v === 1) || /mask|position|type/i.test(name)) {
-      out[name] = t; // masks, positions and segment ids as in the test data
-    } else {
-      const hi = Math.max(100, ...vals);
-      out[name] = Tensor.from(t.dtype, [...t.shape], vals.map(() => Math.floor(r.next() * hi)));
-    }
-  }
-  return out;
-}
 
 /** The graph a precision runs. */
 function prepare(g: Graph, p: Precision, template: Feeds): Graph {

@@ -11,6 +11,7 @@
  * against the float version of the same network, and the dynamic-quantization form
  * (DynamicQuantizeLinear + MatMulInteger).
  */
+import { existsSync } from 'node:fs';
 import { expect } from 'chai';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
@@ -19,7 +20,8 @@ import { exportModel } from '../onnx/export.js';
 import { dce, optimize, qdqRules, rewrite, structuralForm } from '../src/passes/index.js';
 import { deviceOrSkip } from './helpers/gpu.js';
 import { maxAbsDiff, randomTensor, rng } from './helpers/gpu-compare.js';
-import { runOrt } from './onnx-util.js';
+import { runOrt, SHARED_MODELS } from './onnx-util.js';
+import { excess, quantizeModel, TOL, type QuantizedModel } from '../scripts/quantize-models.js';
 
 const f32 = (shape: number[], vals: number[]): Tensor => Tensor.from('float32', shape, vals);
 const c = (b: GraphBuilder, t: Tensor): Sym => b.constant(t);
@@ -281,3 +283,61 @@ describe('dynamic quantization (DynamicQuantizeLinear + MatMulInteger)', functio
   });
 });
 
+
+/**
+ * Shared models quantized by scripts/quantize-models.ts (CI-fast subset: squeezenet1_1
+ * QDQ, bert_tiny QDQ and dynamic). Checked: onnxruntime-node runs each file and agrees
+ * with Kiln's CPU reference on it (TOL of the script), WebGPU at -O2 agrees with the CPU
+ * reference (the same TOL: the integer sums are the same, but an activation one step
+ * away moves later layers by about a step), and the dispatch counts against the float
+ * model. Counts (lavapipe, this commit):
+ *   squeezenet1_1 float 30, QDQ 31 (43 before the Concat/MaxPool/Identity-bias rules;
+ *     the one extra is the QuantizeLinear of the graph input, which has no producer kernel);
+ *   bert_tiny float 39, QDQ 51 (+ the QuantizeLinear after each LayerNorm and attention
+ *     output: those also feed float readers), dynamic 71 (+ range and quantize per activation).
+ */
+describe('quantized shared models (scripts/quantize-models.ts) on WebGPU', function () {
+  this.timeout(300000);
+  const cases: readonly { model: string; kind: 'qdq' | 'dynamic'; extra: number }[] = [
+    { model: 'squeezenet1_1', kind: 'qdq', extra: 1 },
+    { model: 'bert_tiny', kind: 'qdq', extra: 12 },
+    { model: 'bert_tiny', kind: 'dynamic', extra: 32 },
+  ];
+  const made = new Map<string, QuantizedModel>();
+  before(function () {
+    if (!existsSync(SHARED_MODELS)) {
+      if (process.env.CI === 'true') throw new Error(`shared models missing: ${SHARED_MODELS}`);
+      console.log(`    (skipping: no shared models at ${SHARED_MODELS})`);
+      this.skip();
+    }
+  });
+  const get = (name: string): QuantizedModel => {
+    let m = made.get(name);
+    if (!m) { m = quantizeModel(name); made.set(name, m); }
+    return m;
+  };
+  for (const c of cases) {
+    it(`${c.model} ${c.kind}: onnxruntime-node = Kiln CPU = WebGPU -O2, in at most float + ${c.extra} dispatches`, async function () {
+      const device = await deviceOrSkip(this);
+      const m = get(c.model);
+      const q = m[c.kind];
+      expect(q.nodes, 'nodes quantized').to.be.greaterThan(0);
+      const cpu = compileCpu(q.graph).run(m.feeds);
+      const ort = excess(await runOrt(q.bytes, m.feeds), cpu);
+      expect(ort.over, `ORT vs Kiln CPU max |Δ| ${ort.max} (tolerance ${JSON.stringify(TOL)})`).to.be.at.most(0);
+      const prog = await compileWebGpu(optimize(q.graph).graph, { device });
+      const floatProg = await compileWebGpu(optimize(m.float).graph, { device });
+      try {
+        const gpu = excess((await prog.run(m.feeds)) as Record<string, Tensor>, cpu);
+        expect(gpu.over, `WebGPU vs CPU max |Δ| ${gpu.max}`).to.be.at.most(0);
+        const qd = prog.plan!.dispatches.length;
+        const fd = floatProg.plan!.dispatches.length;
+        console.log(`      ${c.model} ${c.kind}: ${q.nodes} nodes quantized; WebGPU dispatches ${qd} (float ${fd}); max |Δ| ORT vs CPU ${ort.max.toExponential(2)}, WebGPU vs CPU ${gpu.max.toExponential(2)} (cosine ${gpu.cosine.toFixed(6)})`);
+        expect(qd).to.be.at.most(fd + c.extra);
+      } finally {
+        prog.release();
+        floatProg.release();
+      }
+    });
+  }
+});

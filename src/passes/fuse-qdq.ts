@@ -96,6 +96,8 @@ function weight(v: string, env: MatchEnv, channelAxis: number): (Dq & { readonly
 
 /** A bias as float32 values: a float32 constant or a DequantizeLinear of constants. */
 function biasValues(v: string, env: MatchEnv): number[] | undefined {
+  // An exporter's Identity of a shared bias (torch dedups equal initializers so) is the constant.
+  for (let p = env.ed.producerOf(v); p && p.op === 'Identity' && p.domain === ''; p = env.ed.producerOf(v)) v = p.inputs[0]!;
   const c = env.constantOf(v);
   if (c) return c.dtype === 'float32' ? Array.from(c.data as ArrayLike<number>) : undefined;
   const p = env.ed.producerOf(v);
@@ -226,9 +228,41 @@ function movementRule(m: Match, rw: Rewriter): readonly string[] | undefined {
   return rw.node(mv.op, [dqn.inputs[0]!, ...mv.inputs.slice(1)], mv.attrs, { name: mv.name });
 }
 
-/** The QDQ rules (Conv, MatMul, Gemm reading DequantizeLinear operands; Q/DQ around movement ops). */
+/**
+ * Q(Concat(a, b, …), s, z) → Concat(Q(a, s, z), Q(b, s, z), …) for a per-tensor Q:
+ * exact (Q is elementwise), and each Q then rides its producer's epilogue while the
+ * Concat of integers stays a placement of the producers' outputs. Only when the Concat
+ * has no other reader (otherwise the float Concat is still needed).
+ */
+function concatRule(m: Match, rw: Rewriter): readonly string[] | undefined {
+  const q = m.root;
+  const cat = m.nodes['cat']!;
+  const env = ENV(rw);
+  if (!perTensor(q, env) || rw.ed.useCount(cat.outputs[0]!) !== 1) return undefined;
+  if (cat.inputs.some((v) => rw.ed.typeOf(v).dtype !== 'float32' || env.constantOf(v))) return undefined;
+  const parts = cat.inputs.map((v, i) => rw.node('QuantizeLinear', [v, ...q.inputs.slice(1)], q.attrs, { name: `${q.name}_${i}` })[0]!);
+  return rw.node('Concat', parts, cat.attrs, { name: cat.name });
+}
+
+/**
+ * Q(MaxPool(a), s, z) → MaxPool(Q(a, s, z)): exact, since Q is non-decreasing and the
+ * padding MaxPool ignores stays ignored; the Q then rides a's producer's epilogue. Only
+ * the single-output MaxPool read by the Q alone.
+ */
+function maxPoolRule(m: Match, rw: Rewriter): readonly string[] | undefined {
+  const q = m.root;
+  const mp = m.nodes['mp']!;
+  const env = ENV(rw);
+  if (!perTensor(q, env) || mp.outputs.filter((o) => o !== '').length !== 1 || rw.ed.typeOf(mp.inputs[0]!).dtype !== 'float32') return undefined;
+  const a = rw.node('QuantizeLinear', [mp.inputs[0]!, ...q.inputs.slice(1)], q.attrs, { name: `${q.name}_pre` })[0]!;
+  return rw.node('MaxPool', [a], mp.attrs, { name: mp.name });
+}
+
+/** The QDQ rules (Conv, MatMul, Gemm reading DequantizeLinear operands; Q/DQ around movement ops, Concat and MaxPool). */
 export const qdqRules: RuleSet = new RuleSet([
   rule('qdq-movement', P.op('QuantizeLinear', [P.op(MOVES, [dq('dq')], { as: 'mv' })]), movementRule),
+  rule('qdq-concat', P.op('QuantizeLinear', [P.op('Concat', undefined, { as: 'cat' })]), concatRule),
+  rule('qdq-maxpool', P.op('QuantizeLinear', [P.op('MaxPool', undefined, { as: 'mp' })]), maxPoolRule),
   rule('qdq-conv', P.op('Conv', [dq('dqx'), dq('dqw')]), convRule),
   rule('qdq-matmul', P.op('MatMul', [dq('dqx'), dq('dqw')]), matmulRule),
   rule('qdq-gemm', P.op('Gemm', [dq('dqx'), dq('dqw')]), gemmRule),

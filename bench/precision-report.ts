@@ -7,14 +7,16 @@
  * seeded inputs: max abs error, top-1 agreement (classifiers), cosine similarity of
  * the float outputs (transformers; the smallest over the inputs).
  *
- *   npx tsx bench/precision-report.ts [model ...] [--runs N] [--inputs N] [--cpu-accuracy]
+ *   npx tsx bench/precision-report.ts [model ...] [--runs N] [--inputs N] [--precisions fp32,int4,...] [--cpu-accuracy]
  *
  * How each precision is made (the same code paths as `kiln optimize`):
  * - fp32: the O2 pipeline;
  * - fp16: the mixed-precision pass (4 seeded calibration batches) inside O2;
  * - int8: O2, then per-channel int8 weights behind DequantizeLinear (--quantize int8);
  * - int4: MatMul/Gemm weights as MatMulNBits blocks of 32 before O2 (--quantize int4;
- *   Conv weights stay float32, so the CNNs change only in their classifier).
+ *   Conv weights stay float32, so the CNNs change only in their classifier);
+ * - qdq / dynamic: scripts/quantize-models.ts's forms (quantize-activations.ts: static
+ *   QDQ calibrated on the 4 seeded batches, or DynamicQuantizeLinear + MatMulInteger), then O2.
  * Accuracy runs on WebGPU unless --cpu-accuracy (then the CPU reference runs both
  * graphs). Inputs: images uniform in [-2, 2); token ids uniform below the largest id
  * of the model's test input (at least 100), masks and other inputs as in the test data.
@@ -32,11 +34,12 @@ import { Tensor, type Graph } from '../src/graph/index.js';
 import { mixedPrecisionPass } from '../src/passes/mixed-precision.js';
 import { optimize } from '../src/passes/pipelines.js';
 import { quantizeWeights } from '../src/passes/quantize-weights.js';
+import { quantizeDynamic, quantizeStatic } from '../src/passes/quantize-activations.js';
 import { exportModel } from '../onnx/export.js';
 import { importModelFile } from '../onnx/import.js';
 import { seededInputs, testInputs } from '../scripts/quantize-models.js';
 
-const PRECISIONS = ['fp32', 'fp16', 'int8', 'int4'] as const;
+const PRECISIONS = ['fp32', 'fp16', 'int8', 'int4', 'qdq', 'dynamic'] as const;
 type Precision = (typeof PRECISIONS)[number];
 const CLASSIFIERS = new Set(['mobilenet_v2', 'resnet18', 'squeezenet1_1']);
 const DEFAULT_MODELS = ['squeezenet1_1', 'mobilenet_v2', 'resnet18', 'bert_tiny', 'bert_tiny_opset13', 'gpt2_tiny', 'gpt2_tiny_opset13'];
@@ -46,10 +49,10 @@ type Feeds = Record<string, Tensor>;
 /** The graph a precision runs. */
 function prepare(g: Graph, p: Precision, template: Feeds): Graph {
   if (p === 'fp32') return optimize(g).graph;
-  if (p === 'fp16') {
-    const batches = [1, 2, 3, 4].map((k) => new Map(Object.entries(seededInputs(template, 1000 + k))));
-    return optimize(g, {}, { precision: mixedPrecisionPass(batches) }).graph;
-  }
+  const batches = [1, 2, 3, 4].map((k) => new Map(Object.entries(seededInputs(template, 1000 + k))));
+  if (p === 'fp16') return optimize(g, {}, { precision: mixedPrecisionPass(batches) }).graph;
+  if (p === 'qdq') return optimize(quantizeStatic(g, batches).graph).graph;
+  if (p === 'dynamic') return optimize(quantizeDynamic(g).graph).graph;
   if (p === 'int8') return quantizeWeights(optimize(g).graph, { bits: 8 }).graph;
   return optimize(quantizeWeights(g, { bits: 4, blockSize: 32 }).graph).graph;
 }
@@ -98,7 +101,11 @@ async function main(): Promise<void> {
   const runs = num('--runs', 10);
   const nInputs = num('--inputs', 100);
   const cpuAccuracy = args.includes('--cpu-accuracy');
-  const names = args.filter((a, i) => !a.startsWith('--') && !['--runs', '--inputs'].includes(args[i - 1] ?? ''));
+  const pi = args.indexOf('--precisions');
+  const precisions = pi >= 0 ? args[pi + 1]!.split(',') as Precision[] : [...PRECISIONS];
+  const bad = precisions.filter((p) => !PRECISIONS.includes(p));
+  if (bad.length || !precisions.includes('fp32')) throw new Error(`--precisions: a comma list of ${PRECISIONS.join(', ')} including fp32 (got ${args[pi + 1]})`);
+  const names = args.filter((a, i) => !a.startsWith('--') && !['--runs', '--inputs', '--precisions'].includes(args[i - 1] ?? ''));
   const { device, info } = await requestDevice({ label: 'precision-report' });
   const gpuName = `${info.description || info.device || info.vendor || 'unknown adapter'}${info.isFallbackAdapter ? ' (software adapter)' : ''}`;
   process.stderr.write(`WebGPU adapter: ${gpuName}; f16 storage: ${device.features.has('shader-f16')}\n`);
@@ -109,7 +116,7 @@ async function main(): Promise<void> {
     const template = testInputs(dir, g);
     const inputs = Array.from({ length: nInputs }, (_, k) => seededInputs(template, k + 1));
     let reference: Float64Array[] | undefined;
-    for (const p of PRECISIONS) {
+    for (const p of PRECISIONS.filter((x) => precisions.includes(x))) {
       const t0 = performance.now();
       const graph = prepare(g, p, template);
       const fileBytes = exportModel(graph).length;

@@ -3,7 +3,8 @@
  * into .cache/ (or `$KILN_ONNX_TESTDATA_117`). On the CPU backend, per suite: at
  * least the passes conformance/onnx-1.17.json records, no failing case outside its
  * list (each listed with why), and every case passing as imported (O0) passes after
- * the O2 passes too; the node suite on WebGPU likewise. Cases listed as 'reference' (the 1.17 expected output is wrong)
+ * the O2 passes too; every suite on the wasm backend (its own counts, `wasm`) and the
+ * node suite on WebGPU likewise. Cases listed as 'reference' (the 1.17 expected output is wrong)
  * are run on onnxruntime-node as well: Kiln must equal it (atol 1e-5, rtol 1e-4).
  * Without the data the suite fails under CI=true and skips elsewhere, saying why.
  */
@@ -17,11 +18,12 @@ import { readTestDataSets } from '../src/harness/model-test.js';
 import { atLevel, loadBackend, type Backend } from '../src/session/backends.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
 import { deviceOrSkip } from './helpers/gpu.js';
+import { checkWasmConformance } from './helpers/wasm-conformance.js';
 import { importModelFile } from '../onnx/import.js';
 import { runOrt } from './onnx-util.js';
 
 interface Failing { readonly pattern: string; readonly kind: 'reference' | 'missing'; readonly reason: string }
-const ledger = JSON.parse(readFileSync(path.join(REPO_ROOT, 'conformance/onnx-1.17.json'), 'utf8')) as { cpu: Record<string, number>; webgpu: Record<string, number>; failing: Failing[] };
+const ledger = JSON.parse(readFileSync(path.join(REPO_ROOT, 'conformance/onnx-1.17.json'), 'utf8')) as { cpu: Record<string, number>; webgpu: Record<string, number>; wasm: Record<string, number>; failing: Failing[] };
 const known = ledger.failing.map((f) => ({ ...f, re: new RegExp(f.pattern) }));
 
 describe('ONNX 1.17 conformance (CPU backend, ratchet)', function () {
@@ -47,6 +49,12 @@ describe('ONNX 1.17 conformance (CPU backend, ratchet)', function () {
       const lost = report.cases.filter((c) => c.status === 'pass' && status.get(c.name)?.status !== 'pass').map((c) => `${c.name}: ${status.get(c.name)?.detail}`);
       console.log(`      ${suite} at O2: passed ${r2.passed}, failed ${r2.failed}, unsupported ${r2.unsupported}`);
       expect(lost, 'pass at O0, not at O2').to.deep.equal([]);
+    });
+  }
+
+  for (const suite of SUITES) {
+    it(`${suite} on wasm: passes at least ${ledger.wasm[suite]}, fails only the listed cases, and O2 keeps every O0 pass`, async () => {
+      await checkWasmConformance(suite, root, ledger.wasm[suite]!, known.map((k) => k.re));
     });
   }
 

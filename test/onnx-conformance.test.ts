@@ -3,15 +3,17 @@
  * fails if fewer cases pass than conformance/baseline.json records — as imported
  * (O0), and again after the O1 and the O2 passes, where every case passing at O0
  * must pass (no op is level-dependent). A case that fails must be listed with why in
- * the baseline's `failing` list.
+ * the baseline's `failing` list. The wasm backend runs every suite against its own
+ * counts (`wasm`) and the same list, at O0 and O2 (test/helpers/wasm-conformance.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { atLevel, loadBackend } from '../src/session/backends.js';
 import { REPO_ROOT, runConformance, SUITES, testDataRoot, type ConformanceReport } from '../src/harness/conformance.js';
+import { checkWasmConformance } from './helpers/wasm-conformance.js';
 
-const baseline = JSON.parse(readFileSync(path.join(REPO_ROOT, 'conformance/baseline.json'), 'utf8')) as { cpu: Record<string, number>; failing: { pattern: string; reason: string }[] };
+const baseline = JSON.parse(readFileSync(path.join(REPO_ROOT, 'conformance/baseline.json'), 'utf8')) as { cpu: Record<string, number>; wasm: Record<string, number>; failing: { pattern: string; reason: string }[] };
 const known = baseline.failing.map((f) => new RegExp(f.pattern));
 
 describe('ONNX conformance (CPU backend, ratchet)', function () {
@@ -36,6 +38,13 @@ describe('ONNX conformance (CPU backend, ratchet)', function () {
         console.log(`      ${suite} at O${level}: passed ${r.passed}, failed ${r.failed}, unsupported ${r.unsupported}`);
         expect(lost, `pass at O0, not at O${level}:\n${lost.join('\n')}`).to.deep.equal([]);
       }
+    });
+  }
+
+  for (const suite of SUITES) {
+    it(`${suite} on wasm: passes at least ${baseline.wasm[suite]}, fails only the listed cases, and O2 keeps every O0 pass`, async function () {
+      if (!haveData) this.skip();
+      await checkWasmConformance(suite, testDataRoot(), baseline.wasm[suite]!, known);
     });
   }
 });

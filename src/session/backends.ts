@@ -13,6 +13,7 @@
  *   compiles for it, and otherwise the CPU with a one-line notice.
  */
 import { compileCpu } from '../backends/cpu/index.js';
+import { compileWasm } from '../backends/wasm/index.js';
 import { GpuUnavailableError } from '../backends/webgpu/device.js';
 import { KilnError, UnsupportedOpError } from '../graph/errors.js';
 import type { Graph } from '../graph/graph.js';
@@ -138,27 +139,29 @@ async function webgpuBackend(): Promise<Backend> {
   };
 }
 
-/** The wasm backend (loaded lazily, like WebGPU). */
-async function wasmBackend(): Promise<Backend> {
-  const { compileWasm } = await import('../backends/wasm/index.js');
-  return {
-    name: 'wasm',
-    compile(graph, opts = {}) {
-      const p = compileWasm(graph, { profile: opts.profile ?? false, ...(opts.skipVerify ? { skipVerify: true } : {}) });
-      return Promise.resolve({
-        run: (feeds) => Promise.resolve(p.run(feeds)),
-        release: () => undefined,
-        profile: () => p.lastProfile.map((e) => ({ node: e.node, op: e.op, ms: e.ms })),
-      });
-    },
-  };
-}
+/**
+ * The wasm backend (always available where WebAssembly is). Imported statically, as the
+ * CPU backend is: it is plain TypeScript, and one copy of the graph modules keeps the
+ * Tensor and error classes it returns the caller's.
+ */
+export const wasmBackend: Backend = {
+  name: 'wasm',
+  compile(graph, opts = {}) {
+    const p = compileWasm(graph, { profile: opts.profile ?? false, ...(opts.skipVerify ? { skipVerify: true } : {}) });
+    return Promise.resolve({
+      run: (feeds) => Promise.resolve(p.run(feeds)),
+      runValues: (feeds) => Promise.resolve(p.runValues(feeds)),
+      release: () => undefined,
+      profile: () => p.lastProfile.map((e) => ({ node: e.node, op: e.op, ms: e.ms })),
+    });
+  },
+};
 
 /** How each backend is loaded (a table: a backend without a loader fails the type check). */
 const LOADERS: Readonly<Record<BackendName, () => Promise<Backend>>> = {
   cpu: () => Promise.resolve(cpuBackend),
   webgpu: webgpuBackend,
-  wasm: wasmBackend,
+  wasm: () => Promise.resolve(wasmBackend),
 };
 
 /** Loads a backend by name. Throws BackendUnavailableError when it is unknown or cannot be loaded. */

@@ -13,14 +13,14 @@ import { storageClass } from '../../graph/dtype.js';
 import { checkFeeds } from '../../graph/feeds.js';
 import type { Graph } from '../../graph/graph.js';
 import { runValueReference } from '../../graph/reference.js';
-import { NoneValue, TensorSequence, typeOfValue, type Value } from '../../graph/value.js';
-import { ExecutionError, KilnError, LimitError } from '../../graph/errors.js';
+import type { Value } from '../../graph/value.js';
+import { KilnError, LimitError } from '../../graph/errors.js';
 import type { ValueType } from '../../graph/op.js';
-import { sizeOf } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
 import { verify } from '../../graph/verify.js';
 import { planExecution, type ExecutionPlan, type PlanTarget } from '../../passes/exec-plan.js';
 import { referenceTarget } from '../../passes/plan-reference.js';
+import { collectOutputs, feedKey, feedType, placeInArena, runSteps, storeOutputs, tensorsOnly } from './steps.js';
 import '../../graph/ops/index.js';
 
 /** Per-node timing collected when profiling. */
@@ -102,11 +102,7 @@ export class CpuProgram {
 
   /** Runs the graph on named feeds and returns the named outputs (all tensors: see {@link runValues} for sequences and optionals). */
   run(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
-    const out = this.runValues(feeds);
-    for (const [k, v] of Object.entries(out)) {
-      if (!(v instanceof Tensor)) throw new ExecutionError(`graph output '${k}' is ${v.toString()}, not a tensor; use runValues() for sequence and optional outputs`, k);
-    }
-    return out as Record<string, Tensor>;
+    return tensorsOnly(this.runValues(feeds));
   }
 
   /**
@@ -119,24 +115,11 @@ export class CpuProgram {
     const r = this.realize(feeds);
     this.current = r;
     const { plan, arena } = r;
-    const env = new Map<string, Value>();
-    for (const [k, t] of this.graph.initializers) env.set(k, t);
-    for (const i of this.graph.inputs) env.set(i.name, feeds[i.name]!);
     const order = plan ? plan.steps.map((s) => s.node) : this.graph.topo;
-    const lastUse = new Map<string, number>();
-    order.forEach((n, i) => n.inputs.forEach((v) => v !== '' && lastUse.set(v, i)));
-    for (const o of this.graph.outputs) lastUse.set(o.name, Infinity);
     const prof: CpuProfileEntry[] = [];
     const opts = this.maxTensorBytes !== undefined ? { maxTensorBytes: this.maxTensorBytes } : {};
     let calls = 0;
-    order.forEach((node, idx) => {
-      const ins = node.inputs.map((v) => {
-        if (v === '') return undefined;
-        const t = env.get(v);
-        if (!t) throw new ExecutionError(`${node.name}: input '${v}' is not available`, node.name);
-        return t;
-      });
-      const t0 = this.profile ? performance.now() : 0;
+    const env = runSteps(this.graph, order, feeds, (node, idx, ins, env) => {
       const alias = plan?.steps[idx]!.aliasOf;
       const out0 = node.outputs[0];
       const aliased = alias !== undefined ? ins[alias] : undefined;
@@ -144,59 +127,15 @@ export class CpuProgram {
         // A view: the same bytes as its input, reshaped.
         env.set(out0, aliased.reshape(plan!.types.get(out0)!.shape as number[]));
       } else {
-        const outs = runValueReference(node, ins, opts);
         calls++;
-        node.outputs.forEach((o, k) => {
-          if (o === '') return;
-          const t = outs[k];
-          if (!t) throw new ExecutionError(`${node.name}: ${node.op} produced no output #${k}`, node.name);
-          env.set(o, t instanceof Tensor ? place(plan, arena, node.name, o, t) : t);
-        });
+        storeOutputs(node, runValueReference(node, ins, opts), env, (o, t) => placeInArena(plan, arena, 0, node.name, o, t));
       }
-      if (this.profile) prof.push({ node: node.name, op: node.op, ms: performance.now() - t0 });
-      for (const v of node.inputs) {
-        if (v !== '' && lastUse.get(v) === idx && !this.graph.initializers.has(v)) env.delete(v);
-      }
-    });
+    }, this.profile ? (node, _idx, ms) => prof.push({ node: node.name, op: node.op, ms }) : undefined);
     this.lastProfile = prof;
     this.lastDispatches = calls;
-    const result: Record<string, Value> = {};
-    for (const o of this.graph.outputs) {
-      const t = env.get(o.name);
-      if (!t) throw new ExecutionError(`graph output '${o.name}' was not computed`, o.name);
-      // Planned outputs live in the arena, which the next run reuses: hand out a copy.
-      result[o.name] = t instanceof Tensor && plan?.assignments.has(o.name) ? new Tensor(t.dtype, t.shape, t.data.slice()) : t;
-    }
-    return result;
+    // Planned outputs live in the arena, which the next run reuses: collectOutputs hands out copies.
+    return collectOutputs(this.graph, env, plan, arena);
   }
-}
-
-/** The plan-cache key of a feed: dtype and shape (a sequence: each element's). */
-function feedKey(v: Value): string {
-  if (v instanceof Tensor) return `${v.dtype}[${v.shape.join(',')}]`;
-  if (v instanceof TensorSequence) return `seq(${v.items.map(feedKey).join(' ')})`;
-  return 'none';
-}
-
-/** The type a feed gives its input: a tensor's own; for a sequence or optional input, the value's type, or the declared one for an empty optional. */
-function feedType(inp: ValueType, v: Value): ValueType {
-  if (v instanceof NoneValue) return inp;
-  return typeOfValue(v);
-}
-
-/** Stores a node's output at its planned bytes (when it has some) and returns the tensor viewing them. */
-function place(plan: ExecutionPlan | undefined, arena: ArrayBuffer | undefined, node: string, name: string, t: Tensor): Tensor {
-  const a = plan?.assignments.get(name);
-  // An unplanned output that views the arena (a reshape of a planned input) must not see those bytes reused.
-  if (!a || !arena) return arena && t.data.buffer === arena ? new Tensor(t.dtype, t.shape, t.data.slice()) : t;
-  const want = plan!.types.get(name)!;
-  if (want.dtype !== t.dtype || sizeOf(want.shape as number[]) !== t.size) {
-    throw new ExecutionError(`${node}: output '${name}' is ${t.toString()}, but its planned type is ${want.dtype}[${want.shape.join(',')}] (shape inference and the CPU reference disagree)`, node);
-  }
-  const Cls = storageClass(t.dtype) as unknown as new (b: ArrayBuffer, offset: number, n: number) => Tensor['data'];
-  const view = new Cls(arena, a.offset, t.size);
-  view.set(t.data as ArrayLike<number>);
-  return new Tensor(t.dtype, t.shape, view);
 }
 
 /**

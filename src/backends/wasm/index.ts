@@ -10,21 +10,26 @@
  * fused groups); every other node runs its CPU reference and its outputs are stored
  * into the same planned bytes. The module is emitted by Kiln's own encoder
  * (encoder.ts), validated by the engine (WebAssembly.validate) and cached per input
- * shape set. One thread.
+ * shape set. One thread. The step loop (inputs by name, values dropped after their
+ * last use, outputs placed and handed out) is the CPU backend's (../cpu/steps.ts);
+ * sequences and optionals flow through {@link WasmProgram.runValues} as there, and
+ * a feed set the planner cannot type runs on the CPU reference, as the CPU backend
+ * runs it unplanned.
  */
 import { storageClass } from '../../graph/dtype.js';
 import { checkFeeds } from '../../graph/feeds.js';
 import type { Graph } from '../../graph/graph.js';
 import { runValueReference } from '../../graph/reference.js';
-import { typeOfValue, type Value } from '../../graph/value.js';
-import { ExecutionError, LimitError } from '../../graph/errors.js';
+import type { Value } from '../../graph/value.js';
+import { ExecutionError, KilnError, LimitError } from '../../graph/errors.js';
 import type { ValueType } from '../../graph/op.js';
 import { opOf } from '../../graph/infer.js';
 import { sizeOf } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
 import { verify } from '../../graph/verify.js';
 import { planExecution, type ExecutionPlan } from '../../passes/exec-plan.js';
-import { cpuTarget } from '../cpu/index.js';
+import { compileCpu, cpuTarget, type CpuProgram } from '../cpu/index.js';
+import { collectOutputs, feedKey, feedType, placeInArena, runSteps, storeOutputs, tensorsOnly } from '../cpu/steps.js';
 import { ModuleBuilder, type FnBuilder } from './encoder.js';
 import { wasmKernelOf, type WasmRun, type WasmRuntime } from './kernel.js';
 import { registerWasmKernels } from './kernels.js';
@@ -62,10 +67,17 @@ interface Lowered {
   readonly constViews: ReadonlyMap<string, Tensor>;
 }
 
+/** A feed set the planner could not type: it runs on the CPU reference (the reason). */
+interface Unplanned {
+  readonly unplanned: string;
+}
+
 /** A graph prepared for the wasm backend. */
 export class WasmProgram {
-  private readonly plans = new Map<string, Lowered>();
-  private current: Lowered | undefined;
+  private readonly plans = new Map<string, Lowered | Unplanned>();
+  private current: Lowered | Unplanned | undefined;
+  /** The CPU reference program for feed sets the planner cannot type (made at the first). */
+  private reference: CpuProgram | undefined;
   /** Timings of the last run when `profile` was set. */
   lastProfile: WasmProfileEntry[] = [];
 
@@ -75,10 +87,14 @@ export class WasmProgram {
   }
 
   /** The execution plan of the most recent run. */
-  get plan(): ExecutionPlan | undefined { return this.current?.plan; }
+  get plan(): ExecutionPlan | undefined { return this.lowered?.plan; }
+  /** Why the most recent run had no plan (and ran on the CPU reference), if it did not. */
+  get unplannedReason(): string | undefined { return this.current && 'unplanned' in this.current ? this.current.unplanned : undefined; }
+  /** The most recent run's lowered plan (undefined when it ran unplanned). */
+  private get lowered(): Lowered | undefined { return this.current && 'unplanned' in this.current ? undefined : this.current; }
   /** How many steps of the most recent plan run in wasm, and how many on the reference (views excluded). */
   get coverage(): { wasm: number; reference: number; wasmOps: string[]; referenceOps: string[] } {
-    const l = this.current;
+    const l = this.lowered;
     const wasmOps = new Set<string>(), refOps = new Set<string>();
     let w = 0, r = 0;
     l?.plan.steps.forEach((s, i) => {
@@ -88,18 +104,38 @@ export class WasmProgram {
     return { wasm: w, reference: r, wasmOps: [...wasmOps].sort(), referenceOps: [...refOps].sort() };
   }
   /** Bytes of the most recent plan's module. */
-  get moduleBytes(): number { return this.current?.moduleBytes ?? 0; }
+  get moduleBytes(): number { return this.lowered?.moduleBytes ?? 0; }
 
-  private lower(feeds: Readonly<Record<string, Value>>): Lowered {
-    const key = this.graph.inputs.map((i) => { const v = feeds[i.name]!; return v instanceof Tensor ? `${v.dtype}[${v.shape.join(',')}]` : 'other'; }).join(';');
+  private lower(feeds: Readonly<Record<string, Value>>): Lowered | Unplanned {
+    const key = this.graph.inputs.map((i) => feedKey(feeds[i.name]!)).join(';');
     const hit = this.plans.get(key);
     if (hit) {
       this.plans.delete(key);
       this.plans.set(key, hit);
       return hit;
     }
-    const types = new Map<string, ValueType>(this.graph.inputs.map((i) => [i.name, typeOfValue(feeds[i.name]!)]));
-    const plan = planExecution(this.graph, types, cpuTarget());
+    const types = new Map<string, ValueType>(this.graph.inputs.map((i) => [i.name, feedType(i, feeds[i.name]!)]));
+    let plan: ExecutionPlan;
+    try {
+      plan = planExecution(this.graph, types, cpuTarget());
+    } catch (e) {
+      // As on the CPU backend: a graph planning cannot type still runs, op by op, and
+      // the reference ops report the problem with the node's name.
+      if (!(e instanceof KilnError) || e instanceof LimitError) throw e;
+      return this.keep(key, { unplanned: e.message });
+    }
+    return this.keep(key, this.build(plan));
+  }
+
+  /** Caches a lowered (or unplanned) feed set, evicting the least recently used beyond {@link MAX_PLANS}. */
+  private keep<T extends Lowered | Unplanned>(key: string, l: T): T {
+    this.plans.set(key, l);
+    while (this.plans.size > MAX_PLANS) this.plans.delete(this.plans.keys().next().value as string);
+    return l;
+  }
+
+  /** Emits, validates and instantiates the module of one plan, with its memory laid out. */
+  private build(plan: ExecutionPlan): Lowered {
     const mb = new ModuleBuilder();
     const fnNames = new Map<string, string>();
     const consts: { addr: number; data: Float32Array }[] = [];
@@ -178,19 +214,31 @@ export class WasmProgram {
       const t = plan.values.get(v) ?? this.graph.initializers.get(v)!;
       return [v, new Tensor('float32', t.shape as number[], new Float32Array(memory.buffer, addr, t.size))] as const;
     }));
-    const l: Lowered = { plan, memory, runners, arenaBase, stageBase, stageEnd, tmp: ALIGN, exports, moduleBytes, constViews };
-    this.plans.set(key, l);
-    while (this.plans.size > MAX_PLANS) this.plans.delete(this.plans.keys().next().value as string);
-    return l;
+    return { plan, memory, runners, arenaBase, stageBase, stageEnd, tmp: ALIGN, exports, moduleBytes, constViews };
   }
 
-  /** Runs the graph on named feeds (tensors) and returns the named outputs. */
+  /** Runs the graph on named feeds (tensors) and returns the named outputs (all tensors: see {@link runValues} for sequences and optionals). */
   run(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
-    checkFeeds(this.graph, feeds, { requireData: true });
+    return tensorsOnly(this.runValues(feeds));
+  }
+
+  /**
+   * Runs the graph on named feeds of any kind (tensors, sequences, optionals, as the
+   * CPU backend takes them) and returns the named outputs, sequences and optionals
+   * included. A graph the planner cannot type for these feeds runs on the CPU
+   * reference, op by op, as the CPU backend runs it.
+   */
+  runValues(feeds: Readonly<Record<string, Value>>): Record<string, Value> {
+    checkFeeds(this.graph, feeds as Readonly<Record<string, Tensor>>, { requireData: true });
     const l = this.lower(feeds);
     this.current = l;
-    const { plan, memory, runners, arenaBase } = l;
-    const constViews = l.constViews;
+    if ('unplanned' in l) {
+      this.reference ??= compileCpu(this.graph, { skipVerify: true, profile: this.profile });
+      const out = this.reference.runValues(feeds);
+      this.lastProfile = this.reference.lastProfile.map((e) => ({ ...e, wasm: false }));
+      return out;
+    }
+    const { plan, memory, runners, arenaBase, constViews } = l;
     const buf = memory.buffer;
     const f32 = new Float32Array(buf);
     let top = l.stageBase;
@@ -211,22 +259,9 @@ export class WasmProgram {
         return at;
       },
     };
-    const env = new Map<string, Value>();
-    for (const [k, t] of this.graph.initializers) env.set(k, t);
-    for (const i of this.graph.inputs) env.set(i.name, feeds[i.name]!);
-    const lastUse = new Map<string, number>();
-    plan.steps.forEach((s, i) => s.node.inputs.forEach((v) => v !== '' && lastUse.set(v, i)));
-    for (const o of this.graph.outputs) lastUse.set(o.name, Infinity);
     const prof: WasmProfileEntry[] = [];
-    plan.steps.forEach((step, idx) => {
-      const node = step.node;
-      const ins = node.inputs.map((v) => {
-        if (v === '') return undefined;
-        const t = env.get(v);
-        if (!t) throw new ExecutionError(`${node.name}: input '${v}' is not available`, node.name);
-        return t;
-      });
-      const t0 = this.profile ? performance.now() : 0;
+    const env = runSteps(this.graph, plan.steps.map((s) => s.node), feeds, (node, idx, ins, env) => {
+      const step = plan.steps[idx]!;
       const runner = runners[idx];
       const out0 = node.outputs[0];
       if (step.aliasOf !== undefined && out0 && ins[step.aliasOf] instanceof Tensor) {
@@ -239,42 +274,12 @@ export class WasmProgram {
         runner(rt, tensors, arenaBase + a.offset);
         env.set(out0, new Tensor('float32', shape, new Float32Array(buf, arenaBase + a.offset, sizeOf(shape))));
       } else {
-        const outs = runValueReference(node, ins, {});
-        node.outputs.forEach((o, k) => {
-          if (o === '') return;
-          const t = outs[k];
-          if (!t) throw new ExecutionError(`${node.name}: ${node.op} produced no output #${k}`, node.name);
-          env.set(o, t instanceof Tensor ? place(plan, buf, arenaBase, node.name, o, t) : t);
-        });
+        storeOutputs(node, runValueReference(node, ins, {}), env, (o, t) => placeInArena(plan, buf, arenaBase, node.name, o, t));
       }
-      if (this.profile) prof.push({ node: node.name, op: node.op, ms: performance.now() - t0, wasm: runner !== undefined });
-      for (const v of node.inputs) {
-        if (v !== '' && lastUse.get(v) === idx && !this.graph.initializers.has(v)) env.delete(v);
-      }
-    });
+    }, this.profile ? (node, idx, ms) => prof.push({ node: node.name, op: node.op, ms, wasm: runners[idx] !== undefined }) : undefined);
     this.lastProfile = prof;
-    const result: Record<string, Tensor> = {};
-    for (const o of this.graph.outputs) {
-      const t = env.get(o.name);
-      if (!(t instanceof Tensor)) throw new ExecutionError(`graph output '${o.name}' was not computed as a tensor`, o.name);
-      result[o.name] = t.data.buffer === buf ? new Tensor(t.dtype, t.shape, t.data.slice()) : t;
-    }
-    return result;
+    return collectOutputs(this.graph, env, plan, buf);
   }
-}
-
-/** Stores a reference output at its planned bytes in the module's memory (when it has some) and returns the tensor viewing them. */
-function place(plan: ExecutionPlan, buf: ArrayBufferLike, base: number, node: string, name: string, t: Tensor): Tensor {
-  const a = plan.assignments.get(name);
-  if (!a) return t.data.buffer === buf ? new Tensor(t.dtype, t.shape, t.data.slice()) : t;
-  const want = plan.types.get(name)!;
-  if (want.dtype !== t.dtype || sizeOf(want.shape as number[]) !== t.size) {
-    throw new ExecutionError(`${node}: output '${name}' is ${t.toString()}, but its planned type is ${want.dtype}[${want.shape.join(',')}]`, node);
-  }
-  const Cls = storageClass(t.dtype) as unknown as new (b: ArrayBufferLike, offset: number, n: number) => Tensor['data'];
-  const view = new Cls(buf, base + a.offset, t.size);
-  view.set(t.data as ArrayLike<number>);
-  return new Tensor(t.dtype, t.shape, view);
 }
 
 /** Verifies a graph and prepares it for the wasm backend (modules are built per input shapes at the first run). */

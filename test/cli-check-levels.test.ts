@@ -4,9 +4,10 @@
  * when any row fails. Checked on a shared model (squeezenet1_1) and on a model
  * directory written here whose weight lives in a large `Constant` node (expected
  * output computed by hand), on the CPU and — with an adapter — on WebGPU (without
- * one the WebGPU rows are left out, with the reason printed; CI=true fails).
+ * one the WebGPU rows are left out, with the reason printed; CI=true fails). Every
+ * shared model passes `--backend wasm` at -O 0 and -O 2.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { Tensor } from '../src/graph/tensor.js';
@@ -15,6 +16,10 @@ import { tensorToProto } from '../onnx/tensor-proto.js';
 import type { AllLevelsJson } from '../src/cli/commands/check.js';
 import { kiln, tempDir } from './cli-helpers.js';
 import { sharedDevice } from './helpers/gpu.js';
+import { recordingWasm } from './helpers/wasm-conformance.js';
+import type { WasmProgram } from '../src/backends/wasm/index.js';
+import { checkModelDir } from '../src/harness/model-test.js';
+import { atLevel } from '../src/session/backends.js';
 import { model, SHARED_MODELS, vi } from './onnx-util.js';
 
 const F = onnx.TensorProto.DataType.FLOAT;
@@ -93,6 +98,39 @@ describe('kiln check -O and --all-levels (CLI)', function () {
     const ok = await kiln(['check', constantModelDir(), '-O', '1', '--json']);
     expect(ok.code, ok.stderr).to.equal(0);
     expect((JSON.parse(ok.stdout) as { pass: boolean }).pass).to.equal(true);
+  });
+
+  describe('--backend wasm on every shared model', () => {
+    const dirs = existsSync(SHARED_MODELS) ? readdirSync(SHARED_MODELS).filter((d) => existsSync(path.join(SHARED_MODELS, d, 'model.onnx'))).sort() : [];
+    before(function () {
+      if (dirs.length) return;
+      if (process.env.CI === 'true') throw new Error(`no shared models under ${SHARED_MODELS}`);
+      console.log(`    (skipping: no shared models under ${SHARED_MODELS})`);
+      this.skip();
+    });
+
+    // What `kiln check DIR --backend wasm -O n` runs (checkModelDir on atLevel(wasm, n),
+    // the CLI's default atol 1e-4 / rtol 1e-3), in process; the wasm programs are kept
+    // to see that their GEMM/elementwise steps ran in wasm, not all on the reference.
+    it('-O 0 and -O 2: every model passes within atol 1e-4 / rtol 1e-3, with steps in wasm', async () => {
+      expect(dirs.length).to.be.at.least(7);
+      for (const d of dirs) {
+        for (const level of [0, 2] as const) {
+          const programs: WasmProgram[] = [];
+          const r = await checkModelDir(path.join(SHARED_MODELS, d), { backend: atLevel(recordingWasm(programs), level), tolerance: { atol: 1e-4, rtol: 1e-3 } });
+          const cov = programs[0]!.coverage;
+          console.log(`      ${d} -O ${level}: ${r.pass ? 'PASS' : 'FAIL'}, max abs err ${Math.max(...r.outputs.map((o) => o.maxAbsErr)).toExponential(2)}; ${cov.wasm} steps in wasm, ${cov.reference} on the reference`);
+          expect(r.pass, `${d} -O ${level}: ${JSON.stringify(r.outputs.map((o) => [o.name, o.maxAbsErr, o.detail]))}`).to.equal(true);
+          expect(cov.wasm, `${d} -O ${level}: no step ran in wasm`).to.be.greaterThan(0);
+        }
+      }
+    });
+
+    it('the command: kiln check resnet18 --backend wasm -O 2 --json passes (exit 0)', async () => {
+      const r = await kiln(['check', path.join(SHARED_MODELS, 'resnet18'), '--backend', 'wasm', '-O', '2', '--json']);
+      expect(r.code, r.stderr).to.equal(0);
+      expect((JSON.parse(r.stdout) as { pass: boolean }).pass).to.equal(true);
+    });
   });
 
   it('bad -O or --backend values are usage errors (exit 2), never a stack trace', async () => {

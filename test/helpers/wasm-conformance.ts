@@ -10,7 +10,7 @@ import { runConformance, type Suite } from '../../src/harness/conformance.js';
 import { atLevel, type Backend } from '../../src/session/backends.js';
 
 /** The wasm backend, keeping every program it compiles (to count the ones that ran wasm kernels). */
-function recordingWasm(programs: WasmProgram[]): Backend {
+export function recordingWasm(programs: WasmProgram[]): Backend {
   return {
     name: 'wasm',
     compile(graph) {

@@ -87,6 +87,8 @@ export interface KernelOptions {
    * fits (default true); false plans im2col + GEMM instead.
    */
   readonly implicitGemm?: boolean | undefined;
+  /** Plan a one-group f32 ConvTranspose as GEMM + col2im (default true); false plans the direct gather. */
+  readonly convTransposeGemm?: boolean | undefined;
 }
 
 /** What a kernel's planner receives for one node. */

@@ -20,7 +20,7 @@ import { convTransposeGeom, type CTAttrs } from '../../../graph/ops/conv.js';
 import { fold3, resolveWindow, type Window3, type WindowAttrs } from '../../../graph/ops/conv-util.js';
 import { sizeOf } from '../../../graph/shape.js';
 import { Tensor } from '../../../graph/tensor.js';
-import type { Dispatch, GpuKernel, KernelContext, KernelPlan, KernelTable } from '../kernel.js';
+import type { Dispatch, GpuKernel, GpuTensorInfo, KernelContext, KernelPlan, KernelTable } from '../kernel.js';
 import { convEntry, convGemmEntry, gemmRowOffsets } from '../../../../shaders/conv.js';
 import { coordsOf, ShaderBuilder, splitGroups } from '../wgsl.js';
 import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-epilogue.js';
@@ -239,8 +239,79 @@ export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue
 const conv: GpuKernel = { plan: (ctx) => planConv(ctx, { x: 0, w: 1, bias: 2 }) };
 
 /**
- * Plans a ConvTranspose (inputs `io`, output 0) as a per-output-element gather over
- * the input positions that reach it, with an optional epilogue applied before the store.
+ * ConvTranspose with one group and f32 storage as a GEMM then a col2im gather:
+ * col[b] [M·K3, inS] = Wᵀ · X[b] (W stored [C, M·K3], so A is W transposed), then
+ * each output element sums the col entries of the (input position, kernel tap)
+ * pairs that reach it, adds the bias and applies the epilogue. Undefined when the
+ * shape does not suit it (groups, other storage, col buffer too large).
+ */
+function convTransposeGemm(ctx: KernelContext, io: ConvInputs, win: Window3Like, epilogue?: Epilogue): KernelPlan | undefined {
+  const x = ctx.inputs[io.x]!;
+  const w = ctx.inputs[io.w]!;
+  const out = ctx.outputs[0]!;
+  const group = Number(ctx.attrs['group'] ?? 1);
+  if (ctx.options?.convTransposeGemm === false || group !== 1 || x.storage !== 'f32' || w.storage !== 'f32' || out.storage !== 'f32') return undefined;
+  const n = x.shape.length - 2;
+  const [nb, C] = x.shape as [number, number];
+  const M = out.shape[1]!;
+  const k3 = sizeOf(w.shape.slice(2));
+  const inS = sizeOf(x.shape.slice(2));
+  const MK = M * k3;
+  const colBytes = nb * MK * inS * 4;
+  if (colBytes === 0 || colBytes > Math.min(IM2COL_MAX_BYTES, ctx.limits.maxStorageBufferBindingSize)) return undefined;
+  const col: GpuTensorInfo = { dtype: 'float32', shape: [nb, MK, inS], storage: 'f32' };
+  const gemm = planMatmul({ ...ctx, outputs: [col] }, {
+    a: io.w, b: io.x, M: MK, N: inS, K: C, transA: true, transB: false,
+    batch: [nb], aBatch: [], bBatch: [nb], dtype: 'float32', output: 0, outScratch: 0, label: 'ConvTranspose.gemm',
+  });
+  const f3 = (v: readonly number[], def: number): number[] => [...new Array<number>(3 - n).fill(def), ...v];
+  const sb = new ShaderBuilder(ctx);
+  const input = onceInputs(sb);
+  const COL = sb.scratch(0, 'f32');
+  const hasBias = io.bias !== undefined && ctx.inputs[io.bias] !== undefined;
+  const Y = sb.output(0);
+  (epilogue ?? plainEpilogue(out.storage)).declare(sb, 'f32', input, hasBias ? `v + f32(${input(io.bias!)}[row])` : 'v');
+  const inD = sb.i32s(f3(x.shape.slice(2), 1));
+  const kD = sb.i32s(f3(w.shape.slice(2), 1));
+  const st = sb.i32s(f3(win.strides, 1));
+  const dl = sb.i32s(f3(win.dilations, 1));
+  const pd = sb.i32s(f3(win.padBegin, 0));
+  const oshape = [out.shape[0]!, M, ...f3(out.shape.slice(2), 1)];
+  const MU = sb.u32(M);
+  const k3U = sb.u32(k3);
+  const inSU = sb.u32(inS);
+  const gather = sb.linear(sizeOf(out.shape), (i) => {
+    const { code, coords } = coordsOf(sb, i, oshape);
+    const [b, m, o0, o1, o2] = coords as [string, string, string, string, string];
+    return [
+      code,
+      `  let base = (${b} * ${MU} + ${m}) * ${k3U};`,
+      '  var acc = 0.0;',
+      `  for (var k0 = 0; k0 < ${kD[0]}; k0++) {`,
+      `    let n0 = i32(${o0}) + ${pd[0]} - k0 * ${dl[0]}; if (n0 < 0 || n0 % ${st[0]} != 0 || n0 / ${st[0]} >= ${inD[0]}) { continue; }`,
+      `    for (var k1 = 0; k1 < ${kD[1]}; k1++) {`,
+      `      let n1 = i32(${o1}) + ${pd[1]} - k1 * ${dl[1]}; if (n1 < 0 || n1 % ${st[1]} != 0 || n1 / ${st[1]} >= ${inD[1]}) { continue; }`,
+      `      for (var k2 = 0; k2 < ${kD[2]}; k2++) {`,
+      `        let n2 = i32(${o2}) + ${pd[2]} - k2 * ${dl[2]}; if (n2 < 0 || n2 % ${st[2]} != 0 || n2 / ${st[2]} >= ${inD[2]}) { continue; }`,
+      `        let xi = u32(((n0 / ${st[0]}) * ${inD[1]} + n1 / ${st[1]}) * ${inD[2]} + n2 / ${st[2]});`,
+      `        let kidx = u32((k0 * ${kD[1]} + k1) * ${kD[2]} + k2);`,
+      `        acc += ${COL}[(base + kidx) * ${inSU} + xi];`,
+      '      }',
+      '    }',
+      '  }',
+      `  ${Y}[${i}] = epi(acc, ${m}, 0u, ${i});`,
+    ].join('\n');
+  }, `ConvTranspose.col2im${epilogue?.label ?? ''}`);
+  return { scratch: [colBytes], dispatches: [gemm, gather] };
+}
+
+/** The strides, dilations and begin pads of a ConvTranspose window. */
+type Window3Like = { readonly strides: readonly number[]; readonly dilations: readonly number[]; readonly padBegin: readonly number[] };
+
+/**
+ * Plans a ConvTranspose (inputs `io`, output 0), with an optional epilogue applied
+ * before the store: with one group as a GEMM + col2im ({@link convTransposeGemm}),
+ * otherwise as a per-output-element gather over the input positions that reach it.
  */
 export function planConvTranspose(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue): KernelPlan {
   const x = ctx.inputs[io.x]!;
@@ -249,6 +320,8 @@ export function planConvTranspose(ctx: KernelContext, io: ConvInputs, epilogue?:
   const n = x.shape.length - 2;
   if (n > 3) throw new UnsupportedOpError([{ op: 'ConvTranspose', nodes: [ctx.node] }], `${n} spatial axes`);
   const group = Number(ctx.attrs['group'] ?? 1);
+  const viaGemm = convTransposeGemm(ctx, io, convTransposeGeom(x, w, ctx.attrs as unknown as CTAttrs, ctx.node, (t) => `_${t}`).win, epilogue);
+  if (viaGemm) return viaGemm;
   const f3 = (v: readonly number[], def: number): number[] => [...new Array<number>(3 - n).fill(def), ...v];
   const { win } = convTransposeGeom(x, w, ctx.attrs as unknown as CTAttrs, ctx.node, (t) => `_${t}`);
   const C = x.shape[1]!;

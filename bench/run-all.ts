@@ -4,7 +4,9 @@
  * Runtime Node (CPU) and, on synthetic cases, tfjs-webgpu. Writes to results/:
  * bench.json (every number), bench.md (tables, targets, per-kernel profile of the
  * slowest model) and bench.svg (ratios Kiln ÷ ORT Web per model), and prints the
- * tables. Stops starting new cases once the time budget is spent.
+ * tables. Then the training benchmark (bench/train.ts: Kiln fit vs tfjs-layers fit, its
+ * table in bench.md, numbers in train-bench.json; `--only train` runs just it).
+ * Stops starting new cases once the time budget is spent.
  *
  *   npx tsx bench/run-all.ts [--runs N] [--warmup N] [--budget-min M] [--timeout-s S] [--only a,b] [--merge] [--out DIR]
  *
@@ -13,6 +15,7 @@
  * benchmark section (between `<!-- bench:start -->` and `<!-- bench:end -->`) is
  * rewritten from the same tables, so it never mixes runs.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,6 +110,16 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     if (p.error) console.error(`bench: profile of ${worst.model} failed: ${p.error}`);
     if (p.profile) profileMd = `## Kiln kernel profile: ${worst.model} (warm ratio ${worst.ratios.warm!.toFixed(2)})\n\n${profileTable(p.profile)}\n`;
+  }
+  // Training: Kiln's fit against tfjs-layers fit on WebGPU (bench/train.ts), in its own process.
+  if ((!only || only.split(',').includes('train')) && performance.now() - t0 < budgetMs + 60_000) {
+    const trainJson = path.join(outDir, 'train-bench.json');
+    const trainMd = path.join(outDir, 'train-bench.md');
+    mkdirSync(outDir, { recursive: true });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bench/train.ts'), '--json', trainJson, '--md', trainMd],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 4 * timeoutMs, env: { ...process.env, MESA_SHADER_CACHE_DISABLE: 'true' } });
+    if (r.status === 0 && existsSync(trainMd)) profileMd = `## Training: Kiln fit ÷ TensorFlow.js fit (bench/train.ts)\n\n${readFileSync(trainMd, 'utf8')}\n${profileMd}`;
+    else console.error(`bench: training benchmark failed (status ${r.status ?? r.signal})`);
   }
   const { table, targets } = write(results, skipped, profileMd);
   if (arg('out', 'results') === 'results' && shared.every((m) => results.some((r) => r.model === m))) {

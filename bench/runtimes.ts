@@ -64,8 +64,8 @@ function namedFeeds(c: BenchCase, inputNames: readonly string[]): Record<string,
   return out;
 }
 
-/** Makes Dawn's GPU object `navigator.gpu` (Node 20 has no navigator) and installs the counters. */
-async function installNavigatorGpu(): Promise<GPU> {
+/** Makes Dawn's GPU object `navigator.gpu` (Node 20 has no navigator) and installs the counters; returns it. */
+export async function installNavigatorGpu(): Promise<GPU> {
   const gpu = await acquireGpu();
   if (!gpu) throw new Error('WebGPU is unavailable (no webgpu package or no adapter)');
   installGpuCounters();

@@ -13,6 +13,7 @@ import { InputError } from '../graph/errors.js';
 import type { Graph, ValueInfo } from '../graph/graph.js';
 import type { Layer } from '../graph/layers.js';
 import { LOSSES, type LossName } from '../graph/losses.js';
+import { saveGraph } from '../graph/serialize.js';
 import { Tensor } from '../graph/tensor.js';
 import { gradients } from '../passes/autodiff.js';
 import { requestDevice } from '../backends/webgpu/device.js';
@@ -38,7 +39,11 @@ export interface EpochLog { epoch: number; loss: number; accuracy?: number; valL
 /** One step's figures. */
 export interface StepLog { step: number; epoch: number; loss: number; lr: number; timeMs: number }
 /** The training log fit() returns (and writes as JSON with `logPath`). */
-export interface TrainingLog { format: 'kiln-training-log'; version: 1; model: string; optimizer: string; loss: string; backend: string; epochs: EpochLog[]; steps: StepLog[] }
+export interface TrainingLog { format: 'kiln-training-log'; version: 1; model: string; optimizer: string; loss: string; backend: string; epochs: EpochLog[]; steps: StepLog[]; stepGraph?: StepGraphLog }
+/** Which part of the training step a node belongs to. */
+export type StepPhase = 'forward' | 'backward' | 'update';
+/** The training-step graph in a log (fit's `logGraph`): Kiln graph JSON, its weights (base64), each node's phase, and the dims it ran with. */
+export interface StepGraphLog { graph: string; weights: string; phases: Record<string, StepPhase>; dims: Record<string, number> }
 
 /** Callbacks of fit(). */
 export interface Callbacks {
@@ -59,6 +64,8 @@ export interface FitOptions {
   readonly verbose?: boolean;
   /** Write the training log as JSON here (Node). */
   readonly logPath?: string;
+  /** Put the training-step graph and its node phases in the log (for `kiln viz --training`). */
+  readonly logGraph?: boolean;
 }
 
 const STEP = 'train_step';
@@ -163,6 +170,22 @@ export class Model {
     return built.with({ outputs: built.outputs.filter((v) => keep.has(v.name)) });
   }
 
+  /** Each node of {@link trainingGraph} by phase: forward (and loss), backward (gradients), update (clipping, optimizer, step count). */
+  trainingPhases(): Map<string, StepPhase> {
+    const loss = this.lossGraph();
+    const grads = gradients(loss, 'loss', this.params.map((p) => p.name)).graph;
+    const fwd = new Set(loss.nodes.map((n) => n.name));
+    const bwd = new Set(grads.nodes.map((n) => n.name));
+    return new Map(this.trainingGraph().nodes.map((n) => [n.name, fwd.has(n.name) ? 'forward' : bwd.has(n.name) ? 'backward' : 'update'] as const));
+  }
+
+  private stepGraphLog(batch: number): StepGraphLog {
+    const { json, weights } = saveGraph(this.trainingGraph());
+    let bin = '';
+    for (let i = 0; i < weights.length; i += 0x8000) bin += String.fromCharCode(...weights.subarray(i, i + 0x8000));
+    return { graph: json, weights: btoa(bin), phases: Object.fromEntries(this.trainingPhases()), dims: { batch } };
+  }
+
   private async ensureTrain(): Promise<StatefulProgram> {
     if (this.train) return this.train;
     const opt = this.compiled().optimizer;
@@ -211,7 +234,7 @@ export class Model {
     const n = xs.shape[0]!;
     const bs = Math.min(o.batchSize ?? 32, n);
     const steps = Math.floor(n / bs);
-    const log: TrainingLog = { format: 'kiln-training-log', version: 1, model: this.forward.name, optimizer: opts.optimizer.name, loss: opts.loss, backend: prog.session.backend, epochs: [], steps: [] };
+    const log: TrainingLog = { format: 'kiln-training-log', version: 1, model: this.forward.name, optimizer: opts.optimizer.name, loss: opts.loss, backend: prog.session.backend, epochs: [], steps: [], ...(o.logGraph ? { stepGraph: this.stepGraphLog(bs) } : {}) };
     let seed = o.seed ?? 1;
     const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296);
     const progress = o.verbose ? await import('../cli/progress.js') : undefined;

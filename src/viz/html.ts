@@ -16,7 +16,7 @@ import type { Graph } from '../graph/graph.js';
 import { layoutViz } from './layout.js';
 import type { MemoryView } from './memory.js';
 import { vizGraph } from './model.js';
-import type { ProfileRow, ViewerDoc } from './viewer/types.js';
+import type { ProfileRow, StepPhase, ViewerDoc } from './viewer/types.js';
 
 /** One graph to show, with what the compiler knows about it. */
 export interface HtmlPaneInput {
@@ -24,6 +24,15 @@ export interface HtmlPaneInput {
   readonly graph: Graph;
   readonly memory?: MemoryView;
   readonly profile?: readonly ProfileRow[];
+  /** Node name → part of a training step, for the 'phase' colouring. */
+  readonly phases?: Readonly<Record<string, StepPhase>>;
+}
+
+/** An extra tab of the page: pre-rendered, escaped HTML (e.g. the training curves, which are plain SVG). */
+export interface HtmlSection {
+  readonly id: string;
+  readonly label: string;
+  readonly html: string;
 }
 
 /** Raised when the viewer's script cannot be built. */
@@ -79,15 +88,19 @@ export function viewerDoc(title: string, panes: readonly HtmlPaneInput[]): Viewe
       graph: layoutViz(vizGraph(p.graph)),
       ...(p.memory ? { memory: p.memory } : {}),
       ...(p.profile ? { profile: p.profile } : {}),
+      ...(p.phases ? { phases: p.phases } : {}),
     })),
   };
 }
 
 /**
  * Writes the standalone viewer page. `panes` has one entry, or two for a
- * before/after diff. `title` and every model string are escaped.
+ * before/after diff. `title` and every model string are escaped. `sections` are
+ * extra tabs shown first (their HTML must be escaped by the caller; no script runs in them).
  */
-export async function renderHtml(title: string, panes: readonly HtmlPaneInput[]): Promise<string> {
+export async function renderHtml(title: string, panes: readonly HtmlPaneInput[], sections: readonly HtmlSection[] = []): Promise<string> {
+  const first = sections.length > 0 && panes.length === 0;
+  const phased = panes.some((p) => p.phases);
   const { js, css } = await viewerAssets();
   const data = scriptJson(viewerDoc(title, panes));
   // Only the viewer's own script may run: its hash is the one script source allowed,
@@ -106,14 +119,14 @@ export async function renderHtml(title: string, panes: readonly HtmlPaneInput[])
 <h1 id="title"></h1>
 <input id="search" type="search" placeholder="search node or op (Enter jumps)" size="30">
 <span id="search-count"></span>
-<label>color <select id="color"><option value="fusion">fusion group</option><option value="heat">time (heat)</option></select></label>
+<label>color <select id="color">${phased ? '<option value="phase">forward / backward / update</option>' : ''}<option value="fusion">fusion group</option><option value="heat">time (heat)</option></select></label>
 <button id="fit" type="button">fit</button>
-<button class="tab active" type="button" data-tab="panes">graph</button>
+${sections.map((s, i) => `<button class="tab${i === 0 && first ? ' active' : ''}" type="button" data-tab="${s.id}">${s.label}</button>\n`).join('')}<button class="tab${first ? '' : ' active'}" type="button" data-tab="panes">graph</button>
 <button class="tab" type="button" data-tab="memory">memory</button>
 <button class="tab" type="button" data-tab="profile">profile</button>
 </header>
 <main>
-<div id="panes"></div>
+${sections.map((s) => `<div id="${s.id}" class="section"${first ? '' : ' hidden'}>${s.html}</div>\n`).join('')}<div id="panes"${first ? ' hidden' : ''}></div>
 <div id="memory" hidden></div>
 <div id="profile" hidden></div>
 <aside id="details"><p class="note">Click a node to see its op, attributes, dtypes and shapes.</p></aside>

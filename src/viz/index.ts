@@ -4,4 +4,5 @@ export * from './html.js';
 export * from './layout.js';
 export * from './memory.js';
 export * from './model.js';
-export type { ProfileRow, ViewerDoc, ViewerPane } from './viewer/types.js';
+export * from './training.js';
+export type { ProfileRow, StepPhase, ViewerDoc, ViewerPane } from './viewer/types.js';

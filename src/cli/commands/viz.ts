@@ -6,12 +6,13 @@
  * `.dot` is Graphviz source; `.svg` is rendered by Graphviz `dot` when it is
  * installed (otherwise a clear message and exit code 2).
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadGraph } from '../../graph/serialize.js';
 import { basename, extname } from 'node:path';
 import { Command, Option } from 'commander';
 import { InputError } from '../../graph/errors.js';
 import { BACKEND_NAMES, type BackendName } from '../../session/backends.js';
-import { graphToDot, renderHtml, renderSvg, type HtmlPaneInput } from '../../viz/index.js';
+import { graphToDot, parseTrainingLog, renderHtml, renderSvg, trainingCurvesHtml, TrainingLogError, type HtmlPaneInput } from '../../viz/index.js';
 import type { ProfileRow } from '../../viz/viewer/types.js';
 import { loadModel, memoryView, optimizeModel, parseDims, parseLevel } from '../io.js';
 import { step } from '../progress.js';
@@ -19,7 +20,7 @@ import { buildFeeds, compileFor } from './run.js';
 
 const FORMATS = ['.html', '.dot', '.svg'];
 
-interface VizOpts { O: string; diff?: boolean; profile?: boolean; output: string; backend: BackendName; dim: string[] }
+interface VizOpts { training?: boolean; O: string; diff?: boolean; profile?: boolean; output: string; backend: BackendName; dim: string[] }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -28,15 +29,17 @@ export function register(program: Command): void {
   program
     .command('viz')
     .description('write a visualization of a model: standalone HTML viewer, Graphviz DOT, or SVG')
-    .argument('<model>', 'model file (.onnx, or .json in Kiln\'s format)')
+    .argument('<model>', 'model file (.onnx, or .json in Kiln\'s format), or with --training a training log')
     .requiredOption('-o, --output <file>', 'output file: .html, .dot or .svg')
+    .option('--training', 'the file is a training log (fit() with logPath): write the training report (.html) with its curves and the training-step graph')
     .option('-O <level>', 'optimization level 0, 1 or 2', '2')
     .option('--diff', 'HTML only: show the graph before and after optimization side by side')
     .option('--profile', 'HTML only: run once on random inputs and overlay per-kernel times')
     .addOption(new Option('--backend <name>', 'backend for --profile').choices(BACKEND_NAMES).default('webgpu'))
     .option('--dim <name=value>', 'size of a symbolic dim, for the memory plan and --profile inputs (repeatable)', collect, [])
-    .addHelpText('after', '\nExamples:\n  kiln viz model.onnx -o graph.html --diff\n  kiln viz model.onnx -O0 -o graph.svg\n')
+    .addHelpText('after', '\nExamples:\n  kiln viz model.onnx -o graph.html --diff\n  kiln viz model.onnx -O0 -o graph.svg\n  kiln viz --training log.json -o report.html\n')
     .action(async (model: string, o: VizOpts) => {
+      if (o.training) return trainingReport(model, o);
       const level = parseLevel(o.O);
       const ext = extname(o.output).toLowerCase();
       if (!FORMATS.includes(ext)) throw new InputError(`-o '${o.output}': unknown output type '${ext || '(none)'}' (use .html, .dot or .svg)`, o.output);
@@ -66,4 +69,24 @@ export function register(program: Command): void {
       }
       process.stdout.write(`wrote ${o.output} (${opt.graph.nodes.length} nodes${o.diff ? `, before: ${raw.nodes.length}` : ''})\n`);
     });
+}
+
+/** `kiln viz --training LOG.json -o report.html`: the curves, and the step graph (forward / backward / update coloured) with its memory view when the log has it. */
+async function trainingReport(file: string, o: VizOpts): Promise<void> {
+  if (extname(o.output).toLowerCase() !== '.html') throw new InputError(`--training writes an .html report, not '${o.output}'`, o.output);
+  if (!existsSync(file)) throw new InputError(`training log '${file}' does not exist`, file);
+  const log = parseTrainingLog(readFileSync(file, 'utf8'), file);
+  const panes: HtmlPaneInput[] = [];
+  if (log.stepGraph) {
+    let graph;
+    try {
+      graph = loadGraph(log.stepGraph.graph, new Uint8Array(Buffer.from(log.stepGraph.weights, 'base64')));
+    } catch (e) {
+      throw new TrainingLogError(`${file}: stepGraph: ${(e as Error).message}`, file);
+    }
+    panes.push({ label: 'training step', graph, memory: memoryView(graph, new Map(Object.entries(log.stepGraph.dims ?? {}))), phases: log.stepGraph.phases });
+  }
+  const html = await renderHtml(`${log.model} training`, panes, [{ id: 'training', label: 'training', html: trainingCurvesHtml(log) }]);
+  writeFileSync(o.output, html);
+  process.stdout.write(`wrote ${o.output} (${log.epochs.length} epochs, ${log.steps.length} steps${panes.length ? `, step graph ${panes[0]!.graph.nodes.length} nodes` : ''})\n`);
 }

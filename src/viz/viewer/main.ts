@@ -72,7 +72,9 @@ const doc = JSON.parse(document.getElementById('kiln-data')!.textContent!) as Vi
 const details = document.getElementById('details')!;
 const panesEl = document.getElementById('panes')!;
 const views: PaneView[] = [];
-let colorMode: 'fusion' | 'heat' = 'fusion';
+let colorMode: 'fusion' | 'heat' | 'phase' = doc.panes.some((p) => p.phases) ? 'phase' : 'fusion';
+/** Fills of the training-step phases. */
+const PHASE_COLORS: Record<string, string> = { forward: '#bfdbfe', backward: '#fecaca', update: '#bbf7d0' };
 
 document.getElementById('title')!.textContent = doc.title;
 document.title = `${doc.title} — Kiln`;
@@ -253,7 +255,10 @@ function recolor(): void {
       if (!rect) continue;
       let fill = n.kind === 'op' ? '#ffffff' : '#e5e7eb';
       if (colorMode === 'fusion') fill = rect.getAttribute('data-group-color') ?? fill;
-      else {
+      else if (colorMode === 'phase') {
+        const ph = v.pane.phases?.[n.name];
+        if (ph) { fill = PHASE_COLORS[ph] ?? fill; rect.setAttribute('data-phase', ph); }
+      } else {
         const ms = v.ms.get(n.name) ?? (n.group ? v.ms.get(n.group) : undefined);
         if (ms !== undefined && max > 0) fill = heatColor(ms / max);
       }
@@ -400,7 +405,7 @@ function wireTabs(): void {
   for (const b of tabs) {
     b.addEventListener('click', () => {
       for (const x of tabs) x.classList.toggle('active', x === b);
-      for (const id of ['panes', 'memory', 'profile']) document.getElementById(id)!.hidden = id !== b.dataset.tab;
+      for (const x of tabs) document.getElementById(x.dataset.tab!)!.hidden = x !== b;
     });
   }
 }
@@ -416,7 +421,7 @@ if (!memory.childElementCount) memory.appendChild(el('p', 'note', 'No memory pla
 if (!profile.childElementCount) profile.appendChild(el('p', 'note', 'No profile in this file (generate with --profile).'));
 const colorSel = document.getElementById('color') as HTMLSelectElement;
 if (!views.some((v) => v.ms.size)) colorSel.querySelector('option[value=heat]')?.setAttribute('disabled', '');
-colorSel.addEventListener('change', () => { colorMode = colorSel.value === 'heat' ? 'heat' : 'fusion'; recolor(); });
+colorSel.addEventListener('change', () => { colorMode = colorSel.value === 'heat' ? 'heat' : colorSel.value === 'phase' ? 'phase' : 'fusion'; recolor(); });
 document.getElementById('fit')!.addEventListener('click', () => views.forEach(fit));
 wireSearch();
 wireTabs();

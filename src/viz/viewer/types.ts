@@ -18,7 +18,12 @@ export interface ViewerPane {
   readonly graph: PlacedGraph;
   readonly memory?: MemoryView;
   readonly profile?: readonly ProfileRow[];
+  /** Node name → part of a training step (forward, backward, update), for the 'phase' colouring. */
+  readonly phases?: Readonly<Record<string, StepPhase>>;
 }
+
+/** Which part of a training step a node belongs to. */
+export type StepPhase = 'forward' | 'backward' | 'update';
 
 /** The whole document. */
 export interface ViewerDoc {

@@ -335,6 +335,7 @@ describe('kiln serve (HTTP: Open Inference Protocol v2 REST, TF Serving predict)
     expect(text).to.match(/kiln_request_duration_seconds_bucket\{model="tiny",le="\+Inf"\} \d+/);
     expect(text).to.match(/kiln_request_duration_seconds_count\{model="tiny"\} \d+/);
     expect(text).to.match(/kiln_queue_depth\{model="tiny"\} 0/);
+    expect(text, 'GPU memory gauge is 0 off the GPU').to.match(/kiln_gpu_memory_bytes\{model="tiny",version="\d+",backend="cpu"\} 0/);
     expect(text).to.include('# TYPE kiln_request_duration_seconds histogram');
     const req = logs.find((e) => e.event === 'request' && e.status === 200 && e.model === 'tiny');
     expect(req).to.include.keys('method', 'path', 'ms', 'version');
@@ -418,6 +419,12 @@ describe('kiln serve (HTTP: Open Inference Protocol v2 REST, TF Serving predict)
       }));
       replies.forEach((r, i) => expect(maxDiff(r.outputs[0]!.data, tinyExpected([rows[i]!], 1)[0]!)).to.be.lessThan(1e-5));
       expect(gpu.metrics.value('kiln_model_runs_total', { model: 'tiny', version: '1' })).to.be.lessThan(rows.length);
+      // The GPU-memory gauge: the session's plan buffers (its 3×4 weight and bias at least), sampled at scrape time.
+      const held = gpu.repository.get('tiny')!.session.gpuMemoryBytes;
+      expect(held).to.be.greaterThanOrEqual(16 * 4);
+      const text = await (await fetch(`${gpu.url}/metrics`)).text();
+      expect(text).to.include('# TYPE kiln_gpu_memory_bytes gauge');
+      expect(text).to.include(`kiln_gpu_memory_bytes{model="tiny",version="1",backend="webgpu"} ${held}`);
     } finally {
       await gpu.close();
       rmSync(dir, { recursive: true, force: true });

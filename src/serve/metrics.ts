@@ -77,6 +77,13 @@ export class Metrics {
     f.get(labels).v = value;
   }
 
+  /** Drops every series of a gauge (before setting it anew from a sample). */
+  clearGauge(name: string): void {
+    const f = this.gauges.get(name);
+    if (!f) throw new Error(`metrics: unknown gauge ${name}`);
+    f.series.clear();
+  }
+
   /** Records one observation in a histogram series. */
   observe(name: string, labels: Labels, value: number): void {
     const h = this.histograms.get(name);

@@ -110,6 +110,7 @@ export class Server {
     m.counter('kiln_model_rows_total', 'Rows (batch elements) run, by model and version.');
     m.gauge('kiln_queue_depth', 'Requests waiting in a model queue.');
     m.gauge('kiln_inflight_requests', 'Requests being handled.');
+    m.gauge('kiln_gpu_memory_bytes', 'GPU memory held by a loaded model version (its execution plans\' buffers: weights, intermediates, staging), by model, version and backend; 0 off the GPU.');
     this.repository = new ModelRepository(opts.modelDir, {
       backend: this.opts.backend, maxBatch: this.opts.maxBatch, batchTimeoutMs: this.opts.batchTimeoutMs, deviceLock: this.deviceLock,
       onRun: (model, version, requests, rows) => {
@@ -284,6 +285,19 @@ export class Server {
   }
 
   /** The loaded version a request names, or 404. */
+  /** The metrics text, with the GPU-memory gauge sampled from the loaded sessions now. */
+  private renderMetrics(): string {
+    const m = this.metrics;
+    m.clearGauge('kiln_gpu_memory_bytes');
+    for (const name of this.repository.names) {
+      for (const version of this.repository.versions(name)) {
+        const v = this.repository.get(name, version);
+        if (v) m.set('kiln_gpu_memory_bytes', { model: name, version, backend: v.session.backend }, v.session.gpuMemoryBytes);
+      }
+    }
+    return m.render();
+  }
+
   private model(name: string, version?: string): ModelVersion {
     const mv = this.repository.get(name, version);
     if (mv) return mv;
@@ -315,7 +329,7 @@ export class Server {
       return json(ready ? 200 : 503, { ready });
     }
     if ((p === '/v2' || p === '/v2/') && get) return json(200, { name: 'kiln', version: '0.1.0', extensions: ['binary_tensor_data'] });
-    if (p === '/metrics' && get) return { status: 200, body: this.metrics.render(), headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } };
+    if (p === '/metrics' && get) return { status: 200, body: this.renderMetrics(), headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } };
     if (p === '/v2/models' && get) return json(200, { models: this.repository.names });
 
     const v2 = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/.exec(p);

@@ -75,6 +75,8 @@ export interface CompiledModel {
   readonly dispatchCount?: number;
   /** Generated WGSL of each dispatch (WebGPU). */
   readonly shaders?: readonly string[];
+  /** Bytes of GPU memory the model holds now (WebGPU: its cached plans' buffers). */
+  readonly gpuBytes?: number;
   /** False when float16 values are stored and computed as f32 (a WebGPU device without shader-f16). */
   readonly halfStorage?: boolean;
 }
@@ -133,6 +135,7 @@ async function webgpuBackend(): Promise<Backend> {
         profile: () => p.lastProfile.map((e) => ({ node: e.node, op: e.op, ms: e.ns / 1e6 })),
         get dispatchCount() { return p.dispatchCount; },
         get shaders() { return p.shaders; },
+        get gpuBytes() { return p.gpuBytes; },
         halfStorage: p.f16,
       };
     },

@@ -174,6 +174,12 @@ class Specializing implements CompiledModel {
 
   get dispatchCount(): number | undefined { return this.last?.compiled.dispatchCount; }
   get shaders(): readonly string[] | undefined { return this.last?.compiled.shaders; }
+  /** GPU bytes held by every cached specialization. */
+  get gpuBytes(): number {
+    let n = 0;
+    for (const s of this.cache.values()) n += s.compiled.gpuBytes ?? 0;
+    return n;
+  }
 }
 
 /** A compiled model, ready to run. */
@@ -248,6 +254,12 @@ export class InferenceSession {
   get outputMetadata(): ValueMetadata[] { return this.signature.outputs.map(({ name, dtype, shape }) => ({ name, dtype, shape })); }
   /** Dispatches per inference (WebGPU), for the last planned shape set. */
   get dispatchCount(): number | undefined { return this.runner?.dispatchCount; }
+  /**
+   * Bytes of GPU memory this session holds now: the buffers of its cached execution
+   * plans (weights, intermediates, staging). 0 on the CPU and wasm backends and after
+   * release(). Outputs returned on the GPU are the caller's and not counted.
+   */
+  get gpuMemoryBytes(): number { return this.runner?.gpuBytes ?? 0; }
   /** Generated WGSL of each dispatch (WebGPU). */
   get shaders(): readonly string[] { return this.runner?.shaders ?? []; }
 

@@ -256,12 +256,27 @@ export async function onHost(v: Value, rt: ControlRuntime): Promise<Tensor> {
  */
 export class ControlProgram {
   private readonly schedules = new Map<string, Promise<Schedule>>();
+  /** Schedules built and not released (what {@link gpuBytes} counts). */
+  private readonly built = new Set<Schedule>();
 
   /** @param graph the graph (a body flattened by {@link flattenBody}) */
   constructor(readonly graph: Graph, private readonly rt: ControlRuntime) {}
 
+  /** Bytes of GPU memory the programs of this schedule's GPU steps and bodies hold now. */
+  get gpuBytes(): number {
+    let n = 0;
+    for (const sc of this.built) {
+      for (const st of sc.steps) {
+        if (st.kind === 'gpu') n += st.program.gpuBytes;
+        if (st.kind === 'control') for (const b of st.bodies.values()) n += b.gpuBytes;
+      }
+    }
+    return n;
+  }
+
   /** Releases nothing but the schedule cache (programs share the device's pipelines). */
   release(): void {
+    this.built.clear();
     for (const s of this.schedules.values()) {
       void s.then((sc) => {
         for (const st of sc.steps) {
@@ -278,6 +293,7 @@ export class ControlProgram {
     let s = this.schedules.get(key);
     if (!s) {
       s = this.build(hostInputs);
+      void s.then((sc) => this.built.add(sc), () => undefined);
       this.schedules.set(key, s);
       s.catch(() => this.schedules.delete(key));
     }

@@ -74,6 +74,16 @@ function placeKey(o: { readonly slot?: number; readonly offset?: number }): stri
 /** Plans kept per program (least recently used evicted, its buffers freed). */
 const MAX_PLANS = 16;
 
+/** Bytes of the GPU buffers a realized plan holds (slots, readback, uniforms, timestamps). */
+function realizedBytes(r: Realized): number {
+  let n = 0;
+  for (const b of r.buffers) n += b.size;
+  for (const b of r.readback.values()) n += b.buffer.size;
+  for (const b of r.uniformBuffers) n += b.size;
+  if (r.query) n += r.query.resolve.size + r.query.read.size;
+  return n;
+}
+
 /** Frees the GPU objects of a realized plan (work already submitted completes first). */
 function destroyRealized(r: Realized): void {
   for (const b of r.buffers) b.destroy();
@@ -102,6 +112,8 @@ export function kernelLimits(device: GPUDevice): KernelLimits {
 /** A graph compiled for one GPU device. Create with `compileWebGpu()`. */
 export class WebGpuProgram {
   private readonly plans = new Map<string, Promise<Realized>>();
+  /** The plans built and not yet freed (what {@link gpuBytes} counts). */
+  private readonly live = new Set<Realized>();
   private current: Realized | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private lostReason: string | undefined;
@@ -127,6 +139,17 @@ export class WebGpuProgram {
 
   /** Number of dispatches per run of the most recently prepared plan (with control flow: of the last run). */
   get dispatchCount(): number { return this.opts.control ? this.opts.control.runtime.stats.dispatches : this.current?.plan.dispatches.length ?? 0; }
+  /**
+   * Bytes of GPU memory this program holds now: the buffers of every cached plan
+   * (slots with constants and intermediates, readback staging, uniforms) and, with
+   * control flow, those of its steps' programs. Outputs handed out on the GPU
+   * (`outputsOnGpu`) belong to their GpuTensor and are not counted.
+   */
+  get gpuBytes(): number {
+    let n = this.opts.control?.program.gpuBytes ?? 0;
+    for (const r of this.live) n += realizedBytes(r);
+    return n;
+  }
   /** For a graph with control flow (If, Loop, Scan): dispatches, submits and readbacks of the last run (control.ts). */
   get controlStats(): Readonly<ControlStats> | undefined { return this.opts.control ? { ...this.opts.control.runtime.stats } : undefined; }
   /** Number of distinct pipelines the most recently prepared plan uses. */
@@ -191,7 +214,7 @@ export class WebGpuProgram {
       while (this.plans.size > MAX_PLANS) {
         const [oldKey, old] = this.plans.entries().next().value as [string, Promise<Realized>];
         this.plans.delete(oldKey);
-        void old.then((r) => destroyRealized(r), () => undefined);
+        void old.then((r) => this.drop(r), () => undefined);
       }
     } else {
       this.plans.delete(key);
@@ -252,7 +275,9 @@ export class WebGpuProgram {
       const kept = plan.constants.some((c) => c.prepared)
         ? { ...plan, constants: plan.constants.filter((c) => !c.prepared), plan: { ...plan.plan, constants: plan.plan.constants.filter((c) => !c.prepared) } }
         : plan;
-      return { plan: kept, buffers, pipelines, bindGroups, readback, uniformBuffers, ...(query ? { query } : {}) };
+      const realized: Realized = { plan: kept, buffers, pipelines, bindGroups, readback, uniformBuffers, ...(query ? { query } : {}) };
+      this.live.add(realized);
+      return realized;
     } catch (e) {
       for (const x of created) x.destroy();
       throw e;
@@ -412,11 +437,17 @@ export class WebGpuProgram {
     return result;
   }
 
+  /** Frees a realized plan's buffers and stops counting them. */
+  private drop(r: Realized): void {
+    this.live.delete(r);
+    destroyRealized(r);
+  }
+
   /** Frees every buffer of every cached plan (pipelines stay cached on the device). */
   release(): void {
     this.released = true;
     this.opts.control?.program.release();
-    for (const p of this.plans.values()) void p.then((r) => destroyRealized(r), () => undefined);
+    for (const p of this.plans.values()) void p.then((r) => this.drop(r), () => undefined);
     this.plans.clear();
     this.current = undefined;
   }

@@ -239,6 +239,24 @@ export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue
 const conv: GpuKernel = { plan: (ctx) => planConv(ctx, { x: 0, w: 1, bias: 2 }) };
 
 /**
+ * A ConvTranspose window's input sizes, kernel sizes, strides, dilations and begin
+ * pads as shader constants, padded to three spatial axes (leading 1s, 0 pads), and
+ * the output shape as [N, M, d0, d1, d2].
+ */
+function windowConsts(sb: ShaderBuilder, x: GpuTensorInfo, w: GpuTensorInfo, out: GpuTensorInfo, win: Window3Like) {
+  const n = x.shape.length - 2;
+  const f3 = (v: readonly number[], def: number): number[] => [...new Array<number>(3 - n).fill(def), ...v];
+  return {
+    inD: sb.i32s(f3(x.shape.slice(2), 1)),
+    kD: sb.i32s(f3(w.shape.slice(2), 1)),
+    st: sb.i32s(f3(win.strides, 1)),
+    dl: sb.i32s(f3(win.dilations, 1)),
+    pd: sb.i32s(f3(win.padBegin, 0)),
+    oshape: [out.shape[0]!, out.shape[1]!, ...f3(out.shape.slice(2), 1)],
+  };
+}
+
+/**
  * ConvTranspose with one group and f32 storage as a GEMM then a col2im gather:
  * col[b] [M·K3, inS] = Wᵀ · X[b] (W stored [C, M·K3], so A is W transposed), then
  * each output element sums the col entries of the (input position, kernel tap)
@@ -251,7 +269,6 @@ function convTransposeGemm(ctx: KernelContext, io: ConvInputs, win: Window3Like,
   const out = ctx.outputs[0]!;
   const group = Number(ctx.attrs['group'] ?? 1);
   if (ctx.options?.convTransposeGemm === false || group !== 1 || x.storage !== 'f32' || w.storage !== 'f32' || out.storage !== 'f32') return undefined;
-  const n = x.shape.length - 2;
   const [nb, C] = x.shape as [number, number];
   const M = out.shape[1]!;
   const k3 = sizeOf(w.shape.slice(2));
@@ -264,19 +281,13 @@ function convTransposeGemm(ctx: KernelContext, io: ConvInputs, win: Window3Like,
     a: io.w, b: io.x, M: MK, N: inS, K: C, transA: true, transB: false,
     batch: [nb], aBatch: [], bBatch: [nb], dtype: 'float32', output: 0, outScratch: 0, label: 'ConvTranspose.gemm',
   });
-  const f3 = (v: readonly number[], def: number): number[] => [...new Array<number>(3 - n).fill(def), ...v];
   const sb = new ShaderBuilder(ctx);
   const input = onceInputs(sb);
   const COL = sb.scratch(0, 'f32');
   const hasBias = io.bias !== undefined && ctx.inputs[io.bias] !== undefined;
   const Y = sb.output(0);
   (epilogue ?? plainEpilogue(out.storage)).declare(sb, 'f32', input, hasBias ? `v + f32(${input(io.bias!)}[row])` : 'v');
-  const inD = sb.i32s(f3(x.shape.slice(2), 1));
-  const kD = sb.i32s(f3(w.shape.slice(2), 1));
-  const st = sb.i32s(f3(win.strides, 1));
-  const dl = sb.i32s(f3(win.dilations, 1));
-  const pd = sb.i32s(f3(win.padBegin, 0));
-  const oshape = [out.shape[0]!, M, ...f3(out.shape.slice(2), 1)];
+  const { inD, kD, st, dl, pd, oshape } = windowConsts(sb, x, w, out, win);
   const MU = sb.u32(M);
   const k3U = sb.u32(k3);
   const inSU = sb.u32(inS);
@@ -322,7 +333,6 @@ export function planConvTranspose(ctx: KernelContext, io: ConvInputs, epilogue?:
   const group = Number(ctx.attrs['group'] ?? 1);
   const viaGemm = convTransposeGemm(ctx, io, convTransposeGeom(x, w, ctx.attrs as unknown as CTAttrs, ctx.node, (t) => `_${t}`).win, epilogue);
   if (viaGemm) return viaGemm;
-  const f3 = (v: readonly number[], def: number): number[] => [...new Array<number>(3 - n).fill(def), ...v];
   const { win } = convTransposeGeom(x, w, ctx.attrs as unknown as CTAttrs, ctx.node, (t) => `_${t}`);
   const C = x.shape[1]!;
   const M = out.shape[1]!;
@@ -335,12 +345,7 @@ export function planConvTranspose(ctx: KernelContext, io: ConvInputs, epilogue?:
   const hasBias = io.bias !== undefined && ctx.inputs[io.bias] !== undefined;
   const Y = sb.output(0);
   (epilogue ?? plainEpilogue(out.storage)).declare(sb, 'f32', input, hasBias ? `v + f32(${input(io.bias!)}[row])` : 'v');
-  const inD = sb.i32s(f3(x.shape.slice(2), 1));
-  const kD = sb.i32s(f3(w.shape.slice(2), 1));
-  const st = sb.i32s(f3(win.strides, 1));
-  const dl = sb.i32s(f3(win.dilations, 1));
-  const pd = sb.i32s(f3(win.padBegin, 0));
-  const oshape = [out.shape[0]!, M, ...f3(out.shape.slice(2), 1)];
+  const { inD, kD, st, dl, pd, oshape } = windowConsts(sb, x, w, out, win);
   const cgU = sb.u32(cg);
   const mgU = sb.u32(mg);
   const cU = sb.u32(C);

@@ -1,6 +1,6 @@
 import { InferenceSession, Tensor } from 'kiln';
 
-const session = await InferenceSession.create('./model.onnx'); // WebGPU if the browser has it, else CPU
+const session = await InferenceSession.create('./model.onnx'); // WebGPU if the browser has it, else wasm
 const { name, shape } = session.inputMetadata[0];
 const dims = shape.map((d) => (typeof d === 'number' ? d : 1)); // symbolic dims (batch) → 1
 const size = dims.reduce((a, b) => a * b, 1);

@@ -59,8 +59,8 @@ describe('cli: kiln run', function () {
     expect(gpu.stdout).to.match(/output y: float32\[3,4\] \[.*\] min .* max .* mean 0\.25000/);
     expect(gpu.stdout).to.match(/profile: \d+ kernels/);
     expect(fallback.code, fallback.stderr).to.equal(0);
-    expect(fallback.stderr).to.match(/kiln: notice: no WebGPU adapter \(.*\); running on the CPU\n/);
-    expect(fallback.stdout).to.match(/on cpu\n/).and.to.match(/mean 0\.25000/);
+    expect(fallback.stderr).to.match(/kiln: notice: no WebGPU adapter \(.*\); running on the wasm backend\n/);
+    expect(fallback.stdout).to.match(/on wasm\n/).and.to.match(/mean 0\.25000/);
     expect(ci.stderr).to.match(/kiln: NoAdapterError: --backend webgpu: .*CI is set, so Kiln does not fall back to the CPU/);
     expect(ci.code).to.equal(4);
   });

@@ -208,7 +208,8 @@ function fallbackReason(e: unknown, onUnsupported: boolean): string | undefined 
  * Compiles `graph` on the chosen backend. 'cpu' and 'webgpu' compile there (or
  * throw: GpuUnavailableError without an adapter, UnsupportedOpError listing the ops
  * without a kernel). 'auto' tries WebGPU and, without an adapter (or a kernel),
- * compiles for the CPU after the notice `kiln: notice: <why>; running on the CPU`.
+ * compiles for the wasm backend after the notice `kiln: notice: <why>; running on
+ * the wasm backend` (for the CPU reference interpreter when wasm cannot compile it).
  */
 export async function compileOn(graph: Graph, choice: BackendChoice, opts: ChoiceOptions = {}): Promise<ChosenModel> {
   if (choice === 'cpu') return { backend: 'cpu', model: await cpuBackend.compile(graph, opts) };
@@ -219,8 +220,17 @@ export async function compileOn(graph: Graph, choice: BackendChoice, opts: Choic
   } catch (e) {
     const why = choice === 'auto' ? fallbackReason(e, opts.fallbackOnUnsupported ?? true) : undefined;
     if (why === undefined) throw e;
-    (opts.onNotice ?? ((m: string) => console.warn(m)))(`kiln: notice: ${why}; running on the CPU`);
+    const notice = opts.onNotice ?? ((m: string) => console.warn(m));
     // WebGPU's compile verified the graph already (or was told to skip).
+    let wasmFailed: string;
+    try {
+      const model = await (await loadBackend('wasm')).compile(graph, { ...opts, skipVerify: true });
+      notice(`kiln: notice: ${why}; running on the wasm backend`);
+      return { backend: 'wasm', model };
+    } catch (w) {
+      wasmFailed = w instanceof Error ? w.message : String(w);
+    }
+    notice(`kiln: notice: ${why}; the wasm backend cannot run it either (${wasmFailed}); running on the CPU reference`);
     return { backend: 'cpu', model: await cpuBackend.compile(graph, { ...opts, skipVerify: true }) };
   }
 }

@@ -27,7 +27,7 @@ export type { BackendChoice, BackendName } from './backends.js';
 
 /** Options of {@link InferenceSession.create}. */
 export interface SessionOptions {
-  /** 'webgpu', 'cpu', or 'auto' (default: WebGPU when an adapter exists, else CPU). */
+  /** 'webgpu', 'wasm', 'cpu', or 'auto' (default: WebGPU when an adapter exists, else the wasm backend on the CPU). */
   readonly backend?: BackendChoice;
   /** ONNX Runtime's spelling: the first of 'webgpu' | 'cpu' | 'wasm' is used ('wasm' is the wasm backend, 'cpu' the reference). */
   readonly executionProviders?: readonly (string | { name: string })[];

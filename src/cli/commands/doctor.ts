@@ -4,7 +4,7 @@
  * full compiler) on the GPU, comparing it with the CPU reference.
  *
  * Exit codes: 0 when WebGPU works; 4 when it does not, with the reason. Without
- * WebGPU, Kiln's commands fall back to the CPU backend (slower).
+ * WebGPU, Kiln's commands fall back to the wasm backend on the CPU (slower).
  */
 import type { Command } from 'commander';
 import { compileCpu } from '../../backends/cpu/index.js';

@@ -21,33 +21,18 @@
  *
  *   npx tsx bench/train.ts [--models mlp,cnn] [--train N] [--epochs E] [--json FILE] [--md FILE]
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import type { GraphBuilder, Sym } from '../src/graph/builder.js';
 import { conv2d, dense, sequential, type Layer } from '../src/graph/layers.js';
 import { Tensor } from '../src/graph/tensor.js';
+import { readIdx } from '../examples/fashion-mnist/idx.js';
 import { Model } from '../src/train/model.js';
 import { adam } from '../src/train/optimizers.js';
 import { median } from './alternate.js';
 import { installGpuCounters, type GpuCounters } from './counters.js';
 import { installNavigatorGpu } from './runtimes.js';
-
-/** Where the Fashion-MNIST IDX files are (Debian package dataset-fashion-mnist). */
-export const FASHION_MNIST_DIR = process.env.FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
-
-/** Reads a gzip IDX file: images as float32 [n, 784] scaled to [0, 1], labels as int32 [n]. */
-export function readIdx(file: string, limit: number): Tensor {
-  const b = gunzipSync(readFileSync(path.join(FASHION_MNIST_DIR, file)));
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const magic = dv.getUint32(0);
-  const n = Math.min(dv.getUint32(4), limit);
-  if (magic === 2049) return new Tensor('int32', [n], Int32Array.from(b.subarray(8, 8 + n)));
-  if (magic !== 2051) throw new Error(`${file}: not an IDX image/label file (magic ${magic})`);
-  const px = dv.getUint32(8) * dv.getUint32(12);
-  return new Tensor('float32', [n, px], Float32Array.from(b.subarray(16, 16 + n * px), (v) => v / 255));
-}
 
 /** The benchmarked models. */
 export const TRAIN_MODELS = ['mlp', 'cnn'] as const;

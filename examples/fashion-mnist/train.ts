@@ -4,28 +4,13 @@
  * (or FASHION_MNIST_DIR). Usage:
  *   npx tsx examples/fashion-mnist/train.ts [--train N] [--epochs E] [--backend cpu|webgpu] [--log log.json]
  */
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { dense, sequential } from '../../src/graph/layers.js';
 import { Tensor } from '../../src/graph/tensor.js';
 import { Model } from '../../src/train/model.js';
 import { adam } from '../../src/train/optimizers.js';
+import { readIdx as idx } from './idx.js';
 
-const DIR = process.env.FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
 const arg = (k: string, d: string): string => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? process.argv[i + 1]! : d; };
-
-/** Reads an IDX file (gzip): images scaled to [0, 1] as [n, 784], labels as int32 [n]. */
-function idx(file: string, limit: number): Tensor {
-  const b = gunzipSync(readFileSync(path.join(DIR, file)));
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const magic = dv.getUint32(0);
-  const n = Math.min(dv.getUint32(4), limit);
-  if (magic === 2049) return new Tensor('int32', [n], Int32Array.from(b.subarray(8, 8 + n)));
-  if (magic !== 2051) throw new Error(`${file}: not an IDX image/label file (magic ${magic})`);
-  const px = dv.getUint32(8) * dv.getUint32(12);
-  return new Tensor('float32', [n, px], Float32Array.from(b.subarray(16, 16 + n * px), (v) => v / 255));
-}
 
 const nTrain = Number(arg('train', '60000'));
 const epochs = Number(arg('epochs', '1'));

@@ -1,7 +1,7 @@
 /**
  * WebGPU kernels of the quantization family: QuantizeLinear, DequantizeLinear
  * (per-tensor and per-axis), DynamicQuantizeLinear (one workgroup reduces the
- * range, a second dispatch quantizes), QLinearMatMul, QLinearConv and ConvInteger (direct
+ * range and, up to 2^16 elements, quantizes too; a larger tensor gets a second dispatch), QLinearMatMul, QLinearConv and ConvInteger (direct
  * kernels: dequantize on load, accumulate in f32 with fma in the reference's
  * order, requantize). Semantics are those of src/graph/ops/quantize.ts.
  *
@@ -102,20 +102,31 @@ const dequantizeLinear = perAxisKernel('DequantizeLinear', (ctx, i) => `out0[${i
 
 const RANGE_WG = 256;
 
+/**
+ * Tensors up to this many elements are range-reduced and quantized by one workgroup in
+ * one dispatch (the reduction's workgroup goes on to quantize: a few hundred elements
+ * per invocation); larger ones get a second, per-element dispatch.
+ */
+const DQL_ONE_DISPATCH_MAX = 1 << 16;
+
 const dynamicQuantizeLinear: GpuKernel = {
   plan(ctx) {
     const x = ctx.inputs[0]!;
     const n = sizeOf(x.shape);
+    const one = n <= DQL_ONE_DISPATCH_MAX;
     const hasOut = (k: number): boolean => ctx.outputs[k]?.shape.length === 0;
-    // 1. One workgroup: range (with 0), scale and zero point into tmp0 [scale, zp], and outputs 1/2.
+    // 1. One workgroup: range (with 0), scale and zero point into tmp0 [scale, zp], and outputs 1/2
+    //    (and, for a small tensor, output 0 too).
     const a = new ShaderBuilder(ctx);
     a.input(0);
     const tmp = a.scratch(0, 'f32');
     const o1 = hasOut(1) ? a.output(1) : '';
     const o2 = hasOut(2) ? a.output(2) : '';
+    const y0 = one ? a.output(0) : '';
     QUANT_HELPERS.forEach((h) => a.fn(h));
     const total = a.u32(n);
     a.fn(`var<workgroup> lo_s: array<f32, ${RANGE_WG}>;\nvar<workgroup> hi_s: array<f32, ${RANGE_WG}>;`);
+    const quantize = (i: string, sc: string, zp: string): string => `select(u32(kq_sat(round(kq_div(f32(in0[${i}]), ${sc})) + ${zp}, 0.0, 255.0)), 0u, ${sc} == 0.0)`;
     const entry = `@compute @workgroup_size(${RANGE_WG})
 fn main(@builtin(local_invocation_index) l: u32) {
   var lo = 0.0; var hi = 0.0;
@@ -126,25 +137,30 @@ fn main(@builtin(local_invocation_index) l: u32) {
     if (l < s) { lo_s[l] = min(lo_s[l], lo_s[l + s]); hi_s[l] = max(hi_s[l], hi_s[l + s]); }
     workgroupBarrier();
   }
-  if (l != 0u) { return; }
-  let a = hi_s[0]; let b = -lo_s[0];
-  let d = a + b;
-  let e = (a - (d - b)) + (b - (d - (d - b)));
-  let q = d / 255.0;
-  let scale = q + (kq_resid(d, q, 255.0) + e) / 255.0;
-  var zp = 0.0;
-  if (scale != 0.0) { zp = kq_sat(round(kq_div(b, scale)), 0.0, 255.0); }
-  tmp0[0] = scale; tmp0[1] = zp;
-${o1 ? `  ${o1}[0] = scale;\n` : ''}${o2 ? `  ${o2}[0] = u32(zp);\n` : ''}}`;
-    const d1 = a.dispatch(a.module(entry), [1, 1, 1], 'DynamicQuantizeLinear.range');
+  if (l == 0u) {
+    let a = hi_s[0]; let b = -lo_s[0];
+    let d = a + b;
+    let e = (a - (d - b)) + (b - (d - (d - b)));
+    let q = d / 255.0;
+    let scale = q + (kq_resid(d, q, 255.0) + e) / 255.0;
+    var zp = 0.0;
+    if (scale != 0.0) { zp = kq_sat(round(kq_div(b, scale)), 0.0, 255.0); }
+    tmp0[0] = scale; tmp0[1] = zp;
+${o1 ? `    ${o1}[0] = scale;\n` : ''}${o2 ? `    ${o2}[0] = u32(zp);\n` : ''}${one ? '    lo_s[0] = scale; hi_s[0] = zp;\n' : ''}  }
+${one ? `  workgroupBarrier();
+  let sc = lo_s[0]; let zq = hi_s[0];
+  for (var i = l; i < ${total}; i += ${RANGE_WG}u) { ${y0}[i] = ${quantize('i', 'sc', 'zq')}; }
+` : ''}}`;
+    const d1 = a.dispatch(a.module(entry), [1, 1, 1], one ? 'DynamicQuantizeLinear.one' : 'DynamicQuantizeLinear.range');
     void tmp;
+    if (one) return { scratch: [8], dispatches: [d1] };
     // 2. Quantize.
     const b = new ShaderBuilder(ctx);
     b.input(0);
     b.scratch(0, 'f32');
     const y = b.output(0);
     QUANT_HELPERS.forEach((h) => b.fn(h));
-    const d2 = b.linear(n, (i) => `  let s = tmp0[0];\n  ${y}[${i}] = select(u32(kq_sat(round(kq_div(f32(in0[${i}]), s)) + tmp0[1], 0.0, 255.0)), 0u, s == 0.0);`, 'DynamicQuantizeLinear.quantize');
+    const d2 = b.linear(n, (i) => `  let s = tmp0[0];\n  ${y}[${i}] = ${quantize(i, 's', 'tmp0[1]')};`, 'DynamicQuantizeLinear.quantize');
     return { scratch: [8], dispatches: [d1, d2] };
   },
 };

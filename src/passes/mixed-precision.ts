@@ -109,15 +109,18 @@ function maxAbsOf(t: Tensor): number {
 const isFloat = (t: { dtype: string } | undefined): boolean => t !== undefined && (t.dtype === 'float32' || t.dtype === 'float16' || t.dtype === 'float64');
 
 /**
- * Runs the graph on each batch with the CPU reference and records, per float value,
- * the largest |x|, and per reduction, a bound on its partial sums. Each value is
- * freed after its last reader. A node that fails raises a CalibrationError naming it.
+ * Runs `g` on each calibration batch with the CPU reference, in topological order,
+ * freeing each value after its last reader (graph outputs and initializers are kept).
+ * `onValue` sees every graph input and every node output; `onNode` sees each node
+ * with its first input and first output. A missing input or a node that fails raises
+ * a CalibrationError naming it.
  */
-export function calibrate(g: Graph, batches: readonly ReadonlyMap<string, Tensor>[]): Calibration {
-  const maxAbs = new Map<string, number>();
-  const partialSum = new Map<string, number>();
-  const note = (m: Map<string, number>, k: string, x: number): void => { m.set(k, Math.max(m.get(k) ?? 0, x)); };
-  for (const [k, t] of g.initializers) if (isFloat(t)) note(maxAbs, k, maxAbsOf(t));
+export function runCalibration(
+  g: Graph,
+  batches: readonly ReadonlyMap<string, Tensor>[],
+  onValue: (name: string, t: Tensor) => void,
+  onNode?: (n: Node, x: Tensor | undefined, y: Tensor | undefined) => void,
+): void {
   const order = g.topo;
   const lastUse = new Map<string, number>();
   order.forEach((n, i) => n.inputs.forEach((v) => lastUse.set(v, i)));
@@ -128,7 +131,7 @@ export function calibrate(g: Graph, batches: readonly ReadonlyMap<string, Tensor
       const t = batch.get(i.name) ?? g.initializers.get(i.name);
       if (!t) throw new CalibrationError(`calibration batch has no tensor for graph input '${i.name}'`, i.name);
       values.set(i.name, t);
-      if (isFloat(t)) note(maxAbs, i.name, maxAbsOf(t));
+      onValue(i.name, t);
     }
     order.forEach((n, step) => {
       let outs: Tensor[];
@@ -142,15 +145,27 @@ export function calibrate(g: Graph, batches: readonly ReadonlyMap<string, Tensor
         const t = outs[i];
         if (o === '' || !t) return;
         values.set(o, t);
-        if (isFloat(t)) note(maxAbs, o, maxAbsOf(t));
+        onValue(o, t);
       });
-      const def = findOp(n.op, n.domain);
-      const x = values.get(n.inputs[0] ?? '');
-      const y = outs[0];
-      if (def?.category === 'reduction' && x && y && y.size > 0 && isFloat(x)) note(partialSum, n.name, maxAbsOf(x) * Math.max(1, x.size / y.size));
+      onNode?.(n, values.get(n.inputs[0] ?? ''), outs[0]);
       for (const v of n.inputs) if (lastUse.get(v) === step && !g.initializers.has(v)) values.delete(v);
     });
   }
+}
+
+/**
+ * Runs the graph on each batch with the CPU reference and records, per float value,
+ * the largest |x|, and per reduction, a bound on its partial sums. Each value is
+ * freed after its last reader. A node that fails raises a CalibrationError naming it.
+ */
+export function calibrate(g: Graph, batches: readonly ReadonlyMap<string, Tensor>[]): Calibration {
+  const maxAbs = new Map<string, number>();
+  const partialSum = new Map<string, number>();
+  const note = (m: Map<string, number>, k: string, x: number): void => { m.set(k, Math.max(m.get(k) ?? 0, x)); };
+  for (const [k, t] of g.initializers) if (isFloat(t)) note(maxAbs, k, maxAbsOf(t));
+  runCalibration(g, batches, (name, t) => { if (isFloat(t)) note(maxAbs, name, maxAbsOf(t)); }, (n, x, y) => {
+    if (findOp(n.op, n.domain)?.category === 'reduction' && x && y && y.size > 0 && isFloat(x)) note(partialSum, n.name, maxAbsOf(x) * Math.max(1, x.size / y.size));
+  });
   return { maxAbs, partialSum, batches: batches.length };
 }
 

@@ -22,13 +22,11 @@
  */
 import type { Graph, Node } from '../graph/graph.js';
 import { findOp, getTrait } from '../graph/op.js';
-import { runReference } from '../graph/reference.js';
 import { rint } from '../graph/ops/quantize.js';
 import { Tensor } from '../graph/tensor.js';
 import { GraphEditor } from './editor.js';
-import { CalibrationError } from './mixed-precision.js';
+import { runCalibration } from './mixed-precision.js';
 import { QuantizationError, quantizePerChannel, WEIGHT_CHANNEL } from './quantize-weights.js';
-import { KilnError } from '../graph/errors.js';
 
 /** A quantizable node: its activation input, constant weight and weight channel axis. */
 interface Site { readonly node: Node; readonly x: string; readonly w: string; readonly axis: number }
@@ -69,29 +67,7 @@ export function valueRanges(g: Graph, batches: readonly ReadonlyMap<string, Tens
     }
     ranges.set(v, r);
   };
-  const order = g.topo;
-  const lastUse = new Map<string, number>();
-  order.forEach((n, i) => n.inputs.forEach((v) => lastUse.set(v, i)));
-  for (const batch of batches) {
-    const values = new Map<string, Tensor>(g.initializers);
-    for (const i of g.inputs) {
-      const t = batch.get(i.name) ?? g.initializers.get(i.name);
-      if (!t) throw new CalibrationError(`calibration batch has no tensor for graph input '${i.name}'`, i.name);
-      values.set(i.name, t);
-      note(i.name, t);
-    }
-    order.forEach((n, step) => {
-      let outs: Tensor[];
-      try {
-        outs = runReference(n, n.inputs.map((v) => (v === '' ? undefined : values.get(v))));
-      } catch (e) {
-        if (e instanceof KilnError) throw new CalibrationError(`calibration: node '${n.name}' (${n.op}) failed: ${e.message}`, n.name);
-        throw e;
-      }
-      n.outputs.forEach((o, k) => { const t = outs[k]; if (o !== '' && t) { values.set(o, t); note(o, t); } });
-      for (const v of n.inputs) if (lastUse.get(v) === step && !g.initializers.has(v) && !g.outputs.some((o) => o.name === v)) values.delete(v);
-    });
-  }
+  runCalibration(g, batches, note);
   return ranges;
 }
 

@@ -257,6 +257,28 @@ function windowConsts(sb: ShaderBuilder, x: GpuTensorInfo, w: GpuTensorInfo, out
 }
 
 /**
+ * WGSL opening the loops over the kernel taps of a ConvTranspose window that reach
+ * output position (o0, o1, o2); inside, `xi` is the input position and `kidx` the tap.
+ * Close them with {@link TAP_LOOPS_END}.
+ */
+function tapLoops(c: ReturnType<typeof windowConsts>, o: readonly [string, string, string]): string[] {
+  const { inD, kD, st, dl, pd } = c;
+  return [
+    `  for (var k0 = 0; k0 < ${kD[0]}; k0++) {`,
+    `    let n0 = i32(${o[0]}) + ${pd[0]} - k0 * ${dl[0]}; if (n0 < 0 || n0 % ${st[0]} != 0 || n0 / ${st[0]} >= ${inD[0]}) { continue; }`,
+    `    for (var k1 = 0; k1 < ${kD[1]}; k1++) {`,
+    `      let n1 = i32(${o[1]}) + ${pd[1]} - k1 * ${dl[1]}; if (n1 < 0 || n1 % ${st[1]} != 0 || n1 / ${st[1]} >= ${inD[1]}) { continue; }`,
+    `      for (var k2 = 0; k2 < ${kD[2]}; k2++) {`,
+    `        let n2 = i32(${o[2]}) + ${pd[2]} - k2 * ${dl[2]}; if (n2 < 0 || n2 % ${st[2]} != 0 || n2 / ${st[2]} >= ${inD[2]}) { continue; }`,
+    `        let xi = u32(((n0 / ${st[0]}) * ${inD[1]} + n1 / ${st[1]}) * ${inD[2]} + n2 / ${st[2]});`,
+    `        let kidx = u32((k0 * ${kD[1]} + k1) * ${kD[2]} + k2);`,
+  ];
+}
+
+/** Closes the loops {@link tapLoops} opened. */
+const TAP_LOOPS_END = ['      }', '    }', '  }'];
+
+/**
  * ConvTranspose with one group and f32 storage as a GEMM then a col2im gather:
  * col[b] [M·K3, inS] = Wᵀ · X[b] (W stored [C, M·K3], so A is W transposed), then
  * each output element sums the col entries of the (input position, kernel tap)
@@ -287,7 +309,8 @@ function convTransposeGemm(ctx: KernelContext, io: ConvInputs, win: Window3Like,
   const hasBias = io.bias !== undefined && ctx.inputs[io.bias] !== undefined;
   const Y = sb.output(0);
   (epilogue ?? plainEpilogue(out.storage)).declare(sb, 'f32', input, hasBias ? `v + f32(${input(io.bias!)}[row])` : 'v');
-  const { inD, kD, st, dl, pd, oshape } = windowConsts(sb, x, w, out, win);
+  const wc = windowConsts(sb, x, w, out, win);
+  const { oshape } = wc;
   const MU = sb.u32(M);
   const k3U = sb.u32(k3);
   const inSU = sb.u32(inS);
@@ -298,18 +321,9 @@ function convTransposeGemm(ctx: KernelContext, io: ConvInputs, win: Window3Like,
       code,
       `  let base = (${b} * ${MU} + ${m}) * ${k3U};`,
       '  var acc = 0.0;',
-      `  for (var k0 = 0; k0 < ${kD[0]}; k0++) {`,
-      `    let n0 = i32(${o0}) + ${pd[0]} - k0 * ${dl[0]}; if (n0 < 0 || n0 % ${st[0]} != 0 || n0 / ${st[0]} >= ${inD[0]}) { continue; }`,
-      `    for (var k1 = 0; k1 < ${kD[1]}; k1++) {`,
-      `      let n1 = i32(${o1}) + ${pd[1]} - k1 * ${dl[1]}; if (n1 < 0 || n1 % ${st[1]} != 0 || n1 / ${st[1]} >= ${inD[1]}) { continue; }`,
-      `      for (var k2 = 0; k2 < ${kD[2]}; k2++) {`,
-      `        let n2 = i32(${o2}) + ${pd[2]} - k2 * ${dl[2]}; if (n2 < 0 || n2 % ${st[2]} != 0 || n2 / ${st[2]} >= ${inD[2]}) { continue; }`,
-      `        let xi = u32(((n0 / ${st[0]}) * ${inD[1]} + n1 / ${st[1]}) * ${inD[2]} + n2 / ${st[2]});`,
-      `        let kidx = u32((k0 * ${kD[1]} + k1) * ${kD[2]} + k2);`,
+      ...tapLoops(wc, [o0, o1, o2]),
       `        acc += ${COL}[(base + kidx) * ${inSU} + xi];`,
-      '      }',
-      '    }',
-      '  }',
+      ...TAP_LOOPS_END,
       `  ${Y}[${i}] = epi(acc, ${m}, 0u, ${i});`,
     ].join('\n');
   }, `ConvTranspose.col2im${epilogue?.label ?? ''}`);
@@ -345,7 +359,8 @@ export function planConvTranspose(ctx: KernelContext, io: ConvInputs, epilogue?:
   const hasBias = io.bias !== undefined && ctx.inputs[io.bias] !== undefined;
   const Y = sb.output(0);
   (epilogue ?? plainEpilogue(out.storage)).declare(sb, 'f32', input, hasBias ? `v + f32(${input(io.bias!)}[row])` : 'v');
-  const { inD, kD, st, dl, pd, oshape } = windowConsts(sb, x, w, out, win);
+  const wc = windowConsts(sb, x, w, out, win);
+  const { oshape } = wc;
   const cgU = sb.u32(cg);
   const mgU = sb.u32(mg);
   const cU = sb.u32(C);
@@ -360,21 +375,12 @@ export function planConvTranspose(ctx: KernelContext, io: ConvInputs, epilogue?:
           code,
           `  let g = ${m} / ${mgU}; let ml = ${m} % ${mgU};`,
           '  var acc = 0.0;',
-          `  for (var k0 = 0; k0 < ${kD[0]}; k0++) {`,
-          `    let n0 = i32(${o0}) + ${pd[0]} - k0 * ${dl[0]}; if (n0 < 0 || n0 % ${st[0]} != 0 || n0 / ${st[0]} >= ${inD[0]}) { continue; }`,
-          `    for (var k1 = 0; k1 < ${kD[1]}; k1++) {`,
-          `      let n1 = i32(${o1}) + ${pd[1]} - k1 * ${dl[1]}; if (n1 < 0 || n1 % ${st[1]} != 0 || n1 / ${st[1]} >= ${inD[1]}) { continue; }`,
-          `      for (var k2 = 0; k2 < ${kD[2]}; k2++) {`,
-          `        let n2 = i32(${o2}) + ${pd[2]} - k2 * ${dl[2]}; if (n2 < 0 || n2 % ${st[2]} != 0 || n2 / ${st[2]} >= ${inD[2]}) { continue; }`,
-          `        let xi = u32(((n0 / ${st[0]}) * ${inD[1]} + n1 / ${st[1]}) * ${inD[2]} + n2 / ${st[2]});`,
-          `        let kidx = u32((k0 * ${kD[1]} + k1) * ${kD[2]} + k2);`,
+          ...tapLoops(wc, [o0, o1, o2]),
           `        for (var c = 0u; c < ${cgU}; c++) {`,
           `          let ch = g * ${cgU} + c;`,
           `          acc += f32(${X}[(${b} * ${cU} + ch) * ${inS} + xi]) * f32(${W}[(ch * ${mgU} + ml) * ${k3} + kidx]);`,
           '        }',
-          '      }',
-          '    }',
-          '  }',
+          ...TAP_LOOPS_END,
           `  ${Y}[${i}] = epi(acc, ${m}, 0u, ${i});`,
         ].join('\n');
       }, `ConvTranspose.gather${epilogue?.label ?? ''}`),

@@ -115,6 +115,38 @@ export function conv2d(filters: number, opts: Conv2dOptions = {}): Layer {
   };
 }
 
+/** Options of {@link maxPool2d} and {@link averagePool2d}. */
+export interface Pool2dOptions {
+  /** Stride (default: the pool size). */
+  readonly stride?: number;
+  readonly padding?: 'same' | 'valid';
+}
+
+function pool2dAttrs(size: number, opts: Pool2dOptions): { kernel_shape: number[]; strides: number[]; auto_pad?: 'SAME_UPPER' } {
+  const s = opts.stride ?? size;
+  return { kernel_shape: [size, size], strides: [s, s], ...((opts.padding ?? 'valid') === 'same' ? { auto_pad: 'SAME_UPPER' as const } : {}) };
+}
+
+/** 2-D max pooling over NCHW input (window `size`, stride `size` unless given, valid padding by default). */
+export function maxPool2d(size = 2, opts: Pool2dOptions = {}): Layer {
+  return (b, x) => b.MaxPool([x], pool2dAttrs(size, opts));
+}
+
+/** 2-D average pooling over NCHW input (padding, when 'same', is left out of the divisor). */
+export function averagePool2d(size = 2, opts: Pool2dOptions = {}): Layer {
+  return (b, x) => b.AveragePool([x], pool2dAttrs(size, opts));
+}
+
+/** Flattens every axis after the batch axis: [N, ...] → [N, prod(...)]. */
+export function flatten(): Layer {
+  return (b, x) => b.Flatten([x], { axis: 1 });
+}
+
+/** Reshapes the non-batch axes to `shape` (e.g. [784] → [1, 28, 28] for a CNN on flat images). */
+export function reshape(shape: readonly number[]): Layer {
+  return (b, x) => b.Reshape([x, b.constant([0, ...shape], { dtype: 'int64' })]);
+}
+
 /** Batch normalization (inference) over channel axis 1 with seeded statistics. */
 export function batchNorm(opts: { epsilon?: number; seed?: number } = {}): Layer {
   const seed = nextSeed(opts.seed);

@@ -5,7 +5,9 @@
  * bench.json (every number), bench.md (tables, targets, per-kernel profile of the
  * slowest model) and bench.svg (ratios Kiln ÷ ORT Web per model), and prints the
  * tables. Then the training benchmark (bench/train.ts: Kiln fit vs tfjs-layers fit, its
- * table in bench.md, numbers in train-bench.json; `--only train` runs just it).
+ * table in bench.md, numbers in train-bench.json; `--only train` runs just it), and the
+ * wasm benchmark (bench/wasm.ts --quick: Kiln's wasm backend vs ORT Web's wasm, its table
+ * in bench.md and wasm-bench.md; `--only wasm` runs just it).
  * Stops starting new cases once the time budget is spent.
  *
  *   npx tsx bench/run-all.ts [--runs N] [--warmup N] [--budget-min M] [--timeout-s S] [--only a,b] [--merge] [--out DIR]
@@ -120,6 +122,15 @@ async function main(): Promise<void> {
       { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 4 * timeoutMs, env: { ...process.env, MESA_SHADER_CACHE_DISABLE: 'true' } });
     if (r.status === 0 && existsSync(trainMd)) profileMd = `## Training: Kiln fit ÷ TensorFlow.js fit (bench/train.ts)\n\n${readFileSync(trainMd, 'utf8')}\n${profileMd}`;
     else console.error(`bench: training benchmark failed (status ${r.status ?? r.signal})`);
+  }
+  // Kiln's wasm backend against ORT Web's wasm, 1 and 2 threads (bench/wasm.ts --quick), in its own processes.
+  if ((!only || only.split(',').includes('wasm')) && performance.now() - t0 < budgetMs + 60_000) {
+    const wasmMd = path.join(outDir, 'wasm-bench.md');
+    mkdirSync(outDir, { recursive: true });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bench/wasm.ts'), '--quick', '--md', wasmMd],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 4 * timeoutMs });
+    if (r.status === 0 && existsSync(wasmMd)) profileMd = `## Kiln wasm ÷ ONNX Runtime Web wasm (bench/wasm.ts --quick)\n\n${readFileSync(wasmMd, 'utf8')}\n${profileMd}`;
+    else console.error(`bench: wasm benchmark failed (status ${r.status ?? r.signal})`);
   }
   const { table, targets } = write(results, skipped, profileMd);
   if (arg('out', 'results') === 'results' && shared.every((m) => results.some((r) => r.model === m))) {

@@ -15,7 +15,7 @@ import type { BenchCase, TfLike, TfTensor } from './cases.js';
 import { installGpuCounters } from './counters.js';
 
 /** Names of the runtimes. */
-export const RUNTIMES = ['kiln-webgpu', 'kiln-cpu', 'ort-webgpu', 'ort-wasm', 'ort-node', 'tfjs-webgpu'] as const;
+export const RUNTIMES = ['kiln-webgpu', 'kiln-cpu', 'kiln-wasm', 'ort-webgpu', 'ort-wasm', 'ort-node', 'tfjs-webgpu'] as const;
 /** A runtime name. */
 export type RuntimeName = (typeof RUNTIMES)[number];
 /** Runtimes that use the GPU (counted by ./counters.ts). */
@@ -75,7 +75,7 @@ export async function installNavigatorGpu(): Promise<GPU> {
   return gpu;
 }
 
-async function kiln(backend: 'webgpu' | 'cpu', opts: RuntimeOptions): Promise<PreparedRuntime> {
+async function kiln(backend: 'webgpu' | 'cpu' | 'wasm', opts: RuntimeOptions): Promise<PreparedRuntime> {
   if (backend === 'webgpu') await installNavigatorGpu();
   const { InferenceSession } = await import('../src/session/index.js');
   const { requestDevice } = await import('../src/backends/webgpu/device.js');
@@ -203,6 +203,7 @@ export async function prepareRuntime(name: RuntimeName, opts: RuntimeOptions = {
   const table: Record<RuntimeName, () => Promise<PreparedRuntime>> = {
     'kiln-webgpu': () => kiln('webgpu', opts),
     'kiln-cpu': () => kiln('cpu', opts),
+    'kiln-wasm': () => kiln('wasm', opts),
     'ort-webgpu': () => ort('webgpu', opts),
     'ort-wasm': () => ort('wasm', opts),
     'ort-node': () => ort('cpu', opts),

@@ -8,6 +8,8 @@
  *   against onnxruntime-node;
  * - the MobileNetV2 classify page (when ../shared/models has it) on WebGPU: the canvas
  *   pixels are the procedural picture, and its logits equal onnxruntime-node's on them;
+ * - the same page (esbuild build) in a Chromium with WebGPU disabled, on `?backend=auto`:
+ *   it must fall back to the wasm backend and give the same logits;
  * - the same page built by Vite with no configuration, on the CPU backend.
  * Screenshots go to test-artifacts/. Without Chromium the suite is skipped, except
  * with CI=true, where it fails.
@@ -27,7 +29,7 @@ import type { BuilderResult } from '../../examples/builder/main.js';
 import type { PageResult } from '../../examples/classify/main.js';
 import { drawPicture, SIZE } from '../../examples/classify/picture.js';
 import { toNchw } from '../../examples/classify/preprocess.js';
-import { CHROMIUM, launchChromium, serveDir, type StaticServer } from './server.js';
+import { CHROMIUM, CHROMIUM_ARGS, launchChromium, serveDir, type StaticServer } from './server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = resolve(here, '../../test-artifacts');
@@ -157,10 +159,10 @@ describe('browser e2e (Chromium)', function () {
   });
 
   /** Loads a build of the classify page and checks it against onnxruntime-node on its pixels. */
-  async function checkClassify(dir: string, shot: string, backend: string): Promise<void> {
+  async function checkClassify(dir: string, shot: string, backend: string, on: Browser = browser!): Promise<PageResult> {
     server = await serveDir(dir);
     const url = `${server.url}index.html?backend=${backend}&seed=${SEED}`;
-    const { page, result } = await openAndWait<PageResult>(browser!, url, 'kilnResult', 540_000);
+    const { page, result } = await openAndWait<PageResult>(on, url, 'kilnResult', 540_000);
     console.log(`      classify page (${shot}) backend: ${result.backend}${result.notice ? ` — notice: ${result.notice}` : ''}; load+compile ${result.createMs!.toFixed(0)} ms, first run ${result.firstRunMs!.toFixed(0)} ms, run ${result.runMs!.toFixed(0)} ms; top5 ${result.top5!.map((t) => t.index).join(',')}`);
     if (backend !== 'auto') expect(result.backend, 'the backend asked for (no fallback)').to.equal(backend);
     expect(result.pixels, 'canvas pixels = the procedural picture').to.deep.equal(Array.from(drawPicture(SEED)));
@@ -180,6 +182,7 @@ describe('browser e2e (Chromium)', function () {
     await page.close();
     await server.close();
     server = undefined;
+    return result;
   }
 
   /** Skips without the shared model, except under CI=true, where that fails. */
@@ -193,6 +196,31 @@ describe('browser e2e (Chromium)', function () {
   it(`classify page (esbuild build, ${CLASSIFY_BACKEND.esbuild} backend) equals onnxruntime-node on the canvas pixels`, async function () {
     needModel(this);
     await checkClassify(join(CLASSIFY, 'dist'), 'e2e-classify-esbuild.png', CLASSIFY_BACKEND.esbuild);
+  });
+
+  it('classify page in Chromium without WebGPU: auto falls back to the wasm backend and equals onnxruntime-node', async function () {
+    needModel(this);
+    // The same flags without --enable-unsafe-webgpu, and WebGPU switched off: no adapter.
+    const { chromium } = await import('playwright-core');
+    const args = [...CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'), '--disable-features=WebGPU'];
+    const noGpu = await chromium.launch({ executablePath: CHROMIUM, args });
+    try {
+      const probe = await noGpu.newPage();
+      const adapter = await probe.evaluate(async () => {
+        const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+        return gpu ? ((await gpu.requestAdapter()) === null ? 'null adapter' : 'adapter') : 'no navigator.gpu';
+      });
+      await probe.close();
+      console.log(`      WebGPU-disabled Chromium: ${adapter}`);
+      expect(adapter, 'WebGPU must be unavailable in this browser').to.not.equal('adapter');
+      const result = await checkClassify(join(CLASSIFY, 'dist'), 'e2e-classify-wasm.png', 'auto', noGpu);
+      expect(result.backend, 'auto without WebGPU runs on the wasm backend').to.equal('wasm');
+      expect(result.notice ?? '', 'the page says why it left WebGPU').to.match(/wasm backend/);
+      const top1 = mobilenetRef!.indexOf(Math.max(...mobilenetRef!));
+      expect(result.top5![0]!.index, "top-1 class = onnxruntime-node's").to.equal(top1);
+    } finally {
+      await noGpu.close();
+    }
   });
 
   it(`classify page built by Vite (no config, ${CLASSIFY_BACKEND.vite} backend) passes the same check`, async function () {

@@ -7,6 +7,7 @@
  *   Tile) when their output type equals their input type;
  * - Transpose∘Transpose becomes one Transpose with the composed permutation
  *   (or nothing, when the composition is the identity);
+ * - MatMul of a 2-D A and a Transpose of a 2-D B becomes Gemm with transB;
  * - Reshape of a layout-only op (Reshape/Flatten/Squeeze/Unsqueeze) becomes one
  *   Reshape of the original data, with the final static shape as a new constant
  *   (or the outer shape constant when it has no 0 entries).
@@ -73,6 +74,16 @@ export const simplifyRules: RuleSet = new RuleSet([
     const x = m.values['x']!;
     if (isIdentityPerm(perm)) return canForward(rw.ed, m.root, x) ? [x] : undefined;
     return rw.node('Transpose', [x], { perm });
+  }),
+  // MatMul of 2-D operands whose B is a Transpose: a Gemm reading B transposed (no
+  // Transpose dispatch; a dense layer's input gradient is G·Wᵀ). A transposed A is left
+  // alone: Aᵀ·B kernels read A by columns, slower than a Transpose and a row-major product.
+  rule('transpose-into-gemm', P.op('MatMul', [P.any('a'), P.op('Transpose', [P.any('bt')], { as: 't' })]), (m, rw) => {
+    const a = m.values['a']!;
+    const bt = m.values['bt']!;
+    const env = { typeOf: (v: string) => rw.ed.typeOf(v) } as MatchEnv;
+    if (m.nodes['t']!.domain !== '' || rw.ed.typeOf(a).shape.length !== 2 || rw.ed.typeOf(bt).shape.length !== 2 || permOf(m.nodes['t']!, env).join() !== '1,0') return undefined;
+    return rw.node('Gemm', [a, bt], { transB: 1 });
   }),
   rule('merge-reshapes', P.op('Reshape', [P.op(LAYOUT_ONLY, [P.any('x')], { as: 'inner' }), P.any('s')]), (m, rw) => {
     const out = rw.ed.typeOf(m.root.outputs[0]!);

@@ -7,6 +7,9 @@
  * (src/passes/autodiff.ts), optional global-norm clipping, and one optimizer node
  * updating every parameter. Parameters, moments and the step count are state values
  * of a {@link StatefulProgram} (src/train/state.ts): on WebGPU they stay on the GPU.
+ * BatchNormalization running statistics are state too: the step normalizes with batch
+ * statistics and updates them (src/train/batch-norm.ts); evaluate, predict and export
+ * read them. fit reads each step's loss and predictions back a few steps later.
  */
 import { GraphBuilder, type Sym } from '../graph/builder.js';
 import { InputError } from '../graph/errors.js';
@@ -20,6 +23,7 @@ import { requestDevice } from '../backends/webgpu/device.js';
 import { exportModel } from '../../onnx/export.js';
 import type { SessionOptions } from '../session/inference-session.js';
 import type { Optimizer } from './optimizers.js';
+import { batchNormForTraining, batchNormStats } from './batch-norm.js';
 import { releaseState, StatefulProgram, toCpu, type StateValue } from './state.js';
 
 /** Options of {@link Model.compile}. */
@@ -36,7 +40,7 @@ export interface CompileOptions {
 
 /** Per-epoch and per-step figures that fit() reports and logs. */
 export interface EpochLog { epoch: number; loss: number; accuracy?: number; valLoss?: number; valAccuracy?: number; lr: number; timeMs: number }
-/** One step's figures. */
+/** One step's figures (timeMs: host time to submit the step; its GPU work may finish later). */
 export interface StepLog { step: number; epoch: number; loss: number; lr: number; timeMs: number }
 /** The training log fit() returns (and writes as JSON with `logPath`). */
 export interface TrainingLog { format: 'kiln-training-log'; version: 1; model: string; optimizer: string; loss: string; backend: string; epochs: EpochLog[]; steps: StepLog[]; stepGraph?: StepGraphLog }
@@ -70,6 +74,8 @@ export interface FitOptions {
 
 const STEP = 'train_step';
 const LR = 'train_lr';
+/** Training steps submitted ahead of the one whose figures fit() reads back. */
+const IN_FLIGHT = 4;
 
 /** Rows `idx` of a [N, ...] tensor. */
 export function takeRows(t: Tensor, idx: ArrayLike<number>): Tensor {
@@ -89,6 +95,8 @@ export class Model {
   readonly weights = new Map<string, Tensor>();
   private opts: CompileOptions | undefined;
   private params: ValueInfo[] = [];
+  /** BatchNormalization running statistics: training state updated by fit, read by evaluate/predict/export. */
+  private stats: ValueInfo[] = [];
   private train: StatefulProgram | undefined;
   private infer: StatefulProgram | undefined;
   private evalProg: StatefulProgram | undefined;
@@ -107,7 +115,9 @@ export class Model {
     if (!(o.loss in LOSSES)) throw new InputError(`unknown loss '${String(o.loss)}'`);
     this.opts = o;
     const frozen = new Set(o.freeze ?? []);
-    this.params = [...this.forward.initializers].filter(([n, t]) => t.dtype === 'float32' && t.shape.length >= 1 && !frozen.has(n)
+    const stats = new Set(batchNormStats(this.forward));
+    this.stats = [...stats].map((name) => { const t = this.forward.initializers.get(name)!; return { name, dtype: t.dtype, shape: t.shape }; });
+    this.params = [...this.forward.initializers].filter(([n, t]) => t.dtype === 'float32' && t.shape.length >= 1 && !frozen.has(n) && !stats.has(n)
       && Array.from(t.data as Float32Array).every(Number.isFinite)).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape }));
   }
 
@@ -125,16 +135,20 @@ export class Model {
     return { backend: o.backend ?? 'cpu', optimizationLevel: o.optimizationLevel ?? 2, ...(this.device ? { device: this.device } : {}) };
   }
 
-  /** The forward graph with the parameters as inputs (and the others as initializers). */
+  /** The forward graph with the parameters and BatchNormalization statistics as inputs (and the others as initializers). */
   private paramGraph(): Graph {
-    const names = new Set(this.params.map((p) => p.name));
+    const names = new Set([...this.params, ...this.stats].map((p) => p.name));
     const inits = new Map([...this.forward.initializers].filter(([n]) => !names.has(n)).map(([n]) => [n, this.weights.get(n)!] as const));
-    return this.forward.with({ inputs: [...this.forward.inputs, ...this.params], initializers: inits });
+    return this.forward.with({ inputs: [...this.forward.inputs, ...this.params, ...this.stats], initializers: inits });
   }
 
-  /** Forward + loss graph (input 'target', outputs 'pred', 'loss'). */
-  private lossGraph(): Graph {
-    const b = GraphBuilder.extend(this.paramGraph());
+  /**
+   * Forward + loss graph (input 'target', outputs 'pred', 'loss'). With `training`,
+   * BatchNormalization uses batch statistics and outputs the updated running ones (`<stat>.next`).
+   */
+  private lossGraph(training = false): Graph {
+    const fwd = this.paramGraph();
+    const b = GraphBuilder.extend(training ? batchNormForTraining(fwd, new Set(this.stats.map((s) => s.name))) : fwd);
     const pred = b.sym('pred');
     const target = b.input('target', 'float32', pred.shape);
     b.output(LOSSES[this.compiled().loss](b, pred, target), 'loss');
@@ -145,7 +159,7 @@ export class Model {
   trainingGraph(): Graph {
     const o = this.compiled();
     const opt = o.optimizer;
-    const { graph: g } = gradients(this.lossGraph(), 'loss', this.params.map((p) => p.name));
+    const { graph: g } = gradients(this.lossGraph(true), 'loss', this.params.map((p) => p.name));
     const b = GraphBuilder.extend(g);
     let grads: Sym[] = this.params.map((p) => b.sym(`${p.name}_grad`));
     if (opt.clipNorm) {
@@ -166,13 +180,13 @@ export class Model {
     outs.forEach((s, i) => b.output(s, i < n ? `${this.params[i]!.name}.next` : `${this.params[i % n]!.name}.state${Math.floor(i / n) - 1}.next`));
     b.output(b.Add([step, b.constant(Tensor.from('int64', [], [1]))]), `${STEP}.next`);
     const built = b.build();
-    const keep = new Set(['loss', 'pred', ...outs.map((_, i) => (i < n ? `${this.params[i]!.name}.next` : `${this.params[i % n]!.name}.state${Math.floor(i / n) - 1}.next`)), `${STEP}.next`]);
+    const keep = new Set(['loss', 'pred', ...this.stats.map((s) => `${s.name}.next`), ...outs.map((_, i) => (i < n ? `${this.params[i]!.name}.next` : `${this.params[i % n]!.name}.state${Math.floor(i / n) - 1}.next`)), `${STEP}.next`]);
     return built.with({ outputs: built.outputs.filter((v) => keep.has(v.name)) });
   }
 
   /** Each node of {@link trainingGraph} by phase: forward (and loss), backward (gradients), update (clipping, optimizer, step count). */
   trainingPhases(): Map<string, StepPhase> {
-    const loss = this.lossGraph();
+    const loss = this.lossGraph(true);
     const grads = gradients(loss, 'loss', this.params.map((p) => p.name)).graph;
     const fwd = new Set(loss.nodes.map((n) => n.name));
     const bwd = new Set(grads.nodes.map((n) => n.name));
@@ -189,18 +203,19 @@ export class Model {
   private async ensureTrain(): Promise<StatefulProgram> {
     if (this.train) return this.train;
     const opt = this.compiled().optimizer;
-    const names = [...this.params.map((p) => p.name), ...Array.from({ length: opt.states }, (_, s) => this.params.map((p) => `${p.name}.state${s}`)).flat(), STEP];
+    const names = [...this.params.map((p) => p.name), ...this.stats.map((s) => s.name), ...Array.from({ length: opt.states }, (_, s) => this.params.map((p) => `${p.name}.state${s}`)).flat(), STEP];
     this.train = await StatefulProgram.create(this.trainingGraph(), names.map((input) => ({ input, output: `${input}.next` })), await this.session());
-    for (const p of this.params) if (!this.state.has(p.name)) this.state.set(p.name, this.weights.get(p.name)!);
+    for (const p of [...this.params, ...this.stats]) if (!this.state.has(p.name)) this.state.set(p.name, this.weights.get(p.name)!);
     for (let s = 0; s < opt.states; s++) for (const p of this.params) this.state.set(`${p.name}.state${s}`, new Tensor('float32', p.shape as number[]));
     this.state.set(STEP, Tensor.from('int64', [], [1]));
     return this.train;
   }
 
-  /** Parameters only (the state the inference programs read). */
+  /** Parameters and BatchNormalization statistics (the state the inference programs read). */
   private paramState(): Map<string, StateValue> {
-    if (!this.state.size) return new Map(this.params.map((p) => [p.name, this.weights.get(p.name)!]));
-    return new Map(this.params.map((p) => [p.name, this.state.get(p.name)!]));
+    const read = [...this.params, ...this.stats];
+    if (!this.state.size) return new Map(read.map((p) => [p.name, this.weights.get(p.name)!]));
+    return new Map(read.map((p) => [p.name, this.state.get(p.name)!]));
   }
 
   private targetOf(y: Tensor, pred: number): Tensor {
@@ -245,21 +260,33 @@ export class Model {
       const task = progress?.startTask(`epoch ${epoch + 1}/${o.epochs ?? 1}`, steps);
       const t0 = performance.now();
       let lossSum = 0; let correct = 0; let lr = 0;
+      // Steps run ahead of their figures: each step's loss and predictions stay on the
+      // device and are read back IN_FLIGHT steps later (at once when a callback wants each
+      // step's loss), so the host never waits for the step it just submitted.
+      const pending: { sl: StepLog; loss: StateValue; pred: StateValue; target: Tensor }[] = [];
+      const settle = async (keep: number): Promise<void> => {
+        const done = pending.splice(0, Math.max(0, pending.length - keep));
+        const vals = await Promise.all(done.map(async (p) => [await toCpu(p.loss), await toCpu(p.pred)] as const));
+        releaseState(done.flatMap((p) => [p.loss, p.pred]));
+        done.forEach((p, i) => { p.sl.loss = Number(vals[i]![0].data[0]); lossSum += p.sl.loss; correct += countCorrect(vals[i]![1], p.target); });
+      };
+      const perStep = (o.callbacks ?? []).some((c) => c.onBatchEnd);
       for (let s = 0; s < steps; s++) {
         const idx = order.slice(s * bs, (s + 1) * bs);
         lr = opts.optimizer.lr(globalStep);
         const ts = performance.now();
-        const res = await prog.run({ x: takeRows(xs, idx), target: takeRows(target, idx), [LR]: Tensor.from('float32', [], [lr]) }, this.state, ['loss', 'pred'], true);
+        const t = takeRows(target, idx);
+        const res = await prog.run({ x: takeRows(xs, idx), target: t, [LR]: Tensor.from('float32', [], [lr]) }, this.state, [], true, ['loss', 'pred']);
         releaseState([...this.state.values()].filter((v) => ![...res.state.values()].includes(v)));
         this.state = res.state;
-        const loss = Number(res.outputs.loss!.data[0]);
-        lossSum += loss;
-        correct += countCorrect(res.outputs.pred!, takeRows(target, idx));
-        const sl: StepLog = { step: globalStep++, epoch, loss, lr, timeMs: performance.now() - ts };
+        const sl: StepLog = { step: globalStep++, epoch, loss: NaN, lr, timeMs: performance.now() - ts };
+        pending.push({ sl, loss: res.held.loss!, pred: res.held.pred!, target: t });
         log.steps.push(sl);
+        await settle(perStep ? 0 : IN_FLIGHT);
         for (const c of o.callbacks ?? []) await c.onBatchEnd?.(sl);
         task?.tick();
       }
+      await settle(0);
       const el: EpochLog = { epoch, loss: lossSum / steps, lr, timeMs: performance.now() - t0 };
       if (opts.metrics?.includes('accuracy')) el.accuracy = correct / (steps * bs);
       if (val) {
@@ -271,7 +298,7 @@ export class Model {
       task?.done(`loss ${el.loss.toFixed(4)}${el.accuracy !== undefined ? ` acc ${el.accuracy.toFixed(4)}` : ''}${el.valLoss !== undefined ? ` val_loss ${el.valLoss.toFixed(4)}` : ''}`);
       for (const c of o.callbacks ?? []) await c.onEpochEnd?.(el);
     }
-    for (const p of this.params) this.weights.set(p.name, await toCpu(this.state.get(p.name)!));
+    for (const p of [...this.params, ...this.stats]) this.weights.set(p.name, await toCpu(this.state.get(p.name)!));
     if (o.logPath) (await import('node:fs')).writeFileSync(o.logPath, JSON.stringify(log, null, 1));
     return log;
   }

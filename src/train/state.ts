@@ -59,9 +59,10 @@ export class StatefulProgram {
    * Runs once: `feeds` (the batch) plus `state` (read, not changed). Returns the
    * non-state outputs named in `fetch` on the CPU and, when `update` is true, the new
    * state (GPU-resident on WebGPU); the caller then owns the returned state and should
-   * {@link release} the old one.
+   * {@link release} the old one. Outputs named in `hold` are returned in `held` as
+   * they are (GPU-resident on WebGPU, not read back; the caller releases them).
    */
-  async run(feeds: Readonly<Record<string, Tensor>>, state: ReadonlyMap<string, StateValue>, fetch: readonly string[], update: boolean): Promise<{ outputs: Record<string, Tensor>; state: Map<string, StateValue> }> {
+  async run(feeds: Readonly<Record<string, Tensor>>, state: ReadonlyMap<string, StateValue>, fetch: readonly string[], update: boolean, hold: readonly string[] = []): Promise<{ outputs: Record<string, Tensor>; state: Map<string, StateValue>; held: Record<string, StateValue> }> {
     const all: Record<string, Tensor | GpuTensor> = { ...feeds };
     for (const [name, v] of state) all[name] = v;
     const res = (await this.session.run(all as Record<string, Tensor>, this.onGpu ? { outputsOnGpu: true } : {})) as Record<string, Tensor | GpuTensor>;
@@ -74,6 +75,13 @@ export class StatefulProgram {
       outputs[name] = v instanceof GpuTensor ? await v.download() : v;
       used.add(name);
     }
+    const held: Record<string, StateValue> = {};
+    for (const name of hold) {
+      const v = res[name];
+      if (!v) throw new ExecutionError(`the program has no output '${name}'`);
+      held[name] = v;
+      used.add(name);
+    }
     if (update) {
       for (const s of this.bindings) {
         next.set(s.input, res[s.output]!);
@@ -82,7 +90,7 @@ export class StatefulProgram {
     }
     // Free what nobody keeps (GPU outputs not fetched and not state).
     for (const [name, v] of Object.entries(res)) if (v instanceof GpuTensor && (!used.has(name) || fetch.includes(name))) v.destroy();
-    return { outputs, state: next };
+    return { outputs, state: next, held };
   }
 
   /** Frees the program's GPU resources. */

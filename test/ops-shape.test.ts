@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { AttributeError, GraphBuilder, ShapeError, Tensor } from '../src/graph/index.js';
+import { AttributeError, DynamicRankError, GraphBuilder, ShapeError, Tensor } from '../src/graph/index.js';
 import '../src/graph/ops/index.js';
 import { f32, i64, iota, nodeTests, runNodeTest, runOp } from './ops-shape-onnxdata.js';
 
@@ -83,7 +83,12 @@ describe('ops: shape family (hand-derived)', () => {
     expect(() => b.Squeeze(b.input('x', 'float32', [1, 3]), { axes: [1] }, { name: 'sq' })).to.throw(ShapeError, /sq: .*axis 1 .*size 3/);
     // Axes that are not constant would leave the output rank unknown.
     expect(() => b.Squeeze([b.input('y', 'float32', [1, 3]), b.input('ax', 'int64', [1])], {}, { name: 'sq2' })).to.throw(ShapeError, /sq2: axes input must be a constant/);
-    expect(b.Squeeze(b.input('z', 'float32', ['n', 1, 4])).shape).to.deep.equal(['n', 4]);
+    // Without axes, a symbolic dim may be 1 at run time: the output rank is unknown until then.
+    expect(() => b.Squeeze(b.input('z', 'float32', ['n', 1, 4]), {}, { name: 'sq3' })).to.throw(DynamicRankError, /sq3: Squeeze without axes of \[n,1,4\]: whether dim 0 \(n\) is 1/);
+    expect(b.Squeeze(b.input('w', 'float32', ['n', 1, 4]), { axes: [1] }).shape).to.deep.equal(['n', 4]);
+    // Run with the sizes known, the same Squeeze keeps a dim n = 2 and drops n = 1.
+    expect(runOp('Squeeze', [iota([2, 1, 4])]).outs[0]!.shape).to.deep.equal([2, 4]);
+    expect(runOp('Squeeze', [iota([1, 1, 4])]).outs[0]!.shape).to.deep.equal([4]);
   });
 
   it('Unsqueeze: axes attribute (<13) and input (>=13), negative axes', () => {

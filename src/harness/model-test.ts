@@ -6,12 +6,12 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { InputError, KilnError, LimitError, ModelFormatError, UnsupportedOpError } from '../graph/errors.js';
+import { DynamicRankError, InputError, KilnError, LimitError, ModelFormatError, UnsupportedOpError } from '../graph/errors.js';
 import { findOp } from '../graph/op.js';
 import type { Graph } from '../graph/graph.js';
 import { isStatic, shapeSize, type Shape } from '../graph/shape.js';
 import type { ValueType } from '../graph/op.js';
-import { floatFormatOf, fromFormatBits, type DType } from '../graph/dtype.js';
+import { floatFormatOf, fromFormatBits, isFloat, type DType } from '../graph/dtype.js';
 import { Tensor } from '../graph/tensor.js';
 import { commonShape, TensorSequence, type Value } from '../graph/value.js';
 import type { Backend, CompiledModel } from '../session/backends.js';
@@ -183,16 +183,29 @@ export function shapeDecidingInputs(model: pb.IModelProto, inputNames: readonly 
   return out;
 }
 
+/** Most elements an integer or bool input may have to be bound as a constant when ranks depend on values. */
+export const MAX_BOUND_VALUE_ELEMENTS = 64;
+
+/**
+ * Whether an input tensor is a small integer or bool one (a size vector, an axis, a
+ * flag) that a model whose ranks depend on values (DynamicRankError) is specialized on.
+ */
+export function bindsAsValue(t: Tensor): boolean {
+  return !isFloat(t.dtype) && t.dtype !== 'string' && t.size <= MAX_BOUND_VALUE_ELEMENTS;
+}
+
 /**
  * Imports the model of a directory for one data set. Inputs that decide shapes
  * (Reshape's shape, Squeeze's axes...) are bound to the data set's values, since
  * Kiln compiles for known shapes; other inputs keep the model's (symbolic) types,
- * with the data set's shapes for inputs of unknown rank.
+ * with the data set's shapes for inputs of unknown rank. A model whose ranks depend
+ * on input values (DynamicRankError: AffineGrid's function body splits its `size`
+ * input and branches on it) is imported again with its small integer and bool inputs
+ * bound too, as the session specializes such a model at run time.
  */
 export function importForDataSet(m: ModelDir, set: TestDataSet | undefined): { graph: Graph; bound: ReadonlySet<string> } {
   const inputShapes: Record<string, Shape> = {};
-  const constantInputs: Record<string, Tensor> = {};
-  const bound = shapeDecidingInputs(m.model, m.inputNames);
+  const tensors = new Map<string, Tensor>();
   if (set && set.inputs.length === m.inputNames.length) {
     for (const [name, t] of matchByName(m.inputNames, set.inputs, 'input', m.dir)) {
       if (t.value instanceof TensorSequence) {
@@ -202,11 +215,21 @@ export function importForDataSet(m: ModelDir, set: TestDataSet | undefined): { g
       }
       if (!(t.value instanceof Tensor)) continue;
       inputShapes[name] = t.value.shape;
-      if (bound.has(name)) constantInputs[name] = t.value;
+      tensors.set(name, t.value);
     }
   }
-  const graph = guardFormat(m.file, () => graphFromModel(m.model, { baseDir: m.dir, inputShapes, constantInputs }));
-  return { graph, bound };
+  const importBinding = (bound: ReadonlySet<string>): Graph => {
+    const constantInputs = Object.fromEntries([...tensors].filter(([n]) => bound.has(n)));
+    return guardFormat(m.file, () => graphFromModel(m.model, { baseDir: m.dir, inputShapes, constantInputs }));
+  };
+  const bound = shapeDecidingInputs(m.model, m.inputNames);
+  try {
+    return { graph: importBinding(bound), bound };
+  } catch (e) {
+    const byValue = new Set([...bound, ...[...tensors].filter(([, t]) => bindsAsValue(t)).map(([n]) => n)]);
+    if (!(e instanceof DynamicRankError) || byValue.size === bound.size) throw e;
+    return { graph: importBinding(byValue), bound: byValue };
+  }
 }
 
 /** Throws a LimitError if any value of the graph is statically larger than `max` elements. */

@@ -138,7 +138,15 @@ class Specializing implements CompiledModel {
     if (s) {
       this.cache.delete(key);
     } else {
-      const graph = importModel(this.bytes, { ...this.importOpts, dims, constantInputs }, this.where);
+      let graph: Graph;
+      try {
+        graph = importModel(this.bytes, { ...this.importOpts, dims, constantInputs }, this.where);
+      } catch (e) {
+        // Ranks depend on the values of small integer vectors too (AffineGrid's `size`): bind those from now on.
+        if (!(e instanceof DynamicRankError) || this.byValue || this.scalarInputs(true).length === this.scalarInputs().length) throw e;
+        this.byValue = true;
+        return this.forFeeds(feeds);
+      }
       s = await compileGraph(graph, this.opts);
       if (this.cache.size >= MAX_SPECIALIZATIONS) {
         const [oldKey, old] = this.cache.entries().next().value as [string, { compiled: CompiledModel }];
@@ -151,9 +159,20 @@ class Specializing implements CompiledModel {
     return s;
   }
 
-  /** The model's scalar integer and bool inputs (bound as constants in each specialization). */
-  private scalarInputs(): string[] {
-    return this.signature.inputs.filter((i) => i.shape.length === 0 && !isFloat(i.dtype)).map((i) => i.name);
+  /** Whether small integer and bool vectors are bound as well (the scalars did not decide the ranks). */
+  private byValue = false;
+
+  /**
+   * The model's integer and bool inputs bound as constants in each specialization: the
+   * scalars, and once they were not enough (`byValue`) those of at most 64 elements.
+   */
+  private scalarInputs(byValue = this.byValue): string[] {
+    const bound = (i: Graph['inputs'][number]): boolean => {
+      if (isFloat(i.dtype) || i.dtype === 'string') return false;
+      if (i.shape.length === 0) return true;
+      return byValue && i.shape.every((d) => typeof d === 'number') && (i.shape as number[]).reduce((a, b) => a * b, 1) <= 64;
+    };
+    return this.signature.inputs.filter(bound).map((i) => i.name);
   }
 
   async run(feeds: Readonly<Record<string, Tensor>>, opts?: Parameters<CompiledModel['run']>[1]): Promise<Record<string, Tensor>> {

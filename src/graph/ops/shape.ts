@@ -6,7 +6,7 @@
  */
 import { attr } from '../attrs.js';
 import { ALL, NUMERIC, expectDType, type DType } from '../dtype.js';
-import { AttributeError, DTypeError, ExecutionError, ShapeError } from '../errors.js';
+import { AttributeError, DTypeError, DynamicRankError, ExecutionError, ShapeError } from '../errors.js';
 import { defineOp, setTrait, type InferInput, type ValueType } from '../op.js';
 import { broadcastShapes, formatShape, requireStatic, type Dim, type Shape as DimList } from '../shape.js';
 import { broadcastStrides } from '../reference.js';
@@ -191,7 +191,16 @@ export const Squeeze = defineOp({
   infer([x, ax], ctx) {
     const shape = x!.shape;
     const axes = axesOf(ax, ctx.attrs.axes, ctx.node);
-    if (!axes) return [{ dtype: x!.dtype, shape: shape.filter((d) => d !== 1) }];
+    if (!axes) {
+      // Without axes every dim of size 1 goes: a symbolic dim may be 1 at run time, so
+      // the output rank is not known until the sizes are (the caller types the graph
+      // again once they are: the session per input sizes, see DynamicRankError).
+      const open = shape.findIndex((d) => typeof d !== 'number');
+      if (open >= 0) {
+        throw new DynamicRankError(`${ctx.node}: Squeeze without axes of ${formatShape(shape)}: whether dim ${open} (${String(shape[open])}) is 1, and so the output rank, is known only at run time`, ctx.node);
+      }
+      return [{ dtype: x!.dtype, shape: shape.filter((d) => d !== 1) }];
+    }
     const norm = normAxes(axes, shape.length, ctx.node);
     for (const a of norm) {
       if (typeof shape[a] === 'number' && shape[a] !== 1) {

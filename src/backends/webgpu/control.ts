@@ -61,6 +61,8 @@ import { isStatic, normalizeAxis, sizeOf } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
 import { GpuTensor, GPU_TENSOR_USAGE } from './gpu-tensor.js';
 import { storageBytes } from './kernel.js';
+import { isFloat } from '../../graph/dtype.js';
+import { foldGraph } from './plan.js';
 import type { RunOptions, WebGpuProgram } from './program.js';
 
 /** A value at run time: a tensor on the host or on the GPU; a sequence or an absent optional (host only). */
@@ -215,6 +217,17 @@ export function inlineConstantCaptures(body: Graph, outer: ReadonlyMap<string, T
   return body.with({ captures: body.captures.filter((c) => !outer.has(c.name)), initializers: new Map([...body.initializers, ...consts.map((c) => [c.name, outer.get(c.name)!] as const)]) });
 }
 
+/**
+ * The values of `g` known before it runs: its initializers and what folds from
+ * constants and static shapes (a Constant node's output at -O0). Bodies and GPU steps
+ * take them as constants, so a shape one decides (Unsqueeze's axes or Slice's ends read
+ * from the enclosing graph or from an earlier host step) is known when the body or
+ * step is typed and planned. `folded`: the values, when the caller folded `g` already.
+ */
+export function constantsOf(g: Graph, folded?: ReadonlyMap<string, Tensor>): ReadonlyMap<string, Tensor> {
+  return new Map([...g.initializers, ...(folded ?? foldGraph(g, new Map()).env.values)]);
+}
+
 /** The type of a value of `g` (input, capture, initializer or node output). */
 function typeIn(g: Graph, name: string): ValueType {
   const io = g.inputs.find((i) => i.name === name) ?? g.captures.find((c) => c.name === name);
@@ -323,6 +336,14 @@ export class ControlProgram {
       if (hostKernelOf(node, (v) => typeOrNone(g, v), derived)) {
         flush();
         order.push({ kind: 'control', node });
+        // Its small integer and bool outputs (sizes an If picked, a Loop's counter) feed
+        // host steps, read back if the body left them on the GPU: a shape they decide
+        // (ConstantOfShape of a size sliced from them) is then known when the next GPU
+        // step is planned.
+        for (const o of node.outputs) {
+          const t = o === '' ? undefined : g.valueTypes.get(o);
+          if (t && isTensorType(t) && small(t) && !isFloat(t.dtype) && t.dtype !== 'string') host.add(o);
+        }
         continue;
       }
       const ins = node.inputs.filter((v) => v !== '');
@@ -347,6 +368,7 @@ export class ControlProgram {
       for (const c of g.consumers.get(v) ?? []) if (!segments[k]!.includes(c)) return true;
       return false;
     };
+    const outer = constantsOf(g);
     for (const item of order) {
       if (item.kind === 'host') steps.push({ kind: 'host', node: item.node });
       else if (item.kind === 'control') {
@@ -355,7 +377,7 @@ export class ControlProgram {
         const bodies = new Map<string, ControlProgram>();
         for (const [attr, v] of Object.entries(node.attrs)) {
           if (!(v instanceof Graph)) continue;
-          const body = kernel.body ? kernel.body(node, attr, inlineConstantCaptures(v, g.initializers), typeOf) : flattenBody(v, g.initializers);
+          const body = kernel.body ? kernel.body(node, attr, inlineConstantCaptures(v, outer), typeOf) : flattenBody(v, outer);
           bodies.set(attr, new ControlProgram(body, this.rt));
         }
         steps.push({ kind: 'control', node, kernel, bodies });
@@ -367,7 +389,7 @@ export class ControlProgram {
         for (const n of nodes) {
           for (const v of n.inputs) {
             if (v === '' || produced.has(v) || ins.includes(v) || inits.has(v)) continue;
-            const init = g.initializers.get(v);
+            const init = outer.get(v);
             if (init && !hostInputs.has(v) && !g.inputs.some((i) => i.name === v)) inits.set(v, init);
             else ins.push(v);
           }

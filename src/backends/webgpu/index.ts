@@ -38,7 +38,7 @@ import { registerAllKernels } from './kernels/index.js';
 import { DataDependentShapeError, foldGraph } from './plan.js';
 import { WebGpuProgram } from './program.js';
 import { splitWideWeights } from './legalize.js';
-import { ControlProgram, flattenBody, hasControlFlow, touchesStrings, WEBGPU_HOST_KERNEL, WEBGPU_HOST_VALUES, type ControlRuntime } from './control.js';
+import { ControlProgram, constantsOf, flattenBody, hasControlFlow, touchesStrings, WEBGPU_HOST_KERNEL, WEBGPU_HOST_VALUES, type ControlRuntime } from './control.js';
 import { getTrait } from '../../graph/op.js';
 import { bodiesOf, HOLDS_BODIES } from '../../graph/ops/control.js';
 import { isTensorType } from '../../graph/value.js';
@@ -99,6 +99,7 @@ export function checkKernels(graph: Graph): void {
 
 function collectMissing(graph: Graph, missing: Map<string, string[]>): void {
   const { env, folded } = foldGraph(graph, new Map());
+  const outer = constantsOf(graph, env.values);
   // Values computed from shapes and constants alone fold once dims are concrete.
   const shapeDerived = new Set<string>([...graph.initializers.keys(), ...env.values.keys()]);
   const add = (node: Graph['nodes'][number]): void => {
@@ -121,7 +122,7 @@ function collectMissing(graph: Graph, missing: Map<string, string[]>): void {
     if (touchesStrings(node, (v) => env.types.get(v))) continue;
     if (getTrait(def, HOLDS_BODIES)) {
       if (!getTrait(def, WEBGPU_HOST_KERNEL)) add(node);
-      for (const b of bodiesOf(node)) collectMissing(flattenBody(b.graph, graph.initializers), missing);
+      for (const b of bodiesOf(node)) collectMissing(flattenBody(b.graph, outer), missing);
       continue;
     }
     if (folded.has(node) || def.shapeOnly || node.inputs.every((v) => v === '' || shapeDerived.has(v))) {

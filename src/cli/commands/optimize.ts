@@ -9,7 +9,13 @@
  * With `--quantize int8`, the float32 weights of MatMul/Gemm/Conv are stored as int8
  * with per-channel scales behind a standard DequantizeLinear; with `--quantize int4
  * [--block 32]`, MatMul/Gemm weights as 4-bit blocks of com.microsoft MatMulNBits,
- * which ONNX Runtime runs too (quantize-weights.ts).
+ * which ONNX Runtime runs too (quantize-weights.ts). With `--quantize qdq`, activations
+ * too: static QDQ (QuantizeLinear/DequantizeLinear pairs, ranges calibrated on the
+ * `--calibration` inputs or seeded random batches with the CPU reference); with
+ * `--quantize dynamic`, DynamicQuantizeLinear + MatMulInteger (quantize-activations.ts,
+ * the same code scripts/quantize-models.ts uses). Both write the standard quantized
+ * form ONNX Runtime runs (the float graph is optimized at -O1 at most first, since the
+ * -O2 integer kernels are Kiln's own rewrite of that form, done again at load time).
  */
 import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
@@ -22,6 +28,7 @@ import type { Tensor } from '../../graph/tensor.js';
 import { readTestDataSets } from '../../harness/model-test.js';
 import { F16_MAX, mixedPrecisionPass, type MixedPrecisionReport } from '../../passes/mixed-precision.js';
 import { optimize } from '../../passes/pipelines.js';
+import { quantizeDynamic, quantizeStatic, type QuantizeActivationsReport } from '../../passes/quantize-activations.js';
 import { quantizeWeights, type QuantizeWeightsReport } from '../../passes/quantize-weights.js';
 import { step } from '../progress.js';
 
@@ -87,25 +94,28 @@ export function register(program: Command): void {
     .argument('<out>', 'output model: .onnx (standard ONNX) or .json (Kiln\'s format, fused groups kept)')
     .option('-O <level>', 'optimization level 0, 1 or 2', '2')
     .option('--fp16', 'convert float32 to float16 where calibration shows it safe (mixed precision)')
-    .option('--calibration <dir>', 'with --fp16: a folder of test_data_set_*/input_*.pb to calibrate on (default: seeded random inputs)')
-    .option('--calibration-batches <n>', 'with --fp16 and no --calibration: number of seeded random batches', '4')
+    .option('--calibration <dir>', 'with --fp16 or --quantize qdq: a folder of test_data_set_*/input_*.pb to calibrate on (default: seeded random inputs)')
+    .option('--calibration-batches <n>', 'with --fp16 or --quantize qdq and no --calibration: number of seeded random batches', '4')
     .option('--fp16-limit <x>', `with --fp16: largest |value| seen that may be stored in float16 (default ${F16_MAX / 8})`)
-    .option('--quantize <type>', 'int8: MatMul/Gemm/Conv weights as int8 with per-channel scales (DequantizeLinear); int4: MatMul/Gemm weights in 4-bit blocks (com.microsoft MatMulNBits)')
+    .option('--quantize <type>', 'int8: MatMul/Gemm/Conv weights as int8 with per-channel scales (DequantizeLinear); int4: MatMul/Gemm weights in 4-bit blocks (com.microsoft MatMulNBits); qdq: static QDQ activations and weights (calibrated); dynamic: DynamicQuantizeLinear + MatMulInteger')
     .option('--block <n>', 'with --quantize int4: weights per block along K (power of 2, >= 16)', '32')
     .option('--quantize-min <n>', 'with --quantize: weights with fewer elements stay float32', '1024')
     .option('--dim <name=value>', 'size of a symbolic dim for the seeded calibration batches (repeatable)', (v: string, p: string[]) => [...p, v], [] as string[])
-    .addHelpText('after', '\nExamples:\n  kiln optimize model.onnx model.opt.onnx -O2\n  kiln optimize model.onnx model.fp16.onnx --fp16 --calibration samples/\n')
+    .addHelpText('after', '\nExamples:\n  kiln optimize model.onnx model.opt.onnx -O2\n  kiln optimize model.onnx model.fp16.onnx --fp16 --calibration samples/\n  kiln optimize model.onnx model.qdq.onnx --quantize qdq --calibration samples/\n')
     .action(async (input: string, out: string, o: { O: string; fp16?: boolean; calibration?: string; calibrationBatches: string; fp16Limit?: string; dim: string[]; quantize?: string; quantizeMin: string; block: string }) => {
       const level = parseLevel(o.O);
       const ext = extname(out).toLowerCase();
       if (ext !== '.onnx' && ext !== '.json') throw new InputError(`output '${out}': use a .onnx or .json file name`, out);
-      if (!o.fp16 && (o.calibration !== undefined || o.fp16Limit !== undefined)) throw new InputError('--calibration and --fp16-limit need --fp16');
+      const activations = o.quantize === 'qdq' || o.quantize === 'dynamic' ? o.quantize : undefined;
+      if (!o.fp16 && o.fp16Limit !== undefined) throw new InputError('--fp16-limit needs --fp16');
+      if (!o.fp16 && activations !== 'qdq' && o.calibration !== undefined) throw new InputError('--calibration needs --fp16 or --quantize qdq');
+      if (activations && o.fp16) throw new InputError(`--quantize ${activations} and --fp16 cannot be combined`);
       const count = Number(o.calibrationBatches);
       if (!Number.isInteger(count) || count < 1) throw new InputError(`--calibration-batches must be a positive integer, got '${o.calibrationBatches}'`);
       const limit = o.fp16Limit === undefined ? undefined : Number(o.fp16Limit);
       if (limit !== undefined && !(limit > 0 && limit <= F16_MAX)) throw new InputError(`--fp16-limit must be in (0, ${F16_MAX}], got '${o.fp16Limit}'`);
       const bits = o.quantize === undefined ? undefined : ({ int8: 8, int4: 4 } as Record<string, number>)[o.quantize];
-      if (o.quantize !== undefined && bits === undefined) throw new InputError(`--quantize must be int8 (or int4), got '${o.quantize}'`);
+      if (o.quantize !== undefined && bits === undefined && !activations) throw new InputError(`--quantize must be int8, int4, qdq or dynamic, got '${o.quantize}'`);
       const minElements = Number(o.quantizeMin);
       if (!Number.isInteger(minElements) || minElements < 1) throw new InputError(`--quantize-min must be a positive integer, got '${o.quantizeMin}'`);
       const blockSize = Number(o.block);
@@ -120,7 +130,14 @@ export function register(program: Command): void {
       }
       let precision: MixedPrecisionReport | undefined;
       let graph: Graph;
-      if (o.fp16) {
+      let qa: QuantizeActivationsReport | undefined;
+      if (activations) {
+        const float = await step(`optimizing -O${Math.min(level, 1)}`, () => optimizeModel(raw, Math.min(level, 1) as 0 | 1).graph, (g) => `${g.nodes.length} nodes`);
+        const batches = activations === 'qdq' ? await step('reading calibration inputs', () => calibrationBatches(float, o.calibration, count, parseDims(o.dim)), (b) => `${b.length} batches`) : [];
+        const q = await step(`quantizing activations (${activations})`, () => (activations === 'qdq' ? quantizeStatic(float, batches, { minElements }) : quantizeDynamic(float, { minElements })), (r) => `${r.report.nodes.length} nodes`);
+        graph = q.graph;
+        qa = q.report;
+      } else if (o.fp16) {
         const batches = await step('reading calibration inputs', () => calibrationBatches(raw, o.calibration, count, parseDims(o.dim)), (b) => `${b.length} batches`);
         const pass = mixedPrecisionPass(batches, { ...(limit !== undefined ? { limit } : {}), onReport: (r) => { precision = r; } });
         graph = await step(`optimizing -O${level} with float16`, () => optimize(raw, { level }, { precision: pass }).graph, (g) => `${g.nodes.length} nodes`);
@@ -134,7 +151,8 @@ export function register(program: Command): void {
       }
       if (ext === '.json') writeGraphFile(out, graph);
       else writeFileSync(out, await exportOnnx(graph));
+      const aText = qa ? `quantize ${activations}: ${qa.nodes.length} nodes quantized, ${qa.activations} activations\n` : '';
       const qText = quantized ? `quantize: ${quantized.weights.length} weights to ${o.quantize}, ${quantized.bytesBefore} → ${quantized.bytesAfter} bytes (largest weight error ${Math.max(0, ...quantized.weights.map((w) => w.maxError)).toExponential(2)})\n` : '';
-      process.stdout.write(`${changeReport(loaded, graph)}\n${precision ? `${precisionText(precision)}\n` : ''}${qText}wrote ${out}\n`);
+      process.stdout.write(`${changeReport(loaded, graph)}\n${precision ? `${precisionText(precision)}\n` : ''}${aText}${qText}wrote ${out}\n`);
     });
 }

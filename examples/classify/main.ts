@@ -4,8 +4,8 @@
  * (`?seed=N`) or takes an image file, classifies the canvas pixels, and shows
  * the top 5 (ImageNet class indices), the latency and the graph viewer.
  *
- * `?backend=auto|webgpu|cpu` picks the backend, `?runs=N` the runs per picture; with `auto` and no WebGPU adapter
- * the page runs on the CPU backend and says so in a visible notice.
+ * `?backend=auto|webgpu|wasm|cpu` picks the backend, `?runs=N` the runs per picture; with `auto` and no WebGPU
+ * adapter the page runs on the wasm backend and says so in a visible notice.
  *
  * For tests the page publishes `window.kilnResult` (see {@link PageResult}).
  */
@@ -89,7 +89,7 @@ async function load(): Promise<void> {
   try {
     session = await InferenceSession.create(url, {
       backend,
-      onNotice: notice, // e.g. no WebGPU adapter: the session says it runs on the CPU
+      onNotice: notice, // e.g. no WebGPU adapter: the session says it runs on wasm
     });
   } catch (e) {
     // 'auto' also falls back when the WebGPU backend lacks a kernel the model needs.

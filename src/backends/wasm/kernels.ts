@@ -1,5 +1,6 @@
 /**
- * Registers the wasm kernels on their op handles: MatMul, Gemm and Conv (GEMM),
+ * Registers the wasm kernels on their op handles: MatMul, Gemm and Conv (GEMM; depthwise
+ * Conv direct), the pools, Softmax, LayerNormalization and last-axis ReduceSum/Mean,
  * every op with a scalar expression (elementwise/broadcast), and Fused groups of
  * kind 'elementwise' (the composed expression) and 'epilogue' (the anchor's kernel,
  * then the chain's expression over its result). Registration is idempotent.
@@ -16,6 +17,8 @@ import { Tensor } from '../../graph/tensor.js';
 import { prepareExpr } from './elementwise.js';
 import { prepareConv, prepareGemm, prepareMatMul } from './gemm.js';
 import { registerWasmKernel, wasmKernelOf, type WasmKernel, type WasmPrepareContext, type WasmRun } from './kernel.js';
+import { prepareGlobalAveragePool, prepareLayerNorm, prepareReduceLast, prepareSoftmax } from './rows.js';
+import { prepareAveragePool, prepareDepthwiseConv, prepareMaxPool } from './window.js';
 
 /** An op's own expression over its inputs. */
 function opExpr(ctx: WasmPrepareContext): Expr | undefined {
@@ -124,7 +127,15 @@ export function registerWasmKernels(): void {
   done = true;
   registerWasmKernel(OPS.MatMul, { prepare: prepareMatMul });
   registerWasmKernel(OPS.Gemm, { prepare: prepareGemm });
-  registerWasmKernel(OPS.Conv, { prepare: prepareConv });
+  // Depthwise Conv runs the direct kernel; any other Conv (undefined) goes to im2col + GEMM.
+  registerWasmKernel(OPS.Conv, { prepare: (ctx) => prepareDepthwiseConv(ctx) ?? prepareConv(ctx) });
+  registerWasmKernel(OPS.MaxPool, { prepare: prepareMaxPool });
+  registerWasmKernel(OPS.AveragePool, { prepare: prepareAveragePool });
+  registerWasmKernel(OPS.GlobalAveragePool, { prepare: prepareGlobalAveragePool });
+  registerWasmKernel(OPS.Softmax, { prepare: prepareSoftmax });
+  registerWasmKernel(OPS.LayerNormalization, { prepare: prepareLayerNorm });
+  registerWasmKernel(OPS.ReduceSum, { prepare: prepareReduceLast(false) });
+  registerWasmKernel(OPS.ReduceMean, { prepare: prepareReduceLast(true) });
   registerWasmKernel(OPS.Fused, fusedKernel);
   for (const op of allOps()) if (op.expr && !wasmKernelOf(op)) registerWasmKernel(op, exprKernel);
 }

@@ -1,0 +1,121 @@
+/**
+ * The wasm backend's direct kernels (window.ts: depthwise Conv, MaxPool, AveragePool;
+ * rows.ts: Softmax, LayerNormalization, GlobalAveragePool, last-axis ReduceSum/Mean)
+ * against the CPU reference on seeded random shapes and attribute variants (pads,
+ * strides, dilations, ceil_mode, count_include_pad). Each case checks that the node
+ * ran in wasm (not on the reference) and |wasm − cpu| ≤ 1e-5 + 1e-5·|cpu|
+ * (float32 sums in another order; Softmax's exp within ~2 ulp).
+ */
+import { expect } from 'chai';
+import { compileCpu } from '../src/backends/cpu/index.js';
+import { compileWasm } from '../src/backends/wasm/index.js';
+import { GraphBuilder, type Sym } from '../src/graph/builder.js';
+import { Rng } from '../src/graph/random.js';
+import { Tensor } from '../src/graph/tensor.js';
+
+const rng = new Rng(18);
+const rand = (shape: number[]): Tensor => new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-2, 2)));
+const int = (lo: number, hi: number): number => lo + Math.floor(rng.uniform(0, 1) * (hi - lo + 1));
+
+/** Builds `op` over a fed x (and constants), runs it on wasm and cpu, compares; returns the wasm program's ops that ran in wasm. */
+function check(label: string, xShape: number[], build: (b: GraphBuilder, x: Sym) => Sym, op: string): void {
+  const b = new GraphBuilder(label);
+  const x = b.input('x', 'float32', xShape);
+  b.output(build(b, x), 'y');
+  const g = b.build();
+  const feeds = { x: rand(xShape) };
+  const want = compileCpu(g).run(feeds)['y']!;
+  const p = compileWasm(g);
+  const got = p.run(feeds)['y']!;
+  expect(p.coverage.wasmOps, `${label}: ${op} ran on the reference`).to.include(op);
+  expect(got.shape, label).to.deep.equal(want.shape);
+  for (let i = 0; i < want.size; i++) {
+    const w = Number(want.data[i]), v = Number(got.data[i]);
+    if (!(Math.abs(w - v) <= 1e-5 + 1e-5 * Math.abs(w))) expect.fail(`${label}: y[${i}] wasm ${v} vs cpu ${w}`);
+  }
+}
+
+describe('wasm direct kernels vs CPU reference', () => {
+  describe('depthwise Conv', () => {
+    const variants = [
+      { k: 3, s: 1, d: 1, p: [1, 1, 1, 1] }, { k: 3, s: 2, d: 1, p: [1, 1, 1, 1] }, { k: 3, s: 2, d: 1, p: [0, 1, 0, 1] },
+      { k: 3, s: 1, d: 2, p: [2, 2, 2, 2] }, { k: 5, s: 1, d: 1, p: [2, 1, 0, 2] }, { k: 1, s: 1, d: 1, p: [0, 0, 0, 0] },
+      { k: 3, s: 1, d: 1, p: [0, 0, 0, 0] }, { k: 2, s: 3, d: 1, p: [1, 0, 1, 0] },
+    ];
+    variants.forEach((v, i) => {
+      for (const bias of [true, false]) {
+        const n = int(1, 2), c = int(2, 7), h = int(v.k * v.d + 1, 13), w = int(v.k * v.d + 1, 19);
+        it(`k${v.k} s${v.s} d${v.d} pads [${v.p}] ${bias ? 'bias' : 'no bias'} on [${n},${c},${h},${w}]`, () => {
+          check(`dw${i}`, [n, c, h, w], (b, x) => b.Conv([x, b.constant(rand([c, 1, v.k, v.k])), ...(bias ? [b.constant(rand([c]))] : [])],
+            { group: c, strides: [v.s, v.s], dilations: [v.d, v.d], pads: v.p }), 'Conv');
+        });
+      }
+    });
+    it('SAME_UPPER, rectangular kernel and strides', () => {
+      check('dw-same', [1, 4, 9, 11], (b, x) => b.Conv([x, b.constant(rand([4, 1, 3, 2]))], { group: 4, strides: [2, 1], auto_pad: 'SAME_UPPER' }), 'Conv');
+    });
+  });
+
+  describe('MaxPool / AveragePool', () => {
+    const variants = [
+      { k: [2, 2], s: [2, 2], p: [0, 0, 0, 0], ceil: 0 }, { k: [3, 3], s: [2, 2], p: [0, 0, 0, 0], ceil: 1 },
+      { k: [3, 3], s: [1, 1], p: [1, 1, 1, 1], ceil: 0 }, { k: [3, 2], s: [2, 1], p: [1, 0, 0, 1], ceil: 1 },
+      { k: [3, 3], s: [1, 1], p: [0, 0, 0, 0], ceil: 0, d: [2, 2] }, { k: [5, 5], s: [3, 3], p: [2, 2, 2, 2], ceil: 1 },
+    ];
+    variants.forEach((v, i) => {
+      const n = int(1, 2), c = int(1, 5), h = int(7, 15), w = int(7, 21);
+      const attrs = { kernel_shape: v.k, strides: v.s, pads: v.p, ceil_mode: v.ceil, ...(v.d ? { dilations: v.d } : {}) };
+      it(`MaxPool k[${v.k}] s[${v.s}] pads [${v.p}] ceil ${v.ceil}${v.d ? ` d[${v.d}]` : ''} on [${n},${c},${h},${w}]`, () => {
+        check(`max${i}`, [n, c, h, w], (b, x) => b.MaxPool([x], attrs), 'MaxPool');
+      });
+      if (v.d) return;
+      for (const cip of [0, 1]) {
+        it(`AveragePool k[${v.k}] s[${v.s}] pads [${v.p}] ceil ${v.ceil} count_include_pad ${cip} on [${n},${c},${h},${w}]`, () => {
+          check(`avg${i}${cip}`, [n, c, h, w], (b, x) => b.AveragePool([x], { ...attrs, count_include_pad: cip }), 'AveragePool');
+        });
+      }
+    });
+    for (const shape of [[1, 5, 7, 7], [2, 3, 1, 1], [1, 2, 13, 3]]) {
+      it(`GlobalAveragePool on [${shape}]`, () => check('gap', shape, (b, x) => b.GlobalAveragePool([x]), 'GlobalAveragePool'));
+    }
+  });
+
+  describe('Softmax, LayerNormalization, ReduceSum/Mean (last axis)', () => {
+    for (const shape of [[3, 7], [2, 4, 16], [5, 1], [1, 1000], [2, 3, 33]]) {
+      const n = shape[shape.length - 1]!;
+      it(`Softmax on [${shape}]`, () => check('softmax', shape, (b, x) => b.Softmax([b.Mul([x, b.constant(4)])], { axis: -1 }), 'Softmax'));
+      it(`LayerNormalization with B on [${shape}]`, () => {
+        check('ln', shape, (b, x) => b.LayerNormalization([x, b.constant(rand([n])), b.constant(rand([n]))], { axis: -1, epsilon: 1e-5 }), 'LayerNormalization');
+      });
+      it(`LayerNormalization without B on [${shape}]`, () => {
+        check('ln-nob', shape, (b, x) => b.LayerNormalization([x, b.constant(rand([n]))], { axis: shape.length - 1 }), 'LayerNormalization');
+      });
+      for (const op of ['ReduceSum', 'ReduceMean'] as const) {
+        for (const keepdims of [0, 1]) {
+          it(`${op} axes [-1] keepdims ${keepdims} on [${shape}]`, () => {
+            check(op, shape, (b, x) => b.apply(op, [x, b.constant(Tensor.from('int64', [1], [-1]))], { keepdims })[0]!, op);
+          });
+        }
+      }
+    }
+    it('Softmax over a non-last axis stays on the reference', () => {
+      const b = new GraphBuilder('sm-axis0');
+      b.output(b.Softmax([b.input('x', 'float32', [3, 4])], { axis: 0 }), 'y');
+      const p = compileWasm(b.build());
+      p.run({ x: rand([3, 4]) });
+      expect(p.coverage.referenceOps).to.include('Softmax');
+    });
+  });
+});
+
+describe('wasm direct kernels: windows too large to unroll', () => {
+  it('a 9x9 MaxPool (81 taps) runs on the reference and still matches', () => {
+    const b = new GraphBuilder('big-pool');
+    b.output(b.MaxPool([b.input('x', 'float32', [1, 2, 12, 12])], { kernel_shape: [9, 9] }), 'y');
+    const g = b.build();
+    const feeds = { x: rand([1, 2, 12, 12]) };
+    const p = compileWasm(g);
+    expect(p.run(feeds)['y']!.data).to.deep.equal(compileCpu(g).run(feeds)['y']!.data);
+    expect(p.coverage.referenceOps).to.include('MaxPool');
+  });
+});

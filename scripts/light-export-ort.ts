@@ -20,7 +20,7 @@ import { exportModel } from '../onnx/export.js';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { testDataRoot117 } from '../src/harness/conformance.js';
-import { compareTensors } from '../src/harness/compare.js';
+import { compareTensors, seededInput } from '../src/harness/compare.js';
 import { optimize } from '../src/passes/index.js';
 
 const o = new Command()
@@ -30,16 +30,6 @@ const o = new Command()
   .parse(process.argv)
   .opts<{ atol: number; rtol: number; filter?: string }>();
 
-/** A seeded float32 input in [-1, 1] (the generator of test/onnx-light-117.test.ts). */
-function seeded(shape: readonly number[], seed: number): Tensor {
-  const t = new Tensor('float32', shape);
-  let s = seed >>> 0;
-  for (let i = 0; i < t.size; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    t.data[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return t;
-}
 
 /** Runs a float32 model on onnxruntime-node (CPU, its graph optimizations off); returns its first output. */
 async function ortRun(bytes: Uint8Array, input: string, x: Tensor): Promise<Tensor> {
@@ -69,7 +59,7 @@ for (const [k, name] of names.entries()) {
   try {
     const g = optimize(importModel(bytes), { level: 2 }).graph;
     const inp = g.inputs[0]!;
-    const x = seeded(inp.shape as number[], 1234 + k);
+    const x = seededInput(inp.shape as number[], 1234 + k);
     const exported = exportModel(g);
     const kiln = compileCpu(g).run({ [inp.name]: x })[g.outputs[0]!.name]!;
     const viaOrt = await ortRun(exported, inp.name, x);

@@ -22,6 +22,7 @@ import { compileWebGpu } from '../src/backends/webgpu/index.js';
 import type { Graph } from '../src/graph/graph.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { testDataRoot117 } from '../src/harness/conformance.js';
+import { seededInput } from '../src/harness/compare.js';
 import { optimize } from '../src/passes/index.js';
 import { deviceOrSkip } from './helpers/gpu.js';
 import { runOrt } from './onnx-util.js';
@@ -31,16 +32,6 @@ const ATOL = 1e-5;
 const LARGEST_WEIGHT: ReadonlyMap<string, number> = new Map([['light_bvlc_alexnet', 150_994_944], ['light_zfnet512', 301_989_888], ['light_vgg19', 411_041_792]]);
 
 
-/** A seeded input in [-1, 1]. */
-function seeded(shape: readonly number[], seed: number): Tensor {
-  const t = new Tensor('float32', shape);
-  let s = seed >>> 0;
-  for (let i = 0; i < t.size; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    t.data[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return t;
-}
 
 describe('ONNX 1.17 light models (whole networks) on CPU and WebGPU', function () {
   this.timeout(300_000);
@@ -61,7 +52,7 @@ describe('ONNX 1.17 light models (whole networks) on CPU and WebGPU', function (
       const bytes = readFileSync(path.join(dir, `${name}.onnx`));
       const g = importModel(bytes);
       const inp = g.inputs[0]!;
-      const x = seeded(inp.shape.map((d) => (typeof d === 'number' ? d : 1)), 20261206);
+      const x = seededInput(inp.shape.map((d) => (typeof d === 'number' ? d : 1)), 20261206);
       const ort = (await runOrt(bytes, { [inp.name]: x }))[g.outputs[0]!.name]!;
       c = { bytes, graph: optimize(g, { level: 2 }).graph, input: inp.name, x, ort };
       cache.set(name, c);

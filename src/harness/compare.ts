@@ -91,3 +91,14 @@ export function compareValues(expected: Value, actual: Value, tol: Tolerance = D
   }
   return { pass: true, maxAbsErr, maxRelErr };
 }
+
+/** A float32 tensor of `shape` with values in [-1, 1] from a linear congruential generator seeded by `seed` (the same for the same seed). */
+export function seededInput(shape: readonly number[], seed: number): Tensor {
+  const t = new Tensor('float32', shape);
+  let s = seed >>> 0;
+  for (let i = 0; i < t.size; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    t.data[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  return t;
+}

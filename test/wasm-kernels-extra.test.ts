@@ -17,7 +17,7 @@ const rng = new Rng(18);
 const rand = (shape: number[]): Tensor => new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-2, 2)));
 const int = (lo: number, hi: number): number => lo + Math.floor(rng.uniform(0, 1) * (hi - lo + 1));
 
-/** Builds `op` over a fed x (and constants), runs it on wasm and cpu, compares; returns the wasm program's ops that ran in wasm. */
+/** Builds `op` over a fed x (and constants), runs it on wasm and cpu, and checks that `op` ran in wasm and the outputs agree. */
 function check(label: string, xShape: number[], build: (b: GraphBuilder, x: Sym) => Sym, op: string): void {
   const b = new GraphBuilder(label);
   const x = b.input('x', 'float32', xShape);

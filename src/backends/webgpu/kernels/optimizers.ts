@@ -11,6 +11,9 @@ import { sizeOf } from '../../../graph/shape.js';
 import type { Dispatch, GpuKernel } from '../kernel.js';
 import { ShaderBuilder } from '../wgsl.js';
 
+/** Elements one invocation updates. */
+const PER_INVOCATION = 8;
+
 /** The optimizer's kernel. */
 function optimizerKernel(op: OptimizerName): GpuKernel {
   return {
@@ -37,15 +40,23 @@ function optimizerKernel(op: OptimizerName): GpuKernel {
         const outs = Array.from({ length: per - 1 }, (_, j) => ({ name: sb.output(j * n + k), storage: ctx.outputs[j * n + k]!.storage }));
         const { r, b } = OPTIMIZER_SCALARS[op](W, a, 'R', 'T');
         const x = ctx.inputs[2 + k]!;
-        dispatches.push(sb.linear(sizeOf(x.shape), (i) => {
-          const vals = ins.map((name) => `f32(${name}[${i}])`);
+        // Each invocation updates PER_INVOCATION elements, so the step's scalars (Adam's
+        // bias corrections: two pow and a sqrt) are computed once per invocation, not per element.
+        const total = sizeOf(x.shape);
+        const count = sb.u32(total);
+        dispatches.push(sb.linear(Math.ceil(total / PER_INVOCATION), (t) => {
+          const vals = ins.map((name) => `f32(${name}[i])`);
           const res = OPTIMIZER_UPDATES[op](W, a, 'x', 'g', vals.slice(2).map((_, j) => `s${j}`), 'rr', 'bb');
           return [
             `  let R = ${R}; let T = ${T};`,
             `  let rr = ${r}; let bb = ${b};`,
+            `  for (var lane = 0u; lane < ${PER_INVOCATION}u; lane++) {`,
+            `  let i = ${t} * ${PER_INVOCATION}u + lane;`,
+            `  if (i >= ${count}) { break; }`,
             `  let x = ${vals[0]}; let g = ${vals[1]};`,
             ...vals.slice(2).map((v, j) => `  let s${j} = ${v};`),
-            ...res.map((e, j) => `  ${outs[j]!.name}[${i}] = ${outs[j]!.storage}(${e});`),
+            ...res.map((e, j) => `  ${outs[j]!.name}[i] = ${outs[j]!.storage}(${e});`),
+            '  }',
           ].join('\n');
         }, `${op}.update`));
       }

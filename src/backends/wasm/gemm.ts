@@ -9,8 +9,12 @@
  * row-major, transposed and weight matrices need no copy. B is addressed as panels
  * of 8 columns (sbp bytes apart) whose rows are sbk bytes apart: a constant B is
  * packed at compile time into contiguous K×8 panels (zero-padded, alpha folded in);
- * a run-time B (attention, im2col output) is read in place with sbp = 32 and
- * sbk = its row bytes. A last partial panel goes through 32 bytes of scratch.
+ * a run-time B (attention, im2col output, a 1×1 convolution's input) is packed the
+ * same way into scratch at run time (packb) when at least 8 rows of A reuse it, else
+ * read in place with sbp = 32 and sbk = its row bytes (a row stride of 4 KiB, as in
+ * a 1024-wide matrix, made every k step of the in-place read a cache-set conflict).
+ * The last M mod MR rows go through 2- and 1-row kernels. A last partial panel goes
+ * through 32 bytes of scratch.
  * Bias is per row (Conv) or per column (Gemm's C), or none.
  */
 import { opContext, opOf } from '../../graph/infer.js';
@@ -23,8 +27,16 @@ import type { WasmPrepareContext, WasmRun, WasmRuntime } from './kernel.js';
 
 /** Columns per panel (two f32x4). */
 export const NR = 8;
-/** Rows of the main micro-kernel. */
+/**
+ * Rows of the main micro-kernel. 4 rows (8 accumulators) measured fastest under V8's
+ * TurboFan on x64: 5 and 6 rows, and the k loop unrolled 2 or 4 times, ran at about
+ * half the speed (register spills).
+ */
 export const MR = 4;
+/** Row counts of the tail kernels (the last M mod MR rows, largest first). */
+const TAIL_MR = [2, 1] as const;
+/** Pack a run-time B (im2col output, a fed matrix) when at least this many rows of A reuse it. */
+const PACK_MIN_M = 8;
 
 /** Bias modes of the GEMM function. */
 const BIAS_NONE = 0, BIAS_ROW = 1, BIAS_COL = 2;
@@ -106,12 +118,38 @@ export function buildGemm(mr: number): FnBuilder {
   return f;
 }
 
-/** The export names of the two GEMM functions (MR rows and 1 row). */
-interface GemmFns { readonly main: string; readonly one: string }
+/**
+ * Builds packb: (src, ldb, K, panels, dst) copies the first `panels`·8 columns of a
+ * row-major K×N matrix (rows `ldb` bytes apart) into contiguous K×8 panels at dst.
+ */
+export function buildPackB(): FnBuilder {
+  const f = new FnBuilder(new Array(5).fill('i32'), []);
+  const [SRC, LDB, K, PANELS, DST] = [0, 1, 2, 3, 4];
+  const p = f.local('i32');
+  const k = f.local('i32');
+  const s = f.local('i32');
+  f.forRange(p, 0, PANELS, 1, () => {
+    f.get(SRC).get(p).i32(5).op('i32.shl').op('i32.add').set(s);
+    f.forRange(k, 0, K, 1, () => {
+      f.get(DST).get(s).loadV(0).storeV(0);
+      f.get(DST).get(s).loadV(16).storeV(16);
+      f.get(DST).i32(NR * 4).op('i32.add').set(DST);
+      f.get(s).get(LDB).op('i32.add').set(s);
+    });
+  });
+  return f;
+}
+
+/** The export names of the GEMM functions (MR rows, the tails, B packing). */
+interface GemmFns { readonly main: string; readonly tails: readonly (readonly [number, string])[]; readonly pack: string }
 
 /** Asks the module for the GEMM functions. */
 export function gemmFns(ctx: WasmPrepareContext): GemmFns {
-  return { main: ctx.fn(`gemm${MR}`, () => buildGemm(MR)), one: ctx.fn('gemm1', () => buildGemm(1)) };
+  return {
+    main: ctx.fn(`gemm${MR}`, () => buildGemm(MR)),
+    tails: TAIL_MR.map((r) => [r, ctx.fn(`gemm${r}`, () => buildGemm(r))] as const),
+    pack: ctx.fn('packb', buildPackB),
+  };
 }
 
 /** One GEMM call: C[M,N] = A·B (+ bias); strides in bytes (see the file comment). */
@@ -123,17 +161,54 @@ export interface GemmArgs {
   readonly bias?: number; readonly biasMode?: number;
 }
 
-/** Runs a GEMM: MR-row blocks, then the remaining rows one at a time. */
+/** Bytes of scratch {@link packRuntimeB} needs for a K×N B. */
+export function packedBytes(K: number, N: number): number {
+  return Math.ceil(N / NR) * K * NR * 4;
+}
+
+/**
+ * Packs a run-time row-major K×N B (at byte address `b`, rows `ldb` bytes apart) into
+ * K×8 panels at `dst` (zero-padded last panel); returns the B strides of the packed copy.
+ */
+export function packRuntimeB(rt: WasmRuntime, fns: GemmFns, K: number, N: number, b: number, ldb: number, dst: number): { b: number; sbp: number; sbk: number } {
+  const full = Math.floor(N / NR);
+  if (full > 0) rt.call(fns.pack, b, ldb, K, full, dst);
+  const rem = N - full * NR;
+  if (rem > 0) {
+    const f32 = rt.f32;
+    const o = (dst >> 2) + full * K * NR;
+    const src = (b >> 2) + full * NR;
+    const ld = ldb >> 2;
+    for (let k = 0; k < K; k++) {
+      for (let t = 0; t < NR; t++) f32[o + k * NR + t] = t < rem ? f32[src + k * ld + t]! : 0;
+    }
+  }
+  return { b: dst, sbp: K * NR * 4, sbk: NR * 4 };
+}
+
+/** A run-time B's strides for {@link runGemm}: packed at `dst` when M ≥ {@link PACK_MIN_M} rows reuse it, else read in place. */
+function runtimeB(rt: WasmRuntime, fns: GemmFns, M: number, K: number, N: number, b: number, ldb: number, dst: number): { b: number; sbp: number; sbk: number } {
+  return M >= PACK_MIN_M ? packRuntimeB(rt, fns, K, N, b, ldb, dst) : { b, sbp: NR * 4, sbk: ldb };
+}
+
+/** Scratch bytes for {@link runtimeB} (zero when it reads in place). */
+function runtimeBBytes(M: number, K: number, N: number): number {
+  return M >= PACK_MIN_M ? packedBytes(K, N) : 0;
+}
+
+/** Runs a GEMM: MR-row blocks, then the remaining rows by the tail kernels. */
 export function runGemm(rt: WasmRuntime, fns: GemmFns, g: GemmArgs): void {
   const tmp = rt.tmp;
   const mode = g.biasMode ?? BIAS_NONE;
   const bias = g.bias ?? 0;
-  const mMain = g.M - (g.M % MR);
-  if (mMain > 0) rt.call(fns.main, mMain, g.N, g.K, g.a, g.sai, g.sak, g.b, g.sbp, g.sbk, g.c, g.ldc, bias, mode, tmp);
-  if (g.M > mMain) {
-    rt.call(fns.one, g.M - mMain, g.N, g.K, g.a + mMain * g.sai, g.sai, g.sak, g.b, g.sbp, g.sbk, g.c + mMain * g.ldc, g.ldc,
-      mode === BIAS_ROW ? bias + mMain * 4 : bias, mode, tmp);
-  }
+  let row = 0;
+  const rows = (fn: string, count: number): void => {
+    if (count <= 0) return;
+    rt.call(fn, count, g.N, g.K, g.a + row * g.sai, g.sai, g.sak, g.b, g.sbp, g.sbk, g.c + row * g.ldc, g.ldc, mode === BIAS_ROW ? bias + row * 4 : bias, mode, tmp);
+    row += count;
+  };
+  rows(fns.main, g.M - (g.M % MR));
+  for (const [r, fn] of fns.tails) rows(fn, Math.floor((g.M - row) / r) * r);
 }
 
 /** Packs B (element (k, n) at `at(k, n)`) into K×8 panels, zero-padded, times `scale`. */
@@ -184,18 +259,28 @@ export function prepareMatMul(ctx: WasmPrepareContext): WasmRun | undefined {
       const packed = ctx.allocConst(packB(K, N, (k, n) => bd[k * N + n]!));
       return (rt, [a], out) => runGemm(rt, fns, { M, N, K, a: rt.addrOf(a!), sai: K * 4, sak: 4, b: packed, sbp: K * NR * 4, sbk: NR * 4, c: out, ldc: N * 4 });
     }
-    return (rt, [a, b], out) => runGemm(rt, fns, { M, N, K, a: rt.addrOf(a!), sai: K * 4, sak: 4, b: rt.addrOf(b!), sbp: NR * 4, sbk: N * 4, c: out, ldc: N * 4 });
+    const packBytes = runtimeBBytes(M, K, N);
+    ctx.scratch(packBytes + 64);
+    return (rt, [a, b], out) => {
+      const pa = rt.addrOf(a!);
+      const pb = runtimeB(rt, fns, M, K, N, rt.addrOf(b!), N * 4, packBytes ? rt.stage(packBytes) : 0);
+      runGemm(rt, fns, { M, N, K, a: pa, sai: K * 4, sak: 4, ...pb, c: out, ldc: N * 4 });
+    };
   }
   // Batched: the same batch dims on both sides.
   if (as.length !== bs.length || as.slice(0, -2).some((d, i) => d !== bs[i])) return undefined;
   const M = as[as.length - 2]!;
   const batches = sizeOf(as.slice(0, -2));
   if (sizeOf(os) !== batches * M * N) return undefined;
+  const packBytes = runtimeBBytes(M, K, N);
+  ctx.scratch(packBytes + 64);
   return (rt, [a, b], out) => {
     const pa = rt.addrOf(a!);
     const pb = rt.addrOf(b!);
+    const dst = packBytes ? rt.stage(packBytes) : 0;
     for (let q = 0; q < batches; q++) {
-      runGemm(rt, fns, { M, N, K, a: pa + q * M * K * 4, sai: K * 4, sak: 4, b: pb + q * K * N * 4, sbp: NR * 4, sbk: N * 4, c: out + q * M * N * 4, ldc: N * 4 });
+      const bq = runtimeB(rt, fns, M, K, N, pb + q * K * N * 4, N * 4, dst);
+      runGemm(rt, fns, { M, N, K, a: pa + q * M * K * 4, sai: K * 4, sak: 4, ...bq, c: out + q * M * N * 4, ldc: N * 4 });
     }
   };
 }
@@ -258,19 +343,23 @@ export function prepareConv(ctx: WasmPrepareContext): WasmRun | undefined {
   const wAddr = ctx.allocConst(w.data as Float32Array);
   const bias = b ? ctx.allocConst(b.data as Float32Array) : undefined;
   const colBytes = direct ? 0 : kc * outSize * 4;
+  const packBytes = runtimeBBytes(mg, kc, outSize);
   ctx.scratch(colBytes + 64);
+  ctx.scratch(packBytes + 64);
   const fns = gemmFns(ctx);
   return (rt, [x], out) => {
     const px = rt.addrOf(x!);
     const col = direct ? 0 : rt.stage(colBytes);
+    const dst = packBytes ? rt.stage(packBytes) : 0;
     for (let bi = 0; bi < n; bi++) {
       for (let g = 0; g < group; g++) {
         const xOff = px + (bi * c + g * cg) * inSize * 4;
         if (!direct) im2col(rt.f32, xOff / 4, cg, win, rt.f32, col / 4);
+        const bg = runtimeB(rt, fns, mg, kc, outSize, direct ? xOff : col, outSize * 4, dst);
         runGemm(rt, fns, {
           M: mg, N: outSize, K: kc,
           a: wAddr + g * mg * kc * 4, sai: kc * 4, sak: 4,
-          b: direct ? xOff : col, sbp: NR * 4, sbk: outSize * 4,
+          ...bg,
           c: out + (bi * m + g * mg) * outSize * 4, ldc: outSize * 4,
           ...(bias !== undefined ? { bias: bias + g * mg * 4, biasMode: BIAS_ROW } : {}),
         });

@@ -10,6 +10,7 @@ import { expect } from 'chai';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWasm } from '../src/backends/wasm/index.js';
 import { GraphBuilder, type Sym } from '../src/graph/builder.js';
+import { ExecutionError } from '../src/graph/errors.js';
 import { Rng } from '../src/graph/random.js';
 import { Tensor } from '../src/graph/tensor.js';
 
@@ -117,5 +118,45 @@ describe('wasm direct kernels: windows too large to unroll', () => {
     const p = compileWasm(g);
     expect(p.run(feeds)['y']!.data).to.deep.equal(compileCpu(g).run(feeds)['y']!.data);
     expect(p.coverage.referenceOps).to.include('MaxPool');
+  });
+});
+
+describe('wasm Gather (row copies) vs CPU reference', () => {
+  /** Gathers from `data` (a constant, or fed as x) by fed indices; checks Gather ran in wasm and matches the reference exactly. */
+  const gather = (label: string, dataShape: number[], idx: Tensor, axis: number, constTable: boolean): void => {
+    const b = new GraphBuilder(label);
+    const data = rand(dataShape);
+    const table = constTable ? b.constant(data) : b.input('x', 'float32', dataShape);
+    b.output(b.Gather([table, b.input('i', idx.dtype, idx.shape as number[])], { axis }), 'y');
+    const g = b.build();
+    const feeds: Record<string, Tensor> = constTable ? { i: idx } : { x: data, i: idx };
+    const want = compileCpu(g).run(feeds)['y']!;
+    const p = compileWasm(g);
+    const got = p.run(feeds)['y']!;
+    expect(p.coverage.wasmOps, `${label}: Gather ran on the reference`).to.include('Gather');
+    expect(got.shape, label).to.deep.equal(want.shape);
+    expect(Array.from(got.data), label).to.deep.equal(Array.from(want.data));
+  };
+  const ids = (dtype: 'int64' | 'int32', shape: number[], dim: number): Tensor => {
+    const v = Array.from({ length: shape.reduce((a, c) => a * c, 1) }, () => int(-dim, dim - 1));
+    return new Tensor(dtype, shape, dtype === 'int64' ? Float64Array.from(v) : Int32Array.from(v));
+  };
+  it('embedding lookup: axis 0 of a constant [50,16] table by int64 [2,7] indices (negatives wrap)', () => gather('emb', [50, 16], ids('int64', [2, 7], 50), 0, true));
+  it('axis 0 by int32 indices, a row of 7 floats (vector + tail)', () => gather('emb32', [9, 7], ids('int32', [5], 9), 0, true));
+  it('axis 1 of a fed [3,6,5] tensor by int64 [4] indices', () => gather('ax1', [3, 6, 5], ids('int64', [4], 6), 1, false));
+  it('last axis (rows of one float) of a fed [4,6]', () => gather('axlast', [4, 6], ids('int64', [3, 2], 6), -1, false));
+  it('an out-of-range index raises the reference error naming the node', () => {
+    const b = new GraphBuilder('oob');
+    b.output(b.Gather([b.constant(rand([5, 4])), b.input('i', 'int64', [2])], { axis: 0 }), 'y');
+    const g = b.build();
+    const feeds = { i: new Tensor('int64', [2], Float64Array.from([1, 5])) };
+    let cpuErr: unknown, wasmErr: unknown;
+    try { compileCpu(g).run(feeds); } catch (e) { cpuErr = e; }
+    const p = compileWasm(g);
+    try { p.run(feeds); } catch (e) { wasmErr = e; }
+    expect(cpuErr, 'cpu').to.be.instanceOf(ExecutionError);
+    expect(wasmErr, 'wasm').to.be.instanceOf(ExecutionError);
+    expect((wasmErr as Error).message).to.equal((cpuErr as Error).message);
+    expect(p.coverage.wasmOps).to.include('Gather');
   });
 });

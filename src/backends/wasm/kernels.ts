@@ -1,6 +1,7 @@
 /**
  * Registers the wasm kernels on their op handles: MatMul, Gemm and Conv (GEMM; depthwise
  * Conv direct), the pools, Softmax, LayerNormalization and last-axis ReduceSum/Mean,
+ * Gather (float32 row copies),
  * every op with a scalar expression (elementwise/broadcast), and Fused groups of
  * kind 'elementwise' (the composed expression) and 'epilogue' (the anchor's kernel,
  * then the chain's expression over its result). Registration is idempotent.
@@ -15,6 +16,7 @@ import { OPS } from '../../graph/ops/index.js';
 import { sizeOf } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
 import { prepareExpr } from './elementwise.js';
+import { prepareGather } from './gather.js';
 import { prepareConv, prepareGemm, prepareMatMul } from './gemm.js';
 import { registerWasmKernel, wasmKernelOf, type WasmKernel, type WasmPrepareContext, type WasmRun } from './kernel.js';
 import { prepareGlobalAveragePool, prepareLayerNorm, prepareReduceLast, prepareSoftmax } from './rows.js';
@@ -136,6 +138,7 @@ export function registerWasmKernels(): void {
   registerWasmKernel(OPS.LayerNormalization, { prepare: prepareLayerNorm });
   registerWasmKernel(OPS.ReduceSum, { prepare: prepareReduceLast(false) });
   registerWasmKernel(OPS.ReduceMean, { prepare: prepareReduceLast(true) });
+  registerWasmKernel(OPS.Gather, { prepare: prepareGather });
   registerWasmKernel(OPS.Fused, fusedKernel);
   for (const op of allOps()) if (op.expr && !wasmKernelOf(op)) registerWasmKernel(op, exprKernel);
 }

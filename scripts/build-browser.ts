@@ -2,7 +2,7 @@
  * Builds the browser examples with esbuild (ESM, no configuration beyond what is
  * here) and checks that nothing Node-only reaches a browser bundle.
  *
- *   npx tsx scripts/build-browser.ts            # → examples/classify/dist, examples/builder/dist
+ *   npx tsx scripts/build-browser.ts            # → examples/{classify,builder,train-browser}/dist
  *
  * Outputs per example: `dist/index.html` (the page, its script pointed at the
  * bundle), `dist/main.js` (ESM bundle of `main.ts` with Kiln from source), and a
@@ -31,6 +31,8 @@ export const FORBIDDEN = /^(node:.*|fs(\/.*)?|path|url|module|os|worker_threads|
 export const noNodePlugin: esbuild.Plugin = {
   name: 'no-node',
   setup(build) {
+    // Node-only code that Kiln loads lazily (Model's logPath / verbose) stays an unbundled dynamic import.
+    build.onResolve({ filter: /^node:|\/cli\// }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined));
     build.onResolve({ filter: FORBIDDEN }, (args) => ({
       errors: [{ text: `Node-only module '${args.path}' imported by ${relative(ROOT, args.importer)} would be bundled for the browser` }],
     }));
@@ -96,6 +98,7 @@ export async function buildBrowser(): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   out.classify = await buildExample('classify');
   out.builder = await buildExample('builder');
+  out['train-browser'] = await buildExample('train-browser');
   const dist = join(ROOT, 'examples/classify/dist');
   out.quickstart = await bundle(join(ROOT, 'examples/quickstart.js'), join(dist, 'quickstart.js'));
   writeFileSync(

@@ -102,7 +102,7 @@ describe('browser e2e (Chromium)', function () {
 
   it('builds browser bundles without Node-only modules', () => {
     // buildBrowser's no-node plugin already fails on any Node-only import; check what went in.
-    expect(Object.keys(bundled)).to.deep.equal(['classify', 'builder', 'quickstart']);
+    expect(Object.keys(bundled)).to.deep.equal(['classify', 'builder', 'train-browser', 'quickstart']);
     for (const [name, files] of Object.entries(bundled)) {
       const bad = files.filter((f) => /node_modules\/webgpu\/|passes\/dump\.ts|cli\//.test(f));
       expect(bad, `${name} bundle`).to.deep.equal([]);

@@ -4,7 +4,8 @@
  * against the CPU reference on seeded random shapes and attribute variants (pads,
  * strides, dilations, ceil_mode, count_include_pad). Each case checks that the node
  * ran in wasm (not on the reference) and |wasm − cpu| ≤ 1e-5 + 1e-5·|cpu|
- * (float32 sums in another order; Softmax's exp within ~2 ulp).
+ * (float32 sums in another order; Softmax's exp within ~2 ulp). The Fused 'attention'
+ * kernel (attention.ts) is checked the same way against the unfused graph.
  */
 import { expect } from 'chai';
 import { compileCpu } from '../src/backends/cpu/index.js';
@@ -13,6 +14,7 @@ import { GraphBuilder, type Sym } from '../src/graph/builder.js';
 import { ExecutionError } from '../src/graph/errors.js';
 import { Rng } from '../src/graph/random.js';
 import { Tensor } from '../src/graph/tensor.js';
+import { optimize } from '../src/passes/pipelines.js';
 
 const rng = new Rng(18);
 const rand = (shape: number[]): Tensor => new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-2, 2)));
@@ -158,5 +160,57 @@ describe('wasm Gather (row copies) vs CPU reference', () => {
     expect(wasmErr, 'wasm').to.be.instanceOf(ExecutionError);
     expect((wasmErr as Error).message).to.equal((cpuErr as Error).message);
     expect(p.coverage.wasmOps).to.include('Gather');
+  });
+});
+
+describe('wasm Fused attention (packed QKV) vs CPU reference', () => {
+  type Mask = 'none' | 'fill-on-true' | 'fill-on-false' | 'constant';
+  /**
+   * The exported-model block: qkv [B,S,3E] → Split → Reshape [B,S,H,D] → Transposes →
+   * MatMul → Mul(scale) → optional Where(bool mask, −1e4 fill) → Softmax → MatMul →
+   * Transpose, optimized at O2 (one Fused 'attention'), run on wasm and compared with
+   * the unfused graph on the CPU reference. Returns the wasm coverage.
+   */
+  const attention = (B: number, S: number, H: number, D: number, mask: Mask): { wasmOps: string[]; referenceOps: string[] } => {
+    const E = H * D;
+    const b = new GraphBuilder('attn');
+    const qkv = b.Split([b.input('qkv', 'float32', [B, S, 3 * E]), b.constant(Tensor.from('int64', [3], [E, E, E]))], { axis: 2 });
+    const heads = (k: number, perm: number[]): Sym => b.Transpose(b.Reshape([qkv[k]!, b.constant(Tensor.from('int64', [4], [B, S, H, D]))]), { perm });
+    let s = b.Mul([b.MatMul([heads(0, [0, 2, 1, 3]), heads(1, [0, 2, 3, 1])]), b.constant(1 / Math.sqrt(D))]);
+    const causal = Tensor.from('bool', [1, 1, S, S], Array.from({ length: S * S }, (_, i) => (i % S <= Math.floor(i / S) ? 1 : 0)));
+    const fill = b.constant(-1e4);
+    if (mask === 'fill-on-true') s = b.Where([b.input('m', 'bool', [1, 1, S, S]), fill, s]);
+    if (mask === 'fill-on-false') s = b.Where([b.input('m', 'bool', [1, 1, S, S]), s, fill]);
+    if (mask === 'constant') s = b.Where([b.constant(causal), s, fill]);
+    const o = b.MatMul([b.Softmax(s, { axis: -1 }), heads(2, [0, 2, 1, 3])]);
+    b.output(b.Transpose(o, { perm: [0, 2, 1, 3] }), 'y');
+    const g = b.build();
+    const feeds: Record<string, Tensor> = { qkv: rand([B, S, 3 * E]) };
+    if (mask === 'fill-on-false') feeds['m'] = causal;
+    if (mask === 'fill-on-true') feeds['m'] = Tensor.from('bool', [1, 1, S, S], Array.from(causal.data, (c) => (c ? 0 : 1)));
+    const { graph } = optimize(g, { level: 2 });
+    expect(graph.topo.map((n) => `${n.op}:${String(n.attrs['kind'] ?? '')}`), 'no attention group').to.include('Fused:attention');
+    const want = compileCpu(g).run(feeds)['y']!;
+    const p = compileWasm(graph);
+    const got = p.run(feeds)['y']!;
+    expect(got.shape).to.deep.equal(want.shape);
+    for (let i = 0; i < want.size; i++) {
+      const w = Number(want.data[i]), v = Number(got.data[i]);
+      if (!(Math.abs(w - v) <= 1e-5 + 1e-5 * Math.abs(w))) expect.fail(`attention: y[${i}] wasm ${v} vs cpu ${w}`);
+    }
+    return p.coverage;
+  };
+  const cases: [number, number, number, number, Mask][] = [
+    [1, 8, 2, 4, 'none'], [2, 7, 3, 8, 'none'], [1, 13, 4, 16, 'fill-on-true'], [2, 6, 2, 8, 'fill-on-false'], [1, 9, 2, 12, 'constant'], [1, 1, 1, 4, 'none'],
+  ];
+  for (const [B, S, H, D, mask] of cases) {
+    it(`B ${B}, S ${S}, ${H} heads of ${D}, mask ${mask}: runs in wasm`, () => {
+      const cov = attention(B, S, H, D, mask);
+      expect(cov.referenceOps, 'the attention group ran on the reference').to.not.include('Fused');
+      expect(cov.wasmOps).to.include('Fused');
+    });
+  }
+  it('a head dim that is not a multiple of 4 stays on the reference and still matches', () => {
+    expect(attention(1, 5, 2, 6, 'none').referenceOps).to.include('Fused');
   });
 });

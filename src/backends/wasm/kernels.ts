@@ -4,7 +4,8 @@
  * Gather (float32 row copies),
  * every op with a scalar expression (elementwise/broadcast), and Fused groups of
  * kind 'elementwise' (the composed expression) and 'epilogue' (the anchor's kernel,
- * then the chain's expression over its result). Registration is idempotent.
+ * then the chain's expression over its result) and 'attention' (attention.ts: the
+ * packed-QKV layout). Registration is idempotent.
  */
 import { E, substitute, type Expr } from '../../graph/expr.js';
 import { GraphError } from '../../graph/errors.js';
@@ -15,6 +16,7 @@ import { fusedExprs, fusedKind } from '../../graph/ops/fused.js';
 import { OPS } from '../../graph/ops/index.js';
 import { sizeOf } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
+import { prepareAttention } from './attention.js';
 import { prepareExpr } from './elementwise.js';
 import { prepareGather } from './gather.js';
 import { prepareConv, prepareGemm, prepareMatMul } from './gemm.js';
@@ -102,13 +104,14 @@ function prepareEpilogue(ctx: WasmPrepareContext, g: Graph): WasmRun | undefined
   };
 }
 
-/** Fused groups: elementwise and epilogue kinds. */
+/** Fused groups: elementwise, epilogue and (packed-QKV) attention kinds. */
 const fusedKernel: WasmKernel = {
   prepare(ctx) {
     const kind = fusedKind(ctx.node);
     const g = ctx.node.attrs['graph'];
     if (!(g instanceof Graph)) return undefined;
     if (kind === 'epilogue') return prepareEpilogue(ctx, g);
+    if (kind === 'attention') return prepareAttention(ctx, g);
     if (kind !== 'elementwise' || ctx.node.outputs.length !== 1) return undefined;
     let exprs: Expr[];
     try {

@@ -1,0 +1,240 @@
+/**
+ * The wasm kernel of `Fused` groups of kind 'attention' (src/passes/recognize.ts) in
+ * the one layout the exported BERT / GPT-2 graphs use: a packed projection
+ * qkv [B, S, 3E] → Split(axis 2) → Reshape [B, S, H, D] each → Transpose Q, V by
+ * [0,2,1,3] and K by [0,2,3,1] → MatMul → Mul(scalar scale) → optional
+ * Where(bool mask [.., S, S], scalar fill) → Softmax(last axis) → MatMul(·, V) →
+ * Transpose [0,2,1,3], output [B, S, H, D]. Any other group returns undefined and
+ * runs on the reference.
+ *
+ * One pass per (batch, head, query row): the scaled dots of the Q row with every K
+ * row (read in place from qkv, row stride 3E), the mask fill, the row maximum, then
+ * exp (the expression renderer's Cephes expf) and the sum in SIMD128 over the row,
+ * and the weighted V rows accumulated four head lanes at a time into out[b, s, h, :],
+ * scaled by 1 / sum. The reference normalizes before the second product; the order
+ * differs only by float32 rounding (~1e-6 relative).
+ */
+import { Graph, type Node } from '../../graph/graph.js';
+import { opContext, opOf } from '../../graph/infer.js';
+import { sizeOf } from '../../graph/shape.js';
+import type { Tensor } from '../../graph/tensor.js';
+import { FnBuilder } from './encoder.js';
+import type { WasmPrepareContext, WasmRun } from './kernel.js';
+import { emitExp } from './simd-expr.js';
+import { f32Shape } from './window.js';
+
+/** The parameters of a matched group. */
+interface AttentionShape {
+  readonly B: number;
+  readonly S: number;
+  readonly H: number;
+  readonly D: number;
+  readonly scale: number;
+  /** The Where: the bool mask (a node input index, or the group's constant), the fill, and whether true selects the fill. */
+  readonly mask?: { readonly input: number | Tensor; readonly fill: number; readonly fillOnTrue: boolean };
+}
+
+/** The permutation attribute of a Transpose, as numbers (undefined when absent). */
+function perm(n: Node): string | undefined {
+  const p = n.attrs['perm'] as readonly (number | bigint)[] | undefined;
+  return p ? p.map(Number).join() : undefined;
+}
+
+/** Matches the group exactly (see the file comment), or undefined. */
+function matchAttention(ctx: WasmPrepareContext, g: Graph): AttentionShape | undefined {
+  if (g.outputs.length !== 1 || ctx.outputs.length !== 1) return undefined;
+  const xs = f32Shape(ctx.inputs[0]);
+  if (!xs || xs.length !== 3 || !f32Shape(ctx.outputs[0])) return undefined;
+  const [B, S, C] = xs as [number, number, number];
+  if (C % 3 !== 0) return undefined;
+  const E = C / 3;
+  const inputIndex = new Map(g.inputs.map((v, i) => [v.name, i]));
+  const producer = (v: string): Node | undefined => g.producerNode(v);
+  const scalar = (v: string): number | undefined => {
+    const t = g.initializers.get(v) ?? (inputIndex.has(v) ? ctx.constant(inputIndex.get(v)!) : undefined);
+    return t && t.size === 1 && (t.dtype === 'float32' || t.dtype === 'float64') ? Number(t.data[0]) : undefined;
+  };
+  const topo = g.topo;
+  const out = producer(g.outputs[0]!.name);
+  if (!out || out.op !== 'Transpose' || perm(out) !== '0,2,1,3') return undefined;
+  const pv = producer(out.inputs[0]!);
+  if (!pv || pv.op !== 'MatMul') return undefined;
+  const sm = producer(pv.inputs[0]!);
+  if (!sm || sm.op !== 'Softmax') return undefined;
+  const axis = (opContext(opOf(sm), sm).attrs as { axis: number }).axis;
+  if (axis !== -1 && axis !== 3) return undefined;
+  let pre = producer(sm.inputs[0]!);
+  let mask: AttentionShape['mask'];
+  const used: Node[] = [out, pv, sm];
+  if (pre?.op === 'Where') {
+    const [c, a, b] = pre.inputs as [string, string, string];
+    const ci = inputIndex.get(c);
+    const init = g.initializers.get(c);
+    const ct = ci === undefined ? init : ctx.inputs[ci];
+    if (!ct || ct.dtype !== 'bool' || !ct.shape.every((d) => typeof d === 'number')) return undefined;
+    const cs = ct.shape as number[];
+    if (cs.length < 2 || cs[cs.length - 1] !== S || cs[cs.length - 2] !== S || sizeOf(cs) !== S * S) return undefined;
+    const fa = scalar(a), fb = scalar(b);
+    const fillOnTrue = fa !== undefined;
+    const fill = fillOnTrue ? fa : fb;
+    if (fill === undefined) return undefined;
+    mask = { input: ci ?? init!, fill, fillOnTrue };
+    used.push(pre);
+    pre = producer(fillOnTrue ? b : a);
+  }
+  if (!pre || pre.op !== 'Mul') return undefined;
+  used.push(pre);
+  const s0 = scalar(pre.inputs[0]!), s1 = scalar(pre.inputs[1]!);
+  const scale = s1 ?? s0;
+  const qk = producer(s1 !== undefined ? pre.inputs[0]! : pre.inputs[1]!);
+  if (scale === undefined || !qk || qk.op !== 'MatMul') return undefined;
+  used.push(qk);
+  // Q, K, V: Transpose(Reshape(Split output k)).
+  let split: Node | undefined;
+  let H = 0, D = 0;
+  const operand = (v: string, k: number, want: string): boolean => {
+    const t = producer(v);
+    if (!t || t.op !== 'Transpose' || perm(t) !== want) return false;
+    const r = producer(t.inputs[0]!);
+    if (!r || r.op !== 'Reshape') return false;
+    const sp = producer(r.inputs[0]!);
+    if (!sp || sp.op !== 'Split' || (split && sp !== split) || sp.outputs.indexOf(r.inputs[0]!) !== k) return false;
+    split = sp;
+    const si = inputIndex.get(r.inputs[1]!);
+    const st = g.initializers.get(r.inputs[1]!) ?? (si === undefined ? undefined : ctx.constant(si));
+    if (!st || st.size !== 4) return false;
+    const dims = Array.from(st.data as ArrayLike<number | bigint>, Number);
+    const want4 = [B, S];
+    if (dims.some((d, i) => !(d === want4[i] || (i < 2 && d === 0) || d === -1 || i >= 2))) return false;
+    let [h, d] = [dims[2]!, dims[3]!];
+    if (h === -1 && d > 0) h = E / d;
+    if (d === -1 && h > 0) d = E / h;
+    if (!(h > 0 && d > 0 && h * d === E) || (H && (h !== H || d !== D))) return false;
+    [H, D] = [h, d];
+    used.push(t, r);
+    return true;
+  };
+  if (!operand(qk.inputs[0]!, 0, '0,2,1,3') || !operand(qk.inputs[1]!, 1, '0,2,3,1') || !operand(pv.inputs[1]!, 2, '0,2,1,3')) return undefined;
+  const sp = split!;
+  if (inputIndex.get(sp.inputs[0]!) !== 0 || sp.outputs.length !== 3 || Number(sp.attrs['axis'] ?? 0) % 3 !== 2) return undefined;
+  // Equal thirds: the sizes input, when given, must be [E, E, E].
+  if (sp.inputs[1]) {
+    const si = inputIndex.get(sp.inputs[1]);
+    const st = g.initializers.get(sp.inputs[1]) ?? (si === undefined ? undefined : ctx.constant(si));
+    if (!st || Array.from(st.data as ArrayLike<number | bigint>, Number).join() !== [E, E, E].join()) return undefined;
+  }
+  used.push(sp);
+  if (topo.length !== used.length || D % 4 !== 0) return undefined;
+  const os = ctx.outputs[0]!.shape;
+  if (os.join() !== [B, S, H, D].join()) return undefined;
+  return { B, S, H, D, scale, mask };
+}
+
+/** attention: (qkv, out, scores, mask, B, S, H, D, scale: f32, fill: f32, hasMask). */
+function buildAttention(): FnBuilder {
+  const f = new FnBuilder(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'f32', 'i32'], []);
+  const [QKV, OUT, SC, MASK, BN, SN, HN, DN, SCALE, FILL, HASMASK] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const i32 = (): number => f.local('i32');
+  const v128 = (): number => f.local('v128');
+  const [b, h, i, j, d, rowB, qrow, krow, vrow, orow, eb, sV] = [i32(), i32(), i32(), i32(), i32(), i32(), i32(), i32(), i32(), i32(), i32(), i32()];
+  const [acc, mx, sv, e, vs, ts, inv] = [v128(), v128(), v128(), v128(), v128(), v128(), v128()];
+  const hsum = (v: number): void => {
+    f.get(v).lane(0).get(v).lane(1).op('f32.add').get(v).lane(2).get(v).lane(3).op('f32.add').op('f32.add');
+  };
+  // rowB = 3·H·D·4 (bytes between tokens); eb = H·D·4 (bytes between Q, K, V)
+  f.get(HN).get(DN).op('i32.mul').i32(2).op('i32.shl').set(eb);
+  f.get(eb).i32(3).op('i32.mul').set(rowB);
+  f.get(SN).i32(3).op('i32.sub').set(sV);
+  f.forRange(b, 0, BN, 1, () => f.forRange(h, 0, HN, 1, () => f.forRange(i, 0, SN, 1, () => {
+    // qrow = qkv + (b·S + i)·rowB + h·D·4
+    f.get(QKV).get(b).get(SN).op('i32.mul').get(i).op('i32.add').get(rowB).op('i32.mul').op('i32.add')
+      .get(h).get(DN).op('i32.mul').i32(2).op('i32.shl').op('i32.add').set(qrow);
+    // krow = qkv + b·S·rowB + E·4 + h·D·4
+    f.get(QKV).get(b).get(SN).op('i32.mul').get(rowB).op('i32.mul').op('i32.add').get(eb).op('i32.add')
+      .get(h).get(DN).op('i32.mul').i32(2).op('i32.shl').op('i32.add').set(krow);
+    f.f32x4(-Infinity).set(mx);
+    f.forRange(j, 0, SN, 1, () => {
+      f.f32x4(0).set(acc);
+      f.forRange(d, 0, DN, 4, () => {
+        f.get(qrow).get(d).i32(2).op('i32.shl').op('i32.add').loadV()
+          .get(krow).get(d).i32(2).op('i32.shl').op('i32.add').loadV().simd('f32x4.mul').get(acc).simd('f32x4.add').set(acc);
+      });
+      hsum(acc);
+      f.get(SCALE).op('f32.mul').simd('f32x4.splat').set(sv);
+      f.get(HASMASK).if(() => {
+        f.get(FILL).simd('f32x4.splat').get(sv)
+          .get(MASK).get(i).get(SN).op('i32.mul').get(j).op('i32.add').i32(2).op('i32.shl').op('i32.add').loadSplat()
+          .f32x4(0).simd('f32x4.ne').simd('v128.bitselect').set(sv);
+      });
+      f.get(SC).get(j).i32(2).op('i32.shl').op('i32.add').get(sv).lane(0).storeF32();
+      f.get(mx).get(sv).simd('f32x4.max').set(mx);
+      f.get(krow).get(rowB).op('i32.add').set(krow);
+    });
+    // e = exp(s − max) in place, summed: vector lanes in vs, tail in lane 0 of ts
+    f.f32x4(0).set(vs);
+    f.f32x4(0).set(ts);
+    const sweep = (vector: boolean, limit: number, step: number): void => {
+      f.block((exit) => f.loop((top) => {
+        f.get(j).get(limit).op('i32.ge_s').brIf(exit);
+        f.get(SC).get(j).i32(2).op('i32.shl').op('i32.add');
+        if (vector) f.loadV(); else f.loadSplat();
+        f.get(mx).simd('f32x4.sub').set(e);
+        emitExp(f, e);
+        f.set(e);
+        f.get(SC).get(j).i32(2).op('i32.shl').op('i32.add').get(e);
+        if (vector) f.storeV(); else f.lane(0).storeF32();
+        const a = vector ? vs : ts;
+        f.get(a).get(e).simd('f32x4.add').set(a);
+        f.get(j).i32(step).op('i32.add').set(j);
+        f.br(top);
+      }));
+    };
+    f.i32(0).set(j);
+    sweep(true, sV, 4);
+    sweep(false, SN, 1);
+    f.f32(1);
+    hsum(vs);
+    f.get(ts).lane(0).op('f32.add').op('f32.div').simd('f32x4.splat').set(inv);
+    // out[b, i, h, :] = Σ_j e[j] · V[b, j, h, :] / sum
+    f.get(OUT).get(b).get(SN).op('i32.mul').get(i).op('i32.add').get(HN).op('i32.mul').get(h).op('i32.add')
+      .get(DN).op('i32.mul').i32(2).op('i32.shl').op('i32.add').set(orow);
+    f.forRange(d, 0, DN, 4, () => {
+      f.f32x4(0).set(acc);
+      // vrow = qkv + b·S·rowB + 2·E·4 + (h·D + d)·4
+      f.get(QKV).get(b).get(SN).op('i32.mul').get(rowB).op('i32.mul').op('i32.add').get(eb).get(eb).op('i32.add').op('i32.add')
+        .get(h).get(DN).op('i32.mul').get(d).op('i32.add').i32(2).op('i32.shl').op('i32.add').set(vrow);
+      f.forRange(j, 0, SN, 1, () => {
+        f.get(SC).get(j).i32(2).op('i32.shl').op('i32.add').loadSplat().get(vrow).loadV().simd('f32x4.mul').get(acc).simd('f32x4.add').set(acc);
+        f.get(vrow).get(rowB).op('i32.add').set(vrow);
+      });
+      f.get(orow).get(d).i32(2).op('i32.shl').op('i32.add').get(acc).get(inv).simd('f32x4.mul').storeV();
+    });
+  })));
+  return f;
+}
+
+/** A Fused 'attention' group in the packed-QKV layout, or undefined (the reference runs it). */
+export function prepareAttention(ctx: WasmPrepareContext, g: Graph): WasmRun | undefined {
+  const m = matchAttention(ctx, g);
+  if (!m) return undefined;
+  const { B, S, H, D, scale, mask } = m;
+  const name = ctx.fn('attention:packed', buildAttention);
+  ctx.scratch(S * 4 + 64 + (mask ? S * S * 4 + 64 : 0) + B * S * H * D * 4 + 64);
+  return (rt, ins, out) => {
+    const qkv = rt.addrOf(ins[0]!);
+    let maskAt = 0;
+    if (mask) {
+      const c = typeof mask.input === 'number' ? ins[mask.input]! : mask.input;
+      maskAt = rt.stage(S * S * 4);
+      const base = maskAt >> 2;
+      for (let k = 0; k < S * S; k++) rt.f32[base + k] = (c.data[k] ? 1 : 0) === (mask.fillOnTrue ? 1 : 0) ? 1 : 0;
+    }
+    const sc = rt.stage(S * 4);
+    // The output must not overwrite the qkv rows it still reads.
+    const n = B * S * H * D * 4;
+    const overlaps = qkv < out + n && out < qkv + 3 * n;
+    const at = overlaps ? rt.stage(n) : out;
+    rt.call(name, qkv, at, sc, maskAt, B, S, H, D, scale, mask?.fill ?? 0, mask ? 1 : 0);
+    if (overlaps) rt.f32.copyWithin(out >> 2, at >> 2, (at + n) >> 2);
+  };
+}

@@ -87,12 +87,43 @@ export function takeRows(t: Tensor, idx: ArrayLike<number>): Tensor {
   return out;
 }
 
-/** A model: a layer applied to an input of shape [batch, ...inputShape], with trainable weights. */
+/**
+ * An imported graph as a Model's forward graph: input 'x' and output 'pred', joined to
+ * the graph's own input and output names by Identity nodes (which the passes remove),
+ * so nothing inside the graph (subgraph captures included) is renamed.
+ */
+function asForward(g: Graph): Graph {
+  if (g.inputs.length !== 1 || g.outputs.length !== 1) {
+    throw new InputError(`Model.fromGraph: '${g.name}' has ${g.inputs.length} inputs and ${g.outputs.length} outputs; a model needs exactly one of each`);
+  }
+  const inp = g.inputs[0]!, out = g.outputs[0]!;
+  for (const n of ['x', 'pred']) {
+    if ((n === 'x' ? inp.name : out.name) !== n && g.producers.has(n)) {
+      throw new InputError(`Model.fromGraph: '${g.name}' already has a value named '${n}'; rename it before training`, n);
+    }
+  }
+  const nodes = [...g.nodes];
+  const valueTypes = new Map(g.valueTypes);
+  const inputs = [{ ...inp, name: 'x' }];
+  if (inp.name !== 'x') {
+    nodes.unshift({ name: 'model_input', op: 'Identity', domain: '', inputs: ['x'], outputs: [inp.name], attrs: {} });
+    valueTypes.set(inp.name, { dtype: inp.dtype, shape: inp.shape });
+  }
+  if (out.name !== 'pred') {
+    nodes.push({ name: 'model_output', op: 'Identity', domain: '', inputs: [out.name], outputs: ['pred'], attrs: {} });
+    valueTypes.set('pred', { dtype: out.dtype, shape: out.shape });
+  }
+  return g.with({ inputs, outputs: [{ ...out, name: 'pred' }], nodes, valueTypes });
+}
+
+/** A model: a layer applied to an input of shape [batch, ...inputShape] (or an imported graph, {@link Model.fromGraph}), with trainable weights. */
 export class Model {
   /** The forward graph (input 'x', output 'pred'), weights as initializers. */
   readonly forward: Graph;
   /** Current weights by name (host copies; refreshed after fit). */
   readonly weights = new Map<string, Tensor>();
+  /** The graph a {@link Model.fromGraph} model was made from (exported with its own names). */
+  private readonly source: Graph | undefined;
   private opts: CompileOptions | undefined;
   private params: ValueInfo[] = [];
   /** BatchNormalization running statistics: training state updated by fit, read by evaluate/predict/export. */
@@ -102,12 +133,30 @@ export class Model {
   private evalProg: StatefulProgram | undefined;
   private state = new Map<string, StateValue>();
 
-  constructor(layer: Layer, o: { inputShape: readonly number[]; name?: string }) {
-    const b = new GraphBuilder(o.name ?? 'model');
-    const x = b.input('x', 'float32', ['batch', ...o.inputShape]);
-    b.output(layer(b, x), 'pred');
-    this.forward = b.build();
+  constructor(layer: Layer | Graph, o: { inputShape: readonly number[]; name?: string } = { inputShape: [] }) {
+    if (typeof layer === 'function') {
+      const b = new GraphBuilder(o.name ?? 'model');
+      const x = b.input('x', 'float32', ['batch', ...o.inputShape]);
+      b.output(layer(b, x), 'pred');
+      this.forward = b.build();
+    } else {
+      this.forward = asForward(layer);
+      this.source = layer;
+    }
     for (const [n, t] of this.forward.initializers) this.weights.set(n, t);
+  }
+
+  /**
+   * A model over an existing graph (e.g. one imported with `fromOnnx`), for fine-tuning:
+   * its one input becomes the batch input and its one output the prediction; every
+   * float32 initializer is a trainable weight unless `compile({ freeze })` names it.
+   *
+   * @param graph a graph with exactly one input (rows along its first axis) and one output.
+   * @returns the model; the graph itself is not changed.
+   * @throws {InputError} when the graph has more than one input or output.
+   */
+  static fromGraph(graph: Graph): Model {
+    return new Model(graph);
   }
 
   /** Chooses the optimizer, loss, metrics and backend; nothing is compiled until fit/evaluate/predict. */
@@ -328,7 +377,8 @@ export class Model {
 
   /** The inference graph with the current weights as initializers. */
   inferenceGraph(): Graph {
-    return this.forward.with({ initializers: new Map([...this.forward.initializers].map(([n]) => [n, this.weights.get(n)!])) });
+    const g = this.source ?? this.forward;
+    return g.with({ initializers: new Map([...g.initializers].map(([n]) => [n, this.weights.get(n)!])) });
   }
 
   /** The trained model as ONNX bytes (inference graph). */

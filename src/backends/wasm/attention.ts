@@ -14,8 +14,9 @@
  * scaled by 1 / sum. The reference normalizes before the second product; the order
  * differs only by float32 rounding (~1e-6 relative).
  */
-import { Graph, type Node } from '../../graph/graph.js';
+import type { Graph } from '../../graph/graph.js';
 import { opContext, opOf } from '../../graph/infer.js';
+import { attentionParts, transposePerm, type AttentionView } from '../../graph/ops/attention-views.js';
 import { sizeOf } from '../../graph/shape.js';
 import type { Tensor } from '../../graph/tensor.js';
 import { FnBuilder } from './encoder.js';
@@ -34,99 +35,59 @@ interface AttentionShape {
   readonly mask?: { readonly input: number | Tensor; readonly fill: number; readonly fillOnTrue: boolean };
 }
 
-/** The permutation attribute of a Transpose, as numbers (undefined when absent). */
-function perm(n: Node): string | undefined {
-  const p = n.attrs['perm'] as readonly (number | bigint)[] | undefined;
-  return p ? p.map(Number).join() : undefined;
+/** True when view `v` reads node input 0 with this shape, offset and strides (strides of size-1 axes do not matter). */
+function isView(v: AttentionView, shape: readonly number[], strides: readonly number[], offset: number): boolean {
+  return v.index === 0 && v.offset === offset && v.shape.join() === shape.join() && shape.every((d, i) => d === 1 || v.strides[i] === strides[i]);
 }
 
-/** Matches the group exactly (see the file comment), or undefined. */
+/**
+ * Matches the group exactly (see the file comment), or undefined. The structure
+ * (products, Softmax, chain, Q/K/V views) comes from {@link attentionParts}.
+ */
 function matchAttention(ctx: WasmPrepareContext, g: Graph): AttentionShape | undefined {
   if (g.outputs.length !== 1 || ctx.outputs.length !== 1) return undefined;
   const xs = f32Shape(ctx.inputs[0]);
-  if (!xs || xs.length !== 3 || !f32Shape(ctx.outputs[0])) return undefined;
+  const os = f32Shape(ctx.outputs[0]);
+  if (!xs || xs.length !== 3 || !os || os.length !== 4 || ctx.inputs.some((t) => t && !t.shape.every((d) => typeof d === 'number'))) return undefined;
   const [B, S, C] = xs as [number, number, number];
-  if (C % 3 !== 0) return undefined;
-  const E = C / 3;
-  const inputIndex = new Map(g.inputs.map((v, i) => [v.name, i]));
-  const producer = (v: string): Node | undefined => g.producerNode(v);
-  const scalar = (v: string): number | undefined => {
-    const t = g.initializers.get(v) ?? (inputIndex.has(v) ? ctx.constant(inputIndex.get(v)!) : undefined);
+  const [H, D] = [os[2]!, os[3]!];
+  const E = H * D;
+  if (C !== 3 * E || os[0] !== B || os[1] !== S || D % 4 !== 0) return undefined;
+  const parts = attentionParts(g, ctx.inputs.map((t, i) => t && { ...t, value: ctx.constant(i) }));
+  if (typeof parts === 'string') return undefined;
+  const { qk, softmax, pv, post, chain, q, k, v } = parts;
+  if (!post || transposePerm(post, 4).join() !== '0,2,1,3') return undefined;
+  const axis = (opContext(opOf(softmax), softmax).attrs as { axis: number }).axis;
+  if (axis !== -1 && axis !== 3) return undefined;
+  // Q, V [B,H,S,D] and K [B,H,D,S] read in place from qkv [B,S,3E].
+  const [sb, sh, ss] = [S * C, D, C];
+  if (!isView(q, [B, H, S, D], [sb, sh, ss, 1], 0) || !isView(k, [B, H, D, S], [sb, sh, 1, ss], E) || !isView(v, [B, H, S, D], [sb, sh, ss, 1], 2 * E)) return undefined;
+  // The chain: Mul(scores, scalar), then optionally Where(bool mask, scalar fill, ·) either way round.
+  const inputIndex = new Map(g.inputs.map((x, i) => [x.name, i]));
+  const scalar = (x: string): number | undefined => {
+    const t = g.initializers.get(x) ?? (inputIndex.has(x) ? ctx.constant(inputIndex.get(x)!) : undefined);
     return t && t.size === 1 && (t.dtype === 'float32' || t.dtype === 'float64') ? Number(t.data[0]) : undefined;
   };
-  const topo = g.topo;
-  const out = producer(g.outputs[0]!.name);
-  if (!out || out.op !== 'Transpose' || perm(out) !== '0,2,1,3') return undefined;
-  const pv = producer(out.inputs[0]!);
-  if (!pv || pv.op !== 'MatMul') return undefined;
-  const sm = producer(pv.inputs[0]!);
-  if (!sm || sm.op !== 'Softmax') return undefined;
-  const axis = (opContext(opOf(sm), sm).attrs as { axis: number }).axis;
-  if (axis !== -1 && axis !== 3) return undefined;
-  let pre = producer(sm.inputs[0]!);
+  const [mul, where] = chain;
+  if (!mul || mul.op !== 'Mul' || chain.length > 2 || (where && where.op !== 'Where')) return undefined;
+  const scores = qk.outputs[0]!;
+  const scale = mul.inputs[0] === scores ? scalar(mul.inputs[1]!) : mul.inputs[1] === scores ? scalar(mul.inputs[0]!) : undefined;
+  if (scale === undefined || softmax.inputs[0] !== (where ?? mul).outputs[0]) return undefined;
   let mask: AttentionShape['mask'];
-  const used: Node[] = [out, pv, sm];
-  if (pre?.op === 'Where') {
-    const [c, a, b] = pre.inputs as [string, string, string];
+  if (where) {
+    const [c, a, b] = where.inputs as [string, string, string];
     const ci = inputIndex.get(c);
     const init = g.initializers.get(c);
     const ct = ci === undefined ? init : ctx.inputs[ci];
-    if (!ct || ct.dtype !== 'bool' || !ct.shape.every((d) => typeof d === 'number')) return undefined;
+    if (!ct || ct.dtype !== 'bool') return undefined;
     const cs = ct.shape as number[];
     if (cs.length < 2 || cs[cs.length - 1] !== S || cs[cs.length - 2] !== S || sizeOf(cs) !== S * S) return undefined;
-    const fa = scalar(a), fb = scalar(b);
-    const fillOnTrue = fa !== undefined;
-    const fill = fillOnTrue ? fa : fb;
+    const fillOnTrue = b === mul.outputs[0];
+    if (!fillOnTrue && a !== mul.outputs[0]) return undefined;
+    const fill = scalar(fillOnTrue ? a : b);
     if (fill === undefined) return undefined;
     mask = { input: ci ?? init!, fill, fillOnTrue };
-    used.push(pre);
-    pre = producer(fillOnTrue ? b : a);
   }
-  if (!pre || pre.op !== 'Mul') return undefined;
-  used.push(pre);
-  const s0 = scalar(pre.inputs[0]!), s1 = scalar(pre.inputs[1]!);
-  const scale = s1 ?? s0;
-  const qk = producer(s1 !== undefined ? pre.inputs[0]! : pre.inputs[1]!);
-  if (scale === undefined || !qk || qk.op !== 'MatMul') return undefined;
-  used.push(qk);
-  // Q, K, V: Transpose(Reshape(Split output k)).
-  let split: Node | undefined;
-  let H = 0, D = 0;
-  const operand = (v: string, k: number, want: string): boolean => {
-    const t = producer(v);
-    if (!t || t.op !== 'Transpose' || perm(t) !== want) return false;
-    const r = producer(t.inputs[0]!);
-    if (!r || r.op !== 'Reshape') return false;
-    const sp = producer(r.inputs[0]!);
-    if (!sp || sp.op !== 'Split' || (split && sp !== split) || sp.outputs.indexOf(r.inputs[0]!) !== k) return false;
-    split = sp;
-    const si = inputIndex.get(r.inputs[1]!);
-    const st = g.initializers.get(r.inputs[1]!) ?? (si === undefined ? undefined : ctx.constant(si));
-    if (!st || st.size !== 4) return false;
-    const dims = Array.from(st.data as ArrayLike<number | bigint>, Number);
-    const want4 = [B, S];
-    if (dims.some((d, i) => !(d === want4[i] || (i < 2 && d === 0) || d === -1 || i >= 2))) return false;
-    let [h, d] = [dims[2]!, dims[3]!];
-    if (h === -1 && d > 0) h = E / d;
-    if (d === -1 && h > 0) d = E / h;
-    if (!(h > 0 && d > 0 && h * d === E) || (H && (h !== H || d !== D))) return false;
-    [H, D] = [h, d];
-    used.push(t, r);
-    return true;
-  };
-  if (!operand(qk.inputs[0]!, 0, '0,2,1,3') || !operand(qk.inputs[1]!, 1, '0,2,3,1') || !operand(pv.inputs[1]!, 2, '0,2,1,3')) return undefined;
-  const sp = split!;
-  if (inputIndex.get(sp.inputs[0]!) !== 0 || sp.outputs.length !== 3 || Number(sp.attrs['axis'] ?? 0) % 3 !== 2) return undefined;
-  // Equal thirds: the sizes input, when given, must be [E, E, E].
-  if (sp.inputs[1]) {
-    const si = inputIndex.get(sp.inputs[1]);
-    const st = g.initializers.get(sp.inputs[1]) ?? (si === undefined ? undefined : ctx.constant(si));
-    if (!st || Array.from(st.data as ArrayLike<number | bigint>, Number).join() !== [E, E, E].join()) return undefined;
-  }
-  used.push(sp);
-  if (topo.length !== used.length || D % 4 !== 0) return undefined;
-  const os = ctx.outputs[0]!.shape;
-  if (os.join() !== [B, S, H, D].join()) return undefined;
   return { B, S, H, D, scale, mask };
 }
 

@@ -221,7 +221,7 @@ describe('mixed precision: float32 → float16 where calibration shows it safe',
       expectNear(got[g.outputs[0]!.name]!, set.outputs[0]!.tensor, 'onnxruntime-node on kiln optimize --fp16 output');
       const bad = await kiln(['optimize', path.join(dir, 'model.onnx'), out, '--calibration', dir]);
       expect(bad.code).to.not.equal(0);
-      expect(bad.stderr).to.match(/--calibration and --fp16-limit need --fp16/);
+      expect(bad.stderr).to.match(/--calibration needs --fp16 or --quantize qdq/);
     });
   });
 });

@@ -11,6 +11,7 @@ import type { AttrValue } from '../src/graph/attrs.js';
 import { ModelFormatError } from '../src/graph/errors.js';
 import type { Node } from '../src/graph/graph.js';
 import { findOp } from '../src/graph/op.js';
+import { batchNormTrainingNodes } from '../src/graph/ops/normalization.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { constantValue, PendingSubgraph } from './attributes.js';
 import { onnx } from './proto.js';
@@ -189,13 +190,8 @@ const legacyBinary = legacyAxisBroadcast((n) => (n.attrs.broadcast && n.attrs.ax
 const legacyBroadcast = ['broadcast'];
 
 /**
- * BatchNormalization in training mode (opset 14+, training_mode = 1): the batch's own
- * per-channel statistics normalize X, and the running statistics are updated,
- * written with registry ops (X viewed as [N, C, rest]):
- * mean = ReduceMean(X, [0, 2]), var = ReduceMean((X − mean)², [0, 2]) (the population
- * variance), Y = (X − mean) / √(var + epsilon) · scale + B, running_mean =
- * input_mean·momentum + mean·(1 − momentum), running_var likewise. In inference mode
- * the node is the registry's BatchNormalization.
+ * BatchNormalization-14+: in inference mode the registry's op; with training_mode = 1 the
+ * registry's training decomposition ({@link batchNormTrainingNodes}).
  */
 function batchNormalization(n: OnnxNode, e: Emitter): void {
   const { training_mode: training, ...attrs } = n.attrs;
@@ -203,32 +199,9 @@ function batchNormalization(n: OnnxNode, e: Emitter): void {
     e.node('BatchNormalization', n.inputs, attrs, n.outputs);
     return;
   }
-  const [x, scale, b, inMean, inVar] = n.inputs as [string, string, string, string, string];
-  const eps = Number(attrs.epsilon ?? 1e-5);
-  const momentum = Number(attrs.momentum ?? 0.9);
-  const ints = (v: number[], hint: string): string => e.constant(Tensor.from('int64', [v.length], v), `${n.name}_${hint}`);
-  const like = (v: number, of: string, hint: string): string => e.node('CastLike', [e.constant(Tensor.from('float32', [], [v]), `${n.name}_${hint}`), of])[0]!;
-  const [x3] = e.node('Reshape', [x, ints([0, 0, -1], 'ncs')]);
-  const axes = ints([0, 2], 'axes');
-  const [mean] = e.node('ReduceMean', [x3!, axes], { keepdims: 1 });
-  const [d] = e.node('Sub', [x3!, mean!]);
-  const [sq] = e.node('Mul', [d!, d!]);
-  const [variance] = e.node('ReduceMean', [sq!, axes], { keepdims: 1 });
-  const [std] = e.node('Sqrt', [e.node('Add', [variance!, like(eps, x, 'eps')])[0]!]);
-  const perChannel = ints([1, -1, 1], 'c11');
-  const [scaled] = e.node('Mul', [e.node('Div', [d!, std!])[0]!, e.node('Reshape', [scale, perChannel])[0]!]);
-  const [y3] = e.node('Add', [scaled!, e.node('Reshape', [b, perChannel])[0]!]);
-  e.node('Reshape', [y3!, e.node('Shape', [x])[0]!], {}, [n.outputs[0]!]);
-  const flat = ints([-1], 'flat');
-  const running = (stat: string, batch: string, out: string | undefined): void => {
-    if (!out) return;
-    const [cur] = e.node('CastLike', [e.node('Reshape', [batch, flat])[0]!, stat]);
-    const [keep] = e.node('Mul', [stat, like(momentum, stat, 'momentum')]);
-    const [add] = e.node('Mul', [cur!, like(1 - momentum, stat, 'one_minus_momentum')]);
-    e.node('Add', [keep!, add!], {}, [out]);
-  };
-  running(inMean, mean!, n.outputs[1]);
-  running(inVar, variance!, n.outputs[2]);
+  const eps = attrs.epsilon === undefined ? undefined : Number(attrs.epsilon);
+  const momentum = attrs.momentum === undefined ? undefined : Number(attrs.momentum);
+  batchNormTrainingNodes(e, n.name, n.inputs as [string, string, string, string, string], { epsilon: eps, momentum }, n.outputs);
 }
 
 /** The exceptions to the 1:1 mapping, by ONNX op and opset range. */

@@ -3,7 +3,7 @@
  * InstanceNormalization, GroupNormalization, LRN, MeanVarianceNormalization,
  * LpNormalization. CPU references compute moments in float64 (two-pass).
  */
-import { attr } from '../attrs.js';
+import { attr, type AttrValue } from '../attrs.js';
 import { FLOATS, expectDType, type DType } from '../dtype.js';
 import { ShapeError, UnsupportedOpError } from '../errors.js';
 import { defineOp, type ValueType } from '../op.js';
@@ -91,6 +91,71 @@ declareGradient(BatchNormalization, ({ b, inputs: [x, scale, bias, mean, v], gra
     wants(4) ? b.Mul([sum(b.Mul([gs, centered])), b.Mul([scalar(b, -0.5, inv), b.Mul([inv, b.Mul([inv, inv])])])]) : undefined,
   ];
 });
+
+/**
+ * Where {@link batchNormTrainingNodes} writes its nodes: the ONNX importer's emitter and
+ * the training rewrite's builder both fit this shape.
+ */
+export interface NodeSink {
+  /** Adds a node of a registry op; returns its output names (`outputs` when given, else fresh ones). */
+  node(op: string, inputs: readonly string[], attrs?: Readonly<Record<string, AttrValue>>, outputs?: readonly string[]): string[];
+  /** Adds a constant and returns its value name. */
+  constant(t: Tensor, hint?: string): string;
+  /** The dtype of a value when the sink knows it; without it, float constants are cast with CastLike. */
+  dtypeOf?(value: string): DType | undefined;
+}
+
+/**
+ * BatchNormalization in training mode (training_mode = 1), written with registry ops:
+ * with X viewed as [N, C, rest], mean = ReduceMean(X, [0, 2]), var = ReduceMean((X −
+ * mean)², [0, 2]) (the population variance), Y = (X − mean) / √(var + epsilon) · scale + B,
+ * running_mean = input_mean·momentum + mean·(1 − momentum), running_var likewise. The one
+ * decomposition behind the importer (opset 14+ nodes with training_mode = 1) and the
+ * training step (BatchNormalization layers whose statistics are training state). Plain
+ * ops, so gradients come from their own rules and the passes fuse it like any graph.
+ * `outputs` names Y, running_mean, running_var when given (an empty name there: that
+ * statistic is not written); the names used are returned.
+ */
+export function batchNormTrainingNodes(
+  sink: NodeSink,
+  name: string,
+  [x, scale, b, inMean, inVar]: readonly [string, string, string, string, string],
+  attrs: { readonly epsilon?: number; readonly momentum?: number },
+  outputs: readonly (string | undefined)[] = [],
+): { y: string; runningMean?: string; runningVar?: string } {
+  const eps = attrs.epsilon ?? 1e-5;
+  const momentum = attrs.momentum ?? 0.9;
+  const ints = (v: number[], hint: string): string => sink.constant(Tensor.from('int64', [v.length], v), `${name}_${hint}`);
+  const out = (i: number): string[] | undefined => (outputs[i] ? [outputs[i]!] : undefined);
+  /** `v` in the dtype of `of`: a constant of that dtype when known, else CastLike. */
+  const like = (v: number, of: string, hint: string): string => {
+    const dt = sink.dtypeOf?.(of);
+    if (dt) return sink.constant(Tensor.from(dt, [], [v]), `${name}_${hint}`);
+    return sink.node('CastLike', [sink.constant(Tensor.from('float32', [], [v]), `${name}_${hint}`), of])[0]!;
+  };
+  const [x3] = sink.node('Reshape', [x, ints([0, 0, -1], 'ncs')]);
+  const axes = ints([0, 2], 'axes');
+  const [mean] = sink.node('ReduceMean', [x3!, axes], { keepdims: 1 });
+  const [d] = sink.node('Sub', [x3!, mean!]);
+  const [sq] = sink.node('Mul', [d!, d!]);
+  const [variance] = sink.node('ReduceMean', [sq!, axes], { keepdims: 1 });
+  const [std] = sink.node('Sqrt', [sink.node('Add', [variance!, like(eps, x, 'eps')])[0]!]);
+  const perChannel = ints([1, -1, 1], 'c11');
+  const [scaled] = sink.node('Mul', [sink.node('Div', [d!, std!])[0]!, sink.node('Reshape', [scale, perChannel])[0]!]);
+  const [y3] = sink.node('Add', [scaled!, sink.node('Reshape', [b, perChannel])[0]!]);
+  const [y] = sink.node('Reshape', [y3!, sink.node('Shape', [x])[0]!], {}, out(0));
+  const flat = ints([-1], 'flat');
+  const running = (stat: string, batch: string, i: number): string | undefined => {
+    if (outputs.length > 0 && !outputs[i]) return undefined;
+    let [cur] = sink.node('Reshape', [batch, flat]);
+    const known = sink.dtypeOf?.(stat);
+    if (!known || known !== sink.dtypeOf?.(x)) [cur] = sink.node('CastLike', [cur!, stat]);
+    const [keep] = sink.node('Mul', [stat, like(momentum, stat, 'momentum')]);
+    const [add] = sink.node('Mul', [cur!, like(1 - momentum, stat, 'one_minus_momentum')]);
+    return sink.node('Add', [keep!, add!], {}, out(i))[0]!;
+  };
+  return { y: y!, runningMean: running(inMean, mean!, 1), runningVar: running(inVar, variance!, 2) };
+}
 
 /**
  * LayerNormalization (opset 17): normalizes over the axes from `axis` to the end, then

@@ -40,7 +40,7 @@ export interface OpenRuntime {
 export interface RuntimeOptions {
   /** Kiln: compile with per-dispatch timestamps (`lastProfile`). */
   readonly profile?: boolean;
-  /** ORT wasm threads (default 1). */
+  /** wasm threads of ORT's wasm backend and of Kiln's (default 1). */
   readonly wasmThreads?: number;
 }
 
@@ -102,7 +102,7 @@ async function kiln(backend: 'webgpu' | 'cpu' | 'wasm', opts: RuntimeOptions): P
         };
       }
       const device = backend === 'webgpu' ? (await requestDevice({ label: 'kiln bench' })).device : undefined;
-      const session = await InferenceSession.create(model, { backend, optimizationLevel: 2, ...(device ? { device } : {}), onNotice: () => undefined });
+      const session = await InferenceSession.create(model, { backend, optimizationLevel: 2, ...(device ? { device } : {}), ...(backend === 'wasm' ? { numThreads: opts.wasmThreads ?? 1 } : {}), onNotice: () => undefined });
       const feeds = namedFeeds(c, session.inputNames);
       return {
         run: async () => {

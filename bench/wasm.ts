@@ -1,6 +1,6 @@
 /**
- * Kiln's wasm backend (session backend 'wasm', one thread, SIMD128) against
- * onnxruntime-web's wasm backend with 1 and 2 threads, on every shared model and the
+ * Kiln's wasm backend (session backend 'wasm', SIMD128) against onnxruntime-web's
+ * wasm backend, both with 1 and both with 2 threads, on every shared model and the
  * synthetic MatMul 1024³ case (GFLOP/s). Reuses the runtimes of ./runtimes.ts
  * ('kiln-wasm', 'ort-wasm' with `wasmThreads`) and the cases of ./cases.ts.
  *
@@ -8,9 +8,9 @@
  *   process opens kiln-wasm and ort-wasm side by side and alternates their runs
  *   (`--warmup` untimed rounds, then `--runs` timed rounds, each round one run of
  *   each), so that load on the machine hits both alike; prints the medians. The
- *   kiln-wasm median and the ratio kiln-wasm ÷ ort-wasm(1 thread) come from the
- *   1-thread process; the 2-thread process gives ort-wasm(2) and the ratio against it
- *   (its own kiln-wasm rounds). Outputs are checked: max |kiln − ort| and, where the
+ *   1-thread process gives kiln-wasm(1) and ort-wasm(1) and their ratio; the 2-thread
+ *   process gives kiln-wasm(2) and ort-wasm(2) (both runtimes' numThreads = 2) and
+ *   theirs. Outputs are checked: max |kiln − ort| and, where the
  *   case has test data, max |kiln − expected|.
  * - Cold: session creation + first inference, timed after the runtime's modules are
  *   imported, in `--cold` fresh processes per runtime (median).
@@ -37,6 +37,8 @@ interface WarmResult {
   ortMs: number[];
   /** Process CPU time ÷ wall time over the ORT runs (about the threads ORT kept busy). */
   ortCpuPerWall: number;
+  /** The same over the Kiln runs. */
+  kilnCpuPerWall: number;
   kilnVsOrt: number;
   kilnVsExpected?: number;
   error?: string;
@@ -52,10 +54,10 @@ function expectedOf(spec: string): Outputs | undefined {
   return c.expected?.().map((t, i) => ({ name: `#${i}`, shape: [...t.shape], data: Float64Array.from(t.data as ArrayLike<number>) }));
 }
 
-/** Child: kiln-wasm and ort-wasm (`threads`) in this process, runs alternating. */
+/** Child: kiln-wasm and ort-wasm (both `threads`) in this process, runs alternating. */
 async function warmChild(spec: string, threads: number, runs: number, warmup: number): Promise<WarmResult> {
   const c = resolveCase(spec);
-  const kiln = await (await prepareRuntime('kiln-wasm')).open(c);
+  const kiln = await (await prepareRuntime('kiln-wasm', { wasmThreads: threads })).open(c);
   const ort = await (await prepareRuntime('ort-wasm', { wasmThreads: threads })).open(c);
   const ko = await kiln.run();
   const oo = await ort.run();
@@ -64,6 +66,8 @@ async function warmChild(spec: string, threads: number, runs: number, warmup: nu
   const ortMs: number[] = [];
   let ortCpu = 0;
   let ortWall = 0;
+  let kilnCpu = 0;
+  let kilnWall = 0;
   const timed = async (s: OpenRuntime): Promise<{ ms: number; cpu: number }> => {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -80,10 +84,12 @@ async function warmChild(spec: string, threads: number, runs: number, warmup: nu
     ortMs.push(o.ms);
     ortCpu += o.cpu;
     ortWall += o.ms;
+    kilnCpu += k.cpu;
+    kilnWall += k.ms;
   }
   await kiln.release();
   await ort.release();
-  const r: WarmResult = { kilnMs, ortMs, ortCpuPerWall: ortCpu / ortWall, kilnVsOrt: maxAbsDiff(ko, oo) };
+  const r: WarmResult = { kilnMs, ortMs, ortCpuPerWall: ortCpu / ortWall, kilnCpuPerWall: kilnCpu / kilnWall, kilnVsOrt: maxAbsDiff(ko, oo) };
   if (expected) r.kilnVsExpected = maxAbsDiff(ko, expected);
   return r;
 }
@@ -170,17 +176,18 @@ async function main(): Promise<void> {
     const o2 = w2.ortMs ? median(w2.ortMs) : undefined;
     const gf = (ms: number | undefined): string => (flops && ms ? ` (${(flops / (ms * 1e6)).toFixed(1)} GFLOP/s)` : '');
     const errs = [w1.error && `1 thread: ${w1.error}`, w2.error && `2 threads: ${w2.error}`, ck.error && `kiln cold: ${ck.error}`, co.error && `ort cold: ${co.error}`].filter(Boolean);
-    rows.push(`| ${c} | ${f(k1)}${gf(k1)} | ${f(o1)}${gf(o1)} | ${f(o2)}${gf(o2)} (CPU÷wall ${f(w2.ortCpuPerWall, 2)}) | ${ratio(k1, o1)} | ${ratio(k2, o2)} | ${f(ck.ms, 0)} | ${f(co.ms, 0)} | ${ratio(ck.ms, co.ms)} | ${w1.kilnVsOrt === undefined ? '—' : w1.kilnVsOrt.toExponential(1)} / ${w1.kilnVsExpected === undefined ? '—' : w1.kilnVsExpected.toExponential(1)} |`);
+    const diff = (w: WarmResult): string => `${w.kilnVsOrt === undefined ? '—' : w.kilnVsOrt.toExponential(1)} / ${w.kilnVsExpected === undefined ? '—' : w.kilnVsExpected.toExponential(1)}`;
+    rows.push(`| ${c} | ${f(k1)}${gf(k1)} | ${f(o1)}${gf(o1)} | ${ratio(k1, o1)} | ${f(k2)}${gf(k2)} (CPU÷wall ${f(w2.kilnCpuPerWall, 2)}) | ${f(o2)}${gf(o2)} (CPU÷wall ${f(w2.ortCpuPerWall, 2)}) | ${ratio(k2, o2)} | ${f(ck.ms, 0)} | ${f(co.ms, 0)} | ${ratio(ck.ms, co.ms)} | ${diff(w1)} ; 2t ${diff(w2)} |`);
     console.error(`  ${c}: done in ${((performance.now() - t0) / 1000).toFixed(0)} s${errs.length ? `; ${errs.join('; ')}` : ''}`);
   }
   const table = [
     `Measured ${when}, ${os.cpus().length} vCPUs (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}, load average at the end ${os.loadavg()[0]!.toFixed(1)}.`,
     `Warm: median of ${runs} alternating rounds (kiln-wasm, ort-wasm) after ${warmup} untimed, ms per inference (inputs in, outputs read); `
-      + `kiln ÷ ort 1t is kiln-wasm ÷ ort-wasm(1 thread) in one process, kiln ÷ ort 2t is kiln-wasm ÷ ort-wasm(2 threads) in another. `
-      + `Cold: session creation + first inference, median of ${coldN} fresh processes each (ORT with 1 thread). Kiln's wasm backend runs one thread.`,
+      + `1t: both runtimes with 1 thread in one process; 2t: both with numThreads = 2 in another (CPU÷wall: process CPU time ÷ wall time over that runtime's runs, about the threads it kept busy). `
+      + `Cold: session creation + first inference, median of ${coldN} fresh processes each (1 thread).`,
     '',
-    '| case | kiln-wasm ms | ort-wasm 1t ms | ort-wasm 2t ms | kiln ÷ ort 1t | kiln ÷ ort 2t | kiln cold ms | ort 1t cold ms | cold ratio | max \\|kiln−ort\\| / \\|kiln−expected\\| |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| case | kiln 1t ms | ort 1t ms | kiln ÷ ort 1t | kiln 2t ms | ort 2t ms | kiln 2t ÷ ort 2t | kiln cold ms | ort cold ms | cold ratio | max \\|kiln−ort\\| / \\|kiln−expected\\| |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
   if (md) writeFileSync(md, `${table}\n`);

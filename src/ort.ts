@@ -18,7 +18,8 @@
  *   ORT holds it (int64 in a BigInt64Array, float16 bits in a Uint16Array, strings),
  *   `location`, `getData()`, `dispose()`, `reshape()`, `Tensor.fromGpuBuffer`.
  * - {@link env} (src/session/ort-env.ts): ORT's settings object, accepted and ignored,
- *   except `await env.webgpu.device`, Kiln's GPU device.
+ *   except `await env.webgpu.device`, Kiln's GPU device, and `env.wasm.numThreads`,
+ *   the wasm backend's threads.
  *
  * The rest of Kiln's public API is exported too; its own `Tensor` and `InferenceSession`
  * are under the names `KilnTensor` and `KilnInferenceSession` here.

@@ -46,6 +46,10 @@ export interface CompileOptions {
   readonly profile?: boolean;
   /** Skip verify() of the graph (the caller verified it). */
   readonly skipVerify?: boolean;
+  /** The wasm backend's threads, the calling one included (0 or undefined: the machine's cores; 1: no workers). */
+  readonly numThreads?: number;
+  /** Receives one-line notices (the wasm backend's one-thread notice; 'auto''s fallback). Default: console.warn. */
+  readonly onNotice?: (message: string) => void;
 }
 
 /** Options of {@link CompiledModel.run}. */
@@ -150,11 +154,16 @@ async function webgpuBackend(): Promise<Backend> {
 export const wasmBackend: Backend = {
   name: 'wasm',
   compile(graph, opts = {}) {
-    const p = compileWasm(graph, { profile: opts.profile ?? false, ...(opts.skipVerify ? { skipVerify: true } : {}) });
+    const p = compileWasm(graph, {
+      profile: opts.profile ?? false,
+      ...(opts.skipVerify ? { skipVerify: true } : {}),
+      ...(opts.numThreads !== undefined ? { numThreads: opts.numThreads } : {}),
+      ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
+    });
     return Promise.resolve({
       run: (feeds) => Promise.resolve(p.run(feeds)),
       runValues: (feeds) => Promise.resolve(p.runValues(feeds)),
-      release: () => undefined,
+      release: () => p.release(),
       profile: () => p.lastProfile.map((e) => ({ node: e.node, op: e.op, ms: e.ms })),
     });
   },

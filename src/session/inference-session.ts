@@ -39,6 +39,13 @@ export interface SessionOptions {
   readonly baseDir?: string;
   /** A GPU device to use (WebGPU backend). */
   readonly device?: GPUDevice;
+  /**
+   * wasm backend: threads, the calling one included, as ONNX Runtime's
+   * `env.wasm.numThreads` (0 or undefined: the machine's cores; 1: the calling thread
+   * alone). A browser page needs cross-origin isolation for more than one; without
+   * it the backend runs one thread and says so once (`onNotice`).
+   */
+  readonly numThreads?: number;
   /** Collect per-kernel timings. */
   readonly profile?: boolean;
   /** Receives one-line notices (e.g. the CPU fallback). Default: console.warn. */
@@ -98,6 +105,7 @@ async function compileGraph(graph: Graph, opts: SessionOptions): Promise<{ graph
     ...(opts.device ? { device: opts.device } : {}),
     ...(opts.profile ? { profile: true } : {}),
     ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
+    ...(opts.numThreads !== undefined ? { numThreads: opts.numThreads } : {}),
   });
   if (opts.precision === 'fp16' && compiled.halfStorage === false) {
     (opts.onNotice ?? ((m: string) => console.warn(m)))('kiln: notice: this WebGPU device has no shader-f16; the float16 parts of the model are stored and computed as f32');

@@ -1,7 +1,10 @@
 /**
  * ONNX Runtime's global settings object (`ort.env`) on Kiln, typed as onnxruntime-common's
- * `Env`. Kiln has no WASM threads, WebGL or log levels to set, so the settings are
- * accepted and ignored (programs that configure them keep working), except:
+ * `Env`. Kiln has no WebGL or log levels to set, so most settings are accepted and
+ * ignored (programs that configure them keep working), except:
+ *
+ * - `env.wasm.numThreads`: the wasm backend's threads for sessions created after it is
+ *   set (0 or unset: the machine's cores; 1: one thread), as in ONNX Runtime Web.
  *
  * - `env.webgpu.device` resolves to the GPU device Kiln's WebGPU sessions use by default,
  *   so ORT's pattern of creating GPU buffers on it and feeding them with
@@ -14,8 +17,9 @@ import { NotSupportedError, type TryGetGlobalType } from './ort-tensor.js';
 /** The onnxruntime-common API version Kiln's ORT entry follows (`env.versions.common`). */
 export const ORT_API_VERSION = '1.30.0';
 
-/** ORT's `Env.WebAssemblyFlags` (ignored by Kiln). */
+/** ORT's `Env.WebAssemblyFlags` (Kiln reads `numThreads`; the rest is ignored). */
 export interface OrtWasmFlags {
+  /** Threads of the wasm backend's sessions created after it is set (0 or unset: the machine's cores). */
   numThreads?: number;
   simd?: boolean | 'fixed' | 'relaxed';
   trace?: boolean;

@@ -15,7 +15,8 @@
  * unknown names are skipped), `graphOptimizationLevel` ('disabled' → level 0, 'basic' → 1,
  * else 2), `freeDimensionOverrides`, `externalData`, `preferredOutputLocation`
  * ('cpu' | 'gpu-buffer', or per output), `logSeverityLevel` (3 or 4 silences Kiln's
- * notices); the other ORT options are accepted and ignored. Kiln's own options
+ * notices), and ORT's `env.wasm.numThreads` (read at each create: the wasm backend's
+ * threads, 0 the machine's cores); the other ORT options are accepted and ignored. Kiln's own options
  * (`backend`, `optimizationLevel`, ...) are accepted too and win. Without a backend
  * or a known execution provider the environment variable `KILN_BACKEND`
  * ('webgpu' | 'cpu' | 'auto', read at each create) decides, else 'auto'.
@@ -27,6 +28,7 @@ import { onnx, type pb } from '../../onnx/proto.js';
 import { BackendUnavailableError, isBackendName, type BackendChoice } from './backends.js';
 import { InferenceSession as KilnSession, type SessionOptions, type ValueMetadata } from './inference-session.js';
 import { loadModelBytes } from './load.js';
+import { env } from './ort-env.js';
 import {
   fromKilnValue, NotSupportedError, OrtTensor, ortTypeOf, toKilnValue,
   type KilnValue, type OrtDataLocation, type OrtTensorData, type OrtTensorLike, type OrtTensorType,
@@ -125,8 +127,10 @@ function kilnOptions(o: OrtSessionOptions, baseDir: string | undefined): Session
   const level = o.optimizationLevel ?? (graphOptimizationLevel !== undefined ? ORT_LEVELS[graphOptimizationLevel] : undefined);
   const free = freeDimensionOverrides || o.freeDimensions ? { ...freeDimensionOverrides, ...o.freeDimensions } : undefined;
   const quiet = logSeverityLevel !== undefined && logSeverityLevel >= 3;
+  const threads = o.numThreads ?? env.wasm.numThreads;
   return {
     ...rest,
+    ...(threads !== undefined ? { numThreads: threads } : {}),
     ...(backend ? { backend } : {}),
     ...(device ? { device } : {}),
     ...(level !== undefined ? { optimizationLevel: level } : {}),

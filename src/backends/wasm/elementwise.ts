@@ -5,12 +5,17 @@
  * output shape, a suffix of it (repeated over `outer`), a prefix (one value per
  * outer row, splat over `inner`), or a scalar; inner runs four lanes at a time with
  * a one-lane tail. Other broadcasts (and non-float32 values) stay on the reference.
+ * Threads: a large output is cut into chunks of outer rows, or (one outer row) of
+ * 4-element groups of inner; each element is computed as in the whole call.
  */
 import { exprKey, type Expr } from '../../graph/expr.js';
 import { sizeOf, type ConcreteShape } from '../../graph/shape.js';
 import { FnBuilder } from './encoder.js';
 import type { WasmPrepareContext, WasmRun } from './kernel.js';
 import { emitSimdExpr, simdExprSupported } from './simd-expr.js';
+
+/** One-thread cost per output element (ns), for the thread split. */
+const NS_PER_ELEMENT = 0.5;
 
 /** How one input is read at output element (o, j). */
 type Mode = 'full' | 'suffix' | 'prefix' | 'scalar';
@@ -110,8 +115,17 @@ export function prepareExpr(ctx: WasmPrepareContext, expr: Expr, inputTypes = ct
   if (!layout) return undefined;
   const { outer, inner, modes } = layout;
   const name = ctx.fn(`ew:${modes.map((m) => MODE_CODE[m]).join('')}:${exprKey(expr)}`, () => buildElementwise(expr, modes));
+  const byInner = outer === 1;
+  const split = ctx.split(byInner ? Math.ceil(inner / 4) : outer, outer * inner * NS_PER_ELEMENT);
   return (rt, ins, out) => {
     const addrs = ins.map((t) => (t ? rt.addrOf(t) : 0));
-    rt.call(name, outer, inner, out, ...addrs);
+    rt.parallel(split, byInner
+      // One outer row: elements [4·v0, 4·v1) of inner; a prefix or scalar input reads its one value.
+      ? (v0, v1) => {
+          const j0 = v0 * 4, j1 = Math.min(inner, v1 * 4);
+          return [[name, 1, j1 - j0, out + j0 * 4, ...addrs.map((a, k) => (modes[k] === 'full' || modes[k] === 'suffix' ? a + j0 * 4 : a))]];
+        }
+      // Outer rows [o0, o1): full inputs and the output advance by rows, prefix inputs by one value a row.
+      : (o0, o1) => [[name, o1 - o0, inner, out + o0 * inner * 4, ...addrs.map((a, k) => (modes[k] === 'full' ? a + o0 * inner * 4 : modes[k] === 'prefix' ? a + o0 * 4 : a))]]);
   };
 }

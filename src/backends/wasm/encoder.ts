@@ -198,7 +198,7 @@ export class FnBuilder {
   }
 }
 
-/** A module: one imported memory (`env.memory`), functions, each exported under its name. */
+/** A module: one imported memory (`env.memory`, plain or shared), functions, each exported under its name. */
 export class ModuleBuilder {
   private readonly fns: { readonly name: string; readonly fn: FnBuilder }[] = [];
 
@@ -210,8 +210,17 @@ export class ModuleBuilder {
   /** Names of the functions added so far. */
   get names(): string[] { return this.fns.map((f) => f.name); }
 
-  /** The module's bytes. */
-  encode(): Uint8Array<ArrayBuffer> {
+  /** Which parameters of function `exportName` are f32 (bit k: parameter k). */
+  f32Mask(exportName: string): number {
+    const f = this.fns.find((x) => x.name === exportName);
+    return (f?.fn.params ?? []).reduce((m, t, k) => (t === 'f32' ? m | (1 << k) : m), 0);
+  }
+
+  /**
+   * The module's bytes. With `sharedPages` the memory import is a shared memory of
+   * exactly that many pages (initial = maximum: what threads instantiate it on).
+   */
+  encode(sharedPages?: number): Uint8Array<ArrayBuffer> {
     const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
     const section = (id: number, content: number[]): void => {
       out.push(id);
@@ -233,8 +242,14 @@ export class ModuleBuilder {
     uleb(imports, 1);
     name(imports, 'env');
     name(imports, 'memory');
-    imports.push(0x02, 0x00); // memory, limits without a maximum
-    uleb(imports, 1);
+    if (sharedPages === undefined) {
+      imports.push(0x02, 0x00); // memory, limits without a maximum
+      uleb(imports, 1);
+    } else {
+      imports.push(0x02, 0x03); // memory, shared, limits with a maximum
+      uleb(imports, sharedPages);
+      uleb(imports, sharedPages);
+    }
     section(2, imports);
     const funcs: number[] = [];
     uleb(funcs, this.fns.length);

@@ -16,6 +16,11 @@
  * The last M mod MR rows go through 2- and 1-row kernels. A last partial panel goes
  * through 32 bytes of scratch.
  * Bias is per row (Conv) or per column (Gemm's C), or none.
+ *
+ * Threads: a GEMM big enough is cut (at plan time, {@link gemmSplit}) into chunks of
+ * MR-row blocks or of 8-column panels, whichever count is larger, and a run-time B's
+ * packing into chunks of panels; every chunk computes its outputs exactly as the
+ * whole call would (same k order), so results do not depend on the thread count.
  */
 import { opContext, opOf } from '../../graph/infer.js';
 import { fold3, im2col, resolveWindow, type Window3 } from '../../graph/ops/conv-util.js';
@@ -23,7 +28,7 @@ import { sizeOf, type ConcreteShape } from '../../graph/shape.js';
 import type { Tensor } from '../../graph/tensor.js';
 import type { ValueType } from '../../graph/op.js';
 import { FnBuilder } from './encoder.js';
-import type { WasmPrepareContext, WasmRun, WasmRuntime } from './kernel.js';
+import type { WasmCall, WasmPrepareContext, WasmRun, WasmRuntime, WasmSplit } from './kernel.js';
 
 /** Columns per panel (two f32x4). */
 export const NR = 8;
@@ -37,6 +42,11 @@ export const MR = 4;
 const TAIL_MR = [2, 1] as const;
 /** Pack a run-time B (im2col output, a fed matrix) when at least this many rows of A reuse it. */
 const PACK_MIN_M = 8;
+
+/** One-thread cost of a multiply-add in the micro-kernel (ns; about 25 GFLOP/s), for {@link gemmSplit}. */
+const NS_PER_MAC = 0.08;
+/** One-thread cost of packing one element of B (ns). */
+const NS_PER_PACKED = 0.5;
 
 /** Bias modes of the GEMM function. */
 const BIAS_NONE = 0, BIAS_ROW = 1, BIAS_COL = 2;
@@ -161,6 +171,25 @@ export interface GemmArgs {
   readonly bias?: number; readonly biasMode?: number;
 }
 
+/** How one GEMM shape is cut for threads: chunks of MR-row blocks, or (byCols) of 8-column panels. */
+export interface GemmSplit {
+  readonly byCols: boolean;
+  readonly split: WasmSplit;
+}
+
+/** The thread split of an M×N×K GEMM (one chunk when single-threaded or small). */
+export function gemmSplit(ctx: WasmPrepareContext, M: number, N: number, K: number): GemmSplit {
+  const blocks = Math.ceil(M / MR);
+  const panels = Math.ceil(N / NR);
+  const byCols = panels >= blocks;
+  return { byCols, split: ctx.split(byCols ? panels : blocks, M * N * K * NS_PER_MAC) };
+}
+
+/** The thread split of packing a run-time K×N B (chunks of whole panels). */
+export function packSplit(ctx: WasmPrepareContext, K: number, N: number): WasmSplit {
+  return ctx.split(Math.floor(N / NR), K * N * NS_PER_PACKED);
+}
+
 /** Bytes of scratch {@link packRuntimeB} needs for a K×N B. */
 export function packedBytes(K: number, N: number): number {
   return Math.ceil(N / NR) * K * NR * 4;
@@ -170,9 +199,9 @@ export function packedBytes(K: number, N: number): number {
  * Packs a run-time row-major K×N B (at byte address `b`, rows `ldb` bytes apart) into
  * K×8 panels at `dst` (zero-padded last panel); returns the B strides of the packed copy.
  */
-export function packRuntimeB(rt: WasmRuntime, fns: GemmFns, K: number, N: number, b: number, ldb: number, dst: number): { b: number; sbp: number; sbk: number } {
+export function packRuntimeB(rt: WasmRuntime, fns: GemmFns, K: number, N: number, b: number, ldb: number, dst: number, split?: WasmSplit): { b: number; sbp: number; sbk: number } {
   const full = Math.floor(N / NR);
-  if (full > 0) rt.call(fns.pack, b, ldb, K, full, dst);
+  if (full > 0) rt.parallel(split ?? { chunks: [[0, full]] }, (p0, p1) => [[fns.pack, b + p0 * NR * 4, ldb, K, p1 - p0, dst + p0 * K * NR * 4]]);
   const rem = N - full * NR;
   if (rem > 0) {
     const f32 = rt.f32;
@@ -187,8 +216,8 @@ export function packRuntimeB(rt: WasmRuntime, fns: GemmFns, K: number, N: number
 }
 
 /** A run-time B's strides for {@link runGemm}: packed at `dst` when M ≥ {@link PACK_MIN_M} rows reuse it, else read in place. */
-function runtimeB(rt: WasmRuntime, fns: GemmFns, M: number, K: number, N: number, b: number, ldb: number, dst: number): { b: number; sbp: number; sbk: number } {
-  return M >= PACK_MIN_M ? packRuntimeB(rt, fns, K, N, b, ldb, dst) : { b, sbp: NR * 4, sbk: ldb };
+function runtimeB(rt: WasmRuntime, fns: GemmFns, M: number, K: number, N: number, b: number, ldb: number, dst: number, split?: WasmSplit): { b: number; sbp: number; sbk: number } {
+  return M >= PACK_MIN_M ? packRuntimeB(rt, fns, K, N, b, ldb, dst, split) : { b, sbp: NR * 4, sbk: ldb };
 }
 
 /** Scratch bytes for {@link runtimeB} (zero when it reads in place). */
@@ -196,19 +225,29 @@ function runtimeBBytes(M: number, K: number, N: number): number {
   return M >= PACK_MIN_M ? packedBytes(K, N) : 0;
 }
 
-/** Runs a GEMM: MR-row blocks, then the remaining rows by the tail kernels. */
-export function runGemm(rt: WasmRuntime, fns: GemmFns, g: GemmArgs): void {
-  const tmp = rt.tmp;
+/** The calls computing rows [r0, r1) × columns [c0, c1) of a GEMM (r0 a multiple of MR, c0 of 8): MR-row blocks, then the tail kernels. */
+function gemmCalls(fns: GemmFns, g: GemmArgs, r0: number, r1: number, c0: number, c1: number, tmp: number): WasmCall[] {
   const mode = g.biasMode ?? BIAS_NONE;
   const bias = g.bias ?? 0;
-  let row = 0;
+  const out: WasmCall[] = [];
+  let row = r0;
   const rows = (fn: string, count: number): void => {
     if (count <= 0) return;
-    rt.call(fn, count, g.N, g.K, g.a + row * g.sai, g.sai, g.sak, g.b, g.sbp, g.sbk, g.c + row * g.ldc, g.ldc, mode === BIAS_ROW ? bias + row * 4 : bias, mode, tmp);
+    const bi = mode === BIAS_ROW ? bias + row * 4 : mode === BIAS_COL ? bias + c0 * 4 : bias;
+    out.push([fn, count, c1 - c0, g.K, g.a + row * g.sai, g.sai, g.sak, g.b + (c0 / NR) * g.sbp, g.sbp, g.sbk, g.c + row * g.ldc + c0 * 4, g.ldc, bi, mode, tmp]);
     row += count;
   };
-  rows(fns.main, g.M - (g.M % MR));
-  for (const [r, fn] of fns.tails) rows(fn, Math.floor((g.M - row) / r) * r);
+  rows(fns.main, (r1 - r0) - ((r1 - r0) % MR));
+  for (const [r, fn] of fns.tails) rows(fn, Math.floor((r1 - row) / r) * r);
+  return out;
+}
+
+/** Runs a GEMM: MR-row blocks, then the remaining rows by the tail kernels; cut for threads as `split` says (from {@link gemmSplit} of this shape). */
+export function runGemm(rt: WasmRuntime, fns: GemmFns, g: GemmArgs, split?: GemmSplit): void {
+  const s = split ?? { byCols: false, split: { chunks: [[0, Math.ceil(g.M / MR)]] } };
+  rt.parallel(s.split, s.byCols
+    ? (u0, u1, tmp) => gemmCalls(fns, g, 0, g.M, u0 * NR, Math.min(g.N, u1 * NR), tmp)
+    : (u0, u1, tmp) => gemmCalls(fns, g, u0 * MR, Math.min(g.M, u1 * MR), 0, g.N, tmp));
 }
 
 /** Packs B (element (k, n) at `at(k, n)`) into K×8 panels, zero-padded, times `scale`. */
@@ -257,14 +296,17 @@ export function prepareMatMul(ctx: WasmPrepareContext): WasmRun | undefined {
     if (bConst) {
       const bd = bConst.data as Float32Array;
       const packed = ctx.allocConst(packB(K, N, (k, n) => bd[k * N + n]!));
-      return (rt, [a], out) => runGemm(rt, fns, { M, N, K, a: rt.addrOf(a!), sai: K * 4, sak: 4, b: packed, sbp: K * NR * 4, sbk: NR * 4, c: out, ldc: N * 4 });
+      const gs = gemmSplit(ctx, M, N, K);
+      return (rt, [a], out) => runGemm(rt, fns, { M, N, K, a: rt.addrOf(a!), sai: K * 4, sak: 4, b: packed, sbp: K * NR * 4, sbk: NR * 4, c: out, ldc: N * 4 }, gs);
     }
     const packBytes = runtimeBBytes(M, K, N);
     ctx.scratch(packBytes + 64);
+    const gs = gemmSplit(ctx, M, N, K);
+    const ps = packSplit(ctx, K, N);
     return (rt, [a, b], out) => {
       const pa = rt.addrOf(a!);
-      const pb = runtimeB(rt, fns, M, K, N, rt.addrOf(b!), N * 4, packBytes ? rt.stage(packBytes) : 0);
-      runGemm(rt, fns, { M, N, K, a: pa, sai: K * 4, sak: 4, ...pb, c: out, ldc: N * 4 });
+      const pb = runtimeB(rt, fns, M, K, N, rt.addrOf(b!), N * 4, packBytes ? rt.stage(packBytes) : 0, ps);
+      runGemm(rt, fns, { M, N, K, a: pa, sai: K * 4, sak: 4, ...pb, c: out, ldc: N * 4 }, gs);
     };
   }
   // Batched: the same batch dims on both sides.
@@ -274,13 +316,15 @@ export function prepareMatMul(ctx: WasmPrepareContext): WasmRun | undefined {
   if (sizeOf(os) !== batches * M * N) return undefined;
   const packBytes = runtimeBBytes(M, K, N);
   ctx.scratch(packBytes + 64);
+  const gs = gemmSplit(ctx, M, N, K);
+  const ps = packSplit(ctx, K, N);
   return (rt, [a, b], out) => {
     const pa = rt.addrOf(a!);
     const pb = rt.addrOf(b!);
     const dst = packBytes ? rt.stage(packBytes) : 0;
     for (let q = 0; q < batches; q++) {
-      const bq = runtimeB(rt, fns, M, K, N, pb + q * K * N * 4, N * 4, dst);
-      runGemm(rt, fns, { M, N, K, a: pa + q * M * K * 4, sai: K * 4, sak: 4, ...bq, c: out + q * M * N * 4, ldc: N * 4 });
+      const bq = runtimeB(rt, fns, M, K, N, pb + q * K * N * 4, N * 4, dst, ps);
+      runGemm(rt, fns, { M, N, K, a: pa + q * M * K * 4, sai: K * 4, sak: 4, ...bq, c: out + q * M * N * 4, ldc: N * 4 }, gs);
     }
   };
 }
@@ -315,7 +359,8 @@ export function prepareGemm(ctx: WasmPrepareContext): WasmRun | undefined {
   }
   const [sai, sak] = attrs.transA ? [4, M * 4] : [K * 4, 4];
   const fns = gemmFns(ctx);
-  return (rt, [a], out) => runGemm(rt, fns, { M, N, K, a: rt.addrOf(a!), sai, sak, b: packed, sbp: K * NR * 4, sbk: NR * 4, c: out, ldc: N * 4, ...(bias !== undefined ? { bias, biasMode } : {}) });
+  const gs = gemmSplit(ctx, M, N, K);
+  return (rt, [a], out) => runGemm(rt, fns, { M, N, K, a: rt.addrOf(a!), sai, sak, b: packed, sbp: K * NR * 4, sbk: NR * 4, c: out, ldc: N * 4, ...(bias !== undefined ? { bias, biasMode } : {}) }, gs);
 }
 
 /** Conv (1–3 spatial axes, any group) with constant weights and bias: im2col + GEMM per batch and group, bias per row. */
@@ -347,6 +392,8 @@ export function prepareConv(ctx: WasmPrepareContext): WasmRun | undefined {
   ctx.scratch(colBytes + 64);
   ctx.scratch(packBytes + 64);
   const fns = gemmFns(ctx);
+  const gs = gemmSplit(ctx, mg, outSize, kc);
+  const ps = packSplit(ctx, kc, outSize);
   return (rt, [x], out) => {
     const px = rt.addrOf(x!);
     const col = direct ? 0 : rt.stage(colBytes);
@@ -355,14 +402,14 @@ export function prepareConv(ctx: WasmPrepareContext): WasmRun | undefined {
       for (let g = 0; g < group; g++) {
         const xOff = px + (bi * c + g * cg) * inSize * 4;
         if (!direct) im2col(rt.f32, xOff / 4, cg, win, rt.f32, col / 4);
-        const bg = runtimeB(rt, fns, mg, kc, outSize, direct ? xOff : col, outSize * 4, dst);
+        const bg = runtimeB(rt, fns, mg, kc, outSize, direct ? xOff : col, outSize * 4, dst, ps);
         runGemm(rt, fns, {
           M: mg, N: outSize, K: kc,
           a: wAddr + g * mg * kc * 4, sai: kc * 4, sak: 4,
           ...bg,
           c: out + (bi * m + g * mg) * outSize * 4, ldc: outSize * 4,
           ...(bias !== undefined ? { bias: bias + g * mg * 4, biasMode: BIAS_ROW } : {}),
-        });
+        }, gs);
       }
     }
   };

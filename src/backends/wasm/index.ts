@@ -10,7 +10,11 @@
  * fused groups); every other node runs its CPU reference and its outputs are stored
  * into the same planned bytes. The module is emitted by Kiln's own encoder
  * (encoder.ts), validated by the engine (WebAssembly.validate) and cached per input
- * shape set. One thread. The step loop (inputs by name, values dropped after their
+ * shape set. Threads (threads.ts): with more than one, a plan whose kernels split
+ * some step (GEMMs, elementwise, rows and windows past a work threshold) gets a shared
+ * memory and its module is instantiated on the pool's workers too; those steps run
+ * their chunks on every thread, the others (and every plan without such a step) on
+ * the calling thread alone, as with one thread. The step loop (inputs by name, values dropped after their
  * last use, outputs placed and handed out) is the CPU backend's (../cpu/steps.ts);
  * sequences and optionals flow through {@link WasmProgram.runValues} as there, and
  * a feed set the planner cannot type runs on the CPU reference, as the CPU backend
@@ -21,7 +25,7 @@ import { checkFeeds } from '../../graph/feeds.js';
 import type { Graph } from '../../graph/graph.js';
 import { runValueReference } from '../../graph/reference.js';
 import type { Value } from '../../graph/value.js';
-import { ExecutionError, KilnError, LimitError } from '../../graph/errors.js';
+import { ExecutionError, InputError, KilnError, LimitError } from '../../graph/errors.js';
 import type { ValueType } from '../../graph/op.js';
 import { opOf } from '../../graph/infer.js';
 import { sizeOf } from '../../graph/shape.js';
@@ -31,8 +35,9 @@ import { planExecution, type ExecutionPlan } from '../../passes/exec-plan.js';
 import { compileCpu, cpuTarget, type CpuProgram } from '../cpu/index.js';
 import { collectOutputs, feedKey, feedType, placeInArena, runSteps, storeOutputs, tensorsOnly } from '../cpu/steps.js';
 import { ModuleBuilder, type FnBuilder } from './encoder.js';
-import { wasmKernelOf, type WasmRun, type WasmRuntime } from './kernel.js';
+import { wasmKernelOf, type WasmRun, type WasmRuntime, type WasmSplit } from './kernel.js';
 import { registerWasmKernels } from './kernels.js';
+import { hardwareThreads, MAX_THREADS, sharedPool, threadsUnavailable, type PoolFn, type WasmCall, type WasmPool } from './threads.js';
 import '../../graph/ops/index.js';
 
 /** Per-node timing collected when profiling. */
@@ -51,6 +56,46 @@ const PAGE = 65536;
 
 const align = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
 
+/** A step splits only when it takes at least this long on one thread (ns, estimated). */
+const SPLIT_MIN_NS = 30_000;
+/** Chunks of at least this much work (ns), so a task outweighs taking it. */
+const CHUNK_MIN_NS = 10_000;
+/** Chunks per thread at most (smaller chunks balance threads that share cores). */
+const CHUNKS_PER_THREAD = 4;
+/** Chunks per step at most (each has its own 64-byte tmp). */
+const MAX_CHUNKS = 64;
+
+/** The chunks of `units` units of `ns` nanoseconds of work for `threads` threads (see {@link WasmSplit}). */
+export function splitChunks(units: number, ns: number, threads: number): WasmSplit {
+  const n = threads <= 1 || units <= 1 || !(ns >= SPLIT_MIN_NS)
+    ? 1
+    : Math.min(units, MAX_CHUNKS, threads * CHUNKS_PER_THREAD, Math.max(threads, Math.floor(ns / CHUNK_MIN_NS)));
+  const chunks: (readonly [number, number])[] = [];
+  for (let k = 0; k < n; k++) chunks.push([Math.round((k * units) / n), Math.round(((k + 1) * units) / n)]);
+  return { chunks };
+}
+
+/** The thread count of a program: `requested`, else the machine's cores; 1 where threads are unavailable. */
+function threadCount(requested: number | undefined, onNotice: (m: string) => void): number {
+  if (requested !== undefined && (!Number.isInteger(requested) || requested < 0)) throw new InputError(`numThreads must be a non-negative integer (0: the machine's cores), got ${requested}`);
+  const n = Math.min(MAX_THREADS, requested ? requested : hardwareThreads());
+  if (n <= 1) return 1;
+  const why = threadsUnavailable();
+  if (why === undefined) return n;
+  if (!noticed) {
+    noticed = true;
+    onNotice(`kiln: notice: the wasm backend runs one thread: ${why}`);
+  }
+  return 1;
+}
+/** The one-thread notice was given (once per JS thread). */
+let noticed = false;
+
+/** Programs collected without release() drop their modules from the workers. */
+const collected = new FinalizationRegistry<{ pool: WasmPool; mids: Set<number> }>(({ pool, mids }) => {
+  for (const mid of mids) pool.dropModule(mid);
+});
+
 /** A plan lowered to one instantiated module. */
 interface Lowered {
   readonly plan: ExecutionPlan;
@@ -65,6 +110,12 @@ interface Lowered {
   readonly moduleBytes: number;
   /** Plan-time constants the wasm steps read, viewing their copies in the memory. */
   readonly constViews: ReadonlyMap<string, Tensor>;
+  /** The exported functions as the pool calls them (by name). */
+  readonly fns: ReadonlyMap<string, PoolFn>;
+  /** 64 bytes per chunk of a split step (chunk k at chunkTmp + 64k). */
+  readonly chunkTmp: number;
+  /** The module's id in the pool, when some step splits (its memory is shared). */
+  readonly mid?: number;
 }
 
 /** A feed set the planner could not type: it runs on the CPU reference (the reason). */
@@ -81,9 +132,34 @@ export class WasmProgram {
   /** Timings of the last run when `profile` was set. */
   lastProfile: WasmProfileEntry[] = [];
 
+  /** Threads this program uses (the calling one included). */
+  readonly threads: number;
+  /** The pool of this JS thread, when {@link threads} > 1. */
+  private readonly pool: WasmPool | undefined;
+  /** Pool ids of this program's modules (dropped from the workers when it is released or collected). */
+  private readonly mids = new Set<number>();
+
   /** @internal use {@link compileWasm}. */
-  constructor(readonly graph: Graph, private readonly profile = false) {
+  constructor(readonly graph: Graph, private readonly profile = false, threads = 1) {
     registerWasmKernels();
+    // Workers start now, so that they are up by the first run (a browser starts them only between tasks).
+    this.pool = threads > 1 ? sharedPool(threads - 1) : undefined;
+    this.threads = this.pool ? threads : 1;
+    if (this.pool) collected.register(this, { pool: this.pool, mids: this.mids });
+  }
+
+  /** Drops every plan (and its module from the workers); the program plans again at its next run. */
+  release(): void {
+    for (const l of this.plans.values()) this.drop(l);
+    this.plans.clear();
+    this.current = undefined;
+  }
+
+  private drop(l: Lowered | Unplanned): void {
+    if ('mid' in l && l.mid !== undefined) {
+      this.pool?.dropModule(l.mid);
+      this.mids.delete(l.mid);
+    }
   }
 
   /** The execution plan of the most recent run. */
@@ -130,7 +206,11 @@ export class WasmProgram {
   /** Caches a lowered (or unplanned) feed set, evicting the least recently used beyond {@link MAX_PLANS}. */
   private keep<T extends Lowered | Unplanned>(key: string, l: T): T {
     this.plans.set(key, l);
-    while (this.plans.size > MAX_PLANS) this.plans.delete(this.plans.keys().next().value as string);
+    while (this.plans.size > MAX_PLANS) {
+      const oldest = this.plans.keys().next().value as string;
+      this.drop(this.plans.get(oldest)!);
+      this.plans.delete(oldest);
+    }
     return l;
   }
 
@@ -142,6 +222,8 @@ export class WasmProgram {
     const constAddr = new Map<string, number>();
     let constTop = ALIGN * 2; // [0, 64): unused (address 0 is 'no buffer'), [64, 128): tmp
     let stage = 0;
+    let splits = false;
+    const threads = this.threads;
     const allocConst = (data: Float32Array): number => {
       const addr = constTop;
       consts.push({ addr, data });
@@ -176,6 +258,12 @@ export class WasmProgram {
         },
         allocConst,
         scratch: (bytes) => { scratch += align(bytes); },
+        threads,
+        split: (units, ns) => {
+          const s = splitChunks(units, ns, threads);
+          if (s.chunks.length > 1) splits = true;
+          return s;
+        },
       });
       if (!run) return undefined;
       // Staging for inputs that may live outside the memory (feeds, constants not yet copied).
@@ -191,30 +279,40 @@ export class WasmProgram {
         if (t && t.dtype === 'float32' && !constAddr.has(v)) constAddr.set(v, allocConst(t.data as Float32Array));
       }
     }
+    const chunkTmp = splits ? allocConst(new Float32Array(MAX_CHUNKS * ALIGN / 4)) : ALIGN;
     const arenaBase = align(constTop);
     const stageBase = align(arenaBase + plan.peakBytes);
     const stageEnd = stageBase + stage;
     const total = stageEnd + ALIGN;
     const pages = Math.ceil(total / PAGE);
     if (pages > 65536) throw new LimitError(`the wasm plan needs ${total} bytes of memory, more than WebAssembly's 4 GiB`);
-    const memory = new WebAssembly.Memory({ initial: pages });
+    const shared = splits && this.pool !== undefined && mb.names.length > 0;
+    const memory = shared ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }) : new WebAssembly.Memory({ initial: pages });
     const f32 = new Float32Array(memory.buffer);
     for (const c of consts) f32.set(c.data, c.addr / 4);
     let exports: Record<string, (...args: number[]) => void> = {};
     let moduleBytes = 0;
+    let mid: number | undefined;
+    const fns = new Map<string, PoolFn>();
     if (mb.names.length) {
-      const bytes = mb.encode();
+      const bytes = mb.encode(shared ? pages : undefined);
       moduleBytes = bytes.length;
       if (!WebAssembly.validate(bytes)) throw new ExecutionError(`the wasm module Kiln emitted for '${this.graph.name}' does not validate (an encoder bug)`, this.graph.name);
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+      const module = new WebAssembly.Module(bytes);
+      const instance = new WebAssembly.Instance(module, { env: { memory } });
       exports = instance.exports as Record<string, (...args: number[]) => void>;
+      mb.names.forEach((n, index) => fns.set(n, { index, f32Mask: mb.f32Mask(n), fn: exports[n]! }));
+      if (shared) {
+        mid = this.pool!.addModule(module, memory, mb.names, threads - 1);
+        this.mids.add(mid);
+      }
     }
     // Plan-time constants the wasm steps read, as tensors on their memory copies.
     const constViews = new Map([...constAddr].map(([v, addr]) => {
       const t = plan.values.get(v) ?? this.graph.initializers.get(v)!;
       return [v, new Tensor('float32', t.shape as number[], new Float32Array(memory.buffer, addr, t.size))] as const;
     }));
-    return { plan, memory, runners, arenaBase, stageBase, stageEnd, tmp: ALIGN, exports, moduleBytes, constViews };
+    return { plan, memory, runners, arenaBase, stageBase, stageEnd, tmp: ALIGN, exports, moduleBytes, constViews, fns, chunkTmp, ...(mid !== undefined ? { mid } : {}) };
   }
 
   /** Runs the graph on named feeds (tensors) and returns the named outputs (all tensors: see {@link runValues} for sequences and optionals). */
@@ -242,6 +340,7 @@ export class WasmProgram {
     const buf = memory.buffer;
     const f32 = new Float32Array(buf);
     let top = l.stageBase;
+    let runningNode = this.graph.name;
     const rt: WasmRuntime = {
       f32,
       tmp: l.tmp,
@@ -258,6 +357,16 @@ export class WasmProgram {
         f32.set(t.data as Float32Array, at / 4);
         return at;
       },
+      parallel: (split, calls) => {
+        const { chunks } = split;
+        if (chunks.length === 1) {
+          for (const [name, ...args] of calls(chunks[0]![0], chunks[0]![1], l.tmp)) l.exports[name]!(...args);
+          return;
+        }
+        const tasks: (readonly WasmCall[])[] = chunks.map(([u0, u1], k) => calls(u0, u1, l.chunkTmp + k * ALIGN));
+        if (l.mid !== undefined && this.pool) this.pool.run(l.mid, { tasks, fns: l.fns }, this.threads - 1, runningNode);
+        else for (const t of tasks) for (const [name, ...args] of t) l.exports[name]!(...args);
+      },
     };
     const prof: WasmProfileEntry[] = [];
     const env = runSteps(this.graph, plan.steps.map((s) => s.node), feeds, (node, idx, ins, env) => {
@@ -268,6 +377,7 @@ export class WasmProgram {
         env.set(out0, (ins[step.aliasOf] as Tensor).reshape(plan.types.get(out0)!.shape as number[]));
       } else if (runner && out0) {
         top = l.stageBase;
+        runningNode = node.name;
         const a = plan.assignments.get(out0)!;
         const shape = plan.types.get(out0)!.shape as number[];
         const tensors = ins.map((t, k) => (t instanceof Tensor ? constViews.get(node.inputs[k]!) ?? t : undefined));
@@ -283,7 +393,24 @@ export class WasmProgram {
 }
 
 /** Verifies a graph and prepares it for the wasm backend (modules are built per input shapes at the first run). */
-export function compileWasm(graph: Graph, opts: { profile?: boolean; skipVerify?: boolean } = {}): WasmProgram {
+export function compileWasm(graph: Graph, opts: WasmCompileOptions = {}): WasmProgram {
   if (!opts.skipVerify) verify(graph);
-  return new WasmProgram(graph, opts.profile ?? false);
+  const threads = threadCount(opts.numThreads, opts.onNotice ?? ((m) => console.warn(m)));
+  return new WasmProgram(graph, opts.profile ?? false, threads);
+}
+
+/** Options of {@link compileWasm}. */
+export interface WasmCompileOptions {
+  /** Collect per-node timings ({@link WasmProgram.lastProfile}). */
+  readonly profile?: boolean;
+  /** Skip verify() of the graph (the caller verified it). */
+  readonly skipVerify?: boolean;
+  /**
+   * Threads, the calling one included (ONNX Runtime's `env.wasm.numThreads`); 0 or
+   * undefined: the machine's cores; 1: the calling thread alone. Where threads are
+   * unavailable (a page that is not cross-origin isolated) one thread, with a notice.
+   */
+  readonly numThreads?: number;
+  /** Receives the one-thread notice (default: console.warn); given once per JS thread. */
+  readonly onNotice?: (message: string) => void;
 }

@@ -11,6 +11,18 @@ import type { Node } from '../../graph/graph.js';
 import { getTrait, setTrait, traitKey, type OpDef, type ValueType } from '../../graph/op.js';
 import type { Tensor } from '../../graph/tensor.js';
 import type { FnBuilder } from './encoder.js';
+import type { WasmCall } from './threads.js';
+
+export type { WasmCall } from './threads.js';
+
+/**
+ * How a step's work is cut for threads, fixed at plan time by {@link WasmPrepareContext.split}:
+ * chunks [u0, u1) of the step's units, in order, covering them all. One chunk [0, units)
+ * when the module runs one thread or the step is too small to gain from more.
+ */
+export interface WasmSplit {
+  readonly chunks: readonly (readonly [u0: number, u1: number])[];
+}
 
 /** What a kernel sees of its node at plan time. */
 export interface WasmPrepareContext {
@@ -26,6 +38,13 @@ export interface WasmPrepareContext {
   allocConst(data: Float32Array): number;
   /** Reserves `bytes` of per-step scratch (beyond the staging of non-resident inputs). */
   scratch(bytes: number): void;
+  /** Threads the module may use (the calling one included; 1 runs everything on it). */
+  readonly threads: number;
+  /**
+   * Cuts `units` independent units of work (rows, panels, planes), about `ns`
+   * nanoseconds on one thread in all, into chunks for {@link WasmRuntime.parallel}.
+   */
+  split(units: number, ns: number): WasmSplit;
 }
 
 /** What a runner gets at run time. */
@@ -40,6 +59,13 @@ export interface WasmRuntime {
   readonly tmp: number;
   /** `bytes` of this step's scratch (64-byte aligned); valid until the step ends. */
   stage(bytes: number): number;
+  /**
+   * Runs `calls(u0, u1, tmp)` for every chunk of `split` and returns when all have
+   * run: chunks may run at once on several threads (each chunk's calls in order, on
+   * one thread), so they must write disjoint bytes; `tmp` is 64 bytes of that chunk's
+   * own (for partial-panel stores). A one-chunk split runs here, with {@link tmp}.
+   */
+  parallel(split: WasmSplit, calls: (u0: number, u1: number, tmp: number) => readonly WasmCall[]): void;
 }
 
 /** Runs one node: reads its inputs, writes output 0 at byte address `out`. */

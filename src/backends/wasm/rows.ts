@@ -7,14 +7,29 @@
  * (Cephes expf, ~2 ulp: results within ~1e-6 relative of the reference).
  * Sums run in float32 in a different order from the reference's float64 loop, so
  * agreement is to float32 rounding (~1e-6 relative for these row lengths).
+ * Threads: large inputs are cut into chunks of whole rows (each row computed as alone).
  */
 import { opContext, opOf } from '../../graph/infer.js';
 import { sizeOf, type ConcreteShape } from '../../graph/shape.js';
 import { resolveAxes } from '../../graph/ops/reduce-util.js';
 import { FnBuilder } from './encoder.js';
-import type { WasmPrepareContext, WasmRun } from './kernel.js';
+import type { Tensor } from '../../graph/tensor.js';
+import type { WasmPrepareContext, WasmRun, WasmRuntime } from './kernel.js';
 import { emitExp } from './simd-expr.js';
 import { f32Shape } from './window.js';
+
+/** One-thread cost per element of a row kernel (ns), for the thread split. */
+const NS_PER_ELEMENT = 1;
+
+/** A row kernel's runner: `call(x, out, rows, ...rest)` over every row, cut for threads by whole rows (`outStride` floats of output per row). */
+function rowsRun(ctx: WasmPrepareContext, name: string, rows: number, n: number, outStride: number, rest: (rt: WasmRuntime, ins: readonly (Tensor | undefined)[]) => number[]): WasmRun {
+  const split = ctx.split(rows, rows * n * NS_PER_ELEMENT);
+  return (rt, ins, out) => {
+    const x = rt.addrOf(ins[0]!);
+    const more = rest(rt, ins);
+    rt.parallel(split, (r0, r1) => [[name, x + r0 * n * 4, out + r0 * outStride * 4, r1 - r0, n, ...more]]);
+  };
+}
 
 const ROW_PARAMS = 4;
 const [X, OUT, ROWS, N] = [0, 1, 2, 3];
@@ -184,7 +199,7 @@ export function prepareSoftmax(ctx: WasmPrepareContext): WasmRun | undefined {
   if (axis !== -1 && axis !== xs.length - 1) return undefined;
   const { rows, n } = lastAxis(xs);
   const name = ctx.fn('row:softmax', buildSoftmax);
-  return (rt, [x], out) => rt.call(name, rt.addrOf(x!), out, rows, n);
+  return rowsRun(ctx, name, rows, n, n, () => []);
 }
 
 /** LayerNormalization over the last axis, Scale and B of exactly the last axis' length (Y only). */
@@ -199,7 +214,7 @@ export function prepareLayerNorm(ctx: WasmPrepareContext): WasmRun | undefined {
   if (sizeOf(ss) !== n || (bs && sizeOf(bs) !== n)) return undefined;
   const name = ctx.fn('row:layernorm', buildLayerNorm);
   const zeros = bs ? 0 : ctx.allocConst(new Float32Array(n));
-  return (rt, [x, scale, bias], out) => rt.call(name, rt.addrOf(x!), out, rows, n, rt.addrOf(scale!), bias ? rt.addrOf(bias) : zeros, attrs.epsilon);
+  return rowsRun(ctx, name, rows, n, n, (rt, [, scale, bias]) => [rt.addrOf(scale!), bias ? rt.addrOf(bias) : zeros, attrs.epsilon]);
 }
 
 /** GlobalAveragePool: the mean of each (n, c) plane. */
@@ -210,7 +225,7 @@ export function prepareGlobalAveragePool(ctx: WasmPrepareContext): WasmRun | und
   const hw = sizeOf(xs.slice(2));
   if (hw === 0) return undefined;
   const name = ctx.fn('row:sum', buildRowSum);
-  return (rt, [x], out) => rt.call(name, rt.addrOf(x!), out, planes, hw, 1 / hw);
+  return rowsRun(ctx, name, planes, hw, 1, () => [1 / hw]);
 }
 
 /** ReduceSum / ReduceMean over the last axis alone (constant axes), `mean` scaling by 1/n. */
@@ -226,6 +241,6 @@ export function prepareReduceLast(mean: boolean): (ctx: WasmPrepareContext) => W
     const { rows, n } = lastAxis(xs);
     if (n === 0) return undefined;
     const name = ctx.fn('row:sum', buildRowSum);
-    return (rt, [x], out) => rt.call(name, rt.addrOf(x!), out, rows, n, mean ? 1 / n : 1);
+    return rowsRun(ctx, name, rows, n, 1, () => [mean ? 1 / n : 1]);
   };
 }

@@ -14,7 +14,7 @@ import { findOp } from '../src/graph/op.js';
 import { batchNormTrainingNodes } from '../src/graph/ops/normalization.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { constantValue, PendingSubgraph } from './attributes.js';
-import { onnx } from './proto.js';
+import { onnx, type pb } from './proto.js';
 import { alignAxis, nllLoss, softmaxCrossEntropyLoss } from './function-ops.js';
 
 /**
@@ -125,8 +125,17 @@ const isScan9Form = (n: OnnxNode): boolean => n.attrs.scan_input_axes !== undefi
  * batch element) as two opset-9 Scans: an outer one over the batch axis, with no
  * state, whose body is an inner Scan over the time axis (now axis 0) running the
  * original body with Scan-8's `directions`. The outer Scan stacks the per-element
- * final states and scan outputs along axis 0, which is Scan-8's layout. A given
- * `sequence_lens` (per-element lengths) is refused: that form is not supported.
+ * final states and scan outputs along axis 0, which is Scan-8's layout.
+ *
+ * With `sequence_lens`, element b runs its first `sequence_lens[b]` steps, as
+ * onnxruntime does: a reversed input is read from step `len - 1` down to 0 (a
+ * ReverseSequence of its first `len` steps, then read forward), the final states
+ * are those after `len` steps and the scan outputs past `len` are zeros. The inner
+ * Scan still runs all T steps (static shapes on every backend): it carries a step
+ * counter, and past `len` each state keeps its value and each scan output is zero
+ * (a Where on `step < len`). A length past T counts as T (ReverseSequence refuses
+ * one outside [0, T] where an input is reversed); one of 0 or less leaves the
+ * states as given and the scan outputs zero (onnxruntime refuses lengths outside [1, T]).
  */
 function scan8(n: OnnxNode, e: Emitter): void {
   if (isScan9Form(n)) {
@@ -139,27 +148,74 @@ function scan8(n: OnnxNode, e: Emitter): void {
     throw new ModelFormatError(`${n.name}: Scan needs a body graph with at least num_scan_inputs (${n.attrs.num_scan_inputs}) inputs`, n.name);
   }
   const T = onnx.AttributeProto.AttributeType;
-  const ins = n.inputs.slice(1).map((_, i) => `${n.name}/batch_in_${i}`);
-  const outs = n.outputs.map((_, i) => `${n.name}/batch_out_${i}`);
+  const lens = n.inputs[0] ?? '';
+  const given = n.inputs.slice(1);
+  const numStates = given.length - m;
   const directions = (n.attrs.directions as readonly number[] | undefined) ?? new Array<number>(m).fill(0);
-  const outer = new PendingSubgraph({
-    name: `${n.name}/per_batch_element`,
-    input: ins.map((name) => ({ name })),
-    output: outs.map((name) => ({ name })),
-    node: [{
-      name: `${n.name}/over_time`,
-      opType: 'Scan',
-      input: ins,
-      output: outs,
-      attribute: [
-        { name: 'body', type: T.GRAPH, g: body.proto },
-        { name: 'num_scan_inputs', type: T.INT, i: m },
-        { name: 'scan_input_axes', type: T.INTS, ints: new Array<number>(m).fill(0) },
-        { name: 'scan_input_directions', type: T.INTS, ints: [...directions] },
-      ],
-    }],
+  const name = (s: string): string => `${n.name}/${s}`;
+  const ins = given.map((_, i) => name(`batch_in_${i}`));
+  const outs = n.outputs.map((_, i) => name(`batch_out_${i}`));
+  const overTime = (g: pb.IGraphProto, input: string[], output: string[], dirs: readonly number[]): pb.INodeProto => ({
+    name: name('over_time'),
+    opType: 'Scan',
+    input,
+    output,
+    attribute: [
+      { name: 'body', type: T.GRAPH, g },
+      { name: 'num_scan_inputs', type: T.INT, i: m },
+      { name: 'scan_input_axes', type: T.INTS, ints: new Array<number>(m).fill(0) },
+      { name: 'scan_input_directions', type: T.INTS, ints: [...dirs] },
+    ],
   });
-  e.node('Scan', n.inputs.slice(1), { body: outer, num_scan_inputs: n.inputs.length - 1 }, n.outputs);
+  if (!lens) {
+    const outer = new PendingSubgraph({
+      name: name('per_batch_element'),
+      input: ins.map((v) => ({ name: v })),
+      output: outs.map((v) => ({ name: v })),
+      node: [overTime(body.proto, ins, outs, directions)],
+    });
+    e.node('Scan', given, { body: outer, num_scan_inputs: given.length }, n.outputs);
+    return;
+  }
+  // Reversed inputs: their first `len` steps reversed, then read forward.
+  const scanned = given.map((v, i) => (i >= numStates && directions[i - numStates] ? e.node('ReverseSequence', [v, lens], { batch_axis: 0, time_axis: 1 })[0]! : v));
+  const len = name('len');
+  const step = name('step');
+  const bodyIn = (body.proto.input ?? []).map((v) => v.name ?? '');
+  const bodyOut = (body.proto.output ?? []).map((v) => v.name ?? '');
+  const valid = name('valid');
+  const masked = bodyOut.map((v, i) => name(`masked_${i}`));
+  const wrapped: pb.IGraphProto = {
+    ...body.proto,
+    name: name('up_to_len'),
+    input: [...(body.proto.input ?? []).slice(0, numStates), { name: step }, ...(body.proto.input ?? []).slice(numStates)],
+    output: [...masked.slice(0, numStates).map((v) => ({ name: v })), { name: name('next_step') }, ...masked.slice(numStates).map((v) => ({ name: v }))],
+    initializer: [
+      ...(body.proto.initializer ?? []),
+      { name: name('one'), dataType: onnx.TensorProto.DataType.INT64, dims: [], int64Data: [1] },
+      { name: name('zero'), dataType: onnx.TensorProto.DataType.FLOAT, dims: [], floatData: [0] },
+    ],
+    node: [
+      ...(body.proto.node ?? []),
+      { name: name('in_len'), opType: 'Less', input: [step, len], output: [valid] },
+      { name: name('count'), opType: 'Add', input: [step, name('one')], output: [name('next_step')] },
+      ...bodyOut.flatMap((v, i): pb.INodeProto[] => (i < numStates
+        ? [{ name: name(`keep_${i}`), opType: 'Where', input: [valid, v, bodyIn[i]!], output: [masked[i]!] }]
+        : [
+          { name: name(`zero_like_${i}`), opType: 'CastLike', input: [name('zero'), v], output: [name(`zero_${i}`)] },
+          { name: name(`zero_past_${i}`), opType: 'Where', input: [valid, v, name(`zero_${i}`)], output: [masked[i]!] },
+        ])),
+    ],
+  };
+  const states = ins.slice(0, numStates);
+  const outer = new PendingSubgraph({
+    name: name('per_batch_element'),
+    input: [{ name: len }, ...ins.map((v) => ({ name: v }))],
+    output: outs.map((v) => ({ name: v })),
+    initializer: [{ name: name('step0'), dataType: onnx.TensorProto.DataType.INT64, dims: [], int64Data: [0] }],
+    node: [overTime(wrapped, [...states, name('step0'), ...ins.slice(numStates)], [...outs.slice(0, numStates), name('steps'), ...outs.slice(numStates)], new Array<number>(m).fill(0))],
+  });
+  e.node('Scan', [lens, ...scanned], { body: outer, num_scan_inputs: given.length + 1 }, n.outputs);
 }
 
 /** ONNX data types Kiln has no dtype for, as `Cast` targets. */
@@ -232,7 +288,7 @@ export const OP_TABLE: readonly OpMapping[] = [
   // RoiAlign-10 has no coordinate_transformation_mode: it samples as opset 16's 'output_half_pixel'.
   { op: 'RoiAlign', until: 15, defaults: { coordinate_transformation_mode: 'output_half_pixel' } },
   ...['Bernoulli', 'RandomUniform', 'RandomNormal', 'RandomUniformLike', 'RandomNormalLike'].map((op): OpMapping => ({ op, emit: seedFromName })),
-  { op: 'Scan', until: 8, unsupported: (n) => (!isScan9Form(n) && n.inputs[0] ? 'Scan (opset 8) with sequence_lens' : undefined), emit: scan8 },
+  { op: 'Scan', until: 8, emit: scan8 },
 ];
 
 /** The table entry for an op at an opset, if any (fallback entries only when the registry lacks the op). */

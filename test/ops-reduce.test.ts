@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { AttributeError, DTypeError, GraphBuilder, ShapeError, Tensor, runReference } from '../src/graph/index.js';
+import { AttributeError, DTypeError, DynamicRankError, GraphBuilder, ShapeError, Tensor, runReference } from '../src/graph/index.js';
 import '../src/graph/ops/reduce.js';
 
 /** Runs one node with the CPU reference; `undefined` marks an omitted optional input. */
@@ -104,14 +104,20 @@ describe('ops: reductions', () => {
       expect(b.ArgMax(x, { axis: 0, keepdims: 0 }).dtype).to.equal('int64');
     });
 
-    it('gives fresh dims for unknown axes with keepdims=1, and a ShapeError with keepdims=0', () => {
+    it('gives fresh dims for unknown axes with keepdims=1; with keepdims=0 the rank from their count, a DynamicRankError for an unknown count', () => {
       const b = new GraphBuilder();
       const x = b.input('x', 'float32', ['batch', 3]);
       const axes = b.input('axes', 'int64', [1]);
       const y = b.apply('ReduceSum', [x, axes])[0]!;
       expect(y.shape).to.have.length(2);
       expect(y.shape.every((d) => typeof d === 'string')).to.equal(true);
-      expect(() => b.apply('ReduceSum', [x, axes], { keepdims: 0 }, { name: 'rs' })).to.throw(ShapeError, /rs: .*axes.*constant/);
+      // One axis of [batch, 3] goes: [3] or [batch], so the dim left is fresh.
+      expect(b.apply('ReduceSum', [x, axes], { keepdims: 0 }, { name: 'rs' })[0]!.shape).to.deep.equal(['rs#axes0']);
+      const ones = b.input('ones', 'float32', [2, 1, 1]);
+      // One axis of [2, 1, 1]: [1, 1], [2, 1] or [2, 1], so dim 1 is 1 whichever it is.
+      expect(b.apply('ReduceSum', [ones, b.input('ax1', 'int64', [1])], { keepdims: 0 }, { name: 'r1' })[0]!.shape).to.deep.equal(['r1#axes0', 1]);
+      expect(() => b.apply('ReduceSum', [x, b.input('ax3', 'int64', [3])], { keepdims: 0 }, { name: 'rs3' })).to.throw(ShapeError, /rs3: 3 axes for an input of rank 2/);
+      expect(() => b.apply('ReduceSum', [x, b.input('axk', 'int64', ['k'])], { keepdims: 0 }, { name: 'rsk' })).to.throw(DynamicRankError, /rsk: axes of unknown length k/);
     });
 
     it('rejects bad dtypes, axes out of range, and axes given twice', () => {

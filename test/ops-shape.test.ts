@@ -81,8 +81,12 @@ describe('ops: shape family (hand-derived)', () => {
     expect(all.toArray()).to.deep.equal([0, 1, 2, 3, 4, 5]);
     const b = new GraphBuilder();
     expect(() => b.Squeeze(b.input('x', 'float32', [1, 3]), { axes: [1] }, { name: 'sq' })).to.throw(ShapeError, /sq: .*axis 1 .*size 3/);
-    // Axes that are not constant would leave the output rank unknown.
-    expect(() => b.Squeeze([b.input('y', 'float32', [1, 3]), b.input('ax', 'int64', [1])], {}, { name: 'sq2' })).to.throw(ShapeError, /sq2: axes input must be a constant/);
+    // Axes known only at run time: their count gives the rank; a dim every choice of axes keeps alike is kept.
+    expect(b.Squeeze([b.input('y', 'float32', [1, 3]), b.input('ax', 'int64', [1])]).shape).to.deep.equal([3]);
+    expect(b.Squeeze([b.input('y2', 'float32', [1, 4, 1, 5]), b.input('ax2', 'int64', [1])], {}, { name: 'sq4' }).shape).to.deep.equal(['sq4#axes0', 'sq4#axes1', 5]);
+    expect(() => b.Squeeze([b.input('y3', 'float32', [1, 3]), b.input('ax3', 'int64', [2])], {}, { name: 'sq2' })).to.throw(ShapeError, /sq2: Squeeze of 2 axes of \[1,3\], which has 1 dims that may be 1/);
+    // Axes of unknown length leave the output rank unknown until the sizes are.
+    expect(() => b.Squeeze([b.input('y4', 'float32', [1, 3]), b.input('ax4', 'int64', ['k'])], {}, { name: 'sq5' })).to.throw(DynamicRankError, /sq5: axes of unknown length k/);
     // Without axes, a symbolic dim may be 1 at run time: the output rank is unknown until then.
     expect(() => b.Squeeze(b.input('z', 'float32', ['n', 1, 4]), {}, { name: 'sq3' })).to.throw(DynamicRankError, /sq3: Squeeze without axes of \[n,1,4\]: whether dim 0 \(n\) is 1/);
     expect(b.Squeeze(b.input('w', 'float32', ['n', 1, 4]), { axes: [1] }).shape).to.deep.equal(['n', 4]);
@@ -98,6 +102,10 @@ describe('ops: shape family (hand-derived)', () => {
     expect(runOp('Unsqueeze', [x, i64([1], [-1])]).outs[0]!.shape).to.deep.equal([3, 4, 1]);
     const b = new GraphBuilder();
     expect(() => b.Unsqueeze(b.input('x', 'float32', [3]), { axes: [0, 0] })).to.throw(ShapeError, /repeat/);
+    // Axes known only at run time: rank 2 + 1; [1, 1] stays all ones whichever axis, [3, 4] does not.
+    expect(b.Unsqueeze([b.input('o', 'float32', [1, 1]), b.input('oa', 'int64', [1])]).shape).to.deep.equal([1, 1, 1]);
+    expect(b.Unsqueeze([b.input('u', 'float32', [3, 4]), b.input('ua', 'int64', [1])], {}, { name: 'us' }).shape).to.deep.equal(['us#axes0', 'us#axes1', 'us#axes2']);
+    expect(runOp('Unsqueeze', [x, i64([1], [1])]).outs[0]!.shape).to.deep.equal([3, 1, 4]);
   });
 
   it('Expand broadcasts bidirectionally', () => {

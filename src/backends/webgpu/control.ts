@@ -28,6 +28,12 @@
  *   output's shape is unknown before running) are control steps too: their inputs
  *   are read back and the CPU reference runs them; the next GPU step is planned
  *   for the sizes they produced.
+ * - **values that decide shapes** (the `shapeInputs` of Reshape, Squeeze, Unsqueeze,
+ *   Expand, Slice, Tile, …) computed on the GPU from data (Unsqueeze axes from an
+ *   ArgMax): the schedule splits before their reader, reads back only those small
+ *   values (a counted readback each), and the next GPU step takes them as host
+ *   tensors, so its plan is made and cached per value set (program.ts). Values
+ *   that shapes and constants decide, or that host steps compute, need no readback.
  * - **string tensors** live on the host: a node that reads or makes one is a
  *   control step running its CPU reference, whatever its op ({@link touchesStrings}).
  * - **sequences and optionals** (ONNX sequence(tensor), optional(T)) live on the
@@ -199,7 +205,37 @@ for (const op of [stringOps.TfIdfVectorizer, labelEncoderOps.LabelEncoder, image
 /** True when any node of the graph (top level) runs as a control step: it holds bodies, or its output shapes depend on its input values. */
 export function hasControlFlow(graph: Graph): boolean {
   const derived = shapeDerived(graph);
-  return graph.nodes.some((n) => hostKernelOf(n, (v) => typeOrNone(graph, v), derived) !== undefined);
+  const typeOf = (v: string): ValueType | undefined => typeOrNone(graph, v);
+  if (graph.nodes.some((n) => hostKernelOf(n, typeOf, derived) !== undefined)) return true;
+  // Shape-deciding values that small CPU feeds cannot decide (they come from data): read back between steps.
+  const host = new Set<string>([...graph.initializers.keys(), ...graph.inputs.filter((i) => small(i)).map((i) => i.name)]);
+  for (const node of graph.topo) {
+    if (shapeReadsOf(node, (v) => host.has(v) || derived.has(v), typeOf).length > 0) return true;
+    if (runsOnHost(node, host, typeOf)) for (const o of node.outputs) if (o !== '') host.add(o);
+  }
+  return false;
+}
+
+/**
+ * The inputs of `node` whose values decide an output shape left open in the graph
+ * (its op's `shapeInputs`), that are neither known on the host (`known`: host
+ * values, and values shapes and constants decide) nor absent: the schedule reads
+ * them back before the node's GPU step.
+ */
+function shapeReadsOf(node: Node, known: (v: string) => boolean, typeOf: (v: string) => ValueType | undefined): string[] {
+  const at = opOf(node).shapeInputs ?? [];
+  if (at.length === 0 || node.outputs.every((o) => o === '' || isStatic(typeOf(o)?.shape ?? ['?']))) return [];
+  return at.map((i) => node.inputs[i] ?? '').filter((v) => {
+    const t = v === '' ? undefined : typeOf(v);
+    return t !== undefined && isTensorType(t) && !known(v);
+  });
+}
+
+/** True when a node runs as a host step: it has a CPU reference and its inputs (on the host) and outputs are small. */
+function runsOnHost(node: Node, host: ReadonlySet<string>, typeOf: (v: string) => ValueType | undefined): boolean {
+  const def = opOf(node);
+  const ins = node.inputs.filter((v) => v !== '');
+  return (def.cpu !== undefined || def.expr !== undefined) && ins.every((v) => host.has(v) && small(typeOf(v))) && node.outputs.every((o) => o === '' || small(typeOf(o)));
 }
 
 /**
@@ -239,14 +275,15 @@ function typeIn(g: Graph, name: string): ValueType {
   return t;
 }
 
-function small(t: ValueType | undefined): boolean {
+function small(t: { readonly shape: ValueType['shape'] } | undefined): boolean {
   return t !== undefined && isStatic(t.shape) && sizeOf(t.shape) <= MAX_HOST_ELEMENTS;
 }
 
 type Step =
   | { readonly kind: 'host'; readonly node: Node }
   | { readonly kind: 'gpu'; readonly program: WebGpuProgram; readonly inputs: readonly string[]; readonly outputs: readonly string[] }
-  | { readonly kind: 'control'; readonly node: Node; readonly kernel: HostKernel; readonly bodies: ReadonlyMap<string, ControlProgram> };
+  | { readonly kind: 'control'; readonly node: Node; readonly kernel: HostKernel; readonly bodies: ReadonlyMap<string, ControlProgram> }
+  | { readonly kind: 'read'; readonly values: readonly string[] };
 
 interface Schedule {
   readonly steps: readonly Step[];
@@ -320,7 +357,7 @@ export class ControlProgram {
     const steps: Step[] = [];
     const pending: { host: Node[]; gpu: Node[] } = { host: [], gpu: [] };
     const segments: Node[][] = [];
-    const order: ({ kind: 'host'; node: Node } | { kind: 'segment'; index: number } | { kind: 'control'; node: Node })[] = [];
+    const order: ({ kind: 'host'; node: Node } | { kind: 'segment'; index: number } | { kind: 'control'; node: Node } | { kind: 'read'; values: string[] })[] = [];
     const flush = (): void => {
       for (const node of pending.host) order.push({ kind: 'host', node });
       if (pending.gpu.length > 0) {
@@ -332,7 +369,6 @@ export class ControlProgram {
     };
     const derived = shapeDerived(g);
     for (const node of g.topo) {
-      const def = opOf(node);
       if (hostKernelOf(node, (v) => typeOrNone(g, v), derived)) {
         flush();
         order.push({ kind: 'control', node });
@@ -346,9 +382,14 @@ export class ControlProgram {
         }
         continue;
       }
-      const ins = node.inputs.filter((v) => v !== '');
-      const onHostOk = (def.cpu !== undefined || def.expr !== undefined) && ins.every((v) => host.has(v) && small(typeOf(v))) && node.outputs.every((o) => o === '' || small(g.valueTypes.get(o)));
-      if (onHostOk) {
+      // Values deciding its output shape that the GPU computed: the step before ends here and they are read back.
+      const reads = shapeReadsOf(node, (v) => host.has(v) || derived.has(v), (v) => typeOrNone(g, v));
+      if (reads.length > 0) {
+        flush();
+        order.push({ kind: 'read', values: reads });
+        for (const v of reads) host.add(v);
+      }
+      if (runsOnHost(node, host, (v) => typeOrNone(g, v))) {
         pending.host.push(node);
         for (const o of node.outputs) if (o !== '') host.add(o);
       } else {
@@ -371,6 +412,7 @@ export class ControlProgram {
     const outer = constantsOf(g);
     for (const item of order) {
       if (item.kind === 'host') steps.push({ kind: 'host', node: item.node });
+      else if (item.kind === 'read') steps.push(item);
       else if (item.kind === 'control') {
         const node = item.node;
         const kernel = hostKernelOf(node, (v) => typeOrNone(g, v), derived)!;
@@ -413,11 +455,11 @@ export class ControlProgram {
     // Last reader of each value (graph outputs never die).
     const last = new Map<string, number>();
     const reads = (st: Step): string[] =>
-      st.kind === 'gpu' ? [...st.inputs] : st.node.inputs.filter((v) => v !== '');
+      st.kind === 'gpu' ? [...st.inputs] : st.kind === 'read' ? [...st.values] : st.node.inputs.filter((v) => v !== '');
     steps.forEach((st, k) => {
       for (const v of reads(st)) last.set(v, k);
       // A value produced and never read dies at once.
-      const made = st.kind === 'gpu' ? st.outputs : st.node.outputs.filter((o) => o !== '');
+      const made = st.kind === 'gpu' ? st.outputs : st.kind === 'read' ? st.values : st.node.outputs.filter((o) => o !== '');
       for (const v of made) if (!last.has(v)) last.set(v, k);
     });
     const dies: string[][] = steps.map(() => []);
@@ -469,6 +511,15 @@ export class ControlProgram {
           const outs = runReference(st.node, ins);
           st.node.outputs.forEach((o, i) => o !== '' && bind(o, outs[i]!));
           this.rt.stats.hostNodes++;
+        } else if (st.kind === 'read') {
+          // Shape-deciding values computed on the GPU continue as host tensors.
+          for (const v of st.values) {
+            const t = get(v, g.name);
+            if (!(t instanceof GpuTensor)) continue;
+            const h = await onHost(t, this.rt);
+            drop(v);
+            bind(v, h);
+          }
         } else if (st.kind === 'gpu') {
           const fs = Object.fromEntries(st.inputs.map((v) => [v, tensorValue(get(v, st.program.graph.name), st.program.graph.name)]));
           const opts: RunOptions = { outputsOnGpu: true, constantsOnHost: true };

@@ -12,8 +12,10 @@
  * Shapes that depend on feed values (a Range or Reshape fed from a small input,
  * through any computation): when planning finds a data-dependent shape, the
  * program keys its plans on the values of its small CPU feeds (≤ 64 elements) and
- * plans again; each new value set then compiles a plan once. Shapes that depend on
- * large or GPU-resident feeds, or on computed tensors, stay an UnsupportedOpError.
+ * plans again; each new value set then compiles a plan once. A shape that depends
+ * on a value computed from data (Unsqueeze axes from an ArgMax) makes the graph a
+ * schedule (control.ts) that reads that value back before the step needing it.
+ * Shapes that depend on large or GPU-resident feeds stay an UnsupportedOpError.
  *
  * Device loss: the program watches `device.lost`. After loss every run() (and
  * prepare()) rejects with a {@link DeviceLostError} carrying the reason; the program

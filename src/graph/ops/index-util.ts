@@ -61,6 +61,37 @@ export function normAxes(axes: readonly number[], rank: number, node: string): n
   return out;
 }
 
+/** Most choices of axes {@link unknownAxesShape} compares (beyond, every output dim is fresh). */
+const MAX_AXES_CHOICES = 4096;
+
+/**
+ * The output shape (of rank `rank`) of an op whose axes are known only at run time
+ * (Squeeze, Unsqueeze, a Reduce* without keepdims): `shapeFor` gives the output for
+ * each choice of `count` positions out of `among` (the dims that may be squeezed or
+ * reduced, or the output positions an inserted 1 may take). A dim that every choice
+ * gives alike is kept (a Squeeze of [2, 1, 3] by one axis is [2, 3] whatever the
+ * axis); the others are fresh dims, sized once the axes are known (the CPU reference
+ * infers again from the values; a backend that plans ahead reads the axes first).
+ */
+export function unknownAxesShape(among: readonly number[], count: number, rank: number, shapeFor: (chosen: ReadonlySet<number>) => Dim[], fresh: (t: string | number) => string): Dim[] {
+  const out: (Dim | null)[] = new Array<Dim | null>(rank).fill(null);
+  let seen = 0;
+  const pick = (from: number, chosen: number[]): boolean => {
+    if (chosen.length === count) {
+      if (++seen > MAX_AXES_CHOICES) return false;
+      shapeFor(new Set(chosen)).forEach((d, i) => {
+        if (seen === 1) out[i] = d;
+        else if (out[i] !== d) out[i] = null;
+      });
+      return true;
+    }
+    for (let k = from; k <= among.length - (count - chosen.length); k++) if (!pick(k + 1, [...chosen, among[k]!])) return false;
+    return true;
+  };
+  const complete = pick(0, []);
+  return out.map((d, i) => (complete && seen > 0 && d !== null ? d : fresh(`axes${i}`)));
+}
+
 /**
  * Copies a strided view of `src` into a new contiguous array: element at output
  * index (i0..ik) reads `src[offset + Σ i_a * strides[a]]`. Strides may be zero

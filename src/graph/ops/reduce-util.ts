@@ -8,10 +8,11 @@
  * a tight loop with a fixed output offset (reduced run) or a unit output stride (kept run).
  */
 import { dtypeRange, isFloat, type DType } from '../dtype.js';
-import { AttributeError, ShapeError } from '../errors.js';
+import { AttributeError, DynamicRankError, ShapeError } from '../errors.js';
 import type { InferInput, OpContext } from '../op.js';
 import { formatShape, normalizeAxis, type ConcreteShape, type Dim, type Shape } from '../shape.js';
 import { Tensor, tensorInts } from '../tensor.js';
+import { unknownAxesShape } from './index-util.js';
 
 /** Attributes every Reduce* op shares. */
 export interface ReduceAttrs {
@@ -77,13 +78,14 @@ export function inferReduceShape(x: InferInput, axesIn: InferInput | undefined, 
   const axes = resolveAxes(axesIn, ctx.attrs, x.shape.length, ctx.node);
   if (axes === 'noop') return [...x.shape];
   if (axes === 'unknown') {
-    if (!ctx.attrs.keepdims) {
-      throw new ShapeError(
-        `${ctx.node}: the axes input must be a constant when keepdims=0 (input ${formatShape(x.shape)}); its value is not known at build time`,
-        ctx.node,
-      );
-    }
-    return x.shape.map((_, i) => ctx.fresh(i));
+    if (ctx.attrs.keepdims) return x.shape.map((_, i) => ctx.fresh(i));
+    // Without keepdims the axes' count gives the rank (they are distinct; an empty list is known).
+    const n = axesIn!.shape.length === 0 ? 1 : axesIn!.shape[0]!;
+    if (axesIn!.shape.length > 1) throw new ShapeError(`${ctx.node}: axes must be 1-D, got ${formatShape(axesIn!.shape)}`, ctx.node);
+    if (typeof n !== 'number') throw new DynamicRankError(`${ctx.node}: axes of unknown length ${n} with keepdims=0: the output rank is known only at run time`, ctx.node);
+    const r = x.shape.length;
+    if (n > r) throw new ShapeError(`${ctx.node}: ${n} axes for an input of rank ${r} (${formatShape(x.shape)})`, ctx.node);
+    return unknownAxesShape(Array.from({ length: r }, (_, i) => i), n, r - n, (gone) => x.shape.filter((_, i) => !gone.has(i)), ctx.fresh);
   }
   return reducedShape(x.shape, axes, !!ctx.attrs.keepdims);
 }

@@ -13,7 +13,7 @@ import { broadcastStrides } from '../reference.js';
 import { Tensor } from '../tensor.js';
 import { SHAPE_VALUE, vectorValue } from '../shape-values.js';
 import { seedKey, uniform01 } from './random.js';
-import { ONNX_DTYPE, knownInts, normAxes, prodDims, scalarOf, stridedCopy, vectorLength } from './index-util.js';
+import { ONNX_DTYPE, knownInts, normAxes, prodDims, scalarOf, stridedCopy, unknownAxesShape, vectorLength } from './index-util.js';
 import { declareGradient } from '../gradient.js';
 import { sumTo } from './grad-util.js';
 
@@ -168,13 +168,22 @@ export const Flatten = defineOp({
 });
 declareGradient(Flatten, ({ b, inputs: [x], grads: [g] }) => [b.Reshape([g!, b.Shape([x!])])]);
 
-/** Axes from the opset-13 input or the older attribute; undefined if neither. */
-function axesOf(input: InferInput | undefined, attrAxes: readonly number[] | undefined, node: string): number[] | undefined {
+/**
+ * Axes from the opset-13 input or the older attribute; undefined if neither. An axes
+ * input whose values are known only at run time gives their count (`unknown`): it
+ * decides the output rank; an axes input of unknown length is a DynamicRankError (the
+ * rank is then known only once the sizes are: the session types the graph per input
+ * sizes and small integer input values).
+ */
+function axesOf(input: InferInput | undefined, attrAxes: readonly number[] | undefined, node: string): number[] | { unknown: number } | undefined {
   if (input) {
     expectDType(input.dtype, ['int64'], node, 'axes');
     const v = knownInts(input);
-    if (!v) throw new ShapeError(`${node}: axes input must be a constant (it decides the output rank)`, node);
-    return v;
+    if (v) return v;
+    if (input.shape.length > 1) throw new ShapeError(`${node}: axes must be 1-D, got ${formatShape(input.shape)}`, node);
+    const n = input.shape.length === 0 ? 1 : input.shape[0]!;
+    if (typeof n !== 'number') throw new DynamicRankError(`${node}: axes of unknown length ${n}: the output rank is known only at run time`, node);
+    return n === 0 ? [] : { unknown: n };
   }
   return attrAxes ? [...attrAxes] : undefined;
 }
@@ -191,6 +200,13 @@ export const Squeeze = defineOp({
   infer([x, ax], ctx) {
     const shape = x!.shape;
     const axes = axesOf(ax, ctx.attrs.axes, ctx.node);
+    if (axes && !Array.isArray(axes)) {
+      // The axes are known at run time: `unknown` of the dims that may be 1 go.
+      const may = shape.flatMap((d, i) => (d === 1 || typeof d !== 'number' ? [i] : []));
+      if (axes.unknown > may.length) throw new ShapeError(`${ctx.node}: Squeeze of ${axes.unknown} axes of ${formatShape(shape)}, which has ${may.length} dims that may be 1`, ctx.node);
+      const out = unknownAxesShape(may, axes.unknown, shape.length - axes.unknown, (gone) => shape.filter((_, i) => !gone.has(i)), ctx.fresh);
+      return [{ dtype: x!.dtype, shape: out }];
+    }
     if (!axes) {
       // Without axes every dim of size 1 goes: a symbolic dim may be 1 at run time, so
       // the output rank is not known until the sizes are (the caller types the graph
@@ -227,6 +243,16 @@ export const Unsqueeze = defineOp({
   infer([x, ax], ctx) {
     const axes = axesOf(ax, ctx.attrs.axes, ctx.node);
     if (!axes) throw new AttributeError(`${ctx.node}: Unsqueeze needs axes (input, or attribute before opset 13)`, ctx.node);
+    if (!Array.isArray(axes)) {
+      // The axes are known at run time: `unknown` 1s go somewhere among the output's dims.
+      const rank = x!.shape.length + axes.unknown;
+      const positions = Array.from({ length: rank }, (_, i) => i);
+      const out = unknownAxesShape(positions, axes.unknown, rank, (ones) => {
+        let k = 0;
+        return positions.map((i) => (ones.has(i) ? 1 : x!.shape[k++]!));
+      }, ctx.fresh);
+      return [{ dtype: x!.dtype, shape: out }];
+    }
     const rank = x!.shape.length + axes.length;
     const norm = normAxes(axes, rank, ctx.node);
     const out: Dim[] = [];

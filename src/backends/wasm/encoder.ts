@@ -142,6 +142,17 @@ export class FnBuilder {
   loadSplat(offset = 0): this { return this.mem(SIMD['v128.load32_splat'], true, 2, offset); }
   /** v128.store */
   storeV(offset = 0): this { return this.mem(SIMD['v128.store'], true, 4, offset); }
+  /** i8x16.shuffle: bytes of the two v128 on the stack (0–15 the first, 16–31 the second) picked by `bytes`. */
+  shuffle(bytes: readonly number[]): this {
+    this.code.push(0xfd);
+    uleb(this.code, 0x0d);
+    for (let i = 0; i < 16; i++) this.code.push(bytes[i]! & 31);
+    return this;
+  }
+  /** i8x16.shuffle picking f32 lanes (0–3 the first v128, 4–7 the second). */
+  shuffleF32(lanes: readonly [number, number, number, number]): this {
+    return this.shuffle(lanes.flatMap((l) => [l * 4, l * 4 + 1, l * 4 + 2, l * 4 + 3]));
+  }
   /** f32x4.extract_lane */
   lane(l: number): this { this.code.push(0xfd); uleb(this.code, SIMD['f32x4.extract_lane']); this.code.push(l); return this; }
 

@@ -1,5 +1,5 @@
 /**
- * GEMM in SIMD128 and the ops lowered to it: MatMul, Gemm and Conv (im2col + GEMM,
+ * GEMM in SIMD128 and the ops lowered to it: MatMul, Gemm and Conv (im2col.ts + GEMM,
  * any group count, depthwise included; 1×1 stride-1 unpadded convolutions read the
  * input directly).
  *
@@ -23,11 +23,12 @@
  * whole call would (same k order), so results do not depend on the thread count.
  */
 import { opContext, opOf } from '../../graph/infer.js';
-import { fold3, im2col, resolveWindow, type Window3 } from '../../graph/ops/conv-util.js';
+import { fold3, resolveWindow, type Window3 } from '../../graph/ops/conv-util.js';
 import { sizeOf, type ConcreteShape } from '../../graph/shape.js';
 import type { Tensor } from '../../graph/tensor.js';
 import type { ValueType } from '../../graph/op.js';
 import { FnBuilder } from './encoder.js';
+import { prepareIm2col } from './im2col.js';
 import type { WasmCall, WasmPrepareContext, WasmRun, WasmRuntime, WasmSplit } from './kernel.js';
 
 /** Columns per panel (two f32x4). */
@@ -392,6 +393,7 @@ export function prepareConv(ctx: WasmPrepareContext): WasmRun | undefined {
   ctx.scratch(colBytes + 64);
   ctx.scratch(packBytes + 64);
   const fns = gemmFns(ctx);
+  const fill = direct ? undefined : prepareIm2col(ctx, cg, win);
   const gs = gemmSplit(ctx, mg, outSize, kc);
   const ps = packSplit(ctx, kc, outSize);
   return (rt, [x], out) => {
@@ -401,7 +403,7 @@ export function prepareConv(ctx: WasmPrepareContext): WasmRun | undefined {
     for (let bi = 0; bi < n; bi++) {
       for (let g = 0; g < group; g++) {
         const xOff = px + (bi * c + g * cg) * inSize * 4;
-        if (!direct) im2col(rt.f32, xOff / 4, cg, win, rt.f32, col / 4);
+        if (fill) fill(rt, xOff, col);
         const bg = runtimeB(rt, fns, mg, kc, outSize, direct ? xOff : col, outSize * 4, dst, ps);
         runGemm(rt, fns, {
           M: mg, N: outSize, K: kc,

@@ -32,11 +32,12 @@ import { sizeOf } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
 import { verify } from '../../graph/verify.js';
 import { planExecution, type ExecutionPlan } from '../../passes/exec-plan.js';
-import { compileCpu, cpuTarget, type CpuProgram } from '../cpu/index.js';
+import { compileCpu, type CpuProgram } from '../cpu/index.js';
 import { collectOutputs, feedKey, feedType, placeInArena, runSteps, storeOutputs, tensorsOnly } from '../cpu/steps.js';
 import { ModuleBuilder, type FnBuilder } from './encoder.js';
 import { wasmKernelOf, type WasmRun, type WasmRuntime, type WasmSplit } from './kernel.js';
 import { registerWasmKernels } from './kernels.js';
+import { wasmTarget } from './plan.js';
 import { hardwareThreads, MAX_THREADS, sharedPool, threadsUnavailable, type PoolFn, type WasmCall, type WasmPool } from './threads.js';
 import '../../graph/ops/index.js';
 
@@ -193,7 +194,7 @@ export class WasmProgram {
     const types = new Map<string, ValueType>(this.graph.inputs.map((i) => [i.name, feedType(i, feeds[i.name]!)]));
     let plan: ExecutionPlan;
     try {
-      plan = planExecution(this.graph, types, cpuTarget());
+      plan = planExecution(this.graph, types, wasmTarget());
     } catch (e) {
       // As on the CPU backend: a graph planning cannot type still runs, op by op, and
       // the reference ops report the problem with the node's name.

@@ -1,7 +1,8 @@
 /**
  * Registers the wasm kernels on their op handles: MatMul, Gemm and Conv (GEMM; depthwise
  * Conv direct), the pools, Softmax, LayerNormalization and last-axis ReduceSum/Mean,
- * Gather (float32 row copies),
+ * Gather (float32 row copies), Concat (block copies, or none where the plan let the
+ * producers write into the output: concat.ts, plan.ts),
  * every op with a scalar expression (elementwise/broadcast), and Fused groups of
  * kind 'elementwise' (the composed expression) and 'epilogue' (the anchor's kernel,
  * then the chain's expression over its result) and 'attention' (attention.ts: the
@@ -11,16 +12,18 @@ import { E, substitute, type Expr } from '../../graph/expr.js';
 import { GraphError } from '../../graph/errors.js';
 import { Graph } from '../../graph/graph.js';
 import { opContext, opOf } from '../../graph/infer.js';
-import { allOps, type ValueType } from '../../graph/op.js';
+import { allOps, setTrait, type ValueType } from '../../graph/op.js';
 import { fusedExprs, fusedKind } from '../../graph/ops/fused.js';
 import { OPS } from '../../graph/ops/index.js';
 import { sizeOf } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
 import { prepareAttention } from './attention.js';
+import { concatWriteInto, prepareConcat } from './concat.js';
 import { prepareExpr } from './elementwise.js';
 import { prepareGather } from './gather.js';
 import { prepareConv, prepareGemm, prepareMatMul } from './gemm.js';
 import { registerWasmKernel, wasmKernelOf, type WasmKernel, type WasmPrepareContext, type WasmRun } from './kernel.js';
+import { WASM_WRITE_INTO } from './plan.js';
 import { prepareGlobalAveragePool, prepareLayerNorm, prepareReduceLast, prepareSoftmax } from './rows.js';
 import { prepareAveragePool, prepareDepthwiseConv, prepareMaxPool } from './window.js';
 
@@ -142,6 +145,8 @@ export function registerWasmKernels(): void {
   registerWasmKernel(OPS.ReduceSum, { prepare: prepareReduceLast(false) });
   registerWasmKernel(OPS.ReduceMean, { prepare: prepareReduceLast(true) });
   registerWasmKernel(OPS.Gather, { prepare: prepareGather });
+  registerWasmKernel(OPS.Concat, { prepare: prepareConcat });
+  setTrait(OPS.Concat, WASM_WRITE_INTO, concatWriteInto);
   registerWasmKernel(OPS.Fused, fusedKernel);
   for (const op of allOps()) if (op.expr && !wasmKernelOf(op)) registerWasmKernel(op, exprKernel);
 }

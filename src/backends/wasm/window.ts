@@ -3,8 +3,9 @@
  * (group = C_in = C_out, one KH×KW filter per channel), MaxPool and AveragePool.
  * One function per (kind, kernel, strides, dilations) walks `planes` planes; per
  * output row the columns whose every tap lies inside the input (computed at plan
- * time) run four outputs per f32x4 when the column stride is 1, and every other
- * output (borders, strided columns) runs one lane at a time with per-tap bounds
+ * time) run four outputs per f32x4 when the column stride is 1 or 2 (stride 2: two
+ * loads and a shuffle keeping the even lanes), and every other output (borders,
+ * other strides) runs one lane at a time with per-tap bounds
  * checks, so padding needs no copy. Taps are unrolled (KH·KW is a plan fact; windows
  * of more than {@link MAX_TAPS} taps are left to the other kernels).
  * Conv accumulates bias + Σ w·x; MaxPool takes the lane maximum over in-bounds taps
@@ -93,14 +94,22 @@ function buildWindow(kind: Kind, g: Geom): FnBuilder {
     result(false);
     f.lane(0).storeF32();
   };
-  /** Four outputs (stride-1 columns, every column tap inside the input). */
+  /**
+   * Four outputs (column stride 1 or 2, every column tap inside the input). Stride 2
+   * loads the eight floats from the tap's first column and keeps the even lanes; the
+   * last one read lies past the last column used (and inside the memory: every value
+   * is followed by at least 64 bytes of it).
+   */
   const vectorOut = (): void => {
     initAcc();
     for (let a = 0; a < g.kh; a++) {
       f.get(ihb).i32(a * g.dh).op('i32.add').tee(ih).get(IH).op('i32.lt_u').if(() => {
-        f.get(xc).get(ih).get(IW).op('i32.mul').get(ow).op('i32.add').get(PW).op('i32.sub').i32(2).op('i32.shl').op('i32.add').set(row);
+        f.get(xc).get(ih).get(IW).op('i32.mul').get(ow);
+        if (g.sw === 2) f.i32(1).op('i32.shl');
+        f.op('i32.add').get(PW).op('i32.sub').i32(2).op('i32.shl').op('i32.add').set(row);
         for (let b = 0; b < g.kw; b++) {
-          f.get(row).loadV(b * g.dw * 4);
+          if (g.sw === 2) f.get(row).loadV(b * g.dw * 4).get(row).loadV(b * g.dw * 4 + 16).shuffleF32([0, 2, 4, 6]);
+          else f.get(row).loadV(b * g.dw * 4);
           combine(a * g.kw + b);
         }
       });
@@ -128,7 +137,7 @@ function buildWindow(kind: Kind, g: Geom): FnBuilder {
     f.forRange(oh, 0, OH, 1, () => {
       f.get(oh).i32(g.sh).op('i32.mul').get(PH).op('i32.sub').set(ihb);
       f.i32(0).set(ow);
-      if (g.sw === 1) {
+      if (g.sw <= 2) {
         whileLt(LO, 1, scalarOut);
         whileLt(hiV, 4, vectorOut);
       }

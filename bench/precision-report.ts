@@ -8,6 +8,7 @@
  * the float outputs (transformers; the smallest over the inputs).
  *
  *   npx tsx bench/precision-report.ts [model ...] [--runs N] [--inputs N] [--precisions fp32,int4,...] [--cpu-accuracy]
+ *     [--images noise|fashion-mnist]
  *
  * How each precision is made (the same code paths as `kiln optimize`):
  * - fp32: the O2 pipeline;
@@ -19,7 +20,8 @@
  *   QDQ calibrated on the 4 seeded batches, or DynamicQuantizeLinear + MatMulInteger), then O2.
  * Accuracy runs on WebGPU unless --cpu-accuracy (then the CPU reference runs both
  * graphs). Inputs: images uniform in [-2, 2); token ids uniform below the largest id
- * of the model's test input (at least 100), masks and other inputs as in the test data.
+ * of the model's test input (at least 100), masks and other inputs as in the test data;
+ * with `--images fashion-mnist` the classifiers get Fashion-MNIST test photos instead.
  * The figures come from the machine the script runs on; on this project's CI machine
  * that is Mesa lavapipe (a CPU Vulkan driver), so latencies are not GPU figures.
  */
@@ -38,6 +40,7 @@ import { quantizeDynamic, quantizeStatic } from '../src/passes/quantize-activati
 import { exportModel } from '../onnx/export.js';
 import { importModelFile } from '../onnx/import.js';
 import { seededInputs, testInputs } from '../scripts/quantize-models.js';
+import { readIdx } from '../examples/fashion-mnist/idx.js';
 
 const PRECISIONS = ['fp32', 'fp16', 'int8', 'int4', 'qdq', 'dynamic'] as const;
 type Precision = (typeof PRECISIONS)[number];
@@ -55,6 +58,36 @@ function prepare(g: Graph, p: Precision, template: Feeds): Graph {
   if (p === 'dynamic') return optimize(quantizeDynamic(g).graph).graph;
   if (p === 'int8') return quantizeWeights(optimize(g).graph, { bits: 8 }).graph;
   return optimize(quantizeWeights(g, { bits: 4, blockSize: 32 }).graph).graph;
+}
+
+/**
+ * Real photos for the image classifiers: Fashion-MNIST test images (28×28 grey product
+ * photos, Debian's dataset-fashion-mnist), resized bilinearly to the model's input size,
+ * repeated over the 3 channels and normalized with ImageNet's mean and std. Noise inputs
+ * give logits with tiny margins; these give the classifiers something to recognize.
+ */
+function fashionInputs(template: Feeds, n: number): Feeds[] {
+  const [name, t] = Object.entries(template).find(([, v]) => v.dtype === 'float32' && v.shape.length === 4)
+    ?? (() => { throw new Error('--images fashion-mnist: the model has no float NCHW input'); })();
+  const [, c, h, w] = t.shape as [number, number, number, number];
+  const imgs = readIdx('t10k-images-idx3-ubyte.gz', n);
+  const px = imgs.data as Float32Array;
+  const mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225];
+  return Array.from({ length: n }, (_, k) => {
+    const out = new Float32Array(c * h * w);
+    for (let y = 0; y < h; y++) {
+      const sy = Math.min(27, Math.max(0, ((y + 0.5) * 28) / h - 0.5));
+      const y0 = Math.floor(sy), y1 = Math.min(27, y0 + 1), fy = sy - y0;
+      for (let x = 0; x < w; x++) {
+        const sx = Math.min(27, Math.max(0, ((x + 0.5) * 28) / w - 0.5));
+        const x0 = Math.floor(sx), x1 = Math.min(27, x0 + 1), fx = sx - x0;
+        const at = (yy: number, xx: number): number => px[k * 784 + yy * 28 + xx]!;
+        const v = (at(y0, x0) * (1 - fx) + at(y0, x1) * fx) * (1 - fy) + (at(y1, x0) * (1 - fx) + at(y1, x1) * fx) * fy;
+        for (let ch = 0; ch < c; ch++) out[(ch * h + y) * w + x] = (v - mean[ch % 3]!) / std[ch % 3]!;
+      }
+    }
+    return { ...template, [name]: Tensor.from('float32', [...t.shape], out) };
+  });
 }
 
 /** Float outputs flattened into one array (the order of the graph outputs). */
@@ -101,11 +134,14 @@ async function main(): Promise<void> {
   const runs = num('--runs', 10);
   const nInputs = num('--inputs', 100);
   const cpuAccuracy = args.includes('--cpu-accuracy');
+  const ii = args.indexOf('--images');
+  const images = ii >= 0 ? args[ii + 1]! : 'noise';
+  if (!['noise', 'fashion-mnist'].includes(images)) throw new Error(`--images: noise or fashion-mnist (got ${images})`);
   const pi = args.indexOf('--precisions');
   const precisions = pi >= 0 ? args[pi + 1]!.split(',') as Precision[] : [...PRECISIONS];
   const bad = precisions.filter((p) => !PRECISIONS.includes(p));
   if (bad.length || !precisions.includes('fp32')) throw new Error(`--precisions: a comma list of ${PRECISIONS.join(', ')} including fp32 (got ${args[pi + 1]})`);
-  const names = args.filter((a, i) => !a.startsWith('--') && !['--runs', '--inputs', '--precisions'].includes(args[i - 1] ?? ''));
+  const names = args.filter((a, i) => !a.startsWith('--') && !['--runs', '--inputs', '--precisions', '--images'].includes(args[i - 1] ?? ''));
   const { device, info } = await requestDevice({ label: 'precision-report' });
   const gpuName = `${info.description || info.device || info.vendor || 'unknown adapter'}${info.isFallbackAdapter ? ' (software adapter)' : ''}`;
   process.stderr.write(`WebGPU adapter: ${gpuName}; f16 storage: ${device.features.has('shader-f16')}\n`);
@@ -114,7 +150,9 @@ async function main(): Promise<void> {
     const dir = path.join(SHARED_MODELS, model);
     const g = importModelFile(path.join(dir, 'model.onnx'));
     const template = testInputs(dir, g);
-    const inputs = Array.from({ length: nInputs }, (_, k) => seededInputs(template, k + 1));
+    const inputs = images === 'fashion-mnist' && CLASSIFIERS.has(model)
+      ? fashionInputs(template, nInputs)
+      : Array.from({ length: nInputs }, (_, k) => seededInputs(template, k + 1));
     let reference: Float64Array[] | undefined;
     for (const p of PRECISIONS.filter((x) => precisions.includes(x))) {
       const t0 = performance.now();
@@ -159,7 +197,7 @@ async function main(): Promise<void> {
   }
   const mib = (b: number): string => (b / 2 ** 20).toFixed(2);
   const lines = [
-    `WebGPU adapter: ${gpuName}${device.features.has('shader-f16') ? ' (shader-f16)' : ''}; warm latency: median of ${runs} runs; accuracy vs fp32 on ${nInputs} seeded inputs on ${cpuAccuracy ? 'the CPU reference' : 'WebGPU'}.`,
+    `WebGPU adapter: ${gpuName}${device.features.has('shader-f16') ? ' (shader-f16)' : ''}; warm latency: median of ${runs} runs; accuracy vs fp32 on ${nInputs} ${images === 'fashion-mnist' ? 'Fashion-MNIST photos (classifiers; seeded inputs for the others)' : 'seeded inputs'} on ${cpuAccuracy ? 'the CPU reference' : 'WebGPU'}.`,
     '',
     '| model | precision | file MiB (× fp32) | peak GPU MiB | warm ms (× fp32) | dispatches | max abs err | top-1 / min cosine | non-finite |',
     '|---|---|---|---|---|---|---|---|---|',

@@ -69,14 +69,14 @@ export function convEntry(p: ConvShader): string {
   L.push('    let xc = xb + i32(c) * inS;');
   L.push('    var kk = c * K3;');
   L.push('    for (var kd = 0u; kd < KD; kd++) {');
-  for (const j of range(4)) L.push(`      let id${j} = od${j} + i32(kd) * ${u.dD}; let vd${j} = id${j} >= 0 && id${j} < ID;`);
+  for (const j of range(4)) L.push(`      let id${j} = od${j} + i32(kd) * ${u.dD}; let vd${j} = u32(id${j}) < u32(ID);`);
   L.push('      for (var kh = 0u; kh < KH; kh++) {');
   for (const j of range(4)) {
-    L.push(`        let ih${j} = oh${j} + i32(kh) * ${u.dH}; let vh${j} = vd${j} && ih${j} >= 0 && ih${j} < IH; let rb${j} = xc + (id${j} * IH + ih${j}) * IW;`);
+    L.push(`        let ih${j} = oh${j} + i32(kh) * ${u.dH}; let vh${j} = vd${j} & (u32(ih${j}) < u32(IH)); let rb${j} = xc + (id${j} * IH + ih${j}) * IW;`);
   }
   L.push('        for (var kw = 0u; kw < KW; kw++) {');
   for (const j of range(4)) {
-    L.push(`          let iw${j} = ow${j} + i32(kw) * ${u.dW}; let x${j} = select(0.0, f32(${p.x}[u32(select(0, rb${j} + iw${j}, vh${j} && iw${j} >= 0 && iw${j} < IW))]), vh${j} && iw${j} >= 0 && iw${j} < IW);`);
+    L.push(`          let iw${j} = ow${j} + i32(kw) * ${u.dW}; let ok${j} = vh${j} & (u32(iw${j}) < u32(IW)); let x${j} = select(0.0, f32(${p.x}[u32(select(0, rb${j} + iw${j}, ok${j}))]), ok${j});`);
   }
   L.push('          let xv = vec4<f32>(x0, x1, x2, x3);');
   for (const r of range(tc)) L.push(`          acc${r} += f32(${p.w}[wr${r} + kk]) * xv;`);
@@ -168,7 +168,7 @@ export function convGemmEntry(p: ConvGemmShader): string {
   const xb = p.xBlocks;
   if (!xb) {
     for (const i of offs) L.push(`  let ci${i} = iw0 + ${i}; let cok${i} = u32(ci${i}) < u32(IW);`);
-    for (const i of offs) xLoads.push(`      let ok${i} = rok && cok${i}; let x${i} = select(0.0, f32(${p.x}[u32(select(0, rb + ci${i}, ok${i}))]), ok${i});`);
+    for (const i of offs) xLoads.push(`      let ok${i} = rok & cok${i}; let x${i} = select(0.0, f32(${p.x}[u32(select(0, rb + ci${i}, ok${i}))]), ok${i});`);
     xOf = (i) => `x${i}`;
   } else {
     // X as vec<vw>: rows start vw-aligned (IW % vw == 0) and so does the first
@@ -177,7 +177,7 @@ export function convGemmEntry(p: ConvGemmShader): string {
     const blocks = Math.ceil((sh + offs[offs.length - 1]! + 1) / vw);
     L.push(`  let cb = iw0 - ${sh};`);
     for (const q of range(blocks)) L.push(`  let bok${q} = u32(cb + ${vw * q}) < u32(IW); let bq${q} = (cb + ${vw * q}) / ${vw};`);
-    for (const q of range(blocks)) xLoads.push(`      let ok${q} = rok && bok${q}; let v${q} = select(vec${vw}<f32>(), ${p.x}[u32(select(0, rb + bq${q}, ok${q}))], ok${q});`);
+    for (const q of range(blocks)) xLoads.push(`      let ok${q} = rok & bok${q}; let v${q} = select(vec${vw}<f32>(), ${p.x}[u32(select(0, rb + bq${q}, ok${q}))], ok${q});`);
     xOf = (i) => `v${Math.floor((sh + i) / vw)}.${'xyzw'[(sh + i) % vw]}`;
   }
   for (const r of range(tm)) for (const c of range(nc)) L.push(`  var acc${r}_${c} = vec4<f32>();`);

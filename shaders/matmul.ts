@@ -55,6 +55,11 @@ export interface MatmulShader {
   readonly sbn: string;
   /** WGSL lines computing `aOff`, `bOff` and `oOff` (element offsets) from the batch index `bi`. */
   readonly batch: string;
+  /**
+   * WGSL run by every invocation before the bounds check, in uniform control flow
+   * (workgroup barriers and `lid` allowed): e.g. a range reduction an operand's load needs.
+   */
+  readonly prelude?: string | undefined;
 }
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -65,7 +70,13 @@ export function matmulEntry(p: MatmulShader): string {
   const nc = tn / 4;
   const v = `vec4<${acc}>`;
   const L: string[] = [];
-  L.push(linearEntry(p.wg, 't', p.total));
+  if (p.prelude) {
+    L.push(linearEntry(p.wg, 't'));
+    L.push(p.prelude);
+    L.push(`  if (t >= ${p.total}) { return; }`);
+  } else {
+    L.push(linearEntry(p.wg, 't', p.total));
+  }
   L.push(`  let M = ${p.M}; let N = ${p.N}; let K = ${p.K};`);
   L.push(`  let nt = t % ${p.nTiles}; let t1 = t / ${p.nTiles}; let mt = t1 % ${p.mTiles}; let bi = t1 / ${p.mTiles};`);
   L.push(p.batch);

@@ -130,7 +130,7 @@ describe('webgpu planner and WGSL helpers (no device)', function () {
     const b = new GraphBuilder('big');
     const x = b.input('x', 'float32', [1 << 20]);
     b.output(b.Tile([x, b.constant([64], { dtype: 'int64' })]), 'tiled');
-    expect(() => plan(b.build())).to.throw(LimitError, /node 'Tile': tensor 'Tile_0' needs 268435456 bytes/);
+    expect(() => plan(b.build())).to.throw(LimitError, /Tile: Tile binds tensor 'Tile_0' of 268435456 bytes, more than this device's maxStorageBufferBindingSize/);
   });
 
   it('converts int64 to i32 storage with a range check, bool to u32, and back', function () {

@@ -13,7 +13,7 @@ import { GraphError } from '../../graph/errors.js';
 import { Graph } from '../../graph/graph.js';
 import { opContext, opOf } from '../../graph/infer.js';
 import { allOps, setTrait, type ValueType } from '../../graph/op.js';
-import { fusedExprs, fusedKind } from '../../graph/ops/fused.js';
+import { epilogueParts, fusedExprs, fusedKind, type EpilogueParts } from '../../graph/ops/fused.js';
 import { OPS } from '../../graph/ops/index.js';
 import { sizeOf } from '../../graph/shape.js';
 import { Tensor } from '../../graph/tensor.js';
@@ -45,8 +45,8 @@ const exprKernel: WasmKernel = {
 };
 
 /** The chain of an epilogue group as one expression: E.input(0) the anchor's value, E.input(k+1) node input extra[k]. */
-function chainExpr(g: Graph): { expr: Expr; extra: number[] } | undefined {
-  const anchor = g.topo[0]!;
+function chainExpr(g: Graph, parts: EpilogueParts): { expr: Expr; extra: number[] } | undefined {
+  const anchor = parts.anchor;
   const inputIndex = new Map(g.inputs.map((v, i) => [v.name, i]));
   const env = new Map<string, Expr>([[anchor.outputs[0]!, E.input(0, g.typeOf(anchor.outputs[0]!).dtype)]]);
   for (const [n, t] of g.initializers) if (t.size === 1) env.set(n, E.const(t.data[0] as number, t.dtype));
@@ -61,7 +61,7 @@ function chainExpr(g: Graph): { expr: Expr; extra: number[] } | undefined {
     env.set(v, x);
     return x;
   };
-  for (const m of g.topo.slice(1)) {
+  for (const m of parts.chain) {
     const def = opOf(m);
     if (!def.expr || m.outputs.length !== 1) return undefined;
     const args = m.inputs.filter((v) => v !== '').map(leaf);
@@ -73,12 +73,17 @@ function chainExpr(g: Graph): { expr: Expr; extra: number[] } | undefined {
   return last ? { expr: last, extra } : undefined;
 }
 
-/** An epilogue group: the anchor's kernel writes the anchor's value, the chain's expression turns it into the output. */
+/**
+ * An epilogue group: the anchor's kernel writes the anchor's value, the chain's
+ * expression turns it into the output. A group that computes anchor operands on load
+ * (a prologue: src/graph/load-fusion.ts) is left to the CPU reference.
+ */
 function prepareEpilogue(ctx: WasmPrepareContext, g: Graph): WasmRun | undefined {
-  if (g.outputs.length !== 1 || g.topo.length < 1) return undefined;
-  const anchor = g.topo[0]!;
+  const parts = g.outputs.length === 1 ? epilogueParts(g) : undefined;
+  if (!parts || parts.prologue.length > 0) return undefined;
+  const anchor = parts.anchor;
   const kernel = wasmKernelOf(opOf(anchor));
-  const chain = chainExpr(g);
+  const chain = chainExpr(g, parts);
   if (!kernel || !chain) return undefined;
   const inputIndex = new Map(g.inputs.map((v, i) => [v.name, i]));
   const slots = anchor.inputs.map((v) => (v === '' ? -1 : inputIndex.get(v) ?? -2));

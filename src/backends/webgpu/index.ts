@@ -21,7 +21,9 @@
  *   computed condition): the schedule splits there, the op's inputs are read back
  *   and it runs on the host (control.ts).
  * - A MatMul/Gemm weight larger than one storage binding is split into column
- *   blocks that fit (legalize.ts).
+ *   blocks that fit, a Gather table into row blocks (legalize.ts); a value larger
+ *   than one binding (up to maxBufferSize) lives in one buffer that its nodes bind
+ *   in chunks of rows (chunk.ts), or a LimitError names the node that cannot.
  * - Out-of-range gather/scatter indices are clamped on the GPU (the CPU raises).
  * - Sequence and optional values (ONNX sequence(tensor), optional(T)) live on the
  *   host: their ops (and Identity, If and Loop carrying them) run there as control
@@ -60,6 +62,13 @@ export interface CompileWebGpuOptions {
   readonly skipVerify?: boolean;
   /** Kernel variant choices (e.g. `{ implicitGemm: false }` to A/B Conv kernels); default: all defaults. */
   readonly kernelOptions?: KernelOptions;
+  /**
+   * Plan as if one storage binding held at most this many bytes (when below the
+   * device's maxStorageBufferBindingSize, which a device cannot be asked to lower
+   * under WebGPU's default of 128 MiB): the paths for weights and values larger than
+   * one binding then run on tensors of a few KiB. For tests; default the device's limit.
+   */
+  readonly maxBindingBytes?: number;
 }
 
 let shared: Promise<GPUDevice> | undefined;
@@ -145,7 +154,8 @@ export async function compileWebGpu(input: Graph, opts: CompileWebGpuOptions = {
   checkKernels(input);
   const device = opts.device ?? (await defaultDevice());
   // Weights larger than one storage binding are split into blocks that fit (legalize.ts).
-  const graph = splitWideWeights(input, device.limits.maxStorageBufferBindingSize);
+  const bindingBytes = Math.min(device.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
+  const graph = splitWideWeights(input, bindingBytes);
   if (hasControlFlow(graph)) {
     // Control flow runs as a schedule of flat programs (control.ts); each is compiled with these options.
     const runtime: ControlRuntime = {
@@ -155,7 +165,12 @@ export async function compileWebGpu(input: Graph, opts: CompileWebGpuOptions = {
     };
     return new WebGpuProgram(graph, device, { ...(opts.label ? { label: opts.label } : {}), control: { program: new ControlProgram(graph, runtime), runtime } });
   }
-  const program = new WebGpuProgram(graph, device, { ...(opts.profile ? { profile: true } : {}), ...(opts.label ? { label: opts.label } : {}), ...(opts.kernelOptions ? { kernelOptions: opts.kernelOptions } : {}) });
+  const program = new WebGpuProgram(graph, device, {
+    ...(opts.profile ? { profile: true } : {}),
+    ...(opts.label ? { label: opts.label } : {}),
+    ...(opts.kernelOptions ? { kernelOptions: opts.kernelOptions } : {}),
+    ...(opts.maxBindingBytes !== undefined ? { maxBindingBytes: opts.maxBindingBytes } : {}),
+  });
   if (graph.inputs.every((i) => i.shape.every((d) => typeof d === 'number'))) {
     try {
       await program.prepare(Object.fromEntries(graph.inputs.map((i) => [i.name, { dtype: i.dtype, shape: i.shape as number[] }])));

@@ -157,10 +157,35 @@ export interface KernelPlan {
   readonly inPlaceInputs?: readonly number[];
 }
 
+/** The rows of one value in a {@link KernelSplit}: `unit` elements per row (contiguous), `shape(n)` the shape of n rows. */
+export interface SplitRows {
+  readonly unit: number;
+  readonly shape: (n: number) => number[];
+}
+
+/**
+ * How a node splits into chunks of rows when a value is larger than one storage
+ * binding (chunk.ts): the number of rows and, per input and output, its rows
+ * (undefined: bound whole in every chunk).
+ */
+export interface KernelSplit {
+  readonly rows: number;
+  readonly inputs: readonly (SplitRows | undefined)[];
+  readonly outputs: readonly (SplitRows | undefined)[];
+  /** Attributes of a chunk of n rows (default: the node's). */
+  readonly attrs?: (n: number) => Readonly<Record<string, unknown>>;
+}
+
 /** A WebGPU kernel for one op. */
 export interface GpuKernel {
   /** Plans the dispatches for one node; throws a typed error naming ctx.node if unsupported. */
   plan(ctx: KernelContext): KernelPlan;
+  /**
+   * The node's split over the rows of its output's axes 0..a flattened, for values
+   * larger than one binding (chunk.ts); undefined when it cannot split there. A
+   * kernel without it cannot read or write such values.
+   */
+  split?(ctx: KernelContext, a: number): KernelSplit | undefined;
 }
 
 /** The name of an op of the registry (graph/ops OPS): a kernel table key that is not one fails the type check. */

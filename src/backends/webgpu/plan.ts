@@ -14,16 +14,22 @@
  * 2. The kernels' dispatches then get their bindings: each binding names the plan
  *    buffer of the value (or scratch / prepared constant), and a byte range of it
  *    for values written into a Concat's output.
- * 3. Limits: storage bindings per dispatch here; bytes per binding in the planner.
+ * 3. Limits: a value may be as large as one buffer (maxBufferSize, checked by the
+ *    planner); a node with a value larger than one binding
+ *    (maxStorageBufferBindingSize) is planned as chunks that each bind a byte range
+ *    of it (chunk.ts). Here every binding is checked against that limit (a
+ *    LimitError naming the node, its op and the value when no chunk rule applied),
+ *    and the storage bindings per dispatch.
  */
-import { ShapeError, LimitError } from '../../graph/errors.js';
+import { KilnError, ShapeError, LimitError } from '../../graph/errors.js';
 import type { Graph, Node } from '../../graph/graph.js';
 import { opOf as opOfNode } from '../../graph/infer.js';
 import type { ValueType } from '../../graph/op.js';
-import type { ConcreteShape } from '../../graph/shape.js';
+import { sizeOf, type ConcreteShape } from '../../graph/shape.js';
 import type { Tensor } from '../../graph/tensor.js';
 import { DataDependentShapeError, foldGraph, planExecution, type ExecutionPlan, type PlanTarget } from '../../passes/exec-plan.js';
-import { kernelOf, storageOf, type GpuStorage, type KernelLimits, type KernelOptions, type KernelPlan } from './kernel.js';
+import { kernelOf, storageOf, type BindingRef, type GpuStorage, type KernelContext, type KernelLimits, type KernelOptions, type KernelPlan } from './kernel.js';
+import { planChunks, type Chunk, type ChunkedPlan } from './chunk.js';
 import type { BindingKind } from './pipelines.js';
 import { bufferBytes } from './storage.js';
 
@@ -91,10 +97,22 @@ export interface PlanOptions {
   readonly kernelOptions?: KernelOptions | undefined;
 }
 
-/** The WebGPU plan target: facts from each node's kernel (kernel plans are kept in `plans` for binding). */
-export function webgpuTarget(opts: PlanOptions, plans: Map<Node, KernelPlan>): PlanTarget {
+/** A node's kernel plan, or its chunks (values larger than one binding, chunk.ts). */
+type NodePlan = { readonly whole: KernelPlan } | { readonly chunked: ChunkedPlan; readonly whole: KernelPlan | undefined };
+
+/** The chunks of a node's plan, each with the ranges it binds (one chunk binding whole values when it is not chunked). */
+function chunksOf(p: NodePlan): readonly Chunk[] {
+  if ('chunked' in p) return p.chunked.chunks;
+  const kp = p.whole;
+  return [{ plan: kp, inputs: [], outputs: [], scratch: (kp.scratch ?? []).map((_, j) => j), constants: (kp.constants ?? []).map((_, j) => j) }];
+}
+
+/** The WebGPU plan target: facts from each node's kernel (node plans are kept in `plans` for binding). */
+export function webgpuTarget(opts: PlanOptions, plans: Map<Node, NodePlan>): PlanTarget {
   const storage = (d: ValueType['dtype']): GpuStorage => storageOf(d, opts.f16);
   const info = (t: { dtype: ValueType['dtype']; shape: ConcreteShape; value?: Tensor | undefined }) => ({ dtype: t.dtype, shape: t.shape, storage: storage(t.dtype), value: t.value });
+  const bytes = (t: { dtype: ValueType['dtype']; shape: ConcreteShape }): number => bufferBytes(sizeOf(t.shape), storage(t.dtype));
+  const limit = opts.limits.maxStorageBufferBindingSize;
   return {
     name: 'WebGPU',
     bufferBytes: (n, d) => bufferBytes(n, storage(d)),
@@ -105,13 +123,14 @@ export function webgpuTarget(opts: PlanOptions, plans: Map<Node, KernelPlan>): P
     ownsConstants: true,
     fold: true,
     dynamicShapes: 'error',
-    maxValueBytes: Math.min(opts.limits.maxStorageBufferBindingSize, opts.maxBufferSize),
-    limitName: 'maxStorageBufferBindingSize',
+    // A value may be larger than one binding: its nodes then bind it in chunks (chunk.ts); the binding check is in planGraph.
+    maxValueBytes: opts.maxBufferSize,
+    limitName: 'maxBufferSize',
     unsupported: 'no WebGPU kernel (there is no CPU fallback at run time)',
     facts({ node, attrs, inputs, outputs }) {
       const kernel = kernelOf(opOfNode(node));
       if (!kernel) return undefined;
-      const plan = kernel.plan({
+      const ctx: KernelContext = {
         node: node.name,
         attrs,
         inputs: inputs.map((t) => (t ? info(t) : undefined)),
@@ -120,16 +139,47 @@ export function webgpuTarget(opts: PlanOptions, plans: Map<Node, KernelPlan>): P
         f16: opts.f16,
         subgroups: opts.subgroups,
         options: opts.kernelOptions,
-      });
-      plans.set(node, plan);
+      };
+      let np: NodePlan;
+      if (![...inputs, ...outputs].some((t) => t && bytes(t) > limit)) {
+        np = { whole: kernel.plan(ctx) };
+      } else {
+        // A value beyond one binding: the plan as it is when it binds none of them (an alias, a write-into Concat), else chunks.
+        let whole: KernelPlan | undefined;
+        let failed: unknown;
+        try {
+          whole = kernel.plan(ctx);
+        } catch (e) {
+          if (!(e instanceof KilnError)) throw e;
+          failed = e;
+        }
+        const big = (b: BindingRef): boolean => {
+          const t = b.kind === 'input' ? inputs[b.index] : b.kind === 'output' ? outputs[b.index] : undefined;
+          return t !== undefined && bytes(t) > limit;
+        };
+        const chunked = whole && !whole.dispatches.some((d) => d.bindings.some(big))
+          ? undefined
+          : planChunks(ctx, kernel, (kind, k) => bytes((kind === 'input' ? inputs[k] : outputs[k])!));
+        if (chunked) np = { chunked, whole };
+        else if (whole) np = { whole }; // the binding check names the node, its op and the value
+        else throw failed;
+      }
+      plans.set(node, np);
       const reads = new Set<number>();
-      for (const d of plan.dispatches) for (const b of d.bindings) if (b.kind === 'input') reads.add(b.index);
+      let dispatches = 0;
+      for (const c of chunksOf(np)) {
+        for (const d of c.plan.dispatches) for (const b of d.bindings) if (b.kind === 'input') reads.add(b.index);
+        dispatches += c.plan.dispatches.filter((d) => !d.workgroups.some((w) => w === 0)).length;
+      }
+      const plan = np.whole;
+      const scratch = 'chunked' in np ? np.chunked.scratch : plan!.scratch;
+      const constants = 'chunked' in np ? np.chunked.constants : plan!.constants;
       return {
-        dispatches: plan.dispatches.filter((d) => !d.workgroups.some((w) => w === 0)).length,
-        ...(plan.aliasOf !== undefined ? { aliasOf: plan.aliasOf } : {}),
-        ...(plan.inPlaceInputs ? { writeInto: plan.inPlaceInputs } : {}),
-        ...(plan.scratch ? { scratch: plan.scratch } : {}),
-        ...(plan.constants ? { constants: plan.constants } : {}),
+        dispatches,
+        ...(plan?.aliasOf !== undefined ? { aliasOf: plan.aliasOf } : {}),
+        ...(plan?.inPlaceInputs ? { writeInto: plan.inPlaceInputs } : {}),
+        ...(scratch && scratch.length ? { scratch } : {}),
+        ...(constants && constants.length ? { constants } : {}),
         reads: [...reads],
       };
     },
@@ -138,51 +188,67 @@ export function webgpuTarget(opts: PlanOptions, plans: Map<Node, KernelPlan>): P
 
 /** Plans a graph for concrete input types (graph inputs' names → concrete types). */
 export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueType>, opts: PlanOptions, inputValues?: ReadonlyMap<string, Tensor>): ExecPlan {
-  const kernelPlans = new Map<Node, KernelPlan>();
-  const plan = planExecution(graph, inputTypes, webgpuTarget(opts, kernelPlans), inputValues);
+  const nodePlans = new Map<Node, NodePlan>();
+  const plan = planExecution(graph, inputTypes, webgpuTarget(opts, nodePlans), inputValues);
   type Place = { readonly buffer: number; readonly offset: number; readonly size: number };
   const placeOfValue = (name: string, where: string): Place => {
     const a = plan.assignments.get(name);
     if (!a) throw new ShapeError(`${where}: value '${name}' is not available on the GPU`, where);
     return { buffer: a.buffer, offset: a.offset, size: plan.valueBytes.get(name) ?? plan.buffers[a.buffer]!.bytes };
   };
+  const bindLimit = opts.limits.maxStorageBufferBindingSize;
 
   const dispatches: PlannedDispatch[] = [];
   for (const step of plan.steps) {
     if (step.dispatches === 0) continue;
     const node = step.node;
-    const kp = kernelPlans.get(node)!;
-    for (const d of kp.dispatches) {
-      if (d.workgroups.some((w) => w === 0)) continue;
-      const places = d.bindings.map((b): Place => {
-        const v = b.kind === 'input' ? node.inputs[b.index] : b.kind === 'output' ? node.outputs[b.index] : undefined;
-        if (v) return placeOfValue(v, node.name);
-        const sc = b.kind === 'scratch' ? step.scratch[b.index] : undefined;
-        if (sc) return { buffer: sc.buffer, offset: sc.offset, size: sc.bytes };
-        const c = b.kind === 'constant' ? step.constants[b.index] : undefined;
-        if (c !== undefined) return { buffer: c, offset: 0, size: plan.buffers[c]!.bytes };
-        throw new ShapeError(`${node.name}: kernel ${d.label} binds missing ${b.kind} #${b.index}`, node.name);
-      });
-      const slots = places.map((p) => p.buffer);
-      if (slots.length > opts.limits.maxStorageBuffersPerShaderStage) {
-        throw new LimitError(`${node.name}: kernel ${d.label} needs ${slots.length} storage buffers, the device allows ${opts.limits.maxStorageBuffersPerShaderStage}`, node.name);
+    for (const chunk of chunksOf(nodePlans.get(node)!)) {
+      for (const d of chunk.plan.dispatches) {
+        if (d.workgroups.some((w) => w === 0)) continue;
+        const places = d.bindings.map((b): Place => {
+          const v = b.kind === 'input' ? node.inputs[b.index] : b.kind === 'output' ? node.outputs[b.index] : undefined;
+          if (v) {
+            const p = placeOfValue(v, node.name);
+            const w = b.kind === 'input' ? chunk.inputs[b.index] : chunk.outputs[b.index];
+            const at = w ? { buffer: p.buffer, offset: p.offset + w.offset, size: w.size } : p;
+            if (at.size > bindLimit) {
+              throw new LimitError(
+                `${node.name}: ${node.op} binds tensor '${v}' of ${at.size} bytes, more than this device's maxStorageBufferBindingSize ${bindLimit}, and its WebGPU kernel cannot read or write it in chunks`,
+                node.name,
+              );
+            }
+            return at;
+          }
+          const sc = b.kind === 'scratch' ? step.scratch[chunk.scratch[b.index]!] : undefined;
+          const c = b.kind === 'constant' ? step.constants[chunk.constants[b.index]!] : undefined;
+          const at = sc ? { buffer: sc.buffer, offset: sc.offset, size: sc.bytes } : c !== undefined ? { buffer: c, offset: 0, size: plan.buffers[c]!.bytes } : undefined;
+          if (!at) throw new ShapeError(`${node.name}: kernel ${d.label} binds missing ${b.kind} #${b.index}`, node.name);
+          if (at.size > bindLimit) {
+            throw new LimitError(`${node.name}: ${node.op} (${d.label}) needs a ${b.kind} buffer of ${at.size} bytes, more than this device's maxStorageBufferBindingSize ${bindLimit}`, node.name);
+          }
+          return at;
+        });
+        const slots = places.map((p) => p.buffer);
+        if (slots.length > opts.limits.maxStorageBuffersPerShaderStage) {
+          throw new LimitError(`${node.name}: kernel ${d.label} needs ${slots.length} storage buffers, the device allows ${opts.limits.maxStorageBuffersPerShaderStage}`, node.name);
+        }
+        const kinds: BindingKind[] = d.bindings.map((b) => (b.kind === 'input' || b.kind === 'constant' ? 'read' : 'rw'));
+        // A binding is a byte range when its value shares the buffer (offsets), does not fill it, or is a chunk of it.
+        const views = places.map((p) => (p.offset !== 0 || p.size !== plan.buffers[p.buffer]!.bytes ? { offset: p.offset, size: p.size } : undefined));
+        if (d.uniforms) kinds.push('uniform');
+        dispatches.push({
+          shader: d.shader,
+          entryPoint: d.entryPoint ?? 'main',
+          kinds,
+          slots,
+          ...(d.uniforms ? { uniforms: d.uniforms } : {}),
+          workgroups: d.workgroups,
+          label: d.label,
+          ...(views.some((v) => v) ? { views } : {}),
+          node: node.name,
+          op: node.op,
+        });
       }
-      const kinds: BindingKind[] = d.bindings.map((b) => (b.kind === 'input' || b.kind === 'constant' ? 'read' : 'rw'));
-      // A binding is a byte range when its value shares the buffer (offsets) or does not fill it.
-      const views = places.map((p) => (p.offset !== 0 || p.size !== plan.buffers[p.buffer]!.bytes ? { offset: p.offset, size: p.size } : undefined));
-      if (d.uniforms) kinds.push('uniform');
-      dispatches.push({
-        shader: d.shader,
-        entryPoint: d.entryPoint ?? 'main',
-        kinds,
-        slots,
-        ...(d.uniforms ? { uniforms: d.uniforms } : {}),
-        workgroups: d.workgroups,
-        label: d.label,
-        ...(views.some((v) => v) ? { views } : {}),
-        node: node.name,
-        op: node.op,
-      });
     }
   }
 

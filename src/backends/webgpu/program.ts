@@ -21,7 +21,7 @@
  * prepare()) rejects with a {@link DeviceLostError} carrying the reason; the program
  * cannot recover — compile a new one on a new device.
  */
-import { DeviceLostError, ExecutionError, InputError } from '../../graph/errors.js';
+import { DeviceLostError, ExecutionError, InputError, LimitError } from '../../graph/errors.js';
 import { checkFeeds } from '../../graph/feeds.js';
 import type { Graph } from '../../graph/graph.js';
 import type { ValueType } from '../../graph/op.js';
@@ -96,8 +96,11 @@ function destroyRealized(r: Realized): void {
   r.query?.read.destroy();
 }
 
-/** The device limits kernels see (workgroup invocations capped at 256 for portability). */
-export function kernelLimits(device: GPUDevice): KernelLimits {
+/**
+ * The device limits kernels see (workgroup invocations capped at 256 for
+ * portability; storage bindings at `maxBindingBytes` when that is lower).
+ */
+export function kernelLimits(device: GPUDevice, maxBindingBytes = Infinity): KernelLimits {
   const l = device.limits;
   return {
     maxComputeInvocationsPerWorkgroup: Math.min(256, l.maxComputeInvocationsPerWorkgroup),
@@ -106,7 +109,7 @@ export function kernelLimits(device: GPUDevice): KernelLimits {
     maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
     maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
-    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    maxStorageBufferBindingSize: Math.min(l.maxStorageBufferBindingSize, maxBindingBytes),
     minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
   };
 }
@@ -131,7 +134,7 @@ export class WebGpuProgram {
   constructor(
     readonly graph: Graph,
     readonly device: GPUDevice,
-    private readonly opts: { profile?: boolean; label?: string; kernelOptions?: KernelOptions | undefined; control?: { program: ControlProgram; runtime: ControlRuntime } } = {},
+    private readonly opts: { profile?: boolean; label?: string; kernelOptions?: KernelOptions | undefined; maxBindingBytes?: number; control?: { program: ControlProgram; runtime: ControlRuntime } } = {},
   ) {
     this.f16 = device.features.has('shader-f16');
     void device.lost.then((info) => {
@@ -195,7 +198,7 @@ export class WebGpuProgram {
       let plan: ExecPlan;
       try {
         plan = planGraph(this.graph, map, {
-          limits: kernelLimits(this.device),
+          limits: kernelLimits(this.device, this.opts.maxBindingBytes),
           f16: this.f16,
           subgroups: this.device.features.has('subgroups'),
           maxBufferSize: this.device.limits.maxBufferSize,
@@ -239,7 +242,21 @@ export class WebGpuProgram {
       return x;
     };
     try {
-      const buffers = plan.slotBytes.map((size, k) => track(device.createBuffer({ size, usage, label: `kiln-slot-${k}` })));
+      // The device's memory as a whole may be short of the plan's buffers: a LimitError, not a lost device later.
+      device.pushErrorScope('out-of-memory');
+      let buffers: GPUBuffer[] = [];
+      let failed: unknown;
+      try {
+        buffers = plan.slotBytes.map((size, k) => track(device.createBuffer({ size, usage, label: `kiln-slot-${k}` })));
+      } catch (e) {
+        failed = e;
+      }
+      const oom = await device.popErrorScope();
+      if (oom) {
+        const total = plan.slotBytes.reduce((a, b) => a + b, 0);
+        throw new LimitError(`the plan needs ${total} bytes of GPU buffers (the largest ${Math.max(...plan.slotBytes)}), more memory than the device could give: ${oom.message}`);
+      }
+      if (failed !== undefined) throw failed;
       for (const c of plan.constants) device.queue.writeBuffer(buffers[c.slot]!, 0, toStorage(c.tensor, this.f16, c.name));
       const uniformBuffers: GPUBuffer[] = [];
       const bindGroups = plan.dispatches.map((d, k) => {

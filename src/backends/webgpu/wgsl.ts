@@ -142,9 +142,17 @@ function scalarPreludes(es: readonly Expr[]): string[] {
 
 /** The helper functions (and non-finite constant bits) an expression needs. */
 export function exprPrelude(es: readonly Expr[]): string {
+  return exprPreludeParts(es).join('\n');
+}
+
+/**
+ * {@link exprPrelude} as separate declarations, for a module that renders several
+ * expressions (each part added once with `sb.fn`, so shared helpers are not redeclared).
+ */
+export function exprPreludeParts(es: readonly Expr[]): string[] {
   const parts = scalarPreludes(es);
   if (es.some(hasNonFiniteConst)) parts.push(NON_FINITE_DECLS);
-  return parts.join('\n');
+  return parts;
 }
 
 /** A workgroup grid for `groups` workgroups, each dim ≤ the device limit. */

@@ -7,7 +7,8 @@
 import { attr } from '../attrs.js';
 import { FLOATS, expectDType, type DType } from '../dtype.js';
 import { AttributeError, DTypeError, ShapeError } from '../errors.js';
-import { defineOp, type InferInput, type ValueType } from '../op.js';
+import { defineOp, setTrait, type InferInput, type ValueType } from '../op.js';
+import { LOAD_FUSION } from '../load-fusion.js';
 import { formatShape, sizeOf, type Dim } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { fold3, im2col, resolveWindow, windowAttrs, windowParams, type Window, type Window3, type WindowAttrs } from './conv-util.js';
@@ -322,4 +323,7 @@ export const ConvTranspose = defineOp({
 });
 
 /** Convolution ops. */
+// x (a QuantizeLinear's output) can be quantized while it is loaded.
+setTrait(ConvInteger, LOAD_FUSION, { elementwise: [0] });
+
 export const convOps = { Conv, ConvTranspose, ConvInteger } as const;

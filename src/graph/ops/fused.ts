@@ -147,5 +147,28 @@ export function fusedExpr(node: Pick<Node, 'name' | 'attrs'>, k = 0): Expr {
   return e;
 }
 
+/** The parts of a Fused 'epilogue' sub-graph, in topological order. */
+export interface EpilogueParts {
+  /** Producers of anchor operands computed on load (src/graph/load-fusion.ts); usually none. */
+  readonly prologue: readonly Node[];
+  /** The output-fusable node (MatMul, Gemm, Conv, ConvInteger, ...). */
+  readonly anchor: Node;
+  /** The elementwise chain over the anchor's result. */
+  readonly chain: readonly Node[];
+}
+
+/**
+ * Splits an 'epilogue' sub-graph: the anchor is its first member of category
+ * 'output-fusable' (load-fused producers are elementwise or range quantizations, and
+ * chain members are elementwise); members before it are the prologue, after it the
+ * chain. Undefined when no member is output-fusable.
+ */
+export function epilogueParts(g: Graph): EpilogueParts | undefined {
+  const topo = g.topo;
+  const at = topo.findIndex((n) => opOf(n).category === 'output-fusable');
+  if (at < 0) return undefined;
+  return { prologue: topo.slice(0, at), anchor: topo[at]!, chain: topo.slice(at + 1) };
+}
+
 /** The Fused op family. */
 export const fusedOps = { Fused } as const;

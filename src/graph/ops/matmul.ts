@@ -2,7 +2,8 @@
 import { attr } from '../attrs.js';
 import { FLOATS, expectDType, type DType } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
-import { defineOp, type InferInput } from '../op.js';
+import { defineOp, setTrait, type InferInput } from '../op.js';
+import { LOAD_FUSION } from '../load-fusion.js';
 import { broadcastStrides } from '../reference.js';
 import { broadcastDim, broadcastShapes, formatShape, sizeOf, type Dim, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -257,4 +258,7 @@ export const Einsum = defineOp({
 });
 
 /** Linear algebra ops. */
+// A (a QuantizeLinear's or DynamicQuantizeLinear's output) can be quantized while it is loaded.
+setTrait(MatMulInteger, LOAD_FUSION, { elementwise: [0], rangeQuantize: { input: 0, zeroPoint: 2 } });
+
 export const matmulOps = { MatMul, Gemm, MatMulInteger, Einsum } as const;

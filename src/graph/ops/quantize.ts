@@ -10,7 +10,8 @@ import { expectDType, dtypeRange, floatFormatOf, FLOATS, roundToFormat, type DTy
 import { DTypeError, ShapeError } from '../errors.js';
 import type { Node } from '../graph.js';
 import { inferNode } from '../infer.js';
-import { defineOp, type InferInput } from '../op.js';
+import { defineOp, setTrait, type InferInput } from '../op.js';
+import { RANGE_QUANTIZE } from '../load-fusion.js';
 import { runReference } from '../reference.js';
 import { normalizeAxis } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -241,4 +242,6 @@ export const QLinearConv = defineOp({
 });
 
 /** Quantization ops. */
+setTrait(DynamicQuantizeLinear, RANGE_QUANTIZE, { quantized: 0, scale: 1, zeroPoint: 2 });
+
 export const quantizeOps = { QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul, QLinearConv } as const;

@@ -21,6 +21,7 @@ import { fold3, resolveWindow, type Window3, type WindowAttrs } from '../../../g
 import { sizeOf } from '../../../graph/shape.js';
 import { Tensor } from '../../../graph/tensor.js';
 import type { Dispatch, GpuKernel, GpuTensorInfo, KernelContext, KernelPlan, KernelTable } from '../kernel.js';
+import { convSplit } from '../chunk.js';
 import { convEntry, convGemmEntry, gemmRowOffsets } from '../../../../shaders/conv.js';
 import { coordsOf, ShaderBuilder, splitGroups } from '../wgsl.js';
 import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-epilogue.js';
@@ -75,12 +76,12 @@ function im2col(ctx: KernelContext, io: ConvInputs, win: Window3, p4: number): D
     `  let c = k / ${K3}; let kk = k % ${K3};`,
     `  let kw = i32(kk % ${KW}); let kh = i32((kk / ${KW}) % ${KH}); let kd = i32(kk / (${KW} * ${KH}));`,
     `  let id = od * ${sD} - ${pD} + kd * ${dD}; let ih = i32(oh) * ${sH} - ${pH} + kh * ${dH};`,
-    `  let rowOk = id >= 0 && id < ${IDd} && ih >= 0 && ih < ${IHd};`,
+    `  let rowOk = (u32(id) < u32(${IDd})) & (u32(ih) < u32(${IHd}));`,
     `  let src = i32((b * ${CU} + c) * u32(${IDd} * ${IHd} * ${IWd})) + select(0, (id * ${IHd} + ih) * ${IWd}, rowOk);`,
     `  let dst = (b * ${KU} + k) * ${P4} + (u32(od) * ${OH} + oh) * ${OW};`,
     `  var iw = -${pW} + kw * ${dW};`,
     `  for (var ow = 0u; ow < ${OW}; ow++) {`,
-    `    let inside = rowOk && iw >= 0 && iw < ${IWd};`,
+    `    let inside = rowOk & (u32(iw) < u32(${IWd}));`,
     `    ${col}[dst + ow] = select(0.0, f32(${X}[u32(select(0, src + iw, inside))]), inside);`,
     `    iw += ${sW};`,
     '  }',
@@ -236,7 +237,7 @@ export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue
   return { dispatches: [sb.dispatch(sb.module(entry), splitGroups(Math.ceil(total / wg), ctx.limits), label)] };
 }
 
-const conv: GpuKernel = { plan: (ctx) => planConv(ctx, { x: 0, w: 1, bias: 2 }) };
+const conv: GpuKernel = { plan: (ctx) => planConv(ctx, { x: 0, w: 1, bias: 2 }), split: convSplit };
 
 /**
  * A ConvTranspose window's input sizes, kernel sizes, strides, dilations and begin

@@ -7,6 +7,7 @@ import { E, type Expr } from '../../../graph/expr.js';
 import type { OpDef } from '../../../graph/op.js';
 import { sizeOf } from '../../../graph/shape.js';
 import type { Dispatch, GpuKernel, KernelContext } from '../kernel.js';
+import { broadcastSplit } from '../chunk.js';
 import { broadcastOffsets, exprPrelude, loadValue, renderExpr, ShaderBuilder, storeValue, valueType, LIGHT_PER_INVOCATION } from '../wgsl.js';
 
 /**
@@ -51,5 +52,6 @@ export function exprKernel(def: OpDef): GpuKernel {
       const e = def.expr!(xs as Expr[], ctx.attrs as never, ctx.outputs[0]!.dtype);
       return { dispatches: [elementwiseDispatch(ctx, e, `${def.name}.elementwise`)] };
     },
+    split: broadcastSplit,
   };
 }

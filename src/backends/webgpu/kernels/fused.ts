@@ -6,23 +6,29 @@
  */
 import { UnsupportedOpError } from '../../../graph/errors.js';
 import { fusedExprs, fusedKind, type FusedKind } from '../../../graph/ops/fused.js';
-import type { GpuKernel, KernelContext, KernelPlan } from '../kernel.js';
+import type { GpuKernel, KernelContext, KernelPlan, KernelSplit } from '../kernel.js';
+import { broadcastSplit } from '../chunk.js';
 import { elementwiseDispatch } from './elementwise.js';
 
 /** Planner of one Fused kind. */
 export type FusedPlanner = (ctx: KernelContext) => KernelPlan;
 
-const kinds = new Map<FusedKind, FusedPlanner>();
+/** The split of one Fused kind over rows, for values larger than one binding (GpuKernel.split). */
+export type FusedSplit = (ctx: KernelContext, a: number) => KernelSplit | undefined;
 
-/** Registers the planner of a Fused kind (e.g. 'epilogue' from the matmul/conv kernels). */
-export function registerFusedKind(kind: FusedKind, planner: FusedPlanner): void {
+const kinds = new Map<FusedKind, FusedPlanner>();
+const splits = new Map<FusedKind, FusedSplit>();
+
+/** Registers the planner of a Fused kind (e.g. 'epilogue' from the matmul/conv kernels), and its split when it has one. */
+export function registerFusedKind(kind: FusedKind, planner: FusedPlanner, split?: FusedSplit): void {
   kinds.set(kind, planner);
+  if (split) splits.set(kind, split);
 }
 
 registerFusedKind('elementwise', (ctx) => {
   const exprs = fusedExprs({ name: ctx.node, attrs: ctx.attrs as Record<string, never> });
   return { dispatches: exprs.map((e, k) => elementwiseDispatch(ctx, e, 'Fused.elementwise', k)) };
-});
+}, broadcastSplit);
 
 /** The kernel of the Fused op: dispatches on `kind`. */
 export const fusedKernel: GpuKernel = {
@@ -32,4 +38,5 @@ export const fusedKernel: GpuKernel = {
     if (!planner) throw new UnsupportedOpError([{ op: `Fused(${kind})`, nodes: [ctx.node] }], 'no WebGPU kernel for this fused kind');
     return planner(ctx);
   },
+  split: (ctx, a) => splits.get(fusedKind(ctx))?.(ctx, a),
 };

@@ -14,6 +14,7 @@ import { LimitError, ShapeError } from '../../../graph/errors.js';
 import { prod } from '../../../graph/ops/index-util.js';
 import { sizeOf, stridesOf } from '../../../graph/shape.js';
 import type { GpuKernel, KernelTable, KernelContext } from '../kernel.js';
+import { gatherSplit } from '../chunk.js';
 import { coordsOf, ShaderBuilder, valueType, LIGHT_PER_INVOCATION } from '../wgsl.js';
 import { axisOf, contiguous, stridedCopy } from './common.js';
 
@@ -30,6 +31,7 @@ function gatherBindings(ctx: KernelContext) {
 }
 
 const gather: GpuKernel = {
+  split: gatherSplit,
   plan(ctx) {
     const { x, idx, axis, sb, xin, iin, y } = gatherBindings(ctx);
     const inner = sb.u32(prod(x.shape, axis + 1));

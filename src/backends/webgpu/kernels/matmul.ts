@@ -7,10 +7,11 @@
  */
 import { broadcastShapes, sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { DType } from '../../../graph/dtype.js';
-import type { Dispatch, GpuKernel, KernelContext, KernelTable } from '../kernel.js';
+import type { Dispatch, GpuKernel, GpuStorage, KernelContext, KernelTable } from '../kernel.js';
+import { gemmSplit, matmulSplit } from '../chunk.js';
 import { matmulEntry, type MatmulShader } from '../../../../shaders/matmul.js';
 import { broadcastStridesOf, ShaderBuilder, splitGroups, stridedOffsets, valueType, type ArrayElement } from '../wgsl.js';
-import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-epilogue.js';
+import { onceInputs, plainEpilogue, type Epilogue, type OperandLoad } from '../wgsl-epilogue.js';
 
 /** Tile parameters (rows × columns per invocation, invocations per workgroup). */
 export interface MatmulTiles {
@@ -77,6 +78,12 @@ export interface MatmulProblem {
   readonly value?: ((sb: ShaderBuilder, input: (k: number) => string) => string) | undefined;
   /** Epilogue (default: store). */
   readonly epilogue?: Epilogue | undefined;
+  /**
+   * Operands computed as they are loaded (by index in `ctx.inputs`: A or a zero point)
+   * instead of read from a buffer; forces the scalar form. A load's prelude runs
+   * before the bounds check, in every invocation.
+   */
+  readonly loads?: ReadonlyMap<number, OperandLoad> | undefined;
   readonly label: string;
 }
 
@@ -103,11 +110,14 @@ const batchAligned = (l: MatrixLayout, n: number): boolean => (l.offset ?? 0) % 
 /** Plans one dispatch for a matmul problem. */
 export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTiles = DEFAULT_TILES): Dispatch {
   const acc = accType(p.dtype, ctx.f16);
-  const sa = p.aScratch !== undefined ? 'f32' : ctx.inputs[p.a]!.storage;
+  const loads = p.loads ?? new Map<number, OperandLoad>();
+  if (loads.has(p.b) || (p.aScratch !== undefined && loads.size > 0)) throw new Error(`planMatmul: only A and its zero point may be computed on load`);
+  const aLoad = p.aScratch === undefined ? loads.get(p.a) : undefined;
+  const sa = p.aScratch !== undefined ? 'f32' : aLoad ? valueType(ctx.inputs[p.a]!.dtype, ctx.f16) as GpuStorage : ctx.inputs[p.a]!.storage;
   const sbs = p.bScratch ? 'f32' : ctx.inputs[p.b]!.storage;
   const L = layoutsOf(p);
   if (L.o.cols !== 1) throw new Error(`planMatmul: output columns must be contiguous (stride ${L.o.cols})`);
-  const vec = acc === 'f32' && sa === 'f32' && sbs === 'f32' && p.K > 0 && L.a.cols === 1;
+  const vec = !aLoad && acc === 'f32' && sa === 'f32' && sbs === 'f32' && p.K > 0 && L.a.cols === 1;
   const nn = vec && p.N % 4 === 0 && p.K % 2 === 0 && L.a.rows % 2 === 0 && batchAligned(L.a, 2) && L.b.cols === 1 && L.b.rows % 4 === 0 && batchAligned(L.b, 4);
   const nt = vec && p.K % 2 === 0 && L.a.rows % 2 === 0 && batchAligned(L.a, 2) && L.b.rows === 1 && L.b.cols % 2 === 0 && batchAligned(L.b, 2);
   // A and B are one binding when both are the same node input (x·xᵀ, or Q and K
@@ -122,9 +132,9 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   const sb = new ShaderBuilder(ctx);
   const elements = new Map<number, ArrayElement>();
   if (!p.bScratch) elements.set(p.b, bElem);
-  if (p.aScratch === undefined) elements.set(p.a, aElem);
+  if (p.aScratch === undefined && !aLoad) elements.set(p.a, aElem);
   const input = onceInputs(sb, elements);
-  const A = p.aScratch !== undefined ? sb.scratch(p.aScratch, aElem) : input(p.a);
+  const A = p.aScratch !== undefined ? sb.scratch(p.aScratch, aElem) : aLoad ? '' : input(p.a);
   const B = p.bScratch ? sb.scratch(0, bElem) : input(p.b);
   const outStorage = ctx.outputs[p.output]!.storage;
   const out = p.outScratch !== undefined ? sb.scratch(p.outScratch, outStorage) : sb.output(p.output);
@@ -133,14 +143,15 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   const nTiles = Math.ceil(p.N / tn);
   const total = nb * mTiles * nTiles;
   const batch = stridedOffsets(sb, 'bi', p.batch, [L.a.batch, L.b.batch, L.o.batch], ['aOff', 'bOff', 'oOff'], [L.a.offset ?? 0, L.b.offset ?? 0, L.o.offset ?? 0]).code;
+  const read = (k: number, idx: string): string => loads.get(k)?.value(sb, input, idx) ?? `${input(k)}[${idx}]`;
   const zero = (k: number | undefined, idx: string): string => {
     if (k === undefined || !ctx.inputs[k]) return '';
-    const z = input(k);
-    return ` - ${acc}(${z}[${sizeOf(ctx.inputs[k]!.shape) === 1 ? '0u' : idx}])`;
+    return ` - ${acc}(${read(k, sizeOf(ctx.inputs[k]!.shape) === 1 ? '0u' : idx)})`;
   };
+  const prelude = [...loads.values()].map((l) => l.prelude?.(sb, input, tiles.wg) ?? '').filter((x) => x !== '').join('\n');
   if (form === 'scalar') {
     // The vector forms load A and B inline.
-    sb.fn(`fn ldA(i: u32, row: u32) -> ${acc} { return ${acc}(${A}[i])${zero(p.aZero, 'row')}; }`);
+    sb.fn(`fn ldA(i: u32, row: u32) -> ${acc} { return ${acc}(${aLoad ? aLoad.value(sb, input, 'i') : `${A}[i]`})${zero(p.aZero, 'row')}; }`);
     sb.fn(`fn ldB(i: u32, col: u32) -> ${acc} { return ${acc}(${B}[i])${zero(p.bZero, 'col')}; }`);
   }
   const value = p.value ? p.value(sb, input) : 'v';
@@ -167,6 +178,7 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
     sbk: sb.u32(L.b.rows),
     sbn: sb.u32(L.b.cols),
     batch,
+    ...(prelude ? { prelude } : {}),
   };
   const src = sb.module(matmulEntry(shader));
   return sb.dispatch(src, splitGroups(Math.ceil(total / tiles.wg), ctx.limits), `${p.label}.${form}${tm}x${tn}${p.epilogue?.label ?? ''}`);
@@ -224,9 +236,9 @@ export function gemmProblem(ctx: KernelContext, io: readonly [number, number, nu
   };
 }
 
-const matmul: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, matmulProblem(ctx))] }) };
+const matmul: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, matmulProblem(ctx))] }), split: matmulSplit };
 
-const gemm: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, gemmProblem(ctx))] }) };
+const gemm: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, gemmProblem(ctx))] }), split: gemmSplit };
 
 /** The MatMulInteger problem over node inputs `a`, `b` and the optional zero points `aZero`, `bZero` (-1 or absent = none). */
 export function matmulIntegerProblem(ctx: KernelContext, a: number, b: number, aZero: number | undefined, bZero: number | undefined, label: string): MatmulProblem {

@@ -7,6 +7,7 @@
 import { sliceAxis } from '../../../graph/ops/movement.js';
 import { sizeOf, stridesOf } from '../../../graph/shape.js';
 import { storageBytes, type GpuKernel, type KernelTable, type KernelContext } from '../kernel.js';
+import { rowwiseSplit } from '../chunk.js';
 import { coordsOf, ShaderBuilder, LIGHT_PER_INVOCATION } from '../wgsl.js';
 import { axisOf, constInts, contiguous, storageUniform, stridedCopy } from './common.js';
 
@@ -37,6 +38,7 @@ function rangeBody(inner: string, dim: string, branches: readonly string[]): str
  * would not fit.
  */
 const concat: GpuKernel = {
+  split: rowwiseSplit(),
   plan(ctx) {
     const out = ctx.outputs[0]!.shape;
     const axis = axisOf(Number(ctx.attrs['axis']), out.length);

@@ -8,6 +8,7 @@
 import { UnsupportedOpError } from '../../../graph/errors.js';
 import { sizeOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { GpuKernel, KernelTable, KernelContext } from '../kernel.js';
+import { rowwiseSplit } from '../chunk.js';
 import { axisRow, reduceNest } from '../reduce-nest.js';
 import { broadcastOffsets, ShaderBuilder } from '../wgsl.js';
 import { axisOf } from './common.js';
@@ -25,6 +26,7 @@ function blockMoments(X: string, m: string, eps: string): string {
 }
 
 const layerNorm: GpuKernel = {
+  split: rowwiseSplit(true),
   plan(ctx) {
     const x = ctx.inputs[0]!;
     const axis = axisOf(Number(ctx.attrs['axis']), x.shape.length);

@@ -13,14 +13,14 @@
  * requantize one step off (not seen in the tests or the ONNX data).
  */
 import { floatFormatOf } from '../../../graph/dtype.js';
-import { ShapeError } from '../../../graph/errors.js';
+import { ShapeError, UnsupportedOpError } from '../../../graph/errors.js';
 import { TO_FMT_HELPER, toFormatWgsl } from '../scalar-wgsl.js';
 import { normalizeAxis, sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import { resolveWindow, type WindowAttrs } from '../../../graph/ops/conv-util.js';
 import type { GpuKernel, KernelTable, GpuTensorInfo, KernelContext, KernelPlan } from '../kernel.js';
 import { QUANT_HELPERS, qRange } from '../../../../shaders/quantize.js';
 import { broadcastStridesOf, coordsOf, ShaderBuilder } from '../wgsl.js';
-import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-epilogue.js';
+import { onceInputs, plainEpilogue, type Epilogue, type OperandLoad } from '../wgsl-epilogue.js';
 
 /**
  * WGSL u32 index of the scale / zero-point element for the element at flat index
@@ -109,6 +109,81 @@ const RANGE_WG = 256;
  */
 const DQL_ONE_DISPATCH_MAX = 1 << 16;
 
+/**
+ * WGSL lines declaring `scale` and `zp` (f32) of DynamicQuantizeLinear from the range
+ * [lo, hi] (both including 0): scale = (hi - lo) / 255 rounded once (the f32 sum's
+ * error and the division's residual carried), zp = saturate(round(-lo / scale)).
+ */
+function rangeParams(hi: string, lo: string): string {
+  return `    let a = ${hi}; let b = -${lo};
+    let d = a + b;
+    let e = (a - (d - b)) + (b - (d - (d - b)));
+    let q = d / 255.0;
+    let scale = q + (kq_resid(d, q, 255.0) + e) / 255.0;
+    var zp = 0.0;
+    if (scale != 0.0) { zp = kq_sat(round(kq_div(b, scale)), 0.0, 255.0); }`;
+}
+
+/** WGSL u32 of DynamicQuantizeLinear's quantized f32 `x` with scale `sc` and zero point `zp` (f32); 0 when the scale is 0. */
+function rangeQuantize(x: string, sc: string, zp: string): string {
+  return `select(u32(kq_sat(round(kq_div(${x}, ${sc})) + ${zp}, 0.0, 255.0)), 0u, ${sc} == 0.0)`;
+}
+
+/** The range quantization's values inside a kernel that computes it (see {@link rangeLoads}). */
+export interface RangeLoads {
+  /** The quantized operand (uint8 as u32); its prelude reduces the range. */
+  readonly quantized: OperandLoad;
+  /** The zero point (uint8 as u32). */
+  readonly zeroPoint: OperandLoad;
+  /** WGSL values (module scope, set by the prelude) of the scale (f32) and the zero point (u32). */
+  readonly scale: string;
+  readonly zeroPointValue: string;
+}
+
+/**
+ * DynamicQuantizeLinear of node input `source` computed inside another kernel: the
+ * prelude has every workgroup reduce the whole input's range (a per-tensor statistic
+ * each workgroup recomputes, so no dispatch of its own) and derive the scale and zero
+ * point exactly as the DynamicQuantizeLinear kernel does; loads then quantize each
+ * element like its second step.
+ */
+export function rangeLoads(ctx: KernelContext, source: number): RangeLoads {
+  const n = sizeOf(ctx.inputs[source]!.shape);
+  const helpers = (sb: ShaderBuilder): void => {
+    QUANT_HELPERS.forEach((h) => sb.fn(h));
+    sb.fn('var<private> kq_rs: f32;\nvar<private> kq_rz: f32;');
+  };
+  return {
+    quantized: {
+      value(sb, input, i) {
+        helpers(sb);
+        return rangeQuantize(`f32(${input(source)}[${i}])`, 'kq_rs', 'kq_rz');
+      },
+      prelude(sb, input, wg) {
+        helpers(sb);
+        sb.fn(`var<workgroup> kq_lo: array<f32, ${wg}>;\nvar<workgroup> kq_hi: array<f32, ${wg}>;`);
+        const X = input(source);
+        const total = sb.u32(n);
+        return `  {
+    var lo = 0.0; var hi = 0.0;
+    for (var i = lid.x; i < ${total}; i += ${wg}u) { let v = f32(${X}[i]); lo = min(lo, v); hi = max(hi, v); }
+    kq_lo[lid.x] = lo; kq_hi[lid.x] = hi;
+    workgroupBarrier();
+    for (var s = ${wg / 2}u; s > 0u; s = s / 2u) {
+      if (lid.x < s) { kq_lo[lid.x] = min(kq_lo[lid.x], kq_lo[lid.x + s]); kq_hi[lid.x] = max(kq_hi[lid.x], kq_hi[lid.x + s]); }
+      workgroupBarrier();
+    }
+${rangeParams('kq_hi[0]', 'kq_lo[0]')}
+    kq_rs = scale; kq_rz = zp;
+  }`;
+      },
+    },
+    zeroPoint: { value: (sb) => { helpers(sb); return 'u32(kq_rz)'; } },
+    scale: 'kq_rs',
+    zeroPointValue: 'u32(kq_rz)',
+  };
+}
+
 const dynamicQuantizeLinear: GpuKernel = {
   plan(ctx) {
     const x = ctx.inputs[0]!;
@@ -126,7 +201,7 @@ const dynamicQuantizeLinear: GpuKernel = {
     QUANT_HELPERS.forEach((h) => a.fn(h));
     const total = a.u32(n);
     a.fn(`var<workgroup> lo_s: array<f32, ${RANGE_WG}>;\nvar<workgroup> hi_s: array<f32, ${RANGE_WG}>;`);
-    const quantize = (i: string, sc: string, zp: string): string => `select(u32(kq_sat(round(kq_div(f32(in0[${i}]), ${sc})) + ${zp}, 0.0, 255.0)), 0u, ${sc} == 0.0)`;
+    const quantize = (i: string, sc: string, zp: string): string => rangeQuantize(`f32(in0[${i}])`, sc, zp);
     const entry = `@compute @workgroup_size(${RANGE_WG})
 fn main(@builtin(local_invocation_index) l: u32) {
   var lo = 0.0; var hi = 0.0;
@@ -138,13 +213,7 @@ fn main(@builtin(local_invocation_index) l: u32) {
     workgroupBarrier();
   }
   if (l == 0u) {
-    let a = hi_s[0]; let b = -lo_s[0];
-    let d = a + b;
-    let e = (a - (d - b)) + (b - (d - (d - b)));
-    let q = d / 255.0;
-    let scale = q + (kq_resid(d, q, 255.0) + e) / 255.0;
-    var zp = 0.0;
-    if (scale != 0.0) { zp = kq_sat(round(kq_div(b, scale)), 0.0, 255.0); }
+${rangeParams('hi_s[0]', 'lo_s[0]')}
     tmp0[0] = scale; tmp0[1] = zp;
 ${o1 ? `    ${o1}[0] = scale;\n` : ''}${o2 ? `    ${o2}[0] = u32(zp);\n` : ''}${one ? '    lo_s[0] = scale; hi_s[0] = zp;\n' : ''}  }
 ${one ? `  workgroupBarrier();
@@ -284,20 +353,24 @@ export interface ConvIntegerInputs {
 /**
  * Plans a ConvInteger: Σ (x - x_zero_point)(w - w_zero_point) in i32 (w_zero_point
  * scalar or per output channel), with an optional epilogue applied before the store.
+ * An operand in `loads` (by its index in `ctx.inputs`) is computed as it is loaded
+ * (a quantization fused into the kernel) instead of read from a buffer; loads with a
+ * workgroup prelude are not supported here.
  */
-export function planConvInteger(ctx: KernelContext, io: ConvIntegerInputs, epilogue?: Epilogue): KernelPlan {
+export function planConvInteger(ctx: KernelContext, io: ConvIntegerInputs, epilogue?: Epilogue, loads: ReadonlyMap<number, OperandLoad> = new Map()): KernelPlan {
   const out = ctx.outputs[0]!;
   const sb = new ShaderBuilder(ctx);
   const input = onceInputs(sb);
-  const X = input(io.x);
+  for (const [k, l] of loads) if (l.prelude) throw new UnsupportedOpError([{ op: 'Fused(epilogue:ConvInteger)', nodes: [ctx.node] }], `operand ${k} needs a workgroup prelude, which the direct ConvInteger kernel has not`);
+  const read = (k: number, at: string): string => loads.get(k)?.value(sb, input, at) ?? `${input(k)}[${at}]`;
   const W = input(io.w);
   const has = (k: number | undefined): k is number => k !== undefined && k >= 0 && ctx.inputs[k] !== undefined;
-  const zx = has(io.xZero) ? `i32(${input(io.xZero)}[0])` : '0i';
+  const zx = has(io.xZero) ? `i32(${read(io.xZero, '0u')})` : '0i';
   const zw = has(io.wZero) ? (sizeOf(ctx.inputs[io.wZero]!.shape) > 1 ? `i32(${input(io.wZero)}[m])` : `i32(${input(io.wZero)}[0])`) : '0i';
   const Y = sb.output(0);
   (epilogue ?? plainEpilogue(out.storage)).declare(sb, 'i32', input, 'v');
   const d = sb.linear(sizeOf(out.shape), (i) => {
-    const term = `acc += (i32(${X}[xi]) - ${zx}) * (i32(${W}[wi]) - ${zw});`;
+    const term = `acc += (i32(${read(io.x, 'xi')}) - ${zx}) * (i32(${W}[wi]) - ${zw});`;
     return `${convNest(sb, ctx, io.x, io.w, i, 'i32', term)}\n  ${Y}[${i}] = epi(acc, m, 0u, ${i});`;
   }, `ConvInteger.direct${epilogue?.label ?? ''}`);
   return { dispatches: [d] };

@@ -5,6 +5,7 @@
  */
 import { sizeOf } from '../../../graph/shape.js';
 import type { GpuKernel, KernelTable, KernelContext, KernelPlan } from '../kernel.js';
+import { rowwiseSplit } from '../chunk.js';
 import { axisRow, splitAxis } from '../reduce-nest.js';
 import { ShaderBuilder } from '../wgsl.js';
 import { infinity } from '../wgsl-constants.js';
@@ -51,7 +52,7 @@ export const planSoftmax = rowKernel('Softmax', (v) => `exp(${v} - m) * (1.0 / s
 
 /** Softmax-family kernels by op. */
 export const softmaxKernels: KernelTable = {
-  Softmax: { plan: (ctx) => planSoftmax(ctx) },
-  LogSoftmax: { plan: rowKernel('LogSoftmax', (v) => `${v} - m - log(s)`, true, false) },
+  Softmax: { plan: (ctx) => planSoftmax(ctx), split: rowwiseSplit() },
+  LogSoftmax: { plan: rowKernel('LogSoftmax', (v) => `${v} - m - log(s)`, true, false), split: rowwiseSplit() },
   Hardmax: { plan: rowKernel('Hardmax', () => 'select(0.0, 1.0, k == bi)', false, true) },
 };

@@ -16,6 +16,7 @@ import type { WasmPrepareContext, WasmRuntime } from '../src/backends/wasm/kerne
 import { fold3, im2col, resolveWindow } from '../src/graph/ops/conv-util.js';
 import { Rng } from '../src/graph/random.js';
 import { Tensor } from '../src/graph/tensor.js';
+import { wasmMatchesCpu } from './helpers/wasm-compare.js';
 
 const rng = new Rng(23);
 const rand = (shape: number[]): Tensor => new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-2, 2)));
@@ -27,15 +28,7 @@ function check(label: string, shapes: number[][], build: (b: GraphBuilder, xs: S
   b.output(build(b, xs), 'y');
   const g = b.build();
   const feeds = Object.fromEntries(shapes.map((s, i) => [`x${i}`, rand(s)]));
-  const want = compileCpu(g).run(feeds)['y']!;
-  const p = compileWasm(g);
-  const got = p.run(feeds)['y']!;
-  expect(p.coverage.wasmOps, `${label}: ${op} ran on the reference`).to.include(op);
-  expect(got.shape, label).to.deep.equal(want.shape);
-  for (let i = 0; i < want.size; i++) {
-    const w = Number(want.data[i]), v = Number(got.data[i]);
-    if (exact ? v !== w : !(Math.abs(w - v) <= 1e-5 + 1e-5 * Math.abs(w))) expect.fail(`${label}: y[${i}] wasm ${v} vs cpu ${w}`);
-  }
+  const { p, got } = wasmMatchesCpu(label, g, feeds, op, exact);
   // A second run on the same plan (the arena reused) agrees too.
   const again = p.run(feeds)['y']!;
   expect(Array.from(again.data), `${label}: second run`).to.deep.equal(Array.from(got.data));

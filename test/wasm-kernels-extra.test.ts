@@ -15,6 +15,7 @@ import { ExecutionError } from '../src/graph/errors.js';
 import { Rng } from '../src/graph/random.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { optimize } from '../src/passes/pipelines.js';
+import { wasmMatchesCpu } from './helpers/wasm-compare.js';
 
 const rng = new Rng(18);
 const rand = (shape: number[]): Tensor => new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-2, 2)));
@@ -27,15 +28,7 @@ function check(label: string, xShape: number[], build: (b: GraphBuilder, x: Sym)
   b.output(build(b, x), 'y');
   const g = b.build();
   const feeds = { x: rand(xShape) };
-  const want = compileCpu(g).run(feeds)['y']!;
-  const p = compileWasm(g);
-  const got = p.run(feeds)['y']!;
-  expect(p.coverage.wasmOps, `${label}: ${op} ran on the reference`).to.include(op);
-  expect(got.shape, label).to.deep.equal(want.shape);
-  for (let i = 0; i < want.size; i++) {
-    const w = Number(want.data[i]), v = Number(got.data[i]);
-    if (!(Math.abs(w - v) <= 1e-5 + 1e-5 * Math.abs(w))) expect.fail(`${label}: y[${i}] wasm ${v} vs cpu ${w}`);
-  }
+  wasmMatchesCpu(label, g, feeds, op);
 }
 
 describe('wasm direct kernels vs CPU reference', () => {

@@ -18,6 +18,7 @@ import { sizeOf } from '../../graph/shape.js';
 import type { FactContext } from '../../passes/exec-plan.js';
 import { FnBuilder } from './encoder.js';
 import type { WasmPrepareContext, WasmRun } from './kernel.js';
+import { emitFloatCopy } from './gather.js';
 import { f32Shape } from './window.js';
 
 const [SRC, DST, COUNT, N, SS, DS] = [0, 1, 2, 3, 4, 5];
@@ -30,18 +31,7 @@ export function buildCopyBlocks(): FnBuilder {
   f.forRange(r, 0, COUNT, 1, () => {
     f.get(SRC).get(r).get(SS).op('i32.mul').op('i32.add').set(s);
     f.get(DST).get(r).get(DS).op('i32.mul').op('i32.add').set(d);
-    f.i32(0).set(j);
-    // Four floats a step while four remain, then one at a time.
-    for (const [limit, step] of [[nV, 4], [N, 1]] as const) {
-      f.block((exit) => f.loop((top) => {
-        f.get(j).get(limit).op('i32.ge_s').brIf(exit);
-        f.get(d).get(s);
-        if (step === 4) f.loadV().storeV(); else f.loadF32().storeF32();
-        for (const p of [s, d]) f.get(p).i32(step * 4).op('i32.add').set(p);
-        f.get(j).i32(step).op('i32.add').set(j);
-        f.br(top);
-      }));
-    }
+    emitFloatCopy(f, s, d, j, nV, N);
   });
   return f;
 }

@@ -19,6 +19,26 @@ import { f32Shape } from './window.js';
 
 const [SRCS, OUT, COUNT, N] = [0, 1, 2, 3];
 
+/**
+ * Emits a copy of `n` floats (local or parameter `n`) from the byte address in local
+ * `src` to the one in local `dst`, both advanced past them: four floats a step while
+ * four remain (`nV` holds n − 3), then one at a time; local `j` is scratch. The inner
+ * loop of Gather's row copies and Concat's block copies.
+ */
+export function emitFloatCopy(f: FnBuilder, src: number, dst: number, j: number, nV: number, n: number): void {
+  f.i32(0).set(j);
+  for (const [limit, step] of [[nV, 4], [n, 1]] as const) {
+    f.block((exit) => f.loop((top) => {
+      f.get(j).get(limit).op('i32.ge_s').brIf(exit);
+      f.get(dst).get(src);
+      if (step === 4) f.loadV().storeV(); else f.loadF32().storeF32();
+      for (const p of [src, dst]) f.get(p).i32(step * 4).op('i32.add').set(p);
+      f.get(j).i32(step).op('i32.add').set(j);
+      f.br(top);
+    }));
+  }
+}
+
 /** `copy_rows(srcs, out, count, n)`: row r (n floats) from the address at srcs[r] to out + r·n·4. */
 function buildCopyRows(): FnBuilder {
   const f = new FnBuilder(['i32', 'i32', 'i32', 'i32'], []);
@@ -27,18 +47,7 @@ function buildCopyRows(): FnBuilder {
   f.get(OUT).set(dst);
   f.forRange(r, 0, COUNT, 1, () => {
     f.get(SRCS).get(r).i32(2).op('i32.shl').op('i32.add').loadI32().set(src);
-    f.i32(0).set(j);
-    // Four floats a step while four remain, then one at a time.
-    for (const [limit, step] of [[nV, 4], [N, 1]] as const) {
-      f.block((exit) => f.loop((top) => {
-        f.get(j).get(limit).op('i32.ge_s').brIf(exit);
-        f.get(dst).get(src);
-        if (step === 4) f.loadV().storeV(); else f.loadF32().storeF32();
-        for (const p of [src, dst]) f.get(p).i32(step * 4).op('i32.add').set(p);
-        f.get(j).i32(step).op('i32.add').set(j);
-        f.br(top);
-      }));
-    }
+    emitFloatCopy(f, src, dst, j, nV, N);
   });
   return f;
 }

@@ -201,7 +201,7 @@ describe('fuse-qdq: QDQ Conv / MatMul / Gemm as integer kernels', () => {
         expect(maxAbsDiff(ort, want)).to.be.at.most(QSTEP + 1e-6);
       });
 
-      it('WebGPU runs it in no more dispatches than the float version, within one output step', async function () {
+      it(`WebGPU runs it in at most ${name === 'cnn' ? 'float + 1' : 'as many as float'} dispatches, within one output step`, async function () {
         const device = await deviceOrSkip(this);
         const prog = await compileWebGpu(opt, { device });
         const got = (await prog.run(feeds))['y'] as Tensor;
@@ -212,8 +212,10 @@ describe('fuse-qdq: QDQ Conv / MatMul / Gemm as integer kernels', () => {
         const qd = prog.plan!.dispatches.length;
         const fd = floatProg.plan!.dispatches.length;
         console.log(`      ${name}: WebGPU dispatches QDQ ${qd}, float ${fd}; ${(100 * a.exact).toFixed(1)} % of outputs exact, max |Δ| ${a.max.toExponential(2)}`);
-        // + the QuantizeLinear of the graph input, and (cnn) the one after GlobalAveragePool (a reduction: no epilogue).
-        expect(qd).to.be.at.most(fd + (name === 'cnn' ? 2 : 1));
+        // Every QuantizeLinear rides a neighbour: its producer's epilogue or (the graph input's) the integer kernel
+        // that quantizes it while loading it. cnn: + the one after GlobalAveragePool (a reduction: no epilogue),
+        // which reaches the Gemm through a Flatten of the integers, and load fusion does not look through reshapes.
+        expect(qd).to.be.at.most(fd + (name === 'cnn' ? 1 : 0));
         prog.release();
         floatProg.release();
       });

@@ -41,6 +41,8 @@ import { exportModel } from '../onnx/export.js';
 import { importModelFile } from '../onnx/import.js';
 import { seededInputs, testInputs } from '../scripts/quantize-models.js';
 import { readIdx } from '../examples/fashion-mnist/idx.js';
+import { MEAN, STD } from '../examples/classify/preprocess.js';
+import { runReference } from '../src/graph/reference.js';
 
 const PRECISIONS = ['fp32', 'fp16', 'int8', 'int4', 'qdq', 'dynamic'] as const;
 type Precision = (typeof PRECISIONS)[number];
@@ -62,7 +64,7 @@ function prepare(g: Graph, p: Precision, template: Feeds): Graph {
 
 /**
  * Real photos for the image classifiers: Fashion-MNIST test images (28×28 grey product
- * photos, Debian's dataset-fashion-mnist), resized bilinearly to the model's input size,
+ * photos, Debian's dataset-fashion-mnist), resized bilinearly (the Resize op's reference) to the model's input size,
  * repeated over the 3 channels and normalized with ImageNet's mean and std. Noise inputs
  * give logits with tiny margins; these give the classifiers something to recognize.
  */
@@ -71,20 +73,15 @@ function fashionInputs(template: Feeds, n: number): Feeds[] {
     ?? (() => { throw new Error('--images fashion-mnist: the model has no float NCHW input'); })();
   const [, c, h, w] = t.shape as [number, number, number, number];
   const imgs = readIdx('t10k-images-idx3-ubyte.gz', n);
-  const px = imgs.data as Float32Array;
-  const mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225];
+  const resize = { name: 'fashion_resize', op: 'Resize', domain: '', inputs: ['x', '', '', 'sizes'], outputs: ['y'], attrs: { mode: 'linear' } };
+  const grey = runReference(resize, [
+    Tensor.from('float32', [n, 1, 28, 28], imgs.data as Float32Array), undefined, undefined, Tensor.from('int64', [4], [n, 1, h, w]),
+  ])[0]!.data as Float32Array;
+  const plane = h * w;
   return Array.from({ length: n }, (_, k) => {
-    const out = new Float32Array(c * h * w);
-    for (let y = 0; y < h; y++) {
-      const sy = Math.min(27, Math.max(0, ((y + 0.5) * 28) / h - 0.5));
-      const y0 = Math.floor(sy), y1 = Math.min(27, y0 + 1), fy = sy - y0;
-      for (let x = 0; x < w; x++) {
-        const sx = Math.min(27, Math.max(0, ((x + 0.5) * 28) / w - 0.5));
-        const x0 = Math.floor(sx), x1 = Math.min(27, x0 + 1), fx = sx - x0;
-        const at = (yy: number, xx: number): number => px[k * 784 + yy * 28 + xx]!;
-        const v = (at(y0, x0) * (1 - fx) + at(y0, x1) * fx) * (1 - fy) + (at(y1, x0) * (1 - fx) + at(y1, x1) * fx) * fy;
-        for (let ch = 0; ch < c; ch++) out[(ch * h + y) * w + x] = (v - mean[ch % 3]!) / std[ch % 3]!;
-      }
+    const out = new Float32Array(c * plane);
+    for (let ch = 0; ch < c; ch++) {
+      for (let p = 0; p < plane; p++) out[ch * plane + p] = (grey[k * plane + p]! - MEAN[ch % 3]!) / STD[ch % 3]!;
     }
     return { ...template, [name]: Tensor.from('float32', [...t.shape], out) };
   });

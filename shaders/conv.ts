@@ -8,6 +8,12 @@
  *
  * Uniform names expected in `u` (WGSL expressions): batch count is implied by
  * `total`; ID/IH/IW, OD/OH/OW, KD/KH/KW, strides, dilations, pads (as i32).
+ *
+ * Bounds checks are unsigned compares (`u32(i) < u32(n)` is `0 <= i < n`) joined by
+ * `&`, never the short-circuit `&&`/`||`: WGSL's `&&` is control flow, and SwiftShader
+ * (Chromium's WebGPU without a GPU) took 268 s to compile one depthwise conv whose
+ * window loops held 4 × 2 `a && b && c` chains per tap (0.24 s with `&`); the
+ * PP-OCRv4 detection model has 14 of them (test/webgpu-conv.test.ts keeps them out).
  */
 import { linearEntry } from './entry.js';
 

@@ -85,3 +85,43 @@ const wc16 = (b: GraphBuilder, shape: number[], seed: number): Sym => b.constant
 heavySuite('webgpu Conv implicit GEMM, float16 vs CPU reference', {
   '3x3 pads 1, 8→12 channels, bias, Relu epilogue': (b, f) => b.Relu(b.Conv([f('x', 'float16', [1, 8, 7, 10]), wc16(b, [12, 8, 3, 3], 21), wc16(b, [12], 22)], { pads: [1, 1, 1, 1] })),
 }, 2e-2);
+
+describe('webgpu window shaders: bounds checks without short-circuit operators (no device)', function () {
+  /**
+   * WGSL's `&&` and `||` are control flow; SwiftShader (Chromium's WebGPU without a GPU)
+   * took 268 s to compile one depthwise conv whose window loops held chains of them
+   * (shaders/conv.ts), so window kernels join their bounds checks with `&` and `|`.
+   */
+  const CASES: Record<string, Build> = {
+    'direct, grouped, depthwise, 1-D and 3-D': (b, f) => [
+      b.Conv([f('a', 'float32', [1, 4, 7, 7]), f('wa', 'float32', [6, 2, 3, 3])], { group: 2, pads: [1, 1, 1, 1] }),
+      b.Conv([f('d', 'float32', [1, 8, 9, 9]), wc(b, [8, 1, 3, 3], 1)], { group: 8, pads: [1, 1, 1, 1], strides: [2, 2] }),
+      b.Conv([f('e', 'float32', [2, 3, 10]), f('we', 'float32', [4, 3, 3])], { pads: [2, 1] }),
+      b.Conv([f('g', 'float32', [1, 2, 4, 5, 3]), f('wg', 'float32', [3, 2, 2, 3, 2])], { pads: [1, 0, 1, 0, 1, 1] }),
+    ],
+    'implicit GEMM (scalar and vec2 rows)': (b, f) => [
+      b.Conv([f('x', 'float32', [1, 3, 9, 9]), wc(b, [6, 3, 3, 3], 2)], { pads: [1, 1, 1, 1] }),
+      b.Conv([f('y', 'float32', [1, 8, 10, 16]), wc(b, [12, 8, 3, 3], 3)], { pads: [1, 1, 1, 1] }),
+    ],
+    'ConvTranspose': (b, f) => b.ConvTranspose([f('x', 'float32', [1, 3, 4, 5]), f('w', 'float32', [3, 2, 3, 3])], { strides: [2, 2], pads: [1, 1, 1, 1] }),
+    'MaxPool (with Indices), AveragePool': (b, f) => {
+      const x = f('x', 'float32', [1, 3, 8, 8]);
+      const mp = b.apply('MaxPool', [x], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] }, { outputs: 2 });
+      return [...(Array.isArray(mp) ? mp : [mp]), b.AveragePool([x], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })];
+    },
+  };
+  const shaders = (name: string, kernelOptions?: KernelOptions): readonly { label: string; shader: string }[] => {
+    registerAllKernels();
+    const { graph } = buildCase(name, CASES[name]!, 1);
+    const types = new Map(graph.inputs.map((i) => [i.name, { dtype: i.dtype, shape: i.shape }]));
+    return planGraph(graph, types, { limits: DEFAULT_KERNEL_LIMITS, f16: false, subgroups: false, maxBufferSize: 2 ** 32, kernelOptions }).dispatches;
+  };
+  for (const name of Object.keys(CASES)) {
+    it(`${name}: no && or || in the WGSL`, function () {
+      // The variants too: im2col + GEMM, and ConvTranspose's direct gather.
+      const ds = [...shaders(name), ...shaders(name, { implicitGemm: false, convTransposeGemm: false })];
+      for (const d of ds) expect(d.shader, d.label).not.to.match(/&&|\|\|/);
+      console.log(`      ${[...new Set(ds.map((d) => d.label))].join(', ')}`);
+    });
+  }
+});

@@ -50,6 +50,8 @@ export interface Chunk {
   readonly scratch: readonly number[];
   /** Node constant index of each of the chunk plan's prepared constants. */
   readonly constants: readonly number[];
+  /** Per input: the node constant holding this chunk's rows of a split constant input (bound instead of a range of it). */
+  readonly inputConstants?: readonly (number | undefined)[];
 }
 
 /** A node planned as chunks: the chunks, with the scratch and constants they share. */
@@ -248,16 +250,18 @@ export function planChunks(ctx: KernelContext, kernel: GpuKernel, bytesOf: (kind
   for (let a = 0; a < R; a++) {
     const split = kernel.split(ctx, a);
     if (!split || split.rows <= 1) continue;
-    const parts: { t: GpuTensorInfo; rows: Rows; kind: 'input' | 'output'; k: number }[] = [];
+    // `ranged`: bound as a byte range of its place (offsets aligned); a split constant (a Conv's
+    // weight and bias, a Gemm's C) is uploaded as one tensor per chunk instead, so it only has to fit.
+    const parts: { t: GpuTensorInfo; rows: Rows; ranged: boolean }[] = [];
     let wholeFits = true;
     ctx.inputs.forEach((t, k) => {
       const r = split.inputs[k];
-      if (t && r) parts.push({ t, rows: r, kind: 'input', k });
+      if (t && r) parts.push({ t, rows: r, ranged: !t.value });
       else if (t && bytesOf('input', k) > limit) wholeFits = false;
     });
     ctx.outputs.forEach((t, k) => {
       const r = split.outputs[k];
-      if (r) parts.push({ t, rows: r, kind: 'output', k });
+      if (r) parts.push({ t, rows: r, ranged: true });
       else if (bytesOf('output', k) > limit) wholeFits = false;
     });
     if (!wholeFits || parts.length === 0) continue;
@@ -267,8 +271,10 @@ export function planChunks(ctx: KernelContext, kernel: GpuKernel, bytesOf: (kind
     for (const p of parts) {
       const rowBytes = p.rows.unit * elemBytes(p.t);
       if (rowBytes === 0) continue;
-      const g = align / gcd(rowBytes % align, align);
-      step = (step * g) / gcd(step, g);
+      if (p.ranged) {
+        const g = align / gcd(rowBytes % align, align);
+        step = (step * g) / gcd(step, g);
+      }
       most = Math.min(most, Math.floor(limit / rowBytes));
     }
     const cap = Math.floor(Math.min(most, split.rows) / step) * step;
@@ -315,8 +321,17 @@ export function planChunks(ctx: KernelContext, kernel: GpuKernel, bytesOf: (kind
         constants.push(t);
         return constants.length - 1;
       });
+      const constant = (t: Tensor): number => {
+        constants.push(t);
+        return constants.length - 1;
+      };
+      const inputConstants = ctx.inputs.map((t, k) => {
+        const rows = split.inputs[k];
+        return t?.value && rows && kp.dispatches.some((d) => d.bindings.some((b) => b.kind === 'input' && b.index === k)) ? constant(sliceRows(t.value, rows, r0, n)) : undefined;
+      });
       chunks.push({
         plan: kp,
+        ...(inputConstants.some((c) => c !== undefined) ? { inputConstants } : {}),
         inputs: ctx.inputs.map((t, k) => window(t, split.inputs[k], t ? bytesOf('input', k) : 0)),
         outputs: ctx.outputs.map((t, k) => window(t, split.outputs[k], bytesOf('output', k))),
         scratch: sc,

@@ -168,7 +168,7 @@ export function webgpuTarget(opts: PlanOptions, plans: Map<Node, NodePlan>): Pla
       const reads = new Set<number>();
       let dispatches = 0;
       for (const c of chunksOf(np)) {
-        for (const d of c.plan.dispatches) for (const b of d.bindings) if (b.kind === 'input') reads.add(b.index);
+        for (const d of c.plan.dispatches) for (const b of d.bindings) if (b.kind === 'input' && c.inputConstants?.[b.index] === undefined) reads.add(b.index);
         dispatches += c.plan.dispatches.filter((d) => !d.workgroups.some((w) => w === 0)).length;
       }
       const plan = np.whole;
@@ -207,6 +207,11 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
         if (d.workgroups.some((w) => w === 0)) continue;
         const places = d.bindings.map((b): Place => {
           const v = b.kind === 'input' ? node.inputs[b.index] : b.kind === 'output' ? node.outputs[b.index] : undefined;
+          const own = b.kind === 'input' ? chunk.inputConstants?.[b.index] : undefined;
+          if (own !== undefined) {
+            const id = step.constants[own]!;
+            return { buffer: id, offset: 0, size: plan.buffers[id]!.bytes };
+          }
           if (v) {
             const p = placeOfValue(v, node.name);
             const w = b.kind === 'input' ? chunk.inputs[b.index] : chunk.outputs[b.index];

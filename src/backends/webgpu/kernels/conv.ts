@@ -266,11 +266,11 @@ function tapLoops(c: ReturnType<typeof windowConsts>, o: readonly [string, strin
   const { inD, kD, st, dl, pd } = c;
   return [
     `  for (var k0 = 0; k0 < ${kD[0]}; k0++) {`,
-    `    let n0 = i32(${o[0]}) + ${pd[0]} - k0 * ${dl[0]}; if (n0 < 0 || n0 % ${st[0]} != 0 || n0 / ${st[0]} >= ${inD[0]}) { continue; }`,
+    `    let n0 = i32(${o[0]}) + ${pd[0]} - k0 * ${dl[0]}; if ((n0 < 0) | (n0 % ${st[0]} != 0) | (n0 / ${st[0]} >= ${inD[0]})) { continue; }`,
     `    for (var k1 = 0; k1 < ${kD[1]}; k1++) {`,
-    `      let n1 = i32(${o[1]}) + ${pd[1]} - k1 * ${dl[1]}; if (n1 < 0 || n1 % ${st[1]} != 0 || n1 / ${st[1]} >= ${inD[1]}) { continue; }`,
+    `      let n1 = i32(${o[1]}) + ${pd[1]} - k1 * ${dl[1]}; if ((n1 < 0) | (n1 % ${st[1]} != 0) | (n1 / ${st[1]} >= ${inD[1]})) { continue; }`,
     `      for (var k2 = 0; k2 < ${kD[2]}; k2++) {`,
-    `        let n2 = i32(${o[2]}) + ${pd[2]} - k2 * ${dl[2]}; if (n2 < 0 || n2 % ${st[2]} != 0 || n2 / ${st[2]} >= ${inD[2]}) { continue; }`,
+    `        let n2 = i32(${o[2]}) + ${pd[2]} - k2 * ${dl[2]}; if ((n2 < 0) | (n2 % ${st[2]} != 0) | (n2 / ${st[2]} >= ${inD[2]})) { continue; }`,
     `        let xi = u32(((n0 / ${st[0]}) * ${inD[1]} + n1 / ${st[1]}) * ${inD[2]} + n2 / ${st[2]});`,
     `        let kidx = u32((k0 * ${kD[1]} + k1) * ${kD[2]} + k2);`,
   ];

@@ -55,7 +55,7 @@ const maxPool = windowKernel('MaxPool.window', (ctx, sb, X, [ID, IH, IW]) => {
     : 'cBase + at';
   return {
     start: `  var best = ${infinity(sb, true)}; var at = 0u; var found = false;`,
-    tap: `if (inside) { let v = f32(${X}[cBase + off]); if (v > best || !found) { best = v; at = off; found = true; } }`,
+    tap: `if (inside) { let v = f32(${X}[cBase + off]); if ((v > best) | !found) { best = v; at = off; found = true; } }`,
     emit: [
       `  ${Y}[o] = ${ctx.outputs[0]!.storage}(best);`,
       I ? `  ${I}[o] = ${ctx.outputs[1]!.storage}(select(i32(cBase) - 1, i32(${index}), found));` : '',

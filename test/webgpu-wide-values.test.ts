@@ -1,0 +1,126 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Values (activations) larger than one storage binding on WebGPU (src/backends/webgpu/chunk.ts):
+ * compiled with `maxBindingBytes` 64 KiB, so tensors of a few hundred KiB take the paths a
+ * 411 MB weight or an LLM's logits take on a real device. Each op family runs as chunks that
+ * bind byte ranges of the large value (no binding over the limit in the plan) and equals the
+ * CPU reference on the original graph (float32, atol 1e-5 + rtol 1e-5); at O0 and at O2 (fused
+ * elementwise groups and epilogues). A consumer without a split (Transpose) is a LimitError
+ * naming the node and its op.
+ */
+import { expect } from 'chai';
+import { compileCpu } from '../src/backends/cpu/index.js';
+import { compileWebGpu } from '../src/backends/webgpu/index.js';
+import { GraphBuilder } from '../src/graph/builder.js';
+import { LimitError } from '../src/graph/errors.js';
+import type { Graph } from '../src/graph/graph.js';
+import { Tensor } from '../src/graph/tensor.js';
+import { optimize } from '../src/passes/index.js';
+import { deviceOrSkip } from './helpers/gpu.js';
+import { expectNear, randomTensor } from './helpers/gpu-compare.js';
+
+const LIMIT = 64 * 1024;
+
+const w = (b: GraphBuilder, shape: number[], seed: number, name: string) => b.constant(randomTensor('float32', shape, seed, -0.5, 0.5), { name });
+
+/** Graphs whose values exceed LIMIT bytes; `feeds` float32 inputs by shape. */
+const cases: Record<string, { build: (b: GraphBuilder) => void; ids?: Tensor }> = {
+  'elementwise Add + Relu with a broadcast bias [64, 512] + [512]': {
+    build: (b) => { b.output(b.Relu(b.Add([b.input('x', 'float32', [64, 512]), w(b, [512], 1, 'bias')])), 'y'); },
+  },
+  'Where over [2, 96, 128] with a condition broadcast along rows [96, 1]': {
+    build: (b) => {
+      const x = b.input('x', 'float32', [2, 96, 128]);
+      b.output(b.Where([b.Greater([w(b, [96, 1], 2, 't'), b.constant(Tensor.from('float32', [], [0]))]), x, b.Neg(x)]), 'y');
+    },
+  },
+  'MatMul [2, 256, 64] · [64, 128]: rows of batch × M': {
+    build: (b) => { b.output(b.MatMul([b.input('x', 'float32', [2, 256, 64]), w(b, [64, 128], 3, 'w')]), 'y'); },
+  },
+  'batched MatMul [4, 128, 64] · [4, 64, 96] of two activations: by batch': {
+    build: (b) => { b.output(b.MatMul([b.input('x', 'float32', [4, 128, 64]), b.input('x2', 'float32', [4, 64, 96])]), 'y'); },
+  },
+  'MatMul + bias + Relu (a Fused epilogue at O2) [300, 64] · [64, 100]': {
+    build: (b) => { b.output(b.Relu(b.Add([b.MatMul([b.input('x', 'float32', [300, 64]), w(b, [64, 100], 4, 'w')]), w(b, [100], 5, 'bias')])), 'y'); },
+  },
+  'Gemm transB with a per-column C [400, 32] · [80, 32]ᵀ': {
+    build: (b) => { b.output(b.Gemm([b.input('x', 'float32', [400, 32]), w(b, [80, 32], 6, 'w'), w(b, [80], 7, 'c')], { transB: 1, alpha: 0.5, beta: 2 }), 'y'); },
+  },
+  'Gather from a table [1000, 64] (split into row blocks too) by ids [1, 600]': {
+    build: (b) => { b.output(b.Gather([w(b, [1000, 64], 8, 'table'), b.input('ids', 'int64', [1, 600])]), 'y'); },
+    ids: Tensor.from('int64', [1, 600], Array.from({ length: 600 }, (_, i) => ((i * 37) % 2000) - 1000)),
+  },
+  'Conv 3×3 by batch [4, 8, 24, 24] → [4, 16, 22, 22]': {
+    build: (b) => { b.output(b.Conv([b.input('x', 'float32', [4, 8, 24, 24]), w(b, [16, 8, 3, 3], 9, 'w'), w(b, [16], 10, 'b')]), 'y'); },
+  },
+  'Conv 3×3 + Relu by output channels, one image [1, 4, 48, 48] → [1, 32, 48, 48]': {
+    build: (b) => { b.output(b.Relu(b.Conv([b.input('x', 'float32', [1, 4, 48, 48]), w(b, [32, 4, 3, 3], 11, 'w'), w(b, [32], 12, 'b')], { pads: [1, 1, 1, 1] })), 'y'); },
+  },
+  'Conv by output channels with a weight over the limit (one constant per chunk) [1, 64, 8, 8] · [128, 64, 3, 3]': {
+    build: (b) => { b.output(b.Conv([b.input('x', 'float32', [1, 64, 8, 8]), w(b, [128, 64, 3, 3], 16, 'w'), w(b, [128], 17, 'b')], { pads: [1, 1, 1, 1] }), 'y'); },
+  },
+  'depthwise Conv by groups [1, 32, 32, 32], group 32': {
+    build: (b) => { b.output(b.Conv([b.input('x', 'float32', [1, 32, 32, 32]), w(b, [32, 1, 3, 3], 13, 'w')], { group: 32, pads: [1, 1, 1, 1] }), 'y'); },
+  },
+  'Reshape, Softmax over the last axis and Concat along it [8, 64, 40]': {
+    build: (b) => {
+      const x = b.input('x', 'float32', [8, 2560]);
+      const s = b.Softmax(b.Reshape([x, b.constant(Tensor.from('int64', [3], [8, 64, 40]))]), { axis: -1 });
+      b.output(b.Concat([s, b.Exp(s)], { axis: 2 }), 'y');
+    },
+  },
+  'LayerNormalization over [64, 512]': {
+    build: (b) => { b.output(b.LayerNormalization([b.input('x', 'float32', [64, 512]), w(b, [512], 14, 'g'), w(b, [512], 15, 'beta')], { axis: -1 }), 'y'); },
+  },
+};
+
+/** The largest byte range any dispatch of the program's plan binds. */
+function largestBinding(prog: { plan?: { dispatches: readonly { slots: readonly number[]; views?: readonly ({ size: number } | undefined)[] }[]; slotBytes: readonly number[] } | undefined }): number {
+  let most = 0;
+  for (const d of prog.plan!.dispatches) d.slots.forEach((s, k) => { most = Math.max(most, d.views?.[k]?.size ?? prog.plan!.slotBytes[s]!); });
+  return most;
+}
+
+describe('webgpu: values larger than one storage binding (chunks, at a 64 KiB binding limit)', function () {
+  this.timeout(300_000);
+  let device: GPUDevice;
+  before(async function () { device = await deviceOrSkip(this); });
+
+  for (const [name, c] of Object.entries(cases)) {
+    for (const level of [0, 2] as const) {
+      it(`${name} at O${level}: equal to the CPU, no binding over the limit`, async () => {
+        const b = new GraphBuilder('wide-values');
+        c.build(b);
+        const g0: Graph = b.build();
+        const g = optimize(g0, { level }).graph;
+        const feeds: Record<string, Tensor> = {};
+        for (const i of g0.inputs) feeds[i.name] = i.dtype === 'int64' ? c.ids! : randomTensor('float32', i.shape as number[], 31, -1, 1);
+        const shapes = [...[...g0.valueTypes.values()].map((t) => t.shape as number[]), ...[...g0.initializers.values()].map((t) => t.shape as number[])];
+        const biggest = Math.max(...shapes.map((s) => s.reduce((p, d) => p * d, 4)));
+        expect(biggest, 'the case has a value beyond the limit').to.be.greaterThan(LIMIT);
+        const prog = await compileWebGpu(g, { device, maxBindingBytes: LIMIT });
+        try {
+          const got = ((await prog.run(feeds)) as Record<string, Tensor>).y!;
+          expect(largestBinding(prog)).to.be.at.most(LIMIT);
+          expectNear(got, compileCpu(g0).run(feeds).y!, 1e-5, 1e-5, name);
+        } finally {
+          prog.release();
+        }
+      });
+    }
+  }
+
+  it('a Transpose of a value beyond the limit (no split) is a LimitError naming the node and its op', async () => {
+    const b = new GraphBuilder('wide-transpose');
+    const x = b.input('x', 'float32', [64, 512]);
+    b.output(b.Transpose(b.Neg(x), { perm: [1, 0] }), 'y');
+    let err: unknown;
+    try {
+      await compileWebGpu(b.build(), { device, maxBindingBytes: LIMIT });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(LimitError);
+    expect((err as Error).message).to.match(/Transpose/).and.to.match(/maxStorageBufferBindingSize 65536/);
+  });
+});

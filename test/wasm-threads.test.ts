@@ -1,6 +1,7 @@
 /**
  * The wasm backend's threads (src/backends/wasm/threads.ts): 2 threads give the same
- * bits as 1 on a split GEMM, a split 3×3 Conv (+ Relu epilogue) and squeezenet1_1,
+ * bits as 1 on a split GEMM, a split 3×3 Conv (+ Relu epilogue), the window kernels
+ * (depthwise Conv, MaxPool, AveragePool), Fused attention and squeezenet1_1,
  * with the pool's workers taking part; a task that traps in a worker ends the run with
  * an ExecutionError (no hang) and the pool keeps working; release() drops the
  * program's modules from the workers; a process that never releases still exits
@@ -19,6 +20,7 @@ import { ExecutionError, InputError } from '../src/graph/errors.js';
 import type { Graph } from '../src/graph/graph.js';
 import { Rng } from '../src/graph/random.js';
 import { Tensor } from '../src/graph/tensor.js';
+import { optimize } from '../src/passes/pipelines.js';
 import { InferenceSession } from '../src/session/index.js';
 
 const rng = new Rng(7);
@@ -41,11 +43,16 @@ function expectSameBits(p2: WasmProgram, feeds: Record<string, Tensor>, want: Re
   expect(workerTasks(), 'the workers took no task').to.be.greaterThan(before);
 }
 
-function oneVsTwo(g: Graph, feeds: Record<string, Tensor>): void {
+/** 1 vs 2 threads on `g` (bits equal, the workers took part); `op`: it ran in wasm, not on the reference. */
+function oneVsTwo(g: Graph, feeds: Record<string, Tensor>, op?: string): void {
   const p1 = compileWasm(g, { numThreads: 1 });
   const p2 = compileWasm(g, { numThreads: 2 });
   expect(p2.threads).to.equal(2);
   expectSameBits(p2, feeds, p1.run(feeds));
+  if (op) {
+    expect(p2.coverage.wasmOps, `${op} ran on the reference`).to.include(op);
+    expect(p2.coverage.referenceOps).to.not.include(op);
+  }
   p2.release();
 }
 
@@ -68,6 +75,28 @@ describe('wasm threads', function () {
   it('Conv 3×3 + Relu: 2 threads give the bits of 1', () => {
     const g = graphOf('conv', [1, 16, 30, 30], (b, x) => b.Relu(b.Conv([x, b.constant(rand([32, 16, 3, 3])), b.constant(rand([32]))], { pads: [1, 1, 1, 1] })));
     oneVsTwo(g, { x: rand([1, 16, 30, 30]) });
+  });
+
+  it('window kernels (depthwise Conv + bias, MaxPool, AveragePool): 2 threads give the bits of 1 (chunks of planes across the batch)', () => {
+    // 2 × 13 planes: the chunks cut inside a batch, so per-plane weights and biases are offset per chunk.
+    const xs = [2, 13, 43, 45];
+    oneVsTwo(graphOf('dw', xs, (b, x) => b.Conv([x, b.constant(rand([13, 1, 3, 3])), b.constant(rand([13]))], { group: 13, strides: [2, 2], pads: [1, 1, 1, 1] })), { x: rand(xs) }, 'Conv');
+    oneVsTwo(graphOf('max', xs, (b, x) => b.MaxPool([x], { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 })), { x: rand(xs) }, 'MaxPool');
+    oneVsTwo(graphOf('avg', xs, (b, x) => b.AveragePool([x], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], count_include_pad: 0 })), { x: rand(xs) }, 'AveragePool');
+  });
+
+  it('Fused attention (packed QKV, causal mask): 2 threads give the bits of 1 (chunks of query rows)', () => {
+    const [B, S, H, D] = [2, 37, 3, 16];
+    const E = H * D;
+    const b = new GraphBuilder('attn');
+    const qkv = b.Split([b.input('x', 'float32', [B, S, 3 * E]), b.constant(Tensor.from('int64', [3], [E, E, E]))], { axis: 2 });
+    const heads = (k: number, perm: number[]): Sym => b.Transpose(b.Reshape([qkv[k]!, b.constant(Tensor.from('int64', [4], [B, S, H, D]))]), { perm });
+    const causal = Tensor.from('bool', [1, 1, S, S], Array.from({ length: S * S }, (_, i) => (i % S <= Math.floor(i / S) ? 1 : 0)));
+    const s = b.Where([b.input('m', 'bool', [1, 1, S, S]), b.Mul([b.MatMul([heads(0, [0, 2, 1, 3]), heads(1, [0, 2, 3, 1])]), b.constant(1 / Math.sqrt(D))]), b.constant(-1e4)]);
+    b.output(b.Transpose(b.MatMul([b.Softmax(s, { axis: -1 }), heads(2, [0, 2, 1, 3])]), { perm: [0, 2, 1, 3] }), 'y');
+    const { graph } = optimize(b.build(), { level: 2 });
+    expect(graph.topo.map((n) => `${n.op}:${String(n.attrs['kind'] ?? '')}`), 'no attention group').to.include('Fused:attention');
+    oneVsTwo(graph, { x: rand([B, S, 3 * E]), m: causal }, 'Fused');
   });
 
   it('squeezenet1_1: 2 threads give the bits of 1', async function () {

@@ -11,7 +11,8 @@
  * row (read in place from qkv, row stride 3E), the mask fill, the row maximum, then
  * exp (the expression renderer's Cephes expf) and the sum in SIMD128 over the row,
  * and the weighted V rows accumulated four head lanes at a time into out[b, s, h, :],
- * scaled by 1 / sum. The reference normalizes before the second product; the order
+ * scaled by 1 / sum. Threads: a large group is cut into chunks of query rows, each
+ * with its own score row. The reference normalizes before the second product; the order
  * differs only by float32 rounding (~1e-6 relative).
  */
 import type { Graph } from '../../graph/graph.js';
@@ -23,6 +24,11 @@ import { FnBuilder } from './encoder.js';
 import type { WasmPrepareContext, WasmRun } from './kernel.js';
 import { emitExp } from './simd-expr.js';
 import { f32Shape } from './window.js';
+
+/** One-thread cost per multiply-add of the two products (ns), for the thread split. */
+const NS_PER_MAC = 0.6;
+/** One-thread cost per score beyond its products (scale, mask, max, exp, sum; ns). */
+const NS_PER_SCORE = 4;
 
 /** The parameters of a matched group. */
 interface AttentionShape {
@@ -91,10 +97,10 @@ function matchAttention(ctx: WasmPrepareContext, g: Graph): AttentionShape | und
   return { B, S, H, D, scale, mask };
 }
 
-/** attention: (qkv, out, scores, mask, B, S, H, D, scale: f32, fill: f32, hasMask). */
+/** attention: (qkv, out, scores, mask, B, S, H, D, scale: f32, fill: f32, hasMask, i0, i1): query rows [i0, i1) of every (batch, head). */
 function buildAttention(): FnBuilder {
-  const f = new FnBuilder(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'f32', 'i32'], []);
-  const [QKV, OUT, SC, MASK, BN, SN, HN, DN, SCALE, FILL, HASMASK] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const f = new FnBuilder(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'f32', 'i32', 'i32', 'i32'], []);
+  const [QKV, OUT, SC, MASK, BN, SN, HN, DN, SCALE, FILL, HASMASK, I0, I1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
   const i32 = (): number => f.local('i32');
   const v128 = (): number => f.local('v128');
   const [b, h, i, j, d, rowB, qrow, krow, vrow, orow, eb, sV] = [i32(), i32(), i32(), i32(), i32(), i32(), i32(), i32(), i32(), i32(), i32(), i32()];
@@ -106,7 +112,7 @@ function buildAttention(): FnBuilder {
   f.get(HN).get(DN).op('i32.mul').i32(2).op('i32.shl').set(eb);
   f.get(eb).i32(3).op('i32.mul').set(rowB);
   f.get(SN).i32(3).op('i32.sub').set(sV);
-  f.forRange(b, 0, BN, 1, () => f.forRange(h, 0, HN, 1, () => f.forRange(i, 0, SN, 1, () => {
+  f.forRange(b, 0, BN, 1, () => f.forRange(h, 0, HN, 1, () => f.forRange(i, () => f.get(I0), I1, 1, () => {
     // qrow = qkv + (b·S + i)·rowB + h·D·4
     f.get(QKV).get(b).get(SN).op('i32.mul').get(i).op('i32.add').get(rowB).op('i32.mul').op('i32.add')
       .get(h).get(DN).op('i32.mul').i32(2).op('i32.shl').op('i32.add').set(qrow);
@@ -179,8 +185,12 @@ export function prepareAttention(ctx: WasmPrepareContext, g: Graph): WasmRun | u
   const m = matchAttention(ctx, g);
   if (!m) return undefined;
   const { B, S, H, D, scale, mask } = m;
-  const name = ctx.fn('attention:packed', buildAttention);
-  ctx.scratch(S * 4 + 64 + (mask ? S * S * 4 + 64 : 0) + B * S * H * D * 4 + 64);
+  const name = ctx.fn('attention:packed:rows', buildAttention);
+  // Threads: chunks of query rows (each row computed as alone, so any split gives the same bits), each with its own score row.
+  const split = ctx.split(S, B * H * S * S * (D * NS_PER_MAC + NS_PER_SCORE));
+  const chunkOf = new Map(split.chunks.map(([i0], k) => [i0, k]));
+  const scoreBytes = Math.ceil((S * 4) / 64) * 64;
+  ctx.scratch(split.chunks.length * scoreBytes + 64 + (mask ? S * S * 4 + 64 : 0) + B * S * H * D * 4 + 64);
   return (rt, ins, out) => {
     const qkv = rt.addrOf(ins[0]!);
     let maskAt = 0;
@@ -190,12 +200,12 @@ export function prepareAttention(ctx: WasmPrepareContext, g: Graph): WasmRun | u
       const base = maskAt >> 2;
       for (let k = 0; k < S * S; k++) rt.f32[base + k] = (c.data[k] ? 1 : 0) === (mask.fillOnTrue ? 1 : 0) ? 1 : 0;
     }
-    const sc = rt.stage(S * 4);
+    const sc = rt.stage(split.chunks.length * scoreBytes);
     // The output must not overwrite the qkv rows it still reads.
     const n = B * S * H * D * 4;
     const overlaps = qkv < out + n && out < qkv + 3 * n;
     const at = overlaps ? rt.stage(n) : out;
-    rt.call(name, qkv, at, sc, maskAt, B, S, H, D, scale, mask?.fill ?? 0, mask ? 1 : 0);
+    rt.parallel(split, (i0, i1) => [[name, qkv, at, sc + chunkOf.get(i0)! * scoreBytes, maskAt, B, S, H, D, scale, mask?.fill ?? 0, mask ? 1 : 0, i0, i1]]);
     if (overlaps) rt.f32.copyWithin(out >> 2, at >> 2, (at + n) >> 2);
   };
 }

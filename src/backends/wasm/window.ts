@@ -13,6 +13,7 @@
  * and multiplies by a per-output reciprocal count built at plan time from the
  * window geometry (count_include_pad, ceil_mode), so borders need no division logic.
  * Other ranks, dtypes and groupings stay on the GEMM kernel or the reference.
+ * Threads: a large window step is cut into chunks of whole planes.
  */
 import { opContext, opOf } from '../../graph/infer.js';
 import { resolveWindow, type Window } from '../../graph/ops/conv-util.js';
@@ -147,6 +148,9 @@ function buildWindow(kind: Kind, g: Geom): FnBuilder {
   return f;
 }
 
+/** One-thread cost per output and tap (ns), for the thread split (MaxPool 3×3/2 on 64×111×111: ~0.5). */
+const NS_PER_TAP = 0.5;
+
 /** The concrete shape of a float32 value, or undefined. */
 export function f32Shape(t: ValueType | undefined): ConcreteShape | undefined {
   if (!t || t.dtype !== 'float32' || !t.shape.every((d) => typeof d === 'number')) return undefined;
@@ -177,7 +181,14 @@ function windowRun(ctx: WasmPrepareContext, kind: Kind, win: Window, xs: Concret
   const name = ctx.fn(`win:${kind}:${g.kh}x${g.kw}:s${g.sh},${g.sw}:d${g.dh},${g.dw}`, () => buildWindow(kind, g));
   const [lo, hi] = interior(win, IW, OW);
   const [ph, pw] = [win.padBegin[0]!, win.padBegin[1]!];
-  return (rt, [x], out) => rt.call(name, rt.addrOf(x!), w, out, planes, IH, IW, OH, OW, ph, pw, lo, hi, aux);
+  const taps = g.kh * g.kw;
+  // Threads: chunks of whole planes (each plane computed as alone, so any split gives the same bits).
+  const split = ctx.split(planes, planes * OH * OW * taps * NS_PER_TAP);
+  return (rt, [x], out) => {
+    const xa = rt.addrOf(x!);
+    rt.parallel(split, (p0, p1) => [[name, xa + p0 * IH * IW * 4, kind === 'conv' ? w + p0 * taps * 4 : w, out + p0 * OH * OW * 4, p1 - p0, IH, IW, OH, OW, ph, pw, lo, hi,
+      kind === 'conv' ? aux + p0 * 4 : aux]]);
+  };
 }
 
 /**

@@ -110,7 +110,11 @@ describe('wasm Conv through the wasm im2col', () => {
     const win = fold3(resolveWindow(attrs, [h, w], v.k, 'i2c', (t) => `i2c#${t}`), [h, w], 'i2c');
     const mb = new ModuleBuilder();
     const names: string[] = [];
-    const ctx = { fn: (k: string, build: () => FnBuilder) => { mb.add(k, build()); names.push(k); return k; } } as unknown as WasmPrepareContext;
+    // Split as threads would cut it (one channel per chunk), the chunks run in turn.
+    const ctx = {
+      fn: (k: string, build: () => FnBuilder) => { mb.add(k, build()); names.push(k); return k; },
+      split: (units: number) => ({ chunks: Array.from({ length: units }, (_, u) => [u, u + 1] as const) }),
+    } as unknown as WasmPrepareContext;
     const fill = prepareIm2col(ctx, cg, win);
     expect(names.length, 'the window got an emitted im2col').to.equal(1);
     const colN = cg * v.k[0]! * v.k[1]! * win.outDims[1] * win.outDims[2];
@@ -121,7 +125,12 @@ describe('wasm Conv through the wasm im2col', () => {
     f32.set(x, 16);
     const colAt = 64 + cg * h * w * 4 + 64;
     f32.fill(Number.NaN, colAt / 4, colAt / 4 + colN);
-    fill({ f32, call: (name: string, ...args: number[]) => exports[name]!(...args) } as unknown as WasmRuntime, 64, colAt);
+    const rt: Pick<WasmRuntime, 'f32' | 'call' | 'parallel'> = {
+      f32,
+      call: (name, ...args) => exports[name]!(...args),
+      parallel: (split, calls) => split.chunks.forEach(([u0, u1]) => calls(u0, u1, 0).forEach(([name, ...args]) => exports[name]!(...args))),
+    };
+    fill(rt as WasmRuntime, 64, colAt);
     const want = new Float32Array(colN);
     im2col(x, 0, cg, win, want, 0);
     expect(Array.from(f32.subarray(colAt / 4, colAt / 4 + colN))).to.deep.equal(Array.from(want));

@@ -9,7 +9,8 @@
  * and a shuffle keeping the even lanes; other strides one lane at a time), and the
  * columns outside, and the rows whose input row is outside, are stored as zeros.
  * 3-D convolutions and windows of more than {@link MAX_TAPS} taps keep the
- * reference's im2col (JS, on the same memory).
+ * reference's im2col (JS, on the same memory). Threads: a large column matrix is
+ * filled in chunks of whole channels.
  */
 import { im2col, type Window3 } from '../../graph/ops/conv-util.js';
 import { FnBuilder } from './encoder.js';
@@ -18,6 +19,9 @@ import { MAX_TAPS } from './window.js';
 
 /** Fills the column matrix of the channels at byte address `x` into byte address `col`. */
 export type Im2col = (rt: WasmRuntime, x: number, col: number) => void;
+
+/** One-thread cost per column value written (ns), for the thread split. */
+const NS_PER_FLOAT = 0.3;
 
 /** The 2-D geometry one im2col function is built for. */
 interface Geom {
@@ -37,10 +41,10 @@ function columns(g: Geom, b: number): [number, number] {
   return [lo, hi];
 }
 
-/** Builds im2col: (x, col) → void, byte addresses, for geometry `g`. */
+/** Builds im2col: (x, col, channels) → void, byte addresses, for geometry `g` (`channels` of its cg, from x's first). */
 function buildIm2col(g: Geom): FnBuilder {
-  const f = new FnBuilder(['i32', 'i32'], []);
-  const [X, COL] = [0, 1];
+  const f = new FnBuilder(['i32', 'i32', 'i32'], []);
+  const [X, COL, CHANNELS] = [0, 1, 2];
   const c = f.local('i32'), xc = f.local('i32'), oh = f.local('i32'), ih = f.local('i32');
   const o = f.local('i32'), p = f.local('i32'), q = f.local('i32'), end = f.local('i32'), cN = f.local('i32'), ohN = f.local('i32');
   const rowBytes = g.ow * 4;
@@ -87,7 +91,7 @@ function buildIm2col(g: Geom): FnBuilder {
     f.get(o).i32(hi * 4).op('i32.add').set(end);
     walk(4, 4 * g.sw, () => { f.get(q).get(p).loadF32().storeF32(); });
   };
-  f.i32(g.cg).set(cN);
+  f.get(CHANNELS).set(cN);
   f.i32(g.oh).set(ohN);
   f.get(COL).set(o);
   f.get(X).set(xc);
@@ -129,5 +133,8 @@ export function prepareIm2col(ctx: WasmPrepareContext, cg: number, win: Window3)
     sh: win.strides[1], sw: win.strides[2], dh: win.dilations[1], dw: win.dilations[2], ph: win.padBegin[1], pw: win.padBegin[2],
   };
   const name = ctx.fn(`im2col:${Object.values(g).join(',')}`, () => buildIm2col(g));
-  return (rt, x, col) => rt.call(name, x, col);
+  // Threads: chunks of whole channels (each channel's KH·KW rows of columns written as alone).
+  const split = ctx.split(cg, cg * KH * KW * OH * OW * NS_PER_FLOAT);
+  const [xPlane, colRows] = [IH * IW * 4, KH * KW * OH * OW * 4];
+  return (rt, x, col) => rt.parallel(split, (c0, c1) => [[name, x + c0 * xPlane, col + c0 * colRows, c1 - c0]]);
 }

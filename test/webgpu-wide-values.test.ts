@@ -5,13 +5,14 @@
  * 411 MB weight or an LLM's logits take on a real device. Each op family runs as chunks that
  * bind byte ranges of the large value (no binding over the limit in the plan) and equals the
  * CPU reference on the original graph (float32, atol 1e-5 + rtol 1e-5); at O0 and at O2 (fused
- * elementwise groups and epilogues). A consumer without a split (Transpose) is a LimitError
- * naming the node and its op.
+ * elementwise groups and epilogues). Transpose and Slice run as tiles (boxes of the output),
+ * reductions by the rows before their axes. A node with neither (a reduction over rows,
+ * Gemm with transA, ConvTranspose, MatMulInteger) is a LimitError naming the node and its op.
  */
 import { expect } from 'chai';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
-import { GraphBuilder } from '../src/graph/builder.js';
+import { GraphBuilder, type Sym } from '../src/graph/builder.js';
 import { LimitError } from '../src/graph/errors.js';
 import type { Graph } from '../src/graph/graph.js';
 import { Tensor } from '../src/graph/tensor.js';
@@ -22,6 +23,9 @@ import { expectNear, randomTensor } from './helpers/gpu-compare.js';
 const LIMIT = 64 * 1024;
 
 const w = (b: GraphBuilder, shape: number[], seed: number, name: string) => b.constant(randomTensor('float32', shape, seed, -0.5, 0.5), { name });
+
+/** The single output of `b.apply`. */
+const one = (s: Sym | Sym[]): Sym => (Array.isArray(s) ? s[0]! : s);
 
 /** Graphs whose values exceed LIMIT bytes; `feeds` float32 inputs by shape. */
 const cases: Record<string, { build: (b: GraphBuilder) => void; ids?: Tensor }> = {
@@ -69,6 +73,40 @@ const cases: Record<string, { build: (b: GraphBuilder) => void; ids?: Tensor }> 
       b.output(b.Concat([s, b.Exp(s)], { axis: 2 }), 'y');
     },
   },
+  'Transpose 2-D [64, 512] → [512, 64] (blocks of rows × columns)': {
+    build: (b) => { b.output(b.Transpose(b.Neg(b.input('x', 'float32', [64, 512])), { perm: [1, 0] }), 'y'); },
+  },
+  'Transpose NCHW → NHWC [2, 64, 16, 16] (per image, blocks of pixels × channels)': {
+    build: (b) => { b.output(b.Transpose(b.input('x', 'float32', [2, 64, 16, 16]), { perm: [0, 2, 3, 1] }), 'y'); },
+  },
+  'Transpose of heads [2, 8, 64, 32] perm [0, 2, 1, 3]': {
+    build: (b) => { b.output(b.Transpose(b.input('x', 'float32', [2, 8, 64, 32]), { perm: [0, 2, 1, 3] }), 'y'); },
+  },
+  'Slice of the last axis [64, 512] → [64, 300] and with step -2 along rows': {
+    build: (b) => {
+      const x = b.input('x', 'float32', [64, 512]);
+      const ints = (v: number[]) => b.constant(Tensor.from('int64', [v.length], v));
+      b.output(b.Slice([x, ints([100]), ints([400]), ints([1])]), 'y');
+      b.output(b.Slice([x, ints([-1]), ints([-65]), ints([0]), ints([-2])]), 'z');
+    },
+  },
+  'Slice of the last row of [512, 64] (a small output from a value beyond the limit)': {
+    build: (b) => { b.output(b.Slice([b.Exp(b.input('x', 'float32', [512, 64])), b.constant(Tensor.from('int64', [1], [-1])), b.constant(Tensor.from('int64', [1], [512])), b.constant(Tensor.from('int64', [1], [0]))]), 'y'); },
+  },
+  'ReduceSum over the last axis and ReduceMean over the last two (keepdims 0 and 1) [8, 64, 8, 8]': {
+    build: (b) => {
+      const x = b.input('x', 'float32', [8, 64, 8, 8]);
+      b.output(b.ReduceSum([x, b.constant(Tensor.from('int64', [1], [-1]))], { keepdims: 0 }), 'y');
+      b.output(b.ReduceMean([x, b.constant(Tensor.from('int64', [2], [2, 3]))], { keepdims: 1 }), 'z');
+    },
+  },
+  'ReduceMax over axis 1 and ArgMax over the last axis [64, 8, 128]': {
+    build: (b) => {
+      const x = b.input('x', 'float32', [64, 8, 128]);
+      b.output(b.ReduceMax([x, b.constant(Tensor.from('int64', [1], [1]))], { keepdims: 0 }), 'y');
+      b.output(one(b.apply('ArgMax', [x], { axis: -1, keepdims: 0 })), 'z');
+    },
+  },
   'LayerNormalization over [64, 512]': {
     build: (b) => { b.output(b.LayerNormalization([b.input('x', 'float32', [64, 512]), w(b, [512], 14, 'g'), w(b, [512], 15, 'beta')], { axis: -1 }), 'y'); },
   },
@@ -95,14 +133,15 @@ describe('webgpu: values larger than one storage binding (chunks, at a 64 KiB bi
         const g = optimize(g0, { level }).graph;
         const feeds: Record<string, Tensor> = {};
         for (const i of g0.inputs) feeds[i.name] = i.dtype === 'int64' ? c.ids! : randomTensor('float32', i.shape as number[], 31, -1, 1);
-        const shapes = [...[...g0.valueTypes.values()].map((t) => t.shape as number[]), ...[...g0.initializers.values()].map((t) => t.shape as number[])];
+        const shapes = [...[...g0.valueTypes.values()].map((t) => t.shape as number[]), ...[...g0.initializers.values()].map((t) => t.shape as number[]), ...g0.inputs.map((i) => i.shape as number[])];
         const biggest = Math.max(...shapes.map((s) => s.reduce((p, d) => p * d, 4)));
         expect(biggest, 'the case has a value beyond the limit').to.be.greaterThan(LIMIT);
         const prog = await compileWebGpu(g, { device, maxBindingBytes: LIMIT });
         try {
-          const got = ((await prog.run(feeds)) as Record<string, Tensor>).y!;
+          const got = (await prog.run(feeds)) as Record<string, Tensor>;
           expect(largestBinding(prog)).to.be.at.most(LIMIT);
-          expectNear(got, compileCpu(g0).run(feeds).y!, 1e-5, 1e-5, name);
+          const want = compileCpu(g0).run(feeds);
+          for (const o of g0.outputs) expectNear(got[o.name]!, want[o.name]!, 1e-5, 1e-5, `${name}: ${o.name}`);
         } finally {
           prog.release();
         }
@@ -110,17 +149,39 @@ describe('webgpu: values larger than one storage binding (chunks, at a 64 KiB bi
     }
   }
 
-  it('a Transpose of a value beyond the limit (no split) is a LimitError naming the node and its op', async () => {
-    const b = new GraphBuilder('wide-transpose');
-    const x = b.input('x', 'float32', [64, 512]);
-    b.output(b.Transpose(b.Neg(x), { perm: [1, 0] }), 'y');
-    let err: unknown;
-    try {
-      await compileWebGpu(b.build(), { device, maxBindingBytes: LIMIT });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).to.be.instanceOf(LimitError);
-    expect((err as Error).message).to.match(/Transpose/).and.to.match(/maxStorageBufferBindingSize 65536/);
-  });
+  /** Nodes whose kernels have no split or tiles for a value beyond the limit, each named in its LimitError. */
+  const refused: Record<string, (b: GraphBuilder) => void> = {
+    'ReduceSum over rows (axis 0) of [256, 256]': (b) => {
+      b.output(b.ReduceSum([b.input('x', 'float32', [256, 256]), b.constant(Tensor.from('int64', [1], [0]))], { keepdims: 0 }, { name: 'the_node' }), 'y');
+    },
+    'Gemm with transA [256, 128]ᵀ · [256, 16]': (b) => {
+      b.output(b.Gemm([b.input('x', 'float32', [256, 128]), b.input('x2', 'float32', [256, 16])], { transA: 1 }, { name: 'the_node' }), 'y');
+    },
+    'ConvTranspose with an output beyond the limit': (b) => {
+      b.output(b.ConvTranspose([b.input('x', 'float32', [1, 16, 32, 32]), w(b, [16, 8, 3, 3], 18, 'w')], { strides: [2, 2], pads: [1, 1, 1, 1] }, { name: 'the_node' }), 'y');
+    },
+    'MatMulInteger [256, 128] · [128, 64] uint8': (b) => {
+      b.output(one(b.apply('MatMulInteger', [b.input('x', 'uint8', [256, 128]), b.input('x2', 'uint8', [128, 64])], {}, { name: 'the_node' })), 'y');
+    },
+  };
+  for (const [name, build] of Object.entries(refused)) {
+    it(`${name}: a LimitError naming the node, its op and the binding limit`, async () => {
+      const b = new GraphBuilder('wide-refused');
+      build(b);
+      const g = b.build();
+      let err: unknown;
+      try {
+        const prog = await compileWebGpu(g, { device, maxBindingBytes: LIMIT });
+        const feeds = Object.fromEntries(g.inputs.map((i) => [i.name, randomTensor(i.dtype, i.shape as number[], 41, 0, 3)]));
+        await prog.run(feeds);
+        prog.release();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(LimitError);
+      const op = g.nodes.find((n) => n.name === 'the_node')!.op;
+      expect((err as Error).message).to.match(/^the_node: /).and.to.include(op).and.to.match(/maxStorageBufferBindingSize 65536/).and.to.match(/cannot read or write it in chunks/);
+      console.log(`      ${(err as Error).message}`);
+    });
+  }
 });

@@ -31,12 +31,17 @@
  * - Fused 'epilogue' groups: the anchor's split, the chain's extra inputs like
  *   elementwise inputs (kernels/epilogue.ts);
  * - Concat along an axis after `a`; Softmax, LogSoftmax and LayerNormalization over
- *   axes after `a` ({@link rowwiseSplit}: rows are independent).
- * A node whose large value no split covers keeps its plan, and the binding check
+ *   axes after `a` ({@link rowwiseSplit}: rows are independent);
+ * - reductions over axes after `a` ({@link leadingSplit}).
+ * A kernel may instead declare its own tiles (GpuKernel.tiles), tried when no split
+ * fits: element ranges per value and a plan per tile. Transpose and Slice do
+ * ({@link copyTiles}: boxes of the output whose input and output ranges both fit, so a
+ * 2-D transpose runs as blocks of rows × columns).
+ * A node whose large value nothing covers keeps its plan, and the binding check
  * (plan.ts) reports a LimitError naming the node, its op and the value.
  */
 import { Tensor } from '../../graph/tensor.js';
-import { storageBytes, type GpuKernel, type GpuTensorInfo, type KernelContext, type KernelPlan, type KernelSplit, type SplitRows as Rows } from './kernel.js';
+import { storageBytes, type ElementRange, type GpuKernel, type GpuTensorInfo, type KernelContext, type KernelPlan, type KernelSplit, type KernelTile, type SplitRows as Rows } from './kernel.js';
 
 /** A byte range of a value's place that one chunk binds. */
 export interface Window { readonly offset: number; readonly size: number }
@@ -200,6 +205,21 @@ export function gatherSplit(ctx: KernelContext, a: number): KernelSplit | undefi
 }
 
 /**
+ * Reductions (Reduce*, ArgMax/ArgMin) over axes from `first` on: input 0 and the
+ * outputs by rows of the axes before it (they are the same axes on both sides, with
+ * keepdims or without); the other inputs (axes) bound whole.
+ */
+export function leadingSplit(ctx: KernelContext, a: number, first: number): KernelSplit | undefined {
+  const X = ctx.inputs[0];
+  const out = ctx.outputs[0]!.shape;
+  if (!X || a >= first) return undefined;
+  const rx = rowsOf(X.shape, 0, out, a);
+  const outputs = outputRows(ctx, a);
+  if (!rx || rx === 'whole' || !outputs) return undefined;
+  return { rows: rowsUpTo(out, a), inputs: ctx.inputs.map((_, k) => (k === 0 ? rx : undefined)), outputs };
+}
+
+/**
  * Ops whose rows before attribute `axis` are independent (Concat along it, Softmax,
  * LogSoftmax, LayerNormalization over it): split before it; inputs 1.. are split
  * too unless `broadcastRest` (a LayerNormalization's scale and bias).
@@ -237,12 +257,27 @@ function sameTensor(x: Tensor, y: Tensor): boolean {
   return true;
 }
 
+/** One planned chunk before assembly: its plan, the ranges it binds, and its own slices of split constant inputs. */
+interface Piece {
+  readonly plan: KernelPlan;
+  readonly inputs: readonly (Window | undefined)[];
+  readonly outputs: readonly (Window | undefined)[];
+  readonly values: readonly (Tensor | undefined)[];
+}
+
 /**
  * Plans `ctx` (a node with a value over `limit` bytes) as chunks whose split values
- * each fit one binding with the kernel's split, or undefined when it has none that
- * does. `bytesOf` gives the bytes of each value's place (padding included).
+ * each fit one binding: with the kernel's split into rows, else its own tiles; or
+ * undefined when it has neither that does. `bytesOf` gives the bytes of each
+ * value's place (padding included).
  */
 export function planChunks(ctx: KernelContext, kernel: GpuKernel, bytesOf: (kind: 'input' | 'output', k: number) => number): ChunkedPlan | undefined {
+  const pieces = rowPieces(ctx, kernel, bytesOf) ?? tilePieces(ctx, kernel, bytesOf);
+  return pieces ? assemble(pieces) : undefined;
+}
+
+/** The chunks of the kernel's first split into rows that fits (see the module comment). */
+function rowPieces(ctx: KernelContext, kernel: GpuKernel, bytesOf: (kind: 'input' | 'output', k: number) => number): Piece[] | undefined {
   if (!kernel.split) return undefined;
   const limit = ctx.limits.maxStorageBufferBindingSize;
   const align = ctx.limits.minStorageBufferOffsetAlignment;
@@ -281,10 +316,7 @@ export function planChunks(ctx: KernelContext, kernel: GpuKernel, bytesOf: (kind
     if (cap < 1) continue;
     const count = Math.ceil(split.rows / cap);
     const per = Math.ceil(Math.ceil(split.rows / count) / step) * step;
-    const chunks: Chunk[] = [];
-    const scratch: number[] = [];
-    const constants: Tensor[] = [];
-    const plans: { plan: KernelPlan; r0: number; n: number }[] = [];
+    const pieces: Piece[] = [];
     for (let r0 = 0; r0 < split.rows; r0 += per) {
       const n = Math.min(per, split.rows - r0);
       const info = (t: GpuTensorInfo, rows: Rows | undefined, output: boolean): GpuTensorInfo =>
@@ -295,11 +327,6 @@ export function planChunks(ctx: KernelContext, kernel: GpuKernel, bytesOf: (kind
         inputs: ctx.inputs.map((t, k) => (t ? info(t, split.inputs[k], false) : undefined)),
         outputs: ctx.outputs.map((t, k) => info(t, split.outputs[k], true)),
       };
-      plans.push({ plan: kernel.plan(c), r0, n });
-    }
-    // Chunks run one after another in one step: scratch buffers are shared by index when every chunk asks the same count.
-    const sameScratch = plans.every((p) => (p.plan.scratch?.length ?? 0) === (plans[0]!.plan.scratch?.length ?? 0));
-    for (const { plan: kp, r0, n } of plans) {
       const window = (t: GpuTensorInfo | undefined, rows: Rows | undefined, whole: number): Window | undefined => {
         if (!t || !rows) return undefined;
         const b = elemBytes(t);
@@ -307,38 +334,224 @@ export function planChunks(ctx: KernelContext, kernel: GpuKernel, bytesOf: (kind
         // The last chunk binds the rest of the place (its padding included).
         return { offset, size: r0 + n === split.rows ? whole - offset : n * rows.unit * b };
       };
-      const sc = (kp.scratch ?? []).map((bytes, j) => {
-        if (sameScratch) {
-          scratch[j] = Math.max(scratch[j] ?? 0, bytes);
-          return j;
-        }
-        scratch.push(bytes);
-        return scratch.length - 1;
-      });
-      const cs = (kp.constants ?? []).map((t) => {
-        const at = constants.findIndex((u) => sameTensor(u, t));
-        if (at >= 0) return at;
-        constants.push(t);
-        return constants.length - 1;
-      });
-      const constant = (t: Tensor): number => {
-        constants.push(t);
-        return constants.length - 1;
-      };
-      const inputConstants = ctx.inputs.map((t, k) => {
-        const rows = split.inputs[k];
-        return t?.value && rows && kp.dispatches.some((d) => d.bindings.some((b) => b.kind === 'input' && b.index === k)) ? constant(sliceRows(t.value, rows, r0, n)) : undefined;
-      });
-      chunks.push({
-        plan: kp,
-        ...(inputConstants.some((c) => c !== undefined) ? { inputConstants } : {}),
+      pieces.push({
+        plan: kernel.plan(c),
         inputs: ctx.inputs.map((t, k) => window(t, split.inputs[k], t ? bytesOf('input', k) : 0)),
         outputs: ctx.outputs.map((t, k) => window(t, split.outputs[k], bytesOf('output', k))),
-        scratch: sc,
-        constants: cs,
+        values: c.inputs.map((t, k) => (split.inputs[k] ? t?.value : undefined)),
       });
     }
-    return { chunks, scratch, constants };
+    return pieces;
+  }
+  return undefined;
+}
+
+/** The chunks of the kernel's own tiles, when every range and every value bound whole fits one binding. */
+function tilePieces(ctx: KernelContext, kernel: GpuKernel, bytesOf: (kind: 'input' | 'output', k: number) => number): Piece[] | undefined {
+  const tiles = kernel.tiles?.(ctx);
+  if (!tiles || tiles.length === 0) return undefined;
+  const limit = ctx.limits.maxStorageBufferBindingSize;
+  const align = ctx.limits.minStorageBufferOffsetAlignment;
+  const pieces: Piece[] = [];
+  for (const tile of tiles) {
+    let fits = true;
+    const window = (t: GpuTensorInfo | undefined, r: ElementRange | undefined, whole: number): Window | undefined => {
+      if (!t) return undefined;
+      if (!r) {
+        if (whole > limit) fits = false;
+        return undefined;
+      }
+      const b = elemBytes(t);
+      const offset = r.start * b;
+      // Binding sizes are whole words; the place's padding holds the rest.
+      const size = Math.min(Math.ceil((r.count * b) / 4) * 4, whole - offset);
+      if (offset % align !== 0 || size > limit || size <= 0) fits = false;
+      return { offset, size };
+    };
+    const inputs = ctx.inputs.map((t, k) => window(t, tile.inputs[k], t ? bytesOf('input', k) : 0));
+    const outputs = ctx.outputs.map((t, k) => window(t, tile.outputs[k], bytesOf('output', k)));
+    if (!fits) return undefined;
+    const flat = (t: GpuTensorInfo, r: ElementRange | undefined, output: boolean): GpuTensorInfo =>
+      !r ? t : { ...t, shape: [r.count], value: !output && t.value ? new Tensor(t.value.dtype, [r.count], t.value.data.subarray(r.start, r.start + r.count) as never) : undefined };
+    const c: KernelContext = {
+      ...ctx,
+      inputs: ctx.inputs.map((t, k) => (t ? flat(t, tile.inputs[k], false) : undefined)),
+      outputs: ctx.outputs.map((t, k) => flat(t, tile.outputs[k], true)),
+    };
+    pieces.push({ plan: tile.plan(c), inputs, outputs, values: c.inputs.map((t, k) => (tile.inputs[k] ? t?.value : undefined)) });
+  }
+  return pieces;
+}
+
+/** The chunks of `pieces`, with the scratch and prepared constants they share and their own constant slices. */
+function assemble(pieces: readonly Piece[]): ChunkedPlan {
+  const chunks: Chunk[] = [];
+  const scratch: number[] = [];
+  const constants: Tensor[] = [];
+  // Chunks run one after another in one step: scratch buffers are shared by index when every chunk asks the same count.
+  const sameScratch = pieces.every((p) => (p.plan.scratch?.length ?? 0) === (pieces[0]!.plan.scratch?.length ?? 0));
+  for (const { plan: kp, inputs, outputs, values } of pieces) {
+    const sc = (kp.scratch ?? []).map((bytes, j) => {
+      if (sameScratch) {
+        scratch[j] = Math.max(scratch[j] ?? 0, bytes);
+        return j;
+      }
+      scratch.push(bytes);
+      return scratch.length - 1;
+    });
+    const cs = (kp.constants ?? []).map((t) => {
+      const at = constants.findIndex((u) => sameTensor(u, t));
+      if (at >= 0) return at;
+      constants.push(t);
+      return constants.length - 1;
+    });
+    // A split constant input the chunk's plan binds is uploaded as the chunk's own constant.
+    const inputConstants = values.map((v, k) => {
+      if (!v || !kp.dispatches.some((d) => d.bindings.some((b) => b.kind === 'input' && b.index === k))) return undefined;
+      constants.push(v);
+      return constants.length - 1;
+    });
+    chunks.push({
+      plan: kp,
+      ...(inputConstants.some((c) => c !== undefined) ? { inputConstants } : {}),
+      inputs,
+      outputs,
+      scratch: sc,
+      constants: cs,
+    });
+  }
+  return { chunks, scratch, constants };
+}
+
+/** A strided view of a flat value: element (c_0, …, c_r) at `offset + Σ c_j · strides_j`. */
+export interface StridedView {
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+/** Most tiles one copy is planned as (each is a dispatch); beyond it the node keeps its plan and the binding check refuses it. */
+const MAX_TILES = 4096;
+
+/**
+ * Tiles of a strided copy (Transpose, Slice) of input `input`, read through `src`
+ * (a view over it whose shape is output 0's), into contiguous output 0, for when
+ * either is larger than one binding. Each tile is a box of the output: axes before
+ * `p` fixed to one index, a block of axis `p` and a block of the axis `w` that has
+ * the largest input stride, the other axes whole. Both the box's input elements and
+ * its output elements then lie in ranges that fit one binding (a 2-D transpose
+ * becomes blocks of rows × columns); each range starts at an aligned element and the
+ * tile's views are taken relative to it. Size-1 axes are dropped and axes contiguous
+ * on both sides merged first. Undefined when no box fits or there would be more than
+ * {@link MAX_TILES}.
+ */
+export function copyTiles(ctx: KernelContext, input: number, src: StridedView, copy: (ctx: KernelContext, src: StridedView, dst: StridedView) => KernelPlan): KernelTile[] | undefined {
+  const x = ctx.inputs[input];
+  const y = ctx.outputs[0];
+  if (!x || !y) return undefined;
+  const bx = elemBytes(x);
+  const by = elemBytes(y);
+  const limit = ctx.limits.maxStorageBufferBindingSize;
+  const align = ctx.limits.minStorageBufferOffsetAlignment;
+  if (align % bx !== 0 || align % by !== 0) return undefined;
+  // Canonical axes: dims > 1, merged where the input is contiguous across them (the output always is).
+  const d: number[] = [];
+  const s: number[] = [];
+  src.shape.forEach((n, j) => {
+    if (n === 1) return;
+    const last = d.length - 1;
+    if (last >= 0 && s[last] === src.strides[j]! * n) {
+      d[last] = d[last]! * n;
+      s[last] = src.strides[j]!;
+    } else {
+      d.push(n);
+      s.push(src.strides[j]!);
+    }
+  });
+  if (d.some((n) => n === 0)) return undefined;
+  if (d.length === 0) {
+    d.push(1);
+    s.push(1);
+  }
+  const R = d.length;
+  const t = d.map((_, j) => prod(d.slice(j + 1)));
+  // Elements a box of sizes b spans (at most; independent of where it sits), with room for aligning its start.
+  const capX = Math.floor((limit - align) / bx);
+  const capY = Math.floor((limit - align) / by);
+  const spanOf = (b: readonly number[], st: readonly number[]): number => b.reduce((acc, n, j) => acc + (n - 1) * Math.abs(st[j]!), 1);
+  const fits = (b: readonly number[]): boolean => spanOf(b, s) <= capX && spanOf(b, t) <= capY;
+  const largest = (lo: number, hi: number, ok: (n: number) => boolean): number => {
+    // The largest n in [lo, hi] with ok(n) (ok(lo) holds, ok is monotone).
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (ok(mid)) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  for (let p = 0; p < R; p++) {
+    let w = p;
+    for (let j = p; j < R; j++) if (Math.abs(s[j]!) > Math.abs(s[w]!)) w = j;
+    const box = (bu: number, bw: number): number[] => d.map((n, j) => (j < p ? 1 : j === p ? bu : j === w ? bw : n));
+    if (!fits(box(1, 1))) continue;
+    let bu = 1;
+    let bw = 1;
+    if (w === p) bu = largest(1, d[p]!, (n) => fits(box(n, 1)));
+    else {
+      // Half the input's room to the block of w first, then the block of p, then w again.
+      bw = largest(1, d[w]!, (n) => spanOf(box(1, n), s) <= capX / 2 && fits(box(1, n)));
+      bu = largest(1, d[p]!, (n) => fits(box(n, bw)));
+      bw = largest(bw, d[w]!, (n) => fits(box(bu, n)));
+    }
+    const points = prod(d.slice(0, p));
+    const nu = Math.ceil(d[p]! / bu);
+    const nw = w === p ? 1 : Math.ceil(d[w]! / bw);
+    if (points * nu * nw > MAX_TILES) return undefined;
+    const tiles: KernelTile[] = [];
+    for (let q = 0; q < points; q++) {
+      const lo0 = d.map(() => 0);
+      for (let j = p - 1, r = q; j >= 0; j--) {
+        lo0[j] = r % d[j]!;
+        r = Math.floor(r / d[j]!);
+      }
+      for (let iu = 0; iu < nu; iu++) {
+        for (let iw = 0; iw < nw; iw++) {
+          const lo = [...lo0];
+          const b = d.map((n, j) => (j < p ? 1 : n));
+          lo[p] = iu * bu;
+          b[p] = Math.min(bu, d[p]! - lo[p]!);
+          if (w !== p) {
+            lo[w] = iw * bw;
+            b[w] = Math.min(bw, d[w]! - lo[w]!);
+          }
+          // The box's first and last element on each side, and its range from an aligned start.
+          const corner = (st: readonly number[], base: number): { start: number; count: number; at: number } => {
+            let min = base;
+            let max = base;
+            let at = base;
+            st.forEach((v, j) => {
+              at += lo[j]! * v;
+              min += (v >= 0 ? lo[j]! : lo[j]! + b[j]! - 1) * v;
+              max += (v >= 0 ? lo[j]! + b[j]! - 1 : lo[j]!) * v;
+            });
+            return { start: min, count: max - min + 1, at };
+          };
+          const ix = corner(s, src.offset);
+          const iy = corner(t, 0);
+          const ax = align / bx;
+          const ay = align / by;
+          const xs = Math.floor(ix.start / ax) * ax;
+          const ys = Math.floor(iy.start / ay) * ay;
+          const range = (start: number, first: number, count: number): ElementRange => ({ start, count: first + count - start });
+          tiles.push({
+            inputs: ctx.inputs.map((_, k) => (k === input ? range(xs, ix.start, ix.count) : undefined)),
+            outputs: ctx.outputs.map((_, k) => (k === 0 ? range(ys, iy.start, iy.count) : undefined)),
+            plan: (c) => copy(c, { shape: b, strides: s, offset: ix.at - xs }, { shape: b, strides: t, offset: iy.at - ys }),
+          });
+        }
+      }
+    }
+    return tiles;
   }
   return undefined;
 }

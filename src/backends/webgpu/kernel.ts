@@ -176,6 +176,24 @@ export interface KernelSplit {
   readonly attrs?: (n: number) => Readonly<Record<string, unknown>>;
 }
 
+/** A range of a value's elements (from `start`, `count` of them) that one tile binds. */
+export interface ElementRange {
+  readonly start: number;
+  readonly count: number;
+}
+
+/**
+ * One tile of a node's own tiling (GpuKernel.tiles), for values larger than one
+ * binding that no split into rows covers (a Transpose's blocks): the element range
+ * of each value it binds (undefined: bound whole) and its plan.
+ */
+export interface KernelTile {
+  readonly inputs: readonly (ElementRange | undefined)[];
+  readonly outputs: readonly (ElementRange | undefined)[];
+  /** Plans the tile: `ctx` is the node's, each ranged value's shape being `[count]` (indexed from its range's start). */
+  plan(ctx: KernelContext): KernelPlan;
+}
+
 /** A WebGPU kernel for one op. */
 export interface GpuKernel {
   /** Plans the dispatches for one node; throws a typed error naming ctx.node if unsupported. */
@@ -186,6 +204,11 @@ export interface GpuKernel {
    * kernel without it cannot read or write such values.
    */
   split?(ctx: KernelContext, a: number): KernelSplit | undefined;
+  /**
+   * Tiles of the node whose ranges each fit one binding (`ctx.limits`), tried when
+   * no split into rows does; undefined when it has none.
+   */
+  tiles?(ctx: KernelContext): readonly KernelTile[] | undefined;
 }
 
 /** The name of an op of the registry (graph/ops OPS): a kernel table key that is not one fails the type check. */

@@ -6,20 +6,29 @@
  */
 import { sliceAxis } from '../../../graph/ops/movement.js';
 import { sizeOf, stridesOf } from '../../../graph/shape.js';
-import { storageBytes, type GpuKernel, type KernelTable, type KernelContext } from '../kernel.js';
-import { rowwiseSplit } from '../chunk.js';
+import { storageBytes, type GpuKernel, type KernelTable, type KernelContext, type KernelPlan } from '../kernel.js';
+import { copyTiles, rowwiseSplit } from '../chunk.js';
 import { coordsOf, ShaderBuilder, LIGHT_PER_INVOCATION } from '../wgsl.js';
-import { axisOf, constInts, contiguous, storageUniform, stridedCopy } from './common.js';
+import { axisOf, constInts, contiguous, storageUniform, stridedCopy, type View } from './common.js';
+
+/** Transpose's input as a view in the output's shape. */
+function transposeView(ctx: KernelContext): View {
+  const x = ctx.inputs[0]!;
+  const r = x.shape.length;
+  const perm = (ctx.attrs['perm'] as number[] | undefined) ?? Array.from({ length: r }, (_, i) => r - 1 - i);
+  const st = stridesOf(x.shape);
+  return { shape: ctx.outputs[0]!.shape, strides: perm.map((p) => st[p]!), offset: 0 };
+}
+
+/** The plan of one tile of a strided copy (chunk.ts copyTiles). */
+const copyTile = (label: string) => (c: KernelContext, src: View, dst: View): KernelPlan => ({ dispatches: [stridedCopy(c, 0, 0, src, dst, label)] });
 
 const transpose: GpuKernel = {
   plan(ctx) {
-    const x = ctx.inputs[0]!;
-    const r = x.shape.length;
-    const perm = (ctx.attrs['perm'] as number[] | undefined) ?? Array.from({ length: r }, (_, i) => r - 1 - i);
-    const st = stridesOf(x.shape);
     const out = ctx.outputs[0]!.shape;
-    return { dispatches: [stridedCopy(ctx, 0, 0, { shape: out, strides: perm.map((p) => st[p]!), offset: 0 }, contiguous(out), 'Transpose.copy')] };
+    return { dispatches: [stridedCopy(ctx, 0, 0, transposeView(ctx), contiguous(out), 'Transpose.copy')] };
   },
+  tiles: (ctx) => copyTiles(ctx, 0, transposeView(ctx), copyTile('Transpose.tile')),
 };
 
 /**
@@ -115,26 +124,32 @@ const split: GpuKernel = {
   },
 };
 
+/** Slice's input as a view in the output's shape (steps as strides, starts as the offset). */
+function sliceView(ctx: KernelContext): View {
+  const x = ctx.inputs[0]!;
+  const r = x.shape.length;
+  const starts = ctx.inputs[1] ? constInts(ctx, 1, 'Slice starts')! : [...(ctx.attrs['starts'] as number[])];
+  const ends = ctx.inputs[2] ? constInts(ctx, 2, 'Slice ends')! : [...(ctx.attrs['ends'] as number[])];
+  const axesRaw = ctx.inputs[3] ? constInts(ctx, 3, 'Slice axes')! : (ctx.attrs['axes'] as number[] | undefined) ?? starts.map((_, i) => i);
+  const steps = ctx.inputs[4] ? constInts(ctx, 4, 'Slice steps')! : starts.map(() => 1);
+  const st = stridesOf(x.shape);
+  const strides = [...st];
+  let offset = 0;
+  axesRaw.forEach((a0, i) => {
+    const a = axisOf(a0, r);
+    const s = sliceAxis(x.shape[a]!, starts[i]!, ends[i]!, steps[i]!);
+    strides[a] = st[a]! * s.step;
+    offset += s.start * st[a]!;
+  });
+  return { shape: ctx.outputs[0]!.shape, strides, offset };
+}
+
 const slice: GpuKernel = {
   plan(ctx) {
-    const x = ctx.inputs[0]!;
-    const r = x.shape.length;
-    const starts = ctx.inputs[1] ? constInts(ctx, 1, 'Slice starts')! : [...(ctx.attrs['starts'] as number[])];
-    const ends = ctx.inputs[2] ? constInts(ctx, 2, 'Slice ends')! : [...(ctx.attrs['ends'] as number[])];
-    const axesRaw = ctx.inputs[3] ? constInts(ctx, 3, 'Slice axes')! : (ctx.attrs['axes'] as number[] | undefined) ?? starts.map((_, i) => i);
-    const steps = ctx.inputs[4] ? constInts(ctx, 4, 'Slice steps')! : starts.map(() => 1);
-    const st = stridesOf(x.shape);
-    const strides = [...st];
-    let offset = 0;
-    axesRaw.forEach((a0, i) => {
-      const a = axisOf(a0, r);
-      const s = sliceAxis(x.shape[a]!, starts[i]!, ends[i]!, steps[i]!);
-      strides[a] = st[a]! * s.step;
-      offset += s.start * st[a]!;
-    });
     const out = ctx.outputs[0]!.shape;
-    return { dispatches: [stridedCopy(ctx, 0, 0, { shape: out, strides, offset }, contiguous(out), 'Slice.copy')] };
+    return { dispatches: [stridedCopy(ctx, 0, 0, sliceView(ctx), contiguous(out), 'Slice.copy')] };
   },
+  tiles: (ctx) => copyTiles(ctx, 0, sliceView(ctx), copyTile('Slice.tile')),
 };
 
 const tile: GpuKernel = {

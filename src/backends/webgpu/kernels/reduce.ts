@@ -8,6 +8,7 @@ import { UnsupportedOpError } from '../../../graph/errors.js';
 import { resolveAxes, type ReduceAttrs } from '../../../graph/ops/reduce-util.js';
 import { sizeOf } from '../../../graph/shape.js';
 import type { GpuKernel, KernelTable, GpuStorage, KernelContext } from '../kernel.js';
+import { leadingSplit } from '../chunk.js';
 import { axisRow, reduceNest } from '../reduce-nest.js';
 import { ShaderBuilder } from '../wgsl.js';
 import { infinity } from '../wgsl-constants.js';
@@ -50,6 +51,10 @@ export function accOf(s: GpuStorage): string {
 
 function reduceKernel(name: string, kind: ReduceWgsl): GpuKernel {
   return {
+    split(ctx, a) {
+      const axes = resolveAxes(ctx.inputs[1], ctx.attrs as unknown as ReduceAttrs, ctx.inputs[0]!.shape.length, ctx.node);
+      return Array.isArray(axes) && axes.length > 0 ? leadingSplit(ctx, a, axes[0]!) : undefined;
+    },
     plan(ctx: KernelContext) {
       const x = ctx.inputs[0]!;
       const out = ctx.outputs[0]!;
@@ -83,6 +88,7 @@ function reduceKernel(name: string, kind: ReduceWgsl): GpuKernel {
 
 function argKernel(name: string, cmp: string): GpuKernel {
   return {
+    split: (ctx, a) => leadingSplit(ctx, a, axisOf(Number(ctx.attrs['axis']), ctx.inputs[0]!.shape.length)),
     plan(ctx) {
       const x = ctx.inputs[0]!;
       const out = ctx.outputs[0]!;

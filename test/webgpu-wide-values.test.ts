@@ -6,8 +6,10 @@
  * bind byte ranges of the large value (no binding over the limit in the plan) and equals the
  * CPU reference on the original graph (float32, atol 1e-5 + rtol 1e-5); at O0 and at O2 (fused
  * elementwise groups and epilogues). Transpose and Slice run as tiles (boxes of the output),
- * reductions by the rows before their axes. A node with neither (a reduction over rows,
- * Gemm with transA, ConvTranspose, MatMulInteger) is a LimitError naming the node and its op.
+ * reductions by the rows before their axes; MatMulInteger, ConvInteger and ConvTranspose like
+ * MatMul and Conv. A node with neither (a reduction over rows, Gemm with transA, ConvTranspose of
+ * one image and one group, MatMulInteger with a per-row zero point) is a LimitError naming the
+ * node and its op.
  */
 import { expect } from 'chai';
 import { compileCpu } from '../src/backends/cpu/index.js';
@@ -107,6 +109,29 @@ const cases: Record<string, { build: (b: GraphBuilder) => void; ids?: Tensor }> 
       b.output(one(b.apply('ArgMax', [x], { axis: -1, keepdims: 0 })), 'z');
     },
   },
+  'MatMulInteger uint8 [256, 128] · [128, 64] with zero points, by rows': {
+    build: (b) => {
+      const q = b.constant(randomTensor('uint8', [128, 64], 19, 0, 255), { name: 'wq' });
+      b.output(one(b.apply('MatMulInteger', [b.input('x', 'uint8', [256, 128]), q, b.constant(Tensor.from('uint8', [], [128])), b.constant(Tensor.from('uint8', [], [120]))], {})), 'y');
+    },
+  },
+  'ConvInteger uint8 × int8 by batch [4, 8, 24, 24], and by output channels with a per-channel w_zero_point [1, 4, 48, 48]': {
+    build: (b) => {
+      const wq = b.constant(randomTensor('int8', [16, 8, 3, 3], 20, -100, 100), { name: 'wq' });
+      const xz = b.constant(Tensor.from('uint8', [], [100]));
+      b.output(one(b.apply('ConvInteger', [b.input('x', 'uint8', [4, 8, 24, 24]), wq, xz, b.constant(Tensor.from('int8', [], [3]))], {})), 'y');
+      const wz = b.constant(randomTensor('int8', [16], 21, -5, 5), { name: 'wz' });
+      const wq2 = b.constant(randomTensor('int8', [16, 4, 3, 3], 27, -100, 100), { name: 'wq2' });
+      b.output(one(b.apply('ConvInteger', [b.input('x2', 'uint8', [1, 4, 48, 48]), wq2, xz, wz], { pads: [1, 1, 1, 1] })), 'z');
+    },
+  },
+  'ConvTranspose by batch [4, 16, 16, 16] → [4, 8, 32, 32], and by groups [1, 64, 16, 16] → [1, 32, 32, 32], group 4': {
+    build: (b) => {
+      const up = { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] };
+      b.output(b.ConvTranspose([b.input('x', 'float32', [4, 16, 16, 16]), w(b, [16, 8, 3, 3], 22, 'w'), w(b, [8], 23, 'b')], up), 'y');
+      b.output(b.ConvTranspose([b.input('x2', 'float32', [1, 64, 16, 16]), w(b, [64, 8, 3, 3], 24, 'w2'), w(b, [32], 25, 'b2')], { ...up, group: 4 }), 'z');
+    },
+  },
   'LayerNormalization over [64, 512]': {
     build: (b) => { b.output(b.LayerNormalization([b.input('x', 'float32', [64, 512]), w(b, [512], 14, 'g'), w(b, [512], 15, 'beta')], { axis: -1 }), 'y'); },
   },
@@ -132,7 +157,7 @@ describe('webgpu: values larger than one storage binding (chunks, at a 64 KiB bi
         const g0: Graph = b.build();
         const g = optimize(g0, { level }).graph;
         const feeds: Record<string, Tensor> = {};
-        for (const i of g0.inputs) feeds[i.name] = i.dtype === 'int64' ? c.ids! : randomTensor('float32', i.shape as number[], 31, -1, 1);
+        for (const i of g0.inputs) feeds[i.name] = i.dtype === 'int64' ? c.ids! : i.dtype === 'uint8' ? randomTensor('uint8', i.shape as number[], 32, 0, 255) : randomTensor('float32', i.shape as number[], 31, -1, 1);
         const shapes = [...[...g0.valueTypes.values()].map((t) => t.shape as number[]), ...[...g0.initializers.values()].map((t) => t.shape as number[]), ...g0.inputs.map((i) => i.shape as number[])];
         const biggest = Math.max(...shapes.map((s) => s.reduce((p, d) => p * d, 4)));
         expect(biggest, 'the case has a value beyond the limit').to.be.greaterThan(LIMIT);
@@ -157,11 +182,12 @@ describe('webgpu: values larger than one storage binding (chunks, at a 64 KiB bi
     'Gemm with transA [256, 128]ᵀ · [256, 16]': (b) => {
       b.output(b.Gemm([b.input('x', 'float32', [256, 128]), b.input('x2', 'float32', [256, 16])], { transA: 1 }, { name: 'the_node' }), 'y');
     },
-    'ConvTranspose with an output beyond the limit': (b) => {
+    'ConvTranspose of one image, one group, with an output beyond the limit': (b) => {
       b.output(b.ConvTranspose([b.input('x', 'float32', [1, 16, 32, 32]), w(b, [16, 8, 3, 3], 18, 'w')], { strides: [2, 2], pads: [1, 1, 1, 1] }, { name: 'the_node' }), 'y');
     },
-    'MatMulInteger [256, 128] · [128, 64] uint8': (b) => {
-      b.output(one(b.apply('MatMulInteger', [b.input('x', 'uint8', [256, 128]), b.input('x2', 'uint8', [128, 64])], {}, { name: 'the_node' })), 'y');
+    'MatMulInteger with a per-row a_zero_point': (b) => {
+      const az = b.constant(randomTensor('uint8', [256], 26, 0, 255), { name: 'az' });
+      b.output(one(b.apply('MatMulInteger', [b.input('x', 'uint8', [256, 128]), b.input('x2', 'uint8', [128, 64]), az], {}, { name: 'the_node' })), 'y');
     },
   };
   for (const [name, build] of Object.entries(refused)) {

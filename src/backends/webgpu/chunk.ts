@@ -28,6 +28,9 @@
  * - Conv ({@link convSplit}): by batch (X and Y), or with one image by output
  *   channels (Y, W and the bias; X bound whole), or for grouped convolutions by
  *   groups (X, W, Y, bias; the chunk's `group` is its number of groups);
+ * - ConvInteger ({@link convIntegerSplit}) as Conv; ConvTranspose
+ *   ({@link convTransposeSplit}) by batch or by groups; MatMulInteger
+ *   ({@link matmulIntegerSplit}) as MatMul, with one a_zero_point;
  * - Fused 'epilogue' groups: the anchor's split, the chain's extra inputs like
  *   elementwise inputs (kernels/epilogue.ts);
  * - Concat along an axis after `a`; Softmax, LogSoftmax and LayerNormalization over
@@ -184,6 +187,56 @@ export function convSplit(ctx: KernelContext, a: number): KernelSplit | undefine
     outputs,
     attrs: (n) => ({ ...ctx.attrs, group: n }),
   };
+}
+
+/** ConvInteger (X, W, x_zero_point, w_zero_point): Conv's split, a per-channel w_zero_point split like a bias. */
+export function convIntegerSplit(ctx: KernelContext, a: number): KernelSplit | undefined {
+  const [X, W, , wz] = ctx.inputs;
+  const perChannel = wz !== undefined && prod(wz.shape) > 1;
+  const s = convSplit({ ...ctx, inputs: [X, W, perChannel ? wz : undefined] }, a);
+  return s && { ...s, inputs: [s.inputs[0], s.inputs[1], undefined, s.inputs[2]] };
+}
+
+/**
+ * ConvTranspose: by batch (X and Y); with one image and groups, by groups (X's, W's
+ * and Y's channels of a group are contiguous; W is [C, M / group, …]; the chunk's
+ * `group` is its number of groups).
+ */
+export function convTransposeSplit(ctx: KernelContext, a: number): KernelSplit | undefined {
+  const [X, W, Bi] = ctx.inputs;
+  const out = ctx.outputs[0]!.shape;
+  if (!X || !W || out.length < 3) return undefined;
+  const group = Number(ctx.attrs['group'] ?? 1);
+  if (a === 0) {
+    const rx = rowsOf(X.shape, 0, out, 0);
+    const outputs = outputRows(ctx, 0);
+    return rx && rx !== 'whole' && outputs ? { rows: out[0]!, inputs: [rx, undefined, undefined], outputs } : undefined;
+  }
+  if (a !== 1 || out[0] !== 1 || group <= 1) return undefined;
+  const cg = X.shape[1]! / group;
+  const mg = out[1]! / group;
+  const xTail = X.shape.slice(2);
+  const wTail = W.shape.slice(1);
+  const outputs = outputRows(ctx, 1, mg);
+  if (!outputs) return undefined;
+  return {
+    rows: group,
+    inputs: [
+      { unit: cg * prod(xTail), shape: (n) => [1, n * cg, ...xTail] },
+      { unit: cg * prod(wTail), shape: (n) => [n * cg, ...wTail] },
+      Bi ? { unit: mg, shape: (n) => [n * mg] } : undefined,
+    ],
+    outputs,
+    attrs: (n) => ({ ...ctx.attrs, group: n }),
+  };
+}
+
+/** MatMulInteger (A, B, a_zero_point, b_zero_point): MatMul's split when a_zero_point is one value (the zero points bound whole). */
+export function matmulIntegerSplit(ctx: KernelContext, a: number): KernelSplit | undefined {
+  const az = ctx.inputs[2];
+  if (az && prod(az.shape) > 1) return undefined;
+  const s = matmulSplit(ctx, a);
+  return s && { ...s, inputs: [s.inputs[0], s.inputs[1], undefined, undefined] };
 }
 
 /** Gather: along axis 0 by the indices' rows (the table bound whole); along a later axis by the table's leading rows. */

@@ -21,7 +21,7 @@ import { fold3, resolveWindow, type Window3, type WindowAttrs } from '../../../g
 import { sizeOf } from '../../../graph/shape.js';
 import { Tensor } from '../../../graph/tensor.js';
 import type { Dispatch, GpuKernel, GpuTensorInfo, KernelContext, KernelPlan, KernelTable } from '../kernel.js';
-import { convSplit } from '../chunk.js';
+import { convSplit, convTransposeSplit } from '../chunk.js';
 import { convEntry, convGemmEntry, gemmRowOffsets } from '../../../../shaders/conv.js';
 import { coordsOf, ShaderBuilder, splitGroups } from '../wgsl.js';
 import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-epilogue.js';
@@ -389,7 +389,7 @@ export function planConvTranspose(ctx: KernelContext, io: ConvInputs, epilogue?:
   };
 }
 
-const convTranspose: GpuKernel = { plan: (ctx) => planConvTranspose(ctx, { x: 0, w: 1, bias: 2 }) };
+const convTranspose: GpuKernel = { plan: (ctx) => planConvTranspose(ctx, { x: 0, w: 1, bias: 2 }), split: convTransposeSplit };
 
 /** Conv-family kernels by op. */
 export const convKernels: KernelTable = {

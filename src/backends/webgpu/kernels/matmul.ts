@@ -8,7 +8,7 @@
 import { broadcastShapes, sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { DType } from '../../../graph/dtype.js';
 import type { Dispatch, GpuKernel, GpuStorage, KernelContext, KernelTable } from '../kernel.js';
-import { gemmSplit, matmulSplit } from '../chunk.js';
+import { gemmSplit, matmulIntegerSplit, matmulSplit } from '../chunk.js';
 import { matmulEntry, type MatmulShader } from '../../../../shaders/matmul.js';
 import { broadcastStridesOf, ShaderBuilder, splitGroups, stridedOffsets, valueType, type ArrayElement } from '../wgsl.js';
 import { onceInputs, plainEpilogue, type Epilogue, type OperandLoad } from '../wgsl-epilogue.js';
@@ -246,7 +246,7 @@ export function matmulIntegerProblem(ctx: KernelContext, a: number, b: number, a
   return { ...matmulProblem(ctx, a, b, label), aZero: has(aZero) ? aZero : undefined, bZero: has(bZero) ? bZero : undefined };
 }
 
-const matmulInteger: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, matmulIntegerProblem(ctx, 0, 1, 2, 3, 'MatMulInteger'))] }) };
+const matmulInteger: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, matmulIntegerProblem(ctx, 0, 1, 2, 3, 'MatMulInteger'))] }), split: matmulIntegerSplit };
 
 /** Matmul-family kernels by op. */
 export const matmulKernels: KernelTable = {

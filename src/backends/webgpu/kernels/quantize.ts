@@ -18,6 +18,7 @@ import { TO_FMT_HELPER, toFormatWgsl } from '../scalar-wgsl.js';
 import { normalizeAxis, sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import { resolveWindow, type WindowAttrs } from '../../../graph/ops/conv-util.js';
 import type { GpuKernel, KernelTable, GpuTensorInfo, KernelContext, KernelPlan } from '../kernel.js';
+import { convIntegerSplit } from '../chunk.js';
 import { QUANT_HELPERS, qRange } from '../../../../shaders/quantize.js';
 import { broadcastStridesOf, coordsOf, ShaderBuilder } from '../wgsl.js';
 import { onceInputs, plainEpilogue, type Epilogue, type OperandLoad } from '../wgsl-epilogue.js';
@@ -376,7 +377,7 @@ export function planConvInteger(ctx: KernelContext, io: ConvIntegerInputs, epilo
   return { dispatches: [d] };
 }
 
-const convInteger: GpuKernel = { plan: (ctx) => planConvInteger(ctx, { x: 0, w: 1, xZero: 2, wZero: 3 }) };
+const convInteger: GpuKernel = { plan: (ctx) => planConvInteger(ctx, { x: 0, w: 1, xZero: 2, wZero: 3 }), split: convIntegerSplit };
 
 /** Quantization kernels by op. */
 export const quantizeKernels: KernelTable = {

@@ -7,7 +7,8 @@
  * CPU reference on the original graph (float32, atol 1e-5 + rtol 1e-5); at O0 and at O2 (fused
  * elementwise groups and epilogues). Transpose and Slice run as tiles (boxes of the output),
  * reductions by the rows before their axes; MatMulInteger, ConvInteger and ConvTranspose like
- * MatMul and Conv. A node with neither (a reduction over rows, Gemm with transA, ConvTranspose of
+ * MatMul and Conv. Reductions over a leading axis
+ * reduce blocks of rows merged into the output. A node with none of these (ReduceL2 over rows, Gemm with transA, ConvTranspose of
  * one image and one group, MatMulInteger with a per-row zero point) is a LimitError naming the
  * node and its op.
  */
@@ -109,6 +110,15 @@ const cases: Record<string, { build: (b: GraphBuilder) => void; ids?: Tensor }> 
       b.output(one(b.apply('ArgMax', [x], { axis: -1, keepdims: 0 })), 'z');
     },
   },
+  'ReduceSum over rows, ReduceMean over all axes, ReduceMax over axis 1 of [1, 300, 128] (blocks of rows merged into the output)': {
+    build: (b) => {
+      const x = b.input('x', 'float32', [1, 300, 128]);
+      const ax = (v: number[]) => b.constant(Tensor.from('int64', [v.length], v));
+      b.output(b.ReduceSum([x, ax([0, 1])], { keepdims: 0 }), 'y');
+      b.output(b.ReduceMean([x], { keepdims: 1 }), 'z');
+      b.output(b.ReduceMax([b.Neg(x), ax([1])], { keepdims: 1 }), 'm');
+    },
+  },
   'MatMulInteger uint8 [256, 128] · [128, 64] with zero points, by rows': {
     build: (b) => {
       const q = b.constant(randomTensor('uint8', [128, 64], 19, 0, 255), { name: 'wq' });
@@ -176,8 +186,8 @@ describe('webgpu: values larger than one storage binding (chunks, at a 64 KiB bi
 
   /** Nodes whose kernels have no split or tiles for a value beyond the limit, each named in its LimitError. */
   const refused: Record<string, (b: GraphBuilder) => void> = {
-    'ReduceSum over rows (axis 0) of [256, 256]': (b) => {
-      b.output(b.ReduceSum([b.input('x', 'float32', [256, 256]), b.constant(Tensor.from('int64', [1], [0]))], { keepdims: 0 }, { name: 'the_node' }), 'y');
+    'ReduceL2 over rows (axis 0) of [256, 256] (partial results do not merge)': (b) => {
+      b.output(b.ReduceL2([b.input('x', 'float32', [256, 256]), b.constant(Tensor.from('int64', [1], [0]))], { keepdims: 0 }, { name: 'the_node' }), 'y');
     },
     'Gemm with transA [256, 128]ᵀ · [256, 16]': (b) => {
       b.output(b.Gemm([b.input('x', 'float32', [256, 128]), b.input('x2', 'float32', [256, 16])], { transA: 1 }, { name: 'the_node' }), 'y');

@@ -39,7 +39,9 @@
  * A kernel may instead declare its own tiles (GpuKernel.tiles), tried when no split
  * fits: element ranges per value and a plan per tile. Transpose and Slice do
  * ({@link copyTiles}: boxes of the output whose input and output ranges both fit, so a
- * 2-D transpose runs as blocks of rows × columns).
+ * 2-D transpose runs as blocks of rows × columns); so do reductions over a leading axis
+ * whose partial results merge (Sum, Mean, Max, Min, Prod, L1, SumSquare:
+ * {@link reductionTiles}, blocks of rows each merged into the output).
  * A node whose large value nothing covers keeps its plan, and the binding check
  * (plan.ts) reports a LimitError naming the node, its op and the value.
  */
@@ -607,4 +609,38 @@ export function copyTiles(ctx: KernelContext, input: number, src: StridedView, c
     return tiles;
   }
   return undefined;
+}
+
+/**
+ * Tiles of a reduction whose input is beyond one binding along a reduced leading
+ * axis (a ReduceSum over rows; the output fits): blocks of rows of the input's first
+ * axis longer than 1 (the axes before it are 1), each reduced into the whole output,
+ * the first block writing it and the others merging into what is there (`plan`'s
+ * `merge`), one after another. Undefined when that axis is not reduced or one row
+ * is beyond the binding.
+ */
+export function reductionTiles(ctx: KernelContext, axes: readonly number[], plan: (ctx: KernelContext, shape: number[], merge: boolean) => KernelPlan): KernelTile[] | undefined {
+  const X = ctx.inputs[0];
+  if (!X || ctx.outputs.length !== 1) return undefined;
+  const p = X.shape.findIndex((d) => d !== 1);
+  if (p < 0 || !axes.includes(p)) return undefined;
+  const rows = X.shape[p]!;
+  const tail = X.shape.slice(p + 1);
+  const unit = prod(tail);
+  const rowBytes = unit * elemBytes(X);
+  const align = ctx.limits.minStorageBufferOffsetAlignment;
+  if (rowBytes === 0) return undefined;
+  const step = align / gcd(rowBytes % align, align);
+  const per = Math.floor(Math.floor(ctx.limits.maxStorageBufferBindingSize / rowBytes) / step) * step;
+  if (per < 1 || Math.ceil(rows / per) > MAX_TILES) return undefined;
+  const tiles: KernelTile[] = [];
+  for (let r0 = 0; r0 < rows; r0 += per) {
+    const n = Math.min(per, rows - r0);
+    tiles.push({
+      inputs: ctx.inputs.map((_, k) => (k === 0 ? { start: r0 * unit, count: n * unit } : undefined)),
+      outputs: [undefined],
+      plan: (c) => plan(c, [...X.shape.slice(0, p), n, ...tail], r0 > 0),
+    });
+  }
+  return tiles;
 }

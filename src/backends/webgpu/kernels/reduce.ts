@@ -7,8 +7,8 @@
 import { UnsupportedOpError } from '../../../graph/errors.js';
 import { resolveAxes, type ReduceAttrs } from '../../../graph/ops/reduce-util.js';
 import { sizeOf } from '../../../graph/shape.js';
-import type { GpuKernel, KernelTable, GpuStorage, KernelContext } from '../kernel.js';
-import { leadingSplit } from '../chunk.js';
+import type { GpuKernel, KernelTable, GpuStorage, KernelContext, KernelPlan } from '../kernel.js';
+import { leadingSplit, reductionTiles } from '../chunk.js';
 import { axisRow, reduceNest } from '../reduce-nest.js';
 import { ShaderBuilder } from '../wgsl.js';
 import { infinity } from '../wgsl-constants.js';
@@ -21,6 +21,8 @@ interface ReduceWgsl {
   finish?(a: string, t: string): string;
   /** Shift by the per-output maximum first (log-sum-exp). */
   shift?: boolean;
+  /** Combines a partial result into the one already in the output (reducing a value beyond one binding in row blocks). */
+  merge?(prev: string, part: string): string;
 }
 
 const INT_MIN = (t: string): string => (t === 'u32' ? '0u' : 'i32(-2147483647 - 1)');
@@ -31,17 +33,19 @@ const highest = (t: string): string => (t === 'f32' ? 'kInf(false)' : INT_MAX(t)
 const viaF32 = (t: string, f: (x: string) => string, a: string): string => (t === 'f32' ? f(a) : `${t}(${f(`f32(${a})`)})`);
 const absT = (t: string, x: string): string => (t === 'u32' ? x : `abs(${x})`);
 
+const add = (p: string, q: string): string => `${p} + ${q}`;
 const KINDS: Readonly<Record<string, ReduceWgsl>> = {
-  ReduceSum: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x}` },
-  ReduceMean: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x}`, finish: (a, t) => `${a} / ${t}(n)` },
-  ReduceMax: { init: lowest, step: (a, x) => `select(${a}, ${x}, ${x} > ${a} || ${x} != ${x})` },
-  ReduceMin: { init: highest, step: (a, x) => `select(${a}, ${x}, ${x} < ${a} || ${x} != ${x})` },
-  ReduceProd: { init: (t) => `${t}(1)`, step: (a, x) => `${a} * ${x}` },
-  ReduceL1: { init: (t) => `${t}(0)`, step: (a, x, t) => `${a} + ${absT(t, x)}` },
+  ReduceSum: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x}`, merge: add },
+  // Partial means are each divided by the whole count (`n`), so they add up.
+  ReduceMean: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x}`, finish: (a, t) => `${a} / ${t}(n)`, merge: add },
+  ReduceMax: { init: lowest, step: (a, x) => `select(${a}, ${x}, ${x} > ${a} || ${x} != ${x})`, merge: (p, q) => `select(${p}, ${q}, ${q} > ${p} || ${q} != ${q})` },
+  ReduceMin: { init: highest, step: (a, x) => `select(${a}, ${x}, ${x} < ${a} || ${x} != ${x})`, merge: (p, q) => `select(${p}, ${q}, ${q} < ${p} || ${q} != ${q})` },
+  ReduceProd: { init: (t) => `${t}(1)`, step: (a, x) => `${a} * ${x}`, merge: (p, q) => `${p} * ${q}` },
+  ReduceL1: { init: (t) => `${t}(0)`, step: (a, x, t) => `${a} + ${absT(t, x)}`, merge: add },
   ReduceL2: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x} * ${x}`, finish: (a, t) => viaF32(t, (v) => `sqrt(${v})`, a) },
   ReduceLogSum: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x}`, finish: (a, t) => viaF32(t, (v) => `log(${v})`, a) },
   ReduceLogSumExp: { init: () => 'f32(0)', step: (a, x) => `${a} + exp(${x} - m)`, finish: (a) => `log(${a}) + m`, shift: true },
-  ReduceSumSquare: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x} * ${x}` },
+  ReduceSumSquare: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x} * ${x}`, merge: add },
 };
 
 /** Accumulator type for a storage (f16 accumulates in f32). */
@@ -49,42 +53,62 @@ export function accOf(s: GpuStorage): string {
   return s === 'f16' ? 'f32' : s;
 }
 
+/**
+ * A partial reduction of a block of input rows into an output already holding the
+ * earlier blocks' result (`merge`), `count` being the whole reduction's count.
+ */
+interface Partial {
+  readonly merge: boolean;
+  readonly count: number;
+}
+
 function reduceKernel(name: string, kind: ReduceWgsl): GpuKernel {
+  const axesOf = (ctx: KernelContext) => resolveAxes(ctx.inputs[1], ctx.attrs as unknown as ReduceAttrs, ctx.inputs[0]!.shape.length, ctx.node);
+  const plan = (ctx: KernelContext, partial?: Partial): KernelPlan => {
+    const x = ctx.inputs[0]!;
+    const out = ctx.outputs[0]!;
+    const axes = axesOf(ctx);
+    if (axes === 'noop') return { dispatches: [], aliasOf: 0 };
+    if (axes === 'unknown') throw new UnsupportedOpError([{ op: name, nodes: [ctx.node] }], 'axes input must be constant for the WebGPU backend');
+    const t = accOf(x.storage);
+    if (kind.shift && t !== 'f32') throw new UnsupportedOpError([{ op: name, nodes: [ctx.node] }], `dtype ${x.dtype}`);
+    const sb = new ShaderBuilder(ctx);
+    infinity(sb, false);
+    const X = sb.input(0);
+    const Y = sb.output(0);
+    const nest = reduceNest(sb, 'i', x.shape, axes);
+    const n = sb.f32(partial?.count ?? nest.count);
+    const ld = `${t}(${X}[q])`;
+    const value = kind.finish ? kind.finish('a', t) : 'a';
+    return {
+      dispatches: [
+        sb.linear(sizeOf(out.shape), (i) => [
+          nest.head,
+          `  let n = ${n};`,
+          kind.shift ? `  var mx = ${lowest('f32')};\n  ${nest.loops(`  let xv = ${ld}; mx = select(mx, xv, xv > mx || xv != xv);`)}\n  let m = select(0.0, mx, abs(mx) < kInf(false));` : '',
+          `  var a = ${kind.init(t)};`,
+          `  ${nest.loops(`  a = ${kind.step('a', ld, t)};`)}`,
+          `  ${Y}[${i}] = ${out.storage}(${partial?.merge && kind.merge ? kind.merge(`${t}(${Y}[${i}])`, value) : value});`,
+        ].join('\n'), `${name}.${partial ? (partial.merge ? 'merge' : 'part') : 'loop'}`),
+      ],
+    };
+  };
   return {
     split(ctx, a) {
-      const axes = resolveAxes(ctx.inputs[1], ctx.attrs as unknown as ReduceAttrs, ctx.inputs[0]!.shape.length, ctx.node);
+      const axes = axesOf(ctx);
       return Array.isArray(axes) && axes.length > 0 ? leadingSplit(ctx, a, axes[0]!) : undefined;
     },
-    plan(ctx: KernelContext) {
-      const x = ctx.inputs[0]!;
-      const out = ctx.outputs[0]!;
-      const axes = resolveAxes(ctx.inputs[1], ctx.attrs as unknown as ReduceAttrs, x.shape.length, ctx.node);
-      if (axes === 'noop') return { dispatches: [], aliasOf: 0 };
-      if (axes === 'unknown') throw new UnsupportedOpError([{ op: name, nodes: [ctx.node] }], 'axes input must be constant for the WebGPU backend');
-      const t = accOf(x.storage);
-      if (kind.shift && t !== 'f32') throw new UnsupportedOpError([{ op: name, nodes: [ctx.node] }], `dtype ${x.dtype}`);
-      const sb = new ShaderBuilder(ctx);
-      infinity(sb, false);
-      const X = sb.input(0);
-      const Y = sb.output(0);
-      const nest = reduceNest(sb, 'i', x.shape, axes);
-      const n = sb.f32(nest.count);
-      const ld = `${t}(${X}[q])`;
-      return {
-        dispatches: [
-          sb.linear(sizeOf(out.shape), (i) => [
-            nest.head,
-            `  let n = ${n};`,
-            kind.shift ? `  var mx = ${lowest('f32')};\n  ${nest.loops(`  let xv = ${ld}; mx = select(mx, xv, xv > mx || xv != xv);`)}\n  let m = select(0.0, mx, abs(mx) < kInf(false));` : '',
-            `  var a = ${kind.init(t)};`,
-            `  ${nest.loops(`  a = ${kind.step('a', ld, t)};`)}`,
-            `  ${Y}[${i}] = ${out.storage}(${kind.finish ? kind.finish('a', t) : 'a'});`,
-          ].join('\n'), `${name}.loop`),
-        ],
-      };
+    plan: (ctx) => plan(ctx),
+    tiles(ctx) {
+      const axes = axesOf(ctx);
+      if (!kind.merge || !Array.isArray(axes)) return undefined;
+      return reductionTiles(ctx, axes, (c, shape, merge) => plan({ ...c, inputs: [{ ...c.inputs[0]!, shape }, ...c.inputs.slice(1)] }, { merge, count: reducedCount(ctx.inputs[0]!.shape, axes) }));
     },
   };
 }
+
+/** The number of elements each output element reduces. */
+const reducedCount = (shape: readonly number[], axes: readonly number[]): number => axes.reduce((p, a) => p * shape[a]!, 1);
 
 function argKernel(name: string, cmp: string): GpuKernel {
   return {

@@ -27,6 +27,10 @@ export interface ConvShader {
   readonly x: string;
   readonly w: string;
   readonly out: string;
+  /** WGSL of W's element at u32 index `i` as f32 (packed weights); default `f32(w[i])`. */
+  readonly wAt?: ((i: string) => string) | undefined;
+  /** WGSL f32 factor of channel `m`'s accumulator before the epilogue (a per-channel weight scale); default none. */
+  readonly accScale?: ((m: string) => string) | undefined;
   /** WGSL (u32 unless noted) expressions of the geometry. */
   readonly u: {
     readonly total: string;
@@ -85,7 +89,8 @@ export function convEntry(p: ConvShader): string {
     L.push(`          let iw${j} = ow${j} + i32(kw) * ${u.dW}; let ok${j} = vh${j} & (u32(iw${j}) < u32(IW)); let x${j} = select(0.0, f32(${p.x}[u32(select(0, rb${j} + iw${j}, ok${j}))]), ok${j});`);
   }
   L.push('          let xv = vec4<f32>(x0, x1, x2, x3);');
-  for (const r of range(tc)) L.push(`          acc${r} += f32(${p.w}[wr${r} + kk]) * xv;`);
+  const wAt = p.wAt ?? ((i: string) => `f32(${p.w}[${i}])`);
+  for (const r of range(tc)) L.push(`          acc${r} += ${wAt(`wr${r} + kk`)} * xv;`);
   L.push('          kk++;');
   L.push('        }');
   L.push('      }');
@@ -94,7 +99,8 @@ export function convEntry(p: ConvShader): string {
   for (const r of range(tc)) {
     L.push(`  if (mIn + ${r}u < mg) {`);
     L.push(`    let m = mBase + mIn + ${r}u; let ob = (b * ${u.M} + m) * OS;`);
-    for (const j of range(4)) L.push(`    if (p0 + ${j}u < OS) { ${p.out}[ob + p0 + ${j}u] = epi(acc${r}[${j}], m, p0 + ${j}u, ob + p0 + ${j}u); }`);
+    const sc = p.accScale ? ` * ${p.accScale('m')}` : '';
+    for (const j of range(4)) L.push(`    if (p0 + ${j}u < OS) { ${p.out}[ob + p0 + ${j}u] = epi(acc${r}[${j}]${sc}, m, p0 + ${j}u, ob + p0 + ${j}u); }`);
     L.push('  }');
   }
   L.push('}');
@@ -123,6 +129,10 @@ export interface ConvGemmShader {
   readonly x: string;
   readonly w: string;
   readonly out: string;
+  /** WGSL of the vec4<f32> of W^T at block index `i` (packed weights: W^T an array<u32>); default `w[i]`. */
+  readonly wBlock?: ((i: string) => string) | undefined;
+  /** WGSL f32 factor of channel `m`'s accumulator before the epilogue (a per-channel weight scale); default none. */
+  readonly accScale?: ((m: string) => string) | undefined;
   /** WGSL expressions of the geometry (u32 unless noted). */
   readonly u: {
     readonly total: string;
@@ -203,7 +213,8 @@ export function convGemmEntry(p: ConvGemmShader): string {
   L.push(`      var xs = array<f32, ${n}>(${range(n).map((i) => (offs.includes(i) ? xOf(i) : '0.0')).join(', ')});`);
   L.push(`      for (var kw = 0u; kw < ${p.KW}u; kw++) {`);
   L.push(`        let xo = kw * ${p.dW}u; let wo = wk + kw * mp4;`);
-  for (const h of range(tm / 4)) L.push(`        let w${h} = ${p.w}[wo + ${h}u];`);
+  const wBlock = p.wBlock ?? ((i: string) => `${p.w}[${i}]`);
+  for (const h of range(tm / 4)) L.push(`        let w${h} = ${wBlock(`wo + ${h}u`)};`);
   for (const c of range(nc)) {
     L.push(`        let xv${c} = vec4<f32>(${range(4).map((j) => `xs[xo + ${(4 * c + j) * p.sW}u]`).join(', ')});`);
     for (const r of range(tm)) L.push(`        acc${r}_${c} += w${r >> 2}.${'xyzw'[r & 3]} * xv${c};`);
@@ -221,7 +232,7 @@ export function convGemmEntry(p: ConvGemmShader): string {
   L.push(`    let r = e / ${tn}u; let j = e % ${tn}u;`);
   L.push('    if (ow0 + j < OW) {');
   L.push('      let o = (b * M + m0 + r) * OS + pb + j;');
-  L.push(`      ${p.out}[o] = epi(res[r * ${nc}u + j / 4u][j % 4u], m0 + r, pb + j, o);`);
+  L.push(`      ${p.out}[o] = epi(res[r * ${nc}u + j / 4u][j % 4u]${p.accScale ? ` * ${p.accScale('m0 + r')}` : ''}, m0 + r, pb + j, o);`);
   L.push('    }');
   L.push('  }');
   L.push('}');

@@ -53,6 +53,10 @@ export interface MatmulShader {
   readonly sak: string;
   readonly sbk: string;
   readonly sbn: string;
+  /** nn form: WGSL of B's vec4<f32> at block index `i` (packed weights: B an array<u32>); default `b[i]`. */
+  readonly bBlock?: ((i: string) => string) | undefined;
+  /** WGSL f32 factor of column `col`'s accumulator before the epilogue (a per-column weight scale); default none. */
+  readonly accScale?: ((col: string) => string) | undefined;
   /** WGSL lines computing `aOff`, `bOff` and `oOff` (element offsets) from the batch index `bi`. */
   readonly batch: string;
   /**
@@ -95,7 +99,8 @@ export function matmulEntry(p: MatmulShader): string {
     L.push('    let kb = k * n4; let k2 = k / 2u;');
     for (const r of range(tm)) L.push(`    let a${r} = ${p.a}[ar${r} + k2];`);
     for (const c of range(nc)) {
-      L.push(`    let b${c}_0 = ${p.b}[bc${c} + kb]; let b${c}_1 = ${p.b}[bc${c} + kb + n4];`);
+      const bb = p.bBlock ?? ((i: string) => `${p.b}[${i}]`);
+      L.push(`    let b${c}_0 = ${bb(`bc${c} + kb`)}; let b${c}_1 = ${bb(`bc${c} + kb + n4`)};`);
       for (const r of range(tm)) L.push(`    acc${r}_${c} += a${r}.x * b${c}_0 + a${r}.y * b${c}_1;`);
     }
     L.push('  }');
@@ -139,7 +144,7 @@ export function matmulEntry(p: MatmulShader): string {
   L.push(`    let r = e / ${tn}u; let cc = e % ${tn}u; let col = n0 + cc;`);
   L.push('    if (col < NO) {');
   L.push('      let o = oOff + (m0 + r) * ldo + col;');
-  L.push(`      ${p.out}[o] = epi(res[r * ${nc}u + cc / 4u][cc % 4u], m0 + r, col, o);`);
+  L.push(`      ${p.out}[o] = epi(res[r * ${nc}u + cc / 4u][cc % 4u]${p.accScale ? ` * ${p.accScale('col')}` : ''}, m0 + r, col, o);`);
   L.push('    }');
   L.push('  }');
   L.push('}');

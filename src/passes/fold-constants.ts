@@ -9,7 +9,9 @@
  *   constant inputs that folding frees (those read by this node alone): folding must
  *   never inflate the model (Expand/Tile/ConstantOfShape/Range of a large size, a
  *   Transpose of a weight that another node still reads, or a DequantizeLinear of
- *   int8 weights, which would store them as float32 again).
+ *   int8 weights, which would store them as float32 again). A dequantization of
+ *   constant 8-bit weights whose reader dequantizes them on load (LOAD_FUSION's
+ *   `dequantize`, src/graph/load-fusion.ts) is never folded: its kernel keeps them packed.
  * - A shape-only op (op flag `shapeOnly`: Shape, Size) whose data input has a static
  *   shape is evaluated from the shape alone (foldShapeOnly), so Shape→Gather→Concat→Reshape chains
  *   collapse into constants as the walk goes on (each folded value feeds the next).
@@ -32,11 +34,22 @@ import type { Tensor } from '../graph/tensor.js';
 import { foldShapeOnly, TypeEnv } from '../graph/type-env.js';
 import { getTrait } from '../graph/op.js';
 import { SHAPE_VALUE } from '../graph/shape-values.js';
+import { DEQUANTIZE, dequantizeLoad } from '../graph/load-fusion.js';
+import type { Node } from '../graph/graph.js';
 import { GraphEditor } from './editor.js';
 import type { Pass } from './pass-manager.js';
 
 /** Default cap on the element count of a folded value that is larger than its inputs. */
 export const DEFAULT_FOLD_LIMIT = 65536;
+
+/** A dequantization of constant weights whose one reader dequantizes them as it loads them (LOAD_FUSION): kept, so the weights stay 8-bit. */
+function dequantizedOnLoad(ed: GraphEditor, n: Node): boolean {
+  const def = opOf(n);
+  const out = n.outputs[0];
+  if (!getTrait(def, DEQUANTIZE) || !out) return false;
+  const readers = ed.consumersOf(out);
+  return readers.length === 1 && dequantizeLoad(ed, readers[0]!, readers[0]!.inputs.indexOf(out))?.name === n.name;
+}
 
 /** Folds constants in a graph (see file comment). */
 export function foldConstants(g: Graph, foldLimit = DEFAULT_FOLD_LIMIT): Graph {
@@ -45,6 +58,7 @@ export function foldConstants(g: Graph, foldLimit = DEFAULT_FOLD_LIMIT): Graph {
   for (const n of g.topo) {
     const def = opOf(n);
     if (n.op === 'Fused' || (!def.cpu && !def.expr)) continue;
+    if (dequantizedOnLoad(ed, n)) continue;
     const outs = n.outputs.map((o) => (o === '' ? undefined : ed.typeOf(o)));
     const outElems = outs.reduce((sum, t) => sum + (t && isStatic(t.shape) ? sizeOf(t.shape) : Infinity), 0);
     const outBytes = outs.reduce((sum, t) => sum + (t && isStatic(t.shape) ? sizeOf(t.shape) * dtypeBytes(t.dtype) : Infinity), 0);

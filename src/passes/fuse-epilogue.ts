@@ -14,7 +14,9 @@
  *   group, of the operand's shape, reading values of that shape or single elements;
  * - a range-quantize slot takes its producer with the RANGE_QUANTIZE trait
  *   (DynamicQuantizeLinear) when the anchor alone reads its quantized value and zero
- *   point (at the trait's slots) and only the chain reads its scale.
+ *   point (at the trait's slots) and only the chain reads its scale;
+ * - a dequantize slot takes the DequantizeLinear of constant 8-bit weights that
+ *   `dequantizeLoad` accepts (the kernel keeps the weights packed).
  * A producer that is already in another group (an earlier anchor's epilogue) stays
  * there: the operand then arrives already computed.
  *
@@ -29,7 +31,7 @@
  * original name.
  */
 import type { Graph, Node } from '../graph/graph.js';
-import { LOAD_FUSION, RANGE_QUANTIZE } from '../graph/load-fusion.js';
+import { dequantizeLoad, LOAD_FUSION, RANGE_QUANTIZE } from '../graph/load-fusion.js';
 import { findOp, getTrait } from '../graph/op.js';
 import { shapeEq, type Shape } from '../graph/shape.js';
 import { editGraph, type GraphEditor } from './editor.js';
@@ -87,6 +89,10 @@ function loadProducers(ed: GraphEditor, anchor: Node, chain: readonly Node[]): N
   if (lf.rangeQuantize) {
     const p = rangeLoad(ed, anchor, lf.rangeQuantize, new Set(chain));
     if (p) { inGroup.add(p); out.push(p); }
+  }
+  for (const d of lf.dequantize ?? []) {
+    const p = dequantizeLoad(ed, anchor, d.input);
+    if (p && !inGroup.has(p)) { inGroup.add(p); out.push(p); }
   }
   for (const k of lf.elementwise) {
     const v = anchor.inputs[k];

@@ -10,20 +10,25 @@
  * run it before the O2 pipeline (the op is opaque to fusion).
  *
  * Which input is the weight, and which of its axes is the output channel, is the
- * op's {@link WEIGHT_CHANNEL} trait. Run it on the optimized graph (after fusion):
- * constant folding would turn a DequantizeLinear of a small constant back into a
- * float32 weight.
+ * op's {@link WEIGHT_CHANNEL} trait. Run it on the optimized graph (after fusion).
+ * Where the anchor's kernels dequantize the weight as they load it (its op's
+ * LOAD_FUSION `dequantize` slot, src/graph/load-fusion.ts) the DequantizeLinear is
+ * put inside the anchor's Fused epilogue group (a plain anchor becomes one), as
+ * epilogue fusion would: the int8 weight then stays packed in GPU memory; elsewhere
+ * the DequantizeLinear stays outside (the plan then folds it into float32).
  *
  * Invariants: the input graph is unchanged; only float32 initializers read by no
  * other node are replaced; node names are kept; graph inputs and outputs unchanged.
  */
 import { KilnError } from '../graph/errors.js';
-import type { Graph, Node } from '../graph/graph.js';
+import type { Graph, Node, ValueInfo } from '../graph/graph.js';
+import { LOAD_FUSION } from '../graph/load-fusion.js';
 import { findOp, getTrait, setTrait, traitKey, type TraitKey } from '../graph/op.js';
 import '../graph/ops/index.js'; // every op registered before the traits below are attached
 import { isFused } from '../graph/ops/fused.js';
 import { Tensor } from '../graph/tensor.js';
 import { GraphEditor } from './editor.js';
+import { fuseInPlace } from './fusion-util.js';
 import { rint } from '../graph/ops/quantize.js';
 
 /**
@@ -94,6 +99,12 @@ export function quantizePerChannel(w: Tensor, axis: number): { q: Tensor; scale:
   return { q, scale: Tensor.from('float32', [channels], scales), maxError };
 }
 
+/** True when `anchor`'s kernels dequantize an int8 weight (input 1, channels along `axis`) as they load it (LOAD_FUSION). */
+function loadsPacked(anchor: Node, axis: number, rank: number): boolean {
+  const def = findOp(anchor.op, anchor.domain);
+  return !!def && !!getTrait(def, LOAD_FUSION)?.dequantize?.some((d) => d.input === 1 && d.axisOf(anchor, rank) === axis);
+}
+
 /** The node whose weight is quantized: the node itself, or the anchor inside a Fused epilogue. */
 function anchorOf(n: Node): Node | undefined {
   if (!isFused(n)) return n;
@@ -128,18 +139,41 @@ export function quantizeWeights(g: Graph, opts: QuantizeWeightsOptions): { graph
     const qName = ed.addConstant(q, `${wName}_int8`);
     const sName = ed.addConstant(scale, `${wName}_scale`);
     const zName = ed.addConstant(new Tensor('int8', [scale.size]), `${wName}_zero`);
-    const [deq] = ed.addNode('DequantizeLinear', [qName, sName, zName], { axis: ch.axis }, { name: `${wName}_dequantize` });
-    const cur = ed.nodes.get(n.name)!;
-    ed.replaceNode(cur, { ...cur, inputs: cur.inputs.map((v) => (v === wName ? deq! : v)) });
-    if (isFused(n)) {
-      // The body reads the weight by its outer name: rename it there too.
+    const deqName = `${wName}_dequantize`;
+    const packed = loadsPacked(anchor, ch.axis, w.rank);
+    if (isFused(n) && packed) {
+      // The anchor's kernel dequantizes on load: the DequantizeLinear joins the group
+      // (before the anchor, as epilogue fusion puts it), reading q, scale and zero point.
       const body = n.attrs['graph'] as Graph;
+      const dqNode: Node = { name: deqName, op: 'DequantizeLinear', domain: '', inputs: [qName, sName, zName], outputs: [deqName], attrs: { axis: ch.axis } };
+      const valueTypes = new Map(body.valueTypes);
+      valueTypes.set(deqName, { dtype: 'float32', shape: w.shape });
+      const info = (name: string, t: Tensor): ValueInfo => ({ name, dtype: t.dtype, shape: t.shape });
       const renamed = body.with({
-        inputs: body.inputs.map((i) => (i.name === wName ? { ...i, name: deq! } : i)),
-        nodes: body.nodes.map((m) => ({ ...m, inputs: m.inputs.map((v) => (v === wName ? deq! : v)) })),
+        inputs: [...body.inputs.map((i) => (i.name === wName ? info(qName, q) : i)), info(sName, scale), info(zName, ed.constantOf(zName)!)],
+        nodes: [dqNode, ...body.nodes.map((m) => ({ ...m, inputs: m.inputs.map((v) => (v === wName ? deqName : v)) }))],
+        valueTypes,
       });
-      const again = ed.nodes.get(n.name)!;
-      ed.replaceNode(again, { ...again, attrs: { ...again.attrs, graph: renamed } });
+      const cur = ed.nodes.get(n.name)!;
+      ed.replaceNode(cur, { ...cur, inputs: [...cur.inputs.map((v) => (v === wName ? qName : v)), sName, zName], attrs: { ...cur.attrs, graph: renamed } });
+    } else {
+      const [deq] = ed.addNode('DequantizeLinear', [qName, sName, zName], { axis: ch.axis }, { name: deqName });
+      const cur = ed.nodes.get(n.name)!;
+      ed.replaceNode(cur, { ...cur, inputs: cur.inputs.map((v) => (v === wName ? deq! : v)) });
+      if (isFused(n)) {
+        // The body reads the weight by its outer name: rename it there too.
+        const body = n.attrs['graph'] as Graph;
+        const renamed = body.with({
+          inputs: body.inputs.map((i) => (i.name === wName ? { ...i, name: deq! } : i)),
+          nodes: body.nodes.map((m) => ({ ...m, inputs: m.inputs.map((v) => (v === wName ? deq! : v)) })),
+        });
+        const again = ed.nodes.get(n.name)!;
+        ed.replaceNode(again, { ...again, attrs: { ...again.attrs, graph: renamed } });
+      } else if (packed) {
+        // A plain anchor becomes the group epilogue fusion makes of it: [DequantizeLinear, anchor].
+        const again = ed.nodes.get(n.name)!;
+        fuseInPlace(ed, [ed.producerOf(deq!)!, again], again.outputs, 'epilogue', n.name, new Set([n.name]));
+      }
     }
     weights.push({ node: n.name, weight: wName, elements: w.size, maxError });
     bytesBefore += w.size * 4;

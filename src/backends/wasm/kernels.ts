@@ -12,7 +12,9 @@ import { E, substitute, type Expr } from '../../graph/expr.js';
 import { GraphError } from '../../graph/errors.js';
 import { Graph } from '../../graph/graph.js';
 import { opContext, opOf } from '../../graph/infer.js';
-import { allOps, setTrait, type ValueType } from '../../graph/op.js';
+import { allOps, getTrait, setTrait, type ValueType } from '../../graph/op.js';
+import { DEQUANTIZE } from '../../graph/load-fusion.js';
+import { runReference } from '../../graph/reference.js';
 import { epilogueParts, fusedExprs, fusedKind, type EpilogueParts } from '../../graph/ops/fused.js';
 import { OPS } from '../../graph/ops/index.js';
 import { sizeOf } from '../../graph/shape.js';
@@ -74,28 +76,56 @@ function chainExpr(g: Graph, parts: EpilogueParts): { expr: Expr; extra: number[
 }
 
 /**
+ * Prologue members that dequantize constant weights (DEQUANTIZE trait, the GPU's
+ * packed-weight load fusion) run once here with their CPU reference: the wasm GEMM
+ * packs float weights at plan time anyway. Their float results by value name, or
+ * undefined when the prologue holds anything else.
+ */
+function dequantizedWeights(ctx: WasmPrepareContext, parts: EpilogueParts, inputIndex: ReadonlyMap<string, number>): Map<string, Tensor> | undefined {
+  const out = new Map<string, Tensor>();
+  for (const m of parts.prologue) {
+    if (!getTrait(opOf(m), DEQUANTIZE) || m.outputs.length !== 1) return undefined;
+    const ins = m.inputs.map((v) => (v === '' ? undefined : inputIndex.has(v) ? ctx.constant(inputIndex.get(v)!) : undefined));
+    if (m.inputs.some((v, i) => v !== '' && !ins[i])) return undefined;
+    out.set(m.outputs[0]!, runReference(m, ins)[0]!);
+  }
+  return out;
+}
+
+/**
  * An epilogue group: the anchor's kernel writes the anchor's value, the chain's
  * expression turns it into the output. A group that computes anchor operands on load
- * (a prologue: src/graph/load-fusion.ts) is left to the CPU reference.
+ * (a prologue: src/graph/load-fusion.ts) is left to the CPU reference, except
+ * dequantized constant weights (dequantized once at plan time).
  */
 function prepareEpilogue(ctx: WasmPrepareContext, g: Graph): WasmRun | undefined {
   const parts = g.outputs.length === 1 ? epilogueParts(g) : undefined;
-  if (!parts || parts.prologue.length > 0) return undefined;
+  if (!parts) return undefined;
   const anchor = parts.anchor;
   const kernel = wasmKernelOf(opOf(anchor));
   const chain = chainExpr(g, parts);
   if (!kernel || !chain) return undefined;
   const inputIndex = new Map(g.inputs.map((v, i) => [v.name, i]));
-  const slots = anchor.inputs.map((v) => (v === '' ? -1 : inputIndex.get(v) ?? -2));
+  const pre = dequantizedWeights(ctx, parts, inputIndex);
+  if (!pre) return undefined;
+  // Slot -3 - j: the dequantized weight preTensors[j].
+  const preTensors: Tensor[] = [];
+  const slots = anchor.inputs.map((v) => {
+    if (v === '') return -1;
+    const t = pre.get(v);
+    if (t) { preTensors.push(t); return -3 - (preTensors.length - 1); }
+    return inputIndex.get(v) ?? -2;
+  });
   if (slots.includes(-2)) return undefined;
+  const valueAt = <T>(s: number, fromNode: (k: number) => T, fromPre: (t: Tensor) => T): T | undefined => (s <= -3 ? fromPre(preTensors[-3 - s]!) : s < 0 ? undefined : fromNode(s));
   const out = ctx.outputs[0]!;
   const anchorType: ValueType = { dtype: g.typeOf(anchor.outputs[0]!).dtype, shape: out.shape };
   const anchorRun = kernel.prepare({
     ...ctx,
     node: anchor,
-    inputs: slots.map((s) => (s < 0 ? undefined : ctx.inputs[s])),
+    inputs: slots.map((s) => valueAt(s, (k) => ctx.inputs[k], (t) => ({ dtype: t.dtype, shape: t.shape }))),
     outputs: [anchorType],
-    constant: (i) => (slots[i]! < 0 ? undefined : ctx.constant(slots[i]!)),
+    constant: (i) => valueAt(slots[i]!, (k) => ctx.constant(k), (t) => t),
   });
   if (!anchorRun) return undefined;
   const ew = prepareExpr(ctx, chain.expr, [anchorType, ...chain.extra.map((i) => ctx.inputs[i])], out.shape);
@@ -107,7 +137,7 @@ function prepareEpilogue(ctx: WasmPrepareContext, g: Graph): WasmRun | undefined
     // The anchor must not overwrite a chain operand that shares the output's bytes.
     const overlaps = extras.some((t) => t.data.buffer === rt.f32.buffer && t.data.byteOffset < addr + n * 4 && addr < t.data.byteOffset + t.data.byteLength);
     const at = overlaps ? rt.stage(n * 4) : addr;
-    anchorRun(rt, slots.map((s) => (s < 0 ? undefined : ins[s])), at);
+    anchorRun(rt, slots.map((s) => valueAt(s, (k) => ins[k], (t) => t)), at);
     ew(rt, [new Tensor('float32', out.shape as number[], new Float32Array(rt.f32.buffer, at, n)), ...extras], addr);
   };
 }

@@ -16,7 +16,7 @@
 import { E, substitute, type Expr } from '../../graph/expr.js';
 import type { Graph } from '../../graph/graph.js';
 import { opContext, opOf } from '../../graph/infer.js';
-import { RANGE_QUANTIZE } from '../../graph/load-fusion.js';
+import { DEQUANTIZE, RANGE_QUANTIZE } from '../../graph/load-fusion.js';
 import { getTrait } from '../../graph/op.js';
 import { epilogueParts } from '../../graph/ops/fused.js';
 import { sizeOf, type ConcreteShape } from '../../graph/shape.js';
@@ -129,7 +129,8 @@ export function onceInputs(sb: ShaderBuilder, elements: ReadonlyMap<number, Arra
 /**
  * How an anchor operand that a Fused 'epilogue' group computes on load is made
  * (src/graph/load-fusion.ts): an elementwise expression over node inputs, or an
- * output of the group's per-tensor range quantization.
+ * output of the group's per-tensor range quantization, or a dequantization of
+ * constant 8-bit weights (kept packed by the kernel).
  */
 export type LoadPrologue =
   | {
@@ -138,7 +139,9 @@ export type LoadPrologue =
       readonly expr: Expr;
       readonly leaves: readonly number[];
     }
-  | { readonly kind: 'range'; readonly output: 'quantized' | 'zeroPoint' };
+  | { readonly kind: 'range'; readonly output: 'quantized' | 'zeroPoint' }
+  /** A dequantization (DEQUANTIZE trait) of node inputs: quantized values, scale, zero point (-1: none), scale axis. */
+  | { readonly kind: 'dequantize'; readonly quantized: number; readonly scale: number; readonly zeroPoint: number; readonly axis: number };
 
 /** A Fused 'epilogue' node split into its anchor and the chain's scalar expression. */
 export interface EpilogueSplit {
@@ -230,8 +233,16 @@ export function splitEpilogue(node: string, g: Graph, part?: { readonly anchor: 
     if (part) return -1;
     const role = rangeRole(v);
     if (role === 'scale') return fail(`anchor input '${v}' is the range quantization's scale`);
+    const dq = producer.get(v);
+    const dqt = dq && getTrait(opOf(dq), DEQUANTIZE);
     if (role) prologues.push({ kind: 'range', output: role });
-    else if (producer.has(v)) {
+    else if (dq && dqt) {
+      const at = (slot: number): number => (dq.inputs[slot] ? inputIndex.get(dq.inputs[slot]!) ?? fail(`the dequantization '${dq.name}' reads a value that is not a sub-graph input`) : -1);
+      const q = at(dqt.quantized);
+      const axis = dqt.axisOf(dq, g.typeOf(dq.inputs[dqt.quantized]!).shape.length);
+      if (q < 0 || axis === undefined) fail(`the dequantization '${dq.name}' is not per tensor or per axis`);
+      prologues.push({ kind: 'dequantize', quantized: q, scale: at(dqt.scale), zeroPoint: at(dqt.zeroPoint), axis: axis! });
+    } else if (producer.has(v)) {
       const leaves: number[] = [];
       const expr = prologueExpr(v, leaves, new Map());
       prologues.push({ kind: 'expr', expr, leaves });

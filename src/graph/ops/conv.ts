@@ -325,5 +325,7 @@ export const ConvTranspose = defineOp({
 /** Convolution ops. */
 // x (a QuantizeLinear's output) can be quantized while it is loaded.
 setTrait(ConvInteger, LOAD_FUSION, { elementwise: [0] });
+// W (constant int8 weights behind a DequantizeLinear, scale per output channel) stays packed.
+setTrait(Conv, LOAD_FUSION, { elementwise: [], dequantize: [{ input: 1, axisOf: (_n, rank) => (rank >= 3 ? 0 : undefined) }] });
 
 export const convOps = { Conv, ConvTranspose, ConvInteger } as const;

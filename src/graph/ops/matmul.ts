@@ -260,5 +260,8 @@ export const Einsum = defineOp({
 /** Linear algebra ops. */
 // A (a QuantizeLinear's or DynamicQuantizeLinear's output) can be quantized while it is loaded.
 setTrait(MatMulInteger, LOAD_FUSION, { elementwise: [0], rangeQuantize: { input: 0, zeroPoint: 2 } });
+// A 2-D B (constant int8 weights behind a DequantizeLinear, scale per output column) stays packed.
+setTrait(MatMul, LOAD_FUSION, { elementwise: [], dequantize: [{ input: 1, axisOf: (_n, rank) => (rank === 2 ? 1 : undefined) }] });
+setTrait(Gemm, LOAD_FUSION, { elementwise: [], dequantize: [{ input: 1, axisOf: (n, rank) => (rank === 2 ? (Number(n.attrs['transB'] ?? 0) !== 0 ? 0 : 1) : undefined) }] });
 
 export const matmulOps = { MatMul, Gemm, MatMulInteger, Einsum } as const;

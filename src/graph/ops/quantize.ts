@@ -11,7 +11,7 @@ import { DTypeError, ShapeError } from '../errors.js';
 import type { Node } from '../graph.js';
 import { inferNode } from '../infer.js';
 import { defineOp, setTrait, type InferInput } from '../op.js';
-import { RANGE_QUANTIZE } from '../load-fusion.js';
+import { DEQUANTIZE, RANGE_QUANTIZE } from '../load-fusion.js';
 import { runReference } from '../reference.js';
 import { normalizeAxis } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -243,5 +243,13 @@ export const QLinearConv = defineOp({
 
 /** Quantization ops. */
 setTrait(DynamicQuantizeLinear, RANGE_QUANTIZE, { quantized: 0, scale: 1, zeroPoint: 2 });
+// Per-tensor or per-axis (not blocked): a kernel may dequantize constant weights as it loads them.
+setTrait(DequantizeLinear, DEQUANTIZE, {
+  quantized: 0, scale: 1, zeroPoint: 2,
+  axisOf: (n, rank) => {
+    if (Number(n.attrs['block_size'] ?? 0) !== 0) return undefined;
+    return rank === 0 ? 0 : normalizeAxis(Number(n.attrs['axis'] ?? 1), rank, n.name);
+  },
+});
 
 export const quantizeOps = { QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul, QLinearConv } as const;

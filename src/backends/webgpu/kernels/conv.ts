@@ -26,6 +26,7 @@ import { convEntry, convGemmEntry, gemmRowOffsets } from '../../../../shaders/co
 import { coordsOf, ShaderBuilder, splitGroups } from '../wgsl.js';
 import { onceInputs, plainEpilogue, type Epilogue } from '../wgsl-epilogue.js';
 import { planMatmul } from './matmul.js';
+import { channelScales, packBytes, packedAt, unpackFns, type PackedWeight } from '../packed-weights.js';
 
 /** Which node inputs hold X, W and the optional bias. */
 export interface ConvInputs {
@@ -106,13 +107,14 @@ function transposeWeights(w: Tensor, M: number, K: number, mp: number): Tensor {
  * not suit it. The weights are transposed once at plan time into a prepared
  * constant; the original weight tensor is then never uploaded.
  */
-function implicitGemm(ctx: KernelContext, io: ConvInputs, win: Window3, value: (sb: ShaderBuilder, input: (k: number) => string) => string, epilogue?: Epilogue): KernelPlan | undefined {
+function implicitGemm(ctx: KernelContext, io: ConvInputs, win: Window3, value: (sb: ShaderBuilder, input: (k: number) => string) => string, epilogue?: Epilogue, packed?: PackedWeight): KernelPlan | undefined {
   const x = ctx.inputs[io.x]!;
   const w = ctx.inputs[io.w]!;
   const out = ctx.outputs[0]!;
   const twoD = win.inDims[0] === 1 && win.kernel[0] === 1 && win.outDims[0] === 1;
   const group = Number(ctx.attrs['group'] ?? 1);
-  if (ctx.options?.implicitGemm === false || !twoD || group !== 1 || !w.value || !/^float(16|32|64)$/.test(w.dtype) || (x.storage !== 'f32' && x.storage !== 'f16')) return undefined;
+  const weights = packed?.q ?? w.value;
+  if (ctx.options?.implicitGemm === false || !twoD || group !== 1 || !weights || (!packed && !/^float(16|32|64)$/.test(w.dtype)) || (x.storage !== 'f32' && x.storage !== 'f16')) return undefined;
   const [, KW] = win.kernel.slice(1) as [number, number];
   const [, sW] = win.strides.slice(1) as [number, number];
   const [, dW] = win.dilations.slice(1) as [number, number];
@@ -139,13 +141,16 @@ function implicitGemm(ctx: KernelContext, io: ConvInputs, win: Window3, value: (
   // same input keeps a scalar binding.
   const xVec = x.storage === 'f32' && win.inDims[2]! % 2 === 0 ? 2 : undefined;
   const X = xVec ? sb.input(io.x, `vec${xVec}<f32>` as const, 'xv') : input(io.x);
-  // The transposed weights are read as vec4 blocks of output channels.
-  const W = sb.constant(0, 'vec4<f32>');
+  // The transposed weights are read as vec4 blocks of output channels (packed: one u32 word of 4 channels).
+  const W = sb.constant(0, packed ? 'u32' : 'vec4<f32>');
+  const unpack = packed ? unpackFns(sb, packed) : undefined;
+  const S = packed ? sb.constant(1, 'f32') : undefined;
   const Y = sb.output(0);
   (epilogue ?? plainEpilogue(out.storage)).declare(sb, 'f32', input, value(sb, input));
   const [, IH, IW] = win.inDims as [number, number, number];
   const entry = convGemmEntry({
     tm, tn, wg, KW, sW, dW, xBlocks: xVec ? { width: xVec, shift: (xVec - (win.padBegin[2]! % xVec)) % xVec } : undefined, x: X, w: W, out: Y,
+    ...(unpack && S ? { wBlock: (i: string) => unpack.four(`${W}[${i}]`), accScale: (m: string) => `${S}[${m}]` } : {}),
     u: {
       total: sb.u32(total), owTiles: sb.u32(owTiles), mTiles: sb.u32(mTiles), M: sb.u32(M), mp4: sb.u32(mp / 4),
       C: sb.u32(C), KH: sb.u32(win.kernel[1]!), OH: sb.u32(OH), OW: sb.u32(OW),
@@ -154,14 +159,19 @@ function implicitGemm(ctx: KernelContext, io: ConvInputs, win: Window3, value: (
     },
   });
   const src = sb.module(entry);
+  const wt = transposeWeights(weights, M, K, mp);
   return {
-    constants: [transposeWeights(w.value, M, K, mp)],
-    dispatches: [sb.dispatch(src, splitGroups(Math.ceil(total / wg), ctx.limits), `Conv.gemm${KW}w${sW}s${tm}x${tn}${xVec ? `v${xVec}` : ''}${epilogue?.label ?? ''}`)],
+    constants: packed ? [packBytes(wt.data as Float32Array), channelScales(packed, M, mp)] : [wt],
+    dispatches: [sb.dispatch(src, splitGroups(Math.ceil(total / wg), ctx.limits), `Conv.gemm${KW}w${sW}s${tm}x${tn}${xVec ? `v${xVec}` : ''}${packed ? '.int8' : ''}${epilogue?.label ?? ''}`)],
   };
 }
 
-/** Plans a Conv (inputs `io`, output 0) with an optional epilogue. */
-export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue): KernelPlan {
+/**
+ * Plans a Conv (inputs `io`, output 0) with an optional epilogue; with `packed`, W is
+ * those 8-bit weights (packed-weights.ts): the implicit GEMM or the direct kernel
+ * reads them packed and scales each channel's sum.
+ */
+export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue, packed?: PackedWeight): KernelPlan {
   const x = ctx.inputs[io.x]!;
   const w = ctx.inputs[io.w]!;
   const out = ctx.outputs[0]!;
@@ -175,7 +185,7 @@ export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue
   const hasBias = io.bias !== undefined && ctx.inputs[io.bias] !== undefined;
   const biasValue = (sb: ShaderBuilder, input: (k: number) => string, row: string): string => (hasBias ? `v + f32(${input(io.bias!)}[${row}])` : 'v');
   const pointwise = group === 1 && win.kernel.every((k) => k === 1) && win.strides.every((s) => s === 1) && win.padBegin.every((p) => p === 0) && outS === inS;
-  if (pointwise) {
+  if (pointwise && !packed) {
     return {
       dispatches: [
         planMatmul(ctx, {
@@ -186,12 +196,12 @@ export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue
       ],
     };
   }
-  const gemm = implicitGemm(ctx, io, win, (sb, input) => biasValue(sb, input, 'row'), epilogue);
+  const gemm = implicitGemm(ctx, io, win, (sb, input) => biasValue(sb, input, 'row'), epilogue, packed);
   if (gemm) return gemm;
   const p4 = Math.ceil(outS / 4) * 4;
   const K = C * sizeOf(win.kernel);
   const colBytes = nb * K * p4 * 4;
-  if (group === 1 && w.storage === 'f32' && colBytes <= Math.min(IM2COL_MAX_BYTES, ctx.limits.maxStorageBufferBindingSize)) {
+  if (group === 1 && !packed && w.storage === 'f32' && colBytes <= Math.min(IM2COL_MAX_BYTES, ctx.limits.maxStorageBufferBindingSize)) {
     return {
       scratch: [colBytes],
       dispatches: [
@@ -211,7 +221,9 @@ export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue
   const sb = new ShaderBuilder(ctx);
   const input = onceInputs(sb);
   const X = input(io.x);
-  const W = input(io.w);
+  const W = packed ? sb.constant(0, 'u32') : input(io.w);
+  const unpack = packed ? unpackFns(sb, packed) : undefined;
+  const S = packed ? sb.constant(1, 'f32') : undefined;
   const Y = sb.output(0);
   const value = biasValue(sb, input, 'row');
   (epilogue ?? plainEpilogue(out.storage)).declare(sb, 'f32', input, value);
@@ -226,6 +238,7 @@ export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue
   const [kD, kH, kW] = sb.u32s(win.kernel);
   const entry = convEntry({
     tc, wg, x: X, w: W, out: Y,
+    ...(unpack && S ? { wAt: (i: string) => packedAt(unpack, W, i), accScale: (m: string) => `${S}[${m}]` } : {}),
     u: {
       total: sb.u32(total), pTiles: sb.u32(pTiles), cTilesPerGroup: sb.u32(cTiles), groups: sb.u32(group),
       M: sb.u32(M), mg: sb.u32(mg), cg: sb.u32(cg), C: sb.u32(C),
@@ -233,8 +246,11 @@ export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue
       sD: sD!, sH: sH!, sW: sW!, dD: dD!, dH: dH!, dW: dW!, pD: pD!, pH: pH!, pW: pW!,
     },
   });
-  const label = `Conv.${mg === 1 && group > 1 ? 'depthwise' : 'direct'}${tc}x4${epilogue?.label ?? ''}`;
-  return { dispatches: [sb.dispatch(sb.module(entry), splitGroups(Math.ceil(total / wg), ctx.limits), label)] };
+  const label = `Conv.${mg === 1 && group > 1 ? 'depthwise' : 'direct'}${tc}x4${packed ? '.int8' : ''}${epilogue?.label ?? ''}`;
+  return {
+    ...(packed ? { constants: [packBytes(packed.q.data as ArrayLike<number>), channelScales(packed, M)] } : {}),
+    dispatches: [sb.dispatch(sb.module(entry), splitGroups(Math.ceil(total / wg), ctx.limits), label)],
+  };
 }
 
 const conv: GpuKernel = { plan: (ctx) => planConv(ctx, { x: 0, w: 1, bias: 2 }), split: convSplit };

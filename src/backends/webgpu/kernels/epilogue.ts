@@ -13,30 +13,45 @@ import { rowsOf } from '../chunk.js';
 import { exprEpilogue, exprLoad, splitEpilogue, type EpilogueSplit, type OperandLoad } from '../wgsl-epilogue.js';
 import { planConv, planConvTranspose } from './conv.js';
 import { registerFusedKind } from './fused.js';
-import { gemmProblem, matmulIntegerProblem, matmulProblem, planMatmul } from './matmul.js';
+import { gemmProblem, matmulIntegerProblem, matmulProblem, planMatmul, planPackedMatmul } from './matmul.js';
+import type { PackedWeight } from '../packed-weights.js';
 import { planConvInteger, rangeLoads } from './quantize.js';
 import type { Epilogue } from '../wgsl-epilogue.js';
 
-type AnchorPlanner = (ctx: KernelContext, io: readonly number[], epi: Epilogue, loads: ReadonlyMap<number, OperandLoad>) => KernelPlan;
+/** Operands given as packed 8-bit weights (the 'dequantize' prologue), by anchor-context index. */
+type Packed = ReadonlyMap<number, PackedWeight>;
+
+type AnchorPlanner = (ctx: KernelContext, io: readonly number[], epi: Epilogue, loads: ReadonlyMap<number, OperandLoad>, packed: Packed) => KernelPlan;
 
 /** The X, W and optional bias slots of a conv-family anchor. */
 function convIo(io: readonly number[]): { x: number; w: number; bias?: number } {
   return { x: io[0]!, w: io[1]!, bias: io[2] !== undefined && io[2] >= 0 ? io[2] : undefined };
 }
 
-/** A planner for anchors that read every operand from buffers (their ops have no LOAD_FUSION trait). */
-function buffersOnly(plan: (ctx: KernelContext, io: readonly number[], epi: Epilogue) => KernelPlan): AnchorPlanner {
-  return (ctx, io, epi, loads) => {
+/**
+ * A planner for anchors that read every operand from buffers, except (where `weight`
+ * plans it) a weight slot given as packed 8-bit weights.
+ */
+function buffersOnly(plan: (ctx: KernelContext, io: readonly number[], epi: Epilogue) => KernelPlan, weight?: (ctx: KernelContext, io: readonly number[], epi: Epilogue, w: PackedWeight) => KernelPlan): AnchorPlanner {
+  return (ctx, io, epi, loads, packed) => {
     if (loads.size > 0) throw new UnsupportedOpError([{ op: 'Fused(epilogue)', nodes: [ctx.node] }], 'this anchor computes no operand on load');
-    return plan(ctx, io, epi);
+    const w = packed.get(io[1] ?? -1);
+    if (packed.size > (w ? 1 : 0) || (w && !weight)) throw new UnsupportedOpError([{ op: 'Fused(epilogue)', nodes: [ctx.node] }], 'this anchor dequantizes only its weight on load');
+    return w && weight ? weight(ctx, io, epi, w) : plan(ctx, io, epi);
   };
 }
 
 /** Anchor planners by op name; `io` maps the anchor's input slots to node inputs (-1 = omitted). */
 const ANCHORS: Readonly<Record<string, AnchorPlanner>> = {
-  MatMul: buffersOnly((ctx, io, epi) => ({ dispatches: [planMatmul(ctx, { ...matmulProblem(ctx, io[0], io[1], 'Fused.MatMul'), epilogue: epi })] })),
-  Gemm: buffersOnly((ctx, io, epi) => ({ dispatches: [planMatmul(ctx, { ...gemmProblem(ctx, [io[0]!, io[1]!, io[2] ?? -1]), label: 'Fused.Gemm', epilogue: epi })] })),
-  Conv: buffersOnly((ctx, io, epi) => planConv(ctx, convIo(io), epi)),
+  MatMul: buffersOnly(
+    (ctx, io, epi) => ({ dispatches: [planMatmul(ctx, { ...matmulProblem(ctx, io[0], io[1], 'Fused.MatMul'), epilogue: epi })] }),
+    (ctx, io, epi, w) => planPackedMatmul(ctx, io, w, false, epi),
+  ),
+  Gemm: buffersOnly(
+    (ctx, io, epi) => ({ dispatches: [planMatmul(ctx, { ...gemmProblem(ctx, [io[0]!, io[1]!, io[2] ?? -1]), label: 'Fused.Gemm', epilogue: epi })] }),
+    (ctx, io, epi, w) => planPackedMatmul(ctx, io, w, true, epi),
+  ),
+  Conv: buffersOnly((ctx, io, epi) => planConv(ctx, convIo(io), epi), (ctx, io, epi, w) => planConv(ctx, convIo(io), epi, w)),
   ConvTranspose: buffersOnly((ctx, io, epi) => planConvTranspose(ctx, convIo(io), epi)),
   MatMulInteger: (ctx, io, epi, loads) => ({ dispatches: [planMatmul(ctx, { ...matmulIntegerProblem(ctx, io[0]!, io[1]!, io[2], io[3], loads.size ? 'Fused.QMatMulInteger' : 'Fused.MatMulInteger'), epilogue: epi, loads })] }),
   ConvInteger: (ctx, io, epi, loads) => planConvInteger(ctx, { x: io[0]!, w: io[1]!, xZero: io[2], wZero: io[3] }, epi, loads),
@@ -47,10 +62,11 @@ const ANCHORS: Readonly<Record<string, AnchorPlanner>> = {
  * their index in the anchor's context (after the node's inputs), the tensor infos of
  * those indices, and the WGSL of the kernel values the chain reads.
  */
-function prologueLoads(ctx: KernelContext, g: Graph, split: EpilogueSplit): { loads: Map<number, OperandLoad>; infos: GpuTensorInfo[]; kernelLeaves: string[] } {
+function prologueLoads(ctx: KernelContext, g: Graph, split: EpilogueSplit): { loads: Map<number, OperandLoad>; packed: Map<number, PackedWeight>; infos: GpuTensorInfo[]; kernelLeaves: string[] } {
   const bad = (why: string): never => { throw new UnsupportedOpError([{ op: `Fused(epilogue:${split.anchor.op})`, nodes: [ctx.node] }], why); };
   const range = split.range !== undefined ? rangeLoads(ctx, split.range) : undefined;
   const loads = new Map<number, OperandLoad>();
+  const packed = new Map<number, PackedWeight>();
   const infos: GpuTensorInfo[] = [];
   split.prologues.forEach((p, j) => {
     const slot = split.anchorInputs.indexOf(ctx.inputs.length + j);
@@ -60,6 +76,15 @@ function prologueLoads(ctx: KernelContext, g: Graph, split: EpilogueSplit): { lo
       if (!range) return bad('range operand without a range quantization');
       shape = p.output === 'quantized' ? ctx.inputs[split.range!]!.shape : [];
       loads.set(ctx.inputs.length + j, p.output === 'quantized' ? range.quantized : range.zeroPoint);
+    } else if (p.kind === 'dequantize') {
+      // Constant 8-bit weights, zero point 0 (what dequantizeLoad accepted): kept packed.
+      const q = ctx.inputs[p.quantized]?.value;
+      const scale = ctx.inputs[p.scale]?.value;
+      const z = p.zeroPoint >= 0 ? ctx.inputs[p.zeroPoint]?.value : undefined;
+      if (!q || (q.dtype !== 'int8' && q.dtype !== 'uint8') || !scale || (p.zeroPoint >= 0 && !z)) return bad('weights dequantized on load must be constant 8-bit values with a constant scale');
+      if (z && Array.from(z.data as ArrayLike<number>).some((v) => Number(v) !== 0)) return bad('weights dequantized on load need a zero point of 0');
+      shape = q.shape;
+      packed.set(ctx.inputs.length + j, { q, scale, axis: p.axis });
     } else {
       // The leaves are read at the operand's element (or at 0): all of one size, or single elements.
       const sized = p.leaves.map((k) => ctx.inputs[k]!.shape).filter((s) => sizeOf(s) !== 1);
@@ -71,7 +96,7 @@ function prologueLoads(ctx: KernelContext, g: Graph, split: EpilogueSplit): { lo
   });
   if (range && ![...split.prologues].some((p) => p.kind === 'range' && p.output === 'quantized')) bad('range quantization without its quantized operand');
   const kernelLeaves = split.kernelLeaves.map((l) => (l === 'scale' ? range!.scale : range!.zeroPointValue));
-  return { loads, infos, kernelLeaves };
+  return { loads, packed, infos, kernelLeaves };
 }
 
 /** Plans a Fused 'epilogue' node. */
@@ -84,7 +109,7 @@ export function planEpilogue(ctx: KernelContext): KernelPlan {
   if (!planner) throw new UnsupportedOpError([{ op: `Fused(epilogue:${split.anchor.op})`, nodes: [ctx.node] }], 'no WebGPU epilogue anchor for this op');
   const anchorDtype = g.typeOf(split.anchor.outputs[0]!).dtype;
   const out = ctx.outputs[0]!;
-  const { loads, infos, kernelLeaves } = prologueLoads(ctx, g, split);
+  const { loads, packed, infos, kernelLeaves } = prologueLoads(ctx, g, split);
   const anchorCtx: KernelContext = {
     ...ctx,
     attrs: opContext(opOf(split.anchor), split.anchor).attrs as Record<string, unknown>,
@@ -92,7 +117,7 @@ export function planEpilogue(ctx: KernelContext): KernelPlan {
     outputs: [{ ...out, dtype: anchorDtype }],
   };
   const epi = exprEpilogue(ctx, split.expr, anchorDtype, split.extra, out.shape, out.storage, kernelLeaves);
-  return planner(anchorCtx, split.anchorInputs, epi, loads);
+  return planner(anchorCtx, split.anchorInputs, epi, loads, packed);
 }
 
 /**

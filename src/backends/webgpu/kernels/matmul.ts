@@ -7,11 +7,12 @@
  */
 import { broadcastShapes, sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { DType } from '../../../graph/dtype.js';
-import type { Dispatch, GpuKernel, GpuStorage, KernelContext, KernelTable } from '../kernel.js';
+import type { Dispatch, GpuKernel, GpuStorage, KernelContext, KernelPlan, KernelTable } from '../kernel.js';
 import { gemmSplit, matmulIntegerSplit, matmulSplit } from '../chunk.js';
 import { matmulEntry, type MatmulShader } from '../../../../shaders/matmul.js';
 import { broadcastStridesOf, ShaderBuilder, splitGroups, stridedOffsets, valueType, type ArrayElement } from '../wgsl.js';
 import { onceInputs, plainEpilogue, type Epilogue, type OperandLoad } from '../wgsl-epilogue.js';
+import { channelScales, packBytes, packedAt, unpackFns, type PackedWeight } from '../packed-weights.js';
 
 /** Tile parameters (rows × columns per invocation, invocations per workgroup). */
 export interface MatmulTiles {
@@ -84,6 +85,12 @@ export interface MatmulProblem {
    * before the bounds check, in every invocation.
    */
   readonly loads?: ReadonlyMap<number, OperandLoad> | undefined;
+  /**
+   * B is prepared constant `words` (the 8-bit weights packed four to a u32 word in
+   * B's layout, packed-weights.ts) instead of node input `b`, and column `col`'s sum
+   * is multiplied by element `col` of prepared constant `scales` (f32) before the epilogue.
+   */
+  readonly bPacked?: { readonly words: number; readonly scales: number; readonly weight: PackedWeight } | undefined;
   readonly label: string;
 }
 
@@ -114,28 +121,31 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   if (loads.has(p.b) || (p.aScratch !== undefined && loads.size > 0)) throw new Error(`planMatmul: only A and its zero point may be computed on load`);
   const aLoad = p.aScratch === undefined ? loads.get(p.a) : undefined;
   const sa = p.aScratch !== undefined ? 'f32' : aLoad ? valueType(ctx.inputs[p.a]!.dtype, ctx.f16) as GpuStorage : ctx.inputs[p.a]!.storage;
-  const sbs = p.bScratch ? 'f32' : ctx.inputs[p.b]!.storage;
+  const packed = p.bPacked;
+  const sbs = p.bScratch || packed ? 'f32' : ctx.inputs[p.b]!.storage;
   const L = layoutsOf(p);
   if (L.o.cols !== 1) throw new Error(`planMatmul: output columns must be contiguous (stride ${L.o.cols})`);
   const vec = !aLoad && acc === 'f32' && sa === 'f32' && sbs === 'f32' && p.K > 0 && L.a.cols === 1;
   const nn = vec && p.N % 4 === 0 && p.K % 2 === 0 && L.a.rows % 2 === 0 && batchAligned(L.a, 2) && L.b.cols === 1 && L.b.rows % 4 === 0 && batchAligned(L.b, 4);
-  const nt = vec && p.K % 2 === 0 && L.a.rows % 2 === 0 && batchAligned(L.a, 2) && L.b.rows === 1 && L.b.cols % 2 === 0 && batchAligned(L.b, 2);
+  const nt = vec && !packed && p.K % 2 === 0 && L.a.rows % 2 === 0 && batchAligned(L.a, 2) && L.b.rows === 1 && L.b.cols % 2 === 0 && batchAligned(L.b, 2);
   // A and B are one binding when both are the same node input (x·xᵀ, or Q and K
   // views of one projection): nn reads A as vec2 and B as vec4, which one binding
   // cannot be; nt reads both as vec2.
-  const sameAB = p.aScratch === undefined && !p.bScratch && p.a === p.b;
+  const sameAB = p.aScratch === undefined && !p.bScratch && !packed && p.a === p.b;
   const form: MatmulShader['form'] = nn ? (sameAB ? 'scalar' : 'nn') : nt ? 'nt' : 'scalar';
   const tm = p.M < tiles.tm ? Math.max(1, p.M) : tiles.tm;
   const tn = form === 'nt' || p.N >= tiles.tn ? tiles.tn : 4;
   const aElem: ArrayElement = form === 'scalar' ? sa : 'vec2<f32>';
-  const bElem: ArrayElement = form === 'scalar' ? sbs : form === 'nt' ? 'vec2<f32>' : 'vec4<f32>';
+  const bElem: ArrayElement = packed ? 'u32' : form === 'scalar' ? sbs : form === 'nt' ? 'vec2<f32>' : 'vec4<f32>';
   const sb = new ShaderBuilder(ctx);
   const elements = new Map<number, ArrayElement>();
-  if (!p.bScratch) elements.set(p.b, bElem);
+  if (!p.bScratch && !packed) elements.set(p.b, bElem);
   if (p.aScratch === undefined && !aLoad) elements.set(p.a, aElem);
   const input = onceInputs(sb, elements);
   const A = p.aScratch !== undefined ? sb.scratch(p.aScratch, aElem) : aLoad ? '' : input(p.a);
-  const B = p.bScratch ? sb.scratch(0, bElem) : input(p.b);
+  const B = p.bScratch ? sb.scratch(0, bElem) : packed ? sb.constant(packed.words, 'u32') : input(p.b);
+  const unpack = packed ? unpackFns(sb, packed.weight) : undefined;
+  const S = packed ? sb.constant(packed.scales, 'f32') : undefined;
   const outStorage = ctx.outputs[p.output]!.storage;
   const out = p.outScratch !== undefined ? sb.scratch(p.outScratch, outStorage) : sb.output(p.output);
   const nb = sizeOf(p.batch);
@@ -152,7 +162,7 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   if (form === 'scalar') {
     // The vector forms load A and B inline.
     sb.fn(`fn ldA(i: u32, row: u32) -> ${acc} { return ${acc}(${aLoad ? aLoad.value(sb, input, 'i') : `${A}[i]`})${zero(p.aZero, 'row')}; }`);
-    sb.fn(`fn ldB(i: u32, col: u32) -> ${acc} { return ${acc}(${B}[i])${zero(p.bZero, 'col')}; }`);
+    sb.fn(`fn ldB(i: u32, col: u32) -> ${acc} { return ${acc}(${unpack ? packedAt(unpack, B, 'i') : `${B}[i]`})${zero(p.bZero, 'col')}; }`);
   }
   const value = p.value ? p.value(sb, input) : 'v';
   (p.epilogue ?? plainEpilogue(outStorage)).declare(sb, acc, input, value);
@@ -179,6 +189,8 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
     sbn: sb.u32(L.b.cols),
     batch,
     ...(prelude ? { prelude } : {}),
+    ...(unpack && form === 'nn' ? { bBlock: (i: string) => unpack.four(`${B}[${i}]`) } : {}),
+    ...(S ? { accScale: (col: string) => `${S}[${col}]` } : {}),
   };
   const src = sb.module(matmulEntry(shader));
   return sb.dispatch(src, splitGroups(Math.ceil(total / tiles.wg), ctx.limits), `${p.label}.${form}${tm}x${tn}${p.epilogue?.label ?? ''}`);
@@ -247,6 +259,26 @@ export function matmulIntegerProblem(ctx: KernelContext, a: number, b: number, a
 }
 
 const matmulInteger: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, matmulIntegerProblem(ctx, 0, 1, 2, 3, 'MatMulInteger'))] }), split: matmulIntegerSplit };
+
+/**
+ * A MatMul (`gemm` false) or Gemm over node inputs `io` whose B is packed 8-bit
+ * weights (packed-weights.ts): B prepared as [K, N] words (a transB weight
+ * transposed once), scales per column; one dispatch.
+ */
+export function planPackedMatmul(ctx: KernelContext, io: readonly number[], w: PackedWeight, gemm: boolean, epilogue: Epilogue): KernelPlan {
+  const base = gemm ? { ...gemmProblem(ctx, [io[0]!, io[1]!, io[2] ?? -1]), label: 'Fused.Gemm' } : matmulProblem(ctx, io[0], io[1], 'Fused.MatMul');
+  let values = w.q.data as ArrayLike<number>;
+  if (base.transB) {
+    // [N, K] → [K, N], so the packed words run along N (the vector form reads 4 columns a word).
+    const [N, K] = w.q.shape as [number, number];
+    const t = new Int32Array(N * K);
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) t[k * N + n] = Number(values[n * K + k]);
+    values = t;
+  }
+  const N = base.N;
+  const plan = planMatmul(ctx, { ...base, transB: false, bPacked: { words: 0, scales: 1, weight: w }, epilogue, label: `${base.label}.int8` });
+  return { constants: [packBytes(values), channelScales(w, N)], dispatches: [plan] };
+}
 
 /** Matmul-family kernels by op. */
 export const matmulKernels: KernelTable = {

@@ -55,8 +55,10 @@ export interface MatmulShader {
   readonly sbn: string;
   /** nn form: WGSL of B's vec4<f32> at block index `i` (packed weights: B an array<u32>); default `b[i]`. */
   readonly bBlock?: ((i: string) => string) | undefined;
-  /** WGSL f32 factor of column `col`'s accumulator before the epilogue (a per-column weight scale); default none. */
-  readonly accScale?: ((col: string) => string) | undefined;
+  /** nn and nt forms: WGSL of A's vec2<f32> at block index `i` (packed weights: A an array<u32>); default `a[i]`. */
+  readonly aBlock?: ((i: string) => string) | undefined;
+  /** WGSL f32 factor of output (`row`, `col`)'s accumulator before the epilogue (a per-channel weight scale); default none. */
+  readonly accScale?: ((row: string, col: string) => string) | undefined;
   /** WGSL lines computing `aOff`, `bOff` and `oOff` (element offsets) from the batch index `bi`. */
   readonly batch: string;
   /**
@@ -73,6 +75,7 @@ export function matmulEntry(p: MatmulShader): string {
   const { tm, tn, acc } = p;
   const nc = tn / 4;
   const v = `vec4<${acc}>`;
+  const ab = p.aBlock ?? ((i: string) => `${p.a}[${i}]`);
   const L: string[] = [];
   if (p.prelude) {
     L.push(linearEntry(p.wg, 't'));
@@ -97,7 +100,7 @@ export function matmulEntry(p: MatmulShader): string {
     L.push(`  let n4 = ${p.sbk} / 4u;`);
     L.push('  for (var k = 0u; k < K; k += 2u) {');
     L.push('    let kb = k * n4; let k2 = k / 2u;');
-    for (const r of range(tm)) L.push(`    let a${r} = ${p.a}[ar${r} + k2];`);
+    for (const r of range(tm)) L.push(`    let a${r} = ${ab(`ar${r} + k2`)};`);
     for (const c of range(nc)) {
       const bb = p.bBlock ?? ((i: string) => `${p.b}[${i}]`);
       L.push(`    let b${c}_0 = ${bb(`bc${c} + kb`)}; let b${c}_1 = ${bb(`bc${c} + kb + n4`)};`);
@@ -110,7 +113,7 @@ export function matmulEntry(p: MatmulShader): string {
     for (const r of range(tm)) L.push(`  let ar${r} = (aOff + row${r} * ${p.sam}) / 2u;`);
     for (const j of range(tn)) L.push(`  let br${j} = (bOff + min(n0 + ${j}u, N - 1u) * ${p.sbn}) / 2u;`);
     L.push('  for (var k2 = 0u; k2 < K / 2u; k2++) {');
-    for (const r of range(tm)) L.push(`    let a${r} = ${p.a}[ar${r} + k2];`);
+    for (const r of range(tm)) L.push(`    let a${r} = ${ab(`ar${r} + k2`)};`);
     for (const j of range(tn)) L.push(`    let b${j} = ${p.b}[br${j} + k2];`);
     for (const r of range(tm)) {
       for (const c of range(nc)) {
@@ -144,7 +147,7 @@ export function matmulEntry(p: MatmulShader): string {
   L.push(`    let r = e / ${tn}u; let cc = e % ${tn}u; let col = n0 + cc;`);
   L.push('    if (col < NO) {');
   L.push('      let o = oOff + (m0 + r) * ldo + col;');
-  L.push(`      ${p.out}[o] = epi(res[r * ${nc}u + cc / 4u][cc % 4u]${p.accScale ? ` * ${p.accScale('col')}` : ''}, m0 + r, col, o);`);
+  L.push(`      ${p.out}[o] = epi(res[r * ${nc}u + cc / 4u][cc % 4u]${p.accScale ? ` * ${p.accScale('m0 + r', 'col')}` : ''}, m0 + r, col, o);`);
   L.push('    }');
   L.push('  }');
   L.push('}');

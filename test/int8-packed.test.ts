@@ -95,7 +95,7 @@ describe('int8 weights packed on WebGPU (dequantized inside MatMul/Gemm/Conv)', 
       const plan = prog.plan!;
       const packedLabels = plan.dispatches.map((d) => d.label).filter((l) => l.includes('.int8'));
       expect(packedLabels, 'one packed-weight dispatch per quantized weight').to.have.length(report.weights.length);
-      if (name === 'cnn') for (const form of ['Conv.gemm', 'Conv.depthwise', 'Conv.direct', 'Gemm']) expect(packedLabels.some((l) => l.includes(form)), form).to.equal(true);
+      if (name === 'cnn') for (const form of ['Conv.gemm', 'Conv.depthwise', 'Conv.direct', 'Conv.pointwise', 'Gemm']) expect(packedLabels.some((l) => l.includes(form)), form).to.equal(true);
       const fp = await compileWebGpu(float, { device });
       await fp.run(feeds);
       expect(plan.dispatches.length, 'dispatches int8 vs float32').to.equal(fp.plan!.dispatches.length);

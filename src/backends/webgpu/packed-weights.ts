@@ -43,17 +43,20 @@ export function channelScales(w: PackedWeight, channels: number, padded = channe
 
 /**
  * Declares the unpacking helpers in `sb` and returns their names: `one(word, t)` is
- * byte t of a word as f32, `four(word)` its four bytes as vec4<f32>.
+ * byte t of a word as f32, `two(word, h)` bytes 2h and 2h + 1 as vec2<f32>, `four(word)`
+ * its four bytes as vec4<f32>.
  */
-export function unpackFns(sb: ShaderBuilder, w: PackedWeight): { one: (word: string, t: string) => string; four: (word: string) => string } {
+export function unpackFns(sb: ShaderBuilder, w: PackedWeight): { one: (word: string, t: string) => string; two: (word: string, h: string) => string; four: (word: string) => string } {
   if (w.q.dtype === 'int8') {
     sb.fn('fn i8at(w: u32, t: u32) -> f32 { return f32(extractBits(bitcast<i32>(w), t * 8u, 8u)); }');
     sb.fn('fn i8x4(w: u32) -> vec4<f32> { return vec4<f32>((vec4<i32>(bitcast<i32>(w)) << vec4<u32>(24u, 16u, 8u, 0u)) >> vec4<u32>(24u)); }');
-    return { one: (word, t) => `i8at(${word}, ${t})`, four: (word) => `i8x4(${word})` };
+    sb.fn('fn i8x2(w: u32, h: u32) -> vec2<f32> { let v = i8x4(w); return select(v.xy, v.zw, h == 1u); }');
+    return { one: (word, t) => `i8at(${word}, ${t})`, four: (word) => `i8x4(${word})`, two: (word, h) => `i8x2(${word}, ${h})` };
   }
   sb.fn('fn u8at(w: u32, t: u32) -> f32 { return f32(extractBits(w, t * 8u, 8u)); }');
   sb.fn('fn u8x4(w: u32) -> vec4<f32> { return vec4<f32>((vec4<u32>(w) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(255u)); }');
-  return { one: (word, t) => `u8at(${word}, ${t})`, four: (word) => `u8x4(${word})` };
+  sb.fn('fn u8x2(w: u32, h: u32) -> vec2<f32> { let v = u8x4(w); return select(v.xy, v.zw, h == 1u); }');
+  return { one: (word, t) => `u8at(${word}, ${t})`, four: (word) => `u8x4(${word})`, two: (word, h) => `u8x2(${word}, ${h})` };
 }
 
 /** WGSL of element `i` (a u32 expression) of packed array `arr`. */

@@ -168,8 +168,8 @@ function implicitGemm(ctx: KernelContext, io: ConvInputs, win: Window3, value: (
 
 /**
  * Plans a Conv (inputs `io`, output 0) with an optional epilogue; with `packed`, W is
- * those 8-bit weights (packed-weights.ts): the implicit GEMM or the direct kernel
- * reads them packed and scales each channel's sum.
+ * those 8-bit weights (packed-weights.ts): the pointwise matmul, the implicit GEMM or
+ * the direct kernel reads them packed and scales each channel's sum.
  */
 export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue, packed?: PackedWeight): KernelPlan {
   const x = ctx.inputs[io.x]!;
@@ -185,13 +185,16 @@ export function planConv(ctx: KernelContext, io: ConvInputs, epilogue?: Epilogue
   const hasBias = io.bias !== undefined && ctx.inputs[io.bias] !== undefined;
   const biasValue = (sb: ShaderBuilder, input: (k: number) => string, row: string): string => (hasBias ? `v + f32(${input(io.bias!)}[${row}])` : 'v');
   const pointwise = group === 1 && win.kernel.every((k) => k === 1) && win.strides.every((s) => s === 1) && win.padBegin.every((p) => p === 0) && outS === inS;
-  if (pointwise && !packed) {
+  if (pointwise) {
+    // Packed 8-bit weights are A as they are ([M, C] words), scaled per row (output channel).
     return {
+      ...(packed ? { constants: [packBytes(packed.q.data as ArrayLike<number>), channelScales(packed, M)] } : {}),
       dispatches: [
         planMatmul(ctx, {
           a: io.w, b: io.x, M, N: outS, K: C, transA: false, transB: false,
           batch: [nb], aBatch: [], bBatch: [nb], dtype: out.dtype, output: 0,
-          value: (sb, input) => biasValue(sb, input, 'row'), epilogue, label: 'Conv.pointwise',
+          value: (sb, input) => biasValue(sb, input, 'row'), epilogue, label: `Conv.pointwise${packed ? '.int8' : ''}`,
+          ...(packed ? { aPacked: { words: 0, scales: 1, weight: packed } } : {}),
         }),
       ],
     };

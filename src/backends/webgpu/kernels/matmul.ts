@@ -91,6 +91,8 @@ export interface MatmulProblem {
    * is multiplied by element `col` of prepared constant `scales` (f32) before the epilogue.
    */
   readonly bPacked?: { readonly words: number; readonly scales: number; readonly weight: PackedWeight } | undefined;
+  /** The same for A, scaled per row (Conv's pointwise weights W [M, C]); not with `bPacked`. */
+  readonly aPacked?: { readonly words: number; readonly scales: number; readonly weight: PackedWeight } | undefined;
   readonly label: string;
 }
 
@@ -120,7 +122,9 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   const loads = p.loads ?? new Map<number, OperandLoad>();
   if (loads.has(p.b) || (p.aScratch !== undefined && loads.size > 0)) throw new Error(`planMatmul: only A and its zero point may be computed on load`);
   const aLoad = p.aScratch === undefined ? loads.get(p.a) : undefined;
-  const sa = p.aScratch !== undefined ? 'f32' : aLoad ? valueType(ctx.inputs[p.a]!.dtype, ctx.f16) as GpuStorage : ctx.inputs[p.a]!.storage;
+  const aPacked = p.aPacked;
+  if (aPacked && (p.bPacked || aLoad || p.aScratch !== undefined)) throw new Error('planMatmul: a packed A needs a plain B and no load');
+  const sa = p.aScratch !== undefined || aPacked ? 'f32' : aLoad ? valueType(ctx.inputs[p.a]!.dtype, ctx.f16) as GpuStorage : ctx.inputs[p.a]!.storage;
   const packed = p.bPacked;
   const sbs = p.bScratch || packed ? 'f32' : ctx.inputs[p.b]!.storage;
   const L = layoutsOf(p);
@@ -131,21 +135,23 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   // A and B are one binding when both are the same node input (x·xᵀ, or Q and K
   // views of one projection): nn reads A as vec2 and B as vec4, which one binding
   // cannot be; nt reads both as vec2.
-  const sameAB = p.aScratch === undefined && !p.bScratch && !packed && p.a === p.b;
+  const sameAB = p.aScratch === undefined && !p.bScratch && !packed && !aPacked && p.a === p.b;
   const form: MatmulShader['form'] = nn ? (sameAB ? 'scalar' : 'nn') : nt ? 'nt' : 'scalar';
   const tm = p.M < tiles.tm ? Math.max(1, p.M) : tiles.tm;
   const tn = form === 'nt' || p.N >= tiles.tn ? tiles.tn : 4;
-  const aElem: ArrayElement = form === 'scalar' ? sa : 'vec2<f32>';
+  const aElem: ArrayElement = aPacked ? 'u32' : form === 'scalar' ? sa : 'vec2<f32>';
   const bElem: ArrayElement = packed ? 'u32' : form === 'scalar' ? sbs : form === 'nt' ? 'vec2<f32>' : 'vec4<f32>';
   const sb = new ShaderBuilder(ctx);
   const elements = new Map<number, ArrayElement>();
   if (!p.bScratch && !packed) elements.set(p.b, bElem);
-  if (p.aScratch === undefined && !aLoad) elements.set(p.a, aElem);
+  if (p.aScratch === undefined && !aLoad && !aPacked) elements.set(p.a, aElem);
   const input = onceInputs(sb, elements);
-  const A = p.aScratch !== undefined ? sb.scratch(p.aScratch, aElem) : aLoad ? '' : input(p.a);
+  const A = p.aScratch !== undefined ? sb.scratch(p.aScratch, aElem) : aLoad ? '' : aPacked ? sb.constant(aPacked.words, 'u32') : input(p.a);
   const B = p.bScratch ? sb.scratch(0, bElem) : packed ? sb.constant(packed.words, 'u32') : input(p.b);
   const unpack = packed ? unpackFns(sb, packed.weight) : undefined;
   const S = packed ? sb.constant(packed.scales, 'f32') : undefined;
+  const unpackA = aPacked ? unpackFns(sb, aPacked.weight) : undefined;
+  const SA = aPacked ? sb.constant(aPacked.scales, 'f32') : undefined;
   const outStorage = ctx.outputs[p.output]!.storage;
   const out = p.outScratch !== undefined ? sb.scratch(p.outScratch, outStorage) : sb.output(p.output);
   const nb = sizeOf(p.batch);
@@ -161,7 +167,7 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
   const prelude = [...loads.values()].map((l) => l.prelude?.(sb, input, tiles.wg) ?? '').filter((x) => x !== '').join('\n');
   if (form === 'scalar') {
     // The vector forms load A and B inline.
-    sb.fn(`fn ldA(i: u32, row: u32) -> ${acc} { return ${acc}(${aLoad ? aLoad.value(sb, input, 'i') : `${A}[i]`})${zero(p.aZero, 'row')}; }`);
+    sb.fn(`fn ldA(i: u32, row: u32) -> ${acc} { return ${acc}(${aLoad ? aLoad.value(sb, input, 'i') : unpackA ? packedAt(unpackA, A, 'i') : `${A}[i]`})${zero(p.aZero, 'row')}; }`);
     sb.fn(`fn ldB(i: u32, col: u32) -> ${acc} { return ${acc}(${unpack ? packedAt(unpack, B, 'i') : `${B}[i]`})${zero(p.bZero, 'col')}; }`);
   }
   const value = p.value ? p.value(sb, input) : 'v';
@@ -190,7 +196,9 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
     batch,
     ...(prelude ? { prelude } : {}),
     ...(unpack && form === 'nn' ? { bBlock: (i: string) => unpack.four(`${B}[${i}]`) } : {}),
-    ...(S ? { accScale: (col: string) => `${S}[${col}]` } : {}),
+    ...(S ? { accScale: (_row: string, col: string) => `${S}[${col}]` } : {}),
+    ...(unpackA && form !== 'scalar' ? { aBlock: (i: string) => unpackA.two(`${A}[(${i}) >> 1u]`, `((${i}) & 1u)`) } : {}),
+    ...(SA ? { accScale: (row: string) => `${SA}[${row}]` } : {}),
   };
   const src = sb.module(matmulEntry(shader));
   return sb.dispatch(src, splitGroups(Math.ceil(total / tiles.wg), ctx.limits), `${p.label}.${form}${tm}x${tn}${p.epilogue?.label ?? ''}`);

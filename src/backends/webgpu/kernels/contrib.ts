@@ -18,6 +18,7 @@ import type { Dispatch, GpuKernel, KernelContext } from '../kernel.js';
 import { broadcastOffsets, exprPrelude, renderExpr, ShaderBuilder } from '../wgsl.js';
 import { groupQueryAttention } from './contrib-gqa.js';
 import { planMatmul } from './matmul.js';
+import { packBytes } from '../packed-weights.js';
 
 const fusedMatMul: GpuKernel = {
   plan(ctx) {
@@ -135,8 +136,8 @@ const rotaryEmbedding: GpuKernel = {
 };
 
 /** WGSL (f32) of the `bits`-bit value at element `e` of packed uint8 data (one byte per u32 word) starting at word `base`. */
-function unpackWgsl(bits: number, arr: string, base: string, e: string): string {
-  return bits === 8 ? `f32(${arr}[${base} + ${e}])` : `f32((${arr}[${base} + (${e} >> 1u)] >> ((${e} & 1u) * 4u)) & 15u)`;
+function unpackWgsl(bits: number, byte: (i: string) => string, base: string, e: string): string {
+  return bits === 8 ? `f32(${byte(`${base} + ${e}`)})` : `f32((${byte(`${base} + (${e} >> 1u)`)} >> ((${e} & 1u) * 4u)) & 15u)`;
 }
 
 /** Rows × columns of the output each invocation of the tiled MatMulNBits kernel computes. */
@@ -144,7 +145,9 @@ const NBITS_TM = 4;
 const NBITS_TN = 4;
 
 /**
- * MatMulNBits (uint8 data is stored one value per u32 word, so a byte is one index).
+ * MatMulNBits (uint8 data is stored one value per u32 word, so a byte is one index;
+ * a constant B, the usual case, is prepared as four bytes per u32 word instead
+ * (packed-weights.ts), so its blocks take their own size in GPU memory).
  *
  * 4 bits, K even (the usual case): each invocation computes a 4 × 4 tile of Y, its 4
  * columns' scales and zero points read once per block, two weights unpacked from each
@@ -158,7 +161,10 @@ const matMulNBits: GpuKernel = {
   plan(ctx) {
     const L = nbitsLayout(ctx.attrs as { K: number; N: number; bits: number; block_size: number }, ctx.node);
     const sb = new ShaderBuilder(ctx);
-    const [A, B, Sc] = [sb.input(0), sb.input(1), sb.input(2)];
+    const bConst = ctx.inputs[1]?.value;
+    const [A, B, Sc] = [sb.input(0), bConst ? sb.constant(0, 'u32') : sb.input(1), sb.input(2)];
+    const bByte = (i: string): string => (bConst ? `extractBits(${B}[(${i}) >> 2u], ((${i}) & 3u) * 8u, 8u)` : `${B}[${i}]`);
+    const constants = bConst ? [packBytes(bConst.data as ArrayLike<number>)] : [];
     const zp = ctx.inputs[3];
     const Z = zp ? sb.input(3) : undefined;
     const Bi = ctx.inputs[5] ? sb.input(5) : undefined;
@@ -166,7 +172,7 @@ const matMulNBits: GpuKernel = {
     const total = sizeOf(ctx.outputs[0]!.shape);
     const M = L.N > 0 ? total / L.N : 0;
     const [K, N, bs, kBlocks, blob, zpRow] = sb.u32s([L.K, L.N, L.blockSize, L.kBlocks, L.blobSize, L.zpRowBytes]);
-    const unpack = (arr: string, base: string, e: string): string => unpackWgsl(L.bits, arr, base, e);
+    const unpack = (arr: string, base: string, e: string): string => unpackWgsl(L.bits, arr === B ? bByte : (i) => `${arr}[${i}]`, base, e);
     const zOf = (n: string): string => (!Z ? `${2 ** (L.bits - 1)}.0` : zp!.dtype === 'uint8' ? unpack(Z, `${n} * ${zpRow}`, 'kb') : `f32(${Z}[${n} * ${kBlocks} + kb])`);
     if (L.bits !== 4 || L.K % 2 !== 0) {
       const body = [
@@ -180,7 +186,7 @@ const matMulNBits: GpuKernel = {
         '  }',
         `  ${Y}[i] = ${ctx.outputs[0]!.storage}(acc);`,
       ].join('\n');
-      return { dispatches: [sb.linear(total, () => body, 'MatMulNBits')] };
+      return { constants, dispatches: [sb.linear(total, () => body, 'MatMulNBits')] };
     }
     const nTiles = Math.ceil(L.N / NBITS_TN);
     const mTiles = Math.ceil(M / NBITS_TM);
@@ -200,7 +206,7 @@ const matMulNBits: GpuKernel = {
       `    let k0 = kb * ${bs};`,
       `    let kn = min(${bs}, ${K} - k0) / 2u;`,
       '    for (var j = 0u; j < kn; j++) {',
-      ...cols.map((c) => `      let w${c} = ${B}[b${c} + j];`),
+      ...cols.map((c) => `      let w${c} = ${bByte(`b${c} + j`)};`),
       `      let lo = ${v4((c) => `f32(w${c} & 15u)`)};`,
       `      let hi = ${v4((c) => `f32((w${c} >> 4u) & 15u)`)};`,
       '      let k = k0 + 2u * j;',
@@ -213,7 +219,7 @@ const matMulNBits: GpuKernel = {
       ...(Bi ? [`  let bias = ${v4((c) => `f32(${Bi}[n${c}])`)};`] : []),
       ...rows.flatMap((r) => cols.map((c) => `  if (m0 + ${r}u < ${Mu} && c0 + ${c}u < ${N}) { ${Y}[(m0 + ${r}u) * ${N} + c0 + ${c}u] = ${ctx.outputs[0]!.storage}(acc${r}[${c}]${Bi ? ` + bias[${c}]` : ''}); }`)),
     ];
-    return { dispatches: [sb.linear(mTiles * nTiles, () => L2.join('\n'), `MatMulNBits.tile${NBITS_TM}x${NBITS_TN}`)] };
+    return { constants, dispatches: [sb.linear(mTiles * nTiles, () => L2.join('\n'), `MatMulNBits.tile${NBITS_TM}x${NBITS_TN}`)] };
   },
 };
 
@@ -255,8 +261,8 @@ const gatherBlockQuantized: GpuKernel = {
       `  let run = u32(r) * (${rowSize} / ${K}) + j / ${K};`,
       `  let k = j % ${K};`,
       `  let kb = k / ${bs};`,
-      `  let q = ${unpackWgsl(L.bits, D, `run * ${Kp}`, 'k')};`,
-      `  let z = ${Z ? unpackWgsl(L.bits, Z, `run * ${zpCols}`, 'kb') : `${2 ** (L.bits - 1)}.0`};`,
+      `  let q = ${unpackWgsl(L.bits, (i) => `${D}[${i}]`, `run * ${Kp}`, 'k')};`,
+      `  let z = ${Z ? unpackWgsl(L.bits, (i) => `${Z}[${i}]`, `run * ${zpCols}`, 'kb') : `${2 ** (L.bits - 1)}.0`};`,
       `  ${Y}[i] = ${ctx.outputs[0]!.storage}((q - z) * f32(${Sc}[run * ${blocks} + kb]));`,
     ].join('\n');
     return { dispatches: [sb.linear(sizeOf(ctx.outputs[0]!.shape), () => body, 'GatherBlockQuantized')] };

@@ -23,16 +23,11 @@ import { importModel } from '../onnx/import.js';
 import { optimize } from '../src/passes/pipelines.js';
 import { quantizeWeights } from '../src/passes/quantize-weights.js';
 import { deviceOrSkip } from './helpers/gpu.js';
-import { randomTensor } from './helpers/gpu-compare.js';
+import { maxAbsDiff, randomTensor } from './helpers/gpu-compare.js';
 
+/** The largest |got − want| (shapes asserted equal) and max |want|. */
 function maxErr(got: Tensor, want: Tensor): { err: number; range: number } {
-  let err = 0;
-  let range = 0;
-  for (let i = 0; i < want.size; i++) {
-    err = Math.max(err, Math.abs(Number(got.data[i]) - Number(want.data[i])));
-    range = Math.max(range, Math.abs(Number(want.data[i])));
-  }
-  return { err, range };
+  return { err: maxAbsDiff(got, want), range: want.toArray().reduce((m, v) => Math.max(m, Math.abs(v)), 0) };
 }
 
 /** A CNN: 3×3 conv (pad 1), strided 3×3, depthwise 3×3, grouped 3×3 (4 groups), pointwise, then Gemm (transB). */

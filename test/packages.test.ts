@@ -27,20 +27,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { PICTURE_LINES, writeTextPicture } from './packages/picture.js';
+import { have, writeJarvis } from './packages/speech.js';
 
 const run = promisify(execFile);
 const CI = process.env.CI === 'true';
 const root = path.resolve(import.meta.dirname, '..');
-
-/** Whether `cmd` is on PATH. */
-function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 type Runtime = 'ort' | 'kiln-cpu' | 'kiln-webgpu';
 
@@ -114,11 +105,8 @@ describe('real packages on Kiln, unchanged (vs onnxruntime-node)', function () {
       execFileSync('sox', [s('s2.wav'), '-r', '16000', '-c', '1', '-b', '16', s('p2.wav'), 'pad', '0', '0.5']);
       execFileSync('sox', [s('p1.wav'), s('p2.wav'), s('speech.wav')]);
       speech = s('speech.wav');
-      // The wake word, slow and low (en-us, 90 words/min, pitch 30), 1 s of silence before, 1.5 s
-      // after; without sox's dither (-D), so the file is the same on every run.
-      execFileSync('espeak-ng', ['-v', 'en-us', '-s', '90', '-p', '30', '-w', s('j.wav'), 'hey, jarvis']);
-      execFileSync('sox', [s('j.wav'), '-D', '-r', '16000', '-c', '1', '-b', '16', s('jarvis.wav'), 'pad', '1', '1.5']);
-      jarvis = s('jarvis.wav');
+      // The wake word, slow and low; without sox's dither, so the file is the same on every run.
+      jarvis = writeJarvis(dir);
     }
     picture = path.join(dir, 'text.png');
     await writeTextPicture(picture);

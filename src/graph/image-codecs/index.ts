@@ -1,8 +1,9 @@
 /**
  * Image decoding for ONNX's ImageDecoder, in plain TypeScript (no Node or browser
  * codec, so it runs wherever the CPU reference runs). The format is sniffed from
- * the stream's first bytes: PNG, baseline JPEG, BMP, PNM (P1–P6) and TIFF decode;
- * WebP and JPEG 2000 are recognised and refused (UnsupportedOpError); anything
+ * the stream's first bytes: PNG, baseline JPEG, BMP, PNM (P1–P6), TIFF and WebP
+ * (lossy, lossless, with alpha) decode; JPEG 2000 is recognised and refused
+ * (UnsupportedOpError); anything
  * else is an InputError. Each decoder checks declared sizes against
  * {@link MAX_IMAGE_PIXELS} (LimitError) before it allocates pixels.
  */
@@ -13,6 +14,7 @@ import { decodeJpeg, isJpeg } from './jpeg.js';
 import { decodePng, isPng } from './png.js';
 import { decodePnm, isPnm } from './pnm.js';
 import { decodeTiff, isTiff } from './tiff.js';
+import { decodeWebp, isWebp } from './webp.js';
 
 export { MAX_IMAGE_PIXELS, type DecodedImage } from './common.js';
 
@@ -28,9 +30,9 @@ export function decodeImage(b: Uint8Array, node: string): DecodedImage {
   if (isBmp(b)) return decodeBmp(b, node);
   if (isTiff(b)) return decodeTiff(b, node);
   if (isPnm(b)) return decodePnm(b, node);
-  if (ascii(b, 0, 'RIFF') && ascii(b, 8, 'WEBP')) notSupported({ node, format: 'WebP' }, 'WebP');
+  if (isWebp(b)) return decodeWebp(b, node);
   if (ascii(b, 4, 'jP  ') || (b[0] === 0xff && b[1] === 0x4f && b[2] === 0xff && b[3] === 0x51)) notSupported({ node, format: 'JPEG 2000' }, 'JPEG 2000');
-  throw new InputError(`${node}: ImageDecoder: the ${b.length}-byte stream is not an image format it knows (PNG, JPEG, BMP, PNM, TIFF)`, node);
+  throw new InputError(`${node}: ImageDecoder: the ${b.length}-byte stream is not an image format it knows (PNG, JPEG, BMP, PNM, TIFF, WebP)`, node);
 }
 
 /**

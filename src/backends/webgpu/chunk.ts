@@ -154,17 +154,43 @@ export function gemmSplit(ctx: KernelContext, a: number): KernelSplit | undefine
   return { rows: out[0]!, inputs: [ra, undefined, rc === 'whole' ? undefined : rc], outputs };
 }
 
+/** A windowed op (Conv, ConvTranspose) by batch: X's and Y's images, the weights bound whole. */
+function byBatch(ctx: KernelContext, X: GpuTensorInfo, out: readonly number[]): KernelSplit | undefined {
+  const rx = rowsOf(X.shape, 0, out, 0);
+  const outputs = outputRows(ctx, 0);
+  return rx && rx !== 'whole' && outputs ? { rows: out[0]!, inputs: [rx, undefined, undefined], outputs } : undefined;
+}
+
+/**
+ * A grouped windowed op of one image by groups: X's channels of a group (`cg`), W's
+ * rows of a group (`wg`: M / group for Conv, C / group for ConvTranspose) and Y's
+ * channels of a group (`mg`, also the bias's) are contiguous; the chunk's `group` is
+ * its number of groups.
+ */
+function byGroups(ctx: KernelContext, X: GpuTensorInfo, W: GpuTensorInfo, bias: boolean, cg: number, wg: number, mg: number): KernelSplit | undefined {
+  const xTail = X.shape.slice(2);
+  const wTail = W.shape.slice(1);
+  const outputs = outputRows(ctx, 1, mg);
+  if (!outputs) return undefined;
+  return {
+    rows: Number(ctx.attrs['group'] ?? 1),
+    inputs: [
+      { unit: cg * prod(xTail), shape: (n) => [1, n * cg, ...xTail] },
+      { unit: wg * prod(wTail), shape: (n) => [n * wg, ...wTail] },
+      bias ? { unit: mg, shape: (n) => [n * mg] } : undefined,
+    ],
+    outputs,
+    attrs: (n) => ({ ...ctx.attrs, group: n }),
+  };
+}
+
 /** Conv: by batch; with one image by output channels (group 1) or by groups (the chunk's group is its number of groups). */
 export function convSplit(ctx: KernelContext, a: number): KernelSplit | undefined {
   const [X, W, Bi] = ctx.inputs;
   const out = ctx.outputs[0]!.shape;
   if (!X || !W || out.length < 3) return undefined;
   const group = Number(ctx.attrs['group'] ?? 1);
-  if (a === 0) {
-    const rx = rowsOf(X.shape, 0, out, 0);
-    const outputs = outputRows(ctx, 0);
-    return rx && rx !== 'whole' && outputs ? { rows: out[0]!, inputs: [rx, undefined, undefined], outputs } : undefined;
-  }
+  if (a === 0) return byBatch(ctx, X, out);
   if (a !== 1 || out[0] !== 1) return undefined;
   const M = out[1]!;
   const wTail = W.shape.slice(1);
@@ -173,22 +199,7 @@ export function convSplit(ctx: KernelContext, a: number): KernelSplit | undefine
     if (!outputs) return undefined;
     return { rows: M, inputs: [undefined, { unit: prod(wTail), shape: (n) => [n, ...wTail] }, Bi ? { unit: 1, shape: (n) => [n] } : undefined], outputs };
   }
-  const C = X.shape[1]!;
-  const mg = M / group;
-  const cg = C / group;
-  const xTail = X.shape.slice(2);
-  const outputs = outputRows(ctx, 1, mg);
-  if (!outputs) return undefined;
-  return {
-    rows: group,
-    inputs: [
-      { unit: cg * prod(xTail), shape: (n) => [1, n * cg, ...xTail] },
-      { unit: mg * prod(wTail), shape: (n) => [n * mg, ...wTail] },
-      Bi ? { unit: mg, shape: (n) => [n * mg] } : undefined,
-    ],
-    outputs,
-    attrs: (n) => ({ ...ctx.attrs, group: n }),
-  };
+  return byGroups(ctx, X, W, Bi !== undefined, X.shape[1]! / group, M / group, M / group);
 }
 
 /** ConvInteger (X, W, x_zero_point, w_zero_point): Conv's split, a per-channel w_zero_point split like a bias. */
@@ -209,28 +220,10 @@ export function convTransposeSplit(ctx: KernelContext, a: number): KernelSplit |
   const out = ctx.outputs[0]!.shape;
   if (!X || !W || out.length < 3) return undefined;
   const group = Number(ctx.attrs['group'] ?? 1);
-  if (a === 0) {
-    const rx = rowsOf(X.shape, 0, out, 0);
-    const outputs = outputRows(ctx, 0);
-    return rx && rx !== 'whole' && outputs ? { rows: out[0]!, inputs: [rx, undefined, undefined], outputs } : undefined;
-  }
+  if (a === 0) return byBatch(ctx, X, out);
   if (a !== 1 || out[0] !== 1 || group <= 1) return undefined;
   const cg = X.shape[1]! / group;
-  const mg = out[1]! / group;
-  const xTail = X.shape.slice(2);
-  const wTail = W.shape.slice(1);
-  const outputs = outputRows(ctx, 1, mg);
-  if (!outputs) return undefined;
-  return {
-    rows: group,
-    inputs: [
-      { unit: cg * prod(xTail), shape: (n) => [1, n * cg, ...xTail] },
-      { unit: cg * prod(wTail), shape: (n) => [n * cg, ...wTail] },
-      Bi ? { unit: mg, shape: (n) => [n * mg] } : undefined,
-    ],
-    outputs,
-    attrs: (n) => ({ ...ctx.attrs, group: n }),
-  };
+  return byGroups(ctx, X, W, Bi !== undefined, cg, cg, out[1]! / group);
 }
 
 /** MatMulInteger (A, B, a_zero_point, b_zero_point): MatMul's split when a_zero_point is one value (the zero points bound whole). */

@@ -34,12 +34,15 @@ const viaF32 = (t: string, f: (x: string) => string, a: string): string => (t ==
 const absT = (t: string, x: string): string => (t === 'u32' ? x : `abs(${x})`);
 
 const add = (p: string, q: string): string => `${p} + ${q}`;
+/** The larger / smaller of two (NaN wins), as a step and as the merge of two partial results. */
+const max = (p: string, q: string): string => `select(${p}, ${q}, ${q} > ${p} || ${q} != ${q})`;
+const min = (p: string, q: string): string => `select(${p}, ${q}, ${q} < ${p} || ${q} != ${q})`;
 const KINDS: Readonly<Record<string, ReduceWgsl>> = {
   ReduceSum: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x}`, merge: add },
   // Partial means are each divided by the whole count (`n`), so they add up.
   ReduceMean: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x}`, finish: (a, t) => `${a} / ${t}(n)`, merge: add },
-  ReduceMax: { init: lowest, step: (a, x) => `select(${a}, ${x}, ${x} > ${a} || ${x} != ${x})`, merge: (p, q) => `select(${p}, ${q}, ${q} > ${p} || ${q} != ${q})` },
-  ReduceMin: { init: highest, step: (a, x) => `select(${a}, ${x}, ${x} < ${a} || ${x} != ${x})`, merge: (p, q) => `select(${p}, ${q}, ${q} < ${p} || ${q} != ${q})` },
+  ReduceMax: { init: lowest, step: max, merge: max },
+  ReduceMin: { init: highest, step: min, merge: min },
   ReduceProd: { init: (t) => `${t}(1)`, step: (a, x) => `${a} * ${x}`, merge: (p, q) => `${p} * ${q}` },
   ReduceL1: { init: (t) => `${t}(0)`, step: (a, x, t) => `${a} + ${absT(t, x)}`, merge: add },
   ReduceL2: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x} * ${x}`, finish: (a, t) => viaF32(t, (v) => `sqrt(${v})`, a) },

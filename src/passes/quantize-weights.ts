@@ -30,25 +30,28 @@ import { Tensor } from '../graph/tensor.js';
 import { GraphEditor } from './editor.js';
 import { fuseInPlace } from './fusion-util.js';
 import { rint } from '../graph/ops/quantize.js';
+import { correctedBiases, type BiasTarget } from './bias-correction.js';
 
 /**
  * Which input of a node is its weight and which axis of it is the output channel
  * (undefined: none); `product` when the node computes exactly A · W (+ input 2 as a
- * bias over the channels), so a MatMul with packed weights can replace it.
+ * bias over the channels), so a MatMul with packed weights can replace it; `output`
+ * is the output's channel axis (negative: from the end), where input 2 adds the bias.
  */
-export type WeightChannel = (node: Node, weightRank: number) => { readonly input: number; readonly axis: number; readonly product?: boolean } | undefined;
+export type WeightChannel = (node: Node, weightRank: number) => { readonly input: number; readonly axis: number; readonly product?: boolean; readonly output: number } | undefined;
 
 /** Trait: where an op's weight and its output-channel axis are. */
 export const WEIGHT_CHANNEL: TraitKey<WeightChannel> = traitKey<WeightChannel>('kiln.weightChannel');
 
 const CHANNELS: readonly [string, WeightChannel][] = [
-  ['MatMul', (_n, rank) => (rank === 2 ? { input: 1, axis: 1, product: true } : undefined)],
+  ['MatMul', (_n, rank) => (rank === 2 ? { input: 1, axis: 1, product: true, output: -1 } : undefined)],
   ['Gemm', (n, rank) => (rank === 2 ? {
     input: 1,
     axis: n.attrs['transB'] === 1 ? 0 : 1,
     product: (n.attrs['transA'] ?? 0) === 0 && (n.attrs['alpha'] ?? 1) === 1 && (n.attrs['beta'] ?? 1) === 1,
+    output: -1,
   } : undefined)],
-  ['Conv', (_n, rank) => (rank >= 3 ? { input: 1, axis: 0 } : undefined)],
+  ['Conv', (_n, rank) => (rank >= 3 ? { input: 1, axis: 0, output: 1 } : undefined)],
 ];
 for (const [name, f] of CHANNELS) {
   const def = findOp(name);
@@ -68,6 +71,19 @@ export interface QuantizeWeightsOptions {
   readonly blockSize?: number;
   /** Weights with fewer elements stay float32 (default 1024). */
   readonly minElements?: number;
+  /** With 8 bits: how each channel's step is chosen (see {@link ClipRule}). */
+  readonly clip?: ClipRule;
+  /** With 8 bits: weights with fewer elements per output channel (products summed into one output) stay float32. */
+  readonly minFanIn?: number;
+  /**
+   * With 8 bits: the smallest weights stay float32 while the bytes this adds stay
+   * within this fraction of the weights' float32 bytes (see {@link keptFloat}).
+   */
+  readonly floatBudget?: number;
+  /** Names of nodes whose weights stay float32 whatever the rules say. */
+  readonly keep?: readonly string[];
+  /** With 8 bits: calibration batches (by graph input) for bias correction (bias-correction.ts); none: no correction. */
+  readonly calibration?: readonly ReadonlyMap<string, Tensor>[];
 }
 
 /** What {@link quantizeWeights} did. */
@@ -77,17 +93,57 @@ export interface QuantizeWeightsReport {
   /** Bytes of float32 weights before and int8 + scales after. */
   readonly bytesBefore: number;
   readonly bytesAfter: number;
+  /** With calibration batches: how many biases bias correction changed. */
+  readonly biasesCorrected?: number;
 }
 
-/** Per-channel symmetric int8 of `w` along `axis`: the int8 tensor, the scales and the largest |w − dequantized|. */
-export function quantizePerChannel(w: Tensor, axis: number): { q: Tensor; scale: Tensor; maxError: number } {
+/** How a channel's int8 step is chosen: `max` covers max|w|; `mse` searches a clipping of it for the least squared error. */
+export type ClipRule = 'max' | 'mse';
+
+/**
+ * The clipping fraction of max|w| (over `vals`) whose int8 grid (step α·max / 127)
+ * gives the least squared rounding-and-clipping error: a grid search over α from 1
+ * down to 0.5. A channel with a few large outliers gets a finer step for the bulk of
+ * its weights; one without keeps α = 1.
+ */
+function mseClip(vals: Float64Array, maxAbs: number): number {
+  let best = 1;
+  let bestErr = Infinity;
+  for (let k = 0; k <= 50; k++) {
+    const alpha = 1 - k / 100;
+    const s = Math.fround((alpha * maxAbs) / 127);
+    let err = 0;
+    for (let i = 0; i < vals.length; i++) {
+      const d = vals[i]! - Math.max(-127, Math.min(127, rint(vals[i]! / s))) * s;
+      err += d * d;
+      if (err >= bestErr) break;
+    }
+    if (err < bestErr) { bestErr = err; best = alpha; }
+  }
+  return best;
+}
+
+/**
+ * Per-channel symmetric int8 of `w` along `axis`: the int8 tensor, the scales and the
+ * largest |w − dequantized|. `clip` chooses each channel's step (default `max`:
+ * s = max|w| / 127, nothing clipped).
+ */
+export function quantizePerChannel(w: Tensor, axis: number, clip: ClipRule = 'max'): { q: Tensor; scale: Tensor; maxError: number } {
   const channels = w.shape[axis]!;
   const inner = w.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
   const ch = (i: number): number => Math.floor(i / inner) % channels;
   const maxAbs = new Float64Array(channels);
   const d = w.data as ArrayLike<number>;
   for (let i = 0; i < d.length; i++) maxAbs[ch(i)] = Math.max(maxAbs[ch(i)]!, Math.abs(d[i]!));
-  const scales = Array.from(maxAbs, (m) => Math.fround(m > 0 ? m / 127 : 1));
+  let alphas = new Float64Array(channels).fill(1);
+  if (clip === 'mse') {
+    const per = d.length / channels;
+    const vals = Array.from({ length: channels }, () => new Float64Array(per));
+    const fill = new Int32Array(channels);
+    for (let i = 0; i < d.length; i++) { const c = ch(i); vals[c]![fill[c]!++] = d[i]!; }
+    alphas = Float64Array.from(vals, (v, c) => (maxAbs[c]! > 0 ? mseClip(v, maxAbs[c]!) : 1));
+  }
+  const scales = Array.from(maxAbs, (m, c) => Math.fround(m > 0 ? (alphas[c]! * m) / 127 : 1));
   const q = new Tensor('int8', w.shape);
   let maxError = 0;
   for (let i = 0; i < d.length; i++) {
@@ -103,6 +159,25 @@ export function quantizePerChannel(w: Tensor, axis: number): { q: Tensor; scale:
 function loadsPacked(anchor: Node, axis: number, rank: number): boolean {
   const def = findOp(anchor.op, anchor.domain);
   return !!def && !!getTrait(def, LOAD_FUSION)?.dequantize?.some((d) => d.input === 1 && d.axisOf(anchor, rank) === axis);
+}
+
+/**
+ * Which weights stay float32 under a byte budget: the smallest first (by elements),
+ * while the 3 bytes each kept element costs over int8 stay within `budget` × the 4
+ * bytes of every candidate element. Small weights are the few-channel layers near the
+ * input and the depthwise convolutions, whose rounding errors reach every later layer
+ * and average over few products; they are a small share of a model's bytes.
+ */
+export function keptFloat(weights: readonly { node: string; elements: number }[], budget: number): Set<string> {
+  const total = weights.reduce((s, w) => s + 4 * w.elements, 0);
+  const kept = new Set<string>();
+  let extra = 0;
+  for (const w of [...weights].sort((a, b) => a.elements - b.elements)) {
+    if (extra + 3 * w.elements > budget * total) break;
+    extra += 3 * w.elements;
+    kept.add(w.node);
+  }
+  return kept;
 }
 
 /** The node whose weight is quantized: the node itself, or the anchor inside a Fused epilogue. */
@@ -121,21 +196,33 @@ export function quantizeWeights(g: Graph, opts: QuantizeWeightsOptions): { graph
   if (opts.bits === 4) return quantizeWeights4(g, opts.blockSize ?? 32, opts.minElements ?? 1024);
   if (opts.bits !== 8) throw new QuantizationError(`weight quantization to ${opts.bits} bits is not supported (8: int8 per channel, 4: MatMulNBits blocks)`);
   const minElements = opts.minElements ?? 1024;
+  const clip = opts.clip ?? 'max';
+  const minFanIn = opts.minFanIn ?? 0;
+  const keep = new Set(opts.keep ?? []);
+  const floatBudget = opts.floatBudget ?? 0;
+  const targets: BiasTarget[] = [];
   const ed = new GraphEditor(g);
   const weights: { node: string; weight: string; elements: number; maxError: number }[] = [];
   let bytesBefore = 0;
   let bytesAfter = 0;
-  for (const n of g.topo) {
+  const candidate = (n: Node): { anchor: Node; wName: string; w: Tensor; ch: NonNullable<ReturnType<WeightChannel>> } | undefined => {
     const anchor = anchorOf(n);
     const def = anchor && findOp(anchor.op, anchor.domain);
     const where = def && getTrait(def, WEIGHT_CHANNEL);
-    if (!anchor || !where) continue;
+    if (!anchor || !where) return undefined;
     const wName = anchor.inputs[1] ?? '';
     const w = g.initializers.get(wName);
-    if (!w || w.dtype !== 'float32' || w.size < minElements || ed.useCount(wName) !== 1 || !n.inputs.includes(wName)) continue;
+    if (!w || w.dtype !== 'float32' || w.size < minElements || ed.useCount(wName) !== 1 || !n.inputs.includes(wName)) return undefined;
     const ch = where(anchor, w.rank);
-    if (!ch || ch.input !== 1) continue;
-    const { q, scale, maxError } = quantizePerChannel(w, ch.axis);
+    if (!ch || ch.input !== 1 || w.size / w.shape[ch.axis]! < minFanIn || keep.has(n.name)) return undefined;
+    return { anchor, wName, w, ch };
+  };
+  const float = keptFloat(g.topo.flatMap((n) => { const c = candidate(n); return c ? [{ node: n.name, elements: c.w.size }] : []; }), floatBudget);
+  for (const n of g.topo) {
+    const c = float.has(n.name) ? undefined : candidate(n);
+    if (!c) continue;
+    const { anchor, wName, w, ch } = c;
+    const { q, scale, maxError } = quantizePerChannel(w, ch.axis, clip);
     const qName = ed.addConstant(q, `${wName}_int8`);
     const sName = ed.addConstant(scale, `${wName}_scale`);
     const zName = ed.addConstant(new Tensor('int8', [scale.size]), `${wName}_zero`);
@@ -176,11 +263,26 @@ export function quantizeWeights(g: Graph, opts: QuantizeWeightsOptions): { graph
       }
     }
     weights.push({ node: n.name, weight: wName, elements: w.size, maxError });
+    if (opts.calibration && ed.useCount(anchor.inputs[2] ?? '') === 1) targets.push({ anchor, error: weightError(w, q, scale, ch.axis), outputAxis: ch.output });
     bytesBefore += w.size * 4;
     bytesAfter += w.size + scale.size * 5;
   }
   if (weights.length === 0) return { graph: g, report: { weights, bytesBefore, bytesAfter } };
-  return { graph: ed.finish(), report: { weights, bytesBefore, bytesAfter } };
+  const out = ed.finish();
+  const biases = opts.calibration && targets.length ? correctedBiases(g, opts.calibration, targets) : new Map<string, Tensor>();
+  if (biases.size === 0) return { graph: out, report: { weights, bytesBefore, bytesAfter } };
+  // Each corrected bias is read only by its node (checked above): its value changes in place.
+  return { graph: out.with({ initializers: new Map([...out.initializers, ...biases]) }), report: { weights, bytesBefore, bytesAfter, biasesCorrected: biases.size } };
+}
+
+/** Dequantized minus float weight (`q` · scale along `axis`, minus `w`). */
+function weightError(w: Tensor, q: Tensor, scale: Tensor, axis: number): Tensor {
+  const channels = w.shape[axis]!;
+  const inner = w.shape.slice(axis + 1).reduce((x, y) => x * y, 1);
+  const e = new Tensor('float32', w.shape);
+  const s = scale.data as ArrayLike<number>;
+  for (let i = 0; i < e.size; i++) e.data[i] = Number(q.data[i]) * s[Math.floor(i / inner) % channels]! - Number(w.data[i]);
+  return e;
 }
 
 /**

@@ -18,8 +18,9 @@
  * Bias is per row (Conv) or per column (Gemm's C), or none.
  *
  * Threads: a GEMM big enough is cut (at plan time, {@link gemmSplit}) into chunks of
- * MR-row blocks or of 8-column panels, whichever count is larger, and a run-time B's
- * packing into chunks of panels; every chunk computes its outputs exactly as the
+ * MR-row blocks or of 8-column panels, whichever count is larger; a run-time B is
+ * packed by the chunks of a column split, each its own panels right before it uses
+ * them (one job), and for a row split in chunks of panels first; every chunk computes its outputs exactly as the
  * whole call would (same k order), so results do not depend on the thread count.
  */
 import { opContext, opOf } from '../../graph/infer.js';
@@ -221,6 +222,32 @@ function runtimeB(rt: WasmRuntime, fns: GemmFns, M: number, K: number, N: number
   return M >= PACK_MIN_M ? packRuntimeB(rt, fns, K, N, b, ldb, dst, split) : { b, sbp: NR * 4, sbk: ldb };
 }
 
+/**
+ * Runs a GEMM whose B is a run-time row-major K×N matrix at byte address `b` (rows
+ * `ldb` bytes apart), packed at `dst` when M ≥ {@link PACK_MIN_M} rows reuse it, else
+ * read in place. A column split packs and multiplies in one job: each chunk packs its
+ * own panels and then computes their columns (the last partial panel is packed here
+ * first), so there is no barrier between packing and the product and each chunk's
+ * panels are still in its core's cache; a row split needs all of B, so it packs in
+ * one job (`ps`) and multiplies in the next. Every path computes with the same packed
+ * values and calls, so the bits do not depend on the split.
+ */
+function runGemmRuntimeB(rt: WasmRuntime, fns: GemmFns, g: Omit<GemmArgs, 'b' | 'sbp' | 'sbk'>, b: number, ldb: number, dst: number, gs: GemmSplit, ps: WasmSplit): void {
+  if (g.M < PACK_MIN_M || !gs.byCols) {
+    runGemm(rt, fns, { ...g, ...runtimeB(rt, fns, g.M, g.K, g.N, b, ldb, dst, ps) }, gs);
+    return;
+  }
+  const { K, N } = g;
+  const full = Math.floor(N / NR);
+  if (full < Math.ceil(N / NR)) packRuntimeB(rt, fns, K, N - full * NR, b + full * NR * 4, ldb, dst + full * K * NR * 4);
+  const packed: GemmArgs = { ...g, b: dst, sbp: K * NR * 4, sbk: NR * 4 };
+  rt.parallel(gs.split, (u0, u1, tmp) => {
+    const p1 = Math.min(u1, full);
+    const calls = gemmCalls(fns, packed, 0, g.M, u0 * NR, Math.min(N, u1 * NR), tmp);
+    return p1 > u0 ? [[fns.pack, b + u0 * NR * 4, ldb, K, p1 - u0, dst + u0 * K * NR * 4], ...calls] : calls;
+  });
+}
+
 /** Scratch bytes for {@link runtimeB} (zero when it reads in place). */
 function runtimeBBytes(M: number, K: number, N: number): number {
   return M >= PACK_MIN_M ? packedBytes(K, N) : 0;
@@ -306,8 +333,7 @@ export function prepareMatMul(ctx: WasmPrepareContext): WasmRun | undefined {
     const ps = packSplit(ctx, K, N);
     return (rt, [a, b], out) => {
       const pa = rt.addrOf(a!);
-      const pb = runtimeB(rt, fns, M, K, N, rt.addrOf(b!), N * 4, packBytes ? rt.stage(packBytes) : 0, ps);
-      runGemm(rt, fns, { M, N, K, a: pa, sai: K * 4, sak: 4, ...pb, c: out, ldc: N * 4 }, gs);
+      runGemmRuntimeB(rt, fns, { M, N, K, a: pa, sai: K * 4, sak: 4, c: out, ldc: N * 4 }, rt.addrOf(b!), N * 4, packBytes ? rt.stage(packBytes) : 0, gs, ps);
     };
   }
   // Batched: the same batch dims on both sides.
@@ -324,8 +350,7 @@ export function prepareMatMul(ctx: WasmPrepareContext): WasmRun | undefined {
     const pb = rt.addrOf(b!);
     const dst = packBytes ? rt.stage(packBytes) : 0;
     for (let q = 0; q < batches; q++) {
-      const bq = runtimeB(rt, fns, M, K, N, pb + q * K * N * 4, N * 4, dst, ps);
-      runGemm(rt, fns, { M, N, K, a: pa + q * M * K * 4, sai: K * 4, sak: 4, ...bq, c: out + q * M * N * 4, ldc: N * 4 }, gs);
+      runGemmRuntimeB(rt, fns, { M, N, K, a: pa + q * M * K * 4, sai: K * 4, sak: 4, c: out + q * M * N * 4, ldc: N * 4 }, pb + q * K * N * 4, N * 4, dst, gs, ps);
     }
   };
 }
@@ -404,14 +429,12 @@ export function prepareConv(ctx: WasmPrepareContext): WasmRun | undefined {
       for (let g = 0; g < group; g++) {
         const xOff = px + (bi * c + g * cg) * inSize * 4;
         if (fill) fill(rt, xOff, col);
-        const bg = runtimeB(rt, fns, mg, kc, outSize, direct ? xOff : col, outSize * 4, dst, ps);
-        runGemm(rt, fns, {
+        runGemmRuntimeB(rt, fns, {
           M: mg, N: outSize, K: kc,
           a: wAddr + g * mg * kc * 4, sai: kc * 4, sak: 4,
-          ...bg,
           c: out + (bi * m + g * mg) * outSize * 4, ldc: outSize * 4,
           ...(bias !== undefined ? { bias: bias + g * mg * 4, biasMode: BIAS_ROW } : {}),
-        }, gs);
+        }, direct ? xOff : col, outSize * 4, dst, gs, ps);
       }
     }
   };

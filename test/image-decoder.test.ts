@@ -2,9 +2,18 @@
  * ImageDecoder and the pure-TypeScript codecs of src/graph/image-codecs.
  *
  * - The ONNX 1.17 node cases (Pillow's output for a 32 × 32 checkerboard saved as
- *   BMP, baseline 4:2:0 JPEG, PNG, PPM, TIFF and lossy WebP) decode to exactly the
- *   expected bytes (uint8, no tolerance), in RGB, BGR and Grayscale; JPEG 2000 is an
- *   UnsupportedOpError naming the node.
+ *   BMP, baseline 4:2:0 JPEG, PNG, PPM, TIFF, lossy WebP and lossless JPEG 2000)
+ *   decode to exactly the expected bytes (uint8, no tolerance), in RGB, BGR and
+ *   Grayscale; a JPEG 2000 feature outside Part 1 (HTJ2K) is an UnsupportedOpError
+ *   naming the node.
+ * - JPEG 2000 files made with opj_compress 2.5.0 (test/fixtures/jpeg2k: JP2 and raw
+ *   J2K; lossless 5/3 and lossy 9/7; gray, RGB, 12-bit; tiles, tile-parts, image
+ *   offset, precincts, small code-blocks, all five progression orders, POC, ROI,
+ *   several layers, SOP/EPH, every code-block style) equal opj_decompress's decode
+ *   (the PGM/PPM beside each file; the 12-bit one shifted to 8 bits as Pillow does)
+ *   exactly for the reversible files and within 1 for the 9/7 ones (OpenJPEG computes
+ *   the 9/7 in float32, this decoder in float64); truncations and corruptions of
+ *   them give pixels or a KilnError; oversized SIZ dimensions are a LimitError.
  * - WebP files made with cwebp 1.2.4 (test/fixtures/webp: lossy with the normal and
  *   the simple loop filter, segments, 1 × 1; lossless with palette and alpha; lossy
  *   with ALPH raw and VP8L-coded under each alpha filter) equal dwebp's decode (its
@@ -39,7 +48,7 @@ import { readOnnxCase } from './helpers/onnx-node.js';
 import { deviceOrSkip } from './helpers/gpu.js';
 
 const NODE = path.join(testDataRoot117(), 'node');
-const CASES = ['bmp_rgb', 'jpeg_rgb', 'jpeg_bgr', 'jpeg_grayscale', 'png_rgb', 'pnm_rgb', 'tiff_rgb', 'webp_rgb'] as const;
+const CASES = ['bmp_rgb', 'jpeg_rgb', 'jpeg_bgr', 'jpeg_grayscale', 'jpeg2k_rgb', 'png_rgb', 'pnm_rgb', 'tiff_rgb', 'webp_rgb'] as const;
 const FORMAT: Record<string, PixelFormat> = { jpeg_bgr: 'BGR', jpeg_grayscale: 'Grayscale' };
 
 function needData(ctx: Mocha.Context): void {
@@ -222,6 +231,26 @@ function tiff(w: number, h: number, px: number[], compression: 1 | 8 | 32773, pr
   return new Uint8Array(Buffer.concat([head, ...extra, ...strips]));
 }
 
+/**
+ * Decodes truncations of `input` (every prefix, or with `sparse` about every 64th
+ * past the first 64 bytes) and `n` copies with 1–4 bytes from `from` on set at
+ * random; each must give pixels or a KilnError, never another exception.
+ */
+function expectPixelsOrKilnError(label: string, input: Uint8Array, next: () => number, n: number, from = 0, sparse = false): void {
+  const tries: Uint8Array[] = [];
+  for (let len = 0; len < input.length; len += sparse ? 1 + (len >> 6) : 1) tries.push(input.subarray(0, len));
+  for (let k = 0; k < n; k++) {
+    const b = Uint8Array.from(input);
+    const flips = 1 + Math.floor(next() * 4);
+    for (let i = 0; i < flips; i++) b[from + Math.floor(next() * (b.length - from))] = Math.floor(next() * 256);
+    tries.push(b);
+  }
+  for (const b of tries) {
+    const e = thrown(() => decode(b));
+    if (e !== undefined && !(e instanceof KilnError)) throw new Error(`${label}, ${b.length} bytes: ${(e as Error).stack}`);
+  }
+}
+
 /** A seeded generator (xorshift32). */
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -271,30 +300,21 @@ describe('ImageDecoder: the ONNX 1.17 cases, exact', function () {
     }
   });
 
-  it('JPEG 2000 is an UnsupportedOpError naming the node', () => {
-    const { input } = caseData('jpeg2k_rgb');
-    const e = thrown(() => decodeImage(input, 'my_decoder'));
+  it('JPEG 2000 with high-throughput (Part 15) code-blocks is an UnsupportedOpError naming the node', () => {
+    const b = Uint8Array.from(caseData('jpeg2k_rgb').input);
+    const cod = b.findIndex((v, i) => v === 0xff && b[i + 1] === 0x52);
+    b[cod + 12] = b[cod + 12]! | 0x40; // SPcod's code-block style byte
+    const e = thrown(() => decodeImage(b, 'my_decoder'));
     expect(e).to.be.instanceOf(UnsupportedOpError);
-    expect((e as Error).message).to.contain('my_decoder').and.contain('ImageDecoder: JPEG 2000 not supported');
+    expect((e as Error).message).to.contain('my_decoder').and.contain('ImageDecoder: JPEG 2000 high-throughput code-blocks not supported');
   });
 
   it('every truncation and 300 seeded corruptions of each case give pixels or a KilnError, never another exception', function () {
     this.timeout(60_000);
     const next = rng(12345);
-    for (const name of [...CASES, 'jpeg2k_rgb']) {
+    for (const name of CASES) {
       const { input } = caseData(name);
-      const tries: Uint8Array[] = [];
-      for (let n = 0; n < input.length; n++) tries.push(input.subarray(0, n));
-      for (let k = 0; k < 300; k++) {
-        const b = Uint8Array.from(input);
-        const flips = 1 + Math.floor(next() * 4);
-        for (let f = 0; f < flips; f++) b[Math.floor(next() * b.length)] = Math.floor(next() * 256);
-        tries.push(b);
-      }
-      for (const b of tries) {
-        const e = thrown(() => decode(b));
-        if (e !== undefined && !(e instanceof KilnError)) throw new Error(`${name}, ${b.length} bytes: ${(e as Error).stack}`);
-      }
+      expectPixelsOrKilnError(name, input, next, 300);
       // A truncation of any format (not merely a corrupt one) is refused.
       expect(thrown(() => decode(input.subarray(0, input.length >> 1)))).to.be.instanceOf(KilnError);
     }
@@ -488,18 +508,7 @@ describe('ImageDecoder: WebP files made by cwebp equal dwebp\'s decode', () => {
     const next = rng(777);
     for (const f of files) {
       const input = load(f);
-      const tries: Uint8Array[] = [];
-      for (let n = 0; n < input.length; n++) tries.push(input.subarray(0, n));
-      for (let k = 0; k < 100; k++) {
-        const b = Uint8Array.from(input);
-        const flips = 1 + Math.floor(next() * 4);
-        for (let i = 0; i < flips; i++) b[12 + Math.floor(next() * (b.length - 12))] = Math.floor(next() * 256);
-        tries.push(b);
-      }
-      for (const b of tries) {
-        const e = thrown(() => decode(b));
-        if (e !== undefined && !(e instanceof KilnError)) throw new Error(`${f}, ${b.length} bytes: ${(e as Error).stack}`);
-      }
+      expectPixelsOrKilnError(f, input, next, 100, 12);
       expect(thrown(() => decode(input.subarray(0, input.length - 8))), f).to.be.instanceOf(KilnError);
     }
   });
@@ -521,5 +530,52 @@ describe('ImageDecoder: WebP files made by cwebp equal dwebp\'s decode', () => {
     const e = thrown(() => decodeImage(anim, 'my_decoder'));
     expect(e).to.be.instanceOf(UnsupportedOpError);
     expect((e as Error).message).to.contain('my_decoder').and.contain('animated WebP');
+  });
+});
+
+describe('ImageDecoder: JPEG 2000 files made by opj_compress equal opj_decompress\'s decode', () => {
+  const DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'jpeg2k');
+  const files = readdirSync(DIR).filter((f) => /\.(jp2|j2k)$/.test(f)).sort();
+  const load = (f: string): Uint8Array => new Uint8Array(readFileSync(path.join(DIR, f)));
+  const reference = (f: string): Uint8Array => load(f.replace(/\.(jp2|j2k)$/, f.startsWith('gray') ? '.pgm' : '.ppm'));
+
+  it('the fixtures are all there (JP2 and J2K, lossless and lossy, gray and RGB, tiled)', () => {
+    expect(files.length).to.equal(7);
+  });
+
+  for (const f of files) {
+    const tolerance = f.includes('lossy') ? 1 : 0;
+    it(`${f}: every sample ${tolerance ? 'within 1 of' : 'equals'} opj_decompress's`, () => {
+      const got = decodeImage(load(f), 'dec');
+      const want = decodeImage(reference(f), 'ref');
+      expect([got.width, got.height, got.channels]).to.deep.equal([want.width, want.height, want.channels]);
+      let worst = 0;
+      for (let i = 0; i < got.data.length; i++) worst = Math.max(worst, Math.abs(got.data[i]! - want.data[i]!));
+      expect(worst, `${f}: largest difference`).to.be.at.most(tolerance);
+    });
+  }
+
+  it('truncations and 60 seeded corruptions of each file give pixels or a KilnError, never another exception', function () {
+    this.timeout(60_000);
+    const next = rng(4242);
+    for (const f of files) {
+      const input = load(f);
+      expectPixelsOrKilnError(f, input, next, 60, 0, true);
+      expect(thrown(() => decode(input.subarray(0, input.length - 3))), f).to.be.instanceOf(KilnError);
+    }
+  });
+
+  it('SIZ dimensions over the limit are a LimitError; a corrupt marker is an InputError naming the node', () => {
+    const b = Uint8Array.from(load('rgb-tileparts-rlcp-30x20.j2k'));
+    expect([b[2], b[3]]).to.deep.equal([0xff, 0x51]);
+    const big = Uint8Array.from(b);
+    big.set([0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00], 8); // Xsiz, Ysiz = 65536
+    expect(thrown(() => decode(big))).to.be.instanceOf(LimitError);
+    const bad = Uint8Array.from(b);
+    const cod = bad.findIndex((v, i) => v === 0xff && bad[i + 1] === 0x52);
+    bad[cod + 5] = 9; // progression order 9
+    const e = thrown(() => decodeImage(bad, 'my_decoder'));
+    expect(e).to.be.instanceOf(InputError);
+    expect((e as Error).message).to.contain('my_decoder: ImageDecoder: corrupt JPEG 2000 stream: progression order 9');
   });
 });

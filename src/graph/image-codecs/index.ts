@@ -1,16 +1,16 @@
 /**
  * Image decoding for ONNX's ImageDecoder, in plain TypeScript (no Node or browser
  * codec, so it runs wherever the CPU reference runs). The format is sniffed from
- * the stream's first bytes: PNG, baseline JPEG, BMP, PNM (P1–P6), TIFF and WebP
- * (lossy, lossless, with alpha) decode; JPEG 2000 is recognised and refused
- * (UnsupportedOpError); anything
- * else is an InputError. Each decoder checks declared sizes against
+ * the stream's first bytes: PNG, baseline JPEG, BMP, PNM (P1–P6), TIFF, WebP
+ * (lossy, lossless, with alpha) and JPEG 2000 (JP2 files and J2K codestreams)
+ * decode; anything else is an InputError. Each decoder checks declared sizes against
  * {@link MAX_IMAGE_PIXELS} (LimitError) before it allocates pixels.
  */
 import { InputError } from '../errors.js';
-import { notSupported, type DecodedImage } from './common.js';
+import { type DecodedImage } from './common.js';
 import { decodeBmp, isBmp } from './bmp.js';
 import { decodeJpeg, isJpeg } from './jpeg.js';
+import { decodeJpeg2k, isJpeg2k } from './jpeg2k.js';
 import { decodePng, isPng } from './png.js';
 import { decodePnm, isPnm } from './pnm.js';
 import { decodeTiff, isTiff } from './tiff.js';
@@ -21,8 +21,6 @@ export { MAX_IMAGE_PIXELS, type DecodedImage } from './common.js';
 /** ImageDecoder's output layouts. */
 export type PixelFormat = 'RGB' | 'BGR' | 'Grayscale';
 
-const ascii = (b: Uint8Array, at: number, s: string): boolean => [...s].every((c, i) => b[at + i] === c.charCodeAt(0));
-
 /** Decodes an encoded image stream to its own channels (1 gray, 3 RGB, 4 RGBA). */
 export function decodeImage(b: Uint8Array, node: string): DecodedImage {
   if (isPng(b)) return decodePng(b, node);
@@ -31,8 +29,8 @@ export function decodeImage(b: Uint8Array, node: string): DecodedImage {
   if (isTiff(b)) return decodeTiff(b, node);
   if (isPnm(b)) return decodePnm(b, node);
   if (isWebp(b)) return decodeWebp(b, node);
-  if (ascii(b, 4, 'jP  ') || (b[0] === 0xff && b[1] === 0x4f && b[2] === 0xff && b[3] === 0x51)) notSupported({ node, format: 'JPEG 2000' }, 'JPEG 2000');
-  throw new InputError(`${node}: ImageDecoder: the ${b.length}-byte stream is not an image format it knows (PNG, JPEG, BMP, PNM, TIFF, WebP)`, node);
+  if (isJpeg2k(b)) return decodeJpeg2k(b, node);
+  throw new InputError(`${node}: ImageDecoder: the ${b.length}-byte stream is not an image format it knows (PNG, JPEG, BMP, PNM, TIFF, WebP, JPEG 2000)`, node);
 }
 
 /**

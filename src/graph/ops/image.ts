@@ -197,9 +197,9 @@ export const Col2Im = defineOp({
 
 /**
  * ImageDecoder (opset 20): decodes a 1-D uint8 stream holding a PNG, baseline JPEG,
- * BMP, PNM or TIFF image into [H, W, 3] (RGB or BGR) or [H, W, 1] (Grayscale)
- * uint8 pixels. H and W are known only once the stream is read. WebP, JPEG 2000
- * and unsupported variants are an UnsupportedOpError, a corrupt or truncated stream
+ * BMP, PNM, TIFF, WebP or JPEG 2000 image into [H, W, 3] (RGB or BGR) or [H, W, 1]
+ * (Grayscale) uint8 pixels. H and W are known only once the stream is read.
+ * Unsupported variants are an UnsupportedOpError, a corrupt or truncated stream
  * an InputError, a declared size over the limit a LimitError, each naming the node.
  */
 export const ImageDecoder = defineOp({

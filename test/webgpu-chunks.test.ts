@@ -88,8 +88,8 @@ describe('webgpu: activations larger than one storage binding run in chunks', fu
   it('a consumer with no chunk rule is a LimitError naming the node', async () => {
     const b = new GraphBuilder('nochunk');
     const x = b.input('x', 'float32', [512, 1024]);
-    // ReduceL2's square root comes after the whole sum: its partial results over blocks of rows do not merge.
-    b.output(b.ReduceL2([x, b.constant(Tensor.from('int64', [1], [0]))], { keepdims: 0 }, { name: 'sum_over_rows' }), 'y');
+    // A CumSum down the rows: each block's scan depends on every earlier row, and it has no chunk rule.
+    b.output(b.CumSum([x, b.constant(Tensor.from('int64', [], [0]))], {}, { name: 'sum_over_rows' }), 'y');
     let err: unknown;
     try {
       const prog = await compileWebGpu(b.build(), { device, maxBindingBytes: LIMIT });

@@ -46,7 +46,8 @@
  * (plan.ts) reports a LimitError naming the node, its op and the value.
  */
 import { Tensor } from '../../graph/tensor.js';
-import { storageBytes, type ElementRange, type GpuKernel, type GpuTensorInfo, type KernelContext, type KernelPlan, type KernelSplit, type KernelTile, type SplitRows as Rows } from './kernel.js';
+import { storageBytes, type BindingRef, type Dispatch, type ElementRange, type GpuKernel, type GpuTensorInfo, type KernelContext, type KernelPlan, type KernelSplit, type KernelTile, type SplitRows as Rows } from './kernel.js';
+import { ShaderBuilder } from './wgsl.js';
 
 /** A byte range of a value's place that one chunk binds. */
 export interface Window { readonly offset: number; readonly size: number }
@@ -213,7 +214,9 @@ export function convIntegerSplit(ctx: KernelContext, a: number): KernelSplit | u
 /**
  * ConvTranspose: by batch (X and Y); with one image and groups, by groups (X's, W's
  * and Y's channels of a group are contiguous; W is [C, M / group, …]; the chunk's
- * `group` is its number of groups).
+ * `group` is its number of groups); with one image and one group, by output
+ * channels (Y and the bias; X bound whole; W [C, M, …] is a constant whose columns
+ * m0..m0+n each chunk uploads as its own [C, n, …]).
  */
 export function convTransposeSplit(ctx: KernelContext, a: number): KernelSplit | undefined {
   const [X, W, Bi] = ctx.inputs;
@@ -221,17 +224,43 @@ export function convTransposeSplit(ctx: KernelContext, a: number): KernelSplit |
   if (!X || !W || out.length < 3) return undefined;
   const group = Number(ctx.attrs['group'] ?? 1);
   if (a === 0) return byBatch(ctx, X, out);
-  if (a !== 1 || out[0] !== 1 || group <= 1) return undefined;
-  const cg = X.shape[1]! / group;
-  return byGroups(ctx, X, W, Bi !== undefined, cg, cg, out[1]! / group);
+  if (a !== 1 || out[0] !== 1) return undefined;
+  if (group > 1) {
+    const cg = X.shape[1]! / group;
+    return byGroups(ctx, X, W, Bi !== undefined, cg, cg, out[1]! / group);
+  }
+  const outputs = outputRows(ctx, 1);
+  if (!outputs) return undefined;
+  const [C, M] = W.shape as [number, number];
+  const k = prod(W.shape.slice(2));
+  const wTail = W.shape.slice(2);
+  const columns: Rows = {
+    unit: C * k,
+    shape: (n) => [C, n, ...wTail],
+    slice: (v, r0, n) => {
+      const d = v.data;
+      const part = new (d.constructor as new (n: number) => typeof d)(C * n * k);
+      for (let c = 0; c < C; c++) part.set(d.subarray((c * M + r0) * k, (c * M + r0 + n) * k) as never, c * n * k);
+      return new Tensor(v.dtype, [C, n, ...wTail], part as never);
+    },
+  };
+  return { rows: M, inputs: [undefined, columns, Bi ? { unit: 1, shape: (n) => [n] } : undefined], outputs };
 }
 
-/** MatMulInteger (A, B, a_zero_point, b_zero_point): MatMul's split when a_zero_point is one value (the zero points bound whole). */
+/**
+ * MatMulInteger (A, B, a_zero_point, b_zero_point): MatMul's split, the zero points
+ * bound whole; a per-row a_zero_point (one per row of M) is split with A's rows when
+ * the chunks are rows of M (the batch is 1) and bound whole when they are batches.
+ */
 export function matmulIntegerSplit(ctx: KernelContext, a: number): KernelSplit | undefined {
   const az = ctx.inputs[2];
-  if (az && prod(az.shape) > 1) return undefined;
+  const out = ctx.outputs[0]!.shape;
+  const R = out.length;
   const s = matmulSplit(ctx, a);
-  return s && { ...s, inputs: [s.inputs[0], s.inputs[1], undefined, undefined] };
+  if (!s) return undefined;
+  if (!az || prod(az.shape) <= 1 || a < R - 2) return { ...s, inputs: [s.inputs[0], s.inputs[1], undefined, undefined] };
+  if (prod(out.slice(0, R - 2)) !== 1) return undefined;
+  return { ...s, inputs: [s.inputs[0], s.inputs[1], { unit: 1, shape: (n) => [n] }, undefined] };
 }
 
 /** Gather: along axis 0 by the indices' rows (the table bound whole); along a later axis by the table's leading rows. */
@@ -290,6 +319,7 @@ const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y));
 
 /** Rows of `value` from row r0, n rows, as a tensor of the chunk's shape. */
 function sliceRows(value: Tensor, rows: Rows, r0: number, n: number): Tensor {
+  if (rows.slice) return rows.slice(value, r0, n);
   const shape = rows.shape(n);
   return new Tensor(value.dtype, shape, value.data.subarray(r0 * rows.unit, (r0 + n) * rows.unit) as never);
 }
@@ -324,74 +354,144 @@ export function planChunks(ctx: KernelContext, kernel: GpuKernel, bytesOf: (kind
   return pieces ? assemble(pieces) : undefined;
 }
 
-/** The chunks of the kernel's first split into rows that fits (see the module comment). */
+/**
+ * Why `kernel` plans no chunks for `ctx` (a value beyond one binding), for the
+ * binding check's LimitError (plan.ts).
+ */
+export function unchunkedReason(ctx: KernelContext, kernel: GpuKernel): string {
+  const R = ctx.outputs[0]?.shape.length ?? 0;
+  const splits = kernel.split ? Array.from({ length: R }, (_, a) => kernel.split!(ctx, a)).filter((s) => s && s.rows > 1) : [];
+  if (splits.length === 0 && !kernel.tiles?.(ctx)) return 'it has no split into rows or tiles for this node (its elements depend on others along the split, or the value is not laid out in rows it could split)';
+  return 'none of its splits into rows or tiles fits (a value bound whole, one row or block, or a non-constant operand whose rows are not contiguous is beyond the binding)';
+}
+
+/**
+ * The chunks of the kernel's first split into rows that fits (see the module
+ * comment): with every range's offset aligned, else (rows whose bytes are not a
+ * multiple of the offset alignment, too few of them for an aligned run to fit)
+ * with the ranged values staged ({@link stagedPlan}).
+ */
 function rowPieces(ctx: KernelContext, kernel: GpuKernel, bytesOf: (kind: 'input' | 'output', k: number) => number): Piece[] | undefined {
   if (!kernel.split) return undefined;
-  const limit = ctx.limits.maxStorageBufferBindingSize;
-  const align = ctx.limits.minStorageBufferOffsetAlignment;
   const R = ctx.outputs[0]?.shape.length ?? 0;
-  for (let a = 0; a < R; a++) {
-    const split = kernel.split(ctx, a);
-    if (!split || split.rows <= 1) continue;
-    // `ranged`: bound as a byte range of its place (offsets aligned); a split constant (a Conv's
-    // weight and bias, a Gemm's C) is uploaded as one tensor per chunk instead, so it only has to fit.
-    const parts: { t: GpuTensorInfo; rows: Rows; ranged: boolean }[] = [];
-    let wholeFits = true;
-    ctx.inputs.forEach((t, k) => {
-      const r = split.inputs[k];
-      if (t && r) parts.push({ t, rows: r, ranged: !t.value });
-      else if (t && bytesOf('input', k) > limit) wholeFits = false;
-    });
-    ctx.outputs.forEach((t, k) => {
-      const r = split.outputs[k];
-      if (r) parts.push({ t, rows: r, ranged: true });
-      else if (bytesOf('output', k) > limit) wholeFits = false;
-    });
-    if (!wholeFits || parts.length === 0) continue;
-    // Rows per chunk: a multiple of `step` (every range's offset aligned), at most what one binding holds.
-    let step = 1;
-    let most = Infinity;
-    for (const p of parts) {
-      const rowBytes = p.rows.unit * elemBytes(p.t);
-      if (rowBytes === 0) continue;
-      if (p.ranged) {
-        const g = align / gcd(rowBytes % align, align);
-        step = (step * g) / gcd(step, g);
-      }
-      most = Math.min(most, Math.floor(limit / rowBytes));
+  for (const staged of [false, true]) {
+    for (let a = 0; a < R; a++) {
+      const split = kernel.split(ctx, a);
+      if (!split || split.rows <= 1) continue;
+      const pieces = splitPieces(ctx, kernel, split, bytesOf, staged);
+      if (pieces) return pieces;
     }
-    const cap = Math.floor(Math.min(most, split.rows) / step) * step;
-    if (cap < 1) continue;
-    const count = Math.ceil(split.rows / cap);
-    const per = Math.ceil(Math.ceil(split.rows / count) / step) * step;
-    const pieces: Piece[] = [];
-    for (let r0 = 0; r0 < split.rows; r0 += per) {
-      const n = Math.min(per, split.rows - r0);
-      const info = (t: GpuTensorInfo, rows: Rows | undefined, output: boolean): GpuTensorInfo =>
-        !rows ? t : { ...t, shape: rows.shape(n), value: !output && t.value ? sliceRows(t.value, rows, r0, n) : undefined };
-      const c: KernelContext = {
-        ...ctx,
-        attrs: split.attrs ? split.attrs(n) : ctx.attrs,
-        inputs: ctx.inputs.map((t, k) => (t ? info(t, split.inputs[k], false) : undefined)),
-        outputs: ctx.outputs.map((t, k) => info(t, split.outputs[k], true)),
-      };
-      const window = (t: GpuTensorInfo | undefined, rows: Rows | undefined, whole: number): Window | undefined => {
-        if (!t || !rows) return undefined;
-        const b = elemBytes(t);
-        const offset = r0 * rows.unit * b;
-        // The last chunk binds the rest of the place (its padding included).
-        return { offset, size: r0 + n === split.rows ? whole - offset : n * rows.unit * b };
-      };
-      pieces.push({
-        plan: kernel.plan(c),
-        inputs: ctx.inputs.map((t, k) => window(t, split.inputs[k], t ? bytesOf('input', k) : 0)),
-        outputs: ctx.outputs.map((t, k) => window(t, split.outputs[k], bytesOf('output', k))),
-        values: c.inputs.map((t, k) => (split.inputs[k] ? t?.value : undefined)),
-      });
-    }
-    return pieces;
   }
   return undefined;
+}
+
+/** The chunks of one split into rows, or undefined when a value bound whole or one row does not fit. */
+function splitPieces(ctx: KernelContext, kernel: GpuKernel, split: KernelSplit, bytesOf: (kind: 'input' | 'output', k: number) => number, staged: boolean): Piece[] | undefined {
+  const limit = ctx.limits.maxStorageBufferBindingSize;
+  const align = ctx.limits.minStorageBufferOffsetAlignment;
+  // `ranged`: bound as a byte range of its place (offsets aligned); a split constant (a Conv's
+  // weight and bias, a Gemm's C) is uploaded as one tensor per chunk instead, so it only has to fit.
+  const parts: { t: GpuTensorInfo; rows: Rows; ranged: boolean }[] = [];
+  let wholeFits = true;
+  ctx.inputs.forEach((t, k) => {
+    const r = split.inputs[k];
+    // Rows that are not contiguous (`slice`) can only be a constant's, uploaded per chunk.
+    if (t && r && r.slice && !t.value) wholeFits = false;
+    else if (t && r) parts.push({ t, rows: r, ranged: !t.value });
+    else if (t && bytesOf('input', k) > limit) wholeFits = false;
+  });
+  ctx.outputs.forEach((t, k) => {
+    const r = split.outputs[k];
+    if (r) parts.push({ t, rows: r, ranged: true });
+    else if (bytesOf('output', k) > limit) wholeFits = false;
+  });
+  if (!wholeFits || parts.length === 0) return undefined;
+  // Rows per chunk: a multiple of `step` (every range's offset aligned), at most what one binding holds;
+  // staged, any number, a range's binding then starting up to one alignment before its first row.
+  let step = 1;
+  let most = Infinity;
+  for (const p of parts) {
+    const rowBytes = p.rows.unit * elemBytes(p.t);
+    if (rowBytes === 0) continue;
+    if (p.ranged && !staged) {
+      const g = align / gcd(rowBytes % align, align);
+      step = (step * g) / gcd(step, g);
+    }
+    if (p.ranged && staged && align % elemBytes(p.t) !== 0) return undefined;
+    most = Math.min(most, Math.floor((p.ranged && staged ? limit - align : limit) / rowBytes));
+  }
+  const cap = Math.floor(Math.min(most, split.rows) / step) * step;
+  if (cap < 1) return undefined;
+  const count = Math.ceil(split.rows / cap);
+  const per = Math.ceil(Math.ceil(split.rows / count) / step) * step;
+  const pieces: Piece[] = [];
+  for (let r0 = 0; r0 < split.rows; r0 += per) {
+    const n = Math.min(per, split.rows - r0);
+    const info = (t: GpuTensorInfo, rows: Rows | undefined, output: boolean): GpuTensorInfo =>
+      !rows ? t : { ...t, shape: rows.shape(n), value: !output && t.value ? sliceRows(t.value, rows, r0, n) : undefined };
+    const c: KernelContext = {
+      ...ctx,
+      attrs: split.attrs ? split.attrs(n) : ctx.attrs,
+      inputs: ctx.inputs.map((t, k) => (t ? info(t, split.inputs[k], false) : undefined)),
+      outputs: ctx.outputs.map((t, k) => info(t, split.outputs[k], true)),
+    };
+    // Element offset of the chunk's first row in its binding (staged ranges start at an aligned byte before it).
+    const skips: { kind: 'input' | 'output'; k: number; skip: number; count: number }[] = [];
+    const window = (kind: 'input' | 'output', k: number, t: GpuTensorInfo | undefined, rows: Rows | undefined, whole: number): Window | undefined => {
+      if (!t || !rows) return undefined;
+      const b = elemBytes(t);
+      const first = r0 * rows.unit * b;
+      // A split constant is bound as its own tensor (Chunk.inputConstants), never staged.
+      const stage = staged && !(kind === 'input' && t.value);
+      const offset = stage ? Math.floor(first / align) * align : first;
+      if (stage) skips.push({ kind, k, skip: (first - offset) / b, count: n * rows.unit });
+      // The last chunk binds the rest of the place (its padding included).
+      return { offset, size: r0 + n === split.rows ? whole - offset : first - offset + n * rows.unit * b };
+    };
+    const inputs = ctx.inputs.map((t, k) => window('input', k, t, split.inputs[k], t ? bytesOf('input', k) : 0));
+    const outputs = ctx.outputs.map((t, k) => window('output', k, t, split.outputs[k], bytesOf('output', k)));
+    const kp = kernel.plan(c);
+    pieces.push({
+      plan: staged ? stagedPlan(c, kp, skips) : kp,
+      inputs,
+      outputs,
+      values: c.inputs.map((t, k) => (split.inputs[k] ? t?.value : undefined)),
+    });
+  }
+  return pieces;
+}
+
+/**
+ * A chunk's plan with its ranged values staged: each is copied between its range
+ * (bound from an aligned byte before the chunk's first row, `skip` elements) and a
+ * scratch buffer of its own that the kernel binds instead (read-only for an input):
+ * inputs before the kernel's dispatches, outputs after them.
+ */
+function stagedPlan(ctx: KernelContext, kp: KernelPlan, skips: readonly { kind: 'input' | 'output'; k: number; skip: number; count: number }[]): KernelPlan {
+  const base = kp.scratch?.length ?? 0;
+  const scratchOf = new Map(skips.map((s, j) => [`${s.kind}${s.k}`, base + j]));
+  const copy = (s: (typeof skips)[number], j: number): Dispatch => {
+    const t = (s.kind === 'input' ? ctx.inputs[s.k] : ctx.outputs[s.k])!;
+    const sb = new ShaderBuilder(ctx);
+    const value = s.kind === 'input' ? sb.input(s.k) : sb.output(s.k);
+    const stage = sb.scratch(base + j, t.storage);
+    const skip = sb.u32(s.skip);
+    const body = (i: string): string => (s.kind === 'input' ? `  ${stage}[${i}] = ${value}[${skip} + ${i}];` : `  ${value}[${skip} + ${i}] = ${stage}[${i}];`);
+    return sb.linear(s.count, body, `chunk.stage.${s.kind}`);
+  };
+  const rebind = (b: BindingRef): BindingRef => {
+    const j = b.kind === 'input' || b.kind === 'output' ? scratchOf.get(`${b.kind}${b.index}`) : undefined;
+    return j === undefined ? b : { kind: 'scratch', index: j, ...(b.kind === 'input' ? { readOnly: true } : {}) };
+  };
+  return {
+    ...kp,
+    scratch: [...(kp.scratch ?? []), ...skips.map((s) => Math.ceil((s.count * elemBytes((s.kind === 'input' ? ctx.inputs[s.k] : ctx.outputs[s.k])!)) / 4) * 4)],
+    dispatches: [
+      ...skips.map((s, j) => [s, j] as const).filter(([s]) => s.kind === 'input').map(([s, j]) => copy(s, j)),
+      ...kp.dispatches.map((d) => ({ ...d, bindings: d.bindings.map(rebind) })),
+      ...skips.map((s, j) => [s, j] as const).filter(([s]) => s.kind === 'output').map(([s, j]) => copy(s, j)),
+    ],
+  };
 }
 
 /** The chunks of the kernel's own tiles, when every range and every value bound whole fits one binding. */
@@ -609,10 +709,10 @@ export function copyTiles(ctx: KernelContext, input: number, src: StridedView, c
  * axis (a ReduceSum over rows; the output fits): blocks of rows of the input's first
  * axis longer than 1 (the axes before it are 1), each reduced into the whole output,
  * the first block writing it and the others merging into what is there (`plan`'s
- * `merge`), one after another. Undefined when that axis is not reduced or one row
+ * `merge`), one after another, the last finishing it (`last`: a square root, a log). Undefined when that axis is not reduced or one row
  * is beyond the binding.
  */
-export function reductionTiles(ctx: KernelContext, axes: readonly number[], plan: (ctx: KernelContext, shape: number[], merge: boolean) => KernelPlan): KernelTile[] | undefined {
+export function reductionTiles(ctx: KernelContext, axes: readonly number[], plan: (ctx: KernelContext, shape: number[], merge: boolean, last: boolean) => KernelPlan): KernelTile[] | undefined {
   const X = ctx.inputs[0];
   if (!X || ctx.outputs.length !== 1) return undefined;
   const p = X.shape.findIndex((d) => d !== 1);
@@ -632,8 +732,102 @@ export function reductionTiles(ctx: KernelContext, axes: readonly number[], plan
     tiles.push({
       inputs: ctx.inputs.map((_, k) => (k === 0 ? { start: r0 * unit, count: n * unit } : undefined)),
       outputs: [undefined],
-      plan: (c) => plan(c, [...X.shape.slice(0, p), n, ...tail], r0 > 0),
+      plan: (c) => plan(c, [...X.shape.slice(0, p), n, ...tail], r0 > 0, r0 + n === rows),
     });
+  }
+  return tiles;
+}
+
+/** An operand of a product tiled in blocks ({@link productTiles}): a node input or output and its element strides. */
+export interface BlockOperand {
+  readonly kind: 'input' | 'output';
+  readonly index: number;
+  /** Element strides along the product's m, n and k (0 where the operand does not vary along one). */
+  readonly strides: readonly [number, number, number];
+}
+
+/** One block of a tiled product: rows m0..m0+mn, columns n0..n0+nn, reduced k0..k0+kn. */
+export interface ProductBlock {
+  readonly m0: number;
+  readonly mn: number;
+  readonly n0: number;
+  readonly nn: number;
+  readonly k0: number;
+  readonly kn: number;
+  /** Per operand: the element offset of the block's first element in what the tile binds (the range, or the whole value). */
+  readonly offsets: readonly number[];
+}
+
+/**
+ * Tiles of a product Y[m, n] = Σ_k A[m, k]·B[k, n] (a Gemm with transA, whose
+ * output rows are columns of A) for when an operand is beyond one binding and no
+ * split into rows covers it: blocks of m × n × k, each operand beyond the binding
+ * bound as the range its block spans (from an aligned start, the block's offset
+ * relative to it), the others whole. The blocks of one (m, n) run one after
+ * another along k, the first writing the output and the others adding into it
+ * (`plan` knows from `k0`). Block sizes: the fewest blocks that fit, the fewest
+ * along k first. Undefined when none fits or there would be more than {@link MAX_TILES}.
+ */
+export function productTiles(ctx: KernelContext, dims: readonly [number, number, number], operands: readonly BlockOperand[], plan: (ctx: KernelContext, block: ProductBlock) => KernelPlan): KernelTile[] | undefined {
+  const [M, N, K] = dims;
+  if (M === 0 || N === 0 || K === 0) return undefined;
+  const limit = ctx.limits.maxStorageBufferBindingSize;
+  const align = ctx.limits.minStorageBufferOffsetAlignment;
+  const infoOf = (o: BlockOperand): GpuTensorInfo | undefined => (o.kind === 'input' ? ctx.inputs[o.index] : ctx.outputs[o.index]);
+  const ops = operands.map((o) => {
+    const t = infoOf(o);
+    const eb = t ? elemBytes(t) : 4;
+    return { o, eb, ranged: t !== undefined && Math.ceil((prod(t.shape) * eb) / 4) * 4 > limit };
+  });
+  if (ops.some((p) => p.ranged && align % p.eb !== 0) || !ops.some((p) => p.ranged)) return undefined;
+  const span = (s: readonly number[], mn: number, nn: number, kn: number): number => (mn - 1) * s[0]! + (nn - 1) * s[1]! + (kn - 1) * s[2]! + 1;
+  // A ranged operand's block spans at most this many elements plus an aligned start's slack.
+  const fits = (mn: number, nn: number, kn: number): boolean =>
+    ops.every((p) => !p.ranged || (span(p.o.strides, mn, nn, kn) + align / p.eb - 1) * p.eb <= limit);
+  const halvings = (n: number): number[] => {
+    const out: number[] = [];
+    for (let x = n; ; x = Math.ceil(x / 2)) {
+      out.push(x);
+      if (x === 1) break;
+    }
+    return out;
+  };
+  let best: { mn: number; nn: number; kn: number; count: number } | undefined;
+  for (const mn of halvings(M)) {
+    for (const nn of halvings(N)) {
+      if (!fits(mn, nn, 1)) continue;
+      let lo = 1;
+      let hi = K;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (fits(mn, nn, mid)) lo = mid;
+        else hi = mid - 1;
+      }
+      const count = Math.ceil(M / mn) * Math.ceil(N / nn) * Math.ceil(K / lo);
+      if (!best || count < best.count || (count === best.count && lo > best.kn)) best = { mn, nn, kn: lo, count };
+    }
+  }
+  if (!best || best.count > MAX_TILES) return undefined;
+  const { mn, nn, kn } = best;
+  const tiles: KernelTile[] = [];
+  for (let m0 = 0; m0 < M; m0 += mn) {
+    for (let n0 = 0; n0 < N; n0 += nn) {
+      for (let k0 = 0; k0 < K; k0 += kn) {
+        const b = { m0, mn: Math.min(mn, M - m0), n0, nn: Math.min(nn, N - n0), k0, kn: Math.min(kn, K - k0) };
+        const inputs: (ElementRange | undefined)[] = ctx.inputs.map(() => undefined);
+        const outputs: (ElementRange | undefined)[] = ctx.outputs.map(() => undefined);
+        const offsets = ops.map(({ o, eb, ranged }) => {
+          const base = b.m0 * o.strides[0] + b.n0 * o.strides[1] + b.k0 * o.strides[2];
+          if (!ranged) return base;
+          const ae = align / eb;
+          const start = Math.floor(base / ae) * ae;
+          (o.kind === 'input' ? inputs : outputs)[o.index] = { start, count: base - start + span(o.strides, b.mn, b.nn, b.kn) };
+          return base - start;
+        });
+        const block: ProductBlock = { ...b, offsets };
+        tiles.push({ inputs, outputs, plan: (c) => plan(c, block) });
+      }
+    }
   }
   return tiles;
 }

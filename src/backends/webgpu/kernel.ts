@@ -115,7 +115,8 @@ export interface KernelContext {
 export type BindingRef =
   | { readonly kind: 'input'; readonly index: number }
   | { readonly kind: 'output'; readonly index: number }
-  | { readonly kind: 'scratch'; readonly index: number }
+  /** `readOnly`: bound read-only (a chunk's staged copy of an input that the kernel reads, chunk.ts). */
+  | { readonly kind: 'scratch'; readonly index: number; readonly readOnly?: boolean }
   /** A tensor the kernel prepared at plan time (see {@link KernelPlan.constants}). */
   | { readonly kind: 'constant'; readonly index: number };
 
@@ -161,6 +162,12 @@ export interface KernelPlan {
 export interface SplitRows {
   readonly unit: number;
   readonly shape: (n: number) => number[];
+  /**
+   * Rows that are not contiguous in the value (a ConvTranspose weight's output
+   * channels): the tensor of rows r0..r0+n of constant `value`. Such a value can
+   * only be split when it is a constant (each chunk uploads its own rows).
+   */
+  readonly slice?: (value: Tensor, r0: number, n: number) => Tensor;
 }
 
 /**

@@ -29,7 +29,7 @@ import { sizeOf, type ConcreteShape } from '../../graph/shape.js';
 import type { Tensor } from '../../graph/tensor.js';
 import { DataDependentShapeError, foldGraph, planExecution, type ExecutionPlan, type PlanTarget } from '../../passes/exec-plan.js';
 import { kernelOf, storageOf, type BindingRef, type GpuStorage, type KernelContext, type KernelLimits, type KernelOptions, type KernelPlan } from './kernel.js';
-import { planChunks, type Chunk, type ChunkedPlan } from './chunk.js';
+import { planChunks, unchunkedReason, type Chunk, type ChunkedPlan } from './chunk.js';
 import type { BindingKind } from './pipelines.js';
 import { bufferBytes } from './storage.js';
 
@@ -98,7 +98,7 @@ export interface PlanOptions {
 }
 
 /** A node's kernel plan, or its chunks (values larger than one binding, chunk.ts). */
-type NodePlan = { readonly whole: KernelPlan } | { readonly chunked: ChunkedPlan; readonly whole: KernelPlan | undefined };
+type NodePlan = { readonly whole: KernelPlan; readonly unchunked?: string } | { readonly chunked: ChunkedPlan; readonly whole: KernelPlan | undefined };
 
 /** The chunks of a node's plan, each with the ranges it binds (one chunk binding whole values when it is not chunked). */
 function chunksOf(p: NodePlan): readonly Chunk[] {
@@ -161,7 +161,8 @@ export function webgpuTarget(opts: PlanOptions, plans: Map<Node, NodePlan>): Pla
           ? undefined
           : planChunks(ctx, kernel, (kind, k) => bytes((kind === 'input' ? inputs[k] : outputs[k])!));
         if (chunked) np = { chunked, whole };
-        else if (whole) np = { whole }; // the binding check names the node, its op and the value
+        // The binding check names the node, its op, the value and why it is not chunked.
+        else if (whole) np = { whole, unchunked: unchunkedReason(ctx, kernel) };
         else throw failed;
       }
       plans.set(node, np);
@@ -202,7 +203,8 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
   for (const step of plan.steps) {
     if (step.dispatches === 0) continue;
     const node = step.node;
-    for (const chunk of chunksOf(nodePlans.get(node)!)) {
+    const np = nodePlans.get(node)!;
+    for (const chunk of chunksOf(np)) {
       for (const d of chunk.plan.dispatches) {
         if (d.workgroups.some((w) => w === 0)) continue;
         const places = d.bindings.map((b): Place => {
@@ -218,7 +220,7 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
             const at = w ? { buffer: p.buffer, offset: p.offset + w.offset, size: w.size } : p;
             if (at.size > bindLimit) {
               throw new LimitError(
-                `${node.name}: ${node.op} binds tensor '${v}' of ${at.size} bytes, more than this device's maxStorageBufferBindingSize ${bindLimit}, and its WebGPU kernel cannot read or write it in chunks`,
+                `${node.name}: ${node.op} binds tensor '${v}' of ${at.size} bytes, more than this device's maxStorageBufferBindingSize ${bindLimit}, and its WebGPU kernel cannot read or write it in chunks${'unchunked' in np && np.unchunked ? `: ${np.unchunked}` : ''}`,
                 node.name,
               );
             }
@@ -237,7 +239,7 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
         if (slots.length > opts.limits.maxStorageBuffersPerShaderStage) {
           throw new LimitError(`${node.name}: kernel ${d.label} needs ${slots.length} storage buffers, the device allows ${opts.limits.maxStorageBuffersPerShaderStage}`, node.name);
         }
-        const kinds: BindingKind[] = d.bindings.map((b) => (b.kind === 'input' || b.kind === 'constant' ? 'read' : 'rw'));
+        const kinds: BindingKind[] = d.bindings.map((b) => (b.kind === 'input' || b.kind === 'constant' || (b.kind === 'scratch' && b.readOnly) ? 'read' : 'rw'));
         // A binding is a byte range when its value shares the buffer (offsets), does not fill it, or is a chunk of it.
         const views = places.map((p) => (p.offset !== 0 || p.size !== plan.buffers[p.buffer]!.bytes ? { offset: p.offset, size: p.size } : undefined));
         if (d.uniforms) kinds.push('uniform');

@@ -7,13 +7,14 @@
 import { UnsupportedOpError } from '../../../graph/errors.js';
 import { Graph } from '../../../graph/graph.js';
 import { opContext, opOf } from '../../../graph/infer.js';
-import { kernelOf, storageOf, type GpuTensorInfo, type KernelContext, type KernelPlan, type KernelSplit, type SplitRows } from '../kernel.js';
+import { kernelOf, storageOf, type GpuTensorInfo, type KernelContext, type KernelPlan, type KernelSplit, type KernelTile, type SplitRows } from '../kernel.js';
+import type { DType } from '../../../graph/dtype.js';
 import { sizeOf } from '../../../graph/shape.js';
 import { rowsOf } from '../chunk.js';
 import { exprEpilogue, exprLoad, splitEpilogue, type EpilogueSplit, type OperandLoad } from '../wgsl-epilogue.js';
 import { planConv, planConvTranspose } from './conv.js';
 import { registerFusedKind } from './fused.js';
-import { gemmProblem, matmulIntegerProblem, matmulProblem, planMatmul, planPackedMatmul } from './matmul.js';
+import { gemmProblem, gemmTiles, matmulIntegerProblem, matmulProblem, planMatmul, planPackedMatmul } from './matmul.js';
 import type { PackedWeight } from '../packed-weights.js';
 import { planConvInteger, rangeLoads } from './quantize.js';
 import type { Epilogue } from '../wgsl-epilogue.js';
@@ -157,4 +158,31 @@ function epilogueSplit(ctx: KernelContext, a: number): KernelSplit | undefined {
   return { rows: r.rows, inputs: ins, outputs: r.outputs };
 }
 
-registerFusedKind('epilogue', planEpilogue, epilogueSplit);
+/** Anchors with their own tiles (chunk.ts) for a Fused 'epilogue' group, by op name, the chain applied as the last tile's epilogue. */
+const ANCHOR_TILES: Readonly<Record<string, (ctx: KernelContext, io: readonly number[], epi: Epilogue, readsAtIndex: boolean, outDtype: DType) => readonly KernelTile[] | undefined>> = {
+  Gemm: (ctx, io, epi, readsAtIndex, outDtype) => gemmTiles(ctx, io, { epi, readsAtIndex, outDtype }),
+};
+
+/**
+ * The tiles of a Fused 'epilogue' node whose anchor has its own (a Gemm with transA
+ * beyond one binding): the anchor's tiles with the chain as the epilogue of the tile
+ * that finishes each output block. A group computing operands on load has none.
+ */
+function epilogueTiles(ctx: KernelContext): readonly KernelTile[] | undefined {
+  const g = ctx.attrs['graph'];
+  if (!(g instanceof Graph) || ctx.outputs.length !== 1) return undefined;
+  const s = splitEpilogue(ctx.node, g);
+  const tiles = ANCHOR_TILES[s.anchor.op];
+  if (!tiles || s.prologues.length > 0 || s.kernelLeaves.length > 0) return undefined;
+  const out = ctx.outputs[0]!;
+  const anchorDtype = g.typeOf(s.anchor.outputs[0]!).dtype;
+  const anchorCtx: KernelContext = {
+    ...ctx,
+    attrs: opContext(opOf(s.anchor), s.anchor).attrs as Record<string, unknown>,
+    outputs: [{ ...out, dtype: anchorDtype }],
+  };
+  const epi = exprEpilogue(ctx, s.expr, anchorDtype, s.extra, out.shape, out.storage);
+  return tiles(anchorCtx, s.anchorInputs, epi, s.extra.length > 0, out.dtype);
+}
+
+registerFusedKind('epilogue', planEpilogue, epilogueSplit, epilogueTiles);

@@ -6,7 +6,7 @@
  */
 import { UnsupportedOpError } from '../../../graph/errors.js';
 import { fusedExprs, fusedKind, type FusedKind } from '../../../graph/ops/fused.js';
-import type { GpuKernel, KernelContext, KernelPlan, KernelSplit } from '../kernel.js';
+import type { GpuKernel, KernelContext, KernelPlan, KernelSplit, KernelTile } from '../kernel.js';
 import { broadcastSplit } from '../chunk.js';
 import { elementwiseDispatch } from './elementwise.js';
 
@@ -16,13 +16,18 @@ export type FusedPlanner = (ctx: KernelContext) => KernelPlan;
 /** The split of one Fused kind over rows, for values larger than one binding (GpuKernel.split). */
 export type FusedSplit = (ctx: KernelContext, a: number) => KernelSplit | undefined;
 
+/** The tiles of one Fused kind, for values larger than one binding that no split covers (GpuKernel.tiles). */
+export type FusedTiles = (ctx: KernelContext) => readonly KernelTile[] | undefined;
+
 const kinds = new Map<FusedKind, FusedPlanner>();
 const splits = new Map<FusedKind, FusedSplit>();
+const tiles = new Map<FusedKind, FusedTiles>();
 
 /** Registers the planner of a Fused kind (e.g. 'epilogue' from the matmul/conv kernels), and its split when it has one. */
-export function registerFusedKind(kind: FusedKind, planner: FusedPlanner, split?: FusedSplit): void {
+export function registerFusedKind(kind: FusedKind, planner: FusedPlanner, split?: FusedSplit, tile?: FusedTiles): void {
   kinds.set(kind, planner);
   if (split) splits.set(kind, split);
+  if (tile) tiles.set(kind, tile);
 }
 
 registerFusedKind('elementwise', (ctx) => {
@@ -39,4 +44,5 @@ export const fusedKernel: GpuKernel = {
     return planner(ctx);
   },
   split: (ctx, a) => splits.get(fusedKind(ctx))?.(ctx, a),
+  tiles: (ctx) => tiles.get(fusedKind(ctx))?.(ctx),
 };

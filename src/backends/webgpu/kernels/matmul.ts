@@ -7,8 +7,8 @@
  */
 import { broadcastShapes, sizeOf, stridesOf, type ConcreteShape } from '../../../graph/shape.js';
 import type { DType } from '../../../graph/dtype.js';
-import type { Dispatch, GpuKernel, GpuStorage, KernelContext, KernelPlan, KernelTable } from '../kernel.js';
-import { gemmSplit, matmulIntegerSplit, matmulSplit } from '../chunk.js';
+import { storageBytes, type Dispatch, type GpuKernel, type GpuStorage, type KernelContext, type KernelPlan, type KernelTable, type KernelTile } from '../kernel.js';
+import { gemmSplit, matmulIntegerSplit, matmulSplit, productTiles, type BlockOperand, type ProductBlock } from '../chunk.js';
 import { matmulEntry, type MatmulShader } from '../../../../shaders/matmul.js';
 import { broadcastStridesOf, ShaderBuilder, splitGroups, stridedOffsets, valueType, type ArrayElement } from '../wgsl.js';
 import { onceInputs, plainEpilogue, type Epilogue, type OperandLoad } from '../wgsl-epilogue.js';
@@ -93,6 +93,11 @@ export interface MatmulProblem {
   readonly bPacked?: { readonly words: number; readonly scales: number; readonly weight: PackedWeight } | undefined;
   /** The same for A, scaled per row (Conv's pointwise weights W [M, C]); not with `bPacked`. */
   readonly aPacked?: { readonly words: number; readonly scales: number; readonly weight: PackedWeight } | undefined;
+  /**
+   * The output already holds a partial product (a block of K before this one): the
+   * value adds what is there (before the epilogue).
+   */
+  readonly accumulate?: boolean | undefined;
   readonly label: string;
 }
 
@@ -170,7 +175,8 @@ export function planMatmul(ctx: KernelContext, p: MatmulProblem, tiles: MatmulTi
     sb.fn(`fn ldA(i: u32, row: u32) -> ${acc} { return ${acc}(${aLoad ? aLoad.value(sb, input, 'i') : unpackA ? packedAt(unpackA, A, 'i') : `${A}[i]`})${zero(p.aZero, 'row')}; }`);
     sb.fn(`fn ldB(i: u32, col: u32) -> ${acc} { return ${acc}(${unpack ? packedAt(unpack, B, 'i') : `${B}[i]`})${zero(p.bZero, 'col')}; }`);
   }
-  const value = p.value ? p.value(sb, input) : 'v';
+  const own = p.value ? p.value(sb, input) : 'v';
+  const value = p.accumulate ? `(${own}) + ${acc}(${out}[o])` : own;
   (p.epilogue ?? plainEpilogue(outStorage)).declare(sb, acc, input, value);
   const shader: MatmulShader = {
     form,
@@ -258,7 +264,62 @@ export function gemmProblem(ctx: KernelContext, io: readonly [number, number, nu
 
 const matmul: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, matmulProblem(ctx))] }), split: matmulSplit };
 
-const gemm: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, gemmProblem(ctx))] }), split: gemmSplit };
+/**
+ * A Gemm's blocks of m × n × k for operands beyond one binding that no split into
+ * rows covers (transA: Y's rows are A's columns), chunk.ts {@link productTiles}:
+ * each block is the product of strided views of A and B (node inputs `io`) at the
+ * block's offsets, the first block along k adding beta·C and the later ones adding
+ * into the output. An `epilogue` (a Fused group's chain) applies in the last block
+ * along k, the earlier ones storing their partial sums; undefined when the output is
+ * not the anchor's dtype, or is ranged while the epilogue reads other inputs at the
+ * output's index (`readsAtIndex`, which a range would offset).
+ */
+export function gemmTiles(ctx: KernelContext, io: readonly number[] = [0, 1, 2], epilogue?: { readonly epi: Epilogue; readonly readsAtIndex: boolean; readonly outDtype: DType }): KernelTile[] | undefined {
+  const [ia, ib, ic] = io as [number, number, number | undefined];
+  const A = ctx.inputs[ia];
+  const C = ic !== undefined && ic >= 0 ? ctx.inputs[ic] : undefined;
+  const out = ctx.outputs[0]!;
+  const [M, N] = out.shape as [number, number];
+  const transA = Number(ctx.attrs['transA']) !== 0;
+  const transB = Number(ctx.attrs['transB']) !== 0;
+  const alpha = Number(ctx.attrs['alpha'] ?? 1);
+  const beta = Number(ctx.attrs['beta'] ?? 1);
+  if (!A || A.shape.length !== 2 || !ctx.inputs[ib]) return undefined;
+  if (epilogue && (epilogue.outDtype !== out.dtype || (epilogue.readsAtIndex && sizeOf(out.shape) * storageBytes(out.storage) > ctx.limits.maxStorageBufferBindingSize))) return undefined;
+  const K = transA ? A.shape[0]! : A.shape[1]!;
+  const withC = C !== undefined && beta !== 0 && sizeOf(C.shape) > 0;
+  const cs = withC ? broadcastStridesOf(C.shape, [M, N]) : [0, 0];
+  const operands: BlockOperand[] = [
+    { kind: 'input', index: ia, strides: transA ? [1, 0, M] : [K, 0, 1] },
+    { kind: 'input', index: ib, strides: transB ? [0, K, 1] : [0, 1, N] },
+    { kind: 'output', index: 0, strides: [N, 1, 0] },
+    ...(withC ? [{ kind: 'input', index: ic!, strides: [cs[0]!, cs[1]!, 0] } as BlockOperand] : []),
+  ];
+  const vt = accType(out.dtype, ctx.f16);
+  return productTiles(ctx, [M, N, K], operands, (c, blk: ProductBlock) => {
+    const [ao, bo, yo, co] = blk.offsets as [number, number, number, number | undefined];
+    const first = blk.k0 === 0;
+    const last = blk.k0 + blk.kn === K;
+    return {
+      dispatches: [planMatmul(c, {
+        a: ia, b: ib, M: blk.mn, N: blk.nn, K: blk.kn, transA, transB,
+        batch: [], aBatch: [], bBatch: [], dtype: out.dtype, output: 0, label: epilogue ? 'Fused.Gemm.block' : 'Gemm.block',
+        aLayout: { batch: [], rows: transA ? 1 : K, cols: transA ? M : 1, offset: ao },
+        bLayout: { batch: [], rows: transB ? 1 : N, cols: transB ? K : 1, offset: bo },
+        outLayout: { batch: [], rows: N, cols: 1, offset: yo },
+        accumulate: !first,
+        ...(epilogue && last ? { epilogue: epilogue.epi } : {}),
+        value(sb, input) {
+          const e = alpha === 1 ? 'v' : `v * ${vt}(${sb.f32(alpha)})`;
+          if (!first || co === undefined) return e;
+          return `${e} + ${vt}(${sb.f32(beta)}) * ${vt}(${input(ic!)}[${sb.u32(co)} + row * ${sb.u32(cs[0]!)} + col * ${sb.u32(cs[1]!)}])`;
+        },
+      })],
+    };
+  });
+}
+
+const gemm: GpuKernel = { plan: (ctx) => ({ dispatches: [planMatmul(ctx, gemmProblem(ctx))] }), split: gemmSplit, tiles: (ctx) => gemmTiles(ctx) };
 
 /** The MatMulInteger problem over node inputs `a`, `b` and the optional zero points `aZero`, `bZero` (-1 or absent = none). */
 export function matmulIntegerProblem(ctx: KernelContext, a: number, b: number, aZero: number | undefined, bZero: number | undefined, label: string): MatmulProblem {

@@ -21,8 +21,14 @@ interface ReduceWgsl {
   finish?(a: string, t: string): string;
   /** Shift by the per-output maximum first (log-sum-exp). */
   shift?: boolean;
-  /** Combines a partial result into the one already in the output (reducing a value beyond one binding in row blocks). */
+  /**
+   * Combines a block's accumulator into the one already in the output (reducing a
+   * value beyond one binding in row blocks); `finish` is applied after the last
+   * block's merge.
+   */
   merge?(prev: string, part: string): string;
+  /** `merge` combines finished values instead (each block's finish uses its own shift: log-sum-exp). */
+  mergesFinished?: boolean;
 }
 
 const INT_MIN = (t: string): string => (t === 'u32' ? '0u' : 'i32(-2147483647 - 1)');
@@ -39,15 +45,22 @@ const max = (p: string, q: string): string => `select(${p}, ${q}, ${q} > ${p} ||
 const min = (p: string, q: string): string => `select(${p}, ${q}, ${q} < ${p} || ${q} != ${q})`;
 const KINDS: Readonly<Record<string, ReduceWgsl>> = {
   ReduceSum: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x}`, merge: add },
-  // Partial means are each divided by the whole count (`n`), so they add up.
   ReduceMean: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x}`, finish: (a, t) => `${a} / ${t}(n)`, merge: add },
   ReduceMax: { init: lowest, step: max, merge: max },
   ReduceMin: { init: highest, step: min, merge: min },
   ReduceProd: { init: (t) => `${t}(1)`, step: (a, x) => `${a} * ${x}`, merge: (p, q) => `${p} * ${q}` },
   ReduceL1: { init: (t) => `${t}(0)`, step: (a, x, t) => `${a} + ${absT(t, x)}`, merge: add },
-  ReduceL2: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x} * ${x}`, finish: (a, t) => viaF32(t, (v) => `sqrt(${v})`, a) },
-  ReduceLogSum: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x}`, finish: (a, t) => viaF32(t, (v) => `log(${v})`, a) },
-  ReduceLogSumExp: { init: () => 'f32(0)', step: (a, x) => `${a} + exp(${x} - m)`, finish: (a) => `log(${a}) + m`, shift: true },
+  ReduceL2: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x} * ${x}`, finish: (a, t) => viaF32(t, (v) => `sqrt(${v})`, a), merge: add },
+  ReduceLogSum: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x}`, finish: (a, t) => viaF32(t, (v) => `log(${v})`, a), merge: add },
+  // Blocks' log-sum-exps merge as log(exp(p) + exp(q)), shifted by the larger (±inf stays itself, NaN propagates).
+  ReduceLogSumExp: {
+    init: () => 'f32(0)',
+    step: (a, x) => `${a} + exp(${x} - m)`,
+    finish: (a) => `log(${a}) + m`,
+    shift: true,
+    merge: (p, q) => `select(max(${p}, ${q}) + log(exp(${p} - max(${p}, ${q})) + exp(${q} - max(${p}, ${q}))), max(${p}, ${q}), abs(max(${p}, ${q})) >= kInf(false))`,
+    mergesFinished: true,
+  },
   ReduceSumSquare: { init: (t) => `${t}(0)`, step: (a, x) => `${a} + ${x} * ${x}`, merge: add },
 };
 
@@ -58,11 +71,22 @@ export function accOf(s: GpuStorage): string {
 
 /**
  * A partial reduction of a block of input rows into an output already holding the
- * earlier blocks' result (`merge`), `count` being the whole reduction's count.
+ * earlier blocks' result (`merge`), `count` being the whole reduction's count and
+ * `last` marking the block after which the output holds the finished result.
  */
 interface Partial {
   readonly merge: boolean;
+  readonly last: boolean;
   readonly count: number;
+}
+
+/** The WGSL stored by a reduction over accumulator `a` (of type `t`): finished, or a block's partial result merged into `prev`. */
+function storedValue(kind: ReduceWgsl, t: string, prev: string, partial: Partial | undefined): string {
+  const finish = (a: string): string => (kind.finish ? kind.finish(a, t) : a);
+  if (!partial || !kind.merge) return finish('a');
+  if (kind.mergesFinished) return partial.merge ? kind.merge(prev, finish('a')) : finish('a');
+  const acc = partial.merge ? kind.merge(prev, 'a') : 'a';
+  return partial.last ? finish(`(${acc})`) : acc;
 }
 
 function reduceKernel(name: string, kind: ReduceWgsl): GpuKernel {
@@ -82,7 +106,6 @@ function reduceKernel(name: string, kind: ReduceWgsl): GpuKernel {
     const nest = reduceNest(sb, 'i', x.shape, axes);
     const n = sb.f32(partial?.count ?? nest.count);
     const ld = `${t}(${X}[q])`;
-    const value = kind.finish ? kind.finish('a', t) : 'a';
     return {
       dispatches: [
         sb.linear(sizeOf(out.shape), (i) => [
@@ -91,7 +114,7 @@ function reduceKernel(name: string, kind: ReduceWgsl): GpuKernel {
           kind.shift ? `  var mx = ${lowest('f32')};\n  ${nest.loops(`  let xv = ${ld}; mx = select(mx, xv, xv > mx || xv != xv);`)}\n  let m = select(0.0, mx, abs(mx) < kInf(false));` : '',
           `  var a = ${kind.init(t)};`,
           `  ${nest.loops(`  a = ${kind.step('a', ld, t)};`)}`,
-          `  ${Y}[${i}] = ${out.storage}(${partial?.merge && kind.merge ? kind.merge(`${t}(${Y}[${i}])`, value) : value});`,
+          `  ${Y}[${i}] = ${out.storage}(${storedValue(kind, t, `${t}(${Y}[${i}])`, partial)});`,
         ].join('\n'), `${name}.${partial ? (partial.merge ? 'merge' : 'part') : 'loop'}`),
       ],
     };
@@ -105,7 +128,7 @@ function reduceKernel(name: string, kind: ReduceWgsl): GpuKernel {
     tiles(ctx) {
       const axes = axesOf(ctx);
       if (!kind.merge || !Array.isArray(axes)) return undefined;
-      return reductionTiles(ctx, axes, (c, shape, merge) => plan({ ...c, inputs: [{ ...c.inputs[0]!, shape }, ...c.inputs.slice(1)] }, { merge, count: reducedCount(ctx.inputs[0]!.shape, axes) }));
+      return reductionTiles(ctx, axes, (c, shape, merge, last) => plan({ ...c, inputs: [{ ...c.inputs[0]!, shape }, ...c.inputs.slice(1)] }, { merge, last, count: reducedCount(ctx.inputs[0]!.shape, axes) }));
     },
   };
 }

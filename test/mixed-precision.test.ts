@@ -12,12 +12,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { compileCpu } from '../src/backends/cpu/index.js';
 import { compileWebGpu } from '../src/backends/webgpu/index.js';
-import { GraphBuilder, InputError, Tensor, type Graph } from '../src/graph/index.js';
+import { DTypeError, GraphBuilder, InputError, Tensor, type Graph } from '../src/graph/index.js';
 import { InferenceSession } from '../src/session/index.js';
 import { exportModel } from '../onnx/export.js';
 import { importModelFile } from '../onnx/import.js';
 import { readTestDataSets } from '../src/harness/model-test.js';
-import { calibrate, CalibrationError, F16_MAX, firstNonFinite, mixedPrecisionPass, toFloat32, toMixedPrecision, type MixedPrecisionReport } from '../src/passes/mixed-precision.js';
+import { calibrate, CalibrationError, DEFAULT_MAX_ERROR, F16_MAX, firstNonFinite, mixedPrecisionPass, toFloat32, toMixedPrecision, type MixedPrecisionReport } from '../src/passes/mixed-precision.js';
 import { optimize } from '../src/passes/pipelines.js';
 import { deviceOrSkip } from './helpers/gpu.js';
 import { randomTensor } from './helpers/gpu-compare.js';
@@ -124,6 +124,48 @@ describe('mixed precision: float32 → float16 where calibration shows it safe',
     const r = await kiln(['run', file, '--random', '--backend', 'cpu', '-O', '0', '--find-nonfinite']);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/non-finite: first at node 'square' \(Mul\): output '[^']+' has \d+ of 64 values/);
+  });
+
+  it('error budget: when float16 rounding early on is amplified past maxError, a float32 prefix (sized on the calibration batch) brings the outputs back within it', () => {
+    // a = x + 1000 rounds to steps of 0.5 in float16; b = a − 1000 then loses x's digits.
+    const b = new GraphBuilder('cancel');
+    const x = b.input('x', 'float32', [16]);
+    const big = b.Add([x, b.constant(1000)]);
+    const back = b.Sub([big, b.constant(1000)]);
+    b.output(b.Relu(b.Mul([back, b.constant(3)])), 'y');
+    const g = b.build();
+    const xs = Tensor.from('float32', [16], Array.from({ length: 16 }, (_, i) => 0.05 + i / 16));
+    const batches = [new Map([['x', xs]])];
+    const ref = compileCpu(g).run({ x: xs }).y!;
+    const relErr = (got: Tensor): number => {
+      let e2 = 0, r2 = 0;
+      for (let i = 0; i < ref.size; i++) { e2 += (Number(got.data[i]) - Number(ref.data[i])) ** 2; r2 += Number(ref.data[i]) ** 2; }
+      return Math.sqrt(e2 / r2);
+    };
+    const run = (maxError: number): { graph: Graph; report: MixedPrecisionReport } => {
+      let report: MixedPrecisionReport | undefined;
+      const graph = optimize(g, { level: 0 }, { precision: mixedPrecisionPass(batches, { maxError, onReport: (r) => { report = r; } }) }).graph;
+      return { graph, report: report! };
+    };
+    // Without the budget everything is float16 and the error is large.
+    const all = run(Infinity);
+    expect(signature(all.graph)).to.deep.equal(['Cast(to=10):float16', 'Add:float16', 'Sub:float16', 'Mul:float16', 'Relu:float16', 'Identity:float16', 'Cast(to=1):float32']);
+    expect(all.report).to.deep.include({ prefix: 0 });
+    expect(relErr(compileCpu(all.graph).run({ x: xs }).y!)).to.be.greaterThan(DEFAULT_MAX_ERROR);
+    // With the default budget: the first 2/16 of the 5 computing nodes (1 node) is not enough, 4/16 (2 nodes: Add, Sub) is.
+    const safe = run(DEFAULT_MAX_ERROR);
+    expect(signature(safe.graph)).to.deep.equal(['Add:float32', 'Sub:float32', 'Cast(to=10):float16', 'Mul:float16', 'Relu:float16', 'Identity:float16', 'Cast(to=1):float32']);
+    expect(safe.report).to.deep.include({ prefix: 2, f16Nodes: 3 });
+    expect(safe.report.kept.map((k) => k.op)).to.deep.equal(['Add', 'Sub']);
+    expect(safe.report.kept[0]!.why).to.match(/float32 prefix/);
+    expect(safe.report.outputError).to.be.at.most(DEFAULT_MAX_ERROR);
+    const err = relErr(compileCpu(safe.graph).run({ x: xs }).y!);
+    expect(err).to.be.at.most(DEFAULT_MAX_ERROR);
+    expect(safe.report.outputError).to.be.closeTo(err, 1e-9);
+    // The same graph from toMixedPrecision with the prefix given; a bad prefix or budget is a typed error.
+    expect(signature(toMixedPrecision(g, { calibration: calibrate(g, batches), float32Prefix: 2 }).graph)).to.deep.equal(signature(safe.graph));
+    expect(() => toMixedPrecision(g, { calibration: calibrate(g, batches), float32Prefix: -1 })).to.throw(DTypeError, /float32Prefix/);
+    expect(() => run(-1)).to.throw(DTypeError, /maxError/);
   });
 
   it('a tighter --fp16-limit keeps more in float32; a bad limit is a typed error', () => {

@@ -3,7 +3,9 @@
  * (or `onnxruntime-web`, `onnxruntime-common`) gives a program, served by Kiln. Code
  * written for ONNX Runtime runs on Kiln when this module stands in for those packages:
  * in Node through the resolution hook `kiln/register-ort` (`node --import kiln/register-ort app.js`),
- * in a browser bundle through the bundler's alias (`resolve.alias` of esbuild or Vite).
+ * in a browser bundle through the bundler's alias (`resolve.alias` of esbuild or Vite:
+ * `'onnxruntime-web': 'kiln/ort'`; the subpaths a package may import, `onnxruntime-web/wasm`,
+ * `/webgpu`, `/all`, `/webgl`, become `kiln/ort/wasm` …, which package.json exports as this module too).
  * The types are onnxruntime-common's (test/types/ort-parity.ts checks that they are
  * assignable), and test/ort-parity.test.ts runs one script on both and compares.
  *

